@@ -1,0 +1,73 @@
+// Missing-data rules (docs/kernel.md, "Missing data"): minutes since data (interval) or missed
+// daily deadlines (daily), classified as xHigh with margin 0 and applied with moveTo.
+import { classifyPlain, codeDir, codeLevel } from "../classify";
+import {
+  DAY_MS,
+  MISSING_DAILY,
+  MISSING_MAX_DAYS,
+  P_DEADLINE_MS,
+  P_EVERY_N_DAYS,
+  P_GRACE_MS,
+  P_MODE,
+  P_WEEKDAYS,
+  R_SLOT,
+  R_T0,
+  S_FLAGS,
+  S_LAST_TIME,
+  SLOT_PAUSED,
+  TRIAGE_N,
+} from "../layout";
+import { gSlots } from "../memory";
+import { moveTo, paramOf } from "../persistence";
+
+const MINUTE: f64 = 60000;
+// docs/kernel.md "Clock": tick transitions carry x = NaN (the oracle currently carries the overdue
+// measure there; flip this if the doc changes).
+const TICK_X_NAN = true;
+
+// @ts-ignore: decorator
+@inline
+function localDay(t: f64, tz: f64): f64 {
+  return Math.floor((t + tz) / DAY_MS);
+}
+
+/** Is local day d scheduled: weekday (Monday 0) in the mask and every n-th day from the anchor's. */
+function scheduled(pp: usize, d: f64, anchorDay: f64): bool {
+  const di = <i64>d;
+  let wd = (di + 3) % 7;
+  if (wd < 0) wd += 7;
+  if (((<u32>load<u8>(pp, P_WEEKDAYS) >> <u32>wd) & 1) == 0) return false;
+  const diff = d - anchorDay;
+  if (!isFinite(diff)) return false;
+  // everyNDays 0 counts as 1 (the oracle's reading; the doc leaves mod 0 undefined).
+  const every = <i64>max<u32>(1, load<u8>(pp, P_EVERY_N_DAYS));
+  return <i64>diff % every == 0;
+}
+
+/** Overdue measure at `now`: minutes since refT, or missed scheduled deadlines (0 when paused). */
+export function overdue(rp: usize, sp: usize, now: f64, tz: f64): f64 {
+  if (load<u8>(sp, S_FLAGS) & SLOT_PAUSED) return 0;
+  const anchor = load<f64>(rp, R_T0);
+  const refT = max<f64>(load<f64>(sp, S_LAST_TIME), anchor);
+  const pp = paramOf(rp);
+  if (load<u8>(pp, P_MODE) != MISSING_DAILY) return (now - refT) / MINUTE;
+  const today = localDay(now, tz);
+  const anchorDay = localDay(anchor, tz);
+  let missed: f64 = 0;
+  for (let d = max<f64>(localDay(refT, tz) + 1, today - MISSING_MAX_DAYS); d <= today; d += 1) {
+    const deadline = d * DAY_MS - tz + load<f64>(pp, P_DEADLINE_MS) + load<f64>(pp, P_GRACE_MS);
+    if (deadline <= now && scheduled(pp, d, anchorDay)) missed += 1;
+  }
+  return missed;
+}
+
+/**
+ * Moves a missing rule to its level at `now` (paused slot: level 0). Transitions carry the
+ * overdue measure as x, except on tick (x = NaN, docs/kernel.md "Clock").
+ */
+export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32, onTick: bool): void {
+  const sp = gSlots + (<usize>load<u32>(rp, R_SLOT) << 5);
+  const x = overdue(rp, sp, now, tz);
+  const code = load<u8>(sp, S_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
+  moveTo(rp, codeLevel(code), codeDir(code), now, onTick && TICK_X_NAN ? NaN : x, reading, 0);
+}

@@ -1,0 +1,37 @@
+// tick(now, tzOffsetMs): the clock (docs/kernel.md, "Clock"). Missing rules move to their level
+// at now; value and score rules with for/keep settle. Transitions: x NaN, reading -1.
+import {
+  ERR_OUT_FULL,
+  H_OUT_CAP,
+  KIND_BAND,
+  KIND_BASELINE,
+  KIND_DELTA,
+  KIND_MISSING,
+  KIND_RATE,
+  KIND_SCORE,
+  RULE_K_TICK,
+} from "./layout";
+import { gRuleCount, gRules, hget, sync } from "./memory";
+import { gOutCount, outBegin } from "./out";
+import { settle } from "./persistence";
+import { moveMissing } from "./rules/missing";
+
+// Kinds settled by the clock, as a bit set.
+const TIMED_KINDS: u32 = (1 << KIND_BAND) | (1 << KIND_BASELINE) | (1 << KIND_DELTA) | (1 << KIND_RATE) | (1 << KIND_SCORE);
+
+/** Runs the clock over every rule in id order; returns the transition count or ERR_OUT_FULL. */
+export function tick(now: f64, tz: f64): i32 {
+  sync();
+  if (<u64>gRuleCount * 2 > <u64>hget(H_OUT_CAP)) return ERR_OUT_FULL;
+  outBegin();
+  const rules = gRules;
+  const count = gRuleCount;
+  for (let r: u32 = 0; r < count; r++) {
+    const rp = rules + (<usize>r << 6);
+    const hdr = load<u32>(rp);
+    const kind = hdr & 0xff;
+    if (kind == KIND_MISSING) moveMissing(rp, now, tz, -1, true);
+    else if ((hdr >> 24) & RULE_K_TICK && kind < 8 && ((TIMED_KINDS >> kind) & 1) != 0) settle(rp, now, NaN, -1, 0);
+  }
+  return <i32>gOutCount;
+}

@@ -1,0 +1,134 @@
+// The engine: raw readings in, triage and alert transitions out. Validation happens here, so bad
+// input never reaches the evaluator and never costs its valid neighbours their evaluation.
+import { DEFAULT_TIME_ZONE, utcOffsetMs } from "./clock.js";
+import type { Evaluator, Transition } from "./evaluator.js";
+import {
+  directionName,
+  interpretationOf,
+  LEVELS,
+  missingParameters,
+  priorityOf,
+  TRANSITION_KINDS,
+  TRIAGE_NAMES,
+  type Direction,
+  type Interpretation,
+  type Level,
+  type Priority,
+  type TransitionKind,
+  type Triage,
+} from "./alerts.js";
+import { KIND_SCORE } from "../assembly/layout.js";
+import { WasmKernel } from "./kernel/wasm-kernel.js";
+import { normalizeReading, type BatchRejection, type Reading } from "./ingest/normalize.js";
+import { PatientRegistry, type PatientConfig } from "./patients.js";
+
+/** One transition of one patient's rule, with everything a clinician needs to see why. */
+export interface AlertTransition {
+  patient: string;
+  rule: string;
+  metric: string;
+  kind: TransitionKind;
+  from: Level;
+  to: Level;
+  direction: Direction;
+  priority: Priority;
+  interpretation: Interpretation;
+  time: number;
+  /** The derived value that decided (reading, deviation, change, slope, score, minutes overdue); null on a clock transition. */
+  value: number | null;
+  /** Index of the triggering reading in the request, when a reading triggered it. */
+  reading?: number;
+  /** Score rules: NEWS2 parameters without a reading in the window. */
+  missingParameters?: string[];
+}
+
+export interface EvaluatedReading extends Reading {
+  /** Index in the request. */
+  index: number;
+  triage: Triage;
+}
+
+export interface IngestResult {
+  accepted: number;
+  rejected: BatchRejection[];
+  readings: EvaluatedReading[];
+  transitions: AlertTransition[];
+}
+
+export interface EngineOptions {
+  evaluator?: Evaluator;
+  timeZone?: string;
+}
+
+export class Engine {
+  readonly patients: PatientRegistry;
+  private readonly ev: Evaluator;
+  private readonly timeZone: string;
+
+  constructor(options: EngineOptions = {}) {
+    this.ev = options.evaluator ?? WasmKernel.load();
+    this.timeZone = options.timeZone ?? DEFAULT_TIME_ZONE;
+    this.patients = new PatientRegistry(this.ev);
+  }
+
+  /** Creates or reconfigures a patient (programme, overrides, references, pause). */
+  configurePatient(patient: string, config: PatientConfig, now: number): void {
+    this.patients.configure(patient, config, now);
+  }
+
+  /** Validates raw items, evaluates the valid ones in time order, and reports each rejected one by index. */
+  ingest(items: readonly unknown[], now: number): IngestResult {
+    const rejected: BatchRejection[] = [];
+    const valid: { index: number; reading: Reading }[] = [];
+    items.forEach((item, index) => {
+      const result = normalizeReading(item, now);
+      if (!result.ok) rejected.push({ index, ...result.rejection });
+      else if (!this.patients.has(result.reading.patient)) rejected.push({ index, code: "unknown_patient", message: "unknown patient" });
+      else valid.push({ index, reading: result.reading });
+    });
+    const evaluated = this.evaluate(valid, now);
+    return { accepted: valid.length, rejected, ...evaluated };
+  }
+
+  /** Evaluates already validated readings (e.g. from FHIR), `index` being their place in the request. */
+  evaluate(valid: { index: number; reading: Reading }[], now: number): Pick<IngestResult, "readings" | "transitions"> {
+    const ordered = [...valid].sort((a, b) => a.reading.time - b.reading.time);
+    const slots = ordered.map(({ reading }) => this.patients.slotOf(reading.patient, reading.metric));
+    const result = this.ev.evaluate(
+      slots,
+      ordered.map(({ reading }) => reading.time),
+      ordered.map(({ reading }) => reading.value),
+      now,
+      utcOffsetMs(this.timeZone, now),
+    );
+    const readings = ordered.map(({ index, reading }, i) => ({ ...reading, index, triage: TRIAGE_NAMES[result.triage[i]] }));
+    const transitions = result.transitions.map((t) => this.describe(t, t.reading >= 0 ? ordered[t.reading].index : undefined));
+    return { readings, transitions };
+  }
+
+  /** Advances the clock: missing data, pending `for` and keep-firing timers. */
+  tick(now: number): AlertTransition[] {
+    return this.ev.tick(now, utcOffsetMs(this.timeZone, now)).map((t) => this.describe(t, undefined));
+  }
+
+  private describe(t: Transition, reading: number | undefined): AlertTransition {
+    const info = this.patients.rule(t.rule);
+    const out: AlertTransition = {
+      patient: info.patient,
+      rule: info.ruleId,
+      metric: info.metric,
+      kind: TRANSITION_KINDS[t.kind],
+      from: LEVELS[t.from],
+      to: LEVELS[t.to],
+      direction: directionName(t.dir),
+      // A resolve keeps the priority of the alert it ends; its interpretation is back to N.
+      priority: priorityOf(Math.max(t.from, t.to)),
+      interpretation: interpretationOf(t.to, t.dir),
+      time: t.time,
+      value: Number.isNaN(t.x) ? null : t.x,
+    };
+    if (reading !== undefined) out.reading = reading;
+    if (info.compiled.kind === KIND_SCORE) out.missingParameters = missingParameters(t.detail);
+    return out;
+  }
+}

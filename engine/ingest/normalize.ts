@@ -1,0 +1,213 @@
+// Validates one raw reading and converts it to canonical form (metric index, canonical unit,
+// epoch ms), or says why not with a catalogued error code. Pure: the clock is an argument.
+//
+// Decisions (see also the JSDoc of each function):
+// - unit omitted (undefined or null) = the metric's canonical unit, except when the metric is
+//   named by a code that itself denotes another unit (LOINC 2339-0 is mg/dL): then the unit
+//   must be sent, `unit_mismatch` otherwise. An empty unit string is not "omitted".
+// - value: a finite number, a bigint, or a plain decimal string ("72.5"); decimal comma,
+//   hex, "NaN", "Infinity" and whitespace-only are `not_a_number`.
+// - time: epoch ms (integer), a Date (msgpack timestamps decode to Date), or an ISO 8601 /
+//   FHIR dateTime string `YYYY-MM-DD` (00:00 UTC that day) or `YYYY-MM-DDThh:mm[:ss[.fff]]`
+//   with `Z` or `±hh:mm` (required: a local time without offset is ambiguous). At most
+//   FUTURE_TOLERANCE_MS ahead of `now` (inclusive); old times are history and accepted back to
+//   EARLIEST_TIME_MS, which also catches epoch seconds sent as milliseconds.
+
+import { VarselError, fail as refuse, type ErrorCode } from "../errors.js";
+import { converterFor, isPlausible, resolveMetric, type MetricKey } from "../metrics.js";
+
+/** How far ahead of `now` a reading's time may lie (device clocks drift). */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+/** Earliest accepted time, 1980-01-01T00:00Z: earlier is a clock or seconds-vs-ms error. */
+export const EARLIEST_TIME_MS = Date.UTC(1980, 0, 1);
+/** Longest accepted patient, id and device string. */
+export const MAX_TEXT_LENGTH = 256;
+
+/** A reading as a client sends it (JSON, msgpack, or mapped from FHIR). */
+export interface RawReading {
+  patient?: unknown;
+  /** Metric key, `system|code` or bare code. */
+  metric?: unknown;
+  value?: unknown;
+  /** UCUM unit; omitted = canonical. */
+  unit?: unknown;
+  /** ISO 8601 string or epoch ms. */
+  time?: unknown;
+  /** Client measurement id. */
+  id?: unknown;
+  device?: unknown;
+}
+
+/** A validated reading in canonical form. */
+export interface Reading {
+  patient: string;
+  metric: MetricKey;
+  metricIndex: number;
+  /** In the metric's canonical unit. */
+  value: number;
+  /** Epoch ms. */
+  time: number;
+  id?: string;
+  device?: string;
+}
+
+/** Why one reading was refused. */
+export interface Rejection {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The outcome of normalizing one reading. */
+export type Normalized = { ok: true; reading: Reading } | { ok: false; rejection: Rejection };
+
+/** A refused batch item, by its position in the batch. */
+export interface BatchRejection extends Rejection {
+  index: number;
+}
+
+/** The outcome of normalizing a batch. */
+export interface BatchOutcome {
+  accepted: Reading[];
+  rejected: BatchRejection[];
+}
+
+/** True for a plain JSON object (not null, not an array). */
+export function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** Validates and converts one raw reading; `now` is epoch ms. Never throws on bad input. */
+export function normalizeReading(raw: unknown, now: number): Normalized {
+  try {
+    return { ok: true, reading: convert(raw, now) };
+  } catch (e) {
+    if (e instanceof VarselError) return { ok: false, rejection: { code: e.code, message: e.message } };
+    throw e;
+  }
+}
+
+/** Normalizes every item; a bad item is reported with its index and never drops its neighbours. */
+export function normalizeBatch(items: readonly unknown[], now: number): BatchOutcome {
+  const out: BatchOutcome = { accepted: [], rejected: [] };
+  items.forEach((item, index) => {
+    const r = normalizeReading(item, now);
+    if (r.ok) out.accepted.push(r.reading);
+    else out.rejected.push({ index, ...r.rejection });
+  });
+  return out;
+}
+
+function convert(raw: unknown, now: number): Reading {
+  if (!isRecord(raw)) refuse("invalid_field", "a reading must be an object");
+  const patient = requiredText(raw, "patient");
+  const metricRef = requiredText(raw, "metric");
+  const match = resolveMetric(metricRef) ?? refuse("unknown_metric", `unknown metric '${metricRef}'`);
+  const { metric } = match;
+  const given = parseValue(raw.value);
+
+  let unit: string;
+  if (raw.unit === undefined || raw.unit === null) {
+    if (match.denotes !== undefined) {
+      refuse("unit_mismatch", `metric code '${metricRef}' denotes ${match.denotes}: send the unit explicitly`);
+    }
+    unit = metric.unit;
+  } else if (typeof raw.unit === "string") {
+    unit = raw.unit;
+  } else {
+    refuse("invalid_field", "unit must be a string");
+  }
+  const toCanonical =
+    converterFor(metric, unit) ??
+    refuse("unit_mismatch", `unit '${unit}' is not accepted for ${metric.key} (accepted: ${metric.units.join(", ")})`);
+  const value = toCanonical(given);
+  if (!isPlausible(metric, value)) {
+    const whole = metric.integer ? " whole numbers" : "";
+    refuse("implausible_value", `${metric.key} ${value} ${metric.unit} is outside the plausible${whole} range ${metric.min}–${metric.max} ${metric.unit}`);
+  }
+
+  const time = parseTime(raw.time, now);
+  const reading: Reading = { patient, metric: metric.key, metricIndex: metric.index, value, time };
+  const id = optionalText(raw, "id");
+  if (id !== undefined) reading.id = id;
+  const device = optionalText(raw, "device");
+  if (device !== undefined) reading.device = device;
+  return reading;
+}
+
+function requiredText(raw: Record<string, unknown>, field: string): string {
+  const v = raw[field];
+  if (v === undefined || v === null || v === "") refuse("missing_field", `${field} is required`);
+  return text(v, field);
+}
+
+function optionalText(raw: Record<string, unknown>, field: string): string | undefined {
+  const v = raw[field];
+  return v === undefined || v === null ? undefined : text(v, field);
+}
+
+function text(v: unknown, field: string): string {
+  if (typeof v !== "string" || v === "") refuse("invalid_field", `${field} must be a non-empty string`);
+  if (v.length > MAX_TEXT_LENGTH) refuse("invalid_field", `${field} is longer than ${MAX_TEXT_LENGTH} characters`);
+  return v;
+}
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function parseValue(v: unknown): number {
+  if (v === undefined || v === null) refuse("missing_field", "value is required");
+  let n: number;
+  if (typeof v === "number") n = v;
+  else if (typeof v === "bigint") n = Number(v);
+  else if (typeof v === "string" && DECIMAL.test(v.trim())) n = Number(v.trim());
+  else refuse("not_a_number", `value ${describe(v)} is not a number`);
+  if (!Number.isFinite(n)) refuse("not_a_number", `value ${describe(v)} is not a finite number`);
+  return n;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return `of type ${Array.isArray(v) ? "array" : typeof v}`;
+}
+
+// ---- time ------------------------------------------------------------------------------
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|([+-])(\d{2}):(\d{2})))?$/;
+
+/**
+ * Parses an ISO 8601 / FHIR dateTime string (see the file header for the accepted forms) to
+ * epoch ms, or undefined when it is not one or names an impossible calendar time.
+ */
+export function parseIsoTime(s: string): number | undefined {
+  const m = ISO_TIME.exec(s);
+  if (m === null) return undefined;
+  const [, y, mo, d, hh = "0", mi = "0", ss = "0", frac = "", , sign, oh = "0", om = "0"] = m;
+  const year = +y, month = +mo, day = +d, hour = +hh, minute = +mi, second = +ss;
+  const ms = +frac.slice(0, 3).padEnd(3, "0");
+  const offsetMin = (sign === "-" ? -1 : 1) * (+oh * 60 + +om);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || +oh > 14 || +om > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+}
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+function parseTime(v: unknown, now: number): number {
+  if (v === undefined || v === null || v === "") refuse("missing_field", "time is required");
+  let t: number | undefined;
+  if (typeof v === "number") t = Number.isInteger(v) ? v : undefined;
+  else if (typeof v === "string") t = parseIsoTime(v);
+  else if (v instanceof Date) t = v.getTime();
+  if (t === undefined || !Number.isFinite(t)) {
+    refuse("invalid_time", `time ${describe(v)} is not epoch ms or an ISO 8601 date-time with offset`);
+  }
+  if (t < EARLIEST_TIME_MS) {
+    refuse("invalid_time", `time ${describe(v)} is before 1980 (epoch seconds instead of milliseconds?)`);
+  }
+  if (t > now + FUTURE_TOLERANCE_MS) {
+    refuse("invalid_time", `time ${new Date(t).toISOString()} is more than ${FUTURE_TOLERANCE_MS / 60_000} minutes in the future`);
+  }
+  return t;
+}

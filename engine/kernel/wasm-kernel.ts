@@ -1,0 +1,348 @@
+// The host of the wasm rules kernel (assembly/, docs/kernel.md): it owns capacity (growing by
+// doubling before any call that needs more), copies readings into the input columns and decodes
+// the transition records. The kernel does the rest.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  ERR_BAD_SLOT,
+  ERR_OUT_FULL,
+  H_BATCH_CAP,
+  H_END,
+  H_HEAP_BASE,
+  H_HIST_CAP,
+  H_HIST_COUNT,
+  H_MAGIC,
+  H_MAX_RULES_PER_SLOT,
+  H_OFF_IN_SLOT,
+  H_OFF_IN_TIME,
+  H_OFF_IN_VALUE,
+  H_OFF_OUT,
+  H_OFF_PARAMS,
+  H_OFF_TRIAGE,
+  H_OUT_CAP,
+  H_PARAM_CAP,
+  H_PARAM_COUNT,
+  H_RULE_CAP,
+  H_RULE_COUNT,
+  H_SCORE_CAP,
+  H_SCORE_COUNT,
+  H_SLOT_CAP,
+  H_SLOT_COUNT,
+  H_STATE_END,
+  H_VERSION,
+  HEADER_BYTES,
+  KIND_SCORE,
+  KIND_SCORE_LINK,
+  LAYOUT_MAGIC,
+  LAYOUT_VERSION,
+  NONE,
+  RULE_BYTES,
+  SCORE_INPUTS,
+  SLOT_BYTES,
+} from "../../assembly/layout.js";
+import type { BatchResult, CompiledRule, Evaluator, Limits, ParamSet, SlotConfig, Transition } from "../evaluator.js";
+import { KernelError } from "./errors.js";
+import type { KernelExports } from "./exports.js";
+import { checkParams, paramKey } from "./params.js";
+import { readParamSets } from "./restore.js";
+import { Views } from "./views.js";
+
+const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
+
+/** Capacities a fresh kernel starts with (small: tests create thousands of kernels). */
+const INITIAL = { slots: 64, rules: 128, hist: 1024, params: 16, scores: 8, batch: 1024, out: 2048 };
+/** evaluate() feeds at most this many readings per kernel call. */
+const MAX_CHUNK = 65536;
+
+type Caps = typeof INITIAL;
+
+const modules = new Map<string, WebAssembly.Module>();
+
+function instantiate(wasmPath: string): KernelExports {
+  let mod = modules.get(wasmPath);
+  if (mod === undefined) {
+    mod = new WebAssembly.Module(readFileSync(wasmPath));
+    modules.set(wasmPath, mod);
+  }
+  // The release build imports nothing; a debug build may import abort.
+  const env = {
+    abort(_msg: number, _file: number, line: number, col: number): never {
+      throw new Error(`wasm kernel aborted at ${line}:${col}`);
+    },
+  };
+  return new WebAssembly.Instance(mod, { env }).exports as unknown as KernelExports;
+}
+
+function nextCap(current: number, need: number): number {
+  let cap = Math.max(current, 1);
+  while (cap < need) cap *= 2;
+  return cap;
+}
+
+function checkIndex(what: string, i: number, count: number): void {
+  if (!Number.isInteger(i) || i < 0 || i >= count) throw new RangeError(`${what} ${i} does not exist`);
+}
+
+export class WasmKernel implements Evaluator {
+  private readonly v: Views;
+  private readonly paramIds = new Map<string, number>();
+
+  private constructor(private readonly ex: KernelExports) {
+    this.v = new Views(ex.memory, ex.heapBase());
+  }
+
+  /** Loads the kernel (synchronously) and lays out the initial capacities. */
+  static load(wasmPath: string = DEFAULT_WASM): WasmKernel {
+    const k = new WasmKernel(instantiate(wasmPath));
+    k.reserve(INITIAL);
+    return k;
+  }
+
+  /** A fresh kernel that continues exactly where the one that made `bytes` (snapshot()) stopped. */
+  static restore(bytes: Uint8Array, wasmPath: string = DEFAULT_WASM): WasmKernel {
+    const k = new WasmKernel(instantiate(wasmPath));
+    if (bytes.byteLength < HEADER_BYTES) throw new Error("snapshot too short");
+    const h = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const field = (f: number) => h.getUint32(f, true);
+    if (field(H_MAGIC) !== LAYOUT_MAGIC) throw new Error("not a varsel kernel snapshot");
+    if (field(H_VERSION) !== LAYOUT_VERSION) throw new Error(`snapshot layout version ${field(H_VERSION)}, kernel ${LAYOUT_VERSION}`);
+    if (field(H_HEAP_BASE) !== k.v.base) throw new Error("snapshot was made by a different kernel build (heap base differs)");
+    if (field(H_STATE_END) - k.v.base !== bytes.byteLength) throw new Error("snapshot length does not match its header");
+    const mem = k.ex.memory;
+    const pages = Math.ceil(field(H_END) / 65536) - mem.buffer.byteLength / 65536;
+    if (pages > 0) mem.grow(pages);
+    k.v.fresh().u8.set(bytes, k.v.base);
+    readParamSets(k.v, k.hdr(H_OFF_PARAMS), k.hdr(H_PARAM_COUNT)).forEach((p, id) => k.paramIds.set(paramKey(p), id));
+    return k;
+  }
+
+  // ---- Evaluator ----
+
+  /** Adds a slot (patient x metric); returns its index. */
+  addSlot(cfg: SlotConfig): number {
+    if (!Number.isInteger(cfg.histCap) || cfg.histCap < 0 || cfg.histCap > 255) throw new RangeError(`histCap must be 0..255, got ${cfg.histCap}`);
+    this.ensure({ slots: this.hdr(H_SLOT_COUNT) + 1, hist: this.hdr(H_HIST_COUNT) + cfg.histCap });
+    const id = this.ex.addSlot(cfg.histCap) >>> 0;
+    if (id === NONE) throw new Error("kernel refused addSlot");
+    if (!Number.isNaN(cfg.ref)) this.ex.setSlotRef(id, cfg.ref);
+    if (cfg.paused) this.ex.setSlotPaused(id, 1, 0);
+    return id;
+  }
+
+  /** Sets a slot's clinician reference (NaN: none). */
+  setSlotRef(slot: number, ref: number): void {
+    checkIndex("slot", slot, this.hdr(H_SLOT_COUNT));
+    this.ex.setSlotRef(slot, ref);
+  }
+
+  /** Pauses or unpauses a slot; unpausing re-arms its missing rules at `now`. */
+  setSlotPaused(slot: number, paused: boolean, now: number): void {
+    checkIndex("slot", slot, this.hdr(H_SLOT_COUNT));
+    this.ex.setSlotPaused(slot, paused ? 1 : 0, now);
+  }
+
+  /** Adds a rule at the end of its slot's list; returns its id. */
+  addRule(rule: CompiledRule): number {
+    if (!Number.isInteger(rule.kind) || rule.kind < 0 || rule.kind > KIND_SCORE_LINK) throw new RangeError(`unknown rule kind ${rule.kind}`);
+    checkIndex("slot", rule.slot, this.hdr(H_SLOT_COUNT));
+    const param = this.paramId(rule.params);
+    let aux = NONE;
+    if (rule.kind === KIND_SCORE) aux = this.addScoreInputs(rule.scoreInputs ?? []);
+    else if (rule.kind === KIND_SCORE_LINK && rule.target !== undefined && rule.target >= 0) aux = rule.target;
+    this.ensure({ rules: this.hdr(H_RULE_COUNT) + 1 });
+    const [l0, l1, l2, l3] = rule.limits;
+    const id = this.ex.addRule(rule.kind, rule.slot, param, rule.flags, l0, l1, l2, l3, aux, rule.anchor) >>> 0;
+    if (id === NONE) throw new Error("kernel refused addRule");
+    return id;
+  }
+
+  /** Replaces a rule's limits (red low, yellow low, yellow high, red high; NaN = absent). */
+  setRuleLimits(rule: number, limits: Limits): void {
+    checkIndex("rule", rule, this.hdr(H_RULE_COUNT));
+    this.ex.setRuleLimits(rule, limits[0], limits[1], limits[2], limits[3]);
+  }
+
+  /** Replaces a rule's param set; resets its timers and masks, keeps its alert. */
+  setRuleParams(rule: number, params: ParamSet): void {
+    checkIndex("rule", rule, this.hdr(H_RULE_COUNT));
+    this.ex.setRuleParam(rule, this.paramId(params));
+  }
+
+  /** Stops evaluating a rule; its alert state stays as it was. */
+  disableRule(rule: number): void {
+    checkIndex("rule", rule, this.hdr(H_RULE_COUNT));
+    this.ex.disableRule(rule);
+  }
+
+  /** Applies readings in order; a bad slot anywhere throws KernelError(ERR_BAD_SLOT) with nothing applied. */
+  evaluate(slots: ArrayLike<number>, times: ArrayLike<number>, values: ArrayLike<number>, now: number, tzOffsetMs: number): BatchResult {
+    const n = slots.length;
+    if (times.length !== n || values.length !== n) throw new RangeError("slots, times and values differ in length");
+    const slotCount = this.hdr(H_SLOT_COUNT);
+    for (let i = 0; i < n; i++) {
+      const s = slots[i];
+      if (!Number.isInteger(s) || s < 0 || s >= slotCount) throw new KernelError(ERR_BAD_SLOT, `slot ${s} at reading ${i}`);
+    }
+    const triage = new Uint8Array(n);
+    const transitions: Transition[] = [];
+    for (let start = 0; start < n; start += MAX_CHUNK) {
+      const len = Math.min(MAX_CHUNK, n - start);
+      const cols = this.inputColumns(len);
+      for (let i = 0; i < len; i++) {
+        cols.slots[i] = slots[start + i];
+        cols.times[i] = times[start + i];
+        cols.values[i] = values[start + i];
+      }
+      const count = this.run(len, now, tzOffsetMs);
+      triage.set(this.triage(len), start);
+      for (const t of this.v.transitions(this.hdr(H_OFF_OUT), count, start)) transitions.push(t);
+    }
+    return { triage, transitions };
+  }
+
+  /** Runs the clock: missing rules and rules with for/keep timers, in rule id order. */
+  tick(now: number, tzOffsetMs: number): Transition[] {
+    let count = this.ex.tick(now, tzOffsetMs);
+    if (count === ERR_OUT_FULL) {
+      this.ensure({ out: 2 * this.hdr(H_RULE_COUNT) });
+      count = this.ex.tick(now, tzOffsetMs);
+    }
+    if (count < 0) throw new KernelError(count);
+    return this.readTransitions(count);
+  }
+
+  // ---- fast path (benchmarks, ingest) ----
+
+  /**
+   * Views of the input columns sized for n readings (capacity is ensured first). Fill them,
+   * then call run(n, ...). The views are only valid until the next call that can grow memory.
+   */
+  inputColumns(n: number): { slots: Uint32Array; times: Float64Array; values: Float32Array } {
+    this.ensure({ batch: n, out: n * this.hdr(H_MAX_RULES_PER_SLOT) * 2 });
+    const { buffer } = this.v.fresh().u8;
+    return {
+      slots: new Uint32Array(buffer, this.hdr(H_OFF_IN_SLOT), n),
+      times: new Float64Array(buffer, this.hdr(H_OFF_IN_TIME), n),
+      values: new Float32Array(buffer, this.hdr(H_OFF_IN_VALUE), n),
+    };
+  }
+
+  /**
+   * Evaluates the first n readings of the input columns; returns the transition count (read
+   * them with readTransitions). Grows the output region and retries when it is too small;
+   * throws KernelError for a bad slot or an oversized batch (nothing applied).
+   */
+  run(n: number, now: number, tzOffsetMs: number): number {
+    let count = this.ex.evaluate(n, now, tzOffsetMs);
+    if (count === ERR_OUT_FULL) {
+      this.ensure({ out: n * this.hdr(H_MAX_RULES_PER_SLOT) * 2 });
+      count = this.ex.evaluate(n, now, tzOffsetMs);
+    }
+    if (count < 0) throw new KernelError(count);
+    return count;
+  }
+
+  /** The first `count` transition records of the last run() or tick() (readings relative to that call). */
+  readTransitions(count: number): Transition[] {
+    return this.v.transitions(this.hdr(H_OFF_OUT), count);
+  }
+
+  /** Triage codes of the last run(): a view, valid until the next call that can grow memory. */
+  triage(n: number): Uint8Array {
+    return new Uint8Array(this.v.fresh().u8.buffer, this.hdr(H_OFF_TRIAGE), n);
+  }
+
+  // ---- state ----
+
+  /** A copy of the whole kernel state: bytes [heapBase, stateEnd). */
+  snapshot(): Uint8Array {
+    return this.v.fresh().u8.slice(this.v.base, this.hdr(H_STATE_END));
+  }
+
+  /** Counts and bytes of state (slot and rule bytes per record; history counted apart). */
+  stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; slotBytes: number; ruleBytes: number; histBytes: number } {
+    const slots = this.hdr(H_SLOT_COUNT);
+    const rules = this.hdr(H_RULE_COUNT);
+    const histEntries = this.hdr(H_HIST_COUNT);
+    return {
+      slots,
+      rules,
+      histEntries,
+      stateBytes: this.hdr(H_STATE_END) - this.v.base,
+      slotBytes: slots * SLOT_BYTES,
+      ruleBytes: rules * RULE_BYTES,
+      histBytes: histEntries * 12,
+    };
+  }
+
+  // ---- internals ----
+
+  private hdr(field: number): number {
+    return this.v.header(field);
+  }
+
+  private caps(): Caps {
+    return {
+      slots: this.hdr(H_SLOT_CAP),
+      rules: this.hdr(H_RULE_CAP),
+      hist: this.hdr(H_HIST_CAP),
+      params: this.hdr(H_PARAM_CAP),
+      scores: this.hdr(H_SCORE_CAP),
+      batch: this.hdr(H_BATCH_CAP),
+      out: this.hdr(H_OUT_CAP),
+    };
+  }
+
+  /** Grows (by doubling) every capacity below its need, in one reserve() call. */
+  private ensure(need: Partial<Caps>): void {
+    const cur = this.caps();
+    let grow = false;
+    const next = { ...cur };
+    for (const key of Object.keys(need) as (keyof Caps)[]) {
+      const want = need[key]!;
+      if (want > cur[key]) {
+        next[key] = nextCap(cur[key], want);
+        grow = true;
+      }
+    }
+    if (grow) this.reserve(next);
+  }
+
+  private reserve(c: Caps): void {
+    const rc = this.ex.reserve(c.slots, c.rules, c.hist, c.params, c.scores, c.batch, c.out);
+    if (rc < 0) throw new KernelError(rc);
+    this.v.fresh();
+  }
+
+  private paramId(p: ParamSet): number {
+    checkParams(p);
+    const key = paramKey(p);
+    const known = this.paramIds.get(key);
+    if (known !== undefined) return known;
+    this.ensure({ params: this.hdr(H_PARAM_COUNT) + 1 });
+    const id =
+      this.ex.addParamSet(p.forMs, p.keepMs, p.windowMs, p.horizonMs, p.deadlineMs, p.graceMs, p.margin, p.n, p.m, p.mode, p.minCount, p.weekdays, p.everyNDays) >>> 0;
+    if (id === NONE) throw new Error("kernel refused addParamSet (at most 65536 param sets)");
+    this.paramIds.set(key, id);
+    return id;
+  }
+
+  private addScoreInputs(inputs: number[]): number {
+    if (inputs.length > SCORE_INPUTS) throw new RangeError(`a score rule has at most ${SCORE_INPUTS} inputs`);
+    const ids = Array.from({ length: SCORE_INPUTS }, (_, i) => {
+      const s = inputs[i];
+      if (s === undefined || s < 0) return NONE;
+      if (!Number.isInteger(s)) throw new RangeError(`score input ${s} is not a slot index`);
+      return s;
+    });
+    this.ensure({ scores: this.hdr(H_SCORE_COUNT) + 1 });
+    const id = this.ex.addScoreInputs(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]) >>> 0;
+    if (id === NONE) throw new Error("kernel refused addScoreInputs");
+    return id;
+  }
+
+  /** Number of param sets (deduplicated) in the kernel. */
+  get paramSetCount(): number {
+    return this.hdr(H_PARAM_COUNT);
+  }
+}

@@ -1,0 +1,215 @@
+// The reference evaluator: docs/kernel.md written as plain TypeScript. It is the oracle the
+// wasm kernel is tested against and the baseline of `npm run bench:kernel`. Clarity over speed.
+import {
+  DIR_HIGH,
+  DIR_NONE,
+  KIND_BAND,
+  KIND_BASELINE,
+  KIND_DELTA,
+  KIND_MISSING,
+  KIND_OFF,
+  KIND_RATE,
+  KIND_SCORE,
+  KIND_SCORE_LINK,
+  RULE_ON_OXYGEN,
+  TRIAGE_DUPLICATE,
+  TRIAGE_NOT_TRIAGED,
+  TRIAGE_OUT_OF_ORDER,
+  TRIAGE_REF_NEEDED,
+} from "../../assembly/layout.js";
+import type { BatchResult, CompiledRule, Evaluator, Limits, ParamSet, SlotConfig, Transition } from "../evaluator.js";
+import { classify, NO_ALERT, type Raw } from "./classify.js";
+import { baselineDeviation, baselineReference, delta, rate, type Derived } from "./derive.js";
+import { overdue } from "./missing.js";
+import { news2 } from "./news2.js";
+import { moveTo, resetTimers, settle, step } from "./persistence.js";
+import type { Cause, RuleState, SlotState } from "./state.js";
+import { triageOf, worse } from "./triage.js";
+
+const f32 = Math.fround;
+
+function roundLimits(limits: Limits): Limits {
+  return [f32(limits[0]), f32(limits[1]), f32(limits[2]), f32(limits[3])];
+}
+
+function roundParams(params: ParamSet): ParamSet {
+  return { ...params, margin: f32(params.margin) };
+}
+
+export class Oracle implements Evaluator {
+  private readonly slots: SlotState[] = [];
+  private readonly rules: RuleState[] = [];
+
+  addSlot(cfg: SlotConfig): number {
+    this.slots.push({
+      lastTime: -Infinity,
+      lastValue: NaN,
+      ref: f32(cfg.ref),
+      paused: cfg.paused,
+      histCap: cfg.histCap,
+      history: [],
+      rules: [],
+    });
+    return this.slots.length - 1;
+  }
+
+  setSlotRef(slot: number, ref: number): void {
+    this.slots[slot].ref = f32(ref);
+  }
+
+  setSlotPaused(slot: number, paused: boolean, now: number): void {
+    const s = this.slots[slot];
+    const wasPaused = s.paused;
+    s.paused = paused;
+    if (paused || !wasPaused) return;
+    for (const id of s.rules) if (this.rules[id].kind === KIND_MISSING) this.rules[id].anchor = now;
+  }
+
+  addRule(rule: CompiledRule): number {
+    const id = this.rules.length;
+    this.rules.push({
+      kind: rule.kind,
+      slot: rule.slot,
+      flags: rule.flags,
+      limits: roundLimits(rule.limits),
+      params: roundParams(rule.params),
+      scoreInputs: rule.scoreInputs ?? [],
+      target: rule.target ?? -1,
+      level: 0,
+      dir: DIR_NONE,
+      rawLevel: 0,
+      rawDir: DIR_NONE,
+      sinceYellow: NaN,
+      sinceRed: NaN,
+      belowSince: NaN,
+      maskYellow: 0,
+      maskRed: 0,
+      anchor: rule.anchor,
+    });
+    this.slots[rule.slot].rules.push(id);
+    return id;
+  }
+
+  setRuleLimits(rule: number, limits: Limits): void {
+    this.rules[rule].limits = roundLimits(limits);
+  }
+
+  setRuleParams(rule: number, params: ParamSet): void {
+    this.rules[rule].params = roundParams(params);
+    resetTimers(this.rules[rule]);
+  }
+
+  disableRule(rule: number): void {
+    this.rules[rule].kind = KIND_OFF;
+  }
+
+  evaluate(slots: ArrayLike<number>, times: ArrayLike<number>, values: ArrayLike<number>, now: number, tzOffsetMs: number): BatchResult {
+    for (let i = 0; i < slots.length; i++) {
+      if (!(slots[i] >= 0 && slots[i] < this.slots.length)) throw new Error(`bad slot ${slots[i]} at ${i}`);
+    }
+    const triage = new Uint8Array(slots.length);
+    const out: Transition[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      triage[i] = this.applyReading(i, slots[i], times[i], f32(values[i]), now, tzOffsetMs, out);
+    }
+    return { triage, transitions: out };
+  }
+
+  tick(now: number, tzOffsetMs: number): Transition[] {
+    const out: Transition[] = [];
+    const cause: Cause = { x: NaN, reading: -1, detail: 0 };
+    this.rules.forEach((rule, id) => {
+      if (rule.kind === KIND_MISSING) this.moveMissing(rule, id, now, tzOffsetMs, cause, out);
+      else if (rule.kind !== KIND_OFF && rule.kind !== KIND_SCORE_LINK && (rule.params.forMs > 0 || rule.params.keepMs > 0)) {
+        settle(rule, id, now, cause, out);
+      }
+    });
+    return out;
+  }
+
+  /** Applies one reading; returns its triage code. */
+  private applyReading(i: number, slotId: number, t: number, v: number, now: number, tz: number, out: Transition[]): number {
+    const slot = this.slots[slotId];
+    if (t < slot.lastTime) return TRIAGE_OUT_OF_ORDER;
+    if (t === slot.lastTime) return TRIAGE_DUPLICATE;
+    slot.lastTime = t;
+    slot.lastValue = v;
+    let triage = TRIAGE_NOT_TRIAGED;
+    for (const id of slot.rules) {
+      const rule = this.rules[id];
+      switch (rule.kind) {
+        case KIND_BAND:
+        case KIND_BASELINE:
+        case KIND_DELTA:
+        case KIND_RATE: {
+          const derived = this.derive(rule, slot, v, t);
+          if (derived === null) {
+            triage = worse(triage, TRIAGE_REF_NEEDED);
+            break;
+          }
+          if (!Number.isNaN(derived.xLow) || !Number.isNaN(derived.xHigh)) {
+            triage = worse(triage, triageOf(classify(derived.xLow, derived.xHigh, rule.limits, 0, DIR_NONE, 0)));
+          }
+          const raw = classify(derived.xLow, derived.xHigh, rule.limits, rule.level, rule.dir, rule.params.margin);
+          step(rule, id, raw, t, causeOf(raw, derived, i, 0), out);
+          break;
+        }
+        case KIND_MISSING:
+          this.moveMissing(rule, id, now, tz, { x: NaN, reading: i, detail: 0 }, out);
+          break;
+        case KIND_SCORE_LINK:
+          this.evaluateScore(rule.target, t, i, out);
+          break;
+      }
+    }
+    if (slot.histCap > 0) {
+      slot.history.push({ time: t, value: v });
+      if (slot.history.length > slot.histCap) slot.history.shift();
+    }
+    return triage;
+  }
+
+  /** The derived value of a value rule; null when a baseline has no reference. */
+  private derive(rule: RuleState, slot: SlotState, v: number, t: number): Derived | null {
+    switch (rule.kind) {
+      case KIND_BASELINE: {
+        const ref = baselineReference(rule, slot, t);
+        if (Number.isNaN(ref)) return null;
+        const x = baselineDeviation(rule, v, ref);
+        return { xLow: x, xHigh: x };
+      }
+      case KIND_DELTA:
+        return delta(rule, slot, v, t);
+      case KIND_RATE:
+        return rate(rule, slot, v, t);
+      default:
+        return { xLow: v, xHigh: v };
+    }
+  }
+
+  private moveMissing(rule: RuleState, id: number, now: number, tz: number, cause: Cause, out: Transition[]): void {
+    const slot = this.slots[rule.slot];
+    const x = overdue(rule, slot, now, tz);
+    const raw = slot.paused ? NO_ALERT : classify(NaN, x, rule.limits, 0, DIR_NONE, 0);
+    moveTo(rule, id, raw.level, raw.dir, now, { ...cause, x }, out);
+  }
+
+  private evaluateScore(scoreId: number, t: number, reading: number, out: Transition[]): void {
+    const rule = this.rules[scoreId];
+    if (rule === undefined || rule.kind !== KIND_SCORE) return;
+    const values = rule.scoreInputs.map((slotId) => {
+      const s = slotId >= 0 ? this.slots[slotId] : undefined;
+      return s !== undefined && s.lastTime >= t - rule.params.windowMs && s.lastTime <= t ? s.lastValue : NaN;
+    });
+    const onOxygen = (rule.flags & RULE_ON_OXYGEN) !== 0;
+    const result = news2(values, rule.params.mode, onOxygen);
+    let raw = classify(result.score, result.score, rule.limits, rule.level, rule.dir, rule.params.margin);
+    if (raw.level === 0 && result.single3) raw = { level: 1, dir: DIR_HIGH };
+    const detail = result.missingMask | (result.single3 ? 1 << 8 : 0);
+    step(rule, scoreId, raw, t, { x: result.score, reading, detail }, out);
+  }
+}
+
+function causeOf(raw: Raw, derived: Derived, reading: number, detail: number): Cause {
+  return { x: raw.dir === DIR_HIGH ? derived.xHigh : derived.xLow, reading, detail };
+}

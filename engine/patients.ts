@@ -1,0 +1,194 @@
+// Patients, their slots (one per metric) and their compiled rules: the bridge between the
+// clinical vocabulary (patient id, metric key, rule id) and the evaluator's numbers.
+import { KIND_SCORE_LINK } from "../assembly/layout.js";
+import { VarselError } from "./errors.js";
+import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
+import { canonicalUnitOf, metricByKey } from "./metrics.js";
+import { compileRule, type CompiledDefinition } from "./rules/compile.js";
+import type { RuleDef } from "./rules/definitions.js";
+import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
+
+/** What a clinician or administrator sets for a patient. */
+export interface PatientConfig {
+  programme?: ProgrammeId;
+  /** Per-patient overrides of the programme's rules, by rule id. */
+  rules?: (RuleDef | { id: string; remove: true })[];
+  /** Clinician reference values (baseline) by metric key, in the canonical unit. */
+  references?: Record<string, number>;
+  paused?: boolean;
+}
+
+/** What the engine knows about one evaluator rule id. */
+export interface RuleInfo {
+  patient: string;
+  ruleId: string;
+  metric: string;
+  definition: RuleDef;
+  compiled: CompiledRule;
+  /** Score link rules only trigger a score; they never alert. */
+  link: boolean;
+}
+
+interface Patient {
+  id: string;
+  config: PatientConfig;
+  slots: Map<string, number>;
+  /** Rule id → evaluator rule id of the active rules. */
+  rules: Map<string, number>;
+  /** Score rule id → its link rule ids. */
+  links: Map<string, number[]>;
+}
+
+const NEWS2_METRIC = "news2";
+
+export class PatientRegistry {
+  private readonly patients = new Map<string, Patient>();
+  private readonly slotOwners: { patient: string; metric: string }[] = [];
+  private readonly ruleInfo: RuleInfo[] = [];
+
+  constructor(private readonly ev: Evaluator) {}
+
+  has(patient: string): boolean {
+    return this.patients.has(patient);
+  }
+
+  /** The slot of a patient's metric, allocated on first use. */
+  slotOf(patient: string, metric: string): number {
+    const p = this.get(patient);
+    let slot = p.slots.get(metric);
+    if (slot === undefined) {
+      const histCap = metric === NEWS2_METRIC ? 0 : (metricByKey(metric)?.typicalHistory ?? 0);
+      slot = this.ev.addSlot({ histCap, ref: p.config.references?.[metric] ?? NaN, paused: p.config.paused === true });
+      p.slots.set(metric, slot);
+      this.slotOwners[slot] = { patient, metric };
+    }
+    return slot;
+  }
+
+  slotOwner(slot: number): { patient: string; metric: string } {
+    return this.slotOwners[slot];
+  }
+
+  rule(id: number): RuleInfo {
+    return this.ruleInfo[id];
+  }
+
+  /**
+   * Creates or reconfigures a patient. All rules are compiled before anything changes, so an
+   * invalid threshold leaves the patient as it was. Rules kept by id keep their alert state.
+   */
+  configure(patient: string, config: PatientConfig, now: number): void {
+    if (config.programme !== undefined && PROGRAMMES[config.programme] === undefined) {
+      throw new VarselError("invalid_threshold", `unknown programme ${config.programme}`, { programme: config.programme });
+    }
+    const existed = this.patients.get(patient);
+    const p: Patient = existed ?? { id: patient, config, slots: new Map(), rules: new Map(), links: new Map() };
+    const definitions = effectiveRules(config.programme ? PROGRAMMES[config.programme] : undefined, config.rules);
+    const compiled = this.compileAll(p, definitions, now);
+    const wasPaused = p.config.paused === true;
+    p.config = config;
+    this.applyReferencesAndPause(p, wasPaused, now);
+    this.replaceRules(p, definitions, compiled);
+  }
+
+  private compileAll(p: Patient, definitions: RuleDef[], now: number): CompiledDefinition[] {
+    const ids = new Set<string>();
+    const pending = new Map<string, number>();
+    // Slots are only allocated once every rule compiled; until then they are numbered provisionally.
+    const ctx = {
+      now,
+      canonicalUnit: (m: string) => (m === NEWS2_METRIC ? "{score}" : canonicalUnitOf(m)),
+      slotOf: (m: string) => {
+        const known = p.slots.get(m);
+        if (known !== undefined) return known;
+        if (!pending.has(m)) pending.set(m, -1 - pending.size);
+        return pending.get(m)!;
+      },
+    };
+    const compiled = definitions.map((def) => {
+      if (ids.has(def.id)) throw new VarselError("invalid_threshold", `rule id ${def.id} appears twice`, { rule: def.id });
+      ids.add(def.id);
+      return compileRule(def, ctx);
+    });
+    if (!this.patients.has(p.id)) this.patients.set(p.id, p);
+    const real = new Map([...pending].map(([metric, provisional]) => [provisional, this.slotOf(p.id, metric)]));
+    const fix = (slot: number) => (slot < 0 ? real.get(slot)! : slot);
+    return compiled.map(({ rule, links }) => ({
+      rule: { ...rule, slot: fix(rule.slot), scoreInputs: rule.scoreInputs?.map(fix) },
+      links: links.map(fix),
+    }));
+  }
+
+  private applyReferencesAndPause(p: Patient, wasPaused: boolean, now: number): void {
+    for (const [metric, value] of Object.entries(p.config.references ?? {})) {
+      if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
+      this.ev.setSlotRef(this.slotOf(p.id, metric), value);
+    }
+    const paused = p.config.paused === true;
+    if (paused !== wasPaused) for (const slot of p.slots.values()) this.ev.setSlotPaused(slot, paused, now);
+  }
+
+  private replaceRules(p: Patient, definitions: RuleDef[], compiled: CompiledDefinition[]): void {
+    const keep = new Set<string>();
+    definitions.forEach((def, i) => {
+      const { rule, links } = compiled[i];
+      const existing = p.rules.get(def.id);
+      if (existing !== undefined && this.sameShape(this.ruleInfo[existing].compiled, rule)) {
+        this.update(existing, def, rule);
+      } else {
+        if (existing !== undefined) this.remove(p, def.id);
+        this.add(p, def, rule, links);
+      }
+      keep.add(def.id);
+    });
+    for (const id of [...p.rules.keys()]) if (!keep.has(id)) this.remove(p, id);
+  }
+
+  private sameShape(a: CompiledRule, b: CompiledRule): boolean {
+    return a.kind === b.kind && a.slot === b.slot && a.flags === b.flags && String(a.scoreInputs) === String(b.scoreInputs);
+  }
+
+  private update(id: number, def: RuleDef, rule: CompiledRule): void {
+    const info = this.ruleInfo[id];
+    if (!sameLimits(info.compiled.limits, rule.limits)) this.ev.setRuleLimits(id, rule.limits);
+    if (!sameParams(info.compiled.params, rule.params)) this.ev.setRuleParams(id, rule.params);
+    this.ruleInfo[id] = { ...info, definition: def, compiled: { ...rule, anchor: info.compiled.anchor } };
+  }
+
+  private add(p: Patient, def: RuleDef, rule: CompiledRule, links: number[]): void {
+    const id = this.ev.addRule(rule);
+    const metric = this.slotOwners[rule.slot].metric;
+    this.ruleInfo[id] = { patient: p.id, ruleId: def.id, metric, definition: def, compiled: rule, link: false };
+    p.rules.set(def.id, id);
+    const linkIds = links.map((slot) => {
+      const link: CompiledRule = { ...rule, kind: KIND_SCORE_LINK, slot, target: id, scoreInputs: undefined };
+      const linkId = this.ev.addRule(link);
+      this.ruleInfo[linkId] = { patient: p.id, ruleId: def.id, metric, definition: def, compiled: link, link: true };
+      return linkId;
+    });
+    if (linkIds.length > 0) p.links.set(def.id, linkIds);
+  }
+
+  private remove(p: Patient, ruleId: string): void {
+    const id = p.rules.get(ruleId);
+    if (id === undefined) return;
+    this.ev.disableRule(id);
+    for (const link of p.links.get(ruleId) ?? []) this.ev.disableRule(link);
+    p.rules.delete(ruleId);
+    p.links.delete(ruleId);
+  }
+
+  private get(patient: string): Patient {
+    const p = this.patients.get(patient);
+    if (p === undefined) throw new VarselError("unknown_patient", "unknown patient");
+    return p;
+  }
+}
+
+function sameLimits(a: Limits, b: Limits): boolean {
+  return a.every((v, i) => Object.is(v, b[i]));
+}
+
+function sameParams(a: ParamSet, b: ParamSet): boolean {
+  return (Object.keys(a) as (keyof ParamSet)[]).every((k) => Object.is(a[k], b[k]));
+}

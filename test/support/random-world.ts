@@ -1,0 +1,152 @@
+// fast-check arbitraries for the differential test: random slots, rules of every kind and
+// streams of readings, ticks and reconfigurations, drawn from small grids so that values land
+// exactly on limits, times repeat and go backwards, and windows and timers expire mid-stream.
+import fc from "fast-check";
+import {
+  KIND_BAND,
+  KIND_BASELINE,
+  KIND_DELTA,
+  KIND_MISSING,
+  KIND_RATE,
+  KIND_SCORE,
+  KIND_SCORE_LINK,
+  RULE_COMPUTED_REF,
+  RULE_ON_OXYGEN,
+} from "../../assembly/layout.js";
+import { DEFAULT_PARAMS, type CompiledRule, type Limits, type ParamSet, type SlotConfig } from "../../engine/evaluator.js";
+
+export const T0 = Date.UTC(2026, 10, 2, 6, 0, 0);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+const half = (lo: number, hi: number) => fc.integer({ min: lo * 2, max: hi * 2 }).map((i) => i / 2);
+
+/** Sorted limits, each present or NaN; drawn from a grid shared with values so boundaries get hit. */
+export const limitsArb: fc.Arbitrary<Limits> = fc
+  .tuple(fc.uniqueArray(half(-10, 110), { minLength: 4, maxLength: 4 }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }))
+  .map(([vals, present]) => {
+    const sorted = [...vals].sort((a, b) => a - b);
+    return sorted.map((v, i) => (present[i] ? v : NaN)) as Limits;
+  });
+
+const durationArb = fc.constantFrom(0, 0, 5 * MIN, 30 * MIN, 2 * HOUR);
+
+export const paramsArb: fc.Arbitrary<ParamSet> = fc
+  .record({
+    forMs: durationArb,
+    keepMs: durationArb,
+    windowMs: fc.constantFrom(10 * MIN, HOUR, 72 * HOUR),
+    horizonMs: fc.constantFrom(0, 20 * MIN),
+    margin: fc.constantFrom(0, 0, 0.5, 2, 0.1),
+    nm: fc.option(fc.integer({ min: 1, max: 5 }).chain((m) => fc.tuple(fc.integer({ min: 1, max: m }), fc.constant(m)))),
+    mode: fc.integer({ min: 0, max: 2 }),
+    minCount: fc.integer({ min: 0, max: 3 }),
+    deadlineMs: fc.integer({ min: 0, max: 23 }).map((h) => h * HOUR),
+    graceMs: fc.constantFrom(0, HOUR),
+    weekdays: fc.integer({ min: 1, max: 0x7f }),
+    everyNDays: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(({ nm, ...p }) => ({ ...DEFAULT_PARAMS, ...p, n: nm ? nm[0] : 0, m: nm ? nm[1] : 0 }));
+
+export const slotArb: fc.Arbitrary<SlotConfig> = fc.record({
+  histCap: fc.constantFrom(0, 1, 3, 8),
+  ref: fc.oneof(fc.constant(NaN), half(0, 100)),
+  paused: fc.boolean(),
+});
+
+export interface RuleSpec {
+  kind: number;
+  slot: number;
+  flags: number;
+  limits: Limits;
+  params: ParamSet;
+  inputs: number[];
+}
+
+const ruleArb = (slots: number): fc.Arbitrary<RuleSpec> =>
+  fc.record({
+    kind: fc.constantFrom(KIND_BAND, KIND_BAND, KIND_BASELINE, KIND_DELTA, KIND_RATE, KIND_MISSING, KIND_SCORE),
+    slot: fc.integer({ min: 0, max: slots - 1 }),
+    flags: fc.constantFrom(0, RULE_COMPUTED_REF, RULE_ON_OXYGEN),
+    limits: limitsArb,
+    params: paramsArb,
+    inputs: fc.array(fc.integer({ min: -1, max: slots - 1 }), { minLength: 6, maxLength: 6 }),
+  });
+
+export type Op =
+  | { type: "batch"; advance: number; readings: { slot: number; offset: number; value: number }[]; lag: number }
+  | { type: "tick"; advance: number }
+  | { type: "ref"; slot: number; value: number }
+  | { type: "pause"; slot: number; paused: boolean }
+  | { type: "limits"; rule: number; limits: Limits }
+  | { type: "params"; rule: number; params: ParamSet }
+  | { type: "disable"; rule: number };
+
+const advanceArb = fc.constantFrom(0, MIN, 5 * MIN, 20 * MIN, HOUR, 6 * HOUR, 26 * HOUR);
+
+const opArb = (slots: number, rules: number): fc.Arbitrary<Op> =>
+  fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        type: fc.constant("batch" as const),
+        advance: advanceArb,
+        lag: fc.constantFrom(0, 0, MIN, 3 * HOUR),
+        readings: fc.array(
+          fc.record({
+            slot: fc.integer({ min: 0, max: slots - 1 }),
+            offset: fc.integer({ min: -3, max: 3 }).map((i) => i * 5 * MIN),
+            value: half(0, 110),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ type: fc.constant("tick" as const), advance: advanceArb }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("ref" as const), slot: fc.integer({ min: 0, max: slots - 1 }), value: fc.oneof(fc.constant(NaN), half(0, 100)) }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("pause" as const), slot: fc.integer({ min: 0, max: slots - 1 }), paused: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("limits" as const), rule: fc.integer({ min: 0, max: rules - 1 }), limits: limitsArb }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("params" as const), rule: fc.integer({ min: 0, max: rules - 1 }), params: paramsArb }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("disable" as const), rule: fc.integer({ min: 0, max: rules - 1 }) }) },
+  );
+
+export interface World {
+  slots: SlotConfig[];
+  rules: RuleSpec[];
+  tz: number;
+  ops: Op[];
+}
+
+export const worldArb: fc.Arbitrary<World> = fc
+  .record({
+    slots: fc.array(slotArb, { minLength: 1, maxLength: 6 }),
+    tz: fc.constantFrom(0, HOUR, 2 * HOUR),
+  })
+  .chain(({ slots, tz }) =>
+    fc.array(ruleArb(slots.length), { minLength: 1, maxLength: 8 }).chain((rules) =>
+      fc.record({
+        slots: fc.constant(slots),
+        rules: fc.constant(rules),
+        tz: fc.constant(tz),
+        ops: fc.array(opArb(slots.length, rules.length), { minLength: 1, maxLength: 40 }),
+      }),
+    ),
+  );
+
+/** Adds a world's slots and rules to an evaluator; a score rule is followed by its link rules. Returns evaluator rule ids per spec. */
+export function compiledRules(world: World): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  for (const spec of world.rules) {
+    const base: CompiledRule = { kind: spec.kind, slot: spec.slot, flags: spec.flags, limits: spec.limits, params: spec.params, anchor: T0 };
+    if (spec.kind !== KIND_SCORE) {
+      out.push(base);
+      continue;
+    }
+    const scoreId = out.length;
+    out.push({ ...base, scoreInputs: spec.inputs });
+    for (const input of new Set(spec.inputs.filter((s) => s >= 0))) {
+      out.push({ ...base, kind: KIND_SCORE_LINK, slot: input, target: scoreId });
+    }
+  }
+  return out;
+}
