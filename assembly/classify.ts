@@ -19,11 +19,11 @@ import {
 // @ts-ignore: decorator
 @inline
 export function classifyPlain(rp: usize, xLow: f64, xHigh: f64): u32 {
-  if (xLow < <f64>load<f32>(rp, R_L0)) return TRIAGE_LL;
-  if (xHigh > <f64>load<f32>(rp, R_L3)) return TRIAGE_HH;
-  if (xLow < <f64>load<f32>(rp, R_L1)) return TRIAGE_L;
-  if (xHigh > <f64>load<f32>(rp, R_L2)) return TRIAGE_H;
-  return TRIAGE_N;
+  // Branch-free, lowest precedence first: H, L, HH, LL (the last true one wins).
+  let c: u32 = select<u32>(TRIAGE_H, TRIAGE_N, xHigh > <f64>load<f32>(rp, R_L2));
+  c = select<u32>(TRIAGE_L, c, xLow < <f64>load<f32>(rp, R_L1));
+  c = select<u32>(TRIAGE_HH, c, xHigh > <f64>load<f32>(rp, R_L3));
+  return select<u32>(TRIAGE_LL, c, xLow < <f64>load<f32>(rp, R_L0));
 }
 
 /** Classification with hysteresis: the held level's limits move toward normal by `margin`. */

@@ -6,6 +6,7 @@ import {
   ERR_BATCH_TOO_LARGE,
   ERR_OUT_FULL,
   H_BATCH_CAP,
+  H_HIST_COUNT,
   H_MAX_RULES_PER_SLOT,
   H_OFF_IN_SLOT,
   H_OFF_IN_TIME,
@@ -16,13 +17,17 @@ import {
   KIND_OFF,
   NONE,
   R_NEXT,
+  R_RAW_LEVEL,
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
   S_FIRST_RULE,
+  S_HIST_BASE,
   S_HIST_CAP,
+  S_RULE_COUNT,
   S_LAST_TIME,
   S_LAST_VALUE,
   TRIAGE_DUPLICATE,
+  TRIAGE_N,
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
 } from "./layout";
@@ -35,6 +40,51 @@ import { evalRule } from "./value";
 // A band rule with both bits set: raw = plain classification, alert follows raw.
 const FAST: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
 const FAST_MASK: u32 = 0xff | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
+
+// Prefetch block (readings): a power of two.
+const PF: u32 = 32;
+// Keeps the touch loads observable so no optimizer drops them.
+export let gSink: u32 = 0;
+
+/** Stage 1: loads the slot records of readings [from, to); returns a checksum. */
+function touchSlots(inSlot: usize, slots: usize, from: u32, to: u32): u32 {
+  let x: u32 = 0;
+  for (let j = from; j < to; j++) x ^= load<u32>(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), S_FIRST_RULE);
+  return x;
+}
+
+/** Stage 2: loads the first rule of readings [from, to) (their slots were loaded in stage 1). */
+function touchRules(inSlot: usize, slots: usize, rules: usize, from: u32, to: u32): u32 {
+  let x: u32 = 0;
+  for (let j = from; j < to; j++) {
+    const fr = load<u32>(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), S_FIRST_RULE);
+    x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
+  }
+  return x;
+}
+
+/**
+ * Stage 3 (only when some slot has several rules or history): loads further rules, guessed to
+ * follow the first one (a slot's rules are usually added together; a wrong guess only wastes a
+ * load), and both ends of the history ring.
+ */
+function touchMore(inSlot: usize, slots: usize, rules: usize, histT: usize, histV: usize, from: u32, to: u32): u32 {
+  let x: u32 = 0;
+  for (let j = from; j < to; j++) {
+    const sp = slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5);
+    const count = min<u32>(load<u16>(sp, S_RULE_COUNT), 4);
+    const fr = load<u32>(sp, S_FIRST_RULE);
+    for (let k: u32 = 1; k < count; k++) x ^= load<u32>(rules + (<usize>(fr + k) << 6));
+    const cap = <u32>load<u8>(sp, S_HIST_CAP);
+    if (cap != 0) {
+      const first = <usize>load<u32>(sp, S_HIST_BASE);
+      const last = first + <usize>cap - 1;
+      x ^= load<u32>(histT + (first << 3)) ^ load<u32>(histT + (last << 3));
+      x ^= load<u32>(histV + (first << 2)) ^ load<u32>(histV + (last << 2));
+    }
+  }
+  return x;
+}
 
 /** Largest slot index in the first n entries of the slot column (SIMD when built with it). */
 function maxSlot(col: usize, n: u32): u32 {
@@ -52,6 +102,49 @@ function maxSlot(col: usize, n: u32): u32 {
   return m;
 }
 
+// Batch context for the rare paths, so the hot loop keeps fewer values live.
+let gNow: f64 = 0;
+let gTz: f64 = 0;
+
+/** A band rule's step off the quiet path (kept out of line: it is rare). */
+function stepBand(rp: usize, hdr: u32, code: u32, t: f64, v: f64, reading: u32): void {
+  stepDirect(rp, hdr, code, t, v, <i32>reading);
+}
+
+/** Any other rule (kept out of line). */
+function otherRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: u32): u32 {
+  return evalRule(rp, hdr, sp, t, v, <i32>reading, gNow, gTz);
+}
+
+/** Appends to the slot's history ring (kept out of line). */
+function remember(sp: usize, cap: u32, t: f64, v: f32): void {
+  append(sp, gHistT, gHistV, cap, t, v);
+}
+
+/** Triage of reading (t, v) over the rules from r on, applying each; (rank << 8) | code packed. */
+// @ts-ignore: decorator
+@inline
+function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u32 {
+  let best: u32 = TRIAGE_NOT_TRIAGED;
+  do {
+    const rp = rules + (<usize>r << 6);
+    const hdr = load<u32>(rp);
+    let code: u32 = 0;
+    if ((hdr & FAST_MASK) == FAST) {
+      code = classifyPlain(rp, v, v);
+      // A quiet rule (no alert, raw 0, hence no runs) and a normal reading: nothing changes.
+      if (((code ^ TRIAGE_N) | (hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) != 0) stepBand(rp, hdr, code, t, v, i);
+      code = select<u32>(code, 0, v == v);
+    } else if ((hdr & 0xff) != KIND_OFF) {
+      code = otherRule(rp, hdr, sp, t, v, i);
+    }
+    const packed = (rank(code) << 8) | code;
+    best = select<u32>(packed, best, packed >> 8 > best >> 8); // on a tie the first rule wins
+    r = load<u32>(rp, R_NEXT);
+  } while (r != <u32>NONE);
+  return best;
+}
+
 /**
  * Applies the first n readings of the input columns; writes triage[n] and transitions.
  * Returns the transition count, or ERR_BATCH_TOO_LARGE / ERR_BAD_SLOT / ERR_OUT_FULL with
@@ -64,6 +157,8 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   if (n > 0 && maxSlot(inSlot, n) >= gSlotCount) return ERR_BAD_SLOT;
   if (<u64>n * <u64>hget(H_MAX_RULES_PER_SLOT) * 2 > <u64>hget(H_OUT_CAP)) return ERR_OUT_FULL;
   outBegin();
+  gNow = now;
+  gTz = tz;
   const inTime = <usize>hget(H_OFF_IN_TIME);
   const inValue = <usize>hget(H_OFF_IN_VALUE);
   const triage = <usize>hget(H_OFF_TRIAGE);
@@ -71,46 +166,36 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
-  for (let i: u32 = 0; i < n; i++) {
-    const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 5);
-    const t = load<f64>(inTime + (<usize>i << 3));
-    const last = load<f64>(sp, S_LAST_TIME);
-    if (t < last) {
-      store<u8>(triage + <usize>i, TRIAGE_OUT_OF_ORDER);
-      continue;
-    }
-    if (t == last) {
-      store<u8>(triage + <usize>i, TRIAGE_DUPLICATE);
-      continue;
-    }
-    const vf = load<f32>(inValue + (<usize>i << 2));
-    const v = <f64>vf;
-    store<f64>(sp, t, S_LAST_TIME);
-    store<f32>(sp, vf, S_LAST_VALUE);
-    let best: u32 = TRIAGE_NOT_TRIAGED;
-    let bestRank: u32 = 0;
-    let r = load<u32>(sp, S_FIRST_RULE);
-    while (r != <u32>NONE) {
-      const rp = rules + (<usize>r << 6);
-      const hdr = load<u32>(rp);
-      let code: u32 = 0;
-      if ((hdr & FAST_MASK) == FAST) {
-        code = classifyPlain(rp, v, v);
-        stepDirect(rp, hdr, code, t, v, <i32>i);
-        if (isNaN(v)) code = 0;
-      } else if ((hdr & 0xff) != KIND_OFF) {
-        code = evalRule(rp, hdr, sp, t, v, <i32>i, now, tz);
+  // Software prefetch in blocks of PF readings: slot records two blocks ahead, then their rules
+  // (and history) one block ahead. Tight loops, so the cache and TLB misses overlap instead of
+  // queuing behind each reading's work.
+  const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
+  let sink = touchSlots(inSlot, slots, 0, min<u32>(2 * PF, n)) ^ touchRules(inSlot, slots, rules, 0, min<u32>(PF, n));
+  if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, 0, min<u32>(PF, n));
+  for (let b: u32 = 0; b < n; b += PF) {
+    sink ^= touchSlots(inSlot, slots, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
+    sink ^= touchRules(inSlot, slots, rules, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
+    if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
+    const end = min<u32>(b + PF, n);
+    for (let i = b; i < end; i++) {
+      const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 5);
+      const t = load<f64>(inTime + (<usize>i << 3));
+      const lastTime = load<f64>(sp, S_LAST_TIME);
+      let code: u32 = TRIAGE_NOT_TRIAGED;
+      if (t < lastTime) code = TRIAGE_OUT_OF_ORDER;
+      else if (t == lastTime) code = TRIAGE_DUPLICATE;
+      else {
+        const vf = load<f32>(inValue + (<usize>i << 2));
+        store<f64>(sp, t, S_LAST_TIME);
+        store<f32>(sp, vf, S_LAST_VALUE);
+        const r = load<u32>(sp, S_FIRST_RULE);
+        if (r != <u32>NONE) code = applyRules(rules, sp, r, t, <f64>vf, i) & 0xff;
+        const cap = <u32>load<u8>(sp, S_HIST_CAP);
+        if (cap != 0) remember(sp, cap, t, vf);
       }
-      const rk = rank(code);
-      if (rk > bestRank) {
-        bestRank = rk;
-        best = code;
-      }
-      r = load<u32>(rp, R_NEXT);
+      store<u8>(triage + <usize>i, <u8>code);
     }
-    store<u8>(triage + <usize>i, <u8>best);
-    const cap = <u32>load<u8>(sp, S_HIST_CAP);
-    if (cap != 0) append(sp, histT, histV, cap, t, vf);
   }
+  gSink = sink;
   return <i32>gOutCount;
 }

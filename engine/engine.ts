@@ -21,6 +21,8 @@ import { KIND_SCORE } from "../assembly/layout.js";
 import { WasmKernel } from "./kernel/wasm-kernel.js";
 import { normalizeReading, type BatchRejection, type Reading } from "./ingest/normalize.js";
 import { PatientRegistry, type PatientConfig } from "./patients.js";
+import type { RuleDef } from "./rules/definitions.js";
+import type { ProgrammeId } from "./rules/programmes.js";
 
 /** One transition of one patient's rule, with everything a clinician needs to see why. */
 export interface AlertTransition {
@@ -58,22 +60,28 @@ export interface IngestResult {
 export interface EngineOptions {
   evaluator?: Evaluator;
   timeZone?: string;
+  /** A programme's current rules (default: the built-in sets). */
+  programmeRules?: (id: ProgrammeId) => RuleDef[];
+  /** Told how long each evaluator batch took (seconds), for the batch-duration histogram. */
+  onBatch?: (seconds: number, readings: number) => void;
 }
 
 export class Engine {
   readonly patients: PatientRegistry;
   private readonly ev: Evaluator;
   private readonly timeZone: string;
+  private readonly onBatch: EngineOptions["onBatch"];
 
   constructor(options: EngineOptions = {}) {
+    this.onBatch = options.onBatch;
     this.ev = options.evaluator ?? WasmKernel.load();
     this.timeZone = options.timeZone ?? DEFAULT_TIME_ZONE;
-    this.patients = new PatientRegistry(this.ev);
+    this.patients = new PatientRegistry(this.ev, options.programmeRules);
   }
 
-  /** Creates or reconfigures a patient (programme, overrides, references, pause). */
-  configurePatient(patient: string, config: PatientConfig, now: number): void {
-    this.patients.configure(patient, config, now);
+  /** Creates or reconfigures a patient (programme, overrides, references, pause); returns the ids of removed rules. */
+  configurePatient(patient: string, config: PatientConfig, now: number): string[] {
+    return this.patients.configure(patient, config, now);
   }
 
   /** Validates raw items, evaluates the valid ones in time order, and reports each rejected one by index. */
@@ -94,6 +102,7 @@ export class Engine {
   evaluate(valid: { index: number; reading: Reading }[], now: number): Pick<IngestResult, "readings" | "transitions"> {
     const ordered = [...valid].sort((a, b) => a.reading.time - b.reading.time);
     const slots = ordered.map(({ reading }) => this.patients.slotOf(reading.patient, reading.metric));
+    const started = performance.now();
     const result = this.ev.evaluate(
       slots,
       ordered.map(({ reading }) => reading.time),
@@ -101,6 +110,7 @@ export class Engine {
       now,
       utcOffsetMs(this.timeZone, now),
     );
+    this.onBatch?.((performance.now() - started) / 1000, ordered.length);
     const readings = ordered.map(({ index, reading }, i) => ({ ...reading, index, triage: TRIAGE_NAMES[result.triage[i]] }));
     const transitions = result.transitions.map((t) => this.describe(t, t.reading >= 0 ? ordered[t.reading].index : undefined));
     return { readings, transitions };

@@ -38,6 +38,7 @@ export const ERRORS = {
   malformed_msgpack: { status: 400, message: "body is not valid MessagePack" },
   unsupported_media_type: { status: 415, message: "content type is not supported" },
   payload_too_large: { status: 413, message: "body is too large" },
+  length_required: { status: 411, message: "this request needs a Content-Length body, not a chunked one" },
   batch_too_large: { status: 413, message: "batch has too many items" },
   rate_limited: { status: 429, message: "too many requests" },
 
@@ -52,6 +53,20 @@ export const ERRORS = {
   resync_required: { status: 410, message: "requested events are no longer retained: resynchronise from a snapshot" },
   store_unavailable: { status: 503, message: "store is unavailable" },
   internal_error: { status: 500, message: "internal error" },
+
+  // -- server protocol --
+  invalid_body: { status: 422, message: "body does not match the expected shape" },
+  invalid_message: { status: 422, message: "socket message does not match the protocol" },
+  method_not_allowed: { status: 405, message: "method is not allowed on this path" },
+  slow_consumer: { status: 503, message: "client did not read its events fast enough and was disconnected; resume from the last event number" },
+  shutting_down: { status: 503, message: "server is shutting down" },
+  not_subscribed: { status: 409, message: "subscribe before acknowledging over the socket" },
+
+  // -- alert lifecycle --
+  alert_not_open: { status: 409, message: "alert is not open: it has already been resolved" },
+  invalid_silence: { status: 422, message: "silence is invalid: it needs a patient and/or a rule, a future end, a reason and an author" },
+  silence_ended: { status: 409, message: "silence has already ended" },
+  invalid_routing: { status: 422, message: "care-team routing entry is invalid" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code from the catalogue. */

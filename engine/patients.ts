@@ -46,7 +46,21 @@ export class PatientRegistry {
   private readonly slotOwners: { patient: string; metric: string }[] = [];
   private readonly ruleInfo: RuleInfo[] = [];
 
-  constructor(private readonly ev: Evaluator) {}
+  /** `programmeRules` gives a programme's current rule set (versioned elsewhere; default: built-in). */
+  constructor(
+    private readonly ev: Evaluator,
+    private readonly programmeRules: (id: ProgrammeId) => RuleDef[] = (id) => PROGRAMMES[id].rules,
+  ) {}
+
+  /** Ids of the patients on a programme (to recompile them when its rules change). */
+  onProgramme(programme: ProgrammeId): string[] {
+    return [...this.patients.values()].filter((p) => p.config.programme === programme).map((p) => p.id);
+  }
+
+  /** The configuration a patient was last given. */
+  config(patient: string): PatientConfig {
+    return this.get(patient).config;
+  }
 
   has(patient: string): boolean {
     return this.patients.has(patient);
@@ -76,19 +90,27 @@ export class PatientRegistry {
   /**
    * Creates or reconfigures a patient. All rules are compiled before anything changes, so an
    * invalid threshold leaves the patient as it was. Rules kept by id keep their alert state.
+   * Returns the ids of the rules that were removed (their open alerts must be retired).
    */
-  configure(patient: string, config: PatientConfig, now: number): void {
+  configure(patient: string, config: PatientConfig, now: number): string[] {
     if (config.programme !== undefined && PROGRAMMES[config.programme] === undefined) {
       throw new VarselError("invalid_threshold", `unknown programme ${config.programme}`, { programme: config.programme });
     }
     const existed = this.patients.get(patient);
     const p: Patient = existed ?? { id: patient, config, slots: new Map(), rules: new Map(), links: new Map() };
-    const definitions = effectiveRules(config.programme ? PROGRAMMES[config.programme] : undefined, config.rules);
+    const programme = config.programme === undefined ? undefined : { ...PROGRAMMES[config.programme], rules: this.programmeRules(config.programme) };
+    const definitions = effectiveRules(programme, config.rules);
     const compiled = this.compileAll(p, definitions, now);
     const wasPaused = p.config.paused === true;
     p.config = config;
     this.applyReferencesAndPause(p, wasPaused, now);
-    this.replaceRules(p, definitions, compiled);
+    return this.replaceRules(p, definitions, compiled);
+  }
+
+  /** The definition of a patient's active rule, or undefined. */
+  definition(patient: string, ruleId: string): RuleDef | undefined {
+    const id = this.patients.get(patient)?.rules.get(ruleId);
+    return id === undefined ? undefined : this.ruleInfo[id].definition;
   }
 
   private compileAll(p: Patient, definitions: RuleDef[], now: number): CompiledDefinition[] {
@@ -128,20 +150,25 @@ export class PatientRegistry {
     if (paused !== wasPaused) for (const slot of p.slots.values()) this.ev.setSlotPaused(slot, paused, now);
   }
 
-  private replaceRules(p: Patient, definitions: RuleDef[], compiled: CompiledDefinition[]): void {
-    const keep = new Set<string>();
+  private replaceRules(p: Patient, definitions: RuleDef[], compiled: CompiledDefinition[]): string[] {
+    const keep = new Set(definitions.map((d) => d.id));
+    // A rule that changed shape (kind, metric, flags) starts afresh: its old alert is retired too.
+    const retired = [...p.rules.keys()].filter((id) => !keep.has(id));
+    for (const id of retired) this.remove(p, id);
     definitions.forEach((def, i) => {
       const { rule, links } = compiled[i];
       const existing = p.rules.get(def.id);
       if (existing !== undefined && this.sameShape(this.ruleInfo[existing].compiled, rule)) {
         this.update(existing, def, rule);
-      } else {
-        if (existing !== undefined) this.remove(p, def.id);
-        this.add(p, def, rule, links);
+        return;
       }
-      keep.add(def.id);
+      if (existing !== undefined) {
+        this.remove(p, def.id);
+        retired.push(def.id);
+      }
+      this.add(p, def, rule, links);
     });
-    for (const id of [...p.rules.keys()]) if (!keep.has(id)) this.remove(p, id);
+    return retired;
   }
 
   private sameShape(a: CompiledRule, b: CompiledRule): boolean {

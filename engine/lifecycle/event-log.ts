@@ -1,0 +1,92 @@
+// The numbered event log (FHIR subscriptions backport): every event gets the next sequence
+// number (global, strictly increasing, no gaps); a retention window keeps the recent ones so a
+// client that reconnects or sees a gap asks for exactly what it missed, or learns it must
+// resynchronise from a snapshot when the window no longer reaches back that far.
+import { errorBody } from "../errors.js";
+import type { LifecycleEvent, Scope, SinceResult } from "./types.js";
+
+/** Event retention defaults: 10 000 events, 24 hours. */
+export const DEFAULT_MAX_EVENTS = 10_000;
+export const DEFAULT_MAX_EVENT_AGE_MS = 24 * 3_600_000;
+
+/** A scope compiled to sets; absent = everything. */
+export interface ScopeFilter {
+  patients?: ReadonlySet<string>;
+  teams?: ReadonlySet<string>;
+}
+
+/** Compiles a subscriber's scope. */
+export function scopeFilter(scope: Scope = {}): ScopeFilter {
+  const out: ScopeFilter = {};
+  if (scope.patients !== undefined) out.patients = new Set(scope.patients);
+  if (scope.teams !== undefined) out.teams = new Set(scope.teams);
+  return out;
+}
+
+/** True when a scope admits something about `patient` (absent: organisation-wide) whose patient has `teams`. */
+export function admits(f: ScopeFilter, patient: string | undefined, teams: readonly string[]): boolean {
+  if (patient === undefined) return true;
+  if (f.patients !== undefined && !f.patients.has(patient)) return false;
+  if (f.teams !== undefined && !teams.some((t) => f.teams!.has(t))) return false;
+  return true;
+}
+
+/** In-memory event log with a count and age retention window. */
+export class EventLog {
+  private readonly events: LifecycleEvent[] = [];
+  private last: number;
+  private readonly maxEvents: number;
+  private readonly maxAgeMs: number;
+
+  /** `startSeq`: the last number already issued (0 for a fresh log). */
+  constructor(startSeq = 0, maxEvents = DEFAULT_MAX_EVENTS, maxAgeMs = DEFAULT_MAX_EVENT_AGE_MS) {
+    if (!Number.isSafeInteger(startSeq) || startSeq < 0) throw new RangeError("startSeq must be a non-negative integer");
+    if (!(maxEvents >= 1)) throw new RangeError("retention.maxEvents must be at least 1");
+    if (!(maxAgeMs > 0)) throw new RangeError("retention.maxAgeMs must be positive");
+    this.last = startSeq;
+    this.maxEvents = maxEvents;
+    this.maxAgeMs = maxAgeMs;
+  }
+
+  /** The number the next event will get. */
+  nextSeq(): number {
+    return this.last + 1;
+  }
+
+  /** The last number issued (0 before any). */
+  lastSeq(): number {
+    return this.last;
+  }
+
+  /** The oldest retained number (lastSeq + 1 when nothing is retained). */
+  oldestSeq(): number {
+    return this.events.length > 0 ? this.events[0].seq : this.last + 1;
+  }
+
+  /** Appends an event numbered by `nextSeq()`; drops what falls out of the window. */
+  append(event: LifecycleEvent): void {
+    if (event.seq !== this.last + 1) throw new RangeError(`event ${event.seq} out of sequence (expected ${this.last + 1})`);
+    this.events.push(event);
+    this.last = event.seq;
+    this.prune(event.at);
+  }
+
+  /** Drops events beyond the count or older than the age limit at `now`. */
+  prune(now: number): void {
+    let drop = Math.max(0, this.events.length - this.maxEvents);
+    while (drop < this.events.length && this.events[drop].at < now - this.maxAgeMs) drop++;
+    if (drop > 0) this.events.splice(0, drop);
+  }
+
+  /** Exactly the events after `seq` the scope admits, or resync_required when some of them are no longer retained. */
+  since(seq: number, scope: Scope = {}): SinceResult {
+    const oldest = this.oldestSeq();
+    if (!Number.isSafeInteger(seq) || seq < oldest - 1 || seq > this.last) {
+      return { status: "resync_required", error: errorBody("resync_required", undefined, { seq, oldestSeq: oldest, lastSeq: this.last }), lastSeq: this.last, oldestSeq: oldest };
+    }
+    const f = scopeFilter(scope);
+    const from = seq - oldest + 1;
+    const events = this.events.slice(from).filter((e) => admits(f, e.patient, e.teams));
+    return { status: "ok", events, lastSeq: this.last };
+  }
+}

@@ -1,0 +1,582 @@
+// The alert lifecycle: engine transitions and clock ticks in, numbered events for clinical
+// frontends out. Pure TypeScript, no I/O; the clock is always the caller's `now`.
+//
+// One method changes what others can see: every state change ends in `emitAlert`/`emit`, which
+// numbers the event, hands it to `persist` (the hook for "durable before pushed"), logs it and
+// pushes it to listeners. A store (SQLite/PostgreSQL) persists alerts, silences and events
+// from there; alerts and silences are plain data (types.ts).
+//
+// States and timing rules: state-machine.ts. Routing and escalation: routing.ts. Inhibition:
+// inhibition.ts. Silences: silences.ts. Event numbers and retention: event-log.ts.
+//
+// Decisions
+// - Latching default: every alert that reached red latches (configurable: rule ids, levels, kinds).
+// - Escalation: default 15 min per step (organisation or per patient). When the chain has no team
+//   left, the alert is re-announced once to every team of the patient (`escalated`, final) and
+//   escalation stops; it stays routed to the last team.
+// - Retention: 10 000 events / 24 h; resolved alerts and ended silences are kept 24 h.
+// - An ack of an already acknowledged alert is a no-op (the first ack stands, no event).
+import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.js";
+import type { Priority } from "../alerts.js";
+import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
+import { VarselError } from "../errors.js";
+import { admits, EventLog, scopeFilter, type ScopeFilter } from "./event-log.js";
+import { inhibitorOf, sameInhibition } from "./inhibition.js";
+import { reviewItems, type ReviewSource } from "./review.js";
+import { localTime, nextInChain, route, teamsOf, validateChain } from "./routing.js";
+import { matches, refOf, SilenceBook } from "./silences.js";
+import { levelChange, step, type AlertInput } from "./state-machine.js";
+import type {
+  Alert,
+  AlertEvent,
+  AlertLevel,
+  AlertQuery,
+  LatchingPolicy,
+  LifecycleEvent,
+  LifecycleOptions,
+  PatientRouting,
+  RoutingEntry,
+  Scope,
+  Silence,
+  SilenceInput,
+  SilenceRef,
+  SinceResult,
+  Snapshot,
+  TriggerReading,
+} from "./types.js";
+
+/** Escalation delay default: 15 minutes. */
+export const DEFAULT_ESCALATION_DELAY_MS = 15 * 60_000;
+/** Resolved alerts and ended silences stay queryable this long by default. */
+export const DEFAULT_RESOLVED_RETENTION_MS = 24 * 3_600_000;
+/** Trigger readings kept per alert by default. */
+export const DEFAULT_KEEP_READINGS = 5;
+/** Default latching policy: every red alert latches. */
+export const DEFAULT_LATCHING: Readonly<LatchingPolicy> = Object.freeze({ levels: ["red"] satisfies AlertLevel[] });
+
+const RANK: Record<AlertLevel, number> = { yellow: 1, red: 2 };
+const PRIORITY: Record<AlertLevel, Priority> = { yellow: "medium", red: "high" };
+
+type Draft<E extends LifecycleEvent> = E extends LifecycleEvent ? Omit<E, "seq" | "teams"> : never;
+type Listener = { cb: (event: LifecycleEvent) => void; filter: ScopeFilter };
+
+/** The alert lifecycle of one organisation (see the file header). */
+export class AlertLifecycle {
+  private readonly alerts = new Map<string, Alert>();
+  /** (patient, rule) → id of its open alert. */
+  private readonly open = new Map<string, string>();
+  private readonly patients = new Map<string, PatientRouting>();
+  private readonly silenceBook = new SilenceBook();
+  private readonly log: EventLog;
+  private readonly listeners = new Set<Listener>();
+  private readonly latching: LatchingPolicy;
+  private readonly delayMs: number;
+  private readonly defaultChain: RoutingEntry[];
+  private readonly offset: (at: number) => number;
+  private readonly keepReadings: number;
+  private readonly resolvedMs: number;
+  private readonly newId: (kind: "alert" | "silence") => string;
+  private counters = { alert: 0, silence: 0 };
+
+  /** Creates an empty lifecycle; `options.rules` says what each rule is (kind, version, limits). */
+  constructor(private readonly options: LifecycleOptions) {
+    this.latching = options.latching ?? DEFAULT_LATCHING;
+    this.delayMs = positive(options.escalationDelayMs ?? DEFAULT_ESCALATION_DELAY_MS, "escalationDelayMs");
+    this.defaultChain = [...(options.defaultCareTeams ?? [])];
+    validateChain(this.defaultChain);
+    this.offset = options.utcOffset ?? ((at) => utcOffsetMs(DEFAULT_TIME_ZONE, at));
+    this.keepReadings = Math.max(1, options.keepReadings ?? DEFAULT_KEEP_READINGS);
+    this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
+    this.log = new EventLog(options.startSeq ?? 0, options.retention?.maxEvents, options.retention?.maxAgeMs);
+    this.newId = options.newId ?? ((kind) => `${kind === "alert" ? "a" : "s"}-${++this.counters[kind]}`);
+  }
+
+  // ---- configuration ------------------------------------------------------------------
+
+  /** Sets a patient's programme and care chain; open alerts routed to a team no longer in the chain are routed afresh. */
+  setPatient(patient: string, routing: PatientRouting, now: number): void {
+    validateChain(routing.careTeams);
+    if (routing.escalationDelayMs !== undefined) positive(routing.escalationDelayMs, "escalationDelayMs");
+    this.patients.set(patient, { ...routing, careTeams: routing.careTeams.map((e) => ({ ...e })) });
+    const chain = this.chainOf(patient);
+    for (const a of this.openOf(patient)) {
+      const r = a.routedTo;
+      if (r === null ? chain.length > 0 : chain[r.entry]?.team !== r.team) {
+        this.reroute(a, now);
+        this.emitAlert("updated", a, now, { change: "rerouted" });
+      }
+    }
+  }
+
+  /** The patient's routing as set (a copy), or undefined. */
+  patient(patient: string): PatientRouting | undefined {
+    const p = this.patients.get(patient);
+    return p === undefined ? undefined : structuredClone(p);
+  }
+
+  // ---- input from the engine ------------------------------------------------------------
+
+  /** Applies engine transitions in order; `readings` (the same request's) add measurement ids to the why. */
+  apply(transitions: readonly AlertTransition[], now: number, readings: readonly EvaluatedReading[] = []): void {
+    this.expireSilences(now);
+    const byIndex = new Map(readings.map((r) => [r.index, r]));
+    for (const t of transitions) this.transition(t, now, byIndex);
+  }
+
+  /** Applies an ingest result: its transitions, then review events (not_triaged, reference_needed, unit_mismatch of known patients). */
+  ingest(result: Pick<IngestResult, "readings" | "rejected" | "transitions">, now: number, source: Partial<ReviewSource> = {}): void {
+    this.apply(result.transitions, now, result.readings);
+    const knownPatient = source.knownPatient ?? ((p: string) => this.patients.has(p));
+    for (const item of reviewItems(result, { ...source, knownPatient })) {
+      this.emit({ type: "review", at: now, patient: item.patient, reason: item.reason, metric: item.metric, count: item.count });
+    }
+  }
+
+  /** Resolves the open alert of a rule that was removed from the patient's thresholds (the engine stops evaluating it). */
+  retire(patient: string, rule: string, now: number): Alert | undefined {
+    const a = this.openAlert(patient, rule);
+    if (a === undefined || this.decide(a, "retire").effect !== "retire") return undefined;
+    this.resolve(a, now, "rule_removed");
+    return structuredClone(a);
+  }
+
+  /** Advances the clock: expires silences, escalates what is due, forgets what fell out of retention. */
+  tick(now: number): void {
+    this.expireSilences(now);
+    for (const id of [...this.open.values()]) {
+      const a = this.alerts.get(id)!;
+      if (a.escalation.nextAt !== undefined && a.escalation.nextAt <= now) this.escalate(a, now);
+    }
+    for (const [id, a] of this.alerts) if (a.state === "resolved" && a.resolvedAt! < now - this.resolvedMs) this.alerts.delete(id);
+    this.silenceBook.prune(now - this.resolvedMs);
+    this.log.prune(now);
+  }
+
+  /** The earliest time `tick` has something to do (an escalation or a silence ending), for the caller's timer. */
+  nextDue(): number | undefined {
+    const times = [...this.open.values()].map((id) => this.alerts.get(id)!.escalation.nextAt).filter((t): t is number => t !== undefined);
+    for (const s of this.silenceBook.list()) times.push(s.until);
+    return times.length === 0 ? undefined : Math.min(...times);
+  }
+
+  // ---- people -------------------------------------------------------------------------
+
+  /** Acknowledges an alert (who, when, optional note): stops escalation, not the condition; a latched cleared alert resolves. */
+  ack(id: string, by: string, note: string | undefined, now: number): Alert {
+    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "ack: by is required");
+    if (note !== undefined && typeof note !== "string") throw new VarselError("invalid_field", "ack: note must be a string");
+    const a = this.alerts.get(id);
+    if (a === undefined) throw new VarselError("not_found", `alert ${id} not found`);
+    const s = this.decide(a, "ack");
+    if (s.effect === "not_open") throw new VarselError("alert_not_open", `alert ${id} is resolved`, { alert: id });
+    if (s.effect === "ack" || s.effect === "ack_resolve") {
+      a.ack = note === undefined || note === "" ? { by, at: now } : { by, at: now, note };
+      a.updatedAt = now;
+      this.emitAlert("acknowledged", a, now);
+      if (s.effect === "ack_resolve") this.resolve(a, now, "acknowledged");
+    }
+    return structuredClone(a);
+  }
+
+  /** Creates a silence; matching open alerts are marked silenced (`silenced`). Throws `invalid_silence`. */
+  addSilence(input: SilenceInput, now: number): Silence {
+    this.expireSilences(now);
+    const silence = this.silenceBook.add(this.newId("silence"), input, now);
+    this.emitSilence("created", silence, now);
+    const ref = refOf(silence);
+    for (const a of this.openAlerts()) {
+      if (matches(silence, a.patient, a.rule)) {
+        a.silencedBy.push(ref);
+        a.updatedAt = now;
+        this.emitAlert("silenced", a, now, { silence: ref });
+      }
+    }
+    return silence;
+  }
+
+  /** Deletes an active silence; the alerts it silenced are live again unless another silence matches. Throws `not_found`, `silence_ended`. */
+  removeSilence(id: string, by: string, now: number): Silence {
+    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "removeSilence: by is required");
+    this.expireSilences(now);
+    const silence = this.silenceBook.remove(id, by, now);
+    this.silenceEnded(silence, "removed", now);
+    return silence;
+  }
+
+  /** Silences, oldest first: the active ones (of a patient: including rule-wide ones), or every retained one. */
+  listSilences(options: { patient?: string; includeEnded?: boolean } = {}): Silence[] {
+    return this.silenceBook.list(options);
+  }
+
+  // ---- queries --------------------------------------------------------------------------
+
+  /** One alert (open or recently resolved); throws `not_found`. */
+  get(id: string): Alert {
+    const a = this.alerts.get(id);
+    if (a === undefined) throw new VarselError("not_found", `alert ${id} not found`);
+    return this.view(a);
+  }
+
+  /** Alerts matching the query, oldest first (resolved ones while retained). */
+  list(query: AlertQuery = {}): Alert[] {
+    const f = scopeFilter(query);
+    const states = asSet(query.state), priorities = asSet(query.priority), levels = asSet(query.level);
+    const out: Alert[] = [];
+    for (const a of this.alerts.values()) {
+      if (query.patient !== undefined && a.patient !== query.patient) continue;
+      if (states !== undefined && !states.has(a.state)) continue;
+      if (priorities !== undefined && !priorities.has(a.priority)) continue;
+      if (levels !== undefined && !levels.has(a.level)) continue;
+      if (query.since !== undefined && a.updatedAt < query.since) continue;
+      if (!admits(f, a.patient, this.teamsOfPatient(a.patient))) continue;
+      out.push(this.view(a));
+    }
+    return out;
+  }
+
+  /** The open (not resolved) alerts a scope admits, with the event number they are current at. */
+  snapshot(scope: Scope = {}): Snapshot {
+    const f = scopeFilter(scope);
+    const alerts = this.openAlerts().filter((a) => admits(f, a.patient, this.teamsOfPatient(a.patient))).map((a) => this.view(a));
+    return { seq: this.log.lastSeq(), alerts };
+  }
+
+  /** Exactly the events after `seq` that the scope admits, or `resync_required` when they are no longer all retained. */
+  since(seq: number, scope: Scope = {}): SinceResult {
+    return this.log.since(seq, scope);
+  }
+
+  /** The last event number issued (0 before any, or the restored `startSeq`). */
+  lastSeq(): number {
+    return this.log.lastSeq();
+  }
+
+  /** Calls `cb` with every event the scope admits, after it is logged; returns the unsubscribe function. */
+  onEvent(cb: (event: LifecycleEvent) => void, scope: Scope = {}): () => void {
+    const listener: Listener = { cb, filter: scopeFilter(scope) };
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ---- transitions ------------------------------------------------------------------------
+
+  private transition(t: AlertTransition, now: number, readings: Map<number, EvaluatedReading>): void {
+    const input: AlertInput = t.to === "none" ? "resolve" : t.kind;
+    const existing = this.openAlert(t.patient, t.rule);
+    const s = existing === undefined ? step("none", input, { latching: false, acked: false }) : this.decide(existing, input);
+    const trigger = this.trigger(t, readings);
+    switch (s.effect) {
+      case "raise":
+        this.raise(t, trigger, now);
+        return;
+      case "level":
+      case "reopen": {
+        const a = existing!;
+        const from = a.level;
+        const level = t.to as AlertLevel;
+        const reopened = s.effect === "reopen";
+        const change = levelChange(RANK[from], RANK[level]);
+        if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
+        this.refresh(a, t, trigger, now);
+        a.state = "firing";
+        delete a.clearedAt;
+        a.level = level;
+        a.priority = PRIORITY[level];
+        if (RANK[level] > RANK[a.peakLevel]) a.peakLevel = level;
+        a.latching = this.latches(a);
+        if (change === "upgraded") delete a.ack; // worse news must be seen
+        if (change !== undefined) this.reroute(a, now);
+        this.setInhibition(a);
+        this.emitAlert("updated", a, now, { change: reopened ? "reopened" : change! });
+        this.reinhibit(a.patient, now, a.id);
+        return;
+      }
+      case "clear": {
+        const a = existing!;
+        this.refresh(a, t, trigger, now);
+        a.state = "cleared_awaiting_ack";
+        a.clearedAt = now;
+        a.interpretation = t.interpretation;
+        this.emitAlert("updated", a, now, { change: "cleared" });
+        this.reinhibit(a.patient, now);
+        return;
+      }
+      case "resolve": {
+        const a = existing!;
+        this.refresh(a, t, trigger, now);
+        a.clearedAt = now;
+        a.interpretation = t.interpretation;
+        this.resolve(a, now, "condition_cleared");
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private raise(t: AlertTransition, trigger: TriggerReading, now: number): void {
+    const level = t.to as AlertLevel;
+    const ctx = this.options.rules(t.patient, t.rule);
+    const a: Alert = {
+      id: this.newId("alert"),
+      patient: t.patient,
+      rule: t.rule,
+      ruleKind: ctx?.kind ?? "unknown",
+      metric: t.metric,
+      state: "firing",
+      level,
+      priority: PRIORITY[level],
+      interpretation: t.interpretation,
+      direction: t.direction,
+      peakLevel: level,
+      latching: false,
+      openedAt: now,
+      conditionSince: t.time,
+      updatedAt: now,
+      silencedBy: this.silenceBook.matching(t.patient, t.rule).map(refOf),
+      routedTo: null,
+      escalation: { step: 0, done: false, notified: [] },
+      teams: [],
+      why: { thresholdVersion: ctx?.thresholdVersion ?? null, limits: ctx?.limits ?? null, readings: [trigger] },
+    };
+    if (t.missingParameters !== undefined) a.why.missingParameters = [...t.missingParameters];
+    a.latching = this.latches(a);
+    this.alerts.set(a.id, a);
+    this.open.set(key(a.patient, a.rule), a.id);
+    this.reroute(a, now);
+    this.setInhibition(a);
+    this.emitAlert("raised", a, now);
+    this.reinhibit(a.patient, now, a.id);
+  }
+
+  /** Takes in what a transition says about an open alert (why, direction); not the level. */
+  private refresh(a: Alert, t: AlertTransition, trigger: TriggerReading, now: number): void {
+    const ctx = this.options.rules(a.patient, a.rule);
+    if (ctx !== undefined) {
+      a.ruleKind = ctx.kind;
+      a.why.thresholdVersion = ctx.thresholdVersion ?? null;
+      a.why.limits = ctx.limits ?? null;
+    }
+    if (t.to !== "none") {
+      a.direction = t.direction;
+      a.interpretation = t.interpretation;
+    }
+    if (t.missingParameters !== undefined) a.why.missingParameters = [...t.missingParameters];
+    a.why.readings = [...a.why.readings, trigger].slice(-this.keepReadings);
+    a.updatedAt = now;
+  }
+
+  private resolve(a: Alert, now: number, resolution: Alert["resolution"]): void {
+    a.state = "resolved";
+    a.resolvedAt = now;
+    a.resolution = resolution;
+    a.updatedAt = now;
+    delete a.inhibitedBy;
+    this.open.delete(key(a.patient, a.rule));
+    this.emitAlert("resolved", a, now);
+    this.reinhibit(a.patient, now);
+  }
+
+  private trigger(t: AlertTransition, readings: Map<number, EvaluatedReading>): TriggerReading {
+    const out: TriggerReading = { time: t.time, value: t.value, transition: t.kind };
+    if (t.reading !== undefined) {
+      out.index = t.reading;
+      const r = readings.get(t.reading);
+      if (r !== undefined) {
+        out.readingValue = r.value;
+        if (r.id !== undefined) out.measurementId = r.id;
+      }
+    }
+    return out;
+  }
+
+  private decide(a: Alert, input: AlertInput) {
+    return step(a.state, input, { latching: a.latching, acked: a.ack !== undefined });
+  }
+
+  private latches(a: Alert): boolean {
+    const p = this.latching;
+    return (
+      (p.rules?.includes(a.rule) ?? false) ||
+      (p.levels?.includes(a.peakLevel) ?? false) ||
+      (a.ruleKind !== "unknown" && (p.kinds?.includes(a.ruleKind) ?? false))
+    );
+  }
+
+  // ---- inhibition ---------------------------------------------------------------------------
+
+  /** Recomputes inhibition of the patient's open alerts, announcing each change (except for `skip`, already announced). */
+  private reinhibit(patient: string, now: number, skip?: string): void {
+    const open = this.openOf(patient) as InhibitionAlert[];
+    for (const a of open) {
+      if (a.id === skip) continue;
+      const before = a.inhibitedBy;
+      const next = this.setInhibition(a);
+      if (sameInhibition(before, next)) continue;
+      a.updatedAt = now;
+      this.emitAlert(next === undefined ? "uninhibited" : "inhibited", a, now);
+    }
+  }
+
+  /** Sets the alert's own inhibitor from the patient's open alerts; returns it. */
+  private setInhibition(a: Alert): Alert["inhibitedBy"] {
+    const next = a.state === "resolved" ? undefined : inhibitorOf(a as InhibitionAlert, this.openOf(a.patient) as InhibitionAlert[]);
+    if (next === undefined) delete a.inhibitedBy;
+    else a.inhibitedBy = next;
+    return next;
+  }
+
+  // ---- silences -----------------------------------------------------------------------------
+
+  private expireSilences(now: number): void {
+    for (const s of this.silenceBook.expire(now)) this.silenceEnded(s, "expired", now);
+  }
+
+  private silenceEnded(silence: Silence, action: "removed" | "expired", now: number): void {
+    this.emitSilence(action, silence, now);
+    const ref: SilenceRef = refOf(silence);
+    for (const a of this.openAlerts()) {
+      const i = a.silencedBy.findIndex((r) => r.id === silence.id);
+      if (i < 0) continue;
+      a.silencedBy.splice(i, 1);
+      a.updatedAt = now;
+      if (a.silencedBy.length === 0) this.emitAlert("unsilenced", a, now, { silence: ref });
+      else this.emitAlert("updated", a, now, { change: "silences", silence: ref });
+    }
+  }
+
+  // ---- routing and escalation ---------------------------------------------------------------
+
+  /** Routes an alert afresh by its current priority and the local time: step 0, timer re-armed. */
+  private reroute(a: Alert, now: number): void {
+    const routed = route(this.chainOf(a.patient), this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    a.routedTo = routed;
+    a.escalation = { step: 0, done: false, notified: routed === null ? [] : [routed.team] };
+  }
+
+  private escalate(a: Alert, now: number): void {
+    const chain = this.chainOf(a.patient);
+    const current = a.routedTo!;
+    const next = nextInChain(chain, current.entry, a.escalation.notified, this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    a.escalation.step++;
+    a.updatedAt = now;
+    if (next !== null) {
+      a.routedTo = next;
+      a.escalation.notified.push(next.team);
+      a.escalation.nextAt = now + this.delayOf(a.patient);
+      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: next.team, role: next.role, final: false, teams: [next.team] } });
+    } else {
+      a.escalation.done = true;
+      delete a.escalation.nextAt;
+      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: null, final: true, teams: teamsOf(chain) } });
+    }
+  }
+
+  /** Arms or cancels the escalation timer from the alert's liveness (see state-machine.ts, timing rules). */
+  private reschedule(a: Alert, now: number): void {
+    const live =
+      a.state === "firing" &&
+      a.priority === "high" &&
+      a.ack === undefined &&
+      a.silencedBy.length === 0 &&
+      a.inhibitedBy === undefined &&
+      !a.escalation.done &&
+      a.routedTo !== null;
+    if (!live) delete a.escalation.nextAt;
+    else if (a.escalation.nextAt === undefined) a.escalation.nextAt = now + this.delayOf(a.patient);
+  }
+
+  private chainOf(patient: string): RoutingEntry[] {
+    const own = this.patients.get(patient)?.careTeams ?? [];
+    return own.length > 0 ? own : this.defaultChain;
+  }
+
+  private teamsOfPatient(patient: string): string[] {
+    return teamsOf(this.chainOf(patient));
+  }
+
+  private delayOf(patient: string): number {
+    return this.patients.get(patient)?.escalationDelayMs ?? this.delayMs;
+  }
+
+  // ---- events: the one way out ------------------------------------------------------------------
+
+  private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation"> = {}): void {
+    this.reschedule(a, now);
+    const event: Draft<AlertEvent> = { type, at: now, patient: a.patient, alert: this.view(a), ...extra };
+    this.emit(event);
+  }
+
+  private emitSilence(action: "created" | "removed" | "expired", silence: Silence, now: number): void {
+    const event: Draft<LifecycleEvent> = { type: "silence", action, at: now, silence: { ...silence } };
+    if (silence.patient !== undefined) event.patient = silence.patient;
+    this.emit(event);
+  }
+
+  private emit(draft: Draft<LifecycleEvent>): void {
+    const teams = draft.patient === undefined ? [] : this.teamsOfPatient(draft.patient);
+    const event = deepFreeze({ ...draft, seq: this.log.nextSeq(), teams } as LifecycleEvent);
+    this.options.persist?.(event);
+    this.log.append(event);
+    for (const l of [...this.listeners]) {
+      if (!admits(l.filter, event.patient, event.teams)) continue;
+      try {
+        l.cb(event);
+      } catch (error) {
+        const report =
+          this.options.onListenerError ??
+          ((e: unknown) =>
+            queueMicrotask(() => {
+              throw e;
+            }));
+        report(error, event);
+      }
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  private view(a: Alert): Alert {
+    const copy = structuredClone(a);
+    copy.teams = this.teamsOfPatient(a.patient);
+    return copy;
+  }
+
+  private openAlert(patient: string, rule: string): Alert | undefined {
+    const id = this.open.get(key(patient, rule));
+    return id === undefined ? undefined : this.alerts.get(id);
+  }
+
+  private openAlerts(): Alert[] {
+    return [...this.open.values()].map((id) => this.alerts.get(id)!);
+  }
+
+  private openOf(patient: string): Alert[] {
+    return this.openAlerts().filter((a) => a.patient === patient);
+  }
+}
+
+type InhibitionAlert = Alert & { state: "firing" | "cleared_awaiting_ack" };
+
+function key(patient: string, rule: string): string {
+  return `${patient}\u0000${rule}`;
+}
+
+function asSet<T>(v: T | T[] | undefined): Set<T> | undefined {
+  return v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v]);
+}
+
+function positive(ms: number, name: string): number {
+  if (typeof ms !== "number" || !(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`${name} must be a positive number of ms`);
+  return ms;
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === "object" && x !== null && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x)) deepFreeze(v);
+  }
+  return x;
+}

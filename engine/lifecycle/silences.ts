@@ -1,0 +1,93 @@
+// Silences (Alertmanager style): time-bounded, with an author and a reason, matching a patient,
+// a rule or both. Scoped on purpose (Nightscout's single global snooze is what users complain
+// about): a silence needs at least a patient or a rule, and is shown on every alert it silences.
+// This book only keeps silences; the lifecycle announces what they do to alerts.
+import { VarselError } from "../errors.js";
+import type { Silence, SilenceInput, SilenceRef } from "./types.js";
+
+/** The silences of the organisation, active and ended. */
+export class SilenceBook {
+  private readonly silences = new Map<string, Silence>();
+
+  /** Validates and stores a new active silence; throws `invalid_silence`. */
+  add(id: string, input: SilenceInput, now: number): Silence {
+    const bad = (why: string): never => {
+      throw new VarselError("invalid_silence", `silence: ${why}`);
+    };
+    if (typeof input !== "object" || input === null) bad("must be an object");
+    const patient = optionalText(input.patient, "patient", bad);
+    const rule = optionalText(input.rule, "rule", bad);
+    if (patient === undefined && rule === undefined) bad("give a patient, a rule or both (no global silences)");
+    if (typeof input.until !== "number" || !Number.isFinite(input.until) || input.until <= now) bad("until must be a time in the future (epoch ms)");
+    if (typeof input.reason !== "string" || input.reason.trim() === "") bad("reason is required");
+    if (typeof input.author !== "string" || input.author.trim() === "") bad("author is required");
+    const silence: Silence = { id, until: input.until, reason: input.reason, author: input.author, createdAt: now, state: "active" };
+    if (patient !== undefined) silence.patient = patient;
+    if (rule !== undefined) silence.rule = rule;
+    this.silences.set(id, silence);
+    return { ...silence };
+  }
+
+  /** Ends an active silence by deletion; throws `not_found` or `silence_ended`. */
+  remove(id: string, by: string, now: number): Silence {
+    const s = this.silences.get(id);
+    if (s === undefined) throw new VarselError("not_found", `silence ${id} not found`);
+    if (s.state !== "active") throw new VarselError("silence_ended", `silence ${id} has already ${s.state === "expired" ? "expired" : "been removed"}`);
+    s.state = "removed";
+    s.removedBy = by;
+    s.endedAt = now;
+    return { ...s };
+  }
+
+  /** Ends every active silence whose `until` is at or before `now`; returns them. */
+  expire(now: number): Silence[] {
+    const ended: Silence[] = [];
+    for (const s of this.silences.values()) {
+      if (s.state === "active" && s.until <= now) {
+        s.state = "expired";
+        s.endedAt = s.until;
+        ended.push({ ...s });
+      }
+    }
+    return ended;
+  }
+
+  /** The active silences matching a patient's rule. */
+  matching(patient: string, rule: string): Silence[] {
+    return [...this.silences.values()].filter((s) => s.state === "active" && matches(s, patient, rule));
+  }
+
+  /** One silence (a copy), or undefined. */
+  get(id: string): Silence | undefined {
+    const s = this.silences.get(id);
+    return s === undefined ? undefined : { ...s };
+  }
+
+  /** Silences (copies), oldest first; ended ones only when asked. */
+  list(options: { patient?: string; includeEnded?: boolean } = {}): Silence[] {
+    return [...this.silences.values()]
+      .filter((s) => (options.includeEnded === true || s.state === "active") && (options.patient === undefined || s.patient === undefined || s.patient === options.patient))
+      .map((s) => ({ ...s }));
+  }
+
+  /** Forgets ended silences that ended before `before`. */
+  prune(before: number): void {
+    for (const [id, s] of this.silences) if (s.state !== "active" && (s.endedAt ?? 0) < before) this.silences.delete(id);
+  }
+}
+
+/** True when the silence matches the patient's rule (absent fields match everything). */
+export function matches(s: Pick<Silence, "patient" | "rule">, patient: string, rule: string): boolean {
+  return (s.patient === undefined || s.patient === patient) && (s.rule === undefined || s.rule === rule);
+}
+
+/** How a silence is shown on an alert. */
+export function refOf(s: Silence): SilenceRef {
+  return { id: s.id, until: s.until, reason: s.reason, author: s.author };
+}
+
+function optionalText(v: unknown, field: string, bad: (why: string) => never): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" || v === "") bad(`${field} must be a non-empty string`);
+  return v as string;
+}

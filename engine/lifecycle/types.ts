@@ -1,0 +1,321 @@
+// The alert lifecycle's public vocabulary: alerts as clinicians see them, silences, care-team
+// routing, subscriber scopes and the numbered events pushed to clinical frontends.
+// Everything here is plain data (JSON-serialisable), so a store can persist it as it is.
+import type { Direction, Interpretation, Level, Priority, TransitionKind } from "../alerts.js";
+import type { ErrorBody } from "../errors.js";
+import type { LimitsDef, MissingRule, RuleDef, Weekday } from "../rules/definitions.js";
+
+/** A rule kind (engine/rules/definitions.ts), or "unknown" when the rule lookup does not know the rule. */
+export type RuleKind = RuleDef["kind"] | "unknown";
+
+/** Where an open alert stands (see state-machine.ts for the transitions). */
+export type AlertState = "firing" | "cleared_awaiting_ack" | "resolved";
+
+/** Why an alert was resolved. */
+export type Resolution = "condition_cleared" | "acknowledged" | "rule_removed";
+
+/** A level an alert can have while it exists. */
+export type AlertLevel = Exclude<Level, "none">;
+
+/** Missing rules: the stale/daily settings in force. */
+export interface MissingLimits {
+  stale?: NonNullable<MissingRule["stale"]>;
+  daily?: NonNullable<MissingRule["daily"]>;
+}
+
+/** What the caller knows about a patient's rule at the time of a transition. */
+export interface RuleContext {
+  kind: Exclude<RuleKind, "unknown">;
+  /** The threshold version that judged (versioned elsewhere; opaque here). */
+  thresholdVersion?: string | number;
+  /** The limits in force (value and score rules: red/yellow limits; missing rules: stale/daily). */
+  limits?: LimitsDef | MissingLimits;
+}
+
+/** Looks up a patient's rule by its rule id; undefined when unknown. */
+export type RuleLookup = (patient: string, rule: string) => RuleContext | undefined;
+
+/** One reading (or clock event) that moved the alert. */
+export interface TriggerReading {
+  /** Reading time (epoch ms), or the clock time for missing-data transitions. */
+  time: number;
+  /** The derived value that decided (reading, deviation, change, slope, score, minutes/deadlines overdue); null when none. */
+  value: number | null;
+  transition: TransitionKind;
+  /** The reading's own value in the canonical unit, when the transition came from an ingested reading. */
+  readingValue?: number;
+  /** The client's measurement id, when known. */
+  measurementId?: string;
+  /** Index of the reading in its ingest request, when known. */
+  index?: number;
+}
+
+/** Why an alert exists: everything a clinician needs to judge it. */
+export interface AlertWhy {
+  thresholdVersion: string | number | null;
+  limits: LimitsDef | MissingLimits | null;
+  /** The latest transitions' readings, oldest first (at most `keepReadings`). */
+  readings: TriggerReading[];
+  /** NEWS2: parameters without a reading in the window (stated, never scored 0 silently). */
+  missingParameters?: string[];
+}
+
+/** Who acknowledged, when, and what they wrote. */
+export interface Acknowledgement {
+  by: string;
+  at: number;
+  note?: string;
+}
+
+/** A silence as shown on the alerts it silences. */
+export interface SilenceRef {
+  id: string;
+  until: number;
+  reason: string;
+  author: string;
+}
+
+/** The alert that inhibits another, and why. */
+export interface Inhibition {
+  alert: string;
+  rule: string;
+  /** stale_data: a missing-data alert on the metric; higher_severity: a red alert of another rule on the metric. */
+  reason: "stale_data" | "higher_severity";
+}
+
+/** A care team's role for the patient. */
+export type TeamRole = "hospital" | "municipality" | "gp";
+
+/** Local hours an entry covers (Europe/Copenhagen by default); `from` > `to` spans midnight. */
+export interface RoutingHours {
+  /** "HH:MM", inclusive. */
+  from: string;
+  /** "HH:MM" (or "24:00"), exclusive; equal to `from` = the whole day. */
+  to: string;
+  /** Days the window starts on (a window spanning midnight belongs to the day it starts); all days when absent. */
+  days?: Weekday[];
+}
+
+/** One link of a patient's care chain, in chain order. Absent criteria match everything. */
+export interface RoutingEntry {
+  team: string;
+  role: TeamRole;
+  programmes?: string[];
+  priorities?: Priority[];
+  hours?: RoutingHours;
+}
+
+/** What the lifecycle knows about a patient. */
+export interface PatientRouting {
+  /** The patient's programme (e.g. "telehjerte"), matched against RoutingEntry.programmes. */
+  programme?: string;
+  /** The care chain in order; empty = the organisation's default chain. */
+  careTeams: RoutingEntry[];
+  /** Escalation delay for this patient's alerts (ms), overriding the organisation's. */
+  escalationDelayMs?: number;
+}
+
+/** The team currently responsible for an alert. */
+export interface RoutedTo {
+  team: string;
+  role: TeamRole;
+  /** Index of the chosen entry in the patient's care chain. */
+  entry: number;
+}
+
+/** Escalation progress of an alert. */
+export interface EscalationState {
+  /** 0 = routed only; n = escalated n times (the final re-announcement counts as a step). */
+  step: number;
+  /** When the next escalation is due; absent while the alert is not live (acked, silenced, inhibited, cleared, not high) or the chain has ended. */
+  nextAt?: number;
+  /** The chain ended and every team was told once more: no further escalation. */
+  done: boolean;
+  /** Teams told so far in this routing, in order. */
+  notified: string[];
+}
+
+/** An alert as clinicians and the API see it (a copy: mutating it changes nothing). */
+export interface Alert {
+  id: string;
+  patient: string;
+  rule: string;
+  ruleKind: RuleKind;
+  metric: string;
+  state: AlertState;
+  /** Current level; while cleared_awaiting_ack, the last level before the condition cleared. */
+  level: AlertLevel;
+  priority: Priority;
+  interpretation: Interpretation;
+  direction: Direction;
+  /** Highest level reached while open. */
+  peakLevel: AlertLevel;
+  /** Whether the organisation's latching policy applies to this alert. */
+  latching: boolean;
+  /** When the lifecycle opened the alert (its clock, ms). */
+  openedAt: number;
+  /** Time of the transition (reading or clock) that raised it. */
+  conditionSince: number;
+  updatedAt: number;
+  /** When the condition last cleared (latched alerts awaiting ack, and resolved ones). */
+  clearedAt?: number;
+  resolvedAt?: number;
+  resolution?: Resolution;
+  ack?: Acknowledgement;
+  /** Active silences matching the alert: silenced alerts stay visible, with the silence shown. */
+  silencedBy: SilenceRef[];
+  inhibitedBy?: Inhibition;
+  /** The responsible team now; null only when neither the patient nor the organisation has a care chain. */
+  routedTo: RoutedTo | null;
+  escalation: EscalationState;
+  /** The patient's teams (every one may see the alert). */
+  teams: string[];
+  why: AlertWhy;
+}
+
+/** A silence (Alertmanager style): matches a patient, a rule, or both. */
+export interface Silence {
+  id: string;
+  patient?: string;
+  rule?: string;
+  until: number;
+  reason: string;
+  author: string;
+  createdAt: number;
+  state: "active" | "expired" | "removed";
+  removedBy?: string;
+  endedAt?: number;
+}
+
+/** What a caller gives to create a silence. */
+export interface SilenceInput {
+  patient?: string;
+  rule?: string;
+  until: number;
+  reason: string;
+  author: string;
+}
+
+/** Why a reading surfaces for review without being an alert. */
+export type ReviewReason = "not_triaged" | "reference_needed" | "unit_mismatch";
+
+/** What changed in an `updated` event. */
+export type UpdateChange = "upgraded" | "downgraded" | "cleared" | "reopened" | "rerouted" | "silences";
+
+interface EventBase {
+  /** Strictly increasing, global, no gaps. */
+  seq: number;
+  /** Lifecycle clock when the event happened (ms). */
+  at: number;
+  /** The patient concerned; absent only for organisation-wide events (a silence of a rule for all patients). */
+  patient?: string;
+  /** The patient's teams at the time of the event (scope filtering). */
+  teams: string[];
+}
+
+/** An event about one alert; `alert` is its state right after the event. */
+export interface AlertEvent extends EventBase {
+  type: "raised" | "updated" | "acknowledged" | "resolved" | "silenced" | "unsilenced" | "inhibited" | "uninhibited" | "escalated";
+  patient: string;
+  alert: Alert;
+  /** `updated`: what changed. */
+  change?: UpdateChange;
+  /** `silenced`: the silence that now matches; `unsilenced`/`updated` (silences): the silence that ended. */
+  silence?: SilenceRef;
+  /** `escalated`: the step, and the team told (null for the final re-announcement to every team). */
+  escalation?: { step: number; team: string | null; role?: TeamRole; final: boolean; teams: string[] };
+}
+
+/** A silence was created, removed or expired. */
+export interface SilenceEvent extends EventBase {
+  type: "silence";
+  action: "created" | "removed" | "expired";
+  silence: Silence;
+}
+
+/** A reading that needs a clinician's eye without being an alert (no patient data beyond this). */
+export interface ReviewEvent extends EventBase {
+  type: "review";
+  patient: string;
+  reason: ReviewReason;
+  metric: string;
+  /** Readings of this patient, metric and reason in the same request. */
+  count: number;
+}
+
+/** Everything the lifecycle announces. */
+export type LifecycleEvent = AlertEvent | SilenceEvent | ReviewEvent;
+export type LifecycleEventType = LifecycleEvent["type"];
+
+/** A subscriber's scope: absent sets admit everything; both given = both must admit. */
+export interface Scope {
+  patients?: Iterable<string>;
+  /** Teams: admits patients having any of these teams in their care chain. */
+  teams?: Iterable<string>;
+}
+
+/** The answer to `since`. */
+export type SinceResult =
+  | { status: "ok"; events: LifecycleEvent[]; lastSeq: number }
+  | { status: "resync_required"; error: ErrorBody; lastSeq: number; oldestSeq: number };
+
+/** The open alerts in a scope, and the event number they are current at. */
+export interface Snapshot {
+  seq: number;
+  alerts: Alert[];
+}
+
+/** Query of `list`. */
+export interface AlertQuery extends Scope {
+  patient?: string;
+  state?: AlertState | AlertState[];
+  priority?: Priority | Priority[];
+  level?: AlertLevel | AlertLevel[];
+  /** Alerts updated at or after this time (ms). */
+  since?: number;
+}
+
+/** Which alerts latch (IEC 60601-1-8): an alert latches when any given criterion matches. */
+export interface LatchingPolicy {
+  /** Rule ids that latch. */
+  rules?: string[];
+  /** Levels that latch, judged on the highest level the alert reached (e.g. ["red"]: all red alerts latch). */
+  levels?: AlertLevel[];
+  /** Rule kinds that latch (e.g. ["missing"]). */
+  kinds?: Exclude<RuleKind, "unknown">[];
+}
+
+/** How long events and resolved alerts are kept. */
+export interface RetentionPolicy {
+  /** Events kept at most (default 10 000). */
+  maxEvents?: number;
+  /** Events older than this are dropped (default 24 h). */
+  maxAgeMs?: number;
+  /** Resolved alerts stay queryable this long (default 24 h). */
+  resolvedAlertMs?: number;
+}
+
+/** Organisation configuration of the lifecycle. */
+export interface LifecycleOptions {
+  /** What the caller knows about rules: kind, threshold version, limits in force. */
+  rules: RuleLookup;
+  /** Default: every red alert latches. `{}` = nothing latches. */
+  latching?: LatchingPolicy;
+  /** Escalation delay (default 15 min). */
+  escalationDelayMs?: number;
+  /** Chain for patients without their own (default none). */
+  defaultCareTeams?: RoutingEntry[];
+  /** Local-time offset at an instant (ms); default: Europe/Copenhagen via engine/clock.ts. */
+  utcOffset?: (at: number) => number;
+  retention?: RetentionPolicy;
+  /** Last event number already issued (crash recovery): the next event is `startSeq + 1`. Default 0. */
+  startSeq?: number;
+  /** Trigger readings kept per alert (default 5). */
+  keepReadings?: number;
+  /** Id generator (default `a-<n>` / `s-<n>`; give a UUID generator when alerts are persisted). */
+  newId?: (kind: "alert" | "silence") => string;
+  /** Called with every event before it is logged and pushed: the hook for "durable before pushed". */
+  persist?: (event: LifecycleEvent) => void;
+  /** Called when a listener throws (default: rethrown in a microtask, so a bug is not swallowed). */
+  onListenerError?: (error: unknown, event: LifecycleEvent) => void;
+}

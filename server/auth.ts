@@ -1,0 +1,84 @@
+// Who is asking: JWT (HS256 secret or a JWKS file) with claims sub, role and teams.
+// Devices ingest for their teams' patients; clinicians read, ack and silence within their teams;
+// admins manage patients and thresholds.
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { VarselError } from "../engine/errors.js";
+
+export type Role = "device" | "clinician" | "admin";
+const ROLES: readonly Role[] = ["device", "clinician", "admin"];
+
+export interface Principal {
+  sub: string;
+  role: Role;
+  teams: string[];
+  /** Expiry in ms since the epoch (Infinity when the token has none). */
+  expiresAt: number;
+}
+
+export interface AuthOptions {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** Path to a JWKS JSON file (asymmetric keys). */
+  jwksFile?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export class Auth {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+
+  constructor(private readonly options: AuthOptions) {
+    if (options.jwksFile !== undefined) this.key = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")));
+    else if (options.secret !== undefined && options.secret.length >= 32) this.key = new TextEncoder().encode(options.secret);
+    else throw new Error("auth needs a JWKS file or an HS256 secret of at least 32 characters");
+  }
+
+  /** Verifies a token; throws VarselError unauthorized / token_expired. */
+  async verify(token: string): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        algorithms: this.key instanceof Uint8Array ? ["HS256"] : undefined,
+      });
+      const role = payload.role as Role;
+      const teams = payload.teams;
+      if (typeof payload.sub !== "string" || !ROLES.includes(role) || !Array.isArray(teams) || !teams.every((t) => typeof t === "string")) {
+        throw new VarselError("unauthorized", "token lacks sub, role or teams");
+      }
+      return { sub: payload.sub, role, teams, expiresAt: payload.exp === undefined ? Infinity : payload.exp * 1000 };
+    } catch (err) {
+      if (err instanceof VarselError) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new VarselError("token_expired");
+      throw new VarselError("unauthorized", "invalid token");
+    }
+  }
+
+  /** Signs a token with the HS256 secret (local tokens for development and tests). */
+  async sign(claims: { sub: string; role: Role; teams: string[] }, expiresIn: string | number = "12h"): Promise<string> {
+    if (!(this.key instanceof Uint8Array)) throw new Error("signing needs the HS256 secret");
+    return new SignJWT({ role: claims.role, teams: claims.teams })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(claims.sub)
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(this.key);
+  }
+}
+
+/** The bearer token of an Authorization header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+/** Does the principal share a team with the patient? Admins see everyone. */
+export function canSeePatient(who: Principal, patientTeams: readonly string[]): boolean {
+  return who.role === "admin" || patientTeams.some((t) => who.teams.includes(t));
+}
+
+/** Throws forbidden unless the principal has one of the roles. */
+export function requireRole(who: Principal, ...roles: Role[]): void {
+  if (!roles.includes(who.role)) throw new VarselError("forbidden", `needs role ${roles.join(" or ")}`);
+}

@@ -1,0 +1,21 @@
+// Wire formats: JSON text or MessagePack binary (msgpackr), chosen by content type or subprotocol.
+import { Packr } from "msgpackr";
+import { VarselError } from "../engine/errors.js";
+
+export type Format = "json" | "msgpack";
+
+// Plain maps and arrays only: no records extension, so any MessagePack client can read us.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+
+export function encode(value: unknown, format: Format): string | Buffer {
+  return format === "json" ? JSON.stringify(value) : packr.pack(value);
+}
+
+/** Decodes a body or frame; malformed input is a VarselError (malformed_json / malformed_msgpack). */
+export function decode(data: Buffer | Uint8Array, format: Format): unknown {
+  try {
+    return format === "json" ? JSON.parse(Buffer.from(data).toString("utf8")) : packr.unpack(Buffer.from(data));
+  } catch {
+    throw new VarselError(format === "json" ? "malformed_json" : "malformed_msgpack");
+  }
+}

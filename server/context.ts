@@ -1,0 +1,43 @@
+// What every route and socket handler shares: the pipeline, auth, metrics, limits, clock, log.
+import type { Logger } from "pino";
+import type { Pipeline } from "../engine/pipeline.js";
+import type { Auth } from "./auth.js";
+import type { Metrics } from "./metrics.js";
+
+export interface Limits {
+  /** Largest HTTP body and WebSocket message. */
+  maxBodyBytes: number;
+  /** Readings (or FHIR entries) in one batch. */
+  maxBatchItems: number;
+  /** Bytes queued for one socket before it is disconnected as a slow consumer. */
+  maxSocketBufferBytes: number;
+  /** Socket messages per second per connection (burst: twice that). */
+  messagesPerSecond: number;
+  /** Heartbeat interval for subscribed sockets. */
+  heartbeatMs: number;
+  /** Time to authenticate after a socket opens. */
+  authTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxBatchItems: 10_000,
+  maxSocketBufferBytes: 1024 * 1024,
+  messagesPerSecond: 500,
+  heartbeatMs: 15_000,
+  authTimeoutMs: 10_000,
+};
+
+export interface AppContext {
+  pipeline: Pipeline;
+  auth: Auth;
+  metrics: Metrics;
+  limits: Limits;
+  logger: Logger;
+  /** The clock (tests control it). */
+  now(): number;
+  /** Readiness for /readyz (false while shutting down or when the store is unavailable). */
+  ready(): boolean;
+  /** Marks the start of an ingest batch, for the ingest → push latency histogram. */
+  batchStarted(at: bigint): void;
+}

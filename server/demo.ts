@@ -1,0 +1,44 @@
+// --demo: a few simulated patients whose devices upload every few seconds, so that alerts,
+// upgrades and resolves appear within a minute on a fresh start. The CGM patient sends nothing:
+// its stale-data alert shows missing data after 15 minutes (a sensor's 5-minute cadence cannot
+// be simulated every few seconds without absurd trend forecasts).
+import type { Pipeline } from "../engine/pipeline.js";
+
+export const DEMO_TEAMS = ["hospital-lung", "hospital-heart", "municipality-aarhus", "gp-1234"];
+
+const PATIENTS = [
+  { id: "demo-kol-1", programme: "telekol" as const, teams: ["hospital-lung", "municipality-aarhus", "gp-1234"] },
+  { id: "demo-hjerte-1", programme: "telehjerte" as const, teams: ["hospital-heart", "municipality-aarhus", "gp-1234"] },
+  { id: "demo-cgm-1", programme: "cgm" as const, teams: ["hospital-heart", "gp-1234"] },
+];
+
+/** Registers the demo patients and starts feeding readings; returns a stop function. */
+export function startDemo(pipeline: Pipeline, now: () => number, everyMs = 5000): () => void {
+  for (const p of PATIENTS) {
+    const roles = ["hospital", "municipality", "gp"] as const;
+    pipeline.upsertPatient(
+      p.id,
+      { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
+      now(),
+    );
+  }
+  let step = 0;
+  const feed = () => {
+    const t = now();
+    const wave = Math.sin(step / 4);
+    step++;
+    pipeline.ingest(
+      [
+        { patient: "demo-kol-1", metric: "spo2", value: Math.round(91 + 4 * wave), time: t },
+        { patient: "demo-kol-1", metric: "pulse", value: Math.round(95 + 15 * wave), time: t },
+        { patient: "demo-hjerte-1", metric: "weight", value: 82 + step * 0.15, time: t },
+        { patient: "demo-hjerte-1", metric: "bp_sys", value: Math.round(150 + 25 * wave), time: t },
+      ],
+      { channel: "demo" },
+      t,
+    );
+  };
+  feed();
+  const timer = setInterval(feed, everyMs);
+  return () => clearInterval(timer);
+}

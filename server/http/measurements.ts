@@ -1,0 +1,43 @@
+// POST /v1/measurements bodies: JSON or MessagePack readings (an array, or {readings: [...]}),
+// or FHIR Observations (application/fhir+json: one Observation or a Bundle of them).
+import { VarselError } from "../../engine/errors.js";
+import type { IngestAnswer } from "../../engine/pipeline.js";
+import type { AppContext } from "../context.js";
+import type { HttpRequest } from "../transport/types.js";
+import { mediaType, readBody } from "./respond.js";
+
+const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
+const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
+
+/** Decodes, checks the batch size, ingests for the sender's teams and counts the outcome. */
+export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly string[] | undefined): IngestAnswer {
+  if (FHIR_TYPES.includes(mediaType(req))) return ingestFhirResource(ctx, readBody(req, FHIR_TYPES), teams, "http");
+  return ingestReadings(ctx, readBody(req, READING_TYPES), teams, "http");
+}
+
+/** Plain readings from any channel: an array, or an object with a `readings` array. */
+export function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string): IngestAnswer {
+  const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
+  if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
+  checkBatch(ctx, items.length);
+  return count(ctx, ctx.pipeline.ingest(items, { teams, channel }, ctx.now()), channel);
+}
+
+/** FHIR from any channel. */
+export function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string): IngestAnswer {
+  const entries = (resource as { entry?: unknown[] })?.entry;
+  checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
+  return count(ctx, ctx.pipeline.ingestFhir(resource, { teams, channel }, ctx.now()), channel);
+}
+
+function checkBatch(ctx: AppContext, n: number): void {
+  if (n > ctx.limits.maxBatchItems) {
+    throw new VarselError("batch_too_large", `at most ${ctx.limits.maxBatchItems} items per batch`, { items: n, max: ctx.limits.maxBatchItems });
+  }
+}
+
+function count(ctx: AppContext, answer: IngestAnswer, channel: string): IngestAnswer {
+  ctx.metrics.readingsIngested.inc({ channel }, answer.accepted);
+  for (const r of answer.rejected) ctx.metrics.readingsRejected.inc({ code: r.code });
+  return answer;
+}

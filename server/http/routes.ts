@@ -1,0 +1,167 @@
+// The HTTP API under /v1 (docs/http.md). Every route authenticates, checks role and care-team
+// scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
+import { VarselError } from "../../engine/errors.js";
+import { parseIsoTime } from "../../engine/ingest/normalize.js";
+import type { AlertQuery } from "../../engine/lifecycle/types.js";
+import type { RuleDef } from "../../engine/rules/definitions.js";
+import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
+import { bearerToken, canSeePatient, requireRole, type Principal } from "../auth.js";
+import type { AppContext } from "../context.js";
+import type { HttpRequest } from "../transport/types.js";
+import { ingestBody } from "./measurements.js";
+import { reply, readBody } from "./respond.js";
+import { Router } from "./router.js";
+import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, SilenceBody, validate } from "./schemas.js";
+
+export function buildRouter(ctx: AppContext): Router {
+  const { pipeline } = ctx;
+  const who = async (req: HttpRequest): Promise<Principal> => {
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) throw new VarselError("unauthorized", "send Authorization: Bearer <token>");
+    return ctx.auth.verify(token);
+  };
+  const seePatient = (p: Principal, patient: string) => {
+    if (pipeline.patient(patient) === undefined) throw new VarselError("not_found", "unknown patient");
+    if (!canSeePatient(p, pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+  };
+  const scopeOf = (p: Principal) => (p.role === "admin" ? {} : { teams: p.teams });
+  const programmeOf = (id: string): ProgrammeId => {
+    if (!Object.hasOwn(PROGRAMMES, id)) throw new VarselError("not_found", `unknown programme ${id}`);
+    return id as ProgrammeId;
+  };
+
+  return new Router()
+    .on("GET", "/healthz", () => ({ status: 200, body: "ok" }))
+    .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, body: "ready" } : { status: 503, body: "not ready" }))
+    .on("GET", "/metrics", async () => {
+      const { contentType, body } = await ctx.metrics.exposition();
+      return { status: 200, headers: { "content-type": contentType }, body };
+    })
+
+    .on("POST", "/v1/measurements", async (req) => {
+      const p = await who(req);
+      requireRole(p, "device", "admin");
+      ctx.batchStarted(process.hrtime.bigint());
+      const answer = ingestBody(ctx, req, p.role === "admin" ? undefined : p.teams);
+      const status = answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 && answer.rejected.length > 0 ? 422 : 200;
+      return reply(req, status, answer);
+    })
+
+    .on("PUT", "/v1/patients/:id", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "admin");
+      const body = validate(PatientBody, readBody(req));
+      const record = pipeline.upsertPatient(
+        id,
+        { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
+        ctx.now(),
+      );
+      return reply(req, 200, record);
+    })
+    .on("GET", "/v1/patients/:id", async (req, { id }) => {
+      const p = await who(req);
+      seePatient(p, id);
+      return reply(req, 200, pipeline.patient(id));
+    })
+
+    .on("PUT", "/v1/patients/:id/thresholds", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "admin");
+      if (pipeline.patient(id) === undefined) throw new VarselError("not_found", "unknown patient");
+      const body = validate(PatientThresholdsBody, readBody(req));
+      const version = pipeline.setPatientThresholds(id, body.rules as RuleDef[], p.sub, body.reason, ctx.now());
+      return reply(req, 200, { version: version.version, thresholdVersion: pipeline.thresholdVersion(id) });
+    })
+    .on("GET", "/v1/patients/:id/thresholds", async (req, { id }) => {
+      const p = await who(req);
+      seePatient(p, id);
+      const record = pipeline.patient(id)!;
+      return reply(req, 200, {
+        thresholdVersion: pipeline.thresholdVersion(id),
+        programme: record.programme ?? null,
+        overrides: pipeline.thresholds.patientOverrides(id),
+        effective: pipeline.effectiveRules(id),
+        history: pipeline.thresholds.patientHistory(id),
+      });
+    })
+
+    .on("PUT", "/v1/programmes/:id/thresholds", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "admin");
+      const programme = programmeOf(id);
+      const body = validate(ProgrammeThresholdsBody, readBody(req));
+      const version = pipeline.setProgrammeThresholds(programme, body.rules as unknown as RuleDef[], p.sub, body.reason, ctx.now());
+      return reply(req, 200, { version: version.version });
+    })
+    .on("GET", "/v1/programmes/:id/thresholds", async (req, { id }) => {
+      await who(req);
+      const programme = programmeOf(id);
+      return reply(req, 200, {
+        programme,
+        version: pipeline.thresholds.programmeHistory(programme).length,
+        rules: pipeline.thresholds.programmeRules(programme),
+        history: pipeline.thresholds.programmeHistory(programme),
+      });
+    })
+
+    .on("GET", "/v1/alerts", async (req) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const q = req.query;
+      const query: AlertQuery = { ...scopeOf(p) };
+      const patient = q.get("patient");
+      if (patient !== null) {
+        seePatient(p, patient);
+        query.patient = patient;
+      }
+      const state = q.getAll("state");
+      if (state.length > 0) query.state = state as AlertQuery["state"];
+      const severity = [...q.getAll("severity"), ...q.getAll("priority")];
+      if (severity.length > 0) query.priority = severity as AlertQuery["priority"];
+      const since = q.get("since");
+      if (since !== null) query.since = timeParam(since, "since");
+      return reply(req, 200, { alerts: pipeline.lifecycle.list(query), seq: pipeline.lifecycle.lastSeq() });
+    })
+    .on("POST", "/v1/alerts/:id/ack", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const body = validate(AckBody, req.body.length === 0 ? {} : readBody(req));
+      seePatient(p, pipeline.lifecycle.get(id).patient);
+      return reply(req, 200, pipeline.lifecycle.ack(id, p.sub, body.note, ctx.now()));
+    })
+
+    .on("GET", "/v1/silences", async (req) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const visible = pipeline.lifecycle
+        .listSilences({ includeEnded: req.query.get("ended") === "true" })
+        .filter((s) => s.patient === undefined || canSeePatient(p, pipeline.teamsOf(s.patient)));
+      return reply(req, 200, { silences: visible });
+    })
+    .on("POST", "/v1/silences", async (req) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const body = validate(SilenceBody, readBody(req));
+      if (body.patient !== undefined) seePatient(p, body.patient);
+      else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may silence a rule for every patient");
+      const until = timeParam(body.until, "until");
+      const silence = pipeline.lifecycle.addSilence({ patient: body.patient, rule: body.rule, until, reason: body.reason, author: p.sub }, ctx.now());
+      return reply(req, 201, silence);
+    })
+    .on("DELETE", "/v1/silences/:id", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const silence = pipeline.lifecycle.listSilences({ includeEnded: true }).find((s) => s.id === id);
+      if (silence === undefined) throw new VarselError("not_found", "unknown silence");
+      if (silence.patient !== undefined) seePatient(p, silence.patient);
+      else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
+      return reply(req, 200, pipeline.lifecycle.removeSilence(id, p.sub, ctx.now()));
+    });
+}
+
+/** An ISO 8601 time or epoch ms, as query parameter or body field. */
+function timeParam(value: string | number, name: string): number {
+  const t = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : parseIsoTime(value);
+  if (t === undefined || !Number.isFinite(t)) throw new VarselError("invalid_field", `${name} must be an ISO 8601 time or epoch ms`);
+  return t;
+}

@@ -1,0 +1,71 @@
+// Shapes of the HTTP request bodies (TypeBox). Rule definitions are checked in depth by the
+// rule compiler, which answers invalid_threshold with the rule id and the reason.
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { VarselError } from "../../engine/errors.js";
+
+const Text = (max = 256) => Type.String({ minLength: 1, maxLength: max });
+const Weekday = Type.Union([Type.Literal("mon"), Type.Literal("tue"), Type.Literal("wed"), Type.Literal("thu"), Type.Literal("fri"), Type.Literal("sat"), Type.Literal("sun")]);
+
+export const RoutingEntrySchema = Type.Object(
+  {
+    team: Text(),
+    role: Type.Union([Type.Literal("hospital"), Type.Literal("municipality"), Type.Literal("gp")]),
+    programmes: Type.Optional(Type.Array(Text())),
+    priorities: Type.Optional(Type.Array(Type.Union([Type.Literal("high"), Type.Literal("medium"), Type.Literal("low")]))),
+    hours: Type.Optional(Type.Object({ from: Text(5), to: Text(5), days: Type.Optional(Type.Array(Weekday)) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const PatientBody = Type.Object(
+  {
+    programme: Type.Optional(Type.Union(["telekol", "telehjerte", "cgm", "niv"].map((p) => Type.Literal(p)))),
+    careTeams: Type.Array(RoutingEntrySchema, { minItems: 1, maxItems: 20 }),
+    paused: Type.Optional(Type.Boolean()),
+    references: Type.Optional(Type.Record(Type.String(), Type.Number())),
+  },
+  { additionalProperties: false },
+);
+
+const RuleShape = Type.Object({ id: Text(64), kind: Text(16) }, { additionalProperties: true });
+const RemoveShape = Type.Object({ id: Text(64), remove: Type.Literal(true) }, { additionalProperties: false });
+
+export const PatientThresholdsBody = Type.Object(
+  { reason: Text(1000), rules: Type.Array(Type.Union([RemoveShape, RuleShape]), { maxItems: 100 }) },
+  { additionalProperties: false },
+);
+
+export const ProgrammeThresholdsBody = Type.Object(
+  { reason: Text(1000), rules: Type.Array(RuleShape, { maxItems: 100 }) },
+  { additionalProperties: false },
+);
+
+export const AckBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+
+export const SilenceBody = Type.Object(
+  {
+    patient: Type.Optional(Text()),
+    rule: Type.Optional(Text(64)),
+    /** ISO 8601 time or epoch ms. */
+    until: Type.Union([Type.String({ maxLength: 64 }), Type.Integer()]),
+    reason: Text(1000),
+  },
+  { additionalProperties: false },
+);
+
+const compiled = new Map<TSchema, ReturnType<typeof TypeCompiler.Compile>>();
+
+/** Checks a decoded body against a schema; the first problem is answered as invalid_body. */
+export function validate<S extends TSchema>(schema: S, value: unknown): Static<S> {
+  let check = compiled.get(schema);
+  if (check === undefined) {
+    check = TypeCompiler.Compile(schema);
+    compiled.set(schema, check);
+  }
+  if (check.Check(value)) return value as Static<S>;
+  const first = check.Errors(value).First();
+  throw new VarselError("invalid_body", first ? `${first.path || "/"}: ${first.message}` : "body has the wrong shape", {
+    path: first?.path,
+  });
+}

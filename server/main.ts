@@ -1,0 +1,53 @@
+// `npm start`: varsel on its embedded default. Prints local tokens for an admin, a clinician and
+// a device; `--demo` feeds simulated patients. Stops gracefully on SIGTERM / SIGINT.
+import { randomBytes } from "node:crypto";
+import { Command } from "commander";
+import { pino } from "pino";
+import { VarselServer } from "./app.js";
+import { DEMO_TEAMS, startDemo } from "./demo.js";
+
+const program = new Command()
+  .name("varsel")
+  .description("Real-time threshold evaluation for home monitoring")
+  .option("--port <port>", "port to listen on (env PORT)", process.env.PORT ?? "8080")
+  .option("--host <host>", "address to listen on (env HOST)", process.env.HOST ?? "127.0.0.1")
+  .option("--transport <kind>", "uws or ws (default: uws when its native binary loads)")
+  .option("--jwks <file>", "verify tokens with this JWKS file instead of an HS256 secret (env VARSEL_JWKS)")
+  .option("--demo", "feed a few simulated patients so alerts appear within a minute")
+  .parse();
+
+const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; demo?: boolean }>();
+const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
+const jwksFile = opts.jwks ?? process.env.VARSEL_JWKS;
+let secret = process.env.VARSEL_JWT_SECRET;
+const devMode = secret === undefined && jwksFile === undefined;
+if (devMode) secret = randomBytes(32).toString("base64url");
+
+const server = new VarselServer({ auth: jwksFile ? { jwksFile } : { secret }, logger, transport: opts.transport });
+const port = await server.listen(Number(opts.port), opts.host);
+const stopDemo = opts.demo ? startDemo(server.pipeline, Date.now) : undefined;
+
+if (!jwksFile) {
+  const teams = DEMO_TEAMS;
+  const tokens = {
+    admin: await server.auth.sign({ sub: "admin", role: "admin", teams }),
+    clinician: await server.auth.sign({ sub: "clinician", role: "clinician", teams: ["hospital-lung", "hospital-heart"] }),
+    device: await server.auth.sign({ sub: "gateway", role: "device", teams }),
+  };
+  const lines = [
+    `varsel on http://${opts.host}:${port} (${server.transportKind}); WebSocket ws://${opts.host}:${port}/v1/ws`,
+    devMode ? `dev mode: generated VARSEL_JWT_SECRET=${secret}` : "tokens signed with VARSEL_JWT_SECRET",
+    `local tokens (12 h), teams ${teams.join(", ")}:`,
+    ...Object.entries(tokens).map(([role, token]) => `  ${role.padEnd(9)} ${token}`),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+const shutdown = async (signal: string) => {
+  logger.info({ signal }, "shutting down");
+  stopDemo?.();
+  await server.close();
+  process.exit(0);
+};
+process.once("SIGTERM", () => void shutdown("SIGTERM"));
+process.once("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,102 @@
+// Prometheus metrics for operations (Grafana). Labels never carry a patient identifier.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly readingsIngested = new Counter({
+    name: "varsel_readings_ingested_total",
+    help: "Readings accepted for evaluation, by ingest channel",
+    labelNames: ["channel"] as const,
+    registers: [this.registry],
+  });
+
+  readonly readingsRejected = new Counter({
+    name: "varsel_readings_rejected_total",
+    help: "Readings rejected, by error code",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestsRejected = new Counter({
+    name: "varsel_requests_rejected_total",
+    help: "Requests or socket messages refused, by error code (forbidden, unauthorized, rate_limited, ...)",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+
+  readonly kernelBatchSeconds = new Histogram({
+    name: "varsel_kernel_batch_duration_seconds",
+    help: "Time the evaluator spends on one batch",
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [this.registry],
+  });
+
+  readonly ingestToPushSeconds = new Histogram({
+    name: "varsel_ingest_to_push_seconds",
+    help: "From a batch's arrival to its alert events being handed to subscribed sockets",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  readonly alertTransitions = new Counter({
+    name: "varsel_alert_transitions_total",
+    help: "Alert transitions, by kind (raise, upgrade, downgrade, resolve) and priority",
+    labelNames: ["kind", "priority"] as const,
+    registers: [this.registry],
+  });
+
+  /** Counted at scrape time from the lifecycle (see `countOpenAlertsWith`). */
+  private openAlertCounter: (() => Record<string, number>) | undefined;
+
+  readonly openAlerts = new Gauge({
+    name: "varsel_open_alerts",
+    help: "Open alerts (firing or awaiting acknowledgement), by priority",
+    labelNames: ["priority"] as const,
+    registers: [this.registry],
+    collect: () => {
+      const counts = this.openAlertCounter?.() ?? {};
+      for (const priority of ["high", "medium", "low"]) this.openAlerts.set({ priority }, counts[priority] ?? 0);
+    },
+  });
+
+  readonly clients = new Gauge({
+    name: "varsel_ws_clients",
+    help: "Connected WebSocket clients, by role (unauthenticated until the first message)",
+    labelNames: ["role"] as const,
+    registers: [this.registry],
+  });
+
+  readonly subscriptions = new Gauge({
+    name: "varsel_ws_subscriptions",
+    help: "Active WebSocket subscriptions",
+    registers: [this.registry],
+  });
+
+  readonly slowClientsDisconnected = new Counter({
+    name: "varsel_ws_slow_clients_disconnected_total",
+    help: "Clients disconnected because their send buffer passed the limit",
+    registers: [this.registry],
+  });
+
+  readonly eventsPushed = new Counter({
+    name: "varsel_ws_events_pushed_total",
+    help: "Alert events sent to subscribed clients",
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    // Default process metrics include nodejs_eventloop_lag_seconds (event-loop lag).
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  /** Where the open-alert gauge gets its counts at scrape time. */
+  countOpenAlertsWith(counter: () => Record<string, number>): void {
+    this.openAlertCounter = counter;
+  }
+
+  /** The text exposition format for GET /metrics. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

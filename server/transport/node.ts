@@ -1,0 +1,414 @@
+// The fallback transport: node:http for HTTP, ws (noServer) for WebSocket. Same behaviour and
+// limits as uws.ts; test/transport.test.ts runs one suite on both.
+import http from "node:http";
+import type net from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
+import {
+  SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TRANSPORT_HEADERS, addHeader, bodyless, checkCloseCode, checkResponse,
+  clipReason, errorResponse, isWebSocketUpgrade, normalizeAddress, parseProtocols, resolveOptions, responseForError,
+  safeCall, statusLine, waitUntil, type ResolvedOptions, type ResolvedWsRoute,
+} from "./common.js";
+import type {
+  HttpRequest, HttpResponse, ProtocolChoice, SendResult, SocketConn, Transport, TransportOptions, UpgradeRequest,
+} from "./types.js";
+
+const EMPTY = Buffer.alloc(0);
+/** Where the upgrade path leaves the chosen subprotocol for ws's handleProtocols hook. */
+const CHOSEN = Symbol("varsel.chosenProtocol");
+type UpgradeMessage = http.IncomingMessage & { [CHOSEN]?: string | false };
+
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** What ws's own Sec-WebSocket-Protocol parser accepts: distinct tokens separated by commas. */
+function validProtocolList(header: string): boolean {
+  const list = header.split(",").map((p) => p.trim());
+  return list.every((p) => TOKEN.test(p)) && new Set(list).size === list.length;
+}
+
+function collectHeaders(raw: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) addHeader(headers, raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
+function splitUrl(url: string | undefined): [string, string] {
+  const u = url ?? "/";
+  const q = u.indexOf("?");
+  return q < 0 ? [u, ""] : [u.slice(0, q), u.slice(q + 1)];
+}
+
+class NodeConn implements SocketConn {
+  /** Set by the idle sweep; any frame from the peer clears it. */
+  alive = true;
+  private closing = false;
+  private closed = false;
+  private wantDrain = false;
+
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    readonly protocol: string,
+    readonly remoteAddress: string,
+    readonly userData: Record<string, unknown>,
+    private readonly route: ResolvedWsRoute,
+    private readonly opts: ResolvedOptions,
+  ) {}
+
+  private readonly afterWrite = (err?: Error): void => {
+    if (err !== undefined && err !== null) return;
+    if (this.wantDrain && !this.closed && this.ws.bufferedAmount === 0) {
+      this.wantDrain = false;
+      const drain = this.route.handlers.drain;
+      if (drain !== undefined) safeCall(this.opts.logger, "drain", () => drain.call(this.route.handlers, this));
+    }
+  };
+
+  send(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
+    if (this.closing || this.closed || this.ws.readyState !== WebSocket.OPEN) return "dropped";
+    if (this.ws.bufferedAmount > this.route.maxBackpressureBytes) {
+      this.wantDrain = true;
+      return "dropped";
+    }
+    this.ws.send(data, { binary, compress: false, fin: true }, this.afterWrite);
+    if (this.ws.bufferedAmount > 0) {
+      this.wantDrain = true;
+      return "backpressure";
+    }
+    return "ok";
+  }
+
+  bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    checkCloseCode(code);
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.ws.close(code, clipReason(reason));
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.ws.terminate();
+  }
+
+  /** The transport saw the socket close. */
+  markClosed(): void {
+    this.closed = true;
+    this.closing = true;
+  }
+}
+
+class NodeTransport implements Transport {
+  readonly kind = "ws" as const;
+  private readonly opts: ResolvedOptions;
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer | undefined;
+  private readonly conns = new Set<NodeConn>();
+  /** Raw sockets between the upgrade request and the WebSocket opening (or refusal). */
+  private readonly upgrading = new Set<Duplex>();
+  private inflight = 0;
+  private nextId = 1;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: TransportOptions) {
+    this.opts = resolveOptions(options);
+    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    // A body that never finishes must not pin a connection for node's default 5 minutes.
+    this.server.requestTimeout = 60_000;
+    const route = this.opts.ws;
+    if (route !== undefined) {
+      this.wss = new WebSocketServer({
+        noServer: true,
+        clientTracking: false,
+        perMessageDeflate: false,
+        maxPayload: route.maxMessageBytes,
+        handleProtocols: (_offered, req) => (req as UpgradeMessage)[CHOSEN] ?? false,
+      });
+    }
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  connections(): number {
+    return this.conns.size;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        const addr = this.server.address();
+        this.startSweep();
+        resolve(typeof addr === "object" && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    const serverClosed = new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+    for (const conn of this.conns) conn.close(SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON);
+    for (const socket of this.upgrading) socket.destroy();
+    const grace = this.opts.shutdownGraceMs;
+    await waitUntil(() => this.conns.size === 0 && this.inflight === 0, grace);
+    for (const conn of this.conns) conn.terminate();
+    this.server.closeAllConnections();
+    await waitUntil(() => this.conns.size === 0, grace);
+    await Promise.race([serverClosed, waitUntil(() => false, grace)]);
+  }
+
+  // ------------------------------------------------------------ HTTP
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inflight++;
+    res.once("close", () => this.inflight--);
+    req.on("error", () => undefined); // aborted by the peer: the response is dropped below
+    const headers = collectHeaders(req.rawHeaders);
+    const [path, qs] = splitUrl(req.url);
+    const method = (req.method ?? "GET").toUpperCase();
+    const limit = this.opts.maxBodyBytes;
+
+    const declared = headers["content-length"];
+    if (declared !== undefined && Number(declared) > limit) {
+      this.write(res, method, errorResponse("payload_too_large"), true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on("data", (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        this.write(res, method, errorResponse("payload_too_large"), true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      const request: HttpRequest = {
+        method,
+        path,
+        query: new URLSearchParams(qs),
+        headers,
+        body: chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size),
+        remoteAddress: normalizeAddress(req.socket.remoteAddress),
+      };
+      void this.dispatch(request).then((r) => this.write(res, method, r, false));
+    });
+  }
+
+  private async dispatch(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      return checkResponse(await this.opts.http(req), this.opts.logger);
+    } catch (err) {
+      return responseForError(err, this.opts.logger, `${req.method} ${req.path}`);
+    }
+  }
+
+  private write(res: http.ServerResponse, method: string, r: HttpResponse, closeConnection: boolean): void {
+    if (res.destroyed || res.writableEnded) return;
+    const body = r.body === undefined ? EMPTY : typeof r.body === "string" ? Buffer.from(r.body) : r.body;
+    try {
+      res.statusCode = r.status;
+      for (const [k, v] of Object.entries(r.headers ?? {})) if (!TRANSPORT_HEADERS.has(k.toLowerCase())) res.setHeader(k, v);
+    } catch (err) {
+      // Invalid header name or value from the handler.
+      for (const k of res.getHeaderNames()) res.removeHeader(k);
+      return this.write(res, method, responseForError(err, this.opts.logger, "writing response headers"), closeConnection);
+    }
+    if (closeConnection || this.closing !== undefined) res.setHeader("connection", "close");
+    if (r.status === 204 || r.status === 304) {
+      res.end();
+    } else {
+      res.setHeader("content-length", body.length);
+      if (bodyless(r.status, method)) res.end();
+      else res.end(body);
+    }
+  }
+
+  // ------------------------------------------------------------ WebSocket
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // node removed its own error listener from the socket when it handed the upgrade over.
+    socket.on("error", () => socket.destroy());
+    const headers = collectHeaders(req.rawHeaders);
+    const [path, qs] = splitUrl(req.url);
+    const route = this.opts.ws;
+    const wss = this.wss;
+    // Not a WebSocket (e.g. curl's "Upgrade: h2c"): uWS ignores such an Upgrade header, so do we.
+    if (!isWebSocketUpgrade(headers)) return this.serveUpgradeAsHttp(req, socket as net.Socket, head, headers);
+    if (this.closing !== undefined) return this.rawReply(socket, errorResponse("shutting_down"));
+    // uWS only routes a GET with a 24-character key to the WebSocket handler; the rest is a 404.
+    if (route === undefined || wss === undefined || path !== route.path || req.method !== "GET" || !WS_KEY.test(headers["sec-websocket-key"] ?? "")) {
+      return this.rawReply(socket, errorResponse("not_found"));
+    }
+    const version = headers["sec-websocket-version"];
+    const protocols = headers["sec-websocket-protocol"];
+    if ((version !== "13" && version !== "8") || (protocols !== undefined && !validProtocolList(protocols))) {
+      // ws answers these with 400 (uWS lets them through); selectProtocol is not asked.
+      return void wss.handleUpgrade(req, socket, head, (ws) => ws.terminate());
+    }
+    const upReq: UpgradeRequest = {
+      path,
+      query: new URLSearchParams(qs),
+      headers,
+      remoteAddress: normalizeAddress(req.socket.remoteAddress),
+      userData: {},
+    };
+    const offered = parseProtocols(headers["sec-websocket-protocol"]);
+    const decide = (choice: ProtocolChoice): void => {
+      this.upgrading.delete(socket);
+      if (socket.destroyed) return;
+      if (this.closing !== undefined) return this.rawReply(socket, errorResponse("shutting_down"));
+      if (choice === false) return this.rawReply(socket, errorResponse("unauthorized"));
+      if (choice !== undefined && !offered.includes(choice)) {
+        const err = new Error(`selectProtocol chose ${JSON.stringify(choice)}, which the client did not offer`);
+        return this.rawReply(socket, responseForError(err, this.opts.logger, "selectProtocol"));
+      }
+      (req as UpgradeMessage)[CHOSEN] = choice ?? false;
+      wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, choice ?? "", upReq, route));
+    };
+    const refuse = (err: unknown): void => {
+      this.upgrading.delete(socket);
+      if (socket.destroyed) return;
+      this.rawReply(socket, responseForError(err, this.opts.logger, "selectProtocol"));
+    };
+    this.upgrading.add(socket);
+    socket.once("close", () => this.upgrading.delete(socket));
+    let choice: ProtocolChoice | Promise<ProtocolChoice>;
+    try {
+      choice = route.selectProtocol(offered, upReq);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (choice instanceof Promise) choice.then(decide, refuse);
+    else decide(choice);
+  }
+
+  /**
+   * node hands every request with an Upgrade header to 'upgrade', its HTTP parser already gone.
+   * Answer it as a plain request over the raw socket (then close): the body is what follows the
+   * head, up to Content-Length; a chunked one is refused (411), we have no parser for it here.
+   */
+  private serveUpgradeAsHttp(req: http.IncomingMessage, socket: net.Socket, head: Buffer, headers: Record<string, string>): void {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once("finish", () => {
+      res.detachSocket(socket);
+      socket.destroySoon();
+    });
+    const method = (req.method ?? "GET").toUpperCase();
+    this.inflight++;
+    let counted = true;
+    const settle = (): void => {
+      if (counted) this.inflight--;
+      counted = false;
+    };
+    res.once("finish", settle);
+    socket.once("close", settle);
+    socket.setTimeout(this.server.requestTimeout, () => socket.destroy());
+    if (headers["transfer-encoding"] !== undefined) return this.write(res, method, errorResponse("length_required"), true);
+    const declared = Number(headers["content-length"] ?? "0");
+    if (!Number.isSafeInteger(declared) || declared < 0) return void socket.destroy();
+    if (declared > this.opts.maxBodyBytes) return this.write(res, method, errorResponse("payload_too_large"), true);
+    const chunks: Buffer[] = head.length > 0 ? [head] : [];
+    let size = head.length;
+    const complete = (): void => {
+      socket.off("data", onData);
+      const [path, qs] = splitUrl(req.url);
+      const body = Buffer.concat(chunks, size).subarray(0, declared);
+      const request: HttpRequest = {
+        method, path, query: new URLSearchParams(qs), headers, body, remoteAddress: normalizeAddress(socket.remoteAddress),
+      };
+      void this.dispatch(request).then((r) => this.write(res, method, r, true));
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= declared) complete();
+    };
+    if (size >= declared) return complete();
+    socket.on("data", onData);
+  }
+
+  /** Answers an upgrade request with a plain HTTP response and closes the socket. */
+  private rawReply(socket: Duplex, r: HttpResponse): void {
+    if (!socket.writable) return void socket.destroy();
+    const body = r.body === undefined ? EMPTY : typeof r.body === "string" ? Buffer.from(r.body) : r.body;
+    let head = `HTTP/1.1 ${statusLine(r.status)}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n`;
+    for (const [k, v] of Object.entries(r.headers ?? {})) if (!TRANSPORT_HEADERS.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
+    socket.once("finish", () => socket.destroy());
+    socket.end(Buffer.concat([Buffer.from(`${head}\r\n`, "latin1"), body]));
+  }
+
+  private onOpen(ws: WebSocket, protocol: string, upReq: UpgradeRequest, route: ResolvedWsRoute): void {
+    const conn = new NodeConn(this.nextId++, ws, protocol, upReq.remoteAddress, upReq.userData, route, this.opts);
+    const { handlers } = route;
+    const logger = this.opts.logger;
+    this.conns.add(conn);
+    ws.on("error", (err) => logger.debug({ err, conn: conn.id }, "ws connection error"));
+    ws.on("pong", () => void (conn.alive = true));
+    ws.on("ping", () => void (conn.alive = true));
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      conn.alive = true;
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      safeCall(logger, "message", () => handlers.message(conn, buf, isBinary));
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      conn.markClosed();
+      this.conns.delete(conn);
+      const close = handlers.close;
+      if (close !== undefined) safeCall(logger, "close", () => close.call(handlers, conn, code, reason.toString("utf8")));
+    });
+    const open = handlers.open;
+    if (open !== undefined) safeCall(logger, "open", () => open.call(handlers, conn));
+    if (this.closing !== undefined) conn.close(SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON);
+  }
+
+  /** Every idleTimeout/2: cut connections silent since the last sweep, ping the others. */
+  private startSweep(): void {
+    const idle = this.opts.ws?.idleTimeoutSeconds ?? 0;
+    if (idle === 0 || this.sweepTimer !== undefined) return;
+    this.sweepTimer = setInterval(() => {
+      for (const conn of this.conns) {
+        if (!conn.alive) {
+          conn.terminate();
+          continue;
+        }
+        conn.alive = false;
+        try {
+          conn.ws.ping();
+        } catch {
+          // not open any more: the close event is on its way
+        }
+      }
+    }, (idle * 1000) / 2);
+    this.sweepTimer.unref();
+  }
+}
+
+/** The node:http + ws transport. */
+export function createNodeTransport(options: TransportOptions): Transport {
+  return new NodeTransport(options);
+}

@@ -1,0 +1,114 @@
+// All sockets of the server: the upgrade decision, the sessions, the fan-out of lifecycle events
+// (encoded once per format, sent to every session whose scope admits them) and heartbeats.
+import { VarselError } from "../../engine/errors.js";
+import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
+import { encode, type Format } from "../codec.js";
+import type { AppContext } from "../context.js";
+import type { SelectProtocol, SocketConn, SocketHandlers, WebSocketRoute } from "../transport/types.js";
+import { CLOSE, chooseFormat, tokenOf } from "./protocols.js";
+import { Session } from "./session.js";
+
+export const WS_PATH = "/v1/ws";
+
+export class Hub {
+  private readonly sessions = new Map<number, Session>();
+  private readonly subscribed = new Set<Session>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unlisten: () => void;
+  private batchStart: bigint | undefined;
+
+  constructor(private readonly ctx: AppContext) {
+    this.unlisten = ctx.pipeline.lifecycle.onEvent((event) => this.publish(event));
+    this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** The WebSocket route for the transport. */
+  route(): WebSocketRoute {
+    return {
+      path: WS_PATH,
+      selectProtocol: this.selectProtocol,
+      handlers: this.handlers,
+      maxMessageBytes: this.ctx.limits.maxBodyBytes,
+      maxBackpressureBytes: this.ctx.limits.maxSocketBufferBytes * 2,
+    };
+  }
+
+  /** Marks the start of an ingest batch (HTTP or socket) for the ingest → push histogram. */
+  batchStarted(at: bigint): void {
+    this.batchStart = at;
+  }
+
+  /** Closes every socket with a reason and stops the heartbeat. */
+  shutdown(): void {
+    clearInterval(this.heartbeat);
+    this.unlisten();
+    for (const s of this.sessions.values()) s.close(CLOSE.shutdown, "shutting_down");
+  }
+
+  private readonly selectProtocol: SelectProtocol = async (offered, req) => {
+    const token = tokenOf(offered);
+    if (token !== undefined) req.userData.principal = await this.ctx.auth.verify(token);
+    const format = chooseFormat(offered);
+    if (format === undefined && offered.length > 0) {
+      throw new VarselError("invalid_message", "offer varsel.v1.json or varsel.v1.msgpack as a subprotocol");
+    }
+    return format;
+  };
+
+  private readonly handlers: SocketHandlers = {
+    open: (conn: SocketConn) => {
+      const session = new Session(conn, this.ctx, (s, on) => this.track(s, on));
+      this.sessions.set(conn.id, session);
+      this.ctx.metrics.clients.inc({ role: session.role });
+    },
+    message: (conn, data) => this.sessions.get(conn.id)?.onMessage(data),
+    close: (conn) => {
+      const session = this.sessions.get(conn.id);
+      if (session === undefined) return;
+      this.sessions.delete(conn.id);
+      session.dispose();
+      this.recountClients();
+    },
+  };
+
+  private track(session: Session, on: boolean): void {
+    if (on) this.subscribed.add(session);
+    else this.subscribed.delete(session);
+    this.ctx.metrics.subscriptions.set(this.subscribed.size);
+    this.recountClients();
+  }
+
+  private recountClients(): void {
+    this.ctx.metrics.clients.reset();
+    for (const s of this.sessions.values()) this.ctx.metrics.clients.inc({ role: s.role });
+  }
+
+  private publish(event: LifecycleEvent): void {
+    const frames: Partial<Record<Format, string | Buffer>> = {};
+    let sent = 0;
+    for (const session of this.subscribed) {
+      if (!session.wants(event)) continue;
+      const frame = (frames[session.format] ??= encode({ type: "event", event }, session.format));
+      session.sendEvent(event, frame);
+      sent++;
+    }
+    this.ctx.metrics.eventsPushed.inc(sent);
+    if (this.batchStart !== undefined && sent > 0) {
+      this.ctx.metrics.ingestToPushSeconds.observe(Number(process.hrtime.bigint() - this.batchStart) / 1e9);
+    }
+    if (event.type !== "review") this.countAlert(event);
+  }
+
+  private countAlert(event: LifecycleEvent): void {
+    if (event.type === "silence" || event.type === "review") return;
+    const kinds: Record<string, string> = { raised: "raise", resolved: "resolve" };
+    const kind = event.type === "updated" && event.change !== undefined ? { upgraded: "upgrade", downgraded: "downgrade" }[event.change as string] : kinds[event.type];
+    if (kind !== undefined) this.ctx.metrics.alertTransitions.inc({ kind, priority: event.alert.priority });
+  }
+
+  private beat(): void {
+    const seq = this.ctx.pipeline.lifecycle.lastSeq();
+    for (const session of this.subscribed) session.send({ type: "heartbeat", seq, at: this.ctx.now() });
+  }
+}

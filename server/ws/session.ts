@@ -1,0 +1,183 @@
+// One WebSocket connection: authentication (subprotocol token or first message), scope,
+// subscribe with snapshot or resume, acks, device ingest, rate limit, and backpressure.
+import { VarselError, type ErrorCode } from "../../engine/errors.js";
+import { admits, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
+import type { LifecycleEvent, Scope } from "../../engine/lifecycle/types.js";
+import { canSeePatient, type Principal } from "../auth.js";
+import { decode, encode, type Format } from "../codec.js";
+import type { AppContext } from "../context.js";
+import { ingestFhirResource, ingestReadings } from "../http/measurements.js";
+import type { SocketConn } from "../transport/types.js";
+import { parseClientMessage, type ClientMessage } from "./messages.js";
+import { CLOSE, formatOf } from "./protocols.js";
+import { TokenBucket } from "./rate-limit.js";
+
+export class Session {
+  readonly format: Format;
+  private principal: Principal | undefined;
+  private filter: ScopeFilter | undefined;
+  private readonly bucket: TokenBucket;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private authTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly conn: SocketConn,
+    private readonly ctx: AppContext,
+    private readonly onSubscribed: (session: Session, subscribed: boolean) => void,
+  ) {
+    this.format = formatOf(conn.protocol);
+    this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, Date.now());
+    const preAuth = conn.userData.principal as Principal | undefined;
+    if (preAuth !== undefined) this.authenticated(preAuth);
+    else this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, "unauthorized: authenticate within the time limit"), ctx.limits.authTimeoutMs);
+  }
+
+  get role(): string {
+    return this.principal?.role ?? "unauthenticated";
+  }
+
+  get subscribed(): boolean {
+    return this.filter !== undefined;
+  }
+
+  /** True when a subscribed session's scope admits the event. */
+  wants(event: LifecycleEvent): boolean {
+    return this.filter !== undefined && admits(this.filter, event.patient, event.teams);
+  }
+
+  /** Handles one frame; protocol errors are answered, never thrown. */
+  async onMessage(data: Buffer): Promise<void> {
+    let msg: ClientMessage | undefined;
+    try {
+      if (!this.bucket.take(Date.now())) throw new VarselError("rate_limited", `at most ${this.ctx.limits.messagesPerSecond} messages per second`);
+      msg = parseClientMessage(decode(data, this.format));
+      await this.dispatch(msg);
+    } catch (err) {
+      const e = err instanceof VarselError ? err : new VarselError("internal_error");
+      if (!(err instanceof VarselError)) this.ctx.logger.error({ err }, "socket message failed");
+      this.ctx.metrics.requestsRejected.inc({ code: e.code });
+      this.send({ type: "error", code: e.code, message: e.message, id: msg && "id" in msg ? msg.id : undefined, details: e.details });
+    }
+  }
+
+  private async dispatch(msg: ClientMessage): Promise<void> {
+    if (msg.type === "auth") return this.authenticated(await this.ctx.auth.verify(msg.token));
+    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.pipeline.lifecycle.lastSeq() });
+    const who = this.principal;
+    if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
+    switch (msg.type) {
+      case "subscribe":
+        return this.subscribe(who, msg);
+      case "unsubscribe":
+        this.filter = undefined;
+        this.onSubscribed(this, false);
+        return this.send({ type: "unsubscribed", id: msg.id });
+      case "ack": {
+        if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
+        const alert = this.ctx.pipeline.lifecycle.get(msg.alert);
+        if (!canSeePatient(who, this.ctx.pipeline.teamsOf(alert.patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+        const acked = this.ctx.pipeline.lifecycle.ack(msg.alert, who.sub, msg.note, this.ctx.now());
+        return this.send({ type: "ack_result", id: msg.id, alert: acked });
+      }
+      case "ingest": {
+        if (who.role !== "device" && who.role !== "admin") throw new VarselError("forbidden", "only devices ingest");
+        const teams = who.role === "admin" ? undefined : who.teams;
+        this.ctx.batchStarted(process.hrtime.bigint());
+        const answer =
+          msg.fhir !== undefined
+            ? ingestFhirResource(this.ctx, msg.fhir, teams, "ws")
+            : ingestReadings(this.ctx, msg.readings ?? [], teams, "ws");
+        return this.send({ type: "ingest_result", id: msg.id, ...answer });
+      }
+    }
+  }
+
+  private subscribe(who: Principal, msg: Extract<ClientMessage, { type: "subscribe" }>): void {
+    if (who.role === "device") throw new VarselError("forbidden", "devices cannot subscribe to alerts");
+    const { pipeline } = this.ctx;
+    for (const patient of msg.patients ?? []) {
+      if (pipeline.patient(patient) === undefined || !canSeePatient(who, pipeline.teamsOf(patient))) {
+        throw new VarselError("forbidden", "a requested patient is not in your care teams", { patient });
+      }
+    }
+    const outside = who.role === "admin" ? [] : (msg.teams ?? []).filter((t) => !who.teams.includes(t));
+    if (outside.length > 0) throw new VarselError("forbidden", "a requested team is not in your token", { teams: outside });
+    const scope: Scope = {};
+    if (msg.patients !== undefined) scope.patients = msg.patients;
+    if (msg.teams !== undefined) scope.teams = msg.teams;
+    else if (who.role !== "admin") scope.teams = who.teams;
+    // Reading the log and attaching to the live stream happen in one turn: no event falls between.
+    this.filter = scopeFilter(scope);
+    this.onSubscribed(this, true);
+    const lifecycle = pipeline.lifecycle;
+    if (msg.resumeFrom !== undefined) {
+      const missed = lifecycle.since(msg.resumeFrom, scope);
+      if (missed.status === "ok") {
+        this.send({ type: "subscribed", id: msg.id, seq: missed.lastSeq, resumedFrom: msg.resumeFrom, replayed: missed.events.length });
+        for (const event of missed.events) this.sendEvent(event);
+        return;
+      }
+      this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
+    }
+    const snapshot = lifecycle.snapshot(scope);
+    this.send({ type: "snapshot", id: msg.id, seq: snapshot.seq, alerts: snapshot.alerts });
+  }
+
+  private authenticated(who: Principal): void {
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    this.principal = who;
+    if (Number.isFinite(who.expiresAt)) {
+      // setTimeout cannot wait longer than ~24.8 days; a longer token is re-checked then.
+      const wait = Math.min(Math.max(0, who.expiresAt - Date.now()), 2 ** 31 - 1);
+      this.expiryTimer = setTimeout(() => {
+        if (Date.now() >= who.expiresAt) this.fail("token_expired", CLOSE.tokenExpired);
+        else this.authenticated(who);
+      }, wait);
+    }
+    this.send({ type: "authenticated", sub: who.sub, role: who.role, teams: who.teams, expiresAt: Number.isFinite(who.expiresAt) ? who.expiresAt : null });
+  }
+
+  /** Sends one event frame (pre-encoded by the hub when given). */
+  sendEvent(event: LifecycleEvent, frame?: string | Buffer): void {
+    this.sendFrame(frame ?? encode({ type: "event", event }, this.format));
+  }
+
+  /** Sends a control message. */
+  send(message: Record<string, unknown>): void {
+    this.sendFrame(encode(message, this.format));
+  }
+
+  private sendFrame(frame: string | Buffer): void {
+    if (this.closed) return;
+    const result = this.conn.send(frame, this.format === "msgpack");
+    if (result === "dropped" || this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes) {
+      this.ctx.metrics.slowClientsDisconnected.inc();
+      this.fail("slow_consumer", CLOSE.slowConsumer);
+    }
+  }
+
+  private fail(code: ErrorCode, closeCode: number): void {
+    this.close(closeCode, code);
+  }
+
+  /** Closes with a reason; idempotent. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dispose();
+    this.conn.close(code, reason);
+  }
+
+  /** Stops timers; called when the connection is gone. */
+  dispose(): void {
+    this.closed = true;
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    if (this.filter !== undefined) {
+      this.filter = undefined;
+      this.onSubscribed(this, false);
+    }
+  }
+}

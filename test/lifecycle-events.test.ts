@@ -1,0 +1,241 @@
+// Event numbers and resume (FHIR subscriptions backport): strictly increasing numbers with no
+// gaps, `since` returns exactly the missed events in a subscriber's scope, `resync_required`
+// beyond the retention window; review events for readings that need a clinician's eye.
+import { describe, expect, it } from "vitest";
+import { Engine, type AlertTransition } from "../engine/engine.js";
+import { AlertLifecycle, type LifecycleEvent, type LifecycleOptions, type ReviewEvent } from "../engine/lifecycle/index.js";
+
+const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
+const MIN = 60_000;
+const HOUR = 3_600_000;
+
+function tr(patient: string, rule: string, kind: AlertTransition["kind"], to: AlertTransition["to"], from: AlertTransition["from"] = "none"): AlertTransition {
+  return {
+    patient, rule, metric: "pulse", kind, from, to, direction: "high", time: T0, value: 1,
+    priority: to === "red" || from === "red" ? "high" : "medium", interpretation: to === "red" ? "HH" : to === "yellow" ? "H" : "N",
+  };
+}
+
+/** Three patients in two teams: p1 and p2 with team-a, p3 with team-b. */
+function world(options: Partial<LifecycleOptions> = {}) {
+  const lc = new AlertLifecycle({ rules: () => ({ kind: "band" }), latching: {}, ...options });
+  lc.setPatient("p1", { careTeams: [{ team: "team-a", role: "hospital" }] }, T0);
+  lc.setPatient("p2", { careTeams: [{ team: "team-a", role: "hospital" }, { team: "gp-2", role: "gp" }] }, T0);
+  lc.setPatient("p3", { careTeams: [{ team: "team-b", role: "municipality" }] }, T0);
+  const events: LifecycleEvent[] = [];
+  lc.onEvent((e) => events.push(e));
+  return { lc, events };
+}
+
+/** A mixed stream: raises, updates, acks, silences, resolves across three patients. */
+function churn(lc: AlertLifecycle, at: number): void {
+  lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p2", "r1", "raise", "red"), tr("p3", "r1", "raise", "yellow")], at);
+  lc.apply([tr("p1", "r1", "upgrade", "red", "yellow")], at + 1);
+  const s = lc.addSilence({ patient: "p3", until: at + HOUR, reason: "r", author: "a" }, at + 2);
+  lc.ack(lc.list({ patient: "p2", state: "firing" })[0].id, "nurse", undefined, at + 3);
+  lc.removeSilence(s.id, "a", at + 4);
+  lc.apply([tr("p1", "r1", "resolve", "none", "red"), tr("p2", "r1", "resolve", "none", "red"), tr("p3", "r1", "resolve", "none", "yellow")], at + 5);
+}
+
+describe("lifecycle: event numbers", () => {
+  it("numbers every event 1, 2, 3 ... with no gaps, in the order listeners see them", () => {
+    const { lc, events } = world();
+    churn(lc, T0);
+    expect(events.length).toBeGreaterThan(10);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(lc.lastSeq()).toBe(events.length);
+    const all = lc.since(0);
+    expect(all.status === "ok" && all.events).toEqual(events);
+  });
+
+  it("continues from a stored number after a restart", () => {
+    const { lc, events } = world({ startSeq: 41 });
+    expect(lc.lastSeq()).toBe(41);
+    expect(lc.since(41)).toEqual({ status: "ok", events: [], lastSeq: 41 });
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
+    expect(events.map((e) => e.seq)).toEqual([42]);
+    expect(lc.since(40).status).toBe("resync_required");
+  });
+
+  it("events are frozen copies: a listener cannot change the alert", () => {
+    const { lc, events } = world();
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
+    const e = events[0];
+    expect(Object.isFrozen(e)).toBe(true);
+    expect(() => {
+      if (e.type === "raised") (e.alert as { level: string }).level = "red";
+    }).toThrow(TypeError);
+    expect(lc.list()[0].level).toBe("yellow");
+  });
+
+  it("hands each event to persist before listeners see it", () => {
+    const order: string[] = [];
+    const lc = new AlertLifecycle({ rules: () => undefined, persist: (e) => order.push(`persist ${e.seq}`) });
+    lc.onEvent((e) => order.push(`push ${e.seq}`));
+    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p1", "r1", "upgrade", "red", "yellow")], T0);
+    expect(order).toEqual(["persist 1", "push 1", "persist 2", "push 2"]);
+  });
+
+  it("a throwing listener neither loses the event for others nor stops the operation", () => {
+    const errors: unknown[] = [];
+    const lc = new AlertLifecycle({ rules: () => undefined, onListenerError: (e) => errors.push(e) });
+    const seen: number[] = [];
+    lc.onEvent(() => {
+      throw new Error("socket closed");
+    });
+    lc.onEvent((e) => seen.push(e.seq));
+    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p2", "r1", "raise", "yellow")], T0);
+    expect(seen).toEqual([1, 2]);
+    expect(errors).toHaveLength(2);
+  });
+});
+
+describe("lifecycle: since and scope", () => {
+  it("returns exactly the events after seq, filtered by patient set and by team set", () => {
+    const { lc, events } = world();
+    churn(lc, T0);
+    const cut = 4;
+    const after = events.filter((e) => e.seq > cut);
+    const byPatients = lc.since(cut, { patients: ["p3"] });
+    expect(byPatients.status === "ok" && byPatients.events.map((e) => e.seq)).toEqual(after.filter((e) => e.patient === "p3").map((e) => e.seq));
+    const byTeam = lc.since(cut, { teams: ["team-a"] });
+    expect(byTeam.status === "ok" && byTeam.events.map((e) => e.seq)).toEqual(after.filter((e) => e.patient === "p1" || e.patient === "p2").map((e) => e.seq));
+    const gp = lc.since(cut, { teams: ["gp-2"] });
+    expect(gp.status === "ok" && [...new Set(gp.events.map((e) => e.patient))]).toEqual(["p2"]);
+    const bothScopes = lc.since(0, { teams: ["team-a"], patients: ["p2", "p3"] });
+    expect(bothScopes.status === "ok" && [...new Set(bothScopes.events.map((e) => e.patient))]).toEqual(["p2"]);
+    expect(byTeam.status === "ok" && byTeam.lastSeq).toBe(events.length);
+  });
+
+  it("a subscriber that reconnects gets the missed events and continues without gap or duplicate", () => {
+    const { lc } = world();
+    const scope = { teams: ["team-a"] };
+    const received: LifecycleEvent[] = [];
+    const unsubscribe = lc.onEvent((e) => received.push(e), scope);
+    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p3", "r1", "raise", "yellow")], T0);
+    unsubscribe(); // connection lost
+    const cursor = received.at(-1)!.seq;
+    lc.apply([tr("p1", "r1", "upgrade", "red", "yellow"), tr("p2", "r1", "raise", "yellow"), tr("p3", "r1", "upgrade", "red", "yellow")], T0 + MIN);
+    const missed = lc.since(cursor, scope);
+    if (missed.status !== "ok") throw new Error("expected events");
+    received.push(...missed.events);
+    lc.onEvent((e) => received.push(e), scope);
+    lc.apply([tr("p2", "r1", "resolve", "none", "yellow")], T0 + 2 * MIN);
+    const full = lc.since(0, scope);
+    expect(full.status === "ok" && full.events).toEqual(received);
+    expect(received.every((e) => e.patient !== "p3")).toBe(true);
+  });
+
+  it("answers resync_required when seq is older than the retained window (count), or in the future", () => {
+    const { lc, events } = world({ retention: { maxEvents: 3 } });
+    churn(lc, T0);
+    const last = events.length;
+    expect(lc.since(last - 3)).toEqual({ status: "ok", events: events.slice(-3), lastSeq: last });
+    const tooOld = lc.since(last - 4);
+    expect(tooOld).toMatchObject({ status: "resync_required", lastSeq: last, oldestSeq: last - 2, error: { code: "resync_required" } });
+    expect(lc.since(last + 1).status).toBe("resync_required");
+  });
+
+  it("drops events older than the age limit on tick", () => {
+    const { lc } = world({ retention: { maxAgeMs: HOUR } });
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
+    lc.apply([tr("p2", "r1", "raise", "yellow")], T0 + 30 * MIN);
+    lc.tick(T0 + HOUR);
+    expect(lc.since(0).status).toBe("ok");
+    lc.tick(T0 + HOUR + 1);
+    expect(lc.since(0).status).toBe("resync_required");
+    const rest = lc.since(1);
+    expect(rest.status === "ok" && rest.events.map((e) => e.seq)).toEqual([2]);
+  });
+
+  it("snapshot gives the open alerts in scope and the seq to continue from", () => {
+    const { lc } = world();
+    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p2", "r1", "raise", "yellow"), tr("p3", "r1", "raise", "red")], T0);
+    lc.apply([tr("p2", "r1", "resolve", "none", "yellow")], T0 + MIN);
+    const snap = lc.snapshot({ teams: ["team-a"] });
+    expect(snap.alerts.map((a) => a.patient)).toEqual(["p1"]);
+    expect(snap.seq).toBe(lc.lastSeq());
+    expect(lc.snapshot().alerts.map((a) => a.patient)).toEqual(["p1", "p3"]);
+    lc.apply([tr("p1", "r1", "upgrade", "red", "yellow")], T0 + 2 * MIN);
+    const next = lc.since(snap.seq, { teams: ["team-a"] });
+    expect(next.status === "ok" && next.events.map((e) => e.type)).toEqual(["updated"]);
+  });
+
+  it("list filters by state, priority, level and update time", () => {
+    const { lc } = world();
+    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p2", "r1", "raise", "red"), tr("p3", "r1", "raise", "yellow")], T0);
+    lc.apply([tr("p3", "r1", "resolve", "none", "yellow")], T0 + MIN);
+    expect(lc.list({ state: "firing" }).map((a) => a.patient)).toEqual(["p1", "p2"]);
+    expect(lc.list({ priority: "high" }).map((a) => a.patient)).toEqual(["p2"]);
+    expect(lc.list({ level: ["yellow"], state: ["resolved"] }).map((a) => a.patient)).toEqual(["p3"]);
+    expect(lc.list({ since: T0 + MIN }).map((a) => a.patient)).toEqual(["p3"]);
+  });
+
+  it("forgets resolved alerts after their retention", () => {
+    const { lc } = world({ retention: { resolvedAlertMs: HOUR } });
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
+    lc.apply([tr("p1", "r1", "resolve", "none", "yellow")], T0 + MIN);
+    const id = lc.list()[0].id;
+    lc.tick(T0 + MIN + HOUR);
+    expect(lc.get(id).state).toBe("resolved");
+    lc.tick(T0 + MIN + HOUR + 1);
+    expect(lc.list()).toEqual([]);
+  });
+});
+
+describe("lifecycle: review events", () => {
+  it("surfaces not_triaged, reference_needed and unit_mismatch of known patients, with no values", () => {
+    const engine = new Engine();
+    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
+    engine.configurePatient("k1", { programme: "telekol", rules: [{ id: "spo2-drop", remove: true }, { id: "spo2-ref", kind: "baseline", metric: "spo2", mode: "points", limits: { redLow: -5, yellowLow: -3 } }] }, T0 - HOUR);
+    const lc = new AlertLifecycle({ rules: () => undefined });
+    lc.setPatient("p1", { careTeams: [{ team: "team-a", role: "hospital" }] }, T0);
+    lc.setPatient("k1", { careTeams: [{ team: "team-k", role: "hospital" }] }, T0);
+    const events: LifecycleEvent[] = [];
+    lc.onEvent((e) => events.push(e));
+    const items = [
+      { patient: "p1", metric: "temp", value: 38.5, time: T0 - 2000 },
+      { patient: "p1", metric: "temp", value: 38.6, time: T0 - 1000 },
+      { patient: "p1", metric: "weight", value: 80, unit: "stone", time: T0 },
+      { patient: "k1", metric: "spo2", value: 93, time: T0 },
+      { patient: "nobody", metric: "weight", value: 80, unit: "stone", time: T0 },
+      { patient: "p1", metric: "pulse", value: 70, time: T0 },
+      { patient: "p1", metric: "http://loinc.org|29463-7", value: 80, unit: "pound", time: T0 },
+    ];
+    const result = engine.ingest(items, T0);
+    expect(result.readings.map((r) => r.triage)).toEqual(["not_triaged", "not_triaged", "reference_needed", "N"]);
+    lc.ingest(result, T0, { items, knownPatient: (p) => engine.patients.has(p) });
+    const reviews = events.filter((e): e is ReviewEvent => e.type === "review");
+    expect(reviews.map(({ patient, reason, metric, count }) => ({ patient, reason, metric, count }))).toEqual([
+      { patient: "p1", reason: "not_triaged", metric: "temp", count: 2 },
+      { patient: "k1", reason: "reference_needed", metric: "spo2", count: 1 },
+      { patient: "p1", reason: "unit_mismatch", metric: "weight", count: 2 },
+    ]);
+    expect(Object.keys(reviews[0]).sort()).toEqual(["at", "count", "metric", "patient", "reason", "seq", "teams", "type"]);
+    expect(reviews[0].teams).toEqual(["team-a"]);
+    const forTeamK = lc.since(0, { teams: ["team-k"] });
+    expect(forTeamK.status === "ok" && forTeamK.events.map((e) => e.type === "review" && e.reason)).toEqual(["reference_needed"]);
+    expect(lc.snapshot().alerts).toEqual([]);
+  });
+
+  it("without the raw items, unit failures cannot be attributed and are not invented", () => {
+    const engine = new Engine();
+    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
+    const lc = new AlertLifecycle({ rules: () => undefined });
+    lc.setPatient("p1", { careTeams: [] }, T0);
+    lc.ingest(engine.ingest([{ patient: "p1", metric: "weight", value: 80, unit: "stone", time: T0 }], T0), T0);
+    expect(lc.lastSeq()).toBe(0);
+  });
+
+  it("an attribute function names the patient and metric of a rejection when items are not plain readings (FHIR)", () => {
+    const engine = new Engine();
+    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
+    const lc = new AlertLifecycle({ rules: () => undefined });
+    lc.setPatient("p1", { careTeams: [] }, T0);
+    const events: LifecycleEvent[] = [];
+    lc.onEvent((e) => events.push(e));
+    const result = engine.ingest([{ patient: "p1", metric: "weight", value: 80, unit: "stone", time: T0 }], T0);
+    lc.ingest(result, T0, { attribute: (r) => (r.index === 0 ? { patient: "p1", metric: "NPU03804" } : undefined) });
+    expect(events.map((e) => e.type === "review" && [e.patient, e.metric, e.reason])).toEqual([["p1", "weight", "unit_mismatch"]]);
+  });
+});
