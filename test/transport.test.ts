@@ -9,6 +9,7 @@ import { createNodeTransport } from "../server/transport/node.js";
 import { TRANSPORT_ENV, TransportSelector, loadNativeUws } from "../server/transport/select.js";
 import type { SendResult, TransportKind } from "../server/transport/types.js";
 import { nativePayloadCap } from "../server/transport/uws.js";
+import { formatIp, normalizeAddress } from "../server/transport/common.js";
 import {
   Harness, RawClient, WS_PATH, closed, collect, makeTransport, nextMessage, openClient, refusedUpgrade, sleep, until,
 } from "./support/transports.js";
@@ -126,6 +127,18 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect((await res.json()).bodyLength).toBe(10_000);
     });
 
+    it("holds the limit exactly for a streamed body too: maxBodyBytes passes, one more byte is 413", async () => {
+      const h = await harness(kind, { maxBodyBytes: 100_000 });
+      const ok = streamed(100_000, 7_000);
+      const r1 = await fetch(h.url("/s"), { method: "POST", body: ok.body, duplex: "half" } as RequestInit);
+      expect(r1.status).toBe(200);
+      expect((await r1.json()).bodyLength).toBe(100_000);
+      const over = streamed(100_001, 7_000);
+      const r2 = await fetch(h.url("/s"), { method: "POST", body: over.body, duplex: "half" } as RequestInit);
+      expect(r2.status).toBe(413);
+      expect(h.requests).toHaveLength(1);
+    });
+
     it("answers 413 payload_too_large to a declared oversized body without calling the handler, and stays up", async () => {
       const h = await harness(kind, { maxBodyBytes: 64 * 1024 });
       for (const size of [64 * 1024 + 1, 5_000_000]) {
@@ -236,6 +249,42 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(h.requests.map((r) => r.path)).not.toContain("/half");
       expect((await fetch(h.url("/again"))).status).toBe(200);
     });
+
+    it("serves a request with a non-WebSocket Upgrade header (curl --http2's h2c) as plain HTTP", async () => {
+      const h = await harness(kind);
+      const c = new RawClient(h.port);
+      await c.ready;
+      c.socket.write(
+        "POST /h2c?q=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+          "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhe",
+      );
+      await sleep(30);
+      c.socket.write("llo");
+      await until(() => c.text().includes("}"), 2000, "answer");
+      c.socket.destroy();
+      expect(c.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(h.requests).toHaveLength(1);
+      expect(h.requests[0]!).toMatchObject({ method: "POST", path: "/h2c" });
+      expect(h.requests[0]!.body.toString()).toBe("hello");
+      expect(h.requests[0]!.query.get("q")).toBe("1");
+    });
+
+    it(kind === "uws" ? "serves a chunked body under a non-WebSocket Upgrade header" : "refuses a chunked body under a non-WebSocket Upgrade header with 411", async () => {
+      // A documented difference: node has already dropped its HTTP parser for such a request.
+      const h = await harness(kind);
+      const text = await rawHttp(
+        h.port,
+        "POST /x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      );
+      if (kind === "uws") {
+        expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+        expect(h.requests[0]!.body.toString()).toBe("hello");
+      } else {
+        expect(text).toMatch(/^HTTP\/1\.1 411 Length Required\r\n/);
+        expect(text).toContain('"code":"length_required"');
+        expect(h.requests).toHaveLength(0);
+      }
+    });
   });
 
   // ---------------------------------------------------------------- WebSocket
@@ -324,6 +373,20 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect((await plain.json()).path).toBe(WS_PATH);
     });
 
+    it("answers 404 to a WebSocket upgrade without a valid key or with another method, without asking selectProtocol", async () => {
+      const h = await harness(kind);
+      const base = "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+      const noKey = await rawHttp(h.port, `GET ${WS_PATH} HTTP/1.1\r\n${base}\r\n`);
+      const post = await rawHttp(h.port, `POST ${WS_PATH} HTTP/1.1\r\n${base}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n`);
+      for (const text of [noKey, post]) {
+        expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+        expect(text).toContain('{"code":"not_found","message":"not found"}');
+      }
+      expect(h.upgrades).toHaveLength(0);
+      expect(h.requests).toHaveLength(0);
+      expect((await fetch(h.url("/still-up"))).status).toBe(200);
+    });
+
     it("echoes text and binary messages with their kind", async () => {
       const h = await harness(kind);
       const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
@@ -374,6 +437,18 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(h.transport.connections()).toBe(0);
     });
 
+    it(kind === "uws" ? "cuts a message over uWS's native cap with 1006 (no close frame)" : "closes with 1009 however large the message", async () => {
+      // A documented difference: this uWS build force-closes past maxPayloadLength.
+      const max = 4096;
+      const h = await harness(kind, { wsRoute: { maxMessageBytes: max } });
+      const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
+      const done = closed(ws);
+      ws.send(Buffer.alloc(nativePayloadCap(max) + 1));
+      expect((await done).code).toBe(kind === "uws" ? 1006 : 1009);
+      await until(() => h.transport.connections() === 0, 2000, "server close");
+      expect(h.eventsOf("message")).toHaveLength(0);
+    });
+
     it("reports backpressure to a client that stops reading, drops past maxBackpressureBytes, then drains", async () => {
       const maxBackpressure = 512 * 1024;
       const h = await harness(kind, { wsRoute: { maxBackpressureBytes: maxBackpressure } });
@@ -415,6 +490,31 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect((await nextMessage(ws)).data.toString()).toBe("after drain");
     });
 
+    it("calls drain once, with nothing left buffered, after backpressure that never reached the drop limit", async () => {
+      const h = await harness(kind, { wsRoute: { maxBackpressureBytes: 64 * 1024 * 1024 } });
+      const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
+      await until(() => h.eventsOf("open").length === 1, 2000, "open");
+      const conn = h.eventsOf("open")[0]!.conn;
+      const got = collect(ws);
+      const socket = (ws as unknown as { _socket: import("node:net").Socket })._socket;
+      socket.pause();
+      let sent = 0;
+      let last: SendResult = "ok";
+      for (let i = 0; i < 2000 && last !== "backpressure"; i++) {
+        last = conn.send(Buffer.alloc(64 * 1024, i & 0xff), true);
+        sent++;
+      }
+      expect(last).toBe("backpressure");
+      expect(conn.bufferedAmount()).toBeGreaterThan(0);
+      await sleep(50);
+      expect(h.eventsOf("drain")).toHaveLength(0);
+      socket.resume();
+      await until(() => h.eventsOf("drain").length === 1 && got.length === sent, 10_000, "drain");
+      expect(h.eventsOf("drain")[0]!.buffered).toBe(0);
+      await sleep(50);
+      expect(h.eventsOf("drain")).toHaveLength(1);
+    });
+
     it("closes from the server with a code and reason; terminate cuts with 1006; bad codes throw", async () => {
       const h = await harness(kind);
       const a = await client(h.wsUrl(), ["varsel.v1.json"]);
@@ -451,6 +551,24 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(h.eventsOf("close")[0]).toMatchObject({ code: 4100, reason: "bye now" });
       expect(h.transport.connections()).toBe(0);
     });
+  });
+
+  // ---------------------------------------------------------------- addresses
+
+  it("reports peer addresses as node prints them on a dual-stack listener (IPv4-mapped shown as IPv4)", async () => {
+    const h = new Harness(kind);
+    h.transport = makeTransport(kind, {
+      http: (req) => ({ status: 200, body: req.remoteAddress }),
+      ws: { path: WS_PATH, selectProtocol: (_o, req) => ((req.userData.addr = req.remoteAddress), undefined), handlers: { message: () => undefined, open: (conn) => void h.events.push({ type: "open", conn }) } },
+    });
+    running.push(h);
+    h.port = await h.transport.listen(0, "::");
+    expect(await (await fetch(`http://127.0.0.1:${h.port}/`)).text()).toBe("127.0.0.1");
+    expect(await (await fetch(`http://[::1]:${h.port}/`)).text()).toBe("::1");
+    await client(`ws://127.0.0.1:${h.port}${WS_PATH}`);
+    await client(`ws://[::1]:${h.port}${WS_PATH}`);
+    await until(() => h.events.length === 2, 2000, "opens");
+    expect(h.events.map((e) => [e.conn.remoteAddress, e.conn.userData.addr])).toEqual([["127.0.0.1", "127.0.0.1"], ["::1", "::1"]]);
   });
 
   // ---------------------------------------------------------------- shutdown
@@ -499,7 +617,7 @@ describe.each(KINDS)("transport %s", (kind) => {
       await until(() => h.requests.some((r) => r.path === "/slow"), 2000, "slow request");
       let closeDone = false;
       const closing = h.transport.close().then(() => void (closeDone = true));
-      await sleep(50);
+      await sleep(300); // well past the transport's own settling delays, well inside the grace
       expect(closeDone).toBe(false);
       release();
       const r = await slow;
@@ -513,10 +631,12 @@ describe.each(KINDS)("transport %s", (kind) => {
 
 // ---------------------------------------------------------------- idle timeout (slow: uWS's floor is 8 s)
 
-describe.each(KINDS)("transport %s idle timeout", (kind) => {
-  it("pings, cuts a silent peer with 1006, and keeps a peer that answers pings", { timeout: 30_000 }, async () => {
-    const h = await harness(kind, { wsRoute: { idleTimeoutSeconds: 8 } });
-    const live = await client(h.wsUrl(), ["varsel.v1.json"]);
+describe.concurrent("idle timeout", () => {
+  // Concurrent (both take ~9 s), so each test owns and closes its server and clients itself.
+  it.for(KINDS)("%s pings, cuts a silent peer with 1006, and keeps a peer that answers pings", { timeout: 30_000 }, async (kind, { expect }) => {
+    const h = await new Harness(kind, { wsRoute: { idleTimeoutSeconds: 8 } }).start();
+    const live = await openClient(h.wsUrl(), ["varsel.v1.json"]);
+    try {
     let pings = 0;
     live.on("ping", () => pings++);
     const silent = new RawClient(h.port);
@@ -536,10 +656,30 @@ describe.each(KINDS)("transport %s idle timeout", (kind) => {
     expect(live.readyState).toBe(WebSocket.OPEN);
     expect(pings).toBeGreaterThan(0);
     expect(h.transport.connections()).toBe(1);
+    } finally {
+      live.terminate();
+      await h.stop();
+    }
   });
 });
 
 // ---------------------------------------------------------------- options and selection
+
+describe("address text", () => {
+  it("formats 4- and 16-byte addresses like node (RFC 5952), IPv4-mapped as IPv4", () => {
+    expect(formatIp(Uint8Array.from([127, 0, 0, 1]))).toBe("127.0.0.1");
+    const v6 = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/:/g, ""), "hex"));
+    expect(formatIp(v6("0000:0000:0000:0000:0000:ffff:0a00:0001"))).toBe("10.0.0.1");
+    expect(formatIp(v6("0000:0000:0000:0000:0000:0000:0000:0001"))).toBe("::1");
+    expect(formatIp(v6("0000:0000:0000:0000:0000:0000:0000:0000"))).toBe("::");
+    expect(formatIp(v6("2001:0db8:0000:0000:0001:0000:0000:0001"))).toBe("2001:db8::1:0:0:1");
+    expect(formatIp(v6("2001:0db8:0000:0001:0001:0001:0001:0001"))).toBe("2001:db8:0:1:1:1:1:1");
+    expect(formatIp(v6("fe80:0000:0000:0000:0202:b3ff:fe1e:8329"))).toBe("fe80::202:b3ff:fe1e:8329");
+    expect(formatIp(v6("2001:0db8:0000:0000:0000:0000:0000:0000"))).toBe("2001:db8::");
+    expect(normalizeAddress("::ffff:192.168.1.9")).toBe("192.168.1.9");
+    expect(normalizeAddress("::1")).toBe("::1");
+  });
+});
 
 describe("options", () => {
   it.each(KINDS)("%s refuses an idle timeout under uWS's 8 s floor (which would abort the process)", (kind) => {

@@ -3,20 +3,31 @@
 // key rebuilt from a restored record equals the key of the ParamSet that made it.
 import type { ParamSet } from "../evaluator.js";
 
-const U8_FIELDS = ["n", "m", "mode", "minCount", "weekdays", "everyNDays"] as const;
+function checkU8(name: string, v: number): void {
+  if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new RangeError(`param ${name} must be an integer 0..255, got ${v}`);
+}
 
 /** Throws unless every u8 field is an integer 0..255 (the kernel stores them as bytes). */
 export function checkParams(p: ParamSet): void {
-  for (const f of U8_FIELDS) {
-    const v = p[f];
-    if (!Number.isInteger(v) || v < 0 || v > 255) throw new RangeError(`param ${f} must be an integer 0..255, got ${v}`);
-  }
+  checkU8("n", p.n);
+  checkU8("m", p.m);
+  checkU8("mode", p.mode);
+  checkU8("minCount", p.minCount);
+  checkU8("weekdays", p.weekdays);
+  checkU8("everyNDays", p.everyNDays);
+}
+
+/** Do two param sets store the same record? (margin compared as f32, like the key) */
+export function sameParams(a: ParamSet, b: ParamSet): boolean {
+  return (
+    Object.is(a.forMs, b.forMs) && Object.is(a.keepMs, b.keepMs) && Object.is(a.windowMs, b.windowMs) &&
+    Object.is(a.horizonMs, b.horizonMs) && Object.is(a.deadlineMs, b.deadlineMs) && Object.is(a.graceMs, b.graceMs) &&
+    Object.is(Math.fround(a.margin), Math.fround(b.margin)) && a.n === b.n && a.m === b.m && a.mode === b.mode &&
+    a.minCount === b.minCount && a.weekdays === b.weekdays && a.everyNDays === b.everyNDays
+  );
 }
 
 /** The dedup key of a param set. */
 export function paramKey(p: ParamSet): string {
-  return [
-    p.forMs, p.keepMs, p.windowMs, p.horizonMs, p.deadlineMs, p.graceMs, Math.fround(p.margin),
-    p.n, p.m, p.mode, p.minCount, p.weekdays, p.everyNDays,
-  ].join(",");
+  return `${p.forMs},${p.keepMs},${p.windowMs},${p.horizonMs},${p.deadlineMs},${p.graceMs},${Math.fround(p.margin)},${p.n},${p.m},${p.mode},${p.minCount},${p.weekdays},${p.everyNDays}`;
 }

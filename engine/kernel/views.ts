@@ -31,8 +31,10 @@ export class Views {
 
   /** The views, re-created if memory grew since they were made. */
   fresh(): this {
-    const buf = this.memory.buffer;
-    if (buf !== this.buffer) {
+    // memory.grow detaches the old buffer (length 0): checking that avoids the costly
+    // memory.buffer getter on every access.
+    if (this.buffer === null || this.u8.length === 0) {
+      const buf = this.memory.buffer;
       this.buffer = buf;
       this.u8 = new Uint8Array(buf);
       this.u32 = new Uint32Array(buf);

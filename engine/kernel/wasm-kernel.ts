@@ -3,58 +3,74 @@
 // the transition records. The kernel does the rest.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  ERR_BAD_SLOT,
-  ERR_OUT_FULL,
-  H_BATCH_CAP,
-  H_END,
-  H_HEAP_BASE,
-  H_HIST_CAP,
-  H_HIST_COUNT,
-  H_MAGIC,
-  H_MAX_RULES_PER_SLOT,
-  H_OFF_IN_SLOT,
-  H_OFF_IN_TIME,
-  H_OFF_IN_VALUE,
-  H_OFF_OUT,
-  H_OFF_PARAMS,
-  H_OFF_TRIAGE,
-  H_OUT_CAP,
-  H_PARAM_CAP,
-  H_PARAM_COUNT,
-  H_RULE_CAP,
-  H_RULE_COUNT,
-  H_SCORE_CAP,
-  H_SCORE_COUNT,
-  H_SLOT_CAP,
-  H_SLOT_COUNT,
-  H_STATE_END,
-  H_VERSION,
-  HEADER_BYTES,
-  KIND_SCORE,
-  KIND_SCORE_LINK,
-  LAYOUT_MAGIC,
-  LAYOUT_VERSION,
-  NONE,
-  RULE_BYTES,
-  SCORE_INPUTS,
-  SLOT_BYTES,
-} from "../../assembly/layout.js";
+import * as L from "../../assembly/layout.js";
 import type { BatchResult, CompiledRule, Evaluator, Limits, ParamSet, SlotConfig, Transition } from "../evaluator.js";
 import { KernelError } from "./errors.js";
 import type { KernelExports } from "./exports.js";
-import { checkParams, paramKey } from "./params.js";
+import { checkParams, paramKey, sameParams } from "./params.js";
 import { readParamSets } from "./restore.js";
 import { Views } from "./views.js";
 
+// Module-local copies of the layout constants: imported bindings are much slower to read in
+// hot host code (measured under tsx).
+const ERR_BAD_SLOT = L.ERR_BAD_SLOT;
+const ERR_OUT_FULL = L.ERR_OUT_FULL;
+const H_BATCH_CAP = L.H_BATCH_CAP;
+const H_END = L.H_END;
+const H_HEAP_BASE = L.H_HEAP_BASE;
+const H_HIST_CAP = L.H_HIST_CAP;
+const H_HIST_COUNT = L.H_HIST_COUNT;
+const H_MAGIC = L.H_MAGIC;
+const H_MAX_RULES_PER_SLOT = L.H_MAX_RULES_PER_SLOT;
+const H_OFF_IN_SLOT = L.H_OFF_IN_SLOT;
+const H_OFF_IN_TIME = L.H_OFF_IN_TIME;
+const H_OFF_IN_VALUE = L.H_OFF_IN_VALUE;
+const H_OFF_OUT = L.H_OFF_OUT;
+const H_OFF_PARAMS = L.H_OFF_PARAMS;
+const H_OFF_TRIAGE = L.H_OFF_TRIAGE;
+const H_OUT_CAP = L.H_OUT_CAP;
+const H_PARAM_CAP = L.H_PARAM_CAP;
+const H_PARAM_COUNT = L.H_PARAM_COUNT;
+const H_RULE_CAP = L.H_RULE_CAP;
+const H_RULE_COUNT = L.H_RULE_COUNT;
+const H_SCORE_CAP = L.H_SCORE_CAP;
+const H_SCORE_COUNT = L.H_SCORE_COUNT;
+const H_SLOT_CAP = L.H_SLOT_CAP;
+const H_SLOT_COUNT = L.H_SLOT_COUNT;
+const H_STATE_END = L.H_STATE_END;
+const H_VERSION = L.H_VERSION;
+const HEADER_BYTES = L.HEADER_BYTES;
+const KIND_SCORE = L.KIND_SCORE;
+const KIND_SCORE_LINK = L.KIND_SCORE_LINK;
+const LAYOUT_MAGIC = L.LAYOUT_MAGIC;
+const LAYOUT_VERSION = L.LAYOUT_VERSION;
+const NONE = L.NONE;
+const RULE_BYTES = L.RULE_BYTES;
+const SCORE_INPUTS = L.SCORE_INPUTS;
+const SLOT_BYTES = L.SLOT_BYTES;
+
 const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
 
+/** Record capacities of a kernel (it grows them by doubling as needed). */
+export interface KernelCapacity {
+  slots: number;
+  rules: number;
+  /** History entries (sum of the slots' histCap). */
+  hist: number;
+  params: number;
+  scores: number;
+  /** Readings per kernel call. */
+  batch: number;
+  /** Transition records per kernel call. */
+  out: number;
+}
+
 /** Capacities a fresh kernel starts with (small: tests create thousands of kernels). */
-const INITIAL = { slots: 64, rules: 128, hist: 1024, params: 16, scores: 8, batch: 1024, out: 2048 };
+const INITIAL: KernelCapacity = { slots: 64, rules: 128, hist: 1024, params: 16, scores: 8, batch: 1024, out: 2048 };
 /** evaluate() feeds at most this many readings per kernel call. */
 const MAX_CHUNK = 65536;
 
-type Caps = typeof INITIAL;
+type Caps = KernelCapacity;
 
 const modules = new Map<string, WebAssembly.Module>();
 
@@ -73,7 +89,9 @@ function instantiate(wasmPath: string): KernelExports {
   return new WebAssembly.Instance(mod, { env }).exports as unknown as KernelExports;
 }
 
+/** The capacity to grow to: doubled until it holds `need` (unchanged when it already does). */
 function nextCap(current: number, need: number): number {
+  if (need <= current) return current;
   let cap = Math.max(current, 1);
   while (cap < need) cap *= 2;
   return cap;
@@ -86,15 +104,21 @@ function checkIndex(what: string, i: number, count: number): void {
 export class WasmKernel implements Evaluator {
   private readonly v: Views;
   private readonly paramIds = new Map<string, number>();
+  private readonly paramObjects = new WeakMap<ParamSet, { copy: ParamSet; id: number }>();
 
   private constructor(private readonly ex: KernelExports) {
     this.v = new Views(ex.memory, ex.heapBase());
   }
 
-  /** Loads the kernel (synchronously) and lays out the initial capacities. */
-  static load(wasmPath: string = DEFAULT_WASM): WasmKernel {
+  /**
+   * Loads the kernel (synchronously) and lays out its initial capacities: small defaults, raised
+   * to `capacity` where given (reserving a known size up front avoids growing step by step).
+   */
+  static load(wasmPath: string = DEFAULT_WASM, capacity: Partial<KernelCapacity> = {}): WasmKernel {
     const k = new WasmKernel(instantiate(wasmPath));
-    k.reserve(INITIAL);
+    const cap = { ...INITIAL };
+    for (const key of Object.keys(cap) as (keyof KernelCapacity)[]) cap[key] = Math.max(cap[key], capacity[key] ?? 0);
+    k.reserve(cap);
     return k;
   }
 
@@ -295,17 +319,24 @@ export class WasmKernel implements Evaluator {
 
   /** Grows (by doubling) every capacity below its need, in one reserve() call. */
   private ensure(need: Partial<Caps>): void {
-    const cur = this.caps();
-    let grow = false;
-    const next = { ...cur };
-    for (const key of Object.keys(need) as (keyof Caps)[]) {
-      const want = need[key]!;
-      if (want > cur[key]) {
-        next[key] = nextCap(cur[key], want);
-        grow = true;
-      }
-    }
-    if (grow) this.reserve(next);
+    const slots = need.slots ?? 0;
+    const rules = need.rules ?? 0;
+    const hist = need.hist ?? 0;
+    const params = need.params ?? 0;
+    const scores = need.scores ?? 0;
+    const batch = need.batch ?? 0;
+    const out = need.out ?? 0;
+    const c = this.caps();
+    if (slots <= c.slots && rules <= c.rules && hist <= c.hist && params <= c.params && scores <= c.scores && batch <= c.batch && out <= c.out) return;
+    this.reserve({
+      slots: nextCap(c.slots, slots),
+      rules: nextCap(c.rules, rules),
+      hist: nextCap(c.hist, hist),
+      params: nextCap(c.params, params),
+      scores: nextCap(c.scores, scores),
+      batch: nextCap(c.batch, batch),
+      out: nextCap(c.out, out),
+    });
   }
 
   private reserve(c: Caps): void {
@@ -315,7 +346,16 @@ export class WasmKernel implements Evaluator {
   }
 
   private paramId(p: ParamSet): number {
+    // Fast path: the same ParamSet object as before, unchanged (programme defaults are shared).
+    const seen = this.paramObjects.get(p);
+    if (seen !== undefined && sameParams(seen.copy, p)) return seen.id;
     checkParams(p);
+    const id = this.paramIdByValue(p);
+    this.paramObjects.set(p, { copy: { ...p }, id });
+    return id;
+  }
+
+  private paramIdByValue(p: ParamSet): number {
     const key = paramKey(p);
     const known = this.paramIds.get(key);
     if (known !== undefined) return known;

@@ -23,6 +23,8 @@ export interface ServerEvent {
   isBinary?: boolean;
   code?: number;
   reason?: string;
+  /** bufferedAmount() when drain was called. */
+  buffered?: number;
 }
 
 /** A running transport whose handlers delegate to replaceable fields. */
@@ -68,7 +70,7 @@ export class Harness {
             this.events.push({ type: "message", conn, data, isBinary });
             this.onMessage(conn, data, isBinary);
           },
-          drain: (conn) => void this.events.push({ type: "drain", conn }),
+          drain: (conn) => void this.events.push({ type: "drain", conn, buffered: conn.bufferedAmount() }),
           close: (conn, code, reason) => void this.events.push({ type: "close", conn, code, reason }),
         },
         ...wsRoute,

@@ -1,0 +1,157 @@
+// Ingest and configuration over real HTTP on both transports: every kind of bad input answers a
+// catalogued code and keeps its valid neighbours; FHIR examples as integrators send them;
+// idempotent resends; scopes; versioned thresholds.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { msgpack, registerPatient, startServer, TRANSPORTS, type Harness } from "./support/server.js";
+
+const fixture = (name: string) => readFileSync(new URL(`../../shared/fixtures/fhir/${name}`, import.meta.url), "utf8");
+
+describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
+  let h: Harness;
+  let device: string;
+  let admin: string;
+  const iso = () => new Date(h.clock.now()).toISOString();
+
+  beforeAll(async () => {
+    h = await startServer(transport, { maxBatchItems: 50, maxBodyBytes: 64 * 1024 });
+    await registerPatient(h, "pa", "team-a");
+    await registerPatient(h, "pb", "team-b");
+    await registerPatient(h, "example", "team-a");
+    device = await h.token("device", ["team-a"]);
+    admin = await h.token("admin", []);
+  });
+  afterAll(() => h.close());
+
+  const post = (options: Parameters<Harness["http"]>[2]) => h.http("POST", "/v1/measurements", { token: device, ...options });
+
+  it("answers each bad item with its index and code and evaluates the valid ones (msgpack carries NaN)", async () => {
+    const t = h.clock.now();
+    const res = await post({
+      raw: msgpack([
+        { patient: "pa", metric: "pulse", value: 72, time: t },
+        { patient: "pa", metric: "shoe_size", value: 42, time: t },
+        { patient: "pa", metric: "weight", value: 80, unit: "stone", time: t },
+        { patient: "pa", metric: "pulse", value: Number.NaN, time: t },
+        { patient: "pa", metric: "spo2", value: 140, time: t },
+        { patient: "nobody", metric: "pulse", value: 70, time: t },
+        { patient: "pb", metric: "pulse", value: 70, time: t },
+        { patient: "pa", metric: "bp_sys", value: 15, unit: "kPa", time: t },
+      ]),
+      type: "application/msgpack",
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(2);
+    expect(res.body.rejected.map((r: any) => [r.index, r.code])).toEqual([
+      [1, "unknown_metric"],
+      [2, "unit_mismatch"],
+      [3, "not_a_number"],
+      [4, "implausible_value"],
+      [5, "unknown_patient"],
+      [6, "forbidden"],
+    ]);
+    expect(res.body.readings.map((r: any) => [r.index, r.metric, r.triage])).toEqual([
+      [0, "pulse", "N"],
+      [7, "bp_sys", "N"],
+    ]);
+    const metrics = (await h.http("GET", "/metrics")).body as string;
+    for (const code of ["unknown_metric", "unit_mismatch", "not_a_number", "implausible_value", "unknown_patient", "forbidden"]) {
+      expect(metrics).toMatch(new RegExp(`varsel_readings_rejected_total\\{code="${code}"\\} [1-9]`));
+    }
+  });
+
+  it.each([
+    ["malformed JSON", { raw: "[{", type: "application/json" }, 400, "malformed_json"],
+    ["malformed MessagePack", { raw: Buffer.from([0xc1, 0xff, 0x00]), type: "application/msgpack" }, 400, "malformed_msgpack"],
+    ["a wrong content type", { raw: "pulse=72", type: "application/x-www-form-urlencoded" }, 415, "unsupported_media_type"],
+    ["an oversized body", { raw: "[" + " ".repeat(70 * 1024) + "]", type: "application/json" }, 413, "payload_too_large"],
+    ["too many items", { body: Array.from({ length: 51 }, () => ({})) }, 413, "batch_too_large"],
+    ["a body that is not a list of readings", { body: { pulse: 72 } }, 422, "invalid_body"],
+  ])("answers %s with a code", async (_name, options, status, code) => {
+    const res = await post(options as any);
+    expect(res.status).toBe(status);
+    expect(res.body.code).toBe(code);
+    expect(typeof res.body.message).toBe("string");
+  });
+
+  it("answers 422 when every item is rejected, and 401/403 to the wrong callers", async () => {
+    const all = await post({ body: [{ patient: "pa", metric: "pulse", value: "fast", time: iso() }] });
+    expect(all.status).toBe(422);
+    expect(all.body.rejected[0].code).toBe("not_a_number");
+    expect((await h.http("POST", "/v1/measurements", { body: [] })).status).toBe(401);
+    const clinician = await h.token("clinician", ["team-a"]);
+    expect((await h.http("POST", "/v1/measurements", { token: clinician, body: [] })).body.code).toBe("forbidden");
+  });
+
+  it("a resent measurement id is acknowledged again but evaluated once", async () => {
+    h.clock.advance(60_000);
+    const reading = { patient: "pa", metric: "pulse", value: 126, time: iso(), id: "gw-42" };
+    const first = await post({ body: [reading] });
+    expect(first.body).toMatchObject({ accepted: 1, duplicates: [], transitions: 1 });
+    const again = await post({ body: [reading] });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: [{ index: 0, id: "gw-42" }], transitions: 0 });
+  });
+
+  it("ingests the official HL7 examples as their README says", async () => {
+    const fhir = (name: string) => post({ raw: fixture(name), type: "application/fhir+json" });
+    const bp = await fhir("observation-example-bloodpressure.json");
+    expect(bp.body.readings.map((r: any) => [r.metric, r.triage])).toEqual([
+      ["bp_sys", "N"],
+      ["bp_dia", "N"],
+    ]);
+    const weight = await fhir("observation-example-body-weight-lb.json");
+    expect(weight.body.accepted).toBe(1);
+    const absent = await fhir("observation-example-bloodpressure-dar.json");
+    expect(absent.body.rejected.map((r: any) => r.code)).toContain("value_absent");
+    const cancelled = await fhir("observation-example-bloodpressure-cancel.json");
+    expect(cancelled.body.invalidated).toHaveLength(1);
+    const spo2 = await fhir("observation-example-satO2.json");
+    expect(spo2.body.readings.map((r: any) => r.metric)).toEqual(["spo2"]);
+    const pulse = await fhir("observation-example-heart-rate.json");
+    expect(pulse.body.readings[0]).toMatchObject({ metric: "pulse", triage: "L" });
+  });
+
+  it("versions thresholds with author and reason, refuses invalid ones, and judges by the new version", async () => {
+    const bad = await h.http("PUT", "/v1/patients/pa/thresholds", {
+      token: admin,
+      body: { reason: "typo", rules: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { yellowHigh: 130, redHigh: 120 } }] },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body.code).toBe("invalid_threshold");
+    const ok = await h.http("PUT", "/v1/patients/pa/thresholds", {
+      token: admin,
+      body: { reason: "athlete, resting pulse low", rules: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { redLow: 30, yellowLow: 38 } }] },
+    });
+    expect(ok.body).toMatchObject({ version: 1, thresholdVersion: "telehjerte:v0/patient:v1" });
+    const read = await h.http("GET", "/v1/patients/pa/thresholds", { token: await h.token("clinician", ["team-a"]) });
+    expect(read.body.history).toMatchObject([{ version: 1, author: "admin-1", reason: "athlete, resting pulse low" }]);
+    h.clock.advance(60_000);
+    const judged = await post({ body: [{ patient: "pa", metric: "pulse", value: 45, time: iso() }] });
+    expect(judged.body.readings[0].triage).toBe("N");
+    expect((await h.http("PUT", "/v1/patients/pa/thresholds", { token: device, body: { reason: "x", rules: [] } })).status).toBe(403);
+  });
+
+  it("a programme change re-judges every patient on it and is versioned", async () => {
+    const res = await h.http("PUT", "/v1/programmes/telehjerte/thresholds", {
+      token: admin,
+      body: { reason: "local guideline 2026", rules: [{ id: "bp-sys-band", kind: "band", metric: "bp_sys", limits: { yellowHigh: 150, redHigh: 170 } }] },
+    });
+    expect(res.body.version).toBe(1);
+    h.clock.advance(60_000);
+    const judged = await post({ body: [{ patient: "example", metric: "bp_sys", value: 155, time: iso() }] });
+    expect(judged.body.readings[0].triage).toBe("H");
+    const prog = await h.http("GET", "/v1/programmes/telehjerte/thresholds", { token: admin });
+    expect(prog.body).toMatchObject({ version: 1, history: [{ author: "admin-1", reason: "local guideline 2026" }] });
+  });
+
+  it("serves health, readiness and Prometheus metrics without patient identifiers", async () => {
+    expect((await h.http("GET", "/healthz")).status).toBe(200);
+    expect((await h.http("GET", "/readyz")).status).toBe(200);
+    const metrics = (await h.http("GET", "/metrics")).body as string;
+    for (const name of ["varsel_readings_ingested_total", "varsel_kernel_batch_duration_seconds", "varsel_alert_transitions_total", "varsel_open_alerts", "varsel_ws_clients", "nodejs_eventloop_lag_seconds"]) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).not.toMatch(/"(pa|pb|example)"/);
+  });
+});
