@@ -171,7 +171,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   move(H_OFF_HIST_V, oHistV, <u64>hget(H_HIST_COUNT) * 4);
   move(H_OFF_HIST_T, oHistT, <u64>hget(H_HIST_COUNT) * 8);
   move(H_OFF_SCORES, oScores, <u64>hget(H_SCORE_COUNT) * SCORE_BYTES);
-  move(H_OFF_RULES, oRules, <u64>hget(H_RULE_COUNT) * RULE_BYTES);
+  hset(H_OFF_RULES, <u32>oRules);
   move(H_OFF_SLOTS, oSlots, <u64>hget(H_SLOT_COUNT) * SLOT_BYTES);
   hset(H_OFF_PARAMS, <u32>oParams);
 

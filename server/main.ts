@@ -9,8 +9,8 @@ import { DEMO_TEAMS, startDemo } from "./demo.js";
 const program = new Command()
   .name("varsel")
   .description("Real-time threshold evaluation for home monitoring")
-  .option("--port <port>", "port to listen on (env PORT)", process.env.PORT ?? "8080")
-  .option("--host <host>", "address to listen on (env HOST)", process.env.HOST ?? "127.0.0.1")
+  .option("--port <port>", "port to listen on (env PORT)", process.env.PORT || "8080")
+  .option("--host <host>", "address to listen on (env HOST)", process.env.HOST || "127.0.0.1")
   .option("--transport <kind>", "uws or ws (default: uws when its native binary loads)")
   .option("--jwks <file>", "verify tokens with this JWKS file instead of an HS256 secret (env VARSEL_JWKS)")
   .option("--demo", "feed a few simulated patients so alerts appear within a minute")
@@ -18,8 +18,8 @@ const program = new Command()
 
 const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; demo?: boolean }>();
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
-const jwksFile = opts.jwks ?? process.env.VARSEL_JWKS;
-let secret = process.env.VARSEL_JWT_SECRET;
+const jwksFile = opts.jwks ?? (process.env.VARSEL_JWKS || undefined);
+let secret = process.env.VARSEL_JWT_SECRET || undefined;
 const devMode = secret === undefined && jwksFile === undefined;
 if (devMode) secret = randomBytes(32).toString("base64url");
 

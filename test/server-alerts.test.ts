@@ -186,6 +186,19 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     expect(answer).toMatchObject({ id: "batch-1", accepted: 1, rejected: [{ index: 1, code: "not_a_number" }] });
   });
 
+  it("a connection sending faster than its message rate gets rate_limited errors, and keeps working", async () => {
+    await h.close();
+    h = await startServer(transport, { messagesPerSecond: 20 });
+    const s = await connect(["team-a"]);
+    for (let i = 0; i < 100; i++) s.send({ type: "ping", id: `p${i}` });
+    await s.next((f) => f.type === "pong" && f.id === "p39");
+    const limited = s.frames.filter((f) => f.type === "error" && f.code === "rate_limited");
+    expect(limited.length).toBeGreaterThan(40);
+    await new Promise((r) => setTimeout(r, 300));
+    s.send({ type: "ping", id: "later" });
+    await s.next((f) => f.type === "pong" && f.id === "later");
+  });
+
   it("a slow client is disconnected with a reason and can resume without a gap", async () => {
     await h.close();
     h = await startServer(transport, { maxSocketBufferBytes: 64 * 1024 });

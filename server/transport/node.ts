@@ -73,7 +73,6 @@ class NodeConn implements SocketConn {
     }
     this.ws.send(data, { binary, compress: false, fin: true }, this.afterWrite);
     if (this.ws.bufferedAmount > 0) {
-      this.wantDrain = true;
       return "backpressure";
     }
     return "ok";
