@@ -21,9 +21,7 @@ import {
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
   S_FIRST_RULE,
-  S_HIST_BASE,
   S_HIST_CAP,
-  S_RULE_COUNT,
   S_LAST_TIME,
   S_LAST_VALUE,
   TRIAGE_DUPLICATE,
@@ -36,55 +34,11 @@ import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
+import { PF, sinkStore, touchMore, touchRules, touchSlots } from "./prefetch";
 
 // A band rule with both bits set: raw = plain classification, alert follows raw.
 const FAST: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
 const FAST_MASK: u32 = 0xff | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
-
-// Prefetch block (readings): a power of two.
-const PF: u32 = 32;
-// Keeps the touch loads observable so no optimizer drops them.
-export let gSink: u32 = 0;
-
-/** Stage 1: loads the slot records of readings [from, to); returns a checksum. */
-function touchSlots(inSlot: usize, slots: usize, from: u32, to: u32): u32 {
-  let x: u32 = 0;
-  for (let j = from; j < to; j++) x ^= load<u32>(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), S_FIRST_RULE);
-  return x;
-}
-
-/** Stage 2: loads the first rule of readings [from, to) (their slots were loaded in stage 1). */
-function touchRules(inSlot: usize, slots: usize, rules: usize, from: u32, to: u32): u32 {
-  let x: u32 = 0;
-  for (let j = from; j < to; j++) {
-    const fr = load<u32>(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), S_FIRST_RULE);
-    x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
-  }
-  return x;
-}
-
-/**
- * Stage 3 (only when some slot has several rules or history): loads further rules, guessed to
- * follow the first one (a slot's rules are usually added together; a wrong guess only wastes a
- * load), and both ends of the history ring.
- */
-function touchMore(inSlot: usize, slots: usize, rules: usize, histT: usize, histV: usize, from: u32, to: u32): u32 {
-  let x: u32 = 0;
-  for (let j = from; j < to; j++) {
-    const sp = slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5);
-    const count = min<u32>(load<u16>(sp, S_RULE_COUNT), 4);
-    const fr = load<u32>(sp, S_FIRST_RULE);
-    for (let k: u32 = 1; k < count; k++) x ^= load<u32>(rules + (<usize>(fr + k) << 6));
-    const cap = <u32>load<u8>(sp, S_HIST_CAP);
-    if (cap != 0) {
-      const first = <usize>load<u32>(sp, S_HIST_BASE);
-      const last = first + <usize>cap - 1;
-      x ^= load<u32>(histT + (first << 3)) ^ load<u32>(histT + (last << 3));
-      x ^= load<u32>(histV + (first << 2)) ^ load<u32>(histV + (last << 2));
-    }
-  }
-  return x;
-}
 
 /** Largest slot index in the first n entries of the slot column (SIMD when built with it). */
 function maxSlot(col: usize, n: u32): u32 {
@@ -196,6 +150,6 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
       store<u8>(triage + <usize>i, <u8>code);
     }
   }
-  gSink = sink;
+  sinkStore(sink);
   return <i32>gOutCount;
 }

@@ -1,16 +1,19 @@
-// The kernel's exports (docs/kernel.md). No managed allocations: every byte of state lives in
-// raw linear memory from heapBase(), laid out by reserve() and described by the header.
+// The kernel's exports (docs/kernel.md). No managed allocations and no imports: every byte of
+// state lives in raw linear memory from heapBase(), laid out by reserve() and described by the
+// header, so the host reads offsets from there and a snapshot is one byte range.
+//
+//   heapBase()                           address of the header
+//   reserve(slots, rules, hist, params, scores, batch, out)  grow capacities; 0 or ERR_NO_MEMORY
+//   addParamSet(forMs, keepMs, windowMs, horizonMs, deadlineMs, graceMs, margin, n, m, mode,
+//               minCount, weekdays, everyNDays)            -> param id
+//   addSlot(histCap) -> slot id;  setSlotRef(slot, ref);  setSlotPaused(slot, paused, now)
+//   addScoreInputs(s0..s5) -> entry;  addRule(kind, slot, param, flags, l0..l3, aux, anchor) -> rule id
+//   setRuleLimits(rule, l0..l3);  setRuleParam(rule, param);  disableRule(rule)
+//   evaluate(n, now, tzOffsetMs) / tick(now, tzOffsetMs) -> transitions written, or ERR_*
+// Adds return NONE (0xffffffff) and setters -1 on a bad index or a full region.
 export { heapBase, reserve } from "./memory";
-export {
-  addParamSet,
-  addRule,
-  addScoreInputs,
-  addSlot,
-  disableRule,
-  setRuleLimits,
-  setRuleParam,
-  setSlotPaused,
-  setSlotRef,
-} from "./setup";
+export { addParamSet } from "./setup/params";
+export { addSlot, setSlotPaused, setSlotRef } from "./setup/slots";
+export { addRule, addScoreInputs, disableRule, setRuleLimits, setRuleParam } from "./setup/rules";
 export { evaluate } from "./evaluate";
 export { tick } from "./tick";

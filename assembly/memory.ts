@@ -21,7 +21,6 @@ import {
   H_OFF_TRIAGE,
   H_OUT_CAP,
   H_PARAM_CAP,
-  H_PARAM_COUNT,
   H_RULE_CAP,
   H_RULE_COUNT,
   H_SCORE_CAP,
@@ -74,6 +73,20 @@ export function hset(field: usize, value: u32): void {
 @inline
 function align64(x: u64): u64 {
   return (x + 63) & ~(<u64>63);
+}
+
+/** Address of slot record s. */
+// @ts-ignore: decorator
+@inline
+export function slotPtr(s: u32): usize {
+  return gSlots + (<usize>s << 5);
+}
+
+/** Address of rule record r. */
+// @ts-ignore: decorator
+@inline
+export function rulePtr(r: u32): usize {
+  return gRules + (<usize>r << 6);
 }
 
 /** Loads the region bases and counts from the header into globals. */
@@ -171,7 +184,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   move(H_OFF_HIST_V, oHistV, <u64>hget(H_HIST_COUNT) * 4);
   move(H_OFF_HIST_T, oHistT, <u64>hget(H_HIST_COUNT) * 8);
   move(H_OFF_SCORES, oScores, <u64>hget(H_SCORE_COUNT) * SCORE_BYTES);
-  hset(H_OFF_RULES, <u32>oRules);
+  move(H_OFF_RULES, oRules, <u64>hget(H_RULE_COUNT) * RULE_BYTES);
   move(H_OFF_SLOTS, oSlots, <u64>hget(H_SLOT_COUNT) * SLOT_BYTES);
   hset(H_OFF_PARAMS, <u32>oParams);
 

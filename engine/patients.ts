@@ -96,6 +96,9 @@ export class PatientRegistry {
     if (config.programme !== undefined && PROGRAMMES[config.programme] === undefined) {
       throw new VarselError("invalid_threshold", `unknown programme ${config.programme}`, { programme: config.programme });
     }
+    for (const metric of Object.keys(config.references ?? {})) {
+      if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
+    }
     const existed = this.patients.get(patient);
     const p: Patient = existed ?? { id: patient, config, slots: new Map(), rules: new Map(), links: new Map() };
     const programme = config.programme === undefined ? undefined : { ...PROGRAMMES[config.programme], rules: this.programmeRules(config.programme) };
@@ -143,7 +146,6 @@ export class PatientRegistry {
 
   private applyReferencesAndPause(p: Patient, wasPaused: boolean, now: number): void {
     for (const [metric, value] of Object.entries(p.config.references ?? {})) {
-      if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
       this.ev.setSlotRef(this.slotOf(p.id, metric), value);
     }
     const paused = p.config.paused === true;

@@ -196,13 +196,19 @@ export class Pipeline {
   ): IngestAnswer {
     const duplicates: { index: number; id: string }[] = [];
     const valid: { index: number; reading: Reading }[] = [];
+    const inBatch = new Set<string>();
     for (const c of candidates) {
       const { patient, metric, id } = c.reading;
-      if (!this.patients.has(patient)) rejected.push({ index: c.index, code: "unknown_patient", message: "patient is not registered" });
-      else if (scope.teams !== undefined && !this.teamsOf(patient).some((t) => scope.teams!.includes(t))) {
+      const key = id === undefined ? undefined : `${patient}\u0000${metric}\u0000${id}`;
+      // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
+      if (scope.teams !== undefined && !this.teamsOf(patient).some((t) => scope.teams!.includes(t))) {
         rejected.push({ index: c.index, code: "forbidden", message: "patient is not in the sender's care teams" });
-      } else if (id !== undefined && this.seen.has(`${patient}\u0000${metric}\u0000${id}`)) duplicates.push({ index: c.index, id });
-      else valid.push(c);
+      } else if (!this.patients.has(patient)) rejected.push({ index: c.index, code: "unknown_patient", message: "patient is not registered" });
+      else if (key !== undefined && (this.seen.has(key) || inBatch.has(key))) duplicates.push({ index: c.index, id: id! });
+      else {
+        if (key !== undefined) inBatch.add(key);
+        valid.push(c);
+      }
     }
     const result: IngestResult = { accepted: valid.length, rejected, ...this.engine.evaluate(valid, now) };
     for (const { reading } of valid) if (reading.id !== undefined) this.remember(`${reading.patient}\u0000${reading.metric}\u0000${reading.id}`);

@@ -5,7 +5,8 @@ import { VarselError } from "../engine/errors.js";
 export type Format = "json" | "msgpack";
 
 // Plain maps and arrays only: no records extension, so any MessagePack client can read us.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+// Absent fields are nil, not msgpackr's undefined extension, which other libraries cannot read.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", encodeUndefinedAsNil: true });
 
 export function encode(value: unknown, format: Format): string | Buffer {
   return format === "json" ? JSON.stringify(value) : packr.pack(value);

@@ -171,6 +171,29 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     await expect(TestSocket.open(h.wsUrl, ["varsel.v1.json", "bearer.not-a-token"])).rejects.toThrow(/401/);
   });
 
+  it("a new token on a live socket may refresh the same user but not swap identity, and messages keep their order", async () => {
+    const s = await TestSocket.open(h.wsUrl, ["varsel.v1.json"]);
+    sockets.push(s);
+    s.send({ type: "auth", token: await h.token("clinician", ["team-a"], "1h", "nurse-1") });
+    s.send({ type: "subscribe", id: "right-after-auth" });
+    expect((await s.next((f) => f.type === "snapshot")).id).toBe("right-after-auth");
+    s.send({ type: "auth", token: await h.token("clinician", ["team-b"], "1h", "someone-else") });
+    expect(await s.next((f) => f.type === "error")).toMatchObject({ code: "forbidden" });
+    s.send({ type: "auth", token: await h.token("clinician", ["team-b"], "1h", "nurse-1") });
+    expect((await s.next((f) => f.type === "unsubscribed")).reason).toMatch(/no longer covers/);
+    await post([{ patient: "pa", metric: "pulse", value: 125, time: at() }]);
+    await s.sync();
+    expect(s.events()).toEqual([]);
+  });
+
+  it("a browser offering only its token subprotocol is answered with it and speaks JSON", async () => {
+    const token = await h.token("clinician", ["team-a"]);
+    const s = await TestSocket.open(h.wsUrl, [`bearer.${token}`]);
+    sockets.push(s);
+    expect(s.ws.protocol).toBe(`bearer.${token}`);
+    await s.next((f) => f.type === "authenticated");
+  });
+
   it("a device ingests over the socket and gets an ack per batch with per-item errors", async () => {
     const s = await TestSocket.connect(h.wsUrl, device, "msgpack");
     sockets.push(s);

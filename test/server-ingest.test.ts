@@ -47,7 +47,7 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
       [2, "unit_mismatch"],
       [3, "not_a_number"],
       [4, "implausible_value"],
-      [5, "unknown_patient"],
+      [5, "forbidden"],
       [6, "forbidden"],
     ]);
     expect(res.body.readings.map((r: any) => [r.index, r.metric, r.triage])).toEqual([
@@ -55,7 +55,7 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
       [7, "bp_sys", "N"],
     ]);
     const metrics = (await h.http("GET", "/metrics")).body as string;
-    for (const code of ["unknown_metric", "unit_mismatch", "not_a_number", "implausible_value", "unknown_patient", "forbidden"]) {
+    for (const code of ["unknown_metric", "unit_mismatch", "not_a_number", "implausible_value", "forbidden"]) {
       expect(metrics).toMatch(new RegExp(`varsel_readings_rejected_total\\{code="${code}"\\} [1-9]`));
     }
   });
@@ -72,6 +72,19 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
     expect(typeof res.body.message).toBe("string");
+  });
+
+  it("tells an admin that a patient is unknown, and a device only that it may not send for it", async () => {
+    const reading = { patient: "nobody", metric: "pulse", value: 70, time: iso() };
+    expect((await h.http("POST", "/v1/measurements", { token: admin, body: [reading] })).body.rejected[0].code).toBe("unknown_patient");
+    expect((await post({ body: [reading] })).body.rejected[0].code).toBe("forbidden");
+  });
+
+  it("counts a measurement id repeated within one batch once", async () => {
+    h.clock.advance(60_000);
+    const reading = { patient: "pa", metric: "pulse", value: 71, time: iso(), id: "twice" };
+    const res = await post({ body: [reading, reading] });
+    expect(res.body).toMatchObject({ accepted: 1, duplicates: [{ index: 1, id: "twice" }] });
   });
 
   it("answers 422 when every item is rejected, and 401/403 to the wrong callers", async () => {

@@ -1,7 +1,9 @@
 // One suite, both transports: uWebSockets.js (native) and node:http + ws. Real sockets on
 // 127.0.0.1, port 0, fetch and the ws client.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import http from "node:http";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { VarselError } from "../engine/errors.js";
@@ -9,7 +11,7 @@ import { createNodeTransport } from "../server/transport/node.js";
 import { TRANSPORT_ENV, TransportSelector, loadNativeUws } from "../server/transport/select.js";
 import type { SendResult, TransportKind } from "../server/transport/types.js";
 import { nativePayloadCap } from "../server/transport/uws.js";
-import { formatIp, normalizeAddress } from "../server/transport/common.js";
+import { clipReason, formatIp, normalizeAddress } from "../server/transport/common.js";
 import {
   Harness, RawClient, WS_PATH, closed, collect, makeTransport, nextMessage, openClient, refusedUpgrade, sleep, until,
 } from "./support/transports.js";
@@ -151,6 +153,15 @@ describe.each(KINDS)("transport %s", (kind) => {
       const next = await fetch(h.url("/after"), { method: "POST", body: "small" });
       expect(next.status).toBe(200);
       expect((await next.json()).bodyLength).toBe(5);
+    });
+
+    it("answers 413 from the declared Content-Length alone, before any of the body arrives", async () => {
+      const h = await harness(kind, { maxBodyBytes: 64 * 1024 });
+      const text = await rawHttp(h.port, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", 1000);
+      expect(text).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+      expect(text.toLowerCase()).toContain("connection: close\r\n");
+      expect(text).toContain('"code":"payload_too_large"');
+      expect(h.requests).toHaveLength(0);
     });
 
     it("answers 413 to a streamed (chunked) body once it passes the limit, and stays up", async () => {
@@ -540,6 +551,21 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(h.transport.connections()).toBe(0);
     });
 
+    it("delivers no message once the server has closed the connection", async () => {
+      const h = await harness(kind);
+      h.onMessage = (conn, data) => {
+        if (data.toString() === "close-me") conn.close(4002, "done");
+      };
+      const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
+      const done = closed(ws);
+      ws.send("close-me");
+      ws.send("after 1");
+      ws.send("after 2");
+      expect((await done).code).toBe(4002);
+      await until(() => h.eventsOf("close").length === 1, 2000, "server close");
+      expect(h.eventsOf("message").map((e) => e.data!.toString())).toEqual(["close-me"]);
+    });
+
     it("reports a client's close code and reason once", async () => {
       const h = await harness(kind);
       const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
@@ -590,6 +616,18 @@ describe.each(KINDS)("transport %s", (kind) => {
       await h.transport.close(); // idempotent
     });
 
+    it("lets a process that awaits close() finish it, then exit promptly on its own", async () => {
+      const started = Date.now();
+      const r = spawnSync(process.execPath, ["--import", "tsx", "test/support/transports.ts", "exit", kind], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8", timeout: 20_000,
+      });
+      const elapsed = Date.now() - started;
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0); // 13 = exited with close() still pending
+      expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["client closed 1001", "closed"]);
+      expect(elapsed).toBeLessThan(4000); // well under the 5 s grace the fixture configures
+    });
+
     it("lets an in-flight request finish and closes idle keep-alive connections", async () => {
       const h = await harness(kind);
       let release!: () => void;
@@ -637,25 +675,25 @@ describe.concurrent("idle timeout", () => {
     const h = await new Harness(kind, { wsRoute: { idleTimeoutSeconds: 8 } }).start();
     const live = await openClient(h.wsUrl(), ["varsel.v1.json"]);
     try {
-    let pings = 0;
-    live.on("ping", () => pings++);
-    const silent = new RawClient(h.port);
-    await silent.handshake(WS_PATH, "varsel.v1.json");
-    await until(() => silent.text().includes("\r\n\r\n"), 2000, "101");
-    expect(silent.text()).toMatch(/^HTTP\/1\.1 101 /);
-    const t0 = Date.now();
-    await until(() => silent.isClosed, 14_000, "silent peer cut");
-    const cutAfter = Date.now() - t0;
-    expect(cutAfter).toBeLessThanOrEqual(12_500);
-    const afterHead = silent.received.subarray(silent.received.indexOf("\r\n\r\n") + 4);
-    expect(afterHead[0]).toBe(0x89); // a ping frame reached the silent peer first
-    await until(() => h.eventsOf("close").length === 1, 2000, "server close");
-    expect(h.eventsOf("close")[0]!.code).toBe(1006);
-    // the live client stays beyond the idle timeout and was pinged
-    await sleep(Math.max(0, 9_000 - cutAfter));
-    expect(live.readyState).toBe(WebSocket.OPEN);
-    expect(pings).toBeGreaterThan(0);
-    expect(h.transport.connections()).toBe(1);
+      let pings = 0;
+      live.on("ping", () => pings++);
+      const silent = new RawClient(h.port);
+      await silent.handshake(WS_PATH, "varsel.v1.json");
+      await until(() => silent.text().includes("\r\n\r\n"), 2000, "101");
+      expect(silent.text()).toMatch(/^HTTP\/1\.1 101 /);
+      const t0 = Date.now();
+      await until(() => silent.isClosed, 14_000, "silent peer cut");
+      const cutAfter = Date.now() - t0;
+      expect(cutAfter).toBeLessThanOrEqual(12_500);
+      const afterHead = silent.received.subarray(silent.received.indexOf("\r\n\r\n") + 4);
+      expect(afterHead[0]).toBe(0x89); // a ping frame reached the silent peer first
+      await until(() => h.eventsOf("close").length === 1, 2000, "server close");
+      expect(h.eventsOf("close")[0]!.code).toBe(1006);
+      // the live client stays beyond the idle timeout and was pinged
+      await sleep(Math.max(0, 9_000 - cutAfter));
+      expect(live.readyState).toBe(WebSocket.OPEN);
+      expect(pings).toBeGreaterThan(0);
+      expect(h.transport.connections()).toBe(1);
     } finally {
       live.terminate();
       await h.stop();
@@ -678,6 +716,16 @@ describe("address text", () => {
     expect(formatIp(v6("2001:0db8:0000:0000:0000:0000:0000:0000"))).toBe("2001:db8::");
     expect(normalizeAddress("::ffff:192.168.1.9")).toBe("192.168.1.9");
     expect(normalizeAddress("::1")).toBe("::1");
+  });
+
+  it("cuts a close reason to 123 UTF-8 bytes without splitting a character", () => {
+    expect(clipReason("short")).toBe("short");
+    expect(clipReason("a".repeat(130))).toBe("a".repeat(123));
+    const clipped = clipReason("a" + "æ".repeat(80)); // 1 + 160 bytes; 123 would split an "æ"
+    expect(Buffer.byteLength(clipped)).toBe(123);
+    expect(clipped).toBe("a" + "æ".repeat(61));
+    const emoji = clipReason("🫀".repeat(40)); // 4-byte characters: 30 fit in 120 bytes
+    expect(emoji).toBe("🫀".repeat(30));
   });
 });
 

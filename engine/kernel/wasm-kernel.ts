@@ -11,43 +11,45 @@ import { checkParams, paramKey, sameParams } from "./params.js";
 import { readParamSets } from "./restore.js";
 import { Views } from "./views.js";
 
-// Module-local copies of the layout constants: imported bindings are much slower to read in
-// hot host code (measured under tsx).
-const ERR_BAD_SLOT = L.ERR_BAD_SLOT;
-const ERR_OUT_FULL = L.ERR_OUT_FULL;
-const H_BATCH_CAP = L.H_BATCH_CAP;
-const H_END = L.H_END;
-const H_HEAP_BASE = L.H_HEAP_BASE;
-const H_HIST_CAP = L.H_HIST_CAP;
-const H_HIST_COUNT = L.H_HIST_COUNT;
-const H_MAGIC = L.H_MAGIC;
-const H_MAX_RULES_PER_SLOT = L.H_MAX_RULES_PER_SLOT;
-const H_OFF_IN_SLOT = L.H_OFF_IN_SLOT;
-const H_OFF_IN_TIME = L.H_OFF_IN_TIME;
-const H_OFF_IN_VALUE = L.H_OFF_IN_VALUE;
-const H_OFF_OUT = L.H_OFF_OUT;
-const H_OFF_PARAMS = L.H_OFF_PARAMS;
-const H_OFF_TRIAGE = L.H_OFF_TRIAGE;
-const H_OUT_CAP = L.H_OUT_CAP;
-const H_PARAM_CAP = L.H_PARAM_CAP;
-const H_PARAM_COUNT = L.H_PARAM_COUNT;
-const H_RULE_CAP = L.H_RULE_CAP;
-const H_RULE_COUNT = L.H_RULE_COUNT;
-const H_SCORE_CAP = L.H_SCORE_CAP;
-const H_SCORE_COUNT = L.H_SCORE_COUNT;
-const H_SLOT_CAP = L.H_SLOT_CAP;
-const H_SLOT_COUNT = L.H_SLOT_COUNT;
-const H_STATE_END = L.H_STATE_END;
-const H_VERSION = L.H_VERSION;
-const HEADER_BYTES = L.HEADER_BYTES;
-const KIND_SCORE = L.KIND_SCORE;
-const KIND_SCORE_LINK = L.KIND_SCORE_LINK;
-const LAYOUT_MAGIC = L.LAYOUT_MAGIC;
-const LAYOUT_VERSION = L.LAYOUT_VERSION;
-const NONE = L.NONE;
-const RULE_BYTES = L.RULE_BYTES;
-const SCORE_INPUTS = L.SCORE_INPUTS;
-const SLOT_BYTES = L.SLOT_BYTES;
+// Local copies of the layout constants: imported bindings read much slower in hot host code
+// (measured under tsx).
+const {
+  ERR_BAD_SLOT,
+  ERR_OUT_FULL,
+  H_BATCH_CAP,
+  H_END,
+  H_HEAP_BASE,
+  H_HIST_CAP,
+  H_HIST_COUNT,
+  H_MAGIC,
+  H_MAX_RULES_PER_SLOT,
+  H_OFF_IN_SLOT,
+  H_OFF_IN_TIME,
+  H_OFF_IN_VALUE,
+  H_OFF_OUT,
+  H_OFF_PARAMS,
+  H_OFF_TRIAGE,
+  H_OUT_CAP,
+  H_PARAM_CAP,
+  H_PARAM_COUNT,
+  H_RULE_CAP,
+  H_RULE_COUNT,
+  H_SCORE_CAP,
+  H_SCORE_COUNT,
+  H_SLOT_CAP,
+  H_SLOT_COUNT,
+  H_STATE_END,
+  H_VERSION,
+  HEADER_BYTES,
+  KIND_SCORE,
+  KIND_SCORE_LINK,
+  LAYOUT_MAGIC,
+  LAYOUT_VERSION,
+  NONE,
+  RULE_BYTES,
+  SCORE_INPUTS,
+  SLOT_BYTES,
+} = L;
 
 const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
 

@@ -137,7 +137,7 @@ export class AlertLifecycle {
     const a = this.openAlert(patient, rule);
     if (a === undefined || this.decide(a, "retire").effect !== "retire") return undefined;
     this.resolve(a, now, "rule_removed");
-    return structuredClone(a);
+    return this.view(a);
   }
 
   /** Advances the clock: expires silences, escalates what is due, forgets what fell out of retention. */
@@ -175,7 +175,7 @@ export class AlertLifecycle {
       this.emitAlert("acknowledged", a, now);
       if (s.effect === "ack_resolve") this.resolve(a, now, "acknowledged");
     }
-    return structuredClone(a);
+    return this.view(a);
   }
 
   /** Creates a silence; matching open alerts are marked silenced (`silenced`). Throws `invalid_silence`. */

@@ -1,6 +1,6 @@
 // The HTTP API under /v1 (docs/http.md). Every route authenticates, checks role and care-team
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
-import { VarselError } from "../../engine/errors.js";
+import { statusOf, VarselError } from "../../engine/errors.js";
 import { parseIsoTime } from "../../engine/ingest/normalize.js";
 import type { AlertQuery } from "../../engine/lifecycle/types.js";
 import type { RuleDef } from "../../engine/rules/definitions.js";
@@ -20,9 +20,11 @@ export function buildRouter(ctx: AppContext): Router {
     if (token === undefined) throw new VarselError("unauthorized", "send Authorization: Bearer <token>");
     return ctx.auth.verify(token);
   };
+  // Outside admins, an unknown patient and another team's patient get the same answer: no probing.
   const seePatient = (p: Principal, patient: string) => {
-    if (pipeline.patient(patient) === undefined) throw new VarselError("not_found", "unknown patient");
-    if (!canSeePatient(p, pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+    const known = pipeline.patient(patient) !== undefined;
+    if (p.role === "admin" && !known) throw new VarselError("not_found", "unknown patient");
+    if (!known || !canSeePatient(p, pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
   };
   const scopeOf = (p: Principal) => (p.role === "admin" ? {} : { teams: p.teams });
   const programmeOf = (id: string): ProgrammeId => {
@@ -43,7 +45,8 @@ export function buildRouter(ctx: AppContext): Router {
       requireRole(p, "device", "admin");
       ctx.batchStarted(process.hrtime.bigint());
       const answer = ingestBody(ctx, req, p.role === "admin" ? undefined : p.teams);
-      const status = answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 && answer.rejected.length > 0 ? 422 : 200;
+      const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
+      const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
       return reply(req, status, answer);
     })
 
@@ -114,10 +117,12 @@ export function buildRouter(ctx: AppContext): Router {
         seePatient(p, patient);
         query.patient = patient;
       }
-      const state = q.getAll("state");
+      const state = oneOf(q.getAll("state"), ["firing", "cleared_awaiting_ack", "resolved"], "state");
       if (state.length > 0) query.state = state as AlertQuery["state"];
-      const severity = [...q.getAll("severity"), ...q.getAll("priority")];
+      const severity = oneOf([...q.getAll("severity"), ...q.getAll("priority")], ["high", "medium", "low"], "severity");
       if (severity.length > 0) query.priority = severity as AlertQuery["priority"];
+      const level = oneOf(q.getAll("level"), ["yellow", "red"], "level");
+      if (level.length > 0) query.level = level as AlertQuery["level"];
       const since = q.get("since");
       if (since !== null) query.since = timeParam(since, "since");
       return reply(req, 200, { alerts: pipeline.lifecycle.list(query), seq: pipeline.lifecycle.lastSeq() });
@@ -157,6 +162,13 @@ export function buildRouter(ctx: AppContext): Router {
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, pipeline.lifecycle.removeSilence(id, p.sub, ctx.now()));
     });
+}
+
+/** Query values from a closed list; anything else is invalid_field (never a silent empty answer). */
+function oneOf(values: string[], allowed: string[], name: string): string[] {
+  const bad = values.filter((v) => !allowed.includes(v));
+  if (bad.length > 0) throw new VarselError("invalid_field", `${name} must be one of ${allowed.join(", ")}`, { [name]: bad });
+  return values;
 }
 
 /** An ISO 8601 time or epoch ms, as query parameter or body field. */

@@ -211,6 +211,19 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `p`, or undefined after `ms`; the timer is cleared as soon as `p` settles. */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const expiry = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    });
+    return await Promise.race([p, expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves when `cond()` holds (checked every 10 ms) or after `ms`; true when it held. */
 export async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

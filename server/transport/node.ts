@@ -7,7 +7,7 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import {
   SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TRANSPORT_HEADERS, addHeader, bodyless, checkCloseCode, checkResponse,
   clipReason, errorResponse, isWebSocketUpgrade, normalizeAddress, parseProtocols, resolveOptions, responseForError,
-  safeCall, statusLine, waitUntil, type ResolvedOptions, type ResolvedWsRoute,
+  safeCall, statusLine, waitUntil, withTimeout, type ResolvedOptions, type ResolvedWsRoute,
 } from "./common.js";
 import type {
   HttpRequest, HttpResponse, ProtocolChoice, SendResult, SocketConn, Transport, TransportOptions, UpgradeRequest,
@@ -73,6 +73,7 @@ class NodeConn implements SocketConn {
     }
     this.ws.send(data, { binary, compress: false, fin: true }, this.afterWrite);
     if (this.ws.bufferedAmount > 0) {
+      this.wantDrain = true;
       return "backpressure";
     }
     return "ok";
@@ -93,6 +94,11 @@ class NodeConn implements SocketConn {
     if (this.closed) return;
     this.closing = true;
     this.ws.terminate();
+  }
+
+  /** close() or terminate() was called, or the socket closed. */
+  get isClosing(): boolean {
+    return this.closing;
   }
 
   /** The transport saw the socket close. */
@@ -162,13 +168,14 @@ class NodeTransport implements Transport {
       this.server.close(() => resolve());
     });
     for (const conn of this.conns) conn.close(SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON);
-    for (const socket of this.upgrading) socket.destroy();
     const grace = this.opts.shutdownGraceMs;
-    await waitUntil(() => this.conns.size === 0 && this.inflight === 0, grace);
+    // Upgrades still waiting on selectProtocol are answered 503 shutting_down when it returns.
+    await waitUntil(() => this.conns.size === 0 && this.inflight === 0 && this.upgrading.size === 0, grace);
     for (const conn of this.conns) conn.terminate();
+    for (const socket of this.upgrading) socket.destroy();
     this.server.closeAllConnections();
     await waitUntil(() => this.conns.size === 0, grace);
-    await Promise.race([serverClosed, waitUntil(() => false, grace)]);
+    await withTimeout(serverClosed, grace);
   }
 
   // ------------------------------------------------------------ HTTP
@@ -371,6 +378,7 @@ class NodeTransport implements Transport {
     ws.on("ping", () => void (conn.alive = true));
     ws.on("message", (data: RawData, isBinary: boolean) => {
       conn.alive = true;
+      if (conn.isClosing) return; // as uWS: nothing is delivered once the server closed it
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       safeCall(logger, "message", () => handlers.message(conn, buf, isBinary));
     });

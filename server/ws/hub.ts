@@ -5,6 +5,7 @@ import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { encode, type Format } from "../codec.js";
 import type { AppContext } from "../context.js";
 import type { SelectProtocol, SocketConn, SocketHandlers, WebSocketRoute } from "../transport/types.js";
+import { bearerToken } from "../auth.js";
 import { CLOSE, chooseFormat, tokenOf } from "./protocols.js";
 import { Session } from "./session.js";
 
@@ -47,13 +48,14 @@ export class Hub {
   }
 
   private readonly selectProtocol: SelectProtocol = async (offered, req) => {
-    const token = tokenOf(offered);
+    const token = tokenOf(offered) ?? bearerToken(req.headers.authorization);
     if (token !== undefined) req.userData.principal = await this.ctx.auth.verify(token);
     const format = chooseFormat(offered);
-    if (format === undefined && offered.length > 0) {
-      throw new VarselError("invalid_message", "offer varsel.v1.json or varsel.v1.msgpack as a subprotocol");
-    }
-    return format;
+    if (format !== undefined || offered.length === 0) return format;
+    // A browser that offered only its token must be answered with an offered protocol: JSON then.
+    const bearer = offered.find((p) => p.startsWith("bearer."));
+    if (bearer !== undefined) return bearer;
+    throw new VarselError("invalid_message", "offer varsel.v1.json or varsel.v1.msgpack as a subprotocol");
   };
 
   private readonly handlers: SocketHandlers = {

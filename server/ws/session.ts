@@ -16,10 +16,13 @@ export class Session {
   readonly format: Format;
   private principal: Principal | undefined;
   private filter: ScopeFilter | undefined;
+  private scope: { teams?: string[]; patients?: string[] } | undefined;
   private readonly bucket: TokenBucket;
   private expiryTimer: NodeJS.Timeout | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Messages are handled one after another, in arrival order (auth is asynchronous). */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly conn: SocketConn,
@@ -46,8 +49,15 @@ export class Session {
     return this.filter !== undefined && admits(this.filter, event.patient, event.teams);
   }
 
+  /** Queues one frame; frames are handled strictly in arrival order. */
+  onMessage(data: Buffer): Promise<void> {
+    this.queue = this.queue.then(() => this.handle(data));
+    return this.queue;
+  }
+
   /** Handles one frame; protocol errors are answered, never thrown. */
-  async onMessage(data: Buffer): Promise<void> {
+  private async handle(data: Buffer): Promise<void> {
+    if (this.closed) return;
     let msg: ClientMessage | undefined;
     try {
       if (!this.bucket.take(Date.now())) throw new VarselError("rate_limited", `at most ${this.ctx.limits.messagesPerSecond} messages per second`);
@@ -57,15 +67,16 @@ export class Session {
       const e = err instanceof VarselError ? err : new VarselError("internal_error");
       if (!(err instanceof VarselError)) this.ctx.logger.error({ err }, "socket message failed");
       this.ctx.metrics.requestsRejected.inc({ code: e.code });
-      this.send({ type: "error", code: e.code, message: e.message, id: msg && "id" in msg ? msg.id : undefined, details: e.details });
+      const id = msg && "id" in msg ? msg.id : (e.details as { id?: unknown } | undefined)?.id;
+      this.send({ type: "error", code: e.code, message: e.message, id: typeof id === "string" ? id : undefined, details: e.details });
     }
   }
 
   private async dispatch(msg: ClientMessage): Promise<void> {
-    if (msg.type === "auth") return this.authenticated(await this.ctx.auth.verify(msg.token));
-    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.pipeline.lifecycle.lastSeq() });
+    if (msg.type === "auth") return this.reauthenticate(await this.ctx.auth.verify(msg.token));
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
+    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.pipeline.lifecycle.lastSeq() });
     switch (msg.type) {
       case "subscribe":
         return this.subscribe(who, msg);
@@ -108,6 +119,7 @@ export class Session {
     if (msg.teams !== undefined) scope.teams = msg.teams;
     else if (who.role !== "admin") scope.teams = who.teams;
     // Reading the log and attaching to the live stream happen in one turn: no event falls between.
+    this.scope = { teams: scope.teams === undefined ? undefined : [...scope.teams], patients: scope.patients === undefined ? undefined : [...scope.patients] };
     this.filter = scopeFilter(scope);
     this.onSubscribed(this, true);
     const lifecycle = pipeline.lifecycle;
@@ -122,6 +134,27 @@ export class Session {
     }
     const snapshot = lifecycle.snapshot(scope);
     this.send({ type: "snapshot", id: msg.id, seq: snapshot.seq, alerts: snapshot.alerts });
+  }
+
+  /** A new token on a live connection: the same identity only (a refresh); the scope is checked again. */
+  private reauthenticate(who: Principal): void {
+    const was = this.principal;
+    if (was !== undefined && (was.sub !== who.sub || was.role !== who.role)) {
+      throw new VarselError("forbidden", "a connection keeps its identity: open a new socket for another user");
+    }
+    if (was !== undefined && this.filter !== undefined && !this.withinTeams(who)) {
+      this.filter = undefined;
+      this.onSubscribed(this, false);
+      this.send({ type: "unsubscribed", reason: "the new token no longer covers the subscription" });
+    }
+    this.authenticated(who);
+  }
+
+  private withinTeams(who: Principal): boolean {
+    if (who.role === "admin") return true;
+    const teams = this.scope?.teams ?? [];
+    const patients = this.scope?.patients ?? [];
+    return teams.every((t) => who.teams.includes(t)) && patients.every((p) => canSeePatient(who, this.ctx.pipeline.teamsOf(p)));
   }
 
   private authenticated(who: Principal): void {

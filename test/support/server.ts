@@ -50,8 +50,8 @@ export async function startServer(transport: TransportKind, limits: Partial<Limi
       const headers: Record<string, string> = {};
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       if (options.accept) headers.accept = options.accept;
-      let body: string | Buffer | undefined;
-      if (options.raw !== undefined) body = options.raw;
+      let body: string | Blob | undefined;
+      if (options.raw !== undefined) body = typeof options.raw === "string" ? options.raw : new Blob([new Uint8Array(options.raw)]);
       else if (options.body !== undefined) body = JSON.stringify(options.body);
       if (body !== undefined) headers["content-type"] = options.type ?? "application/json";
       const res = await fetch(base + path, { method, headers, body });

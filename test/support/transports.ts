@@ -1,6 +1,8 @@
 // Test harness for server/transport: one server per test on 127.0.0.1:0, handlers that can be
 // swapped per test, and small promise helpers around the ws client and raw sockets.
+import http from "node:http";
 import net from "node:net";
+import { pathToFileURL } from "node:url";
 import { WebSocket, type ClientOptions } from "ws";
 import { createNodeTransport } from "../../server/transport/node.js";
 import { loadNativeUws } from "../../server/transport/select.js";
@@ -193,4 +195,31 @@ export class RawClient {
         "\r\n",
     );
   }
+}
+
+/**
+ * Child-process fixture (`node --import tsx test/support/transports.ts exit <kind>`): listens,
+ * opens a WebSocket and a keep-alive HTTP connection, awaits close() and prints "closed". The
+ * process must then exit on its own, promptly: close() must neither let it exit half-way
+ * (nothing left holding the event loop while close() still waits: exit code 13) nor keep it
+ * alive afterwards.
+ */
+async function exitFixture(kind: TransportKind): Promise<void> {
+  const t = makeTransport(kind, {
+    http: () => ({ status: 200, body: "ok" }),
+    ws: { path: "/ws", selectProtocol: () => undefined, handlers: { message: () => undefined } },
+    shutdownGraceMs: 5000,
+  });
+  const port = await t.listen(0, "127.0.0.1");
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((r) => ws.once("open", r));
+  ws.on("close", (code) => console.log(`client closed ${code}`));
+  const agent = new http.Agent({ keepAlive: true });
+  await new Promise<void>((resolve) => http.get(`http://127.0.0.1:${port}/`, { agent }, (res) => res.resume().on("end", resolve)));
+  await t.close();
+  console.log("closed");
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "exit") {
+  await exitFixture(process.argv[3] as TransportKind);
 }

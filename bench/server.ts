@@ -1,0 +1,639 @@
+// npm run bench:server [-- --quick] — the server end to end on loopback: WebSocket MessagePack
+// ingest throughput on uWebSockets.js and on the ws fallback, ingest → alert delivered latency at
+// a fixed rate with subscribed clinician sockets, and HTTP ingest with autocannon. The server,
+// the load generators and the subscribers are separate processes (bench/server/*.ts), a fresh
+// server for every measured configuration. Prints a table, then as the last line one JSON
+// object. See bench/README.md.
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { ChildProcess } from "node:child_process";
+import { Auth } from "../server/auth.js";
+import { DEFAULT_LIMITS } from "../server/context.js";
+import { fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
+import { renderTable } from "./lib/table.js";
+import {
+  killAll,
+  mergeHistograms,
+  patientsOfTeams,
+  percentiles,
+  sleep,
+  spawnChild,
+  stopChild,
+  teamId,
+  teamsOfSocket,
+  waitMessage,
+  type Go,
+  type HistogramData,
+  type LoadgenConfig,
+  type LoadgenResult,
+  type Percentiles,
+  type ServerChildConfig,
+  type ServerStats,
+  type SocketPlan,
+  type SubscriberConfig,
+  type SubscriberResult,
+} from "./server/common.js";
+
+// ---- options ----
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    only: { type: "string" }, // comma list of: throughput,latency,http
+    transports: { type: "string" }, // for latency and http (throughput always measures both for the ratio)
+    patients: { type: "string" },
+    teams: { type: "string" },
+    gens: { type: "string" },
+    sockets: { type: "string" },
+    frame: { type: "string" },
+    window: { type: "string" },
+    "tp-seconds": { type: "string" },
+    warmup: { type: "string" },
+    rate: { type: "string" },
+    subscribers: { type: "string" },
+    "sub-procs": { type: "string" },
+    "lat-gens": { type: "string" },
+    "lat-sockets": { type: "string" },
+    "lat-tick-ms": { type: "string" },
+    "lat-seconds": { type: "string" },
+    "http-seconds": { type: "string" },
+    "http-connections": { type: "string" },
+    "http-batch": { type: "string" },
+    oob: { type: "string" },
+    "messages-per-second": { type: "string" },
+    profile: { type: "string" }, // directory: the server children run with --cpu-prof there
+  },
+  strict: true,
+});
+const quick = opt.quick === true;
+const num = (s: string | undefined, d: number): number => (s === undefined ? d : Number(s.replace(/_/g, "")));
+const cfg = {
+  runs: num(opt.runs, quick ? 1 : 3),
+  patients: num(opt.patients, 10_000),
+  teams: num(opt.teams, 100),
+  gens: num(opt.gens, 2),
+  sockets: num(opt.sockets, 2),
+  frame: num(opt.frame, 2_000),
+  window: num(opt.window, 4),
+  tpSeconds: num(opt["tp-seconds"], quick ? 3 : 8),
+  warmup: num(opt.warmup, quick ? 1 : 2),
+  rate: num(opt.rate, 50_000),
+  subscribers: num(opt.subscribers, quick ? 200 : 1_000),
+  subProcs: num(opt["sub-procs"], 2),
+  latGens: num(opt["lat-gens"], 2),
+  latSockets: num(opt["lat-sockets"], 2),
+  latTickMs: num(opt["lat-tick-ms"], 10),
+  latSeconds: num(opt["lat-seconds"], quick ? 4 : 10),
+  httpSeconds: num(opt["http-seconds"], quick ? 3 : 5),
+  httpConnections: num(opt["http-connections"], 16),
+  httpBatch: num(opt["http-batch"], 100),
+  oob: num(opt.oob, 0.005),
+  messagesPerSecond: num(opt["messages-per-second"], DEFAULT_LIMITS.messagesPerSecond),
+};
+const only = new Set((opt.only ?? "throughput,latency,http").split(",").map((s) => s.trim()));
+type Kind = "uws" | "ws";
+const otherTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CHILD = (name: string): string => path.join(HERE, "server", name);
+const LIFETIME_MS = quick ? 120_000 : 900_000; // every child exits by itself after this
+const SECRET = randomBytes(36).toString("base64url");
+const auth = new Auth({ secret: SECRET });
+const TRANSPORT_NAME: Record<Kind, string> = { uws: "uWS", ws: "ws" };
+
+const log = (msg: string): void => void process.stderr.write(`[bench:server] ${msg}\n`);
+
+// ---- the server child ----
+
+interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  setupMs: number;
+}
+
+async function startServer(transport: Kind, label: string): Promise<RunningServer> {
+  const c: ServerChildConfig = {
+    transport,
+    patients: cfg.patients,
+    teams: cfg.teams,
+    limits: cfg.messagesPerSecond === DEFAULT_LIMITS.messagesPerSecond ? {} : { messagesPerSecond: cfg.messagesPerSecond },
+    tickMs: 1000,
+    maxLifetimeMs: LIFETIME_MS,
+  };
+  const execArgv = opt.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.join(opt.profile, label)}`];
+  const child = spawnChild(CHILD("server-child.ts"), [JSON.stringify(c)], { env: { BENCH_SECRET: SECRET }, execArgv });
+  const ready = await waitMessage<{ type: "ready"; port: number; setupMs: number }>(child, "ready", 60_000, `server ${label}`);
+  return { child, port: ready.port, setupMs: ready.setupMs };
+}
+
+async function serverStats(s: RunningServer): Promise<ServerStats> {
+  const p = waitMessage<ServerStats>(s.child, "stats", 10_000, "server stats");
+  s.child.send({ type: "stats" });
+  return p;
+}
+
+/** Server CPU (cores) and event-loop utilisation between two stats. */
+function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
+  const ms = b.at - a.at;
+  const active = b.elu.active - a.elu.active;
+  const idle = b.elu.idle - a.elu.idle;
+  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
+}
+
+/** Stats at t0 and t1 of a window, taken on time. */
+async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ at0: ServerStats; at1: ServerStats }> {
+  await sleep(Math.max(0, t0 - Date.now()));
+  const at0 = await serverStats(s);
+  await sleep(Math.max(0, t1 - Date.now()));
+  const at1 = await serverStats(s);
+  return { at0, at1 };
+}
+
+// ---- socket plans ----
+
+async function devicePlans(count: number, prefix: string): Promise<SocketPlan[]> {
+  const plans: SocketPlan[] = [];
+  for (let k = 0; k < count; k++) {
+    const teams = teamsOfSocket(k, count, cfg.teams);
+    const token = await auth.sign({ sub: `${prefix}-gw${k}`, role: "device", teams: teams.map(teamId) }, "1h");
+    plans.push({ name: `${prefix}${k}`, token, patients: patientsOfTeams(teams, cfg.patients, cfg.teams) });
+  }
+  return plans;
+}
+
+async function startLoadgens(port: number, gens: number, perGen: number, base: Omit<LoadgenConfig, "port" | "sockets" | "seed" | "rate">, totalRate: number, run: number): Promise<ChildProcess[]> {
+  if (gens * perGen > cfg.teams) throw new Error(`${gens * perGen} device sockets > ${cfg.teams} teams`);
+  const plans = await devicePlans(gens * perGen, "g");
+  const children: ChildProcess[] = [];
+  for (let g = 0; g < gens; g++) {
+    const c: LoadgenConfig = { ...base, port, sockets: plans.slice(g * perGen, (g + 1) * perGen), seed: 7919 * (run + 1) + g, rate: totalRate / gens };
+    children.push(spawnChild(CHILD("loadgen.ts"), [JSON.stringify(c)]));
+  }
+  await Promise.all(children.map((c, g) => waitMessage(c, "connected", 30_000, `loadgen ${g}`)));
+  return children;
+}
+
+function sumResults(rs: LoadgenResult[]): LoadgenResult {
+  const out: LoadgenResult = { ...rs[0], rejectedCodes: {}, errors: {}, closes: {} };
+  for (const k of ["accepted", "rejected", "sentReadings", "sentFrames", "ackedFrames", "transitions", "skipped", "cpuMicros", "outstanding"] as const) {
+    out[k] = rs.reduce((a, r) => a + r[k], 0);
+  }
+  for (const r of rs) {
+    for (const [k, v] of Object.entries(r.rejectedCodes)) out.rejectedCodes[k] = (out.rejectedCodes[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.errors)) out.errors[k] = (out.errors[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.closes)) out.closes[k] = (out.closes[k] ?? 0) + v;
+  }
+  out.ack = mergeHistograms(rs.map((r) => r.ack).filter((h) => h.counts.length > 0));
+  return out;
+}
+
+const fmtRec = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(", ");
+
+// ---- throughput ----
+
+interface TpRun {
+  rps: number;
+  serverCores: number;
+  serverElu: number;
+  genCores: number;
+  rssMb: number;
+  rejected: number;
+  problems: string[];
+}
+
+async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
+  const server = await startServer(transport, `tp-${transport}-${run}`);
+  try {
+    const gens = await startLoadgens(
+      server.port,
+      cfg.gens,
+      cfg.sockets,
+      { mode: "max", frame: cfg.frame, window: cfg.window, tickMs: 0, maxInFlight: cfg.window, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
+      0,
+      run,
+    );
+    const t0 = Date.now() + cfg.warmup * 1000;
+    const t1 = t0 + cfg.tpSeconds * 1000;
+    const go: Go = { type: "go", t0, t1 };
+    const results = Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", (t1 - Date.now()) + 20_000, `loadgen ${i}`)));
+    for (const g of gens) g.send(go);
+    const { at0, at1 } = await statsWindow(server, t0, t1);
+    const r = sumResults(await results);
+    const end = await serverStats(server);
+    await Promise.all(gens.map((g) => stopChild(g)));
+    const seconds = (t1 - t0) / 1000;
+    const u = usage(at0, at1);
+    const problems: string[] = [];
+    if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
+    if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
+    if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
+    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, rssMb: end.rssMb, rejected: r.rejected, problems };
+    log(
+      `throughput ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+        `generators ${out.genCores.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+    );
+    return out;
+  } finally {
+    await stopChild(server.child);
+  }
+}
+
+// ---- latency ----
+
+interface LatRun {
+  lat: Percentiles;
+  hist: HistogramData;
+  ack: Percentiles;
+  sentRps: number;
+  acceptedRps: number;
+  deliveries: number;
+  expectedDeliveries: number;
+  transitions: number;
+  skipped: number;
+  serverCores: number;
+  serverElu: number;
+  genCores: number;
+  subCores: number;
+  rssMb: number;
+  problems: string[];
+}
+
+async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
+  const server = await startServer(transport, `lat-${transport}-${run}`);
+  const subs: ChildProcess[] = [];
+  try {
+    // clinician sockets: subscriber j watches team j mod teams, with a token for that team
+    const teamTokens: string[] = [];
+    for (let t = 0; t < cfg.teams; t++) teamTokens.push(await auth.sign({ sub: `clin-${t}`, role: "clinician", teams: [teamId(t)] }, "1h"));
+    const perProc = Math.ceil(cfg.subscribers / cfg.subProcs);
+    for (let p = 0; p < cfg.subProcs; p++) {
+      const list: SubscriberConfig["subs"] = [];
+      for (let j = p * perProc; j < Math.min(cfg.subscribers, (p + 1) * perProc); j++) list.push({ team: teamId(j % cfg.teams), token: teamTokens[j % cfg.teams] });
+      const c: SubscriberConfig = { port: server.port, subs: list, concurrency: 50, connectTimeoutMs: 30_000, maxLifetimeMs: LIFETIME_MS };
+      subs.push(spawnChild(CHILD("subscriber.ts"), [JSON.stringify(c)]));
+    }
+    await Promise.all(subs.map((s, i) => waitMessage(s, "subscribed", 60_000, `subscribers ${i}`)));
+    const gens = await startLoadgens(
+      server.port,
+      cfg.latGens,
+      cfg.latSockets,
+      { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
+      cfg.rate,
+      run,
+    );
+    const t0 = Date.now() + cfg.warmup * 1000;
+    const t1 = t0 + cfg.latSeconds * 1000;
+    const go: Go = { type: "go", t0, t1 };
+    const results = Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", (t1 - Date.now()) + 20_000, `loadgen ${i}`)));
+    for (const s of subs) s.send(go);
+    for (const g of gens) g.send(go);
+    const { at0, at1 } = await statsWindow(server, t0, t1);
+    const r = sumResults(await results);
+    await sleep(500); // the last events of the window on their way
+    const subResults = await Promise.all(
+      subs.map((s, i) => {
+        const p = waitMessage<SubscriberResult>(s, "result", 20_000, `subscribers ${i}`);
+        s.send({ type: "collect" });
+        return p;
+      }),
+    );
+    const end = await serverStats(server);
+    await Promise.all(gens.map((g) => stopChild(g)));
+    const seconds = (t1 - t0) / 1000;
+    const hist = mergeHistograms(subResults.map((s) => s.latency));
+    const lat = percentiles(hist);
+    const u = usage(at0, at1);
+    const problems: string[] = [];
+    const subErrors: Record<string, number> = {};
+    const subCloses: Record<string, number> = {};
+    for (const s of subResults) {
+      for (const [k, v] of Object.entries(s.errors)) subErrors[k] = (subErrors[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(s.closes)) subCloses[k] = (subCloses[k] ?? 0) + v;
+    }
+    if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
+    if (r.skipped > 0) problems.push(`generator skipped ${r.skipped} readings (server behind: ${64} frames unacknowledged)`);
+    if (Object.keys(r.errors).length > 0) problems.push(`device errors ${fmtRec(r.errors)}`);
+    if (Object.keys(r.closes).length > 0) problems.push(`device closes ${fmtRec(r.closes)}`);
+    if (Object.keys(subErrors).length > 0) problems.push(`subscriber errors ${fmtRec(subErrors)}`);
+    if (Object.keys(subCloses).length > 0) problems.push(`subscriber closes ${fmtRec(subCloses)}`);
+    const perTeam = cfg.subscribers / cfg.teams;
+    const out: LatRun = {
+      lat,
+      hist,
+      ack: percentiles(r.ack),
+      sentRps: r.sentReadings / (seconds + cfg.warmup),
+      acceptedRps: r.accepted / seconds,
+      deliveries: lat.n,
+      expectedDeliveries: r.transitions * perTeam,
+      transitions: r.transitions,
+      skipped: r.skipped,
+      serverCores: u.cores,
+      serverElu: u.elu,
+      genCores: r.cpuMicros / 1e6 / seconds,
+      subCores: subResults.reduce((a, s) => a + s.cpuMicros, 0) / 1e6 / seconds,
+      rssMb: end.rssMb,
+      problems,
+    };
+    log(
+      `latency ${transport} run ${run + 1}: ${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
+        `(${r.transitions} transitions × ${perTeam} subscribers/team = ${out.expectedDeliveries}); ingest→alert p50 ${lat.p50} ms, p99 ${lat.p99} ms, ` +
+        `p99.9 ${lat.p999} ms, max ${lat.max} ms; ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+        `RSS ${end.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+    );
+    return out;
+  } finally {
+    await Promise.all(subs.map((s) => stopChild(s)));
+    await stopChild(server.child);
+  }
+}
+
+// ---- HTTP ----
+
+interface HttpRun {
+  rps: number;
+  readingsPerS: number;
+  p50: number;
+  p99: number;
+  serverCores: number;
+  serverElu: number;
+  rssMb: number;
+  problems: string[];
+}
+
+async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
+  const server = await startServer(transport, `http-${transport}-${run}`);
+  try {
+    const token = await auth.sign({ sub: "http-gw", role: "device", teams: Array.from({ length: cfg.teams }, (_, t) => teamId(t)) }, "1h");
+    const c = {
+      port: server.port,
+      token,
+      patients: cfg.patients,
+      perRequest: cfg.httpBatch,
+      connections: cfg.httpConnections,
+      pipelining: 1,
+      warmupS: cfg.warmup,
+      durationS: cfg.httpSeconds,
+      seed: 31 * (run + 1),
+      oob: cfg.oob,
+      maxLifetimeMs: LIFETIME_MS,
+    };
+    const child = spawnChild(CHILD("http-load.ts"), [JSON.stringify(c)]);
+    try {
+      // stats over the measured part: autocannon starts its warm-up at once, the measured run right after
+      const result = waitMessage<{ type: "result"; rps: number; readingsPerS: number; non2xx: number; errors: number; timeouts: number; latencyP50: number; latencyP99: number }>(
+        child,
+        "result",
+        (cfg.warmup + cfg.httpSeconds) * 1000 + 30_000,
+        "http load",
+      );
+      const before = await serverStats(server);
+      const r = await result;
+      const after = await serverStats(server);
+      const u = usage(before, after);
+      const problems: string[] = [];
+      if (r.non2xx > 0) problems.push(`non-2xx ${r.non2xx}`);
+      if (r.errors > 0) problems.push(`errors ${r.errors}`);
+      if (r.timeouts > 0) problems.push(`timeouts ${r.timeouts}`);
+      log(
+        `http ${transport} run ${run + 1}: ${r.rps.toFixed(0)} requests/s = ${fmtRate(r.readingsPerS)} readings; latency p50 ${r.latencyP50} ms p99 ${r.latencyP99} ms; ` +
+          `server ${u.cores.toFixed(2)} cores (incl. warm-up), RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+      );
+      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, rssMb: after.rssMb, problems };
+    } finally {
+      await stopChild(child);
+    }
+  } finally {
+    await stopChild(server.child);
+  }
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const tStart = performance.now();
+  log(
+    `${os.cpus().length} cores, Node ${process.version}; ${cfg.patients} patients × 3 metrics over ${cfg.teams} teams; runs ${cfg.runs}${quick ? " (quick)" : ""}; ` +
+      `only ${[...only].join(",")}`,
+  );
+  const tp: Record<Kind, TpRun[]> = { uws: [], ws: [] };
+  const lat: Record<Kind, LatRun[]> = { uws: [], ws: [] };
+  const http: Record<Kind, HttpRun[]> = { uws: [], ws: [] };
+  // interleaved run by run so machine noise spreads over both transports
+  if (only.has("throughput")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r));
+  if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of otherTransports) lat[t].push(await latencyRun(t, r));
+  if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of otherTransports) http[t].push(await httpRun(t, r));
+
+  report({ tp, lat, http }, (performance.now() - tStart) / 1000);
+}
+
+interface All {
+  tp: Record<Kind, TpRun[]>;
+  lat: Record<Kind, LatRun[]>;
+  http: Record<Kind, HttpRun[]>;
+}
+
+function report({ tp, lat, http }: All, wallS: number): void {
+  const S = (xs: number[]): Summary => summarize(xs);
+  const med = (xs: number[]): number => S(xs).median;
+  const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
+  const ms3 = (s: Summary): string[] => [fmtMs(s.median), fmtMs(s.min), fmtMs(s.max)];
+  const cores = (xs: number[]): string => (xs.length === 0 ? "–" : `${med(xs).toFixed(2)}`);
+  const mb = (xs: number[]): string => (xs.length === 0 ? "–" : `${med(xs).toFixed(0)} MB`);
+  const rows: string[][] = [];
+  const K: Kind[] = ["uws", "ws"];
+
+  for (const t of K) {
+    const runs = tp[t];
+    if (runs.length === 0) continue;
+    rows.push([
+      "WS ingest, max",
+      TRANSPORT_NAME[t],
+      "readings/s accepted",
+      ...rate3(S(runs.map((r) => r.rps))),
+      cores(runs.map((r) => r.serverCores)),
+      med(runs.map((r) => r.serverElu)).toFixed(2),
+      cores(runs.map((r) => r.genCores)),
+      mb(runs.map((r) => r.rssMb)),
+    ]);
+  }
+  for (const t of K) {
+    const runs = lat[t];
+    if (runs.length === 0) continue;
+    const sc = cores(runs.map((r) => r.serverCores));
+    const elu = med(runs.map((r) => r.serverElu)).toFixed(2);
+    const gc = cores(runs.map((r) => r.genCores + r.subCores));
+    const rss = mb(runs.map((r) => r.rssMb));
+    const label = `latency @ ${fmtRate(cfg.rate)}`;
+    rows.push([label, TRANSPORT_NAME[t], `ingest→alert p50 (${cfg.subscribers} subscribers)`, ...ms3(S(runs.map((r) => r.lat.p50))), sc, elu, gc, rss]);
+    rows.push(["", "", "ingest→alert p99", ...ms3(S(runs.map((r) => r.lat.p99))), "", "", "", ""]);
+    rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), "", "", "", ""]);
+    rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), "", "", "", ""]);
+    rows.push(["", "", "device ingest ack p99 (send→ingest_result)", ...ms3(S(runs.map((r) => r.ack.p99))), "", "", "", ""]);
+    rows.push(["", "", "readings/s accepted", ...rate3(S(runs.map((r) => r.acceptedRps))), "", "", "", ""]);
+    rows.push(["", "", "alert events delivered/s", ...rate3(S(runs.map((r) => r.deliveries / cfg.latSeconds))), "", "", "", ""]);
+  }
+  for (const t of K) {
+    const runs = http[t];
+    if (runs.length === 0) continue;
+    rows.push([
+      "HTTP ingest",
+      TRANSPORT_NAME[t],
+      `requests/s (${cfg.httpBatch} readings, JSON)`,
+      ...rate3(S(runs.map((r) => r.rps))).map((s) => s.replace(" /s", "/s")),
+      cores(runs.map((r) => r.serverCores)),
+      med(runs.map((r) => r.serverElu)).toFixed(2),
+      "",
+      mb(runs.map((r) => r.rssMb)),
+    ]);
+    rows.push(["", "", "readings/s", ...rate3(S(runs.map((r) => r.readingsPerS))), "", "", "", ""]);
+    rows.push(["", "", "request latency p99 (autocannon)", ...ms3(S(runs.map((r) => r.p99))), "", "", "", ""]);
+  }
+
+  const out: string[] = [];
+  out.push(
+    `varsel server benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, loopback; ` +
+      `${cfg.patients} patients (telehjerte band rules on pulse, bp_sys, bp_dia: ${cfg.patients * 3} slots) over ${cfg.teams} teams; ` +
+      `${cfg.runs} run(s) per row, a fresh server each${quick ? "; --quick" : ""}`,
+  );
+  out.push("");
+  out.push(
+    renderTable(
+      ["mode", "transport", "measure", "median", "min", "max", "server cores", "server ELU", "client cores", "server RSS"],
+      rows,
+      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"],
+    ),
+  );
+  out.push("");
+  out.push(
+    `WS ingest, max: ${cfg.gens} generator processes × ${cfg.sockets} device sockets, MessagePack frames of ${cfg.frame} readings, ${cfg.window} frames in flight per socket; ` +
+      `${cfg.tpSeconds} s measured after ${cfg.warmup} s warm-up; readings/s = accepted (from ingest_result) received in the window / window.`,
+  );
+  out.push(
+    `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} processes × ${cfg.latSockets} sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings); ` +
+      `${cfg.subscribers} clinician sockets in ${cfg.subProcs} processes, ${cfg.subscribers / cfg.teams} per team, each subscribed to its team; ` +
+      `latency = subscriber's Date.now() at receipt − reading time (= send time), whole ms, every alert event (raised/updated/resolved) whose reading is in the ${cfg.latSeconds} s window.`,
+  );
+  out.push(
+    `HTTP: autocannon, ${cfg.httpConnections} connections, POST /v1/measurements, JSON {readings: [${cfg.httpBatch}]} with times increasing per slot (none out_of_order, no ids), ` +
+      `${cfg.httpSeconds} s after ${cfg.warmup} s warm-up; readings/s = 2xx × ${cfg.httpBatch}.`,
+  );
+  out.push(
+    `Readings: ${(cfg.oob * 100).toFixed(1)} % out of band (¾ past yellow, ¼ past red). Server limits: defaults` +
+      (cfg.messagesPerSecond !== DEFAULT_LIMITS.messagesPerSecond ? ` except messagesPerSecond ${cfg.messagesPerSecond}` : ` (messagesPerSecond ${DEFAULT_LIMITS.messagesPerSecond} per socket is not reached)`) +
+      `; telehjerte without weight-missing. The generators, subscribers and the server share the ${os.cpus().length} cores: "server cores" is the server's CPU time / window, ` +
+      `"client cores" that of the generators (and subscribers), ELU the server's event-loop utilisation.`,
+  );
+  const problems = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
+  out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);
+  out.push("");
+
+  const wsUws = med(tp.uws.map((r) => r.rps));
+  const wsWs = med(tp.ws.map((r) => r.rps));
+  const ratio = wsUws / wsWs;
+  const latU = lat.uws;
+  const p50 = med(latU.map((r) => r.lat.p50));
+  const p99 = med(latU.map((r) => r.lat.p99));
+  const atLeast = (x: number, min: number): boolean | null => (Number.isNaN(x) ? null : x >= min);
+  const atMost = (x: number, max: number): boolean | null => (Number.isNaN(x) ? null : x <= max);
+  const goals = {
+    ws_ingest_500k: atLeast(wsUws, 500_000),
+    p99_le_5ms_at_50k: cfg.rate === 50_000 && cfg.subscribers === 1000 ? atMost(p99, 5) : null,
+    uws_3x_ws: atLeast(ratio, 3),
+  };
+  const goal = (ok: boolean | null): string => (ok === null ? "n/a" : ok ? "met" : "NOT met");
+  out.push(
+    renderTable(
+      ["goal (medians; benchmark only)", "value", "goal", ""],
+      [
+        ["WS MessagePack ingest, uWS, readings/s", fmtRate(wsUws), "≥ 500 k/s", goal(goals.ws_ingest_500k)],
+        [
+          `ingest→alert p99 at ${fmtRate(cfg.rate)}, ${cfg.subscribers} subscribers, uWS`,
+          fmtMs(p99),
+          "≤ 5 ms at 50 k/s, 1 000 subscribers",
+          cfg.rate === 50_000 && cfg.subscribers === 1000 ? goal(goals.p99_le_5ms_at_50k) : "n/a (not that load)",
+        ],
+        ["uWS ÷ ws fallback, WS ingest readings/s", fmtRatio(ratio), "≥ 3×", goal(goals.uws_3x_ws)],
+      ],
+      ["l", "r", "l", "l"],
+    ),
+  );
+  out.push("");
+  out.push(`total wall ${wallS.toFixed(1)} s (without the wasm build)`);
+
+  const rss = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
+  const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
+  const rssOf = (xs: { rssMb: number }[]): number | null => n(Math.max(...xs.map((r) => r.rssMb)), 3);
+  const json = {
+    ws_ingest_rps: n(wsUws),
+    ws_ingest_rps_min: n(S(tp.uws.map((r) => r.rps)).min),
+    ws_ingest_rps_max: n(S(tp.uws.map((r) => r.rps)).max),
+    ws_ingest_rps_ws: n(wsWs),
+    ws_ingest_rps_ws_min: n(S(tp.ws.map((r) => r.rps)).min),
+    ws_ingest_rps_ws_max: n(S(tp.ws.map((r) => r.rps)).max),
+    uws_over_ws: n(ratio, 3),
+    p50_ms_at_50k: n(p50),
+    p99_ms_at_50k: n(p99),
+    p99_ms_at_50k_min: n(S(latU.map((r) => r.lat.p99)).min),
+    p99_ms_at_50k_max: n(S(latU.map((r) => r.lat.p99)).max),
+    p999_ms_at_50k: n(med(latU.map((r) => r.lat.p999))),
+    max_ms_at_50k: n(med(latU.map((r) => r.lat.max))),
+    p99_ms_at_50k_ws: n(med(lat.ws.map((r) => r.lat.p99))),
+    latency_rate: cfg.rate,
+    latency_accepted_rps: n(med(latU.map((r) => r.acceptedRps))),
+    alert_deliveries: n(med(latU.map((r) => r.deliveries)), 6),
+    subscribers: cfg.subscribers,
+    http_rps: n(med(http.uws.map((r) => r.rps))),
+    http_readings_per_s: n(med(http.uws.map((r) => r.readingsPerS))),
+    http_rps_ws: n(med(http.ws.map((r) => r.rps))),
+    http_readings_per_s_ws: n(med(http.ws.map((r) => r.readingsPerS))),
+    server_rss_mb: rss.length ? n(Math.max(...rss), 3) : null,
+    server_rss_mb_by_mode: {
+      ws_ingest_uws: tp.uws.length ? rssOf(tp.uws) : null,
+      ws_ingest_ws: tp.ws.length ? rssOf(tp.ws) : null,
+      latency_uws: lat.uws.length ? rssOf(lat.uws) : null,
+      latency_ws: lat.ws.length ? rssOf(lat.ws) : null,
+      http_uws: http.uws.length ? rssOf(http.uws) : null,
+      http_ws: http.ws.length ? rssOf(http.ws) : null,
+    },
+    server_cores_ws_ingest: n(med(tp.uws.map((r) => r.serverCores)), 3),
+    runs: cfg.runs,
+    quick,
+    patients: cfg.patients,
+    teams: cfg.teams,
+    frame: cfg.frame,
+    generators: cfg.gens,
+    device_sockets: cfg.gens * cfg.sockets,
+    cores: os.cpus().length,
+    problems: problems.length,
+    goals,
+  };
+  process.stdout.write(out.join("\n") + "\n\n" + JSON.stringify(json) + "\n");
+}
+
+function fmtMs(x: number): string {
+  if (!Number.isFinite(x)) return "–";
+  return `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(x === Math.round(x) ? 0 : 1)} ms`;
+}
+
+// ---- cleanup: children never outlive us ----
+let watchdog: NodeJS.Timeout | undefined;
+const bail = (why: string, code = 1): never => {
+  log(why);
+  killAll();
+  process.exit(code);
+};
+process.on("SIGINT", () => bail("interrupted", 130));
+process.on("SIGTERM", () => bail("terminated", 143));
+process.on("exit", () => killAll());
+watchdog = setTimeout(() => bail(`watchdog: still running after ${LIFETIME_MS / 1000} s, giving up`), LIFETIME_MS);
+watchdog.unref();
+
+main()
+  .then(() => {
+    clearTimeout(watchdog);
+    killAll();
+  })
+  .catch((e: unknown) => bail(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));

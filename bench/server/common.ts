@@ -1,0 +1,508 @@
+// Shared by the server benchmark's processes (bench/server.ts and the children in this folder):
+// the patient / team naming, the IPC messages, a MessagePack ingest-frame writer and a small
+// reader for the server's ingest_result, child-process plumbing with timeouts, a seeded RNG and
+// a latency histogram. Loopback (127.0.0.1) only.
+import { fork, type ChildProcess } from "node:child_process";
+import { unpack } from "msgpackr";
+
+export const HOST = "127.0.0.1";
+export const WS_PATH = "/v1/ws";
+export const MSGPACK = "varsel.v1.msgpack";
+
+// ---------------------------------------------------------------- patients and teams
+
+/** Patient i: "p00042"; its care team: "t42" (i mod teams). */
+export const patientId = (i: number): string => `p${String(i).padStart(5, "0")}`;
+export const teamId = (t: number): string => `t${String(t).padStart(2, "0")}`;
+export const teamOf = (patient: number, teams: number): number => patient % teams;
+
+/** The metrics the generators send: the telehjerte band rules (pulse 50–100 yellow, > 120 red, …). */
+export const METRICS = ["pulse", "bp_sys", "bp_dia"] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** In-band value range and out-of-band yellow / red ranges per metric (telehjerte limits). */
+export const VALUES: Record<Metric, { inBand: [number, number]; yellow: [number, number]; red: [number, number] }> = {
+  // pulse-band: redLow 40, yellowLow 50, yellowHigh 100, redHigh 120
+  pulse: { inBand: [60, 90], yellow: [104, 116], red: [126, 140] },
+  // bp-sys-band: 90 / 100 / 160 / 180
+  bp_sys: { inBand: [110, 150], yellow: [164, 176], red: [186, 200] },
+  // bp-dia-band: 50 / 60 / 95 / 110
+  bp_dia: { inBand: [65, 90], yellow: [98, 106], red: [114, 125] },
+};
+
+/** Teams owned by socket k of K: t with t mod K = k. */
+export function teamsOfSocket(k: number, sockets: number, teams: number): number[] {
+  const out: number[] = [];
+  for (let t = k; t < teams; t += sockets) out.push(t);
+  return out;
+}
+
+/** Patients whose team is in `teams`. */
+export function patientsOfTeams(teams: readonly number[], patients: number, teamCount: number): number[] {
+  const set = new Set(teams);
+  const out: number[] = [];
+  for (let p = 0; p < patients; p++) if (set.has(teamOf(p, teamCount))) out.push(p);
+  return out;
+}
+
+// ---------------------------------------------------------------- IPC messages
+
+export interface ServerChildConfig {
+  transport: "uws" | "ws";
+  patients: number;
+  teams: number;
+  limits: Record<string, number>;
+  tickMs: number;
+  maxLifetimeMs: number;
+}
+
+export interface ServerStats {
+  type: "stats";
+  rssMb: number;
+  heapUsedMb: number;
+  /** process.cpuUsage() user + system, µs since start. */
+  cpuMicros: number;
+  /** performance.eventLoopUtilization() raw (idle, active in ms). */
+  elu: { idle: number; active: number };
+  at: number;
+  /** Lifecycle events issued so far (lastSeq) and alerts open now. */
+  events: number;
+  openAlerts: number;
+}
+
+export interface SocketPlan {
+  /** Name used in frame ids. */
+  name: string;
+  token: string;
+  /** Patient indices this socket sends readings for. */
+  patients: number[];
+}
+
+export interface LoadgenConfig {
+  port: number;
+  sockets: SocketPlan[];
+  /** "max": keep `window` frames in flight per socket; "rate": open loop at `rate` readings/s for this process. */
+  mode: "max" | "rate";
+  frame: number;
+  window: number;
+  rate: number;
+  /** Rate mode: send every this many ms (readings due since the last send go in one frame, up to `frame`). */
+  tickMs: number;
+  /** Rate mode: a socket with this many unacknowledged frames skips sending (counted). */
+  maxInFlight: number;
+  oob: number;
+  seed: number;
+  maxLifetimeMs: number;
+}
+
+export interface Go {
+  type: "go";
+  /** Epoch ms: measurement window [t0, t1); sending starts at once, stops at t1. */
+  t0: number;
+  t1: number;
+}
+
+export interface LoadgenResult {
+  type: "result";
+  /** Readings accepted, counted from ingest_result: max mode results received in the window; rate mode frames sent in the window. */
+  accepted: number;
+  rejected: number;
+  rejectedCodes: Record<string, number>;
+  sentReadings: number;
+  sentFrames: number;
+  ackedFrames: number;
+  transitions: number;
+  errors: Record<string, number>;
+  closes: Record<string, number>;
+  /** Rate mode: sends skipped because maxInFlight frames were unacknowledged. */
+  skipped: number;
+  /** Rate mode: frame send → ingest_result received (ms, histogram). */
+  ack: HistogramData;
+  /** CPU of this process in the window (µs). */
+  cpuMicros: number;
+  outstanding: number;
+}
+
+export interface SubscriberConfig {
+  port: number;
+  subs: { team: string; token: string }[];
+  concurrency: number;
+  connectTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+export interface SubscriberResult {
+  type: "result";
+  /** ingest → delivered: receipt Date.now() − trigger reading time (ms), alert events whose reading is in the window. */
+  latency: HistogramData;
+  events: number;
+  eventsInWindow: number;
+  byType: Record<string, number>;
+  heartbeats: number;
+  errors: Record<string, number>;
+  closes: Record<string, number>;
+  cpuMicros: number;
+}
+
+// ---------------------------------------------------------------- seeded RNG
+
+/** mulberry32: small, fast, deterministic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(xs: T[], rand: () => number): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
+}
+
+// ---------------------------------------------------------------- latency histogram (integer ms)
+
+/** Counts by integer ms (Date.now() differences are whole ms); index 0 = OFFSET ms below zero. */
+export interface HistogramData {
+  offset: number;
+  counts: number[];
+}
+
+const OFFSET = 16;
+const SPAN = 60_000;
+
+export class Histogram {
+  private readonly counts = new Uint32Array(SPAN + OFFSET + 1);
+  total = 0;
+
+  add(ms: number): void {
+    const i = Math.max(0, Math.min(SPAN + OFFSET, Math.round(ms) + OFFSET));
+    this.counts[i]++;
+    this.total++;
+  }
+
+  data(): HistogramData {
+    let last = this.counts.length - 1;
+    while (last > 0 && this.counts[last] === 0) last--;
+    return { offset: OFFSET, counts: Array.from(this.counts.subarray(0, last + 1)) };
+  }
+}
+
+export function mergeHistograms(hs: readonly HistogramData[]): HistogramData {
+  const counts: number[] = [];
+  for (const h of hs) {
+    if (h.offset !== OFFSET) throw new Error("histogram offsets differ");
+    h.counts.forEach((c, i) => (counts[i] = (counts[i] ?? 0) + c));
+  }
+  for (let i = 0; i < counts.length; i++) counts[i] ??= 0;
+  return { offset: OFFSET, counts };
+}
+
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export function percentiles(h: HistogramData): Percentiles {
+  const n = h.counts.reduce((a, b) => a + b, 0);
+  if (n === 0) return { n: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
+  const at = (q: number): number => {
+    const rank = Math.ceil(q * n); // nearest-rank
+    let seen = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      seen += h.counts[i];
+      if (seen >= rank) return i - h.offset;
+    }
+    return h.counts.length - 1 - h.offset;
+  };
+  let sum = 0;
+  h.counts.forEach((c, i) => (sum += c * (i - h.offset)));
+  let max = h.counts.length - 1;
+  while (max > 0 && h.counts[max] === 0) max--;
+  return { n, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: max - h.offset, mean: sum / n };
+}
+
+// ---------------------------------------------------------------- MessagePack frames
+
+/**
+ * Writes `{type: "ingest", id, readings: [{patient, metric, value, time}, …]}` as MessagePack
+ * straight into a buffer: per slot the bytes up to the value are precomputed, value and time
+ * are float64. Plain MessagePack (any decoder reads it; checked against msgpackr at start-up).
+ * This keeps the generators cheap on a 2-core machine where they compete with the server.
+ */
+export class FrameWriter {
+  private readonly prefix: Buffer[] = [];
+  private static readonly TIME_KEY = Buffer.from([0xa4, ...Buffer.from("time")]);
+  private buf: Buffer;
+
+  constructor(slots: readonly { patient: string; metric: string }[], maxFrame: number) {
+    for (const s of slots) {
+      this.prefix.push(
+        Buffer.concat([
+          Buffer.from([0x84]),
+          str("patient"),
+          str(s.patient),
+          str("metric"),
+          str(s.metric),
+          str("value"),
+        ]),
+      );
+    }
+    const longest = Math.max(...this.prefix.map((b) => b.length));
+    this.buf = Buffer.allocUnsafe(64 + maxFrame * (longest + 9 + 5 + 9));
+  }
+
+  /** Encodes one frame; returns a view of the internal buffer (valid until the next call). */
+  write(id: string, slots: ArrayLike<number>, values: ArrayLike<number>, times: ArrayLike<number>, n: number): Buffer {
+    const b = this.buf;
+    let o = 0;
+    b[o++] = 0x83;
+    o = putStr(b, o, "type");
+    o = putStr(b, o, "ingest");
+    o = putStr(b, o, "id");
+    o = putStr(b, o, id);
+    o = putStr(b, o, "readings");
+    b[o++] = 0xdc; // array 16
+    b.writeUInt16BE(n, o);
+    o += 2;
+    const tk = FrameWriter.TIME_KEY;
+    for (let i = 0; i < n; i++) {
+      const p = this.prefix[slots[i]];
+      p.copy(b, o);
+      o += p.length;
+      b[o++] = 0xcb;
+      b.writeDoubleBE(values[i], o);
+      o += 8;
+      tk.copy(b, o);
+      o += tk.length;
+      b[o++] = 0xcb;
+      b.writeDoubleBE(times[i], o);
+      o += 8;
+    }
+    return b.subarray(0, o);
+  }
+}
+
+function str(s: string): Buffer {
+  const bytes = Buffer.from(s, "utf8");
+  if (bytes.length >= 32) throw new Error(`string too long for fixstr: ${s}`);
+  return Buffer.concat([Buffer.from([0xa0 | bytes.length]), bytes]);
+}
+
+function putStr(b: Buffer, o: number, s: string): number {
+  // ASCII only, < 32 bytes
+  b[o++] = 0xa0 | s.length;
+  for (let i = 0; i < s.length; i++) b[o++] = s.charCodeAt(i);
+  return o;
+}
+
+/** What the generators need from an ingest_result. */
+export interface ResultHead {
+  type: string;
+  id?: string;
+  accepted: number;
+  rejected: number;
+  /** Only from the full decode. */
+  transitions?: number;
+  rejectedCodes?: string[];
+  code?: string;
+}
+
+/**
+ * Reads type, id, accepted and the number of rejected readings from the start of the server's
+ * ingest_result (`{type, id, accepted, duplicates, rejected, …}` in that key order), without
+ * decoding the per-reading `readings` array. Anything unexpected falls back to a full decode.
+ */
+export function readResultHead(buf: Buffer, full = false): ResultHead {
+  if (!full) {
+    const fast = fastHead(buf);
+    if (fast !== undefined) return fast;
+  }
+  const m = unpack(buf) as {
+    type: string;
+    id?: string;
+    accepted?: number;
+    rejected?: { code: string }[];
+    transitions?: number;
+    code?: string;
+  };
+  return {
+    type: m.type,
+    id: m.id,
+    accepted: m.accepted ?? 0,
+    rejected: m.rejected?.length ?? 0,
+    transitions: m.transitions,
+    rejectedCodes: m.rejected?.map((r) => r.code),
+    code: m.code,
+  };
+}
+
+function fastHead(b: Buffer): ResultHead | undefined {
+  let o = 0;
+  const first = b[o++];
+  if ((first & 0xf0) !== 0x80 && first !== 0xde) return undefined;
+  if (first === 0xde) o += 2;
+  const readStr = (): string | undefined => {
+    const t = b[o++];
+    let len: number;
+    if ((t & 0xe0) === 0xa0) len = t & 0x1f;
+    else if (t === 0xd9) len = b[o++];
+    else if (t === 0xda) {
+      len = b.readUInt16BE(o);
+      o += 2;
+    } else return undefined;
+    const s = b.toString("latin1", o, o + len);
+    o += len;
+    return s;
+  };
+  const readUint = (): number | undefined => {
+    const t = b[o++];
+    if (t <= 0x7f) return t;
+    if (t === 0xcc) return b[o++];
+    if (t === 0xcd) {
+      o += 2;
+      return b.readUInt16BE(o - 2);
+    }
+    if (t === 0xce) {
+      o += 4;
+      return b.readUInt32BE(o - 4);
+    }
+    return undefined;
+  };
+  const readArrayLen = (): number | undefined => {
+    const t = b[o++];
+    if ((t & 0xf0) === 0x90) return t & 0x0f;
+    if (t === 0xdc) {
+      o += 2;
+      return b.readUInt16BE(o - 2);
+    }
+    if (t === 0xdd) {
+      o += 4;
+      return b.readUInt32BE(o - 4);
+    }
+    return undefined;
+  };
+  if (readStr() !== "type") return undefined;
+  const type = readStr();
+  if (type !== "ingest_result") return undefined;
+  if (readStr() !== "id") return undefined;
+  const id = readStr();
+  if (id === undefined) return undefined;
+  if (readStr() !== "accepted") return undefined;
+  const accepted = readUint();
+  if (accepted === undefined) return undefined;
+  if (readStr() !== "duplicates") return undefined;
+  if (readArrayLen() !== 0) return undefined;
+  if (readStr() !== "rejected") return undefined;
+  const rejected = readArrayLen();
+  if (rejected === undefined || rejected > 0) return undefined; // rare: decode fully for the codes
+  return { type, id, accepted, rejected };
+}
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set<ChildProcess>();
+
+/** Forks a TypeScript child under tsx; its stdout and stderr go to our stderr. */
+export function spawnChild(file: string, args: string[], opts: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const env = { ...process.env, ...opts.env };
+  delete env.VARSEL_TRANSPORT; // the benchmark picks the transport explicitly
+  const child = fork(file, args, {
+    execArgv: ["--import", "tsx", ...(opts.execArgv ?? [])],
+    stdio: ["ignore", 2, 2, "ipc"],
+    env,
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Waits for the first IPC message of `type` (or rejects on exit / timeout). */
+export function waitMessage<T extends { type: string }>(child: ChildProcess, type: string, timeoutMs: number, what = type): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown): void => {
+      const msg = m as { type?: string; error?: string };
+      if (msg?.type === "error") {
+        done();
+        reject(new Error(`${what}: child failed: ${msg.error}`));
+      } else if (msg?.type === type) {
+        done();
+        resolve(m as T);
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      done();
+      reject(new Error(`${what}: child exited (${code ?? signal}) before '${type}'`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${what}: no '${type}' within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+/** Asks a child to stop, then kills it if it has not exited within `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  try {
+    if (child.connected) child.send({ type: "stop" });
+  } catch {
+    /* already gone */
+  }
+  const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Kills every child still running (by its own pid). */
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+
+/** For child entries: exit when the parent goes away, and after a hard lifetime in any case. */
+export function guardChild(maxLifetimeMs: number): void {
+  process.on("disconnect", () => process.exit(0));
+  setTimeout(() => {
+    process.stderr.write(`[bench child ${process.pid}] lifetime ${maxLifetimeMs} ms over, exiting\n`);
+    process.exit(3);
+  }, maxLifetimeMs).unref();
+}
+
+/** For child entries: report an error to the parent and exit. */
+export function failChild(err: unknown): never {
+  const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`[bench child ${process.pid}] ${msg}\n`);
+  try {
+    process.send?.({ type: "error", error: err instanceof Error ? err.message : String(err) });
+  } catch {
+    /* parent gone */
+  }
+  setTimeout(() => process.exit(1), 50);
+  throw err;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function bump(rec: Record<string, number>, key: string, n = 1): void {
+  rec[key] = (rec[key] ?? 0) + n;
+}

@@ -1,0 +1,69 @@
+// The server under test, in its own process: a VarselServer on 127.0.0.1 (port chosen by the OS)
+// with the benchmark's patients registered through the pipeline before it listens.
+// argv[2]: ServerChildConfig as JSON; env BENCH_SECRET: the HS256 secret.
+// IPC in: {type: "stats"} → ServerStats; {type: "stop"} → close and exit.
+// IPC out: {type: "ready", port, transport, setupMs} or {type: "error", error}.
+import { performance } from "node:perf_hooks";
+import { pino } from "pino";
+import { PROGRAMMES } from "../../engine/rules/programmes.js";
+import { VarselServer } from "../../server/app.js";
+import { failChild, guardChild, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
+
+const cfg = JSON.parse(process.argv[2] ?? "{}") as ServerChildConfig;
+guardChild(cfg.maxLifetimeMs);
+
+async function main(): Promise<void> {
+  const secret = process.env.BENCH_SECRET;
+  if (secret === undefined) throw new Error("BENCH_SECRET is not set");
+  const started = performance.now();
+  const server = new VarselServer({
+    auth: { secret },
+    transport: cfg.transport,
+    tickMs: cfg.tickMs,
+    limits: cfg.limits,
+    logger: pino({ level: "warn" }, pino.destination(2)),
+  });
+  const now = Date.now();
+  // telehjerte without its daily weight-missing rule: the generators send no weight, and 10 000
+  // patients going overdue at once (12:00 + 1 h grace) would put a burst into a measurement.
+  const rules = PROGRAMMES.telehjerte.rules.filter((r) => r.id !== "weight-missing");
+  server.pipeline.setProgrammeThresholds("telehjerte", rules, "bench", "server benchmark: no weight readings are sent", now);
+  for (let i = 0; i < cfg.patients; i++) {
+    server.pipeline.upsertPatient(
+      patientId(i),
+      { programme: "telehjerte", careTeams: [{ team: teamId(teamOf(i, cfg.teams)), role: "hospital" }], paused: false, references: {} },
+      now,
+    );
+  }
+  const port = await server.listen(0, HOST);
+  if (server.transportKind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${server.transportKind}`);
+  const setupMs = performance.now() - started;
+
+  const stats = (): ServerStats => {
+    const m = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const elu = performance.eventLoopUtilization();
+    return {
+      type: "stats",
+      rssMb: m.rss / 1e6,
+      heapUsedMb: m.heapUsed / 1e6,
+      cpuMicros: cpu.user + cpu.system,
+      elu: { idle: elu.idle, active: elu.active },
+      at: Date.now(),
+      events: server.pipeline.lifecycle.lastSeq(),
+      openAlerts: server.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] }).length,
+    };
+  };
+  let stopping = false;
+  process.on("message", (m: { type?: string }) => {
+    if (m?.type === "stats") process.send?.(stats());
+    else if (m?.type === "stop" && !stopping) {
+      stopping = true;
+      // close() waits for sockets; the parent kills us if it takes too long
+      void server.close().finally(() => process.exit(0));
+    }
+  });
+  process.send?.({ type: "ready", port, transport: server.transportKind, setupMs });
+}
+
+main().catch(failChild);

@@ -1,0 +1,67 @@
+// The storage contract. Two implementations pass one contract suite (test/store-contract.test.ts):
+// SQLite (embedded default, engine/store/sqlite.ts) and PostgreSQL (engine/store/postgres.ts).
+// The durable layer (engine/durable/) decides what to write and when; a store writes it.
+import type { JournalEntry } from "../durable/commands.js";
+import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
+import type { PatientRecord } from "../pipeline.js";
+import type { ThresholdVersion } from "../thresholds.js";
+
+/** One group commit: commands applied in memory, in order, and everything they produced. */
+export interface CommitBatch {
+  /** Journal entries, positions strictly increasing and contiguous with what is stored. */
+  entries: JournalEntry[];
+  /** The lifecycle events the entries produced, seq strictly increasing. */
+  events: LifecycleEvent[];
+  /** Patients created or changed by the entries (latest state). */
+  patients: PatientRecord[];
+  /** Threshold versions recorded by the entries. */
+  thresholds: { scope: "patient" | "programme"; id: string; version: ThresholdVersion }[];
+}
+
+/** The whole engine state at a journal position. */
+export interface StoredSnapshot {
+  /** The last journal position whose effects the snapshot includes. */
+  pos: number;
+  /** The last event number the snapshot includes. */
+  seq: number;
+  /** Clock time of the snapshot. */
+  at: number;
+  /** The wasm kernel's state region. */
+  kernel: Uint8Array;
+  /** Everything else (patients, rules, lifecycle, idempotency), MessagePack-encoded by the durable layer. */
+  state: Uint8Array;
+}
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Connects and runs the versioned migrations. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap round trip; throws when the store cannot be reached. */
+  ping(): Promise<void>;
+
+  /** Writes one group commit in ONE transaction; resolves only when it is durable. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** The last journal position stored (0 when empty). */
+  lastPosition(): Promise<number>;
+  /** Journal entries after `pos`, in order (at most `limit`). */
+  readJournal(afterPos: number, limit: number): Promise<JournalEntry[]>;
+
+  saveSnapshot(snapshot: StoredSnapshot): Promise<void>;
+  /** The newest snapshot, or undefined. Older snapshots may be pruned by the store. */
+  latestSnapshot(): Promise<StoredSnapshot | undefined>;
+
+  /** Events after `seq` (for resume), in order, at most `limit`. */
+  eventsAfter(seq: number, limit: number): Promise<LifecycleEvent[]>;
+  /** Deletes events older than `before` (ms); returns how many. */
+  pruneEvents(before: number): Promise<number>;
+
+  // ---- materialized views, written from the commits ----
+  patient(id: string): Promise<PatientRecord | undefined>;
+  thresholdHistory(scope: "patient" | "programme", id: string): Promise<ThresholdVersion[]>;
+  /** The alert as of its latest event. */
+  alert(id: string): Promise<Alert | undefined>;
+  /** Every event of one alert (raised, updated, acknowledged, ..., resolved), in order. */
+  alertHistory(id: string): Promise<LifecycleEvent[]>;
+  silences(): Promise<Silence[]>;
+}
