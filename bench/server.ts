@@ -5,6 +5,7 @@
 // server for every measured configuration. Prints a table, then as the last line one JSON
 // object. See bench/README.md.
 import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -65,7 +66,7 @@ const { values: opt } = parseArgs({
     "http-batch": { type: "string" },
     oob: { type: "string" },
     "messages-per-second": { type: "string" },
-    profile: { type: "string" }, // directory: the server children run with --cpu-prof there
+    profile: { type: "string" }, // directory: a CPU profile of the server over each measured window goes there
   },
   strict: true,
 });
@@ -112,6 +113,7 @@ interface RunningServer {
   child: ChildProcess;
   port: number;
   setupMs: number;
+  label: string;
 }
 
 async function startServer(transport: Kind, label: string): Promise<RunningServer> {
@@ -123,15 +125,14 @@ async function startServer(transport: Kind, label: string): Promise<RunningServe
     tickMs: 1000,
     maxLifetimeMs: LIFETIME_MS,
   };
-  const execArgv = opt.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.join(opt.profile, label)}`];
-  const child = spawnChild(CHILD("server-child.ts"), [JSON.stringify(c)], { env: { BENCH_SECRET: SECRET }, execArgv });
+  const child = spawnChild(CHILD("server-child.ts"), [JSON.stringify(c)], { env: { BENCH_SECRET: SECRET } });
   const ready = await waitMessage<{ type: "ready"; port: number; setupMs: number }>(child, "ready", 60_000, `server ${label}`);
-  return { child, port: ready.port, setupMs: ready.setupMs };
+  return { child, port: ready.port, setupMs: ready.setupMs, label };
 }
 
-async function serverStats(s: RunningServer): Promise<ServerStats> {
+async function serverStats(s: RunningServer, reset = false): Promise<ServerStats> {
   const p = waitMessage<ServerStats>(s.child, "stats", 10_000, "server stats");
-  s.child.send({ type: "stats" });
+  s.child.send({ type: "stats", reset });
   return p;
 }
 
@@ -143,12 +144,21 @@ function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
   return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
 }
 
-/** Stats at t0 and t1 of a window, taken on time. */
+/** Stats at t0 and t1 of a window, taken on time (and with --profile, a CPU profile of the window). */
 async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ at0: ServerStats; at1: ServerStats }> {
   await sleep(Math.max(0, t0 - Date.now()));
-  const at0 = await serverStats(s);
+  const at0 = await serverStats(s, true);
+  if (opt.profile !== undefined) s.child.send({ type: "profile", action: "start" });
   await sleep(Math.max(0, t1 - Date.now()));
   const at1 = await serverStats(s);
+  if (opt.profile !== undefined) {
+    mkdirSync(opt.profile, { recursive: true });
+    const file = path.resolve(opt.profile, `server-${s.label}.cpuprofile`);
+    const done = waitMessage<{ type: "profiled"; error?: string }>(s.child, "profiled", 20_000, "server profile");
+    s.child.send({ type: "profile", action: "stop", file });
+    const r = await done;
+    log(r.error === undefined ? `CPU profile of the window: ${file}` : `profile failed: ${r.error}`);
+  }
   return { at0, at1 };
 }
 
@@ -190,6 +200,15 @@ function sumResults(rs: LoadgenResult[]): LoadgenResult {
   return out;
 }
 
+const diag = (st: ServerStats): string =>
+  `event-loop delay p99 ${st.loopDelayP99Ms.toFixed(1)} ms, max ${st.loopDelayMaxMs.toFixed(1)} ms; ${st.ticks.count} clock ticks, longest ${st.ticks.maxMs.toFixed(1)} ms`;
+
+/** Marks a promise as handled now (it is awaited later), so an early rejection is not an unhandled one. */
+function later<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 const fmtRec = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(", ");
 
 // ---- throughput ----
@@ -218,7 +237,7 @@ async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
     const t0 = Date.now() + cfg.warmup * 1000;
     const t1 = t0 + cfg.tpSeconds * 1000;
     const go: Go = { type: "go", t0, t1 };
-    const results = Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", (t1 - Date.now()) + 20_000, `loadgen ${i}`)));
+    const results = later(Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `loadgen ${i}`))));
     for (const g of gens) g.send(go);
     const { at0, at1 } = await statsWindow(server, t0, t1);
     const r = sumResults(await results);
@@ -233,7 +252,7 @@ async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
     const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, rssMb: end.rssMb, rejected: r.rejected, problems };
     log(
       `throughput ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
-        `generators ${out.genCores.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+        `generators ${out.genCores.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
   } finally {
@@ -258,6 +277,8 @@ interface LatRun {
   genCores: number;
   subCores: number;
   rssMb: number;
+  loopDelayMaxMs: number;
+  tickMaxMs: number;
   problems: string[];
 }
 
@@ -287,7 +308,7 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
     const t0 = Date.now() + cfg.warmup * 1000;
     const t1 = t0 + cfg.latSeconds * 1000;
     const go: Go = { type: "go", t0, t1 };
-    const results = Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", (t1 - Date.now()) + 20_000, `loadgen ${i}`)));
+    const results = later(Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `loadgen ${i}`))));
     for (const s of subs) s.send(go);
     for (const g of gens) g.send(go);
     const { at0, at1 } = await statsWindow(server, t0, t1);
@@ -335,13 +356,15 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       genCores: r.cpuMicros / 1e6 / seconds,
       subCores: subResults.reduce((a, s) => a + s.cpuMicros, 0) / 1e6 / seconds,
       rssMb: end.rssMb,
+      loopDelayMaxMs: at1.loopDelayMaxMs,
+      tickMaxMs: at1.ticks.maxMs,
       problems,
     };
     log(
       `latency ${transport} run ${run + 1}: ${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
         `(${r.transitions} transitions × ${perTeam} subscribers/team = ${out.expectedDeliveries}); ingest→alert p50 ${lat.p50} ms, p99 ${lat.p99} ms, ` +
         `p99.9 ${lat.p999} ms, max ${lat.max} ms; ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
-        `RSS ${end.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+        `RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}; ${end.openAlerts} alerts open at end${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
   } finally {
@@ -359,6 +382,7 @@ interface HttpRun {
   p99: number;
   serverCores: number;
   serverElu: number;
+  clientCores: number;
   rssMb: number;
   problems: string[];
 }
@@ -382,14 +406,15 @@ async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
     };
     const child = spawnChild(CHILD("http-load.ts"), [JSON.stringify(c)]);
     try {
-      // stats over the measured part: autocannon starts its warm-up at once, the measured run right after
-      const result = waitMessage<{ type: "result"; rps: number; readingsPerS: number; non2xx: number; errors: number; timeouts: number; latencyP50: number; latencyP99: number }>(
+      // server stats over the measured run (after the check request and the warm-up run)
+      const result = later(waitMessage<{ type: "result"; rps: number; readingsPerS: number; non2xx: number; errors: number; timeouts: number; latencyP50: number; latencyP99: number; cpuMicros: number; durationS: number }>(
         child,
         "result",
         (cfg.warmup + cfg.httpSeconds) * 1000 + 30_000,
         "http load",
-      );
-      const before = await serverStats(server);
+      ));
+      await waitMessage(child, "measuring", (cfg.warmup + 5) * 1000 + 30_000, "http load warm-up");
+      const before = await serverStats(server, true);
       const r = await result;
       const after = await serverStats(server);
       const u = usage(before, after);
@@ -399,9 +424,9 @@ async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
       if (r.timeouts > 0) problems.push(`timeouts ${r.timeouts}`);
       log(
         `http ${transport} run ${run + 1}: ${r.rps.toFixed(0)} requests/s = ${fmtRate(r.readingsPerS)} readings; latency p50 ${r.latencyP50} ms p99 ${r.latencyP99} ms; ` +
-          `server ${u.cores.toFixed(2)} cores (incl. warm-up), RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+          `server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}, autocannon ${(r.cpuMicros / 1e6 / r.durationS).toFixed(2)} cores; RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
       );
-      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, rssMb: after.rssMb, problems };
+      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, clientCores: r.cpuMicros / 1e6 / r.durationS, rssMb: after.rssMb, problems };
     } finally {
       await stopChild(child);
     }
@@ -472,6 +497,8 @@ function report({ tp, lat, http }: All, wallS: number): void {
     rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), "", "", "", ""]);
     rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), "", "", "", ""]);
     rows.push(["", "", "device ingest ack p99 (send→ingest_result)", ...ms3(S(runs.map((r) => r.ack.p99))), "", "", "", ""]);
+    rows.push(["", "", "server event-loop delay max", ...ms3(S(runs.map((r) => r.loopDelayMaxMs))), "", "", "", ""]);
+    rows.push(["", "", "server clock tick (1/s) longest", ...ms3(S(runs.map((r) => r.tickMaxMs))), "", "", "", ""]);
     rows.push(["", "", "readings/s accepted", ...rate3(S(runs.map((r) => r.acceptedRps))), "", "", "", ""]);
     rows.push(["", "", "alert events delivered/s", ...rate3(S(runs.map((r) => r.deliveries / cfg.latSeconds))), "", "", "", ""]);
   }
@@ -485,7 +512,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
       ...rate3(S(runs.map((r) => r.rps))).map((s) => s.replace(" /s", "/s")),
       cores(runs.map((r) => r.serverCores)),
       med(runs.map((r) => r.serverElu)).toFixed(2),
-      "",
+      cores(runs.map((r) => r.clientCores)),
       mb(runs.map((r) => r.rssMb)),
     ]);
     rows.push(["", "", "readings/s", ...rate3(S(runs.map((r) => r.readingsPerS))), "", "", "", ""]);

@@ -79,6 +79,13 @@ export class Engine {
     this.patients = new PatientRegistry(this.ev, options.programmeRules);
   }
 
+  /** The evaluator's state region, when the evaluator can snapshot (the wasm kernel can). */
+  snapshotEvaluator(): Uint8Array {
+    const ev = this.ev as Evaluator & { snapshot?: () => Uint8Array };
+    if (ev.snapshot === undefined) throw new Error("this evaluator cannot snapshot");
+    return ev.snapshot();
+  }
+
   /** Creates or reconfigures a patient (programme, overrides, references, pause); returns the ids of removed rules. */
   configurePatient(patient: string, config: PatientConfig, now: number): string[] {
     return this.patients.configure(patient, config, now);

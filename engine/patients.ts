@@ -41,6 +41,13 @@ interface Patient {
 
 const NEWS2_METRIC = "news2";
 
+/** The registry as plain data (snapshots); slot and rule numbers refer to the evaluator's. */
+export interface RegistryState {
+  patients: { id: string; config: PatientConfig; slots: [string, number][]; rules: [string, number][]; links: [string, number[]][] }[];
+  slotOwners: { patient: string; metric: string }[];
+  ruleInfo: RuleInfo[];
+}
+
 export class PatientRegistry {
   private readonly patients = new Map<string, Patient>();
   private readonly slotOwners: { patient: string; metric: string }[] = [];
@@ -60,6 +67,31 @@ export class PatientRegistry {
   /** The configuration a patient was last given. */
   config(patient: string): PatientConfig {
     return this.get(patient).config;
+  }
+
+  /** Everything the registry holds, as plain data. */
+  exportState(): RegistryState {
+    return {
+      patients: [...this.patients.values()].map((p) => ({
+        id: p.id,
+        config: p.config,
+        slots: [...p.slots],
+        rules: [...p.rules],
+        links: [...p.links],
+      })),
+      slotOwners: this.slotOwners,
+      ruleInfo: this.ruleInfo,
+    };
+  }
+
+  /** Restores `exportState`'s data; the evaluator must hold the matching slots and rules (a kernel snapshot). */
+  importState(state: RegistryState): void {
+    this.patients.clear();
+    for (const p of state.patients) {
+      this.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
+    }
+    this.slotOwners.splice(0, this.slotOwners.length, ...state.slotOwners);
+    this.ruleInfo.splice(0, this.ruleInfo.length, ...state.ruleInfo);
   }
 
   has(patient: string): boolean {

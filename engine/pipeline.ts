@@ -9,7 +9,8 @@ import { normalizeReading, type BatchRejection, type Reading } from "./ingest/no
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
 import type { ReviewSource } from "./lifecycle/review.js";
-import type { LifecycleOptions, RoutingEntry, RuleContext } from "./lifecycle/types.js";
+import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
+import type { RegistryState } from "./patients.js";
 import { compileRule } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
@@ -50,6 +51,15 @@ export interface IngestAnswer {
   transitions: number;
 }
 
+/** Everything but the kernel, as plain data (snapshots). */
+export interface PipelineState {
+  patients: PatientRecord[];
+  seen: string[];
+  thresholds: ReturnType<ThresholdHistory["exportState"]>;
+  registry: RegistryState;
+  lifecycle: LifecycleState;
+}
+
 export interface PipelineOptions {
   evaluator?: Evaluator;
   lifecycle?: Omit<LifecycleOptions, "rules">;
@@ -77,6 +87,33 @@ export class Pipeline {
     });
     this.lifecycle = new AlertLifecycle({ ...options.lifecycle, rules: (patient, rule) => this.ruleContext(patient, rule) });
     this.idempotencyWindow = options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW;
+  }
+
+  // ---- snapshots ----
+
+  /** The whole state: the kernel's bytes and everything else as plain data. */
+  exportState(): { kernel: Uint8Array; state: PipelineState } {
+    return {
+      kernel: this.engine.snapshotEvaluator(),
+      state: {
+        patients: [...this.patients.values()],
+        seen: [...this.seen],
+        thresholds: this.thresholds.exportState(),
+        registry: this.engine.patients.exportState(),
+        lifecycle: this.lifecycle.exportState(),
+      },
+    };
+  }
+
+  /** A pipeline continuing exactly from an exported state (the evaluator restored from its bytes). */
+  static fromState(evaluator: Evaluator, state: PipelineState, options: Omit<PipelineOptions, "evaluator"> = {}): Pipeline {
+    const p = new Pipeline({ ...options, evaluator });
+    for (const record of state.patients) p.patients.set(record.id, record);
+    for (const key of state.seen) p.seen.add(key);
+    p.thresholds.importState(state.thresholds);
+    p.engine.patients.importState(state.registry);
+    p.lifecycle.importState(state.lifecycle);
+    return p;
   }
 
   // ---- patients and thresholds ----

@@ -48,6 +48,19 @@ export class ThresholdHistory {
     return append(this.patients, id, { rules, author, reason, at });
   }
 
+  /** All versions, as plain data (snapshots). */
+  exportState(): { programmes: [string, ThresholdVersion[]][]; patients: [string, ThresholdVersion[]][] } {
+    return { programmes: [...this.programmes], patients: [...this.patients] };
+  }
+
+  /** Restores `exportState`'s data. */
+  importState(state: { programmes: [string, ThresholdVersion[]][]; patients: [string, ThresholdVersion[]][] }): void {
+    this.programmes.clear();
+    this.patients.clear();
+    for (const [id, versions] of state.programmes) this.programmes.set(id, versions);
+    for (const [id, versions] of state.patients) this.patients.set(id, versions);
+  }
+
   /** Restores history (from a store). */
   load(kind: "programme" | "patient", id: string, versions: ThresholdVersion[]): void {
     (kind === "programme" ? this.programmes : this.patients).set(id, [...versions]);

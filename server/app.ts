@@ -3,7 +3,9 @@
 // and graceful shutdown.
 import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
-import { Pipeline, type PipelineOptions } from "../engine/pipeline.js";
+import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { Pipeline } from "../engine/pipeline.js";
+import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
 import { DEFAULT_LIMITS, type AppContext, type Limits } from "./context.js";
 import { buildRouter } from "./http/routes.js";
@@ -15,8 +17,8 @@ import { Hub } from "./ws/hub.js";
 
 export interface ServerOptions {
   auth: AuthOptions;
-  pipeline?: Pipeline;
-  pipelineOptions?: PipelineOptions;
+  /** The durable pipeline; default: in memory, nothing persisted (see `VarselServer.open` for a store). */
+  durable?: DurablePipeline;
   limits?: Partial<Limits>;
   logger?: Logger;
   transport?: TransportKind;
@@ -28,7 +30,7 @@ export interface ServerOptions {
 }
 
 export class VarselServer {
-  readonly pipeline: Pipeline;
+  readonly durable: DurablePipeline;
   readonly metrics: Metrics;
   readonly auth: Auth;
   private readonly ctx: AppContext;
@@ -37,30 +39,54 @@ export class VarselServer {
   private ticker: NodeJS.Timeout | undefined;
   private stopping = false;
 
+  /** A server on a store: recovers the engine from its snapshot and journal first. */
+  static async open(options: ServerOptions & { store?: Store; snapshotEveryMs?: number; snapshotEveryCommands?: number }): Promise<VarselServer> {
+    const metrics = options.metrics ?? new Metrics();
+    const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
+    const durable = await DurablePipeline.open({
+      store: options.store,
+      now: options.now,
+      snapshotEveryMs: options.snapshotEveryMs,
+      snapshotEveryCommands: options.snapshotEveryCommands,
+      pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
+      onError: (err, what) => logger.error({ err, what }, "durability"),
+    });
+    return new VarselServer({ ...options, metrics, logger, durable });
+  }
+
   constructor(private readonly options: ServerOptions) {
     const metrics = options.metrics ?? new Metrics();
     this.metrics = metrics;
-    this.pipeline =
-      options.pipeline ??
-      new Pipeline({ ...options.pipelineOptions, onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) });
-    this.auth = new Auth(options.auth);
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
+    this.durable =
+      options.durable ??
+      DurablePipeline.inMemory({ now: options.now, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
+    this.auth = new Auth(options.auth);
+    const durable = this.durable;
     this.ctx = {
-      pipeline: this.pipeline,
+      durable,
+      get pipeline() {
+        return durable.pipeline;
+      },
       auth: this.auth,
       metrics: this.metrics,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       logger,
       now: options.now ?? Date.now,
-      ready: () => !this.stopping && this.transport !== undefined,
+      ready: () => !this.stopping && this.transport !== undefined && durable.ready(),
       batchStarted: (at) => this.hub.batchStarted(at),
     };
     this.hub = new Hub(this.ctx);
     this.metrics.countOpenAlertsWith(() => {
       const counts: Record<string, number> = { high: 0, medium: 0, low: 0 };
-      for (const a of this.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] })) counts[a.priority]++;
+      for (const a of this.durable.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] })) counts[a.priority]++;
       return counts;
     });
+  }
+
+  /** The current in-memory pipeline (reads). */
+  get pipeline(): Pipeline {
+    return this.durable.pipeline;
   }
 
   /** The transport in use ("uws" or "ws"). */
@@ -82,16 +108,17 @@ export class VarselServer {
     );
     const actual = await this.transport.listen(port, host);
     const tickMs = this.options.tickMs ?? 1000;
-    if (tickMs > 0) this.ticker = setInterval(() => this.tick(), tickMs);
+    if (tickMs > 0) this.ticker = setInterval(() => void this.tick(), tickMs);
     this.ctx.logger.info({ port: actual, transport: this.transport.kind }, "varsel listening");
     return actual;
   }
 
-  /** Advances the clock once (missing data, pending timers, silences, escalation). */
-  tick(): void {
+  /** Advances the clock once (missing data, pending timers, silences, escalation); resolves when durable. */
+  async tick(): Promise<void> {
     try {
-      this.pipeline.tick(this.ctx.now());
+      await this.durable.execute({ kind: "tick" });
     } catch (err) {
+      if (err instanceof VarselError && err.code === "store_unavailable") return;
       this.ctx.logger.error({ err }, "tick failed");
     }
   }
@@ -103,6 +130,7 @@ export class VarselServer {
     clearInterval(this.ticker);
     this.hub.shutdown();
     await this.transport?.close();
+    await this.durable.close();
     this.ctx.logger.info("varsel stopped");
   }
 

@@ -1,5 +1,6 @@
 // What every route and socket handler shares: the pipeline, auth, metrics, limits, clock, log.
 import type { Logger } from "pino";
+import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { Auth } from "./auth.js";
 import type { Metrics } from "./metrics.js";
@@ -29,7 +30,10 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export interface AppContext {
-  pipeline: Pipeline;
+  /** Every change goes through here: applied, made durable, then announced. */
+  durable: DurablePipeline;
+  /** The current in-memory pipeline, for reads. */
+  readonly pipeline: Pipeline;
   auth: Auth;
   metrics: Metrics;
   limits: Limits;

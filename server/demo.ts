@@ -2,7 +2,7 @@
 // upgrades and resolves appear within a minute on a fresh start. The CGM patient sends nothing:
 // its stale-data alert shows missing data after 15 minutes (a sensor's 5-minute cadence cannot
 // be simulated every few seconds without absurd trend forecasts).
-import type { Pipeline } from "../engine/pipeline.js";
+import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 
 export const DEMO_TEAMS = ["hospital-lung", "hospital-heart", "municipality-aarhus", "gp-1234"];
 
@@ -13,30 +13,30 @@ const PATIENTS = [
 ];
 
 /** Registers the demo patients and starts feeding readings; returns a stop function. */
-export function startDemo(pipeline: Pipeline, now: () => number, everyMs = 5000): () => void {
+export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promise<() => void> {
   for (const p of PATIENTS) {
     const roles = ["hospital", "municipality", "gp"] as const;
-    pipeline.upsertPatient(
-      p.id,
-      { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
-      now(),
-    );
+    await durable.execute({
+      kind: "patient",
+      id: p.id,
+      input: { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
+    });
   }
   let step = 0;
   const feed = () => {
-    const t = now();
+    const t = Date.now();
     const wave = Math.sin(step / 4);
     step++;
-    pipeline.ingest(
-      [
+    void durable.execute({
+      kind: "readings",
+      channel: "demo",
+      items: [
         { patient: "demo-kol-1", metric: "spo2", value: Math.round(91 + 4 * wave), time: t },
         { patient: "demo-kol-1", metric: "pulse", value: Math.round(95 + 15 * wave), time: t },
         { patient: "demo-hjerte-1", metric: "weight", value: 82 + step * 0.15, time: t },
         { patient: "demo-hjerte-1", metric: "bp_sys", value: Math.round(150 + 25 * wave), time: t },
       ],
-      { channel: "demo" },
-      t,
-    );
+    }).catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
   };
   feed();
   const timer = setInterval(feed, everyMs);

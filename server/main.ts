@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { VarselServer } from "./app.js";
 import { DEMO_TEAMS, startDemo } from "./demo.js";
+import { openStore } from "../engine/store/open-store.js";
 
 const program = new Command()
   .name("varsel")
@@ -13,19 +14,30 @@ const program = new Command()
   .option("--host <host>", "address to listen on (env HOST)", process.env.HOST || "127.0.0.1")
   .option("--transport <kind>", "uws or ws (default: uws when its native binary loads)")
   .option("--jwks <file>", "verify tokens with this JWKS file instead of an HS256 secret (env VARSEL_JWKS)")
+  .option("--database <url>", "postgres://… for PostgreSQL, or a SQLite file (env VARSEL_DATABASE_URL; default .varsel/varsel.db)")
+  .option("--memory", "keep nothing: no store (for trying things out)")
   .option("--demo", "feed a few simulated patients so alerts appear within a minute")
   .parse();
 
-const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; demo?: boolean }>();
+const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean }>();
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
 const jwksFile = opts.jwks ?? (process.env.VARSEL_JWKS || undefined);
 let secret = process.env.VARSEL_JWT_SECRET || undefined;
 const devMode = secret === undefined && jwksFile === undefined;
 if (devMode) secret = randomBytes(32).toString("base64url");
 
-const server = new VarselServer({ auth: jwksFile ? { jwksFile } : { secret }, logger, transport: opts.transport });
+const store = opts.memory ? undefined : await openStore(opts.database ?? (process.env.VARSEL_DATABASE_URL || undefined));
+const server = await VarselServer.open({
+  auth: jwksFile ? { jwksFile } : { secret },
+  logger,
+  transport: opts.transport,
+  store,
+  // Snapshot cadence: a snapshot bounds how much journal a restart replays.
+  snapshotEveryCommands: Number(process.env.VARSEL_SNAPSHOT_EVERY_COMMANDS || 50_000),
+  snapshotEveryMs: Number(process.env.VARSEL_SNAPSHOT_EVERY_MS || 60_000),
+});
 const port = await server.listen(Number(opts.port), opts.host);
-const stopDemo = opts.demo ? startDemo(server.pipeline, Date.now) : undefined;
+const stopDemo = opts.demo ? await startDemo(server.durable) : undefined;
 
 if (!jwksFile) {
   const teams = DEMO_TEAMS;
@@ -36,6 +48,7 @@ if (!jwksFile) {
   };
   const lines = [
     `varsel on http://${opts.host}:${port} (${server.transportKind}); WebSocket ws://${opts.host}:${port}/v1/ws`,
+    `store: ${store === undefined ? "none (--memory)" : store.kind}`,
     devMode ? `dev mode: generated VARSEL_JWT_SECRET=${secret}` : "tokens signed with VARSEL_JWT_SECRET",
     `local tokens (12 h), teams ${teams.join(", ")}:`,
     ...Object.entries(tokens).map(([role, token]) => `  ${role.padEnd(9)} ${token}`),

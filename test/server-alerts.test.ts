@@ -145,11 +145,11 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     const raised = await a.next((f) => f.type === "event");
     expect(raised.event.alert.routedTo.team).toBe("team-a");
     h.clock.advance(14 * MIN);
-    h.server.tick();
+    await h.server.tick();
     await a.sync();
     expect(a.events().filter((e) => e.type === "escalated")).toEqual([]);
     h.clock.advance(MIN);
-    h.server.tick();
+    await h.server.tick();
     const escalated = await a.next((f) => f.type === "event" && f.event.type === "escalated");
     expect(escalated.event.escalation).toMatchObject({ step: 1, team: "team-a-gp" });
   });

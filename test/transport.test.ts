@@ -76,6 +76,14 @@ describe.each(KINDS)("transport %s", (kind) => {
     expect(h.port).toBeGreaterThan(0);
   });
 
+  it("rejects listen() on a port that is taken", async () => {
+    const h = await harness(kind);
+    const other = makeTransport(kind, { http: () => ({ status: 200 }) });
+    await expect(other.listen(h.port, "127.0.0.1")).rejects.toThrow();
+    await other.close();
+    expect((await fetch(h.url("/"))).status).toBe(200);
+  });
+
   // ---------------------------------------------------------------- HTTP
 
   describe("HTTP", () => {
@@ -626,6 +634,26 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(r.status).toBe(0); // 13 = exited with close() still pending
       expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["client closed 1001", "closed"]);
       expect(elapsed).toBeLessThan(4000); // well under the 5 s grace the fixture configures
+    });
+
+    it("answers an upgrade whose selectProtocol was still pending at close() with 503 shutting_down", async () => {
+      const h = await harness(kind);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      h.select = async () => {
+        await gate;
+        return "varsel.v1.json";
+      };
+      const refused = refusedUpgrade(h.wsUrl(), ["varsel.v1.json"]);
+      await until(() => h.upgrades.length === 1, 2000, "upgrade");
+      const closing = h.transport.close();
+      await sleep(200);
+      release();
+      const r = await refused;
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body).code).toBe("shutting_down");
+      await closing;
+      expect(h.eventsOf("open")).toHaveLength(0);
     });
 
     it("lets an in-flight request finish and closes idle keep-alive connections", async () => {

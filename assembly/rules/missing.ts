@@ -21,9 +21,6 @@ import { gSlots } from "../memory";
 import { moveTo, paramOf } from "../persistence";
 
 const MINUTE: f64 = 60000;
-// docs/kernel.md "Clock": tick transitions carry x = NaN (the oracle currently carries the overdue
-// measure there; flip this if the doc changes).
-const TICK_X_NAN = true;
 
 // @ts-ignore: decorator
 @inline
@@ -69,5 +66,6 @@ export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32, onTick: 
   const sp = gSlots + (<usize>load<u32>(rp, R_SLOT) << 5);
   const x = overdue(rp, sp, now, tz);
   const code = load<u8>(sp, S_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
-  moveTo(rp, codeLevel(code), codeDir(code), now, onTick && TICK_X_NAN ? NaN : x, reading, 0);
+  // docs/kernel.md "Missing data": a missing rule's transitions carry the overdue value, on tick too.
+  moveTo(rp, codeLevel(code), codeDir(code), now, x, reading, 0);
 }

@@ -68,6 +68,11 @@ export interface ServerStats {
   /** Lifecycle events issued so far (lastSeq) and alerts open now. */
   events: number;
   openAlerts: number;
+  /** Event-loop delay since the last reset (ms). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Clock ticks since the last reset: count, longest and total ms. */
+  ticks: { count: number; maxMs: number; totalMs: number };
 }
 
 export interface SocketPlan {

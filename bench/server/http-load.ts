@@ -116,6 +116,7 @@ async function main(): Promise<void> {
     });
 
   if (cfg.warmupS > 0) await run(cfg.warmupS);
+  process.send?.({ type: "measuring" });
   const cpu0 = process.cpuUsage();
   const res = await run(cfg.durationS);
   const cpu = process.cpuUsage(cpu0);

@@ -202,8 +202,10 @@ async function main(): Promise<void> {
             const ours = s.onMessage(data, window);
             if (ours && sending && cfg.mode === "max" && s.inFlight < cfg.window) s.send(cfg.frame, window);
           });
-          s.ws.on("close", (code) => {
-            bump(result.closes, String(code));
+          s.ws.on("close", (code, reason) => {
+            const now = Date.now();
+            const phase = now < window.t0 ? "before the window" : now < window.t1 ? "in the window" : "after the window";
+            bump(result.closes, `${code}${reason.length > 0 ? ` ${reason.toString()}` : ""} (${phase}, ${s.inFlight} frames unacknowledged)`);
             s.open = false;
           });
         }),

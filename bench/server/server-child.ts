@@ -1,9 +1,13 @@
 // The server under test, in its own process: a VarselServer on 127.0.0.1 (port chosen by the OS)
 // with the benchmark's patients registered through the pipeline before it listens.
 // argv[2]: ServerChildConfig as JSON; env BENCH_SECRET: the HS256 secret.
-// IPC in: {type: "stats"} → ServerStats; {type: "stop"} → close and exit.
+// IPC in: {type: "stats"} → ServerStats; {type: "stop"} → close and exit;
+//   {type: "profile", action: "start"} / {type: "profile", action: "stop", file} → a CPU profile
+//   of just that stretch (inspector, in process), written to `file`, answered {type: "profiled"}.
 // IPC out: {type: "ready", port, transport, setupMs} or {type: "error", error}.
-import { performance } from "node:perf_hooks";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino } from "pino";
 import { PROGRAMMES } from "../../engine/rules/programmes.js";
 import { VarselServer } from "../../server/app.js";
@@ -39,11 +43,32 @@ async function main(): Promise<void> {
   if (server.transportKind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${server.transportKind}`);
   const setupMs = performance.now() - started;
 
-  const stats = (): ServerStats => {
+  // Diagnostics: event-loop delay, and how long the clock tick (missing data, timers, escalation,
+  // retention) takes — it runs every tickMs on the same thread as ingest.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const ticks = { count: 0, maxMs: 0, totalMs: 0 };
+  const pipeline = server.pipeline as unknown as { tick?: (now: number) => unknown };
+  if (typeof pipeline.tick === "function") {
+    const tick = pipeline.tick.bind(pipeline);
+    pipeline.tick = (now: number) => {
+      const t = performance.now();
+      try {
+        return tick(now);
+      } finally {
+        const ms = performance.now() - t;
+        ticks.count++;
+        ticks.totalMs += ms;
+        ticks.maxMs = Math.max(ticks.maxMs, ms);
+      }
+    };
+  }
+
+  const stats = (reset = false): ServerStats => {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
     const elu = performance.eventLoopUtilization();
-    return {
+    const out: ServerStats = {
       type: "stats",
       rssMb: m.rss / 1e6,
       heapUsedMb: m.heapUsed / 1e6,
@@ -52,11 +77,36 @@ async function main(): Promise<void> {
       at: Date.now(),
       events: server.pipeline.lifecycle.lastSeq(),
       openAlerts: server.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] }).length,
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+      ticks: { ...ticks },
     };
+    if (reset) {
+      loopDelay.reset();
+      Object.assign(ticks, { count: 0, maxMs: 0, totalMs: 0 });
+    }
+    return out;
   };
   let stopping = false;
-  process.on("message", (m: { type?: string }) => {
-    if (m?.type === "stats") process.send?.(stats());
+  let profiler: Session | undefined;
+  const profile = (m: { action?: string; file?: string }): void => {
+    if (m.action === "start") {
+      profiler = new Session();
+      profiler.connect();
+      profiler.post("Profiler.enable", () => profiler!.post("Profiler.setSamplingInterval", { interval: 250 }, () => profiler!.post("Profiler.start")));
+    } else if (m.action === "stop" && profiler !== undefined) {
+      const session = profiler;
+      profiler = undefined;
+      session.post("Profiler.stop", (err, res) => {
+        if (!err && m.file !== undefined) writeFileSync(m.file, JSON.stringify(res.profile));
+        session.disconnect();
+        process.send?.({ type: "profiled", file: m.file, error: err?.message });
+      });
+    }
+  };
+  process.on("message", (m: { type?: string; action?: string; file?: string; reset?: boolean }) => {
+    if (m?.type === "stats") process.send?.(stats(m.reset === true));
+    else if (m?.type === "profile") profile(m);
     else if (m?.type === "stop" && !stopping) {
       stopping = true;
       // close() waits for sockets; the parent kills us if it takes too long

@@ -174,7 +174,10 @@ export class WasmKernel implements Evaluator {
     const param = this.paramId(rule.params);
     let aux = NONE;
     if (rule.kind === KIND_SCORE) aux = this.addScoreInputs(rule.scoreInputs ?? []);
-    else if (rule.kind === KIND_SCORE_LINK && rule.target !== undefined && rule.target >= 0) aux = rule.target;
+    else if (rule.kind === KIND_SCORE_LINK && rule.target !== undefined && rule.target >= 0) {
+      if (!Number.isInteger(rule.target)) throw new RangeError(`score link target ${rule.target} is not a rule id`);
+      aux = rule.target;
+    }
     this.ensure({ rules: this.hdr(H_RULE_COUNT) + 1 });
     const [l0, l1, l2, l3] = rule.limits;
     const id = this.ex.addRule(rule.kind, rule.slot, param, rule.flags, l0, l1, l2, l3, aux, rule.anchor) >>> 0;

@@ -48,6 +48,17 @@ export class EventLog {
     this.maxAgeMs = maxAgeMs;
   }
 
+  /** The retained events and the last number (plain data, for snapshots). */
+  exportState(): { last: number; events: LifecycleEvent[] } {
+    return { last: this.last, events: [...this.events] };
+  }
+
+  /** Restores a snapshot's retained events and numbering. */
+  importState(state: { last: number; events: LifecycleEvent[] }): void {
+    this.events.splice(0, this.events.length, ...state.events);
+    this.last = state.last;
+  }
+
   /** The number the next event will get. */
   nextSeq(): number {
     return this.last + 1;

@@ -34,6 +34,7 @@ import type {
   LatchingPolicy,
   LifecycleEvent,
   LifecycleOptions,
+  LifecycleState,
   PatientRouting,
   RoutingEntry,
   Scope,
@@ -89,6 +90,33 @@ export class AlertLifecycle {
     this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
     this.log = new EventLog(options.startSeq ?? 0, options.retention?.maxEvents, options.retention?.maxAgeMs);
     this.newId = options.newId ?? ((kind) => `${kind === "alert" ? "a" : "s"}-${++this.counters[kind]}`);
+  }
+
+  // ---- snapshots ------------------------------------------------------------------------
+
+  /** Everything this lifecycle holds, as plain data (engine/durable snapshots). */
+  exportState(): LifecycleState {
+    return {
+      alerts: [...this.alerts.values()].map((a) => structuredClone(a)),
+      open: [...this.open.entries()],
+      patients: [...this.patients.entries()].map(([id, r]) => [id, structuredClone(r)]),
+      silences: this.silenceBook.exportAll(),
+      log: this.log.exportState(),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Restores `exportState`'s data into this (empty) lifecycle; listeners stay as they are. */
+  importState(state: LifecycleState): void {
+    this.alerts.clear();
+    for (const a of state.alerts) this.alerts.set(a.id, structuredClone(a));
+    this.open.clear();
+    for (const [key, id] of state.open) this.open.set(key, id);
+    this.patients.clear();
+    for (const [id, r] of state.patients) this.patients.set(id, structuredClone(r));
+    this.silenceBook.importAll(state.silences);
+    this.log.importState(state.log);
+    this.counters = { ...state.counters };
   }
 
   // ---- configuration ------------------------------------------------------------------

@@ -9,6 +9,17 @@ import type { Silence, SilenceInput, SilenceRef } from "./types.js";
 export class SilenceBook {
   private readonly silences = new Map<string, Silence>();
 
+  /** Every silence, active and ended (plain data, for snapshots). */
+  exportAll(): Silence[] {
+    return [...this.silences.values()].map((s) => ({ ...s }));
+  }
+
+  /** Restores silences from a snapshot. */
+  importAll(silences: readonly Silence[]): void {
+    this.silences.clear();
+    for (const s of silences) this.silences.set(s.id, { ...s });
+  }
+
   /** Validates and stores a new active silence; throws `invalid_silence`. */
   add(id: string, input: SilenceInput, now: number): Silence {
     const bad = (why: string): never => {

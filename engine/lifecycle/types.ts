@@ -247,6 +247,16 @@ export interface ReviewEvent extends EventBase {
 export type LifecycleEvent = AlertEvent | SilenceEvent | ReviewEvent;
 export type LifecycleEventType = LifecycleEvent["type"];
 
+/** A lifecycle's whole state as plain data (snapshots). */
+export interface LifecycleState {
+  alerts: Alert[];
+  open: [string, string][];
+  patients: [string, PatientRouting][];
+  silences: Silence[];
+  log: { last: number; events: LifecycleEvent[] };
+  counters: { alert: number; silence: number };
+}
+
 /** A subscriber's scope: absent sets admit everything; both given = both must admit. */
 export interface Scope {
   patients?: Iterable<string>;

@@ -10,24 +10,24 @@ const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
 const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
 
 /** Decodes, checks the batch size, ingests for the sender's teams and counts the outcome. */
-export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly string[] | undefined): IngestAnswer {
+export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly string[] | undefined): Promise<IngestAnswer> {
   if (FHIR_TYPES.includes(mediaType(req))) return ingestFhirResource(ctx, readBody(req, FHIR_TYPES), teams, "http");
   return ingestReadings(ctx, readBody(req, READING_TYPES), teams, "http");
 }
 
 /** Plain readings from any channel: an array, or an object with a `readings` array. */
-export function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string): IngestAnswer {
+export async function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
-  return count(ctx, ctx.pipeline.ingest(items, { teams, channel }, ctx.now()), channel);
+  return count(ctx, await ctx.durable.execute({ kind: "readings", items, teams: teams === undefined ? undefined : [...teams], channel }), channel);
 }
 
 /** FHIR from any channel. */
-export function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string): IngestAnswer {
+export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  return count(ctx, ctx.pipeline.ingestFhir(resource, { teams, channel }, ctx.now()), channel);
+  return count(ctx, await ctx.durable.execute({ kind: "fhir", resource, teams: teams === undefined ? undefined : [...teams], channel }), channel);
 }
 
 function checkBatch(ctx: AppContext, n: number): void {

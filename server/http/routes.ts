@@ -14,7 +14,6 @@ import { Router } from "./router.js";
 import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, SilenceBody, validate } from "./schemas.js";
 
 export function buildRouter(ctx: AppContext): Router {
-  const { pipeline } = ctx;
   const who = async (req: HttpRequest): Promise<Principal> => {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) throw new VarselError("unauthorized", "send Authorization: Bearer <token>");
@@ -22,9 +21,9 @@ export function buildRouter(ctx: AppContext): Router {
   };
   // Outside admins, an unknown patient and another team's patient get the same answer: no probing.
   const seePatient = (p: Principal, patient: string) => {
-    const known = pipeline.patient(patient) !== undefined;
+    const known = ctx.pipeline.patient(patient) !== undefined;
     if (p.role === "admin" && !known) throw new VarselError("not_found", "unknown patient");
-    if (!known || !canSeePatient(p, pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+    if (!known || !canSeePatient(p, ctx.pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
   };
   const scopeOf = (p: Principal) => (p.role === "admin" ? {} : { teams: p.teams });
   const programmeOf = (id: string): ProgrammeId => {
@@ -44,7 +43,7 @@ export function buildRouter(ctx: AppContext): Router {
       const p = await who(req);
       requireRole(p, "device", "admin");
       ctx.batchStarted(process.hrtime.bigint());
-      const answer = ingestBody(ctx, req, p.role === "admin" ? undefined : p.teams);
+      const answer = await ingestBody(ctx, req, p.role === "admin" ? undefined : p.teams);
       const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
       const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
       return reply(req, status, answer);
@@ -54,37 +53,37 @@ export function buildRouter(ctx: AppContext): Router {
       const p = await who(req);
       requireRole(p, "admin");
       const body = validate(PatientBody, readBody(req));
-      const record = pipeline.upsertPatient(
+      const record = await ctx.durable.execute({
+        kind: "patient",
         id,
-        { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
-        ctx.now(),
-      );
+        input: { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
+      });
       return reply(req, 200, record);
     })
     .on("GET", "/v1/patients/:id", async (req, { id }) => {
       const p = await who(req);
       seePatient(p, id);
-      return reply(req, 200, pipeline.patient(id));
+      return reply(req, 200, ctx.pipeline.patient(id));
     })
 
     .on("PUT", "/v1/patients/:id/thresholds", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "admin");
-      if (pipeline.patient(id) === undefined) throw new VarselError("not_found", "unknown patient");
+      if (ctx.pipeline.patient(id) === undefined) throw new VarselError("not_found", "unknown patient");
       const body = validate(PatientThresholdsBody, readBody(req));
-      const version = pipeline.setPatientThresholds(id, body.rules as RuleDef[], p.sub, body.reason, ctx.now());
-      return reply(req, 200, { version: version.version, thresholdVersion: pipeline.thresholdVersion(id) });
+      const version = await ctx.durable.execute({ kind: "patient_thresholds", id, rules: body.rules as RuleDef[], author: p.sub, reason: body.reason });
+      return reply(req, 200, { version: version.version, thresholdVersion: ctx.pipeline.thresholdVersion(id) });
     })
     .on("GET", "/v1/patients/:id/thresholds", async (req, { id }) => {
       const p = await who(req);
       seePatient(p, id);
-      const record = pipeline.patient(id)!;
+      const record = ctx.pipeline.patient(id)!;
       return reply(req, 200, {
-        thresholdVersion: pipeline.thresholdVersion(id),
+        thresholdVersion: ctx.pipeline.thresholdVersion(id),
         programme: record.programme ?? null,
-        overrides: pipeline.thresholds.patientOverrides(id),
-        effective: pipeline.effectiveRules(id),
-        history: pipeline.thresholds.patientHistory(id),
+        overrides: ctx.pipeline.thresholds.patientOverrides(id),
+        effective: ctx.pipeline.effectiveRules(id),
+        history: ctx.pipeline.thresholds.patientHistory(id),
       });
     })
 
@@ -93,7 +92,7 @@ export function buildRouter(ctx: AppContext): Router {
       requireRole(p, "admin");
       const programme = programmeOf(id);
       const body = validate(ProgrammeThresholdsBody, readBody(req));
-      const version = pipeline.setProgrammeThresholds(programme, body.rules as unknown as RuleDef[], p.sub, body.reason, ctx.now());
+      const version = await ctx.durable.execute({ kind: "programme_thresholds", id: programme, rules: body.rules as unknown as RuleDef[], author: p.sub, reason: body.reason });
       return reply(req, 200, { version: version.version });
     })
     .on("GET", "/v1/programmes/:id/thresholds", async (req, { id }) => {
@@ -101,9 +100,9 @@ export function buildRouter(ctx: AppContext): Router {
       const programme = programmeOf(id);
       return reply(req, 200, {
         programme,
-        version: pipeline.thresholds.programmeHistory(programme).length,
-        rules: pipeline.thresholds.programmeRules(programme),
-        history: pipeline.thresholds.programmeHistory(programme),
+        version: ctx.pipeline.thresholds.programmeHistory(programme).length,
+        rules: ctx.pipeline.thresholds.programmeRules(programme),
+        history: ctx.pipeline.thresholds.programmeHistory(programme),
       });
     })
 
@@ -125,22 +124,22 @@ export function buildRouter(ctx: AppContext): Router {
       if (level.length > 0) query.level = level as AlertQuery["level"];
       const since = q.get("since");
       if (since !== null) query.since = timeParam(since, "since");
-      return reply(req, 200, { alerts: pipeline.lifecycle.list(query), seq: pipeline.lifecycle.lastSeq() });
+      return reply(req, 200, { alerts: ctx.pipeline.lifecycle.list(query), seq: ctx.pipeline.lifecycle.lastSeq() });
     })
     .on("POST", "/v1/alerts/:id/ack", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "clinician", "admin");
       const body = validate(AckBody, req.body.length === 0 ? {} : readBody(req));
-      seePatient(p, pipeline.lifecycle.get(id).patient);
-      return reply(req, 200, pipeline.lifecycle.ack(id, p.sub, body.note, ctx.now()));
+      seePatient(p, ctx.pipeline.lifecycle.get(id).patient);
+      return reply(req, 200, await ctx.durable.execute({ kind: "ack", alert: id, by: p.sub, note: body.note }));
     })
 
     .on("GET", "/v1/silences", async (req) => {
       const p = await who(req);
       requireRole(p, "clinician", "admin");
-      const visible = pipeline.lifecycle
+      const visible = ctx.pipeline.lifecycle
         .listSilences({ includeEnded: req.query.get("ended") === "true" })
-        .filter((s) => s.patient === undefined || canSeePatient(p, pipeline.teamsOf(s.patient)));
+        .filter((s) => s.patient === undefined || canSeePatient(p, ctx.pipeline.teamsOf(s.patient)));
       return reply(req, 200, { silences: visible });
     })
     .on("POST", "/v1/silences", async (req) => {
@@ -150,17 +149,18 @@ export function buildRouter(ctx: AppContext): Router {
       if (body.patient !== undefined) seePatient(p, body.patient);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may silence a rule for every patient");
       const until = timeParam(body.until, "until");
-      const silence = pipeline.lifecycle.addSilence({ patient: body.patient, rule: body.rule, until, reason: body.reason, author: p.sub }, ctx.now());
+      if (!(until > ctx.now())) throw new VarselError("invalid_silence", "until must be in the future");
+      const silence = await ctx.durable.execute({ kind: "silence_add", patient: body.patient, rule: body.rule, until, reason: body.reason, author: p.sub });
       return reply(req, 201, silence);
     })
     .on("DELETE", "/v1/silences/:id", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "clinician", "admin");
-      const silence = pipeline.lifecycle.listSilences({ includeEnded: true }).find((s) => s.id === id);
+      const silence = ctx.pipeline.lifecycle.listSilences({ includeEnded: true }).find((s) => s.id === id);
       if (silence === undefined) throw new VarselError("not_found", "unknown silence");
       if (silence.patient !== undefined) seePatient(p, silence.patient);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
-      return reply(req, 200, pipeline.lifecycle.removeSilence(id, p.sub, ctx.now()));
+      return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
     });
 }
 

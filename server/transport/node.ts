@@ -307,8 +307,14 @@ class NodeTransport implements Transport {
     } catch (err) {
       return refuse(err);
     }
-    if (choice instanceof Promise) choice.then(decide, refuse);
-    else decide(choice);
+    if (choice instanceof Promise) {
+      choice.then(decide, refuse).catch((err: unknown) => {
+        this.opts.logger.error({ err }, "WebSocket upgrade failed");
+        socket.destroy();
+      });
+    } else {
+      decide(choice);
+    }
   }
 
   /**

@@ -103,7 +103,9 @@ export interface SocketConn {
 /**
  * Connection events. A throw (or a rejected promise) in any of them is logged and otherwise
  * ignored. `close` is called exactly once per opened connection, also when the server closes
- * it; `code` is 1006 when there was no closing handshake (terminate, idle timeout, network).
+ * it, and never re-entrantly from inside `conn.close()`/`terminate()`; `code` is 1006 when there
+ * was no closing handshake (terminate, idle timeout, network). Once the server called
+ * `conn.close()`, no further `message` is delivered.
  */
 export interface SocketHandlers {
   open?(conn: SocketConn): void | Promise<void>;
@@ -116,13 +118,19 @@ export interface SocketHandlers {
 
 /** The WebSocket endpoint. */
 export interface WebSocketRoute {
-  /** Exact path of the endpoint, e.g. "/v1/ws". A WebSocket upgrade elsewhere gets 404. */
+  /**
+   * Exact path of the endpoint, e.g. "/v1/ws". A WebSocket upgrade elsewhere (or without a
+   * valid Sec-WebSocket-Key, or not a GET) gets 404 `not_found`; one that arrives while the
+   * transport is closing gets 503 `shutting_down`. A plain request to this path, and a request
+   * with a non-WebSocket Upgrade header (h2c), go to the HTTP handler.
+   */
   readonly path: string;
   readonly selectProtocol: SelectProtocol;
   readonly handlers: SocketHandlers;
   /**
    * Largest accepted message (after reassembly of fragments), default 64 KiB. A larger one
-   * closes the connection with 1009.
+   * closes the connection with 1009. (uWS only: a message over its native cap, about twice
+   * this, is cut with 1006 and no close frame; see `nativePayloadCap` in uws.ts.)
    */
   readonly maxMessageBytes?: number;
   /** Queued bytes beyond which `send` answers "dropped", default 1 MiB. */
@@ -160,6 +168,6 @@ export interface Transport {
    * left. Idempotent.
    */
   close(): Promise<void>;
-  /** Open WebSocket connections. */
+  /** Open WebSocket connections (HTTP connections are not counted). */
   connections(): number;
 }

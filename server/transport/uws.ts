@@ -10,7 +10,7 @@ import type * as uws from "uWebSockets.js";
 import {
   SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TOO_BIG_CLOSE_CODE, TOO_BIG_REASON, TRANSPORT_HEADERS, addHeader, bodyless,
   checkCloseCode, checkResponse, clipReason, errorResponse, formatIp, isWebSocketUpgrade, parseProtocols,
-  resolveOptions, responseForError, safeCall, statusLine, waitUntil, type ResolvedOptions, type ResolvedWsRoute,
+  resolveOptions, responseForError, safeCall, statusLine, delay, waitUntil, type ResolvedOptions, type ResolvedWsRoute,
 } from "./common.js";
 import type {
   HttpRequest, HttpResponse, ProtocolChoice, SendResult, SocketConn, Transport, TransportOptions, UpgradeRequest,
@@ -144,7 +144,7 @@ class UwsTransport implements Transport {
     for (const conn of [...this.conns]) conn.terminate();
     // Give the close frames a moment on the wire before app.close() cuts every socket left
     // (peers still in their closing handshake, idle keep-alive HTTP connections).
-    await waitUntil(() => false, 50);
+    await delay(50);
     const app = this.app as uws.TemplatedApp & { close?: () => void };
     if (typeof app.close === "function") app.close();
   }
@@ -323,8 +323,21 @@ class UwsTransport implements Transport {
       return refuse(err);
     }
     if (choice instanceof Promise) {
-      res.onAborted(() => void (aborted = true));
-      choice.then(decide, refuse);
+      // Counted as in flight: close() lets it finish (it is then answered 503 shutting_down).
+      this.inflight++;
+      let settled = false;
+      const settle = (): void => {
+        if (!settled) this.inflight--;
+        settled = true;
+      };
+      res.onAborted(() => {
+        aborted = true;
+        settle();
+      });
+      choice
+        .then(decide, refuse)
+        .catch((err: unknown) => this.opts.logger.error({ err }, "WebSocket upgrade failed"))
+        .finally(settle);
     } else {
       decide(choice);
     }

@@ -19,7 +19,8 @@ export class Hub {
   private batchStart: bigint | undefined;
 
   constructor(private readonly ctx: AppContext) {
-    this.unlisten = ctx.pipeline.lifecycle.onEvent((event) => this.publish(event));
+    // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
+    this.unlisten = ctx.durable.onEvent((event) => this.publish(event));
     this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs);
     this.heartbeat.unref();
   }

@@ -88,7 +88,7 @@ export class Session {
         if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
         const alert = this.ctx.pipeline.lifecycle.get(msg.alert);
         if (!canSeePatient(who, this.ctx.pipeline.teamsOf(alert.patient))) throw new VarselError("forbidden", "patient is not in your care teams");
-        const acked = this.ctx.pipeline.lifecycle.ack(msg.alert, who.sub, msg.note, this.ctx.now());
+        const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
         return this.send({ type: "ack_result", id: msg.id, alert: acked });
       }
       case "ingest": {
@@ -97,8 +97,8 @@ export class Session {
         this.ctx.batchStarted(process.hrtime.bigint());
         const answer =
           msg.fhir !== undefined
-            ? ingestFhirResource(this.ctx, msg.fhir, teams, "ws")
-            : ingestReadings(this.ctx, msg.readings ?? [], teams, "ws");
+            ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws")
+            : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws");
         return this.send({ type: "ingest_result", id: msg.id, ...answer });
       }
     }

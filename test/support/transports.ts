@@ -131,7 +131,7 @@ export function refusedUpgrade(url: string, protocols?: string[]): Promise<{ sta
       ws.terminate();
       reject(new Error("upgrade was accepted"));
     });
-    ws.once("error", () => undefined); // emitted after unexpected-response's abort
+    ws.once("error", reject); // a connection cut before any HTTP answer
     ws.once("unexpected-response", (_req, res) => {
       let body = "";
       res.setEncoding("utf8");

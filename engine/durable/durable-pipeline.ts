@@ -1,0 +1,286 @@
+// Nothing acknowledged is lost. Every state change is a command: it is applied in memory at once
+// (deterministically, at its own clock time), its events are held back, and the command plus its
+// events are written in one transaction together with the commands that arrived meanwhile
+// (group commit). Only then are the events pushed and the caller answered. A failed commit
+// leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
+// itself from the store (snapshot + journal replay) as soon as the store answers again.
+import { Packr } from "msgpackr";
+import { VarselError } from "../errors.js";
+import { WasmKernel } from "../kernel/wasm-kernel.js";
+import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
+import { admits, scopeFilter } from "../lifecycle/event-log.js";
+import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
+import type { CommitBatch, Store } from "../store/store.js";
+import { applyCommand, type ResultOf } from "./apply.js";
+import type { Command, JournalEntry } from "./commands.js";
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false });
+const REPLAY_PAGE = 5_000;
+
+export interface DurableOptions {
+  /** No store: nothing is persisted (tests, `--memory`). */
+  store?: Store;
+  pipeline?: Omit<PipelineOptions, "evaluator">;
+  now?: () => number;
+  /** Take a snapshot after this many journaled commands ... */
+  snapshotEveryCommands?: number;
+  /** ... or this long since the last one, whichever comes first. */
+  snapshotEveryMs?: number;
+  /** How often a store that failed is tried again. */
+  retryMs?: number;
+  onError?: (err: unknown, what: string) => void;
+}
+
+interface Pending {
+  entry: JournalEntry;
+  events: LifecycleEvent[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+type Listener = { cb: (event: LifecycleEvent) => void; filter: ReturnType<typeof scopeFilter> };
+
+export class DurablePipeline {
+  private pipelineNow: Pipeline;
+  private pos: number;
+  private pending: Pending[] = [];
+  private capturing: LifecycleEvent[] | undefined;
+  private flushing: Promise<void> | undefined;
+  private listeners = new Set<Listener>();
+  private state: "ready" | "recovering" | "closed" = "ready";
+  private sinceSnapshot = 0;
+  private lastSnapshotAt: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private unhook: () => void = () => {};
+
+  private constructor(
+    pipeline: Pipeline,
+    pos: number,
+    private readonly options: DurableOptions,
+  ) {
+    this.pipelineNow = pipeline;
+    this.pos = pos;
+    this.lastSnapshotAt = this.now();
+    this.hook();
+  }
+
+  /** Without a store: nothing is persisted (tests, `--memory`). */
+  static inMemory(options: Omit<DurableOptions, "store"> = {}): DurablePipeline {
+    return new DurablePipeline(new Pipeline(options.pipeline), 0, options);
+  }
+
+  /** Opens: restores the newest snapshot and replays the journal after it (or starts empty). */
+  static async open(options: DurableOptions = {}): Promise<DurablePipeline> {
+    const { pipeline, pos } = await DurablePipeline.recover(options);
+    return new DurablePipeline(pipeline, pos, options);
+  }
+
+  /** The pipeline for reads (queries, snapshots for subscribers). Writes go through `execute`. */
+  get pipeline(): Pipeline {
+    return this.pipelineNow;
+  }
+
+  /** True while commands are accepted (false while the store is unavailable or after close). */
+  ready(): boolean {
+    return this.state === "ready";
+  }
+
+  /** The last journal position applied. */
+  position(): number {
+    return this.pos;
+  }
+
+  /** Listens to events once they are durable; returns an unsubscribe function. */
+  onEvent(cb: (event: LifecycleEvent) => void, scope: Scope = {}): () => void {
+    const listener = { cb, filter: scopeFilter(scope) };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Applies a command and resolves once it (and the events it caused) is durable; rejects with
+   * the command's own VarselError when refused, or store_unavailable when it could not be stored.
+   */
+  async execute<C extends Command>(command: C): Promise<ResultOf<C>> {
+    if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
+    const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command };
+    const events: LifecycleEvent[] = [];
+    this.capturing = events;
+    let result: ResultOf<C>;
+    try {
+      result = applyCommand(this.pipelineNow, entry) as ResultOf<C>;
+    } finally {
+      this.capturing = undefined;
+    }
+    // A tick that changed nothing is not worth a journal entry (it changed no state).
+    if (command.kind === "tick" && events.length === 0) return result;
+    this.pos = entry.pos;
+    await new Promise<void>((resolve, reject) => {
+      this.pending.push({ entry, events, resolve, reject });
+      this.scheduleFlush();
+    });
+    return result;
+  }
+
+  /** Takes a snapshot now (waits for pending commits first). */
+  async snapshot(): Promise<void> {
+    await this.flushing;
+    await this.flush(true);
+  }
+
+  /** Stops: flushes what is pending, takes a final snapshot, closes the store. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    clearTimeout(this.retryTimer);
+    if (this.state === "ready" && this.options.store !== undefined) await this.snapshot().catch((err) => this.report(err, "final snapshot"));
+    this.state = "closed";
+    this.unhook();
+    await this.options.store?.close();
+  }
+
+  // ---- internals ----
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private hook(): void {
+    this.unhook = this.pipelineNow.lifecycle.onEvent((event) => {
+      if (this.capturing !== undefined) this.capturing.push(event);
+      else this.report(new Error(`event ${event.seq} outside a command`), "event capture");
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing !== undefined) return;
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.flush(false))
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.pending.length > 0) this.scheduleFlush();
+      });
+  }
+
+  /** Commits everything pending in one transaction, then releases its events and callers. */
+  private async flush(forceSnapshot: boolean): Promise<void> {
+    const group = this.pending;
+    this.pending = [];
+    const store = this.options.store;
+    this.sinceSnapshot += group.length;
+    const snapshotDue =
+      store !== undefined &&
+      this.state === "ready" &&
+      (forceSnapshot ||
+        this.sinceSnapshot >= (this.options.snapshotEveryCommands ?? 50_000) ||
+        (group.length > 0 && this.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 60_000)));
+    // The snapshot is captured here, synchronously, so it matches exactly the end of this group.
+    const captured = snapshotDue ? this.capture() : undefined;
+    try {
+      if (store !== undefined && group.length > 0) await store.commit(this.batchOf(group));
+    } catch (err) {
+      this.report(err, "commit");
+      const failure = new VarselError("store_unavailable", "the store did not accept the batch; it was not acknowledged");
+      for (const p of group) p.reject(failure);
+      this.startRecovery();
+      return;
+    }
+    for (const p of group) {
+      for (const event of p.events) this.dispatch(event);
+      p.resolve();
+    }
+    if (captured !== undefined && store !== undefined) {
+      this.sinceSnapshot = 0;
+      this.lastSnapshotAt = captured.at;
+      await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+    }
+  }
+
+  private capture() {
+    const { kernel, state } = this.pipelineNow.exportState();
+    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packr.pack(state) };
+  }
+
+  private batchOf(group: Pending[]): CommitBatch {
+    const batch: CommitBatch = { entries: [], events: [], patients: [], thresholds: [] };
+    for (const { entry, events } of group) {
+      batch.entries.push(entry);
+      batch.events.push(...events);
+      const c = entry.command;
+      if (c.kind === "patient") {
+        const record = this.pipelineNow.patient(c.id);
+        if (record !== undefined) batch.patients.push(record);
+      } else if (c.kind === "patient_thresholds" || c.kind === "programme_thresholds") {
+        const history = c.kind === "patient_thresholds" ? this.pipelineNow.thresholds.patientHistory(c.id) : this.pipelineNow.thresholds.programmeHistory(c.id);
+        const version = history.at(-1);
+        if (version !== undefined) batch.thresholds.push({ scope: c.kind === "patient_thresholds" ? "patient" : "programme", id: c.id, version });
+      }
+    }
+    return batch;
+  }
+
+  private dispatch(event: LifecycleEvent): void {
+    for (const l of this.listeners) {
+      if (!admits(l.filter, event.patient, event.teams)) continue;
+      try {
+        l.cb(event);
+      } catch (err) {
+        this.report(err, "event listener");
+      }
+    }
+  }
+
+  /** Memory is ahead of the store: refuse work, and rebuild from the store once it answers. */
+  private startRecovery(): void {
+    if (this.state !== "ready") return;
+    this.state = "recovering";
+    for (const p of this.pending.splice(0)) p.reject(new VarselError("store_unavailable"));
+    const attempt = async () => {
+      if (this.state !== "recovering") return;
+      try {
+        await this.options.store!.ping();
+        const { pipeline, pos } = await DurablePipeline.recover(this.options);
+        this.unhook();
+        this.pipelineNow = pipeline;
+        this.pos = pos;
+        this.hook();
+        this.state = "ready";
+      } catch (err) {
+        this.report(err, "recovery");
+        this.retryTimer = setTimeout(() => void attempt(), this.options.retryMs ?? 1000);
+      }
+    };
+    this.retryTimer = setTimeout(() => void attempt(), this.options.retryMs ?? 1000);
+  }
+
+  private static async recover(options: DurableOptions): Promise<{ pipeline: Pipeline; pos: number }> {
+    const store = options.store;
+    const snap = await store?.latestSnapshot();
+    let pipeline: Pipeline;
+    let pos = 0;
+    if (snap !== undefined) {
+      const state = packr.unpack(Buffer.from(snap.state)) as PipelineState;
+      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), state, options.pipeline);
+      pos = snap.pos;
+    } else {
+      pipeline = new Pipeline(options.pipeline);
+    }
+    if (store === undefined) return { pipeline, pos };
+    for (;;) {
+      const entries = await store.readJournal(pos, REPLAY_PAGE);
+      for (const entry of entries) {
+        try {
+          applyCommand(pipeline, entry);
+        } catch (err) {
+          // Refused then, refused now: the same error, no state change.
+          if (!(err instanceof VarselError)) throw err;
+        }
+        pos = entry.pos;
+      }
+      if (entries.length < REPLAY_PAGE) return { pipeline, pos };
+    }
+  }
+
+  private report(err: unknown, what: string): void {
+    this.options.onError?.(err, what);
+  }
+}

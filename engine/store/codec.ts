@@ -1,0 +1,152 @@
+// What both stores share: how bodies are encoded, how a CommitBatch becomes rows, and how
+// driver failures become VarselErrors.
+//
+// Encoding: every body column (journal.body = the Command, events.body = the LifecycleEvent,
+// alerts.body = the Alert, silences.body = the Silence, patients.body = the PatientRecord,
+// threshold_versions.rules = the RuleOverride[]) holds MessagePack bytes (msgpackr, plain maps
+// and arrays, no records extension). MessagePack rather than JSON because the journal must
+// replay exactly what was applied: ingested readings are `unknown` and may carry values JSON
+// cannot (NaN, ±Infinity, byte strings, a key present with `undefined`), and it is smaller and
+// faster to decode than JSON text. Same options as the durable layer's snapshot state.
+// The columns next to the bodies (kind, type, patient, alert_id, state, ...) are for queries and
+// for people reading the database; the body alone is authoritative.
+import { Packr } from "msgpackr";
+import type { CommitBatch } from "./store.js";
+import { VarselError } from "../errors.js";
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false, int64AsType: "number" });
+
+/** MessagePack bytes of a body. */
+export function encodeBody(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+/** The value of MessagePack bytes written by `encodeBody`. */
+export function decodeBody<T>(bytes: Uint8Array): T {
+  return packr.unpack(bytes instanceof Buffer ? bytes : asBuffer(bytes)) as T;
+}
+
+/** A Buffer over the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// ---- batch -> rows ----
+
+export interface JournalRow { pos: number; at: number; kind: string; body: Buffer }
+export interface EventRow { seq: number; at: number; type: string; patient: string | null; alertId: string | null; body: Buffer }
+export interface AlertRow { id: string; patient: string; rule: string; state: string; updatedAt: number; body: Buffer }
+export interface SilenceRow { id: string; state: string; createdAt: number; body: Buffer }
+export interface PatientRow { id: string; updatedAt: number; body: Buffer }
+export interface ThresholdRow { scope: "patient" | "programme"; id: string; version: number; author: string; at: number; reason: string; rules: Buffer }
+
+export interface BatchRows {
+  journal: JournalRow[];
+  events: EventRow[];
+  /** One row per alert: its state after its last event in the batch. */
+  alerts: AlertRow[];
+  /** One row per silence: its state after its last silence event in the batch. */
+  silences: SilenceRow[];
+  /** One row per patient: the last record in the batch. */
+  patients: PatientRow[];
+  thresholds: ThresholdRow[];
+}
+
+/**
+ * Checks what can be checked without the database (positions and event numbers strictly
+ * increasing within the batch) and encodes the rows. Throws before anything is written.
+ */
+export function batchRows(batch: CommitBatch): BatchRows {
+  let prev = -Infinity;
+  for (const e of batch.entries) {
+    if (!Number.isSafeInteger(e.pos) || e.pos <= prev) {
+      throw conflict(`journal positions must be strictly increasing integers: ${e.pos} follows ${prev}`, { pos: e.pos });
+    }
+    prev = e.pos;
+  }
+  prev = -Infinity;
+  for (const e of batch.events) {
+    if (!Number.isSafeInteger(e.seq) || e.seq <= prev) {
+      throw conflict(`event numbers must be strictly increasing integers: ${e.seq} follows ${prev}`, { seq: e.seq });
+    }
+    prev = e.seq;
+  }
+
+  const alerts = new Map<string, AlertRow>();
+  const silences = new Map<string, SilenceRow>();
+  const events: EventRow[] = [];
+  for (const event of batch.events) {
+    let alertId: string | null = null;
+    if (event.type === "silence") {
+      const s = event.silence;
+      silences.set(s.id, { id: s.id, state: s.state, createdAt: s.createdAt, body: encodeBody(s) });
+    } else if (event.type !== "review") {
+      const a = event.alert;
+      alertId = a.id;
+      alerts.delete(a.id); // re-insert: rows keep the order of each alert's last event
+      alerts.set(a.id, { id: a.id, patient: a.patient, rule: a.rule, state: a.state, updatedAt: a.updatedAt, body: encodeBody(a) });
+    }
+    events.push({ seq: event.seq, at: event.at, type: event.type, patient: event.patient ?? null, alertId, body: encodeBody(event) });
+  }
+  const patients = new Map<string, PatientRow>();
+  for (const p of batch.patients) {
+    patients.delete(p.id);
+    patients.set(p.id, { id: p.id, updatedAt: p.updatedAt, body: encodeBody(p) });
+  }
+  return {
+    journal: batch.entries.map((e) => ({ pos: e.pos, at: e.at, kind: e.command.kind, body: encodeBody(e.command) })),
+    events,
+    alerts: [...alerts.values()],
+    silences: [...silences.values()],
+    patients: [...patients.values()],
+    thresholds: batch.thresholds.map((t) => ({
+      scope: t.scope,
+      id: t.id,
+      version: t.version.version,
+      author: t.version.author,
+      at: t.version.at,
+      reason: t.version.reason,
+      rules: encodeBody(t.version.rules),
+    })),
+  };
+}
+
+// ---- errors ----
+
+/** A batch the store refuses (its positions do not follow what is stored): nothing was written. */
+export function conflict(message: string, details: Record<string, unknown>): VarselError {
+  return new VarselError("internal_error", `store refused the batch: ${message}`, { reason: "journal_conflict", ...details });
+}
+
+/**
+ * A driver failure as a VarselError: a constraint the data violates is `internal_error` (a bug
+ * or a second writer; retrying the same batch fails again), anything else (connection refused,
+ * timeout, disk, locked database) is `store_unavailable`.
+ */
+export function storeError(err: unknown, store: "sqlite" | "postgres", op: string): VarselError {
+  if (err instanceof VarselError) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const text = typeof e?.message === "string" ? e.message : String(err);
+  const constraint = code !== undefined && (store === "postgres" ? code.startsWith("23") : code.startsWith("SQLITE_CONSTRAINT"));
+  if (constraint) {
+    return new VarselError("internal_error", `store refused ${op}: ${text}`, { reason: "constraint", store, op, code }, { cause: err });
+  }
+  return new VarselError("store_unavailable", `${store} store: ${op} failed: ${text}`, { store, op, code }, { cause: err });
+}
+
+/** Runs async tasks one after another, in call order, whatever each one's outcome. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T> | T): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves once everything queued so far has settled. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+}

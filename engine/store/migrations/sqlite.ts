@@ -1,0 +1,82 @@
+// Versioned schema of the SQLite store. Append a migration to change the schema; never edit or
+// renumber one that has shipped (a store records the versions it applied in schema_migrations).
+//
+// Columns mirror engine/store/migrations/postgres.ts. Bodies (`body`, `rules`, `kernel`, `state`)
+// are BLOBs: MessagePack (engine/store/codec.ts) for bodies, raw bytes for snapshots.
+// Tables are STRICT, so a value of the wrong type is refused rather than stored.
+
+export interface SqliteMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: `
+CREATE TABLE journal (
+  pos  INTEGER PRIMARY KEY,
+  at   REAL    NOT NULL,
+  kind TEXT    NOT NULL,
+  body BLOB    NOT NULL
+) STRICT;
+
+CREATE TABLE events (
+  seq      INTEGER PRIMARY KEY,
+  at       REAL    NOT NULL,
+  type     TEXT    NOT NULL,
+  patient  TEXT,
+  alert_id TEXT,
+  body     BLOB    NOT NULL
+) STRICT;
+CREATE INDEX events_alert_id ON events (alert_id, seq) WHERE alert_id IS NOT NULL;
+CREATE INDEX events_at ON events (at);
+
+CREATE TABLE alerts (
+  id         TEXT PRIMARY KEY,
+  patient    TEXT NOT NULL,
+  rule       TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  updated_at REAL NOT NULL,
+  body       BLOB NOT NULL
+) STRICT;
+CREATE INDEX alerts_patient ON alerts (patient);
+CREATE INDEX alerts_state ON alerts (state);
+
+CREATE TABLE silences (
+  id         TEXT PRIMARY KEY,
+  state      TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  body       BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE patients (
+  id         TEXT PRIMARY KEY,
+  updated_at REAL NOT NULL,
+  body       BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE threshold_versions (
+  scope   TEXT    NOT NULL CHECK (scope IN ('patient', 'programme')),
+  id      TEXT    NOT NULL,
+  version INTEGER NOT NULL,
+  author  TEXT    NOT NULL,
+  at      REAL    NOT NULL,
+  reason  TEXT    NOT NULL,
+  rules   BLOB    NOT NULL,
+  PRIMARY KEY (scope, id, version)
+) STRICT;
+
+CREATE TABLE snapshots (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  pos    INTEGER NOT NULL,
+  seq    INTEGER NOT NULL,
+  at     REAL    NOT NULL,
+  kernel BLOB    NOT NULL,
+  state  BLOB    NOT NULL
+) STRICT;
+`,
+  },
+];

@@ -1,0 +1,264 @@
+// The embedded default store: one SQLite file (better-sqlite3), WAL mode, synchronous = FULL
+// (a commit is on disk when `commit` resolves), one transaction per commit. better-sqlite3 is
+// synchronous: each call runs to completion on the event loop; the methods stay async to match
+// the Store contract (and PostgreSQL). Writes go through a queue, so commits apply in call order.
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import type { JournalEntry, Command } from "../durable/commands.js";
+import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
+import type { PatientRecord } from "../pipeline.js";
+import type { RuleOverride, ThresholdVersion } from "../thresholds.js";
+import { VarselError } from "../errors.js";
+import { asBuffer, batchRows, conflict, decodeBody, SerialQueue, storeError } from "./codec.js";
+import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
+import type { CommitBatch, Store, StoredSnapshot } from "./store.js";
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:" (tests). The folder is created at `open`. */
+  path: string;
+  /** How long a write waits for another process's lock before failing (default 5 000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Snapshots kept; older ones are deleted when a new one is saved. */
+const KEEP_SNAPSHOTS = 2;
+
+type Db = Database.Database;
+
+function statements(db: Db) {
+  return {
+    lastPos: db.prepare<[], { pos: number }>("SELECT coalesce(max(pos), 0) AS pos FROM journal"),
+    insJournal: db.prepare<[number, number, string, Buffer]>("INSERT INTO journal (pos, at, kind, body) VALUES (?, ?, ?, ?)"),
+    insEvent: db.prepare<[number, number, string, string | null, string | null, Buffer]>(
+      "INSERT INTO events (seq, at, type, patient, alert_id, body) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    upAlert: db.prepare<[string, string, string, string, number, Buffer]>(
+      `INSERT INTO alerts (id, patient, rule, state, updated_at, body) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, rule = excluded.rule, state = excluded.state,
+         updated_at = excluded.updated_at, body = excluded.body`,
+    ),
+    upSilence: db.prepare<[string, string, number, Buffer]>(
+      `INSERT INTO silences (id, state, created_at, body) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, created_at = excluded.created_at, body = excluded.body`,
+    ),
+    upPatient: db.prepare<[string, number, Buffer]>(
+      `INSERT INTO patients (id, updated_at, body) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body`,
+    ),
+    insThreshold: db.prepare<[string, string, number, string, number, string, Buffer]>(
+      "INSERT INTO threshold_versions (scope, id, version, author, at, reason, rules) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    readJournal: db.prepare<[number, number], { pos: number; at: number; body: Buffer }>(
+      "SELECT pos, at, body FROM journal WHERE pos > ? ORDER BY pos LIMIT ?",
+    ),
+    insSnapshot: db.prepare<[number, number, number, Buffer, Buffer]>("INSERT INTO snapshots (pos, seq, at, kernel, state) VALUES (?, ?, ?, ?, ?)"),
+    pruneSnapshots: db.prepare<[number]>("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY pos DESC, id DESC LIMIT ?)"),
+    latestSnapshot: db.prepare<[], { pos: number; seq: number; at: number; kernel: Buffer; state: Buffer }>(
+      "SELECT pos, seq, at, kernel, state FROM snapshots ORDER BY pos DESC, id DESC LIMIT 1",
+    ),
+    eventsAfter: db.prepare<[number, number], { body: Buffer }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
+    pruneEvents: db.prepare<[number]>("DELETE FROM events WHERE at < ?"),
+    patient: db.prepare<[string], { body: Buffer }>("SELECT body FROM patients WHERE id = ?"),
+    thresholds: db.prepare<[string, string], { version: number; author: string; at: number; reason: string; rules: Buffer }>(
+      "SELECT version, author, at, reason, rules FROM threshold_versions WHERE scope = ? AND id = ? ORDER BY version",
+    ),
+    alert: db.prepare<[string], { body: Buffer }>("SELECT body FROM alerts WHERE id = ?"),
+    alertHistory: db.prepare<[string], { body: Buffer }>("SELECT body FROM events WHERE alert_id = ? ORDER BY seq"),
+    silences: db.prepare<[], { body: Buffer }>("SELECT body FROM silences ORDER BY created_at, id"),
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  /** The database file (as given; ":memory:" for an in-memory store). */
+  readonly path: string;
+  private readonly busyTimeoutMs: number;
+  private db: Db | undefined;
+  private stmts: Statements | undefined;
+  private readonly writes = new SerialQueue();
+
+  constructor(options: SqliteStoreOptions | string) {
+    const o = typeof options === "string" ? { path: options } : options;
+    this.path = o.path;
+    this.busyTimeoutMs = o.busyTimeoutMs ?? 5_000;
+  }
+
+  async open(): Promise<void> {
+    if (this.db !== undefined) return;
+    let db: Db | undefined;
+    try {
+      const memory = this.path === ":memory:";
+      if (!memory) mkdirSync(dirname(resolve(this.path)), { recursive: true });
+      db = new Database(this.path, { timeout: this.busyTimeoutMs });
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (!memory && mode !== "wal") throw new Error(`cannot switch ${this.path} to WAL mode (journal_mode is ${String(mode)})`);
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      // After a checkpoint, a WAL grown by a large snapshot is truncated back to this size.
+      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      migrate(db);
+      this.stmts = statements(db);
+      this.db = db;
+    } catch (err) {
+      db?.close();
+      throw storeError(err, "sqlite", "open");
+    }
+  }
+
+  /** Waits for queued writes, checkpoints the WAL into the database file and closes it. */
+  async close(): Promise<void> {
+    await this.writes.idle();
+    const db = this.db;
+    if (db === undefined) return;
+    this.db = undefined;
+    this.stmts = undefined;
+    try {
+      db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      db.close();
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.use("ping", (db) => db.prepare("SELECT 1").get());
+  }
+
+  commit(batch: CommitBatch): Promise<void> {
+    return this.writes.run(() =>
+      this.use("commit", (db, s) => {
+        const rows = batchRows(batch);
+        db.transaction(() => {
+          const first = rows.journal[0];
+          if (first !== undefined) {
+            const last = s.lastPos.get()!.pos;
+            if (first.pos <= last) throw conflict(`position ${first.pos} is not after the last stored position ${last}`, { pos: first.pos, last });
+          }
+          for (const r of rows.journal) s.insJournal.run(r.pos, r.at, r.kind, r.body);
+          for (const r of rows.events) s.insEvent.run(r.seq, r.at, r.type, r.patient, r.alertId, r.body);
+          for (const r of rows.alerts) s.upAlert.run(r.id, r.patient, r.rule, r.state, r.updatedAt, r.body);
+          for (const r of rows.silences) s.upSilence.run(r.id, r.state, r.createdAt, r.body);
+          for (const r of rows.patients) s.upPatient.run(r.id, r.updatedAt, r.body);
+          for (const r of rows.thresholds) s.insThreshold.run(r.scope, r.id, r.version, r.author, r.at, r.reason, r.rules);
+        }).immediate();
+      }),
+    );
+  }
+
+  async lastPosition(): Promise<number> {
+    return this.use("lastPosition", (_db, s) => s.lastPos.get()!.pos);
+  }
+
+  async readJournal(afterPos: number, limit: number): Promise<JournalEntry[]> {
+    return this.use("readJournal", (_db, s) =>
+      s.readJournal.all(afterPos, limit).map((r) => ({ pos: r.pos, at: r.at, command: decodeBody<Command>(r.body) })),
+    );
+  }
+
+  saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    return this.writes.run(() =>
+      this.use("saveSnapshot", (db, s) => {
+        db.transaction(() => {
+          s.insSnapshot.run(snapshot.pos, snapshot.seq, snapshot.at, asBuffer(snapshot.kernel), asBuffer(snapshot.state));
+          s.pruneSnapshots.run(KEEP_SNAPSHOTS);
+        }).immediate();
+      }),
+    );
+  }
+
+  async latestSnapshot(): Promise<StoredSnapshot | undefined> {
+    return this.use("latestSnapshot", (_db, s) => {
+      const r = s.latestSnapshot.get();
+      return r === undefined ? undefined : { pos: r.pos, seq: r.seq, at: r.at, kernel: r.kernel, state: r.state };
+    });
+  }
+
+  async eventsAfter(seq: number, limit: number): Promise<LifecycleEvent[]> {
+    return this.use("eventsAfter", (_db, s) => s.eventsAfter.all(seq, limit).map((r) => decodeBody<LifecycleEvent>(r.body)));
+  }
+
+  pruneEvents(before: number): Promise<number> {
+    return this.writes.run(() => this.use("pruneEvents", (_db, s) => s.pruneEvents.run(before).changes));
+  }
+
+  async patient(id: string): Promise<PatientRecord | undefined> {
+    return this.use("patient", (_db, s) => {
+      const r = s.patient.get(id);
+      return r === undefined ? undefined : decodeBody<PatientRecord>(r.body);
+    });
+  }
+
+  async thresholdHistory(scope: "patient" | "programme", id: string): Promise<ThresholdVersion[]> {
+    return this.use("thresholdHistory", (_db, s) =>
+      s.thresholds.all(scope, id).map((r) => ({ version: r.version, author: r.author, at: r.at, reason: r.reason, rules: decodeBody<RuleOverride[]>(r.rules) })),
+    );
+  }
+
+  async alert(id: string): Promise<Alert | undefined> {
+    return this.use("alert", (_db, s) => {
+      const r = s.alert.get(id);
+      return r === undefined ? undefined : decodeBody<Alert>(r.body);
+    });
+  }
+
+  async alertHistory(id: string): Promise<LifecycleEvent[]> {
+    return this.use("alertHistory", (_db, s) => s.alertHistory.all(id).map((r) => decodeBody<LifecycleEvent>(r.body)));
+  }
+
+  async silences(): Promise<Silence[]> {
+    return this.use("silences", (_db, s) => s.silences.all().map((r) => decodeBody<Silence>(r.body)));
+  }
+
+  /** Versions recorded in schema_migrations, in order (for operators and tests). */
+  async appliedMigrations(): Promise<{ version: number; name: string; appliedAt: string }[]> {
+    return this.use("appliedMigrations", (db) =>
+      db.prepare<[], { version: number; name: string; applied_at: string }>("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()
+        .map((r) => ({ version: r.version, name: r.name, appliedAt: r.applied_at })),
+    );
+  }
+
+  /** The connection's durability settings (for operators and tests). */
+  pragmas(): { journalMode: string; synchronous: number; foreignKeys: number } {
+    return this.use("pragmas", (db) => ({
+      journalMode: String(db.pragma("journal_mode", { simple: true })),
+      synchronous: Number(db.pragma("synchronous", { simple: true })),
+      foreignKeys: Number(db.pragma("foreign_keys", { simple: true })),
+    }));
+  }
+
+  private use<T>(op: string, fn: (db: Db, s: Statements) => T): T {
+    const db = this.db;
+    const s = this.stmts;
+    if (db === undefined || s === undefined) throw new VarselError("store_unavailable", `sqlite store is not open (${op})`);
+    try {
+      return fn(db, s);
+    } catch (err) {
+      throw storeError(err, "sqlite", op);
+    }
+  }
+}
+
+/** Applies the migrations this database has not seen yet, in one immediate transaction. */
+function migrate(db: Db): void {
+  const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT`);
+    const applied = new Set(db.prepare<[], { version: number }>("SELECT version FROM schema_migrations").all().map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > latest) {
+      throw new VarselError("store_unavailable", `database schema is at version ${newest}, newer than this varsel knows (${latest}): upgrade varsel`);
+    }
+    const record = db.prepare<[number, string]>("INSERT INTO schema_migrations (version, name) VALUES (?, ?)");
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name);
+    }
+  }).immediate();
+}

@@ -1,0 +1,184 @@
+// Nothing acknowledged is lost: on a real store, a restart (with or without a snapshot, with or
+// without a clean close) continues exactly where the acknowledged work left off; a store outage
+// refuses work with store_unavailable and the engine rebuilds itself when the store returns.
+import { afterEach, describe, expect, it } from "vitest";
+import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { Command } from "../engine/durable/commands.js";
+import type { Store } from "../engine/store/store.js";
+import { STORES, type StoreFactory } from "./support/durable-stores.js";
+
+const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
+const MIN = 60_000;
+
+/** A scripted day: patients, thresholds, readings (some out of band), an ack, a silence, ticks. */
+function script(): Command[] {
+  const careTeams = [{ team: "team-a", role: "hospital" as const }, { team: "team-a-gp", role: "gp" as const }];
+  const out: Command[] = [
+    { kind: "patient", id: "p1", input: { programme: "telehjerte", careTeams, paused: false, references: {} } },
+    { kind: "patient", id: "p2", input: { programme: "telekol", careTeams, paused: false, references: { spo2: 95 } } },
+    { kind: "patient_thresholds", id: "p1", rules: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { yellowHigh: 105, redHigh: 125 } }], author: "dr-a", reason: "known tachycardia" },
+  ];
+  for (let i = 0; i < 40; i++) {
+    out.push({
+      kind: "readings",
+      channel: "test",
+      items: [
+        { patient: "p1", metric: "pulse", value: [70, 110, 130, 90][i % 4], time: T0 + i * MIN, id: `p1-${i}` },
+        { patient: "p2", metric: "spo2", value: [96, 91, 87, 94][i % 4], time: T0 + i * MIN, id: `p2-${i}` },
+        { patient: "p1", metric: "weight", value: 80 + i * 0.1, time: T0 + i * MIN, id: `w-${i}` },
+      ],
+    });
+    if (i === 10) out.push({ kind: "silence_add", patient: "p2", rule: "spo2-band", until: T0 + 30 * MIN, reason: "oxygen adjusted", author: "nurse" });
+    if (i % 7 === 6) out.push({ kind: "tick" });
+  }
+  return out;
+}
+
+class Clock {
+  t = T0;
+  now = () => this.t;
+}
+
+/** Runs commands [from, to) of the script, a minute apart; after command 60 acks the first firing alert. */
+async function run(d: DurablePipeline, clock: Clock, commands: Command[], from = 0, to = commands.length): Promise<void> {
+  for (let i = from; i < to; i++) {
+    clock.t += MIN;
+    await d.execute(commands[i]).catch((err) => {
+      if (err.code !== "alert_not_open") throw err;
+    });
+    if (i === 60) {
+      const open = d.pipeline.lifecycle.list({ state: "firing" })[0];
+      if (open !== undefined) await d.execute({ kind: "ack", alert: open.id, by: "nurse", note: "called" });
+    }
+  }
+}
+
+/** What a clinician could observe: every event (number, type, alert, level) and the alerts. */
+function observable(d: DurablePipeline) {
+  const lifecycle = d.pipeline.lifecycle;
+  const events = lifecycle.since(0).status === "ok" ? (lifecycle.since(0) as { events: any[] }).events : [];
+  return {
+    seq: lifecycle.lastSeq(),
+    events: events.map((e) => [e.seq, e.type, e.alert?.id ?? e.silence?.id ?? e.patient, e.alert?.level ?? null]),
+    alerts: lifecycle.list({}).map((a) => [a.id, a.rule, a.state, a.level, a.ack?.by ?? null]),
+  };
+}
+
+describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const o of opened.splice(0)) await o.close().catch(() => undefined);
+    await factory.cleanup();
+  });
+  const open = async (store: Store, clock: Clock, snapshotEveryCommands = 1_000_000) => {
+    const d = await DurablePipeline.open({ store, now: clock.now, snapshotEveryCommands, snapshotEveryMs: 1e12 });
+    opened.push(d);
+    return d;
+  };
+
+  it("a restart after a crash continues exactly as an uninterrupted run, from the journal alone", async () => {
+    const commands = script();
+    const refClock = new Clock();
+    const reference = DurablePipeline.inMemory({ now: refClock.now });
+    await run(reference, refClock, commands);
+
+    const clock = new Clock();
+    const first = await open(await factory.create(), clock);
+    const cut = Math.floor(commands.length * 0.6);
+    await run(first, clock, commands, 0, cut);
+    // "kill -9": the process is gone without closing or snapshotting.
+    opened.splice(0);
+    const second = await open(await factory.reopen(), clock);
+    expect(second.position()).toBe(first.position());
+    await run(second, clock, commands, cut);
+    expect(observable(second)).toEqual(observable(reference));
+  });
+
+  it("restores from a snapshot plus the journal after it, with the same event numbers", async () => {
+    const commands = script();
+    const refClock = new Clock();
+    const reference = DurablePipeline.inMemory({ now: refClock.now });
+    await run(reference, refClock, commands);
+
+    const clock = new Clock();
+    const first = await open(await factory.create(), clock, 20);
+    const cut = Math.floor(commands.length * 0.8);
+    await run(first, clock, commands, 0, cut);
+    const store = await factory.reopen();
+    const snap = await store.latestSnapshot();
+    expect(snap?.pos).toBeGreaterThan(0);
+    expect(snap!.pos).toBeLessThan(first.position());
+    opened.splice(0);
+    const second = await open(store, clock);
+    await run(second, clock, commands, cut);
+    expect(observable(second)).toEqual(observable(reference));
+  });
+
+  it("a resent measurement id is evaluated once, also across a restart", async () => {
+    const clock = new Clock();
+    const first = await open(await factory.create(), clock);
+    const [p1, p2, , readings] = script();
+    await first.execute(p1);
+    await first.execute(p2);
+    const answer = await first.execute(readings);
+    expect(answer).toMatchObject({ accepted: 3, duplicates: [] });
+    opened.splice(0);
+    const second = await open(await factory.reopen(), clock);
+    const again = await second.execute(readings);
+    expect(again).toMatchObject({ accepted: 0, transitions: 0 });
+    expect((again as { duplicates: unknown[] }).duplicates).toHaveLength(3);
+  });
+
+  it("concurrent batches share one commit (group commit)", async () => {
+    const clock = new Clock();
+    const store = await factory.create();
+    let commits = 0;
+    const commit = store.commit.bind(store);
+    store.commit = (batch) => {
+      commits++;
+      return commit(batch);
+    };
+    const d = await open(store, clock);
+    await d.execute(script()[0]);
+    commits = 0;
+    const batches = Array.from({ length: 50 }, (_, i) =>
+      d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + i, id: `g-${i}` }] }),
+    );
+    const answers = await Promise.all(batches);
+    expect(answers.every((a) => (a as { accepted: number }).accepted === 1)).toBe(true);
+    expect(commits).toBeLessThan(5);
+    expect(await store.lastPosition()).toBe(d.position());
+  });
+
+  it("a store that fails refuses work with store_unavailable, then the engine recovers by itself", async () => {
+    const clock = new Clock();
+    const store = await factory.create();
+    let down = false;
+    const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
+    store.commit = (b) => (down ? Promise.reject(new Error("disk full")) : commit(b));
+    store.ping = () => (down ? Promise.reject(new Error("unreachable")) : ping());
+    const d = await DurablePipeline.open({ store, now: clock.now, retryMs: 20 });
+    opened.push(d);
+    await d.execute(script()[0]);
+    const ok = await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 130, time: T0, id: "kept" }] });
+    expect((ok as { accepted: number }).accepted).toBe(1);
+
+    down = true;
+    await expect(d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + 1, id: "lost" }] })).rejects.toMatchObject({
+      code: "store_unavailable",
+    });
+    expect(d.ready()).toBe(false);
+    await expect(d.execute({ kind: "tick" })).rejects.toMatchObject({ code: "store_unavailable" });
+
+    down = false;
+    for (let i = 0; i < 100 && !d.ready(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(d.ready()).toBe(true);
+    // The refused batch was never acknowledged, so it is not there; the acknowledged one is.
+    const journal = await store.readJournal(0, 100);
+    const ids = journal.flatMap((e) => (e.command.kind === "readings" ? e.command.items.map((i: any) => i.id) : []));
+    expect(ids).toEqual(["kept"]);
+    expect(d.pipeline.lifecycle.list({}).map((a) => a.rule)).toEqual(["pulse-band"]);
+    const resent = await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + 1, id: "lost" }] });
+    expect((resent as { accepted: number }).accepted).toBe(1);
+  });
+});

@@ -1,0 +1,490 @@
+// One contract, two stores: everything the durable layer relies on, run against SQLite (temporary
+// file) and PostgreSQL (fresh schema of VARSEL_TEST_PG_URL, default 127.0.0.1:5432/test).
+// PostgreSQL unreachable: its block is skipped, unless VARSEL_REQUIRE_SERVICES=1 (CI), where it fails.
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { VarselError } from "../engine/errors.js";
+import type { LifecycleEvent } from "../engine/lifecycle/types.js";
+import { POSTGRES_MIGRATIONS } from "../engine/store/migrations/postgres.js";
+import { SQLITE_MIGRATIONS } from "../engine/store/migrations/sqlite.js";
+import { createStore, DEFAULT_SQLITE_PATH, openStore, redact } from "../engine/store/open-store.js";
+import { PostgresStore } from "../engine/store/postgres.js";
+import { SqliteStore } from "../engine/store/sqlite.js";
+import type { CommitBatch } from "../engine/store/store.js";
+import {
+  alert,
+  alertEvent,
+  batch,
+  entries,
+  entry,
+  patient,
+  PG_URL,
+  postgresTarget,
+  probePostgres,
+  REQUIRE_SERVICES,
+  reviewEvent,
+  reviewEvents,
+  silence,
+  silenceEvent,
+  sqliteTarget,
+  T0,
+  thresholdVersion,
+  type StoreLocation,
+  type StoreTarget,
+  type TestStore,
+} from "./support/stores.js";
+
+const pgProblem = await probePostgres(PG_URL);
+const pgSkipMessage = `PostgreSQL not reachable at ${redact(PG_URL)}: skipped (${pgProblem}; set VARSEL_REQUIRE_SERVICES=1 to fail instead)`;
+if (pgProblem !== undefined && !REQUIRE_SERVICES) console.warn(pgSkipMessage);
+
+const targets: StoreTarget[] = [sqliteTarget(), postgresTarget(pgProblem)];
+const MiB = 1024 * 1024;
+
+const positions = (xs: { pos: number }[]) => xs.map((x) => x.pos);
+const seqs = (xs: { seq: number }[]) => xs.map((x) => x.seq);
+
+describe.each(targets)("Store contract: $kind ($where)", (target) => {
+  if (target.unavailable !== undefined && !REQUIRE_SERVICES) {
+    it.skip(pgSkipMessage, () => {});
+    return;
+  }
+
+  const latestVersion = (target.kind === "sqlite" ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).at(-1)!.version;
+  let loc: StoreLocation;
+  let store: TestStore;
+  let opened: TestStore[] = [];
+
+  /** A new store on the same location (closed after the test). */
+  const another = (): TestStore => {
+    const s = loc.create();
+    opened.push(s);
+    return s;
+  };
+
+  beforeAll(() => {
+    if (target.unavailable !== undefined) {
+      throw new Error(`PostgreSQL not reachable at ${target.where} and VARSEL_REQUIRE_SERVICES=1: ${target.unavailable}`);
+    }
+  });
+
+  beforeEach(async () => {
+    opened = [];
+    loc = await target.location();
+    store = another();
+    await store.open();
+  });
+
+  afterEach(async () => {
+    for (const s of opened) await s.close().catch(() => undefined);
+    await loc?.drop();
+  });
+
+  it("applies the migrations on a fresh store, and only once on reopen; data survives close and reopen", async () => {
+    const applied = await store.appliedMigrations();
+    expect(applied.map((m) => m.version)).toEqual(Array.from({ length: latestVersion }, (_, i) => i + 1));
+    expect(await store.lastPosition()).toBe(0);
+    expect(await store.readJournal(0, 10)).toEqual([]);
+    expect(await store.latestSnapshot()).toBeUndefined();
+    expect(await store.eventsAfter(0, 10)).toEqual([]);
+    expect(await store.silences()).toEqual([]);
+
+    const written = entries(1, 5);
+    const a1 = alert("a-1", "firing", T0 + 1);
+    await store.commit(batch({ entries: written, events: [alertEvent(1, "raised", a1)], patients: [patient("p-1", T0)] }));
+    await store.open(); // opening an open store changes nothing
+    await store.close();
+
+    const again = another();
+    await again.open();
+    expect(await again.appliedMigrations()).toEqual(applied); // same rows, same applied_at: nothing re-applied
+    expect(await loc.count("schema_migrations")).toBe(latestVersion);
+    expect(await again.readJournal(0, 100)).toEqual(written);
+    expect(await again.lastPosition()).toBe(5);
+    expect(await again.alert("a-1")).toEqual(a1);
+    expect(await again.patient("p-1")).toEqual(patient("p-1", T0));
+    await again.close();
+
+    const third = another();
+    await third.open();
+    expect(await third.appliedMigrations()).toEqual(applied);
+  });
+
+  it("refuses to open a schema newer than it knows", async () => {
+    await store.close();
+    await loc.sql("INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')");
+    const newer = another();
+    await expect(newer.open()).rejects.toMatchObject({ code: "store_unavailable", message: expect.stringMatching(/version 999.*newer/) });
+  });
+
+  it("rejects every method before open and after close", async () => {
+    const fresh = loc.create();
+    await expect(fresh.lastPosition()).rejects.toMatchObject({ code: "store_unavailable" });
+    await expect(fresh.commit(batch({ entries: [entry(1)] }))).rejects.toBeInstanceOf(VarselError);
+    await store.close();
+    await expect(store.readJournal(0, 1)).rejects.toMatchObject({ code: "store_unavailable" });
+    await expect(store.ping()).rejects.toMatchObject({ code: "store_unavailable" });
+  });
+
+  it("ping answers while open", async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it("round-trips journal entries in order, honouring after and limit", async () => {
+    const first = entries(1, 4);
+    const second = entries(5, 10);
+    // Values JSON cannot carry survive: the journal replays exactly what was applied.
+    const odd = entry(11, {
+      kind: "readings",
+      items: [{ value: Number.NaN }, { value: Number.NEGATIVE_INFINITY, nested: { deep: [1, "two", null, { x: 1.5 }] } }, "raw", 42],
+      channel: "mqtt",
+    });
+    const ack = entry(12, { kind: "ack", alert: "a-1", by: "nurse", note: undefined });
+    await store.commit(batch({ entries: first }));
+    await store.commit(batch({ entries: second }));
+    await store.commit(batch({ entries: [odd, ack] }));
+
+    const all = await store.readJournal(0, 100);
+    expect(all).toEqual([...first, ...second, odd, ack]);
+    expect(positions(all)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const items = (all[10]!.command as { items: { value: number }[] }).items;
+    expect(Number.isNaN(items[0]!.value)).toBe(true);
+    expect(items[1]!.value).toBe(Number.NEGATIVE_INFINITY);
+    expect(Object.hasOwn(all[11]!.command, "note")).toBe(true);
+    expect(positions(await store.readJournal(3, 4))).toEqual([4, 5, 6, 7]);
+    expect(positions(await store.readJournal(10, 5))).toEqual([11, 12]);
+    expect(await store.readJournal(12, 5)).toEqual([]);
+    expect(await store.readJournal(0, 0)).toEqual([]);
+    expect(await store.lastPosition()).toBe(12);
+  });
+
+  it("lastPosition is 0 when empty, follows commits, and ignores empty or refused batches", async () => {
+    expect(await store.lastPosition()).toBe(0);
+    await store.commit(batch({}));
+    expect(await store.lastPosition()).toBe(0);
+    await store.commit(batch({ entries: [entry(7)] }));
+    expect(await store.lastPosition()).toBe(7);
+    await store.commit(batch({ entries: [entry(9), entry(20)] })); // gaps are the caller's business
+    expect(await store.lastPosition()).toBe(20);
+    await expect(store.commit(batch({ entries: [entry(20)] }))).rejects.toBeInstanceOf(VarselError);
+    expect(await store.lastPosition()).toBe(20);
+  });
+
+  it("rejects a position that is not after the last stored one, and writes nothing of that batch", async () => {
+    await store.commit(batch({ entries: entries(1, 3), events: reviewEvents(1, 3) }));
+    const extras = {
+      events: [alertEvent(50, "raised", alert("a-bad", "firing", T0)), silenceEvent(51, "created", silence("s-bad", "active", T0))],
+      patients: [patient("p-bad", T0)],
+      thresholds: [{ scope: "patient" as const, id: "p-bad", version: thresholdVersion(1, T0) }],
+    };
+    const bad: [string, CommitBatch][] = [
+      ["equal to the last", batch({ entries: [entry(3), entry(4)], ...extras })],
+      ["before the last", batch({ entries: [entry(2)], ...extras })],
+      ["repeated within the batch", batch({ entries: [entry(4), entry(4)], ...extras })],
+      ["decreasing within the batch", batch({ entries: [entry(5), entry(4)], ...extras })],
+    ];
+    for (const [why, b] of bad) {
+      await expect(store.commit(b), why).rejects.toMatchObject({ code: "internal_error", details: { reason: "journal_conflict" } });
+    }
+    expect(positions(await store.readJournal(0, 100))).toEqual([1, 2, 3]);
+    expect(await store.lastPosition()).toBe(3);
+    expect(seqs(await store.eventsAfter(0, 100))).toEqual([1, 2, 3]);
+    expect(await store.alert("a-bad")).toBeUndefined();
+    expect(await store.alertHistory("a-bad")).toEqual([]);
+    expect(await store.silences()).toEqual([]);
+    expect(await store.patient("p-bad")).toBeUndefined();
+    expect(await store.thresholdHistory("patient", "p-bad")).toEqual([]);
+
+    await store.commit(batch({ entries: [entry(4)], ...extras }));
+    expect(await store.lastPosition()).toBe(4);
+    expect(await store.patient("p-bad")).toEqual(patient("p-bad", T0));
+  });
+
+  it("writes events, alerts, alert history, silences, patients and threshold versions from one commit", async () => {
+    const raised = alert("a-1", "firing", T0 + 10);
+    const upgraded = alert("a-1", "firing", T0 + 20, { level: "red", peakLevel: "red", escalation: { step: 1, done: false, notified: ["team-a", "team-b"] } });
+    const cleared = alert("a-1", "cleared_awaiting_ack", T0 + 30, { clearedAt: T0 + 30 });
+    const other = alert("a-2", "firing", T0 + 15, { patient: "p-2", rule: "weight-delta", ruleKind: "delta", metric: "weight", level: "yellow", peakLevel: "yellow", priority: "medium" });
+    const orgSilence = silence("s-2", "active", T0 + 12, { patient: undefined, rule: "weight-delta" });
+    const events: LifecycleEvent[] = [
+      alertEvent(1, "raised", raised),
+      silenceEvent(2, "created", silence("s-1", "active", T0 + 11)),
+      silenceEvent(3, "created", orgSilence),
+      alertEvent(4, "raised", other),
+      { ...alertEvent(5, "updated", upgraded), change: "upgraded" },
+      reviewEvent(6, T0 + 25),
+      { ...alertEvent(7, "escalated", upgraded), escalation: { step: 1, team: "team-b", role: "municipality", final: false, teams: ["team-b"] } },
+      { ...alertEvent(8, "updated", cleared), change: "cleared" },
+    ];
+    const thresholds = [
+      { scope: "patient" as const, id: "p-1", version: thresholdVersion(1, T0) },
+      { scope: "patient" as const, id: "p-1", version: thresholdVersion(2, T0 + 5) },
+      { scope: "programme" as const, id: "telehjerte", version: thresholdVersion(1, T0 + 6) },
+    ];
+    await store.commit(
+      batch({
+        entries: entries(1, 8),
+        events,
+        patients: [patient("p-1", T0), patient("p-2", T0 + 1), patient("p-1", T0 + 2, { paused: true })],
+        thresholds,
+      }),
+    );
+
+    expect(await store.eventsAfter(0, 100)).toEqual(events);
+    expect(await store.alert("a-1")).toEqual(cleared); // the state after its last event in the batch
+    expect(await store.alert("a-2")).toEqual(other);
+    expect(await store.alert("a-nope")).toBeUndefined();
+    expect(seqs(await store.alertHistory("a-1"))).toEqual([1, 5, 7, 8]);
+    expect(await store.alertHistory("a-1")).toEqual([events[0], events[4], events[6], events[7]]);
+    expect(await store.alertHistory("a-2")).toEqual([events[3]]);
+    expect(await store.silences()).toEqual([silence("s-1", "active", T0 + 11), orgSilence]);
+    expect(await store.patient("p-1")).toEqual(patient("p-1", T0 + 2, { paused: true })); // last record wins
+    expect(await store.patient("p-2")).toEqual(patient("p-2", T0 + 1));
+    expect(await store.patient("p-nope")).toBeUndefined();
+    expect(await store.thresholdHistory("patient", "p-1")).toEqual([thresholdVersion(1, T0), thresholdVersion(2, T0 + 5)]);
+    expect(await store.thresholdHistory("programme", "telehjerte")).toEqual([thresholdVersion(1, T0 + 6)]);
+    expect(await store.thresholdHistory("programme", "p-1")).toEqual([]);
+
+    // A later commit moves the views on.
+    const acked = alert("a-1", "resolved", T0 + 40, { resolvedAt: T0 + 40, resolution: "acknowledged", ack: { by: "nurse-1", at: T0 + 40, note: "called patient" } });
+    const removed = silence("s-1", "removed", T0 + 11, { removedBy: "dr-2", endedAt: T0 + 41 });
+    await store.commit(
+      batch({
+        entries: [entry(9, { kind: "ack", alert: "a-1", by: "nurse-1", note: "called patient" }), entry(10, { kind: "silence_remove", id: "s-1", by: "dr-2" })],
+        events: [alertEvent(9, "acknowledged", acked), alertEvent(10, "resolved", acked), silenceEvent(11, "removed", removed, T0 + 41)],
+        thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(3, T0 + 50) }],
+      }),
+    );
+    expect(await store.alert("a-1")).toEqual(acked);
+    expect(seqs(await store.alertHistory("a-1"))).toEqual([1, 5, 7, 8, 9, 10]);
+    expect(await store.silences()).toEqual([removed, orgSilence]);
+    expect((await store.thresholdHistory("patient", "p-1")).map((v) => v.version)).toEqual([1, 2, 3]);
+    expect(await loc.count("alerts")).toBe(2);
+    expect(await loc.count("silences")).toBe(2);
+  });
+
+  it.each([
+    ["an event number already stored (second statement)", "event"],
+    ["a threshold version already stored (last statement)", "threshold"],
+  ])("a batch is atomic: %s fails the commit and writes nothing of it", async (_why, failAt) => {
+    const a1 = alert("a-1", "firing", T0 + 1);
+    await store.commit(
+      batch({
+        entries: entries(1, 2),
+        events: [alertEvent(1, "raised", a1), silenceEvent(2, "created", silence("s-1", "active", T0 + 2))],
+        patients: [patient("p-1", T0)],
+        thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(1, T0) }],
+      }),
+    );
+    const failing = batch({
+      entries: entries(3, 5),
+      events:
+        failAt === "event"
+          ? [alertEvent(2, "updated", alert("a-1", "resolved", T0 + 9)), alertEvent(3, "raised", alert("a-2", "firing", T0 + 9))]
+          : [alertEvent(3, "updated", alert("a-1", "resolved", T0 + 9)), alertEvent(4, "raised", alert("a-2", "firing", T0 + 9)), silenceEvent(5, "created", silence("s-2", "active", T0 + 9))],
+      patients: [patient("p-1", T0 + 9, { paused: true }), patient("p-2", T0 + 9)],
+      thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(failAt === "event" ? 2 : 1, T0 + 9) }],
+    });
+    await expect(store.commit(failing)).rejects.toMatchObject({ code: "internal_error", details: { reason: "constraint" } });
+
+    expect(positions(await store.readJournal(0, 100))).toEqual([1, 2]);
+    expect(await store.lastPosition()).toBe(2);
+    expect(seqs(await store.eventsAfter(0, 100))).toEqual([1, 2]);
+    expect(await store.alert("a-1")).toEqual(a1);
+    expect(await store.alert("a-2")).toBeUndefined();
+    expect(seqs(await store.alertHistory("a-1"))).toEqual([1]);
+    expect((await store.silences()).map((s) => s.id)).toEqual(["s-1"]);
+    expect(await store.patient("p-1")).toEqual(patient("p-1", T0));
+    expect(await store.patient("p-2")).toBeUndefined();
+    expect((await store.thresholdHistory("patient", "p-1")).map((v) => v.version)).toEqual([1]);
+
+    // The store is still usable after the failed transaction.
+    await store.commit(batch({ entries: entries(3, 3), events: [reviewEvent(3, T0 + 10)] }));
+    expect(await store.lastPosition()).toBe(3);
+  });
+
+  it("commits 1 000 entries and 1 000 events in one transaction", async () => {
+    const es = entries(1, 1_000);
+    const events: LifecycleEvent[] = [];
+    for (let seq = 1; seq <= 1_000; seq++) {
+      events.push(alertEvent(seq, seq <= 100 ? "raised" : "updated", alert(`a-${seq % 100}`, seq > 900 ? "resolved" : "firing", T0 + seq, { patient: `p-${seq % 100}` })));
+    }
+    const started = performance.now();
+    await store.commit(batch({ entries: es, events, patients: Array.from({ length: 100 }, (_, i) => patient(`p-${i}`, T0 + i)) }));
+    const ms = performance.now() - started;
+    console.info(`[${target.kind}] commit of 1 000 entries + 1 000 events + 100 alerts + 100 patients: ${ms.toFixed(1)} ms`);
+    expect(await store.lastPosition()).toBe(1_000);
+    expect(await store.readJournal(0, 2_000)).toEqual(es);
+    expect(seqs(await store.eventsAfter(0, 2_000))).toEqual(seqs(events));
+    expect(await loc.count("alerts")).toBe(100);
+    expect((await store.alert("a-7"))!.updatedAt).toBe(T0 + 907);
+    expect((await store.alert("a-7"))!.state).toBe("resolved");
+    expect(await store.alertHistory("a-7")).toHaveLength(10);
+  });
+
+  it("commits issued back to back without awaiting apply in call order", async () => {
+    const calls = [
+      store.commit(batch({ entries: entries(1, 50), events: reviewEvents(1, 50) })),
+      store.commit(batch({ entries: entries(51, 100), events: reviewEvents(51, 50) })),
+      // Valid only if it ran before the previous one: it must be refused.
+      store.commit(batch({ entries: entries(60, 60) })),
+      store.commit(batch({ entries: entries(101, 150), events: reviewEvents(101, 50) })),
+      ...Array.from({ length: 20 }, (_, i) => store.commit(batch({ entries: entries(151 + i * 10, 160 + i * 10) }))),
+    ];
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", ...Array<string>(21).fill("fulfilled")]);
+    expect(positions(await store.readJournal(0, 1_000))).toEqual(Array.from({ length: 350 }, (_, i) => i + 1));
+    expect(seqs(await store.eventsAfter(0, 1_000))).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  });
+
+  it("keeps the newest two snapshots and returns the newest", async () => {
+    expect(await store.latestSnapshot()).toBeUndefined();
+    const snap = (pos: number, fill: number) => ({ pos, seq: pos * 2, at: T0 + pos, kernel: new Uint8Array(1_000).fill(fill), state: Buffer.from(`state-${pos}`) });
+    await store.saveSnapshot(snap(10, 1));
+    expect(await store.latestSnapshot()).toEqual({ ...snap(10, 1), kernel: Buffer.from(snap(10, 1).kernel) });
+    await store.saveSnapshot(snap(20, 2));
+    await store.saveSnapshot(snap(30, 3));
+    expect(await loc.count("snapshots")).toBe(2);
+    const latest = (await store.latestSnapshot())!;
+    expect({ pos: latest.pos, seq: latest.seq, at: latest.at }).toEqual({ pos: 30, seq: 60, at: T0 + 30 });
+    expect(Buffer.from(latest.kernel).equals(Buffer.alloc(1_000, 3))).toBe(true);
+    expect(Buffer.from(latest.state).toString()).toBe("state-30");
+    // Newest means highest position: an older snapshot saved late does not become the latest.
+    await store.saveSnapshot(snap(25, 4));
+    expect(await loc.count("snapshots")).toBe(2);
+    expect((await store.latestSnapshot())!.pos).toBe(30);
+    expect((await loc.sql<{ pos: number | string }>("SELECT pos FROM snapshots ORDER BY pos")).map((r) => Number(r.pos))).toEqual([25, 30]);
+    await store.close();
+    const again = another();
+    await again.open();
+    expect((await again.latestSnapshot())!.pos).toBe(30);
+  });
+
+  it("round-trips a 64 MB kernel byte for byte", async () => {
+    const backing = randomBytes(64 * MiB + 8);
+    const kernel = new Uint8Array(backing.buffer, backing.byteOffset + 8, 64 * MiB); // a view, not a Buffer
+    const state = randomBytes(3 * MiB);
+    let t = performance.now();
+    await store.saveSnapshot({ pos: 5, seq: 9, at: T0, kernel, state });
+    const saveMs = performance.now() - t;
+    t = performance.now();
+    const loaded = (await store.latestSnapshot())!;
+    const loadMs = performance.now() - t;
+    console.info(`[${target.kind}] snapshot with 64 MB kernel: save ${saveMs.toFixed(0)} ms, load ${loadMs.toFixed(0)} ms`);
+    expect({ pos: loaded.pos, seq: loaded.seq, at: loaded.at }).toEqual({ pos: 5, seq: 9, at: T0 });
+    expect(loaded.kernel.byteLength).toBe(64 * MiB);
+    expect(Buffer.from(loaded.kernel.buffer, loaded.kernel.byteOffset, loaded.kernel.byteLength).equals(kernel)).toBe(true);
+    expect(Buffer.from(loaded.state.buffer, loaded.state.byteOffset, loaded.state.byteLength).equals(state)).toBe(true);
+  });
+
+  it("reads events after a number and prunes events older than a time", async () => {
+    const a1 = alert("a-1", "firing", T0 + 1_000);
+    const events: LifecycleEvent[] = [alertEvent(1, "raised", a1, T0 + 1_000), ...reviewEvents(2, 9)]; // at = T0 + seq s
+    await store.commit(batch({ entries: entries(1, 1), events }));
+    expect(await store.eventsAfter(0, 100)).toEqual(events);
+    expect(seqs(await store.eventsAfter(3, 4))).toEqual([4, 5, 6, 7]);
+    expect(seqs(await store.eventsAfter(9, 100))).toEqual([10]);
+    expect(await store.eventsAfter(10, 100)).toEqual([]);
+
+    expect(await store.pruneEvents(T0 + 5_000)).toBe(4); // seq 1..4 (at < T0 + 5 s)
+    expect(seqs(await store.eventsAfter(0, 100))).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(await store.pruneEvents(T0 + 5_000)).toBe(0);
+    expect(await store.alertHistory("a-1")).toEqual([]); // its events are gone ...
+    expect(await store.alert("a-1")).toEqual(a1); // ... the alert's state is not
+    expect(await store.lastPosition()).toBe(1); // nor the journal
+  });
+});
+
+describe("SQLite specifics", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "varsel-sqlite-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("runs in WAL mode with synchronous = FULL and foreign keys on; close() checkpoints the WAL", async () => {
+    const path = join(dir, "v.db");
+    const store = new SqliteStore({ path });
+    await store.open();
+    expect(store.pragmas()).toEqual({ journalMode: "wal", synchronous: 2, foreignKeys: 1 });
+    await store.commit(batch({ entries: entries(1, 100) }));
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    await store.close();
+    expect(!existsSync(`${path}-wal`) || statSync(`${path}-wal`).size === 0).toBe(true);
+    const again = new SqliteStore(path);
+    await again.open();
+    expect(positions(await again.readJournal(0, 1_000))).toHaveLength(100);
+    await again.close();
+  });
+
+  it("creates the folder of the database file; :memory: works", async () => {
+    const nested = await openStore(`sqlite:${join(dir, "a", "b", "varsel.db")}`);
+    expect(existsSync(join(dir, "a", "b", "varsel.db"))).toBe(true);
+    await nested.close();
+    const memory = await openStore(":memory:");
+    await memory.commit(batch({ entries: entries(1, 3) }));
+    expect(await memory.lastPosition()).toBe(3);
+    await memory.close();
+  });
+});
+
+describe("PostgreSQL specifics", () => {
+  it("open and ping reject quickly when the server cannot be reached", async () => {
+    const store = new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test" });
+    let t = performance.now();
+    await expect(store.open()).rejects.toMatchObject({ code: "store_unavailable" });
+    expect(performance.now() - t).toBeLessThan(3_000);
+    t = performance.now();
+    await expect(store.ping()).rejects.toBeInstanceOf(VarselError);
+    expect(performance.now() - t).toBeLessThan(3_000);
+  });
+
+  it("refuses a schema name it cannot quote safely", () => {
+    expect(() => new PostgresStore({ connectionString: PG_URL, schema: 'x"; DROP TABLE y; --' })).toThrow(TypeError);
+  });
+
+  describe.skipIf(pgProblem !== undefined && !REQUIRE_SERVICES)("with a server", () => {
+    let loc: StoreLocation;
+    beforeEach(async () => {
+      if (pgProblem !== undefined) throw new Error(`PostgreSQL not reachable at ${redact(PG_URL)} and VARSEL_REQUIRE_SERVICES=1: ${pgProblem}`);
+      loc = await postgresTarget(undefined).location();
+    });
+    afterEach(async () => loc?.drop());
+
+    it("two stores opening one fresh schema at once apply each migration once", async () => {
+      const stores = Array.from({ length: 4 }, () => loc.create());
+      await Promise.all(stores.map((s) => s.open()));
+      expect(await loc.count("schema_migrations")).toBe(POSTGRES_MIGRATIONS.length);
+      // Two writers: the position check still holds across them.
+      const [a, b] = stores as [TestStore, TestStore];
+      await a.commit(batch({ entries: entries(1, 5) }));
+      await expect(b.commit(batch({ entries: entries(5, 6) }))).rejects.toMatchObject({ code: "internal_error" });
+      await b.commit(batch({ entries: entries(6, 6) }));
+      expect(positions(await a.readJournal(0, 10))).toEqual([1, 2, 3, 4, 5, 6]);
+      for (const s of stores) await s.close();
+    });
+  });
+});
+
+describe("openStore / createStore", () => {
+  it("maps URLs to stores", () => {
+    const def = createStore();
+    expect(def).toBeInstanceOf(SqliteStore);
+    expect((def as SqliteStore).path).toBe(DEFAULT_SQLITE_PATH);
+    expect((createStore("sqlite:/tmp/x/v.db") as SqliteStore).path).toBe("/tmp/x/v.db");
+    expect((createStore("sqlite:///tmp/x/v.db") as SqliteStore).path).toBe("/tmp/x/v.db");
+    expect((createStore("sqlite:data/v.db") as SqliteStore).path).toBe("data/v.db");
+    expect((createStore("./v.db") as SqliteStore).path).toBe("./v.db");
+    expect((createStore(":memory:") as SqliteStore).path).toBe(":memory:");
+    expect((createStore("sqlite::memory:") as SqliteStore).path).toBe(":memory:");
+    const pgStore = createStore("postgres://u:secret@db.example:5433/varsel?schema=clinic_a");
+    expect(pgStore).toBeInstanceOf(PostgresStore);
+    expect(pgStore.kind).toBe("postgres");
+    expect((pgStore as PostgresStore).schema).toBe("clinic_a");
+    expect((createStore("postgresql://u@h/db") as PostgresStore).schema).toBe("public");
+    expect(() => createStore("mysql://u:secret@h/db")).toThrow(/unsupported store URL.*u:\*\*\*@h/);
+  });
+});

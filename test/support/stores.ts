@@ -1,0 +1,228 @@
+// Store targets for the contract suite (test/store-contract.test.ts): SQLite on a temporary
+// file, PostgreSQL on a fresh schema of VARSEL_TEST_PG_URL (default 127.0.0.1:5432/test), plus
+// builders of plain test data typed with the engine's interfaces.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import Database from "better-sqlite3";
+import pg from "pg";
+import type { JournalEntry, Command } from "../../engine/durable/commands.js";
+import type { Alert, AlertEvent, AlertState, LifecycleEvent, ReviewEvent, Silence, SilenceEvent } from "../../engine/lifecycle/types.js";
+import type { PatientRecord } from "../../engine/pipeline.js";
+import type { ThresholdVersion } from "../../engine/thresholds.js";
+import { PostgresStore } from "../../engine/store/postgres.js";
+import { SqliteStore } from "../../engine/store/sqlite.js";
+import type { CommitBatch } from "../../engine/store/store.js";
+import { redact } from "../../engine/store/open-store.js";
+
+export const PG_URL = process.env.VARSEL_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/test";
+/** CI sets VARSEL_REQUIRE_SERVICES=1: a missing service fails the suite instead of skipping it. */
+export const REQUIRE_SERVICES = process.env.VARSEL_REQUIRE_SERVICES === "1";
+
+/** Undefined when PostgreSQL answers at `url`, else why not. */
+export async function probePostgres(url = PG_URL, timeoutMs = 2_000): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message || err.name : String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export type TestStore = SqliteStore | PostgresStore;
+
+/** One empty place a store can live: a file, or a schema. */
+export interface StoreLocation {
+  /** A new, unopened store on this location (several may exist at once). */
+  create(): TestStore;
+  /** Runs SQL directly, bypassing the store; table names unqualified. */
+  sql<T = Record<string, unknown>>(text: string): Promise<T[]>;
+  /** Rows in a table. */
+  count(table: string): Promise<number>;
+  /** Removes the location (file or schema). */
+  drop(): Promise<void>;
+}
+
+export interface StoreTarget {
+  kind: "sqlite" | "postgres";
+  /** Where it runs, for test names. */
+  where: string;
+  /** Why the target cannot run (undefined = it can). */
+  unavailable?: string;
+  location(): Promise<StoreLocation>;
+}
+
+export function sqliteTarget(): StoreTarget {
+  return {
+    kind: "sqlite",
+    where: "temporary file",
+    async location() {
+      const dir = mkdtempSync(join(tmpdir(), "varsel-store-"));
+      const path = join(dir, "varsel.db");
+      const withDb = <T>(fn: (db: Database.Database) => T): T => {
+        const db = new Database(path);
+        try {
+          return fn(db);
+        } finally {
+          db.close();
+        }
+      };
+      const sql = async <T>(text: string): Promise<T[]> =>
+        withDb((db) => {
+          const st = db.prepare(text);
+          if (st.reader) return st.all() as T[];
+          st.run();
+          return [];
+        });
+      return {
+        create: () => new SqliteStore({ path }),
+        sql,
+        count: async (table) => Number((await sql<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n),
+        drop: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  };
+}
+
+const RUN = randomBytes(4).toString("hex");
+let schemas = 0;
+
+export function postgresTarget(unavailable: string | undefined, url = PG_URL): StoreTarget {
+  return {
+    kind: "postgres",
+    where: redact(url),
+    unavailable,
+    async location() {
+      const schema = `varsel_test_${RUN}_${process.pid}_${++schemas}`;
+      const sql = async <T>(text: string): Promise<T[]> => {
+        const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+        client.on("error", () => undefined);
+        await client.connect();
+        try {
+          await client.query(`SET search_path TO "${schema}"`);
+          return (await client.query(text)).rows as T[];
+        } finally {
+          await client.end();
+        }
+      };
+      return {
+        create: () => new PostgresStore({ connectionString: url, schema }),
+        sql,
+        count: async (table) => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n),
+        drop: async () => {
+          await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        },
+      };
+    },
+  };
+}
+
+// ---- test data ----
+
+export const T0 = Date.UTC(2025, 0, 15, 8, 0, 0);
+
+export function entry(pos: number, command: Command = { kind: "tick" }, at = T0 + pos * 1_000): JournalEntry {
+  return { pos, at, command };
+}
+
+/** Entries `from`..`to` inclusive, of varied kinds. */
+export function entries(from: number, to: number): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (let pos = from; pos <= to; pos++) out.push(entry(pos, commandFor(pos)));
+  return out;
+}
+
+function commandFor(pos: number): Command {
+  switch (pos % 4) {
+    case 0:
+      return { kind: "tick" };
+    case 1:
+      return { kind: "readings", items: [{ patient: `p-${pos}`, metric: "spo2", value: 90 + (pos % 9), time: T0 + pos, id: `m-${pos}` }], channel: "http", teams: ["team-a"] };
+    case 2:
+      return { kind: "ack", alert: `a-${pos}`, by: "nurse-1", note: `note ${pos}` };
+    default:
+      return { kind: "silence_add", patient: `p-${pos}`, until: T0 + 3_600_000, reason: "admitted", author: "dr-1" };
+  }
+}
+
+export function alert(id: string, state: AlertState, updatedAt: number, extra: Partial<Alert> = {}): Alert {
+  return {
+    id,
+    patient: "p-1",
+    rule: "spo2-band",
+    ruleKind: "band",
+    metric: "spo2",
+    state,
+    level: "red",
+    priority: "high",
+    interpretation: "LL",
+    direction: "low",
+    peakLevel: "red",
+    latching: true,
+    openedAt: T0,
+    conditionSince: T0,
+    updatedAt,
+    silencedBy: [],
+    routedTo: { team: "team-a", role: "hospital", entry: 0 },
+    escalation: { step: 0, nextAt: T0 + 900_000, done: false, notified: ["team-a"] },
+    teams: ["team-a"],
+    why: { thresholdVersion: 1, limits: { redLow: 88, yellowLow: 92 }, readings: [{ time: T0, value: 85, transition: "raise", readingValue: 85, measurementId: "m-1" }] },
+    ...extra,
+  };
+}
+
+export function alertEvent(seq: number, type: AlertEvent["type"], a: Alert, at = a.updatedAt): AlertEvent {
+  return { seq, at, type, patient: a.patient, teams: a.teams, alert: a };
+}
+
+export function silence(id: string, state: Silence["state"], createdAt: number, extra: Partial<Silence> = {}): Silence {
+  return { id, patient: "p-1", until: createdAt + 3_600_000, reason: "admitted to ward", author: "dr-1", createdAt, state, ...extra };
+}
+
+export function silenceEvent(seq: number, action: SilenceEvent["action"], s: Silence, at = s.createdAt): SilenceEvent {
+  return { seq, at, type: "silence", action, silence: s, teams: ["team-a"], ...(s.patient === undefined ? {} : { patient: s.patient }) };
+}
+
+export function reviewEvent(seq: number, at: number): ReviewEvent {
+  return { seq, at, type: "review", patient: "p-2", reason: "unit_mismatch", metric: "weight", count: 2, teams: ["team-b"] };
+}
+
+/** `n` review events seq from..from+n-1, at T0 + seq seconds. */
+export function reviewEvents(from: number, n: number): LifecycleEvent[] {
+  return Array.from({ length: n }, (_, i) => reviewEvent(from + i, T0 + (from + i) * 1_000));
+}
+
+export function patient(id: string, updatedAt: number, extra: Partial<PatientRecord> = {}): PatientRecord {
+  return {
+    id,
+    programme: "telehjerte",
+    careTeams: [{ team: "team-a", role: "hospital" }, { team: "gp-9", role: "gp", hours: { from: "08:00", to: "16:00", days: ["mon", "tue"] } }],
+    paused: false,
+    references: { weight: 81.5 },
+    updatedAt,
+    ...extra,
+  };
+}
+
+export function thresholdVersion(version: number, at: number, reason = `change ${version}`): ThresholdVersion {
+  return {
+    version,
+    author: "dr-1",
+    at,
+    reason,
+    rules: [
+      { id: "spo2-band", kind: "band", metric: "spo2", limits: { redLow: 85 + version, yellowLow: 92 }, modifiers: { nOfM: [2, 3] } },
+      { id: "old-rule", remove: true },
+    ],
+  };
+}
+
+export function batch(parts: Partial<CommitBatch>): CommitBatch {
+  return { entries: [], events: [], patients: [], thresholds: [], ...parts };
+}
