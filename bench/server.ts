@@ -5,7 +5,7 @@
 // server for every measured configuration. Prints a table, then as the last line one JSON
 // object. See bench/README.md.
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -85,8 +85,8 @@ const cfg = {
   rate: num(opt.rate, 50_000),
   subscribers: num(opt.subscribers, quick ? 200 : 1_000),
   subProcs: num(opt["sub-procs"], 2),
-  latGens: num(opt["lat-gens"], 2),
-  latSockets: num(opt["lat-sockets"], 2),
+  latGens: num(opt["lat-gens"], 1),
+  latSockets: num(opt["lat-sockets"], 4),
   latTickMs: num(opt["lat-tick-ms"], 10),
   latSeconds: num(opt["lat-seconds"], quick ? 4 : 10),
   httpSeconds: num(opt["http-seconds"], quick ? 3 : 5),
@@ -144,13 +144,43 @@ function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
   return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
 }
 
+/** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */
+interface MachineCpu {
+  busy: number;
+  total: number;
+  self: number;
+}
+function machineCpu(): MachineCpu | undefined {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+    const busy = user + nice + system + irq + softirq + steal;
+    const self = process.cpuUsage();
+    return { busy, total: busy + idle + iowait, self: (self.user + self.system) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+/** Cores busy on the whole machine between two readings, and this process's share (cores). */
+function machineCores(a: MachineCpu | undefined, b: MachineCpu | undefined, seconds: number): { busy: number; self: number } {
+  if (a === undefined || b === undefined || b.total === a.total) return { busy: NaN, self: NaN };
+  return { busy: ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length, self: (b.self - a.self) / seconds };
+}
+/** CPU used by other processes on the machine (cores): everything busy minus the server, our children and us. */
+function otherCores(m: { busy: number; self: number }, ours: number): number {
+  return Math.max(0, m.busy - m.self - ours);
+}
+
 /** Stats at t0 and t1 of a window, taken on time (and with --profile, a CPU profile of the window). */
-async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ at0: ServerStats; at1: ServerStats }> {
+async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ at0: ServerStats; at1: ServerStats; machine: { busy: number; self: number } }> {
   await sleep(Math.max(0, t0 - Date.now()));
+  const m0 = machineCpu();
   const at0 = await serverStats(s, true);
   if (opt.profile !== undefined) s.child.send({ type: "profile", action: "start" });
   await sleep(Math.max(0, t1 - Date.now()));
+  const m1 = machineCpu();
   const at1 = await serverStats(s);
+  const machine = machineCores(m0, m1, (at1.at - at0.at) / 1000);
   if (opt.profile !== undefined) {
     mkdirSync(opt.profile, { recursive: true });
     const file = path.resolve(opt.profile, `server-${s.label}.cpuprofile`);
@@ -159,7 +189,7 @@ async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ 
     const r = await done;
     log(r.error === undefined ? `CPU profile of the window: ${file}` : `profile failed: ${r.error}`);
   }
-  return { at0, at1 };
+  return { at0, at1, machine };
 }
 
 // ---- socket plans ----
@@ -218,6 +248,7 @@ interface TpRun {
   serverCores: number;
   serverElu: number;
   genCores: number;
+  otherCores: number;
   rssMb: number;
   rejected: number;
   problems: string[];
@@ -239,20 +270,21 @@ async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
     const go: Go = { type: "go", t0, t1 };
     const results = later(Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `loadgen ${i}`))));
     for (const g of gens) g.send(go);
-    const { at0, at1 } = await statsWindow(server, t0, t1);
+    const { at0, at1, machine } = await statsWindow(server, t0, t1);
     const r = sumResults(await results);
     const end = await serverStats(server);
     await Promise.all(gens.map((g) => stopChild(g)));
     const seconds = (t1 - t0) / 1000;
     const u = usage(at0, at1);
+    const others = otherCores(machine, u.cores + r.cpuMicros / 1e6 / seconds);
     const problems: string[] = [];
     if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
-    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, rssMb: end.rssMb, rejected: r.rejected, problems };
+    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, problems };
     log(
       `throughput ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
-        `generators ${out.genCores.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
+        `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
   } finally {
@@ -276,6 +308,7 @@ interface LatRun {
   serverElu: number;
   genCores: number;
   subCores: number;
+  otherCores: number;
   rssMb: number;
   loopDelayMaxMs: number;
   tickMaxMs: number;
@@ -311,7 +344,7 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
     const results = later(Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `loadgen ${i}`))));
     for (const s of subs) s.send(go);
     for (const g of gens) g.send(go);
-    const { at0, at1 } = await statsWindow(server, t0, t1);
+    const { at0, at1, machine } = await statsWindow(server, t0, t1);
     const r = sumResults(await results);
     await sleep(500); // the last events of the window on their way
     const subResults = await Promise.all(
@@ -355,15 +388,18 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       serverElu: u.elu,
       genCores: r.cpuMicros / 1e6 / seconds,
       subCores: subResults.reduce((a, s) => a + s.cpuMicros, 0) / 1e6 / seconds,
+      otherCores: NaN,
       rssMb: end.rssMb,
       loopDelayMaxMs: at1.loopDelayMaxMs,
       tickMaxMs: at1.ticks.maxMs,
       problems,
     };
+    out.otherCores = otherCores(machine, u.cores + out.genCores + out.subCores);
     log(
       `latency ${transport} run ${run + 1}: ${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
         `(${r.transitions} transitions × ${perTeam} subscribers/team = ${out.expectedDeliveries}); ingest→alert p50 ${lat.p50} ms, p99 ${lat.p99} ms, ` +
         `p99.9 ${lat.p999} ms, max ${lat.max} ms; ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+        `clients ${(out.genCores + out.subCores).toFixed(2)} cores, other processes ${out.otherCores.toFixed(2)} cores; ` +
         `RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}; ${end.openAlerts} alerts open at end${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
@@ -383,6 +419,7 @@ interface HttpRun {
   serverCores: number;
   serverElu: number;
   clientCores: number;
+  otherCores: number;
   rssMb: number;
   problems: string[];
 }
@@ -414,19 +451,22 @@ async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
         "http load",
       ));
       await waitMessage(child, "measuring", (cfg.warmup + 5) * 1000 + 30_000, "http load warm-up");
+      const m0 = machineCpu();
       const before = await serverStats(server, true);
       const r = await result;
+      const m1 = machineCpu();
       const after = await serverStats(server);
       const u = usage(before, after);
+      const others = otherCores(machineCores(m0, m1, (after.at - before.at) / 1000), u.cores + r.cpuMicros / 1e6 / r.durationS);
       const problems: string[] = [];
       if (r.non2xx > 0) problems.push(`non-2xx ${r.non2xx}`);
       if (r.errors > 0) problems.push(`errors ${r.errors}`);
       if (r.timeouts > 0) problems.push(`timeouts ${r.timeouts}`);
       log(
         `http ${transport} run ${run + 1}: ${r.rps.toFixed(0)} requests/s = ${fmtRate(r.readingsPerS)} readings; latency p50 ${r.latencyP50} ms p99 ${r.latencyP99} ms; ` +
-          `server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}, autocannon ${(r.cpuMicros / 1e6 / r.durationS).toFixed(2)} cores; RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
+          `server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}, autocannon ${(r.cpuMicros / 1e6 / r.durationS).toFixed(2)} cores, other processes ${others.toFixed(2)} cores; RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
       );
-      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, clientCores: r.cpuMicros / 1e6 / r.durationS, rssMb: after.rssMb, problems };
+      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, clientCores: r.cpuMicros / 1e6 / r.durationS, otherCores: others, rssMb: after.rssMb, problems };
     } finally {
       await stopChild(child);
     }
@@ -469,38 +509,40 @@ function report({ tp, lat, http }: All, wallS: number): void {
   const mb = (xs: number[]): string => (xs.length === 0 ? "–" : `${med(xs).toFixed(0)} MB`);
   const rows: string[][] = [];
   const K: Kind[] = ["uws", "ws"];
+  const blank = ["", "", "", "", ""];
+  /** The per-configuration columns: server cores, ELU, client cores, other processes' cores, RSS (medians over runs). */
+  const side = (runs: { serverCores: number; serverElu: number; otherCores: number; rssMb: number }[], client: number[]): string[] => [
+    cores(runs.map((r) => r.serverCores)),
+    med(runs.map((r) => r.serverElu)).toFixed(2),
+    cores(client),
+    cores(runs.map((r) => r.otherCores)),
+    mb(runs.map((r) => r.rssMb)),
+  ];
 
   for (const t of K) {
     const runs = tp[t];
     if (runs.length === 0) continue;
-    rows.push([
-      "WS ingest, max",
-      TRANSPORT_NAME[t],
-      "readings/s accepted",
-      ...rate3(S(runs.map((r) => r.rps))),
-      cores(runs.map((r) => r.serverCores)),
-      med(runs.map((r) => r.serverElu)).toFixed(2),
-      cores(runs.map((r) => r.genCores)),
-      mb(runs.map((r) => r.rssMb)),
-    ]);
+    rows.push(["WS ingest, max", TRANSPORT_NAME[t], "readings/s accepted", ...rate3(S(runs.map((r) => r.rps))), ...side(runs, runs.map((r) => r.genCores))]);
   }
   for (const t of K) {
     const runs = lat[t];
     if (runs.length === 0) continue;
-    const sc = cores(runs.map((r) => r.serverCores));
-    const elu = med(runs.map((r) => r.serverElu)).toFixed(2);
-    const gc = cores(runs.map((r) => r.genCores + r.subCores));
-    const rss = mb(runs.map((r) => r.rssMb));
     const label = `latency @ ${fmtRate(cfg.rate)}`;
-    rows.push([label, TRANSPORT_NAME[t], `ingest→alert p50 (${cfg.subscribers} subscribers)`, ...ms3(S(runs.map((r) => r.lat.p50))), sc, elu, gc, rss]);
-    rows.push(["", "", "ingest→alert p99", ...ms3(S(runs.map((r) => r.lat.p99))), "", "", "", ""]);
-    rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), "", "", "", ""]);
-    rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), "", "", "", ""]);
-    rows.push(["", "", "device ingest ack p99 (send→ingest_result)", ...ms3(S(runs.map((r) => r.ack.p99))), "", "", "", ""]);
-    rows.push(["", "", "server event-loop delay max", ...ms3(S(runs.map((r) => r.loopDelayMaxMs))), "", "", "", ""]);
-    rows.push(["", "", "server clock tick (1/s) longest", ...ms3(S(runs.map((r) => r.tickMaxMs))), "", "", "", ""]);
-    rows.push(["", "", "readings/s accepted", ...rate3(S(runs.map((r) => r.acceptedRps))), "", "", "", ""]);
-    rows.push(["", "", "alert events delivered/s", ...rate3(S(runs.map((r) => r.deliveries / cfg.latSeconds))), "", "", "", ""]);
+    rows.push([
+      label,
+      TRANSPORT_NAME[t],
+      `ingest→alert p50 (${cfg.subscribers} subscribers)`,
+      ...ms3(S(runs.map((r) => r.lat.p50))),
+      ...side(runs, runs.map((r) => r.genCores + r.subCores)),
+    ]);
+    rows.push(["", "", "ingest→alert p99", ...ms3(S(runs.map((r) => r.lat.p99))), ...blank]);
+    rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), ...blank]);
+    rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), ...blank]);
+    rows.push(["", "", "device ingest ack p99 (send→ingest_result)", ...ms3(S(runs.map((r) => r.ack.p99))), ...blank]);
+    rows.push(["", "", "server event-loop delay max", ...ms3(S(runs.map((r) => r.loopDelayMaxMs))), ...blank]);
+    rows.push(["", "", "server clock tick (1/s) longest", ...ms3(S(runs.map((r) => r.tickMaxMs))), ...blank]);
+    rows.push(["", "", "readings/s accepted", ...rate3(S(runs.map((r) => r.acceptedRps))), ...blank]);
+    rows.push(["", "", "alert events delivered/s", ...rate3(S(runs.map((r) => r.deliveries / cfg.latSeconds))), ...blank]);
   }
   for (const t of K) {
     const runs = http[t];
@@ -509,14 +551,11 @@ function report({ tp, lat, http }: All, wallS: number): void {
       "HTTP ingest",
       TRANSPORT_NAME[t],
       `requests/s (${cfg.httpBatch} readings, JSON)`,
-      ...rate3(S(runs.map((r) => r.rps))).map((s) => s.replace(" /s", "/s")),
-      cores(runs.map((r) => r.serverCores)),
-      med(runs.map((r) => r.serverElu)).toFixed(2),
-      cores(runs.map((r) => r.clientCores)),
-      mb(runs.map((r) => r.rssMb)),
+      ...rate3(S(runs.map((r) => r.rps))).map((x) => x.replace(" /s", "/s")),
+      ...side(runs, runs.map((r) => r.clientCores)),
     ]);
-    rows.push(["", "", "readings/s", ...rate3(S(runs.map((r) => r.readingsPerS))), "", "", "", ""]);
-    rows.push(["", "", "request latency p99 (autocannon)", ...ms3(S(runs.map((r) => r.p99))), "", "", "", ""]);
+    rows.push(["", "", "readings/s", ...rate3(S(runs.map((r) => r.readingsPerS))), ...blank]);
+    rows.push(["", "", "request latency p99 (autocannon)", ...ms3(S(runs.map((r) => r.p99))), ...blank]);
   }
 
   const out: string[] = [];
@@ -528,9 +567,9 @@ function report({ tp, lat, http }: All, wallS: number): void {
   out.push("");
   out.push(
     renderTable(
-      ["mode", "transport", "measure", "median", "min", "max", "server cores", "server ELU", "client cores", "server RSS"],
+      ["mode", "transport", "measure", "median", "min", "max", "server cores", "server ELU", "client cores", "other cores", "server RSS"],
       rows,
-      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
   );
   out.push("");
@@ -551,7 +590,8 @@ function report({ tp, lat, http }: All, wallS: number): void {
     `Readings: ${(cfg.oob * 100).toFixed(1)} % out of band (¾ past yellow, ¼ past red). Server limits: defaults` +
       (cfg.messagesPerSecond !== DEFAULT_LIMITS.messagesPerSecond ? ` except messagesPerSecond ${cfg.messagesPerSecond}` : ` (messagesPerSecond ${DEFAULT_LIMITS.messagesPerSecond} per socket is not reached)`) +
       `; telehjerte without weight-missing. The generators, subscribers and the server share the ${os.cpus().length} cores: "server cores" is the server's CPU time / window, ` +
-      `"client cores" that of the generators (and subscribers), ELU the server's event-loop utilisation.`,
+      `"client cores" that of the generators (and subscribers; autocannon for HTTP), "other cores" what the rest of the machine used meanwhile ` +
+      `(/proc/stat busy − server − clients − this process), ELU the server's event-loop utilisation; all medians over the runs, in the measured window.`,
   );
   const problems = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
   out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);

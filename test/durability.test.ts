@@ -53,6 +53,14 @@ async function run(d: DurablePipeline, clock: Clock, commands: Command[], from =
   }
 }
 
+/** The same script run straight through, in memory. */
+async function uninterrupted(commands: Command[]): Promise<DurablePipeline> {
+  const clock = new Clock();
+  const reference = DurablePipeline.inMemory({ now: clock.now });
+  await run(reference, clock, commands);
+  return reference;
+}
+
 /** What a clinician could observe: every event (number, type, alert, level) and the alerts. */
 function observable(d: DurablePipeline) {
   const lifecycle = d.pipeline.lifecycle;
@@ -78,9 +86,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
 
   it("a restart after a crash continues exactly as an uninterrupted run, from the journal alone", async () => {
     const commands = script();
-    const refClock = new Clock();
-    const reference = DurablePipeline.inMemory({ now: refClock.now });
-    await run(reference, refClock, commands);
+    const reference = await uninterrupted(commands);
 
     const clock = new Clock();
     const first = await open(await factory.create(), clock);
@@ -96,9 +102,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
 
   it("restores from a snapshot plus the journal after it, with the same event numbers", async () => {
     const commands = script();
-    const refClock = new Clock();
-    const reference = DurablePipeline.inMemory({ now: refClock.now });
-    await run(reference, refClock, commands);
+    const reference = await uninterrupted(commands);
 
     const clock = new Clock();
     const first = await open(await factory.create(), clock, 20);

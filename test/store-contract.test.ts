@@ -1,10 +1,13 @@
 // One contract, two stores: everything the durable layer relies on, run against SQLite (temporary
-// file) and PostgreSQL (fresh schema of VARSEL_TEST_PG_URL, default 127.0.0.1:5432/test).
+// file) and PostgreSQL (fresh schema of VARSEL_TEST_DATABASE_URL, default 127.0.0.1:5432/test).
 // PostgreSQL unreachable: its block is skipped, unless VARSEL_REQUIRE_SERVICES=1 (CI), where it fails.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { VarselError } from "../engine/errors.js";
 import type { LifecycleEvent } from "../engine/lifecycle/types.js";
@@ -412,8 +415,12 @@ describe("SQLite specifics", () => {
     expect(store.pragmas()).toEqual({ journalMode: "wal", synchronous: 2, foreignKeys: 1 });
     await store.commit(batch({ entries: entries(1, 100) }));
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    // Another connection stays open, so SQLite's own checkpoint-on-last-close does not happen.
+    const other = new Database(path);
+    other.prepare("SELECT count(*) FROM journal").get();
     await store.close();
-    expect(!existsSync(`${path}-wal`) || statSync(`${path}-wal`).size === 0).toBe(true);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    other.close();
     const again = new SqliteStore(path);
     await again.open();
     expect(positions(await again.readJournal(0, 1_000))).toHaveLength(100);
@@ -465,6 +472,35 @@ describe("PostgreSQL specifics", () => {
       await b.commit(batch({ entries: entries(6, 6) }));
       expect(positions(await a.readJournal(0, 10))).toEqual([1, 2, 3, 4, 5, 6]);
       for (const s of stores) await s.close();
+    });
+
+    it("commits from two stores on one schema take turns: the position check cannot race", async () => {
+      const a = loc.create() as PostgresStore;
+      const b = loc.create() as PostgresStore;
+      await a.open();
+      await b.open();
+      // Hold a's commit inside its transaction: its events insert waits for this table lock.
+      const blocker = new pg.Client({ connectionString: PG_URL });
+      await blocker.connect();
+      try {
+        await blocker.query("BEGIN");
+        await blocker.query(`LOCK TABLE "${a.schema}".events IN EXCLUSIVE MODE`);
+        const done: string[] = [];
+        const pa = a.commit(batch({ entries: [entry(1)], events: [reviewEvent(1, T0)] })).then(() => done.push("a"));
+        await sleep(200);
+        // b's position only follows a's once a has committed: b must wait for it.
+        const pb = b.commit(batch({ entries: [entry(2)] })).then(() => done.push("b"));
+        await sleep(300);
+        expect(done).toEqual([]);
+        await blocker.query("COMMIT");
+        await Promise.all([pa, pb]);
+        expect(done).toEqual(["a", "b"]);
+        expect(positions(await b.readJournal(0, 10))).toEqual([1, 2]);
+      } finally {
+        await blocker.end();
+        await a.close();
+        await b.close();
+      }
     });
   });
 });

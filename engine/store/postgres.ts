@@ -110,7 +110,7 @@ export class PostgresStore implements Store {
   }
 
   commit(batch: CommitBatch): Promise<void> {
-    return (async () => {
+    return this.writes.run(async () => {
       let rows;
       try {
         rows = batchRows(batch);
@@ -179,7 +179,7 @@ export class PostgresStore implements Store {
           );
         }
       });
-    })();
+    });
   }
 
   async lastPosition(): Promise<number> {

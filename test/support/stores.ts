@@ -1,5 +1,5 @@
 // Store targets for the contract suite (test/store-contract.test.ts): SQLite on a temporary
-// file, PostgreSQL on a fresh schema of VARSEL_TEST_PG_URL (default 127.0.0.1:5432/test), plus
+// file, PostgreSQL on a fresh schema of VARSEL_TEST_DATABASE_URL (default 127.0.0.1:5432/test), plus
 // builders of plain test data typed with the engine's interfaces.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +16,7 @@ import { SqliteStore } from "../../engine/store/sqlite.js";
 import type { CommitBatch } from "../../engine/store/store.js";
 import { redact } from "../../engine/store/open-store.js";
 
-export const PG_URL = process.env.VARSEL_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/test";
+export const PG_URL = process.env.VARSEL_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 /** CI sets VARSEL_REQUIRE_SERVICES=1: a missing service fails the suite instead of skipping it. */
 export const REQUIRE_SERVICES = process.env.VARSEL_REQUIRE_SERVICES === "1";
 
