@@ -28,6 +28,8 @@ export interface DurableOptions {
   snapshotEveryMs?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
+  /** Stored events older than this are pruned at each snapshot (default 30 days; resume needs only recent ones). */
+  eventRetentionMs?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -192,6 +194,8 @@ export class DurablePipeline {
       this.sinceSnapshot = 0;
       this.lastSnapshotAt = captured.at;
       await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+      const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
+      await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
     }
   }
 

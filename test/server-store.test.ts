@@ -1,0 +1,79 @@
+// The server on a real store: a store outage answers 503 store_unavailable (never 500, never a
+// silent accept), /readyz turns false, and the server recovers by itself when the store returns.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { writeFileSync } from "node:fs";
+import { pino } from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore } from "../engine/store/open-store.js";
+import { VarselServer } from "../server/app.js";
+import { TestSocket } from "./support/ws-client.js";
+
+const dir = mkdtempSync(join(tmpdir(), "varsel-server-store-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const SECRET = "server-store-secret-long-enough-for-hs256";
+
+describe("server on a store", () => {
+  it("answers 503 store_unavailable during an outage, turns /readyz false, and recovers by itself", async () => {
+    const store = await openStore(`sqlite:${join(dir, "outage.db")}`);
+    let down = false;
+    const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
+    store.commit = (b) => (down ? Promise.reject(new Error("disk full")) : commit(b));
+    store.ping = () => (down ? Promise.reject(new Error("unreachable")) : ping());
+    const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
+    const port = await server.listen(0);
+    const base = `http://127.0.0.1:${port}`;
+    const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
+    const post = (path: string, body: unknown, method = "POST") =>
+      fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    try {
+      expect((await post("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
+      down = true;
+      const refused = await post("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 70, time: Date.now(), id: "r1" }]);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { code: string }).code).toBe("store_unavailable");
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      expect((await post("/v1/measurements", [])).status).toBe(503);
+
+      down = false;
+      let ready = 503;
+      for (let i = 0; i < 100 && ready !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        ready = (await fetch(`${base}/readyz`)).status;
+      }
+      expect(ready).toBe(200);
+      const again = await post("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 70, time: Date.now(), id: "r1" }]);
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as { accepted: number }).accepted).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("verifies tokens with a JWKS file and sends heartbeats with the last event number", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const jwksFile = join(dir, "jwks.json");
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] }));
+    const server = new VarselServer({ auth: { jwksFile }, tickMs: 0, limits: { heartbeatMs: 100 }, logger: pino({ level: "silent" }) });
+    const port = await server.listen(0);
+    try {
+      const token = await new SignJWT({ role: "clinician", teams: ["t"] })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setSubject("nurse")
+        .setExpirationTime("1h")
+        .sign(privateKey);
+      const s = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, token);
+      s.send({ type: "subscribe" });
+      await s.next((f) => f.type === "snapshot");
+      const beat = await s.next((f) => f.type === "heartbeat", 2000);
+      expect(beat.seq).toBe(0);
+      s.close();
+      const forged = await new SignJWT({ role: "admin", teams: [] }).setProtectedHeader({ alg: "HS256" }).setSubject("x").sign(new TextEncoder().encode(SECRET));
+      await expect(TestSocket.open(`ws://127.0.0.1:${port}/v1/ws`, ["varsel.v1.json", `bearer.${forged}`])).rejects.toThrow(/401/);
+    } finally {
+      await server.close();
+    }
+  });
+});
