@@ -2,7 +2,10 @@
 // and on SIGTERM closes sockets with a reason and exits cleanly.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TestSocket } from "./support/ws-client.js";
 
@@ -17,7 +20,9 @@ async function freePort(): Promise<number> {
 describe("server/main.ts", () => {
   it("starts on its embedded default, prints tokens, serves the demo, and stops gracefully on SIGTERM", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--demo", "--port", String(port)], {
+    const dir = mkdtempSync(join(tmpdir(), "varsel-start-"));
+    const database = `sqlite:${join(dir, "varsel.db")}`;
+    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--demo", "--port", String(port), "--database", database], {
       cwd: new URL("..", import.meta.url).pathname,
       env: { ...process.env, LOG_LEVEL: "warn", VARSEL_JWT_SECRET: "", PORT: "" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -28,6 +33,7 @@ describe("server/main.ts", () => {
     try {
       for (let i = 0; i < 100 && !/device\s+\S+/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(/dev mode: generated VARSEL_JWT_SECRET=/);
+      expect(out).toMatch(/store: sqlite/);
       const tokens = Object.fromEntries([...out.matchAll(/^\s+(admin|clinician|device)\s+(\S+)$/gm)].map((m) => [m[1], m[2]]));
       expect(Object.keys(tokens).sort()).toEqual(["admin", "clinician", "device"]);
 
@@ -42,6 +48,7 @@ describe("server/main.ts", () => {
       expect(code).toBe(0);
     } finally {
       child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
