@@ -97,13 +97,16 @@ const cfg = {
 };
 const only = new Set((opt.only ?? "throughput,latency,http").split(",").map((s) => s.trim()));
 type Kind = "uws" | "ws";
-const otherTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
+const latHttpTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = (name: string): string => path.join(HERE, "server", name);
 const LIFETIME_MS = quick ? 120_000 : 900_000; // every child exits by itself after this
 const SECRET = randomBytes(36).toString("base64url");
 const auth = new Auth({ secret: SECRET });
 const TRANSPORT_NAME: Record<Kind, string> = { uws: "uWS", ws: "ws" };
+
+/** Server start-up times (construct, register the patients, listen), ms. */
+const setupTimes: number[] = [];
 
 const log = (msg: string): void => void process.stderr.write(`[bench:server] ${msg}\n`);
 
@@ -125,8 +128,9 @@ async function startServer(transport: Kind, label: string): Promise<RunningServe
     tickMs: 1000,
     maxLifetimeMs: LIFETIME_MS,
   };
-  const child = spawnChild(CHILD("server-child.ts"), [JSON.stringify(c)], { env: { BENCH_SECRET: SECRET } });
+  const child = spawnChild(CHILD("server-child.ts"), c, { env: { BENCH_SECRET: SECRET } });
   const ready = await waitMessage<{ type: "ready"; port: number; setupMs: number }>(child, "ready", 60_000, `server ${label}`);
+  setupTimes.push(ready.setupMs);
   return { child, port: ready.port, setupMs: ready.setupMs, label };
 }
 
@@ -210,7 +214,7 @@ async function startLoadgens(port: number, gens: number, perGen: number, base: O
   const children: ChildProcess[] = [];
   for (let g = 0; g < gens; g++) {
     const c: LoadgenConfig = { ...base, port, sockets: plans.slice(g * perGen, (g + 1) * perGen), seed: 7919 * (run + 1) + g, rate: totalRate / gens };
-    children.push(spawnChild(CHILD("loadgen.ts"), [JSON.stringify(c)]));
+    children.push(spawnChild(CHILD("loadgen.ts"), c));
   }
   await Promise.all(children.map((c, g) => waitMessage(c, "connected", 30_000, `loadgen ${g}`)));
   return children;
@@ -218,7 +222,7 @@ async function startLoadgens(port: number, gens: number, perGen: number, base: O
 
 function sumResults(rs: LoadgenResult[]): LoadgenResult {
   const out: LoadgenResult = { ...rs[0], rejectedCodes: {}, errors: {}, closes: {} };
-  for (const k of ["accepted", "rejected", "sentReadings", "sentFrames", "ackedFrames", "transitions", "skipped", "cpuMicros", "outstanding"] as const) {
+  for (const k of ["accepted", "rejected", "sentReadings", "sentFrames", "ackedFrames", "transitions", "outOfOrder", "checkedResults", "skipped", "cpuMicros", "outstanding"] as const) {
     out[k] = rs.reduce((a, r) => a + r[k], 0);
   }
   for (const r of rs) {
@@ -279,6 +283,8 @@ async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
     const others = otherCores(machine, u.cores + r.cpuMicros / 1e6 / seconds);
     const problems: string[] = [];
     if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
+    if (r.outOfOrder > 0) problems.push(`${r.outOfOrder} readings out_of_order in ${r.checkedResults} results checked`);
+    if (r.checkedResults === 0) problems.push("no ingest_result was checked for out_of_order readings");
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
     const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, problems };
@@ -327,7 +333,7 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       const list: SubscriberConfig["subs"] = [];
       for (let j = p * perProc; j < Math.min(cfg.subscribers, (p + 1) * perProc); j++) list.push({ team: teamId(j % cfg.teams), token: teamTokens[j % cfg.teams] });
       const c: SubscriberConfig = { port: server.port, subs: list, concurrency: 50, connectTimeoutMs: 30_000, maxLifetimeMs: LIFETIME_MS };
-      subs.push(spawnChild(CHILD("subscriber.ts"), [JSON.stringify(c)]));
+      subs.push(spawnChild(CHILD("subscriber.ts"), c));
     }
     await Promise.all(subs.map((s, i) => waitMessage(s, "subscribed", 60_000, `subscribers ${i}`)));
     const gens = await startLoadgens(
@@ -368,11 +374,14 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       for (const [k, v] of Object.entries(s.closes)) subCloses[k] = (subCloses[k] ?? 0) + v;
     }
     if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
+    if (r.outOfOrder > 0) problems.push(`${r.outOfOrder} readings out_of_order`);
     if (r.skipped > 0) problems.push(`generator skipped ${r.skipped} readings (server behind: ${64} frames unacknowledged)`);
     if (Object.keys(r.errors).length > 0) problems.push(`device errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`device closes ${fmtRec(r.closes)}`);
     if (Object.keys(subErrors).length > 0) problems.push(`subscriber errors ${fmtRec(subErrors)}`);
     if (Object.keys(subCloses).length > 0) problems.push(`subscriber closes ${fmtRec(subCloses)}`);
+    const retries = subResults.flatMap((s) => s.connectRetries);
+    if (retries.length > 0) problems.push(`${retries.length} subscriber socket(s) lost before subscribing, reconnected (${retries.join("; ")})`);
     const perTeam = cfg.subscribers / cfg.teams;
     const out: LatRun = {
       lat,
@@ -441,7 +450,7 @@ async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
       oob: cfg.oob,
       maxLifetimeMs: LIFETIME_MS,
     };
-    const child = spawnChild(CHILD("http-load.ts"), [JSON.stringify(c)]);
+    const child = spawnChild(CHILD("http-load.ts"), c);
     try {
       // server stats over the measured run (after the check request and the warm-up run)
       const result = later(waitMessage<{ type: "result"; rps: number; readingsPerS: number; non2xx: number; errors: number; timeouts: number; latencyP50: number; latencyP99: number; cpuMicros: number; durationS: number }>(
@@ -488,8 +497,8 @@ async function main(): Promise<void> {
   const http: Record<Kind, HttpRun[]> = { uws: [], ws: [] };
   // interleaved run by run so machine noise spreads over both transports
   if (only.has("throughput")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r));
-  if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of otherTransports) lat[t].push(await latencyRun(t, r));
-  if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of otherTransports) http[t].push(await httpRun(t, r));
+  if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
+  if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
 
   report({ tp, lat, http }, (performance.now() - tStart) / 1000);
 }
@@ -578,7 +587,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
       `${cfg.tpSeconds} s measured after ${cfg.warmup} s warm-up; readings/s = accepted (from ingest_result) received in the window / window.`,
   );
   out.push(
-    `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} processes × ${cfg.latSockets} sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings); ` +
+    `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} process${cfg.latGens === 1 ? "" : "es"} × ${cfg.latSockets} device sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings); ` +
       `${cfg.subscribers} clinician sockets in ${cfg.subProcs} processes, ${cfg.subscribers / cfg.teams} per team, each subscribed to its team; ` +
       `latency = subscriber's Date.now() at receipt − reading time (= send time), whole ms, every alert event (raised/updated/resolved) whose reading is in the ${cfg.latSeconds} s window.`,
   );
@@ -593,6 +602,15 @@ function report({ tp, lat, http }: All, wallS: number): void {
       `"client cores" that of the generators (and subscribers; autocannon for HTTP), "other cores" what the rest of the machine used meanwhile ` +
       `(/proc/stat busy − server − clients − this process), ELU the server's event-loop utilisation; all medians over the runs, in the measured window.`,
   );
+  const latRuns = [...lat.uws, ...lat.ws];
+  if (latRuns.length > 0) {
+    const off = latRuns.filter((r) => r.deliveries !== r.expectedDeliveries);
+    out.push(
+      off.length === 0
+        ? `Deliveries: in every latency run each alert transition of the window reached all ${cfg.subscribers / cfg.teams} subscribers of its team (deliveries = transitions × ${cfg.subscribers / cfg.teams}).`
+        : `Deliveries ≠ transitions × subscribers per team in ${off.length} run(s): ${off.map((r) => `${r.deliveries} vs ${r.expectedDeliveries}`).join(", ")}.`,
+    );
+  }
   const problems = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
   out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);
   out.push("");
@@ -628,7 +646,10 @@ function report({ tp, lat, http }: All, wallS: number): void {
     ),
   );
   out.push("");
-  out.push(`total wall ${wallS.toFixed(1)} s (without the wasm build)`);
+  out.push(
+    `server start-up (register ${cfg.patients} patients, listen), median ${(summarize(setupTimes).median / 1000).toFixed(2)} s over ${setupTimes.length} servers, not measured; ` +
+      `total wall ${wallS.toFixed(1)} s (without the wasm build)`,
+  );
 
   const rss = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
   const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
@@ -682,7 +703,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
 
 function fmtMs(x: number): string {
   if (!Number.isFinite(x)) return "–";
-  return `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(x === Math.round(x) ? 0 : 1)} ms`;
+  return `${Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`;
 }
 
 // ---- cleanup: children never outlive us ----

@@ -234,11 +234,18 @@ export class Pipeline {
     const duplicates: { index: number; id: string }[] = [];
     const valid: { index: number; reading: Reading }[] = [];
     const inBatch = new Set<string>();
+    const allowed = scope.teams === undefined ? undefined : new Set(scope.teams);
+    const mayIngest = new Map<string, boolean>();
+    const inScope = (patient: string) => {
+      let ok = mayIngest.get(patient);
+      if (ok === undefined) mayIngest.set(patient, (ok = allowed === undefined || this.teamsOf(patient).some((t) => allowed.has(t))));
+      return ok;
+    };
     for (const c of candidates) {
       const { patient, metric, id } = c.reading;
       const key = id === undefined ? undefined : `${patient}\u0000${metric}\u0000${id}`;
       // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
-      if (scope.teams !== undefined && !this.teamsOf(patient).some((t) => scope.teams!.includes(t))) {
+      if (!inScope(patient)) {
         rejected.push({ index: c.index, code: "forbidden", message: "patient is not in the sender's care teams" });
       } else if (!this.patients.has(patient)) rejected.push({ index: c.index, code: "unknown_patient", message: "patient is not registered" });
       else if (key !== undefined && (this.seen.has(key) || inBatch.has(key))) duplicates.push({ index: c.index, id: id! });

@@ -117,6 +117,10 @@ export interface LoadgenResult {
   sentFrames: number;
   ackedFrames: number;
   transitions: number;
+  /** Readings triaged out_of_order in the fully decoded results (rate mode: all; max mode: every 50th). */
+  outOfOrder: number;
+  /** Results decoded fully. */
+  checkedResults: number;
   errors: Record<string, number>;
   closes: Record<string, number>;
   /** Rate mode: sends skipped because maxInFlight frames were unacknowledged. */
@@ -147,6 +151,8 @@ export interface SubscriberResult {
   errors: Record<string, number>;
   closes: Record<string, number>;
   cpuMicros: number;
+  /** Subscribers that timed out or were closed before subscribing (then retried once), with the stage they were in. */
+  connectRetries: string[];
 }
 
 // ---------------------------------------------------------------- seeded RNG
@@ -319,6 +325,8 @@ export interface ResultHead {
   rejected: number;
   /** Only from the full decode. */
   transitions?: number;
+  /** Only from the full decode: readings triaged out_of_order (should be none). */
+  outOfOrder?: number;
   rejectedCodes?: string[];
   code?: string;
 }
@@ -339,6 +347,7 @@ export function readResultHead(buf: Buffer, full = false): ResultHead {
     accepted?: number;
     rejected?: { code: string }[];
     transitions?: number;
+    readings?: { triage?: string }[];
     code?: string;
   };
   return {
@@ -347,6 +356,7 @@ export function readResultHead(buf: Buffer, full = false): ResultHead {
     accepted: m.accepted ?? 0,
     rejected: m.rejected?.length ?? 0,
     transitions: m.transitions,
+    outOfOrder: m.readings?.reduce((n, r) => n + (r.triage === "out_of_order" ? 1 : 0), 0),
     rejectedCodes: m.rejected?.map((r) => r.code),
     code: m.code,
   };
@@ -418,18 +428,40 @@ function fastHead(b: Buffer): ResultHead | undefined {
 
 const children = new Set<ChildProcess>();
 
-/** Forks a TypeScript child under tsx; its stdout and stderr go to our stderr. */
-export function spawnChild(file: string, args: string[], opts: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+/**
+ * Forks a TypeScript child under tsx (its stdout and stderr go to our stderr) and hands it
+ * `config` over IPC once it asks (configs hold tokens and can be larger than one argv string).
+ */
+export function spawnChild(file: string, config: unknown, opts: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   const env = { ...process.env, ...opts.env };
   delete env.VARSEL_TRANSPORT; // the benchmark picks the transport explicitly
-  const child = fork(file, args, {
+  const child = fork(file, [], {
     execArgv: ["--import", "tsx", ...(opts.execArgv ?? [])],
     stdio: ["ignore", 2, 2, "ipc"],
     env,
   });
   children.add(child);
   child.once("exit", () => children.delete(child));
+  const onHello = (m: { type?: string }): void => {
+    if (m?.type !== "hello") return;
+    child.off("message", onHello);
+    child.send({ type: "config", config });
+  };
+  child.on("message", onHello);
   return child;
+}
+
+/** For child entries: asks the parent for the configuration and waits for it. */
+export function receiveConfig<T>(): Promise<T> {
+  return new Promise((resolve) => {
+    const onConfig = (m: { type?: string; config?: T }): void => {
+      if (m?.type !== "config") return;
+      process.off("message", onConfig);
+      resolve(m.config as T);
+    };
+    process.on("message", onConfig);
+    process.send?.({ type: "hello" });
+  });
 }
 
 /** Waits for the first IPC message of `type` (or rejects on exit / timeout). */
@@ -482,17 +514,20 @@ export function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }
 
-/** For child entries: exit when the parent goes away, and after a hard lifetime in any case. */
+let lifetime: NodeJS.Timeout | undefined;
+/** For child entries: exit when the parent goes away, and after a hard lifetime in any case (a second call resets it). */
 export function guardChild(maxLifetimeMs: number): void {
-  process.on("disconnect", () => process.exit(0));
-  setTimeout(() => {
+  if (lifetime === undefined) process.on("disconnect", () => process.exit(0));
+  clearTimeout(lifetime);
+  lifetime = setTimeout(() => {
     process.stderr.write(`[bench child ${process.pid}] lifetime ${maxLifetimeMs} ms over, exiting\n`);
     process.exit(3);
-  }, maxLifetimeMs).unref();
+  }, maxLifetimeMs);
+  lifetime.unref();
 }
 
 /** For child entries: report an error to the parent and exit. */
-export function failChild(err: unknown): never {
+export function failChild(err: unknown): void {
   const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`[bench child ${process.pid}] ${msg}\n`);
   try {
@@ -501,7 +536,6 @@ export function failChild(err: unknown): never {
     /* parent gone */
   }
   setTimeout(() => process.exit(1), 50);
-  throw err;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -3,9 +3,9 @@
 // idempotency is not involved). Bodies are cut from templates: template k covers a fixed set
 // of slots and all its readings carry one time, max(Date.now(), the template's last time + 1),
 // so times increase per slot and no reading is out_of_order.
-// argv[2]: HttpLoadConfig as JSON. IPC: → {type: "result", …} or {type: "error"}.
+// IPC config: HttpLoadConfig as JSON. IPC: → {type: "result", …} or {type: "error"}.
 import { createRequire } from "node:module";
-import { failChild, guardChild, HOST, METRICS, patientId, rng, shuffle, VALUES } from "./common.js";
+import { failChild, guardChild, receiveConfig, HOST, METRICS, patientId, rng, shuffle, VALUES } from "./common.js";
 
 export interface HttpLoadConfig {
   port: number;
@@ -21,7 +21,8 @@ export interface HttpLoadConfig {
   maxLifetimeMs: number;
 }
 
-const cfg = JSON.parse(process.argv[2] ?? "{}") as HttpLoadConfig;
+guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
+const cfg = await receiveConfig<HttpLoadConfig>();
 guardChild(cfg.maxLifetimeMs);
 
 // autocannon ships no type declarations: the part used here.

@@ -1,6 +1,6 @@
 // A WebSocket device load generator process: a few device sockets (subprotocols
 // varsel.v1.msgpack + bearer.<jwt>), each sending MessagePack ingest frames for its own patients.
-// argv[2]: LoadgenConfig as JSON. IPC: → {type: "connected"}; ← Go; → LoadgenResult; ← stop.
+// IPC config: LoadgenConfig as JSON. IPC: → {type: "connected"}; ← Go; → LoadgenResult; ← stop.
 //
 // Readings: each socket cycles through its slots (patient × metric) in a shuffled order, so a
 // frame never holds one slot twice; a slot's time is max(Date.now(), its last time + 1) at
@@ -18,6 +18,7 @@ import {
   failChild,
   FrameWriter,
   guardChild,
+  receiveConfig,
   Histogram,
   HOST,
   METRICS,
@@ -33,7 +34,8 @@ import {
   type LoadgenResult,
 } from "./common.js";
 
-const cfg = JSON.parse(process.argv[2] ?? "{}") as LoadgenConfig;
+guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
+const cfg = await receiveConfig<LoadgenConfig>();
 guardChild(cfg.maxLifetimeMs);
 
 const zeroMask = (mask: Buffer): void => void mask.fill(0); // ws skips masking for an all-zero key
@@ -120,10 +122,17 @@ class DeviceSocket {
 
   /** Handles a server frame; returns true for an ingest_result of ours. */
   onMessage(data: Buffer, window: Go): boolean {
-    const head = readResultHead(data, cfg.mode === "rate");
+    const full = cfg.mode === "rate" || this.r.ackedFrames % 50 === 0;
+    const head = readResultHead(data, full);
+    if (full && head.outOfOrder !== undefined) {
+      this.r.checkedResults++;
+      this.r.outOfOrder += head.outOfOrder;
+    }
     if (head.type !== "ingest_result") {
-      if (head.type === "error") bump(this.r.errors, (unpack(data) as { code?: string }).code ?? "unknown");
-      return false;
+      if (head.type !== "error") return false;
+      bump(this.r.errors, head.code ?? "unknown");
+      // an error answering one of our frames frees its place in the window
+      return head.id !== undefined && this.pending.delete(head.id);
     }
     const p = head.id === undefined ? undefined : this.pending.get(head.id);
     if (p === undefined) {
@@ -155,6 +164,8 @@ async function main(): Promise<void> {
     sentFrames: 0,
     ackedFrames: 0,
     transitions: 0,
+    outOfOrder: 0,
+    checkedResults: 0,
     errors: {},
     closes: {},
     skipped: 0,
@@ -182,9 +193,10 @@ async function main(): Promise<void> {
       (s) =>
         new Promise<void>((resolve, reject) => {
           const t = setTimeout(() => reject(new Error(`${s.name}: not authenticated within 10 s`)), 10_000);
-          s.ws.once("error", (e) => {
+          s.ws.on("error", (e) => {
             clearTimeout(t);
-            reject(e);
+            if (s.open) bump(result.errors, `socket error: ${e.message}`);
+            else reject(e);
           });
           s.ws.on("message", (data: Buffer) => {
             if (!s.open) {

@@ -1,6 +1,6 @@
 // The server under test, in its own process: a VarselServer on 127.0.0.1 (port chosen by the OS)
 // with the benchmark's patients registered through the pipeline before it listens.
-// argv[2]: ServerChildConfig as JSON; env BENCH_SECRET: the HS256 secret.
+// IPC config: ServerChildConfig as JSON; env BENCH_SECRET: the HS256 secret.
 // IPC in: {type: "stats"} → ServerStats; {type: "stop"} → close and exit;
 //   {type: "profile", action: "start"} / {type: "profile", action: "stop", file} → a CPU profile
 //   of just that stretch (inspector, in process), written to `file`, answered {type: "profiled"}.
@@ -11,9 +11,10 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino } from "pino";
 import { PROGRAMMES } from "../../engine/rules/programmes.js";
 import { VarselServer } from "../../server/app.js";
-import { failChild, guardChild, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
+import { failChild, guardChild, receiveConfig, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
 
-const cfg = JSON.parse(process.argv[2] ?? "{}") as ServerChildConfig;
+guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
+const cfg = await receiveConfig<ServerChildConfig>();
 guardChild(cfg.maxLifetimeMs);
 
 async function main(): Promise<void> {

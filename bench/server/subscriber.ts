@@ -1,6 +1,6 @@
 // Subscribed clinician sockets in one process: each authenticates with a token for one team
 // (subprotocol bearer.<jwt>), subscribes to that team and waits for its snapshot.
-// argv[2]: SubscriberConfig as JSON. IPC: → {type: "subscribed"}; ← Go; → SubscriberResult; ← stop.
+// IPC config: SubscriberConfig as JSON. IPC: → {type: "subscribed"}; ← Go; → SubscriberResult; ← stop.
 //
 // Latency of an alert event = Date.now() when its frame reaches the socket's message handler
 // (before decoding) − the time of the reading that triggered it (the last of why.readings, when
@@ -9,9 +9,10 @@
 // the window [t0, t1) are counted.
 import { pack, unpack } from "msgpackr";
 import WebSocket from "ws";
-import { bump, failChild, guardChild, Histogram, HOST, MSGPACK, WS_PATH, type Go, type SubscriberConfig, type SubscriberResult } from "./common.js";
+import { bump, failChild, guardChild, receiveConfig, Histogram, HOST, MSGPACK, WS_PATH, type Go, type SubscriberConfig, type SubscriberResult } from "./common.js";
 
-const cfg = JSON.parse(process.argv[2] ?? "{}") as SubscriberConfig;
+guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
+const cfg = await receiveConfig<SubscriberConfig>();
 guardChild(cfg.maxLifetimeMs);
 
 interface EventFrame {
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     errors: {},
     closes: {},
     cpuMicros: 0,
+    connectRetries: [],
   };
   let window: Go = { type: "go", t0: Infinity, t1: -Infinity };
   const sockets: WebSocket[] = [];
@@ -56,25 +58,40 @@ async function main(): Promise<void> {
     else if (m.type === "error") bump(result.errors, m.code ?? "unknown");
   };
 
+  /** Opens one subscriber; resolves when its snapshot arrived. A timeout rejects with the stage it was stuck in. */
   const open = (sub: { team: string; token: string }, i: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws://${HOST}:${cfg.port}${WS_PATH}`, [MSGPACK, `bearer.${sub.token}`], { perMessageDeflate: false });
       ws.binaryType = "nodebuffer";
-      sockets.push(ws);
       let ready = false;
-      const timer = setTimeout(() => reject(new Error(`subscriber ${i}: not subscribed within ${cfg.connectTimeoutMs} ms`)), cfg.connectTimeoutMs);
-      ws.once("error", (e) => {
+      let stage = "connecting";
+      ws.once("open", () => (stage = "open, waiting for authenticated"));
+      const timer = setTimeout(() => {
+        ws.removeAllListeners("close");
+        ws.terminate();
+        reject(new Error(`subscriber ${i} (team ${sub.team}): not subscribed within ${cfg.connectTimeoutMs} ms (stage: ${stage})`));
+      }, cfg.connectTimeoutMs);
+      ws.on("error", (e) => {
         clearTimeout(timer);
         if (!ready) reject(e);
+        else bump(result.errors, `socket error: ${e.message}`);
       });
-      ws.on("close", (code) => bump(result.closes, String(code)));
+      ws.on("close", (code, reason) => {
+        bump(result.closes, String(code));
+        if (ready) return;
+        clearTimeout(timer);
+        reject(new Error(`subscriber ${i} (team ${sub.team}): closed ${code} ${reason.toString()} before subscribing (stage: ${stage})`));
+      });
       ws.on("message", (data: Buffer) => {
         if (ready) return onFrame(data);
         const m = unpack(data) as { type: string; code?: string; message?: string };
-        if (m.type === "authenticated") ws.send(pack({ type: "subscribe", id: "sub", teams: [sub.team] }));
-        else if (m.type === "snapshot") {
+        if (m.type === "authenticated") {
+          stage = "subscribe sent, waiting for snapshot";
+          ws.send(pack({ type: "subscribe", id: "sub", teams: [sub.team] }));
+        } else if (m.type === "snapshot") {
           ready = true;
           clearTimeout(timer);
+          sockets.push(ws);
           resolve();
         } else {
           clearTimeout(timer);
@@ -83,12 +100,24 @@ async function main(): Promise<void> {
       });
     });
 
+  /** One retry after a timeout or an early close (reported as a problem), so that one lost connection does not end a long run; a second failure does. */
+  const openWithRetry = async (sub: { team: string; token: string }, i: number): Promise<void> => {
+    try {
+      await open(sub, i);
+    } catch (err) {
+      if (!(err instanceof Error) || !/not subscribed within|before subscribing/.test(err.message)) throw err;
+      result.connectRetries.push(err.message);
+      process.stderr.write(`[bench subscribers ${process.pid}] ${err.message}; retrying once\n`);
+      await open(sub, i);
+    }
+  };
+
   // Open with bounded concurrency.
   let next = 0;
   const lanes = Array.from({ length: Math.min(cfg.concurrency, cfg.subs.length) }, async () => {
     while (next < cfg.subs.length) {
       const i = next++;
-      await open(cfg.subs[i], i);
+      await openWithRetry(cfg.subs[i], i);
     }
   });
   await Promise.all(lanes);

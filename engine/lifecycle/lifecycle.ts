@@ -66,6 +66,8 @@ export class AlertLifecycle {
   private readonly alerts = new Map<string, Alert>();
   /** (patient, rule) → id of its open alert. */
   private readonly open = new Map<string, string>();
+  /** patient → ids of its open alerts (the same alerts as `open`, indexed by patient). */
+  private readonly openByPatient = new Map<string, Set<string>>();
   private readonly patients = new Map<string, PatientRouting>();
   private readonly silenceBook = new SilenceBook();
   private readonly log: EventLog;
@@ -111,7 +113,8 @@ export class AlertLifecycle {
     this.alerts.clear();
     for (const a of state.alerts) this.alerts.set(a.id, structuredClone(a));
     this.open.clear();
-    for (const [key, id] of state.open) this.open.set(key, id);
+    this.openByPatient.clear();
+    for (const [k, id] of state.open) this.markOpen(k, this.alerts.get(id)!);
     this.patients.clear();
     for (const [id, r] of state.patients) this.patients.set(id, structuredClone(r));
     this.silenceBook.importAll(state.silences);
@@ -147,7 +150,9 @@ export class AlertLifecycle {
   /** Applies engine transitions in order; `readings` (the same request's) add measurement ids to the why. */
   apply(transitions: readonly AlertTransition[], now: number, readings: readonly EvaluatedReading[] = []): void {
     this.expireSilences(now);
-    const byIndex = new Map(readings.map((r) => [r.index, r]));
+    if (transitions.length === 0) return;
+    const wanted = new Set(transitions.map((t) => t.reading));
+    const byIndex = new Map(readings.filter((r) => wanted.has(r.index)).map((r) => [r.index, r]));
     for (const t of transitions) this.transition(t, now, byIndex);
   }
 
@@ -372,7 +377,7 @@ export class AlertLifecycle {
     if (t.missingParameters !== undefined) a.why.missingParameters = [...t.missingParameters];
     a.latching = this.latches(a);
     this.alerts.set(a.id, a);
-    this.open.set(key(a.patient, a.rule), a.id);
+    this.markOpen(key(a.patient, a.rule), a);
     this.reroute(a, now);
     this.setInhibition(a);
     this.emitAlert("raised", a, now);
@@ -403,6 +408,7 @@ export class AlertLifecycle {
     a.updatedAt = now;
     delete a.inhibitedBy;
     this.open.delete(key(a.patient, a.rule));
+    this.openByPatient.get(a.patient)?.delete(a.id);
     this.emitAlert("resolved", a, now);
     this.reinhibit(a.patient, now);
   }
@@ -581,8 +587,16 @@ export class AlertLifecycle {
     return [...this.open.values()].map((id) => this.alerts.get(id)!);
   }
 
+  /** A patient's open alerts, from the per-patient index (inhibition runs on every transition). */
   private openOf(patient: string): Alert[] {
-    return this.openAlerts().filter((a) => a.patient === patient);
+    return [...(this.openByPatient.get(patient) ?? [])].map((id) => this.alerts.get(id)!);
+  }
+
+  private markOpen(k: string, a: Alert): void {
+    this.open.set(k, a.id);
+    let ids = this.openByPatient.get(a.patient);
+    if (ids === undefined) this.openByPatient.set(a.patient, (ids = new Set()));
+    ids.add(a.id);
   }
 }
 

@@ -1,0 +1,174 @@
+// Child process of `npm run bench:durability`: recovers the engine from a store, as a restart
+// after a crash does, and prints one JSON line with the times.
+//
+//   --mode open    DurablePipeline.open({store}) as the server calls it (the headline figure)
+//   --mode split   the same steps as DurablePipeline.recover (engine/durable/durable-pipeline.ts),
+//                  one by one through the same public functions, each timed: read the snapshot
+//                  row, unpack the state, restore the kernel, import each part of the state,
+//                  read + decode the journal tail, replay it
+//   --fix-import   first replaces PatientRegistry.importState (engine/patients.ts) by the same
+//                  code without the argument spread (`splice(0, n, ...array)` overflows the stack
+//                  past ~125 000 slots), to measure what recovery would cost with that fixed
+//
+// The store is closed without DurablePipeline.close() (which would write a final snapshot),
+// so the store is left exactly as it was and every run sees the same snapshot and tail.
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { Packr } from "msgpackr";
+import { DurablePipeline } from "../../engine/durable/durable-pipeline.js";
+import { applyCommand } from "../../engine/durable/apply.js";
+import { VarselError } from "../../engine/errors.js";
+import { WasmKernel } from "../../engine/kernel/wasm-kernel.js";
+import { PatientRegistry, type RegistryState } from "../../engine/patients.js";
+import { Pipeline, type PipelineState } from "../../engine/pipeline.js";
+import { openStore } from "../../engine/store/open-store.js";
+
+const { values: opt } = parseArgs({
+  options: {
+    store: { type: "string" },
+    mode: { type: "string", default: "open" },
+    "fix-import": { type: "boolean", default: false },
+  },
+  strict: true,
+});
+
+const out: Record<string, unknown> = { mode: opt.mode, fix_import: opt["fix-import"] };
+const s = (t0: number): number => (performance.now() - t0) / 1000;
+
+if (opt["fix-import"]) {
+  // Same effect as engine/patients.ts importState, without spreading huge arrays as arguments.
+  PatientRegistry.prototype.importState = function (this: PatientRegistry, state: RegistryState): void {
+    const self = this as unknown as {
+      patients: Map<string, unknown>;
+      slotOwners: RegistryState["slotOwners"];
+      ruleInfo: RegistryState["ruleInfo"];
+    };
+    self.patients.clear();
+    for (const p of state.patients) {
+      self.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
+    }
+    self.slotOwners.length = 0;
+    for (const o of state.slotOwners) self.slotOwners.push(o);
+    self.ruleInfo.length = 0;
+    for (const r of state.ruleInfo) self.ruleInfo.push(r);
+  };
+}
+
+async function main(): Promise<void> {
+  const url = opt.store;
+  if (url === undefined) throw new Error("--store is required");
+  let t = performance.now();
+  const store = await openStore(url);
+  out.open_store_s = s(t);
+  try {
+    if (opt.mode === "open") {
+      t = performance.now();
+      const d = await DurablePipeline.open({ store });
+      out.recover_s = s(t);
+      out.pos = d.position();
+      out.patients = (d.pipeline as unknown as { patients: Map<string, unknown> }).patients.size;
+    } else {
+      await split(store);
+    }
+  } catch (err) {
+    out.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    out.error_at = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 3).map((l) => l.trim()).join(" < ") : undefined;
+  } finally {
+    await store.close();
+  }
+  const m = process.memoryUsage();
+  out.rss_mb = Math.round(m.rss / 1e6);
+  out.heap_mb = Math.round(m.heapUsed / 1e6);
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+/** DurablePipeline.recover, step by step (same calls, same order). */
+async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void> {
+  const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false }); // as durable-pipeline.ts
+  let t = performance.now();
+  const snap = await store.latestSnapshot();
+  out.load_snapshot_s = s(t);
+  if (snap === undefined) throw new Error("no snapshot in the store");
+  out.snapshot_pos = snap.pos;
+  out.kernel_bytes = snap.kernel.byteLength;
+  out.state_bytes = snap.state.byteLength;
+
+  t = performance.now();
+  const state = packr.unpack(Buffer.from(snap.state)) as PipelineState;
+  out.unpack_state_s = s(t);
+
+  t = performance.now();
+  WasmKernel.load(); // compiles the module (cached per path), so the next line times the restore alone
+  out.wasm_compile_s = s(t);
+  t = performance.now();
+  const kernel = WasmKernel.restore(snap.kernel);
+  out.kernel_restore_s = s(t);
+
+  // Pipeline.fromState (engine/pipeline.ts), one part at a time
+  const p = new Pipeline({ evaluator: kernel });
+  const priv = p as unknown as { patients: Map<string, unknown>; seen: Set<string> };
+  t = performance.now();
+  for (const record of state.patients) priv.patients.set(record.id, record);
+  out.import_patients_s = s(t);
+  t = performance.now();
+  for (const key of state.seen) priv.seen.add(key);
+  out.import_seen_s = s(t);
+  out.seen_keys = state.seen.length;
+  t = performance.now();
+  p.thresholds.importState(state.thresholds);
+  out.import_thresholds_s = s(t);
+  t = performance.now();
+  p.engine.patients.importState(state.registry);
+  out.import_registry_s = s(t);
+  out.slots = state.registry.slotOwners.length;
+  out.rules = state.registry.ruleInfo.length;
+  t = performance.now();
+  p.lifecycle.importState(state.lifecycle);
+  out.import_lifecycle_s = s(t);
+  out.alerts = state.lifecycle.alerts.length;
+  out.open_alerts = state.lifecycle.open.length;
+  out.retained_events = state.lifecycle.log.events.length;
+
+  // the journal tail, in pages of 5 000 as durable-pipeline.ts reads it
+  let pos = snap.pos;
+  let read = 0, replay = 0, entries = 0, readings = 0, refused = 0;
+  for (;;) {
+    t = performance.now();
+    const page = await store.readJournal(pos, 5_000);
+    read += s(t);
+    t = performance.now();
+    for (const entry of page) {
+      try {
+        applyCommand(p, entry);
+      } catch (err) {
+        if (!(err instanceof VarselError)) throw err;
+        refused++;
+      }
+      if (entry.command.kind === "readings") readings += entry.command.items.length;
+      pos = entry.pos;
+    }
+    replay += s(t);
+    entries += page.length;
+    if (page.length < 5_000) break;
+  }
+  out.read_journal_s = read;
+  out.replay_s = replay;
+  out.replayed_commands = entries;
+  out.replayed_readings = readings;
+  out.replay_refused = refused;
+  out.pos = pos;
+
+  // after the timings: how the state's bytes divide (each part packed on its own)
+  const parts: Record<string, number> = {};
+  for (const [k, v] of Object.entries(state)) parts[k] = packr.pack(v).byteLength;
+  const reg = state.registry;
+  parts["registry.patients"] = packr.pack(reg.patients).byteLength;
+  parts["registry.slotOwners"] = packr.pack(reg.slotOwners).byteLength;
+  parts["registry.ruleInfo"] = packr.pack(reg.ruleInfo).byteLength;
+  out.state_parts = parts;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`recover failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
