@@ -2,7 +2,7 @@
 // once (each `execute` applies at once and resolves when its group commit is durable), the
 // next one issued as soon as one is answered. Also: a store wrapper that times the commits
 // and snapshot writes, from outside the engine.
-import { performance } from "node:perf_hooks";
+import { performance, PerformanceObserver } from "node:perf_hooks";
 import type { DurablePipeline } from "../../engine/durable/durable-pipeline.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
 import type { CommitBatch, Store, StoredSnapshot } from "../../engine/store/store.js";
@@ -28,6 +28,8 @@ export interface DriveResult {
   /** CGM readings, and those of them out of band. */
   cgm: number;
   offNormalCgm: number;
+  /** Garbage collection during the run (seconds, all kinds). */
+  gcSeconds: number;
   /** Issue → answer of each readings command (ms; NaN for other commands), in issue order. */
   latencyMs: Float64Array;
 }
@@ -36,7 +38,17 @@ export interface DriveResult {
 export function drive(d: DurablePipeline, clock: SimClock, cmds: readonly Timed[], inflight: number): Promise<DriveResult> {
   const n = cmds.length;
   const latencyMs = new Float64Array(n);
-  const r: DriveResult = { seconds: 0, commands: n, readings: 0, accepted: 0, duplicates: 0, rejected: 0, transitions: 0, offNormal: 0, cgm: 0, offNormalCgm: 0, latencyMs };
+  const r: DriveResult = { seconds: 0, commands: n, readings: 0, accepted: 0, duplicates: 0, rejected: 0, transitions: 0, offNormal: 0, cgm: 0, offNormalCgm: 0, gcSeconds: 0, latencyMs };
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
+  const finish = (): void => {
+    for (const e of gcObserver.takeRecords()) gcMs += e.duration;
+    gcObserver.disconnect();
+    r.gcSeconds = gcMs / 1000;
+  };
   return new Promise<DriveResult>((resolve, reject) => {
     let next = 0;
     let open = 0;
@@ -72,17 +84,22 @@ export function drive(d: DurablePipeline, clock: SimClock, cmds: readonly Timed[
             if (next < n) issue();
             else if (open === 0) {
               r.seconds = (performance.now() - t0) / 1000;
+              finish();
               resolve(r);
             }
           },
           (err: unknown) => {
             failed = true;
+            finish();
             reject(err);
           },
         );
       }
     };
-    if (n === 0) resolve(r);
+    if (n === 0) {
+      finish();
+      resolve(r);
+    }
     else issue();
   });
 }
@@ -101,15 +118,17 @@ export interface StoreStats {
   events: number;
   /** Wall time inside `store.commit` (encode + write + fsync; SQLite blocks the event loop for all of it). */
   commitSeconds: number;
+  /** Each commit's wall time (ms). */
+  commitMs: number[];
   snapshots: number;
   snapshotSeconds: number;
   snapshotBytes: { kernel: number; state: number };
-  /** A few groups kept to time their encoding alone afterwards (`batchRows`). */
-  samples: CommitBatch[];
+  /** A few groups kept, with their commit's wall time (ms), to time their encoding alone afterwards (`batchRows`). */
+  samples: { batch: CommitBatch; ms: number }[];
 }
 
 export function emptyStats(): StoreStats {
-  return { commits: 0, entries: 0, readingsInCommits: 0, events: 0, commitSeconds: 0, snapshots: 0, snapshotSeconds: 0, snapshotBytes: { kernel: 0, state: 0 }, samples: [] };
+  return { commits: 0, entries: 0, readingsInCommits: 0, events: 0, commitSeconds: 0, commitMs: [], snapshots: 0, snapshotSeconds: 0, snapshotBytes: { kernel: 0, state: 0 }, samples: [] };
 }
 
 /** Wraps the store's commit and saveSnapshot (same object, methods replaced) to count and time them. */
@@ -123,12 +142,14 @@ export function instrument(store: Store, sampleEvery = 64): { stats: StoreStats;
     try {
       await commit(batch);
     } finally {
-      s.commitSeconds += (performance.now() - t) / 1000;
+      const ms = performance.now() - t;
+      s.commitSeconds += ms / 1000;
+      s.commitMs.push(ms);
       s.commits++;
       s.entries += batch.entries.length;
       s.events += batch.events.length;
       for (const e of batch.entries) if (e.command.kind === "readings") s.readingsInCommits += e.command.items.length;
-      if (s.commits % sampleEvery === 1 && s.samples.length < 16) s.samples.push(batch);
+      if (s.commits % sampleEvery === 1 && s.samples.length < 16) s.samples.push({ batch, ms });
     }
   };
   store.saveSnapshot = async (snap: StoredSnapshot): Promise<void> => {
