@@ -90,8 +90,11 @@ export class PatientRegistry {
     for (const p of state.patients) {
       this.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
     }
-    this.slotOwners.splice(0, this.slotOwners.length, ...state.slotOwners);
-    this.ruleInfo.splice(0, this.ruleInfo.length, ...state.ruleInfo);
+    // Loops, not splice(...spread): hundreds of thousands of slots would overflow the call stack.
+    this.slotOwners.length = 0;
+    for (const owner of state.slotOwners) this.slotOwners.push(owner);
+    this.ruleInfo.length = 0;
+    for (const info of state.ruleInfo) this.ruleInfo.push(info);
   }
 
   has(patient: string): boolean {

@@ -55,7 +55,8 @@ export class EventLog {
 
   /** Restores a snapshot's retained events and numbering. */
   importState(state: { last: number; events: LifecycleEvent[] }): void {
-    this.events.splice(0, this.events.length, ...state.events);
+    this.events.length = 0;
+    for (const event of state.events) this.events.push(event);
     this.last = state.last;
   }
 
