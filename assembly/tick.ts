@@ -30,7 +30,7 @@ export function tick(now: f64, tz: f64): i32 {
     const rp = rules + (<usize>r << 6);
     const hdr = load<u32>(rp);
     const kind = hdr & 0xff;
-    if (kind == KIND_MISSING) moveMissing(rp, now, tz, -1, true);
+    if (kind == KIND_MISSING) moveMissing(rp, now, tz, -1);
     else if ((hdr >> 24) & RULE_K_TICK && kind < 8 && ((TIMED_KINDS >> kind) & 1) != 0) settle(rp, now, NaN, -1, 0);
   }
   return <i32>gOutCount;

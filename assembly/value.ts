@@ -27,7 +27,7 @@ import { scoreEval } from "./rules/score";
 export function evalRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: i32, now: f64, tz: f64): u32 {
   const kind = hdr & 0xff;
   if (kind == KIND_MISSING) {
-    moveMissing(rp, now, tz, reading, false);
+    moveMissing(rp, now, tz, reading);
     return 0;
   }
   if (kind == KIND_SCORE_LINK) {

@@ -3,8 +3,8 @@
 import { KIND_SCORE_LINK } from "../assembly/layout.js";
 import { VarselError } from "./errors.js";
 import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
-import { canonicalUnitOf, metricByKey } from "./metrics.js";
-import { compileRule, type CompiledDefinition } from "./rules/compile.js";
+import { metricByKey } from "./metrics.js";
+import { compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 
@@ -152,12 +152,11 @@ export class PatientRegistry {
   }
 
   private compileAll(p: Patient, definitions: RuleDef[], now: number): CompiledDefinition[] {
-    const ids = new Set<string>();
     const pending = new Map<string, number>();
     // Slots are only allocated once every rule compiled; until then they are numbered provisionally.
     const ctx = {
       now,
-      canonicalUnit: (m: string) => (m === NEWS2_METRIC ? "{score}" : canonicalUnitOf(m)),
+      canonicalUnit: ruleMetricUnit,
       slotOf: (m: string) => {
         const known = p.slots.get(m);
         if (known !== undefined) return known;
@@ -165,11 +164,7 @@ export class PatientRegistry {
         return pending.get(m)!;
       },
     };
-    const compiled = definitions.map((def) => {
-      if (ids.has(def.id)) throw new VarselError("invalid_threshold", `rule id ${def.id} appears twice`, { rule: def.id });
-      ids.add(def.id);
-      return compileRule(def, ctx);
-    });
+    const compiled = compileRuleSet(definitions, ctx);
     if (!this.patients.has(p.id)) this.patients.set(p.id, p);
     const real = new Map([...pending].map(([metric, provisional]) => [provisional, this.slotOf(p.id, metric)]));
     const fix = (slot: number) => (slot < 0 ? real.get(slot)! : slot);

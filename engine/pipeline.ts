@@ -11,11 +11,11 @@ import { validateChain } from "./lifecycle/routing.js";
 import type { ReviewSource } from "./lifecycle/review.js";
 import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
 import type { RegistryState } from "./patients.js";
-import { compileRule } from "./rules/compile.js";
+import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
-import { canonicalUnitOf, resolveMetric } from "./metrics.js";
+import { resolveMetric } from "./metrics.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -150,13 +150,8 @@ export class Pipeline {
   /** Replaces a programme's rule set and re-judges every patient on it from now on. */
   setProgrammeThresholds(id: ProgrammeId, rules: RuleDef[], author: string, reason: string, now: number): ThresholdVersion {
     if (PROGRAMMES[id] === undefined) throw new VarselError("not_found", `unknown programme ${id}`);
-    const probe = { now, canonicalUnit: (m: string) => (m === "news2" ? "{score}" : canonicalUnitOf(m)), slotOf: () => 0 };
-    const ids = new Set<string>();
-    for (const rule of rules) {
-      if (ids.has(rule.id)) throw new VarselError("invalid_threshold", `rule id ${rule.id} appears twice`, { rule: rule.id });
-      ids.add(rule.id);
-      compileRule(rule, probe);
-    }
+    // Validate the whole set before recording it: a bad rule leaves the programme as it was.
+    compileRuleSet(rules, { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
     const version = this.thresholds.setProgramme(id, rules, author, reason, now);
     for (const patient of this.engine.patients.onProgramme(id)) {
       this.reconfigure(this.requirePatient(patient), this.thresholds.patientOverrides(patient), now);

@@ -60,12 +60,11 @@ export function overdue(rp: usize, sp: usize, now: f64, tz: f64): f64 {
 
 /**
  * Moves a missing rule to its level at `now` (paused slot: level 0). Transitions carry the
- * overdue measure as x, except on tick (x = NaN, docs/kernel.md "Clock").
+ * overdue measure as x, on a reading and on tick alike (docs/kernel.md "Missing data").
  */
-export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32, onTick: bool): void {
+export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32): void {
   const sp = gSlots + (<usize>load<u32>(rp, R_SLOT) << 5);
   const x = overdue(rp, sp, now, tz);
   const code = load<u8>(sp, S_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
-  // docs/kernel.md "Missing data": a missing rule's transitions carry the overdue value, on tick too.
   moveTo(rp, codeLevel(code), codeDir(code), now, x, reading, 0);
 }

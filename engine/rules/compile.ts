@@ -21,7 +21,7 @@ import {
   RULE_ON_OXYGEN,
 } from "../../assembly/layout.js";
 import { VarselError } from "../errors.js";
-import { normalizeUnit } from "../metrics.js";
+import { canonicalUnitOf, normalizeUnit } from "../metrics.js";
 import { DEFAULT_PARAMS, type CompiledRule, type Limits, type ParamSet } from "../evaluator.js";
 import type { LimitsDef, ModifiersDef, MissingRule, RuleDef, ScoreRule } from "./definitions.js";
 import { WEEKDAYS } from "./definitions.js";
@@ -173,6 +173,21 @@ function compileScore(rule: ScoreRule, ctx: CompileContext): CompiledDefinition 
     },
     links: inputs,
   };
+}
+
+/** The unit a rule's limits are checked against: the catalogue's, and "{score}" for the derived news2. */
+export function ruleMetricUnit(metric: string): string | undefined {
+  return metric === "news2" ? "{score}" : canonicalUnitOf(metric);
+}
+
+/** Compiles a whole rule set in order; a repeated rule id is invalid_threshold. */
+export function compileRuleSet(rules: RuleDef[], ctx: CompileContext): CompiledDefinition[] {
+  const ids = new Set<string>();
+  return rules.map((def) => {
+    if (ids.has(def.id)) throw new VarselError("invalid_threshold", `rule id ${def.id} appears twice`, { rule: def.id });
+    ids.add(def.id);
+    return compileRule(def, ctx);
+  });
 }
 
 /** Compiles one definition for one patient; throws VarselError (invalid_threshold, unknown_metric, unit_mismatch). */
