@@ -19,6 +19,7 @@ import {
 } from "./alerts.js";
 import { KIND_SCORE } from "../assembly/layout.js";
 import { WasmKernel } from "./kernel/wasm-kernel.js";
+import type { ReadingColumns } from "./ingest/columns.js";
 import { normalizeReading, type BatchRejection, type Reading } from "./ingest/normalize.js";
 import { PatientRegistry, type PatientConfig } from "./patients.js";
 import type { RuleDef } from "./rules/definitions.js";
@@ -54,6 +55,16 @@ export interface IngestResult {
   accepted: number;
   rejected: BatchRejection[];
   readings: EvaluatedReading[];
+  transitions: AlertTransition[];
+}
+
+/** The outcome of evaluateColumns. */
+export interface ColumnResult {
+  /** Triage codes (TRIAGE_* of assembly/layout.ts) in evaluation order. */
+  triage: Uint8Array;
+  /** Column position of the k-th evaluated reading; undefined when the columns were already in time order. */
+  order: Uint32Array | undefined;
+  /** `reading` is the column's request index. */
   transitions: AlertTransition[];
 }
 
@@ -132,6 +143,36 @@ export class Engine {
     }));
     const transitions = result.transitions.map((t) => this.describe(t, t.reading >= 0 ? ordered[t.reading].index : undefined));
     return { readings, transitions };
+  }
+
+  /**
+   * The ingest hot path: evaluates the readings of `cols` (already validated, slots allocated)
+   * in time order, ties in column order, without an object per reading.
+   */
+  evaluateColumns(cols: ReadingColumns, now: number): ColumnResult {
+    const n = cols.length;
+    const order = cols.inTimeOrder() ? undefined : cols.timeOrder();
+    let slots: Uint32Array = cols.slot.subarray(0, n);
+    let times: Float64Array = cols.time.subarray(0, n);
+    let values: Float64Array = cols.value.subarray(0, n);
+    if (order !== undefined) {
+      slots = new Uint32Array(n);
+      times = new Float64Array(n);
+      values = new Float64Array(n);
+      for (let k = 0; k < n; k++) {
+        const pos = order[k];
+        slots[k] = cols.slot[pos];
+        times[k] = cols.time[pos];
+        values[k] = cols.value[pos];
+      }
+    }
+    const started = performance.now();
+    const result = this.ev.evaluate(slots, times, values, now, utcOffsetMs(this.timeZone, now));
+    this.onBatch?.((performance.now() - started) / 1000, n);
+    const transitions = result.transitions.map((t) =>
+      this.describe(t, t.reading >= 0 ? cols.index[order === undefined ? t.reading : order[t.reading]] : undefined),
+    );
+    return { triage: result.triage, order, transitions };
   }
 
   /** Advances the clock: missing data, pending `for` and keep-firing timers. */

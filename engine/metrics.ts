@@ -142,15 +142,26 @@ const UNIT_SYNONYMS: ReadonlyMap<string, string> = new Map([
  * gives annotations no meaning) and maps exact synonyms. Case is kept: UCUM is case-sensitive.
  */
 export function normalizeUnit(unit: string): string {
-  const bare = unit.trim().replace(/\{[^{}]*\}/g, "");
-  const u = bare === "" ? "1" : bare;
-  return UNIT_SYNONYMS.get(u) ?? u;
+  let normalized = unitCache.get(unit);
+  if (normalized === undefined) {
+    const bare = unit.trim().replace(/\{[^{}]*\}/g, "");
+    const u = bare === "" ? "1" : bare;
+    normalized = UNIT_SYNONYMS.get(u) ?? u;
+    // Devices repeat a handful of spellings: remember them (bounded, so odd input cannot grow it).
+    if (unitCache.size < UNIT_CACHE_MAX && unit.length <= 64) unitCache.set(unit, normalized);
+  }
+  return normalized;
 }
+
+const UNIT_CACHE_MAX = 1024;
+const unitCache = new Map<string, string>();
 
 // ---- the built catalogue -----------------------------------------------------------------
 
 const converters = new Map<MetricKey, ReadonlyMap<string, ToCanonical>>();
 const byKey = new Map<string, Metric>();
+/** key -> the match resolveMetric answers (one frozen object per metric: no allocation per reading). */
+const keyMatch = new Map<string, MetricMatch>();
 /** `family|code` and bare `code` -> match. */
 const byCode = new Map<string, MetricMatch>();
 
@@ -185,6 +196,7 @@ export const METRICS: readonly Metric[] = CATALOGUE.map((spec: MetricSpec, index
   });
   converters.set(metric.key, conv);
   byKey.set(metric.key, metric);
+  keyMatch.set(metric.key, Object.freeze({ metric }));
   for (const [family, codes] of [["loinc", metric.loinc], ["dk", metric.dk], ["mdc", metric.mdc]] as const) {
     for (const code of codes) {
       const denotes = spec.denotes?.[code];
@@ -247,8 +259,8 @@ export function isPanelCode(system: string, code: string): boolean {
  * of the three families never collide).
  */
 export function resolveMetric(ref: string): MetricMatch | undefined {
-  const metric = byKey.get(ref);
-  if (metric !== undefined) return { metric };
+  const byItsKey = keyMatch.get(ref);
+  if (byItsKey !== undefined) return byItsKey;
   const bar = ref.lastIndexOf("|");
   if (bar >= 0) return codeMatch(ref.slice(0, bar), ref.slice(bar + 1));
   const code = ref.trim();

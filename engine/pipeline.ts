@@ -1,11 +1,14 @@
 // The whole of varsel below the protocol: patients and their care teams, versioned thresholds,
 // ingest (plain or FHIR) with idempotent measurement ids, evaluation, and the alert lifecycle.
 // The server only translates HTTP and WebSocket into calls on this class.
-import { Engine, type IngestResult } from "./engine.js";
+import { TRIAGE_N, TRIAGE_NOT_TRIAGED, TRIAGE_REF_NEEDED } from "../assembly/layout.js";
+import { TRIAGE_NAMES } from "./alerts.js";
+import { Engine, type EvaluatedReading } from "./engine.js";
 import { VarselError } from "./errors.js";
 import type { Evaluator } from "./evaluator.js";
 import { fhirToItems, ingestFhir } from "./ingest/fhir.js";
-import { normalizeReading, type BatchRejection, type Reading } from "./ingest/normalize.js";
+import { ReadingColumns } from "./ingest/columns.js";
+import { newReadingFields, normalizeReading, readInto, type BatchRejection, type Reading } from "./ingest/normalize.js";
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
 import type { ReviewSource } from "./lifecycle/review.js";
@@ -15,7 +18,7 @@ import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
-import { resolveMetric } from "./metrics.js";
+import { METRIC_COUNT, METRICS, resolveMetric } from "./metrics.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -38,6 +41,11 @@ export interface IngestScope {
   channel: string;
 }
 
+export interface IngestOptions {
+  /** The answer's `readings` lists only readings whose triage is not N (counts stay complete). */
+  compact?: boolean;
+}
+
 export interface IngestAnswer {
   /** Readings evaluated now. */
   accepted: number;
@@ -46,6 +54,7 @@ export interface IngestAnswer {
   rejected: BatchRejection[];
   /** FHIR Observations with status cancelled / entered-in-error. */
   invalidated: { index: number; id: string }[];
+  /** Every evaluated reading in evaluation order; with `compact`, only those whose triage is not N. */
   readings: { index: number; metric: string; triage: string }[];
   /** Alert transitions this batch caused. */
   transitions: number;
@@ -71,6 +80,31 @@ export interface PipelineOptions {
 
 const DEFAULT_IDEMPOTENCY_WINDOW = 1_000_000;
 
+/** What ingest keeps per registered patient (rebuilt when the patient is updated). */
+interface IngestEntry {
+  /** Care teams, for the sender's scope. */
+  teams: string[];
+  /** Evaluator slot by metric index; -1 until the first reading allocates it. */
+  slots: Int32Array;
+  /** The batch whose scope `inScope` answers. */
+  stamp: number;
+  inScope: boolean;
+}
+
+/** One ingest batch being admitted. */
+interface Batch {
+  stamp: number;
+  /** The sender's teams; undefined = any patient. */
+  allowed: Set<string> | undefined;
+  cols: ReadingColumns;
+  rejected: BatchRejection[];
+  duplicates: { index: number; id: string }[];
+  /** Measurement-id keys admitted in this batch (created at the first id). */
+  inBatch: Set<string> | undefined;
+  /** The same keys in order, remembered once the batch is evaluated. */
+  keys: string[];
+}
+
 export class Pipeline {
   readonly engine: Engine;
   readonly lifecycle: AlertLifecycle;
@@ -78,6 +112,10 @@ export class Pipeline {
   private readonly patients = new Map<string, PatientRecord>();
   private readonly seen = new Set<string>();
   private readonly idempotencyWindow: number;
+  private readonly entries = new Map<string, IngestEntry>();
+  private readonly cols = new ReadingColumns();
+  private readonly fields = newReadingFields();
+  private batchNo = 0;
 
   constructor(options: PipelineOptions = {}) {
     this.engine = new Engine({
@@ -128,6 +166,7 @@ export class Pipeline {
     this.reconfigure(record, this.thresholds.patientOverrides(id), now);
     this.lifecycle.setPatient(id, { programme: input.programme, careTeams: input.careTeams }, now);
     this.patients.set(id, record);
+    this.entries.delete(id); // its teams may have changed
     return record;
   }
 
@@ -197,70 +236,135 @@ export class Pipeline {
 
   // ---- ingest ----
 
-  /** Plain readings: validates each, evaluates the valid ones, feeds the lifecycle. */
-  ingest(items: readonly unknown[], scope: IngestScope, now: number): IngestAnswer {
-    const rejected: BatchRejection[] = [];
-    const valid: { index: number; reading: Reading }[] = [];
-    items.forEach((item, index) => {
-      const r = normalizeReading(item, now);
-      if (r.ok) valid.push({ index, reading: r.reading });
-      else rejected.push({ index, ...r.rejection });
-    });
-    return this.evaluate(valid, rejected, [], scope, now, { items });
+  /**
+   * Plain readings: validates each, evaluates the valid ones, feeds the lifecycle. With
+   * `compact`, the answer's `readings` lists only readings whose triage is not N.
+   */
+  ingest(items: readonly unknown[], scope: IngestScope, now: number, options: IngestOptions = {}): IngestAnswer {
+    const b = this.startBatch(scope);
+    const f = this.fields;
+    for (let index = 0; index < items.length; index++) {
+      const rejection = readInto(items[index], now, f);
+      if (rejection !== undefined) b.rejected.push({ index, code: rejection.code, message: rejection.message });
+      else this.admit(b, index, f.patient, f.metric.index, f.metric.key, f.value, f.time, f.id);
+    }
+    // Full reading objects only for the few readings the lifecycle needs (normalizing is deterministic).
+    const readingAt = (pos: number) => (normalizeReading(items[b.cols.index[pos]], now) as { reading: Reading }).reading;
+    return this.evaluate(b, [], now, options, readingAt, { items });
   }
 
   /** A FHIR Observation or Bundle: entries (and BP components) become readings; `index` is the entry index. */
-  ingestFhir(resource: unknown, scope: IngestScope, now: number): IngestAnswer {
+  ingestFhir(resource: unknown, scope: IngestScope, now: number, options: IngestOptions = {}): IngestAnswer {
     const fhir = ingestFhir(resource, now, (ref) => ref);
-    const rejected = fhir.rejected.map((r) => ({ index: r.entry, code: r.code, message: r.component === undefined ? r.message : `component ${r.component}: ${r.message}` }));
-    const valid = fhir.accepted.map((a) => ({ index: a.entry, reading: a.reading }));
+    const b = this.startBatch(scope);
+    for (const r of fhir.rejected) {
+      b.rejected.push({ index: r.entry, code: r.code, message: r.component === undefined ? r.message : `component ${r.component}: ${r.message}` });
+    }
+    const admitted: Reading[] = [];
+    for (const { entry, reading: r } of fhir.accepted) {
+      if (this.admit(b, entry, r.patient, r.metricIndex, r.metric, r.value, r.time, r.id)) admitted.push(r);
+    }
     const invalidated = fhir.invalidations.map((i) => ({ index: i.entry, id: i.id }));
-    return this.evaluate(valid, rejected, invalidated, scope, now, { attribute: (r) => fhirOrigin(resource, r.index) });
+    return this.evaluate(b, invalidated, now, options, (pos) => admitted[pos], { attribute: (r) => fhirOrigin(resource, r.index) });
   }
 
+  /** Per-batch state for admit(). */
+  private startBatch(scope: IngestScope): Batch {
+    return {
+      stamp: ++this.batchNo,
+      allowed: scope.teams === undefined ? undefined : new Set(scope.teams),
+      cols: this.cols.reset(),
+      rejected: [],
+      duplicates: [],
+      inBatch: undefined,
+      keys: [],
+    };
+  }
+
+  /**
+   * Scope, registration and measurement-id checks of one valid reading; the reading goes into
+   * the batch's columns, or into rejected / duplicates. True when it was admitted.
+   */
+  private admit(b: Batch, index: number, patient: string, metricIndex: number, metric: string, value: number, time: number, id: string | undefined): boolean {
+    const entry = this.ingestEntry(patient);
+    // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
+    if (b.allowed !== undefined && !this.inScope(entry, b)) {
+      b.rejected.push({ index, code: "forbidden", message: "patient is not in the sender's care teams" });
+      return false;
+    }
+    if (entry === undefined) {
+      b.rejected.push({ index, code: "unknown_patient", message: "patient is not registered" });
+      return false;
+    }
+    if (id !== undefined) {
+      const key = `${patient}\u0000${metric}\u0000${id}`;
+      b.inBatch ??= new Set();
+      if (this.seen.has(key) || b.inBatch.has(key)) {
+        b.duplicates.push({ index, id });
+        return false;
+      }
+      b.inBatch.add(key);
+      b.keys.push(key);
+    }
+    let slot = entry.slots[metricIndex];
+    if (slot < 0) slot = entry.slots[metricIndex] = this.engine.patients.slotOf(patient, metric);
+    b.cols.push(slot, time, value, metricIndex, index);
+    return true;
+  }
+
+  /** What ingest needs of a registered patient, cached until the patient changes (undefined: not registered). */
+  private ingestEntry(patient: string): IngestEntry | undefined {
+    let entry = this.entries.get(patient);
+    if (entry === undefined) {
+      if (!this.patients.has(patient)) return undefined;
+      entry = { teams: this.teamsOf(patient), slots: new Int32Array(METRIC_COUNT).fill(-1), stamp: 0, inScope: false };
+      this.entries.set(patient, entry);
+    }
+    return entry;
+  }
+
+  private inScope(entry: IngestEntry | undefined, b: Batch): boolean {
+    if (entry === undefined) return false;
+    if (entry.stamp !== b.stamp) {
+      entry.stamp = b.stamp;
+      entry.inScope = entry.teams.some((t) => b.allowed!.has(t));
+    }
+    return entry.inScope;
+  }
+
+  /** Evaluates the batch's columns, feeds the lifecycle and builds the answer. */
   private evaluate(
-    candidates: { index: number; reading: Reading }[],
-    rejected: BatchRejection[],
+    b: Batch,
     invalidated: { index: number; id: string }[],
-    scope: IngestScope,
     now: number,
+    options: IngestOptions,
+    readingAt: (pos: number) => Reading,
     review: Omit<ReviewSource, "knownPatient">,
   ): IngestAnswer {
-    const duplicates: { index: number; id: string }[] = [];
-    const valid: { index: number; reading: Reading }[] = [];
-    const inBatch = new Set<string>();
-    const allowed = scope.teams === undefined ? undefined : new Set(scope.teams);
-    const mayIngest = new Map<string, boolean>();
-    const inScope = (patient: string) => {
-      let ok = mayIngest.get(patient);
-      if (ok === undefined) mayIngest.set(patient, (ok = allowed === undefined || this.teamsOf(patient).some((t) => allowed.has(t))));
-      return ok;
-    };
-    for (const c of candidates) {
-      const { patient, metric, id } = c.reading;
-      const key = id === undefined ? undefined : `${patient}\u0000${metric}\u0000${id}`;
-      // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
-      if (!inScope(patient)) {
-        rejected.push({ index: c.index, code: "forbidden", message: "patient is not in the sender's care teams" });
-      } else if (!this.patients.has(patient)) rejected.push({ index: c.index, code: "unknown_patient", message: "patient is not registered" });
-      else if (key !== undefined && (this.seen.has(key) || inBatch.has(key))) duplicates.push({ index: c.index, id: id! });
-      else {
-        if (key !== undefined) inBatch.add(key);
-        valid.push(c);
+    const cols = b.cols;
+    const n = cols.length;
+    const { triage, order, transitions } = this.engine.evaluateColumns(cols, now);
+    for (const key of b.keys) this.remember(key);
+    const triggers = new Set<number>();
+    for (const t of transitions) if (t.reading !== undefined) triggers.add(t.reading);
+    // The lifecycle sees only the readings it uses: transition triggers (measurement ids for the
+    // why) and readings that need a review; the answer, every reading or only those not N.
+    const needed: EvaluatedReading[] = [];
+    const readings: IngestAnswer["readings"] = [];
+    for (let k = 0; k < n; k++) {
+      const pos = order === undefined ? k : order[k];
+      const code = triage[k];
+      const index = cols.index[pos];
+      if (options.compact !== true || code !== TRIAGE_N) readings.push({ index, metric: METRICS[cols.metric[pos]].key, triage: TRIAGE_NAMES[code] });
+      if (code === TRIAGE_NOT_TRIAGED || code === TRIAGE_REF_NEEDED || triggers.has(index)) {
+        const r = readingAt(pos);
+        needed.push({ patient: r.patient, metric: r.metric, metricIndex: r.metricIndex, value: r.value, time: r.time, id: r.id, device: r.device, index, triage: TRIAGE_NAMES[code] });
       }
     }
-    const result: IngestResult = { accepted: valid.length, rejected, ...this.engine.evaluate(valid, now) };
-    for (const { reading } of valid) if (reading.id !== undefined) this.remember(`${reading.patient}\u0000${reading.metric}\u0000${reading.id}`);
-    this.lifecycle.ingest(result, now, { ...review, knownPatient: (p) => this.patients.has(p) });
-    rejected.sort((a, b) => a.index - b.index);
-    return {
-      accepted: valid.length,
-      duplicates,
-      rejected,
-      invalidated,
-      readings: result.readings.map((r) => ({ index: r.index, metric: r.metric, triage: r.triage })),
-      transitions: result.transitions.length,
-    };
+    const rejected = b.rejected;
+    this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { ...review, knownPatient: (p) => this.patients.has(p) });
+    rejected.sort((a, c) => a.index - c.index);
+    return { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length };
   }
 
   private remember(key: string): void {

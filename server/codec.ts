@@ -15,7 +15,8 @@ export function encode(value: unknown, format: Format): string | Buffer {
 /** Decodes a body or frame; malformed input is a VarselError (malformed_json / malformed_msgpack). */
 export function decode(data: Buffer | Uint8Array, format: Format): unknown {
   try {
-    return format === "json" ? JSON.parse(Buffer.from(data).toString("utf8")) : packr.unpack(Buffer.from(data));
+    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength); // a view, not a copy
+    return format === "json" ? JSON.parse(bytes.toString("utf8")) : packr.unpack(bytes);
   } catch {
     throw new VarselError(format === "json" ? "malformed_json" : "malformed_msgpack");
   }

@@ -5,6 +5,9 @@ import { describe, expect, it } from "vitest";
 import { Engine } from "../engine/engine.js";
 import { ingestFhir } from "../engine/ingest/fhir.js";
 import { VarselError } from "../engine/errors.js";
+import { ReadingColumns } from "../engine/ingest/columns.js";
+import { TRIAGE_NAMES } from "../engine/alerts.js";
+import { metricByKey } from "../engine/metrics.js";
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../shared/fixtures/fhir/${name}`, import.meta.url), "utf8"));
@@ -118,5 +121,33 @@ describe("engine ingest", () => {
     const engine = heartPatient();
     const transitions = engine.tick(NOW + 2 * 86_400_000);
     expect(transitions.map((t) => `${t.rule} ${t.kind} ${t.to} value=${t.value}`)).toEqual(["weight-missing raise yellow value=2"]);
+  });
+
+  it("evaluates columns exactly as reading objects: time order, ties in request order, transitions by request index", () => {
+    // Out of time order, with ties, crossing limits both ways, on several slots.
+    const items = [
+      { metric: "pulse", value: 125, dt: -30 },
+      { metric: "bp_sys", value: 185, dt: -50 },
+      { metric: "pulse", value: 70, dt: -10 },
+      { metric: "pulse", value: 110, dt: -30 },
+      { metric: "bp_sys", value: 120, dt: -20 },
+      { metric: "bp_dia", value: 100, dt: -50 },
+      { metric: "pulse", value: 45, dt: -40 },
+    ];
+    const objects = heartPatient();
+    const expected = objects.evaluate(
+      items.map((it, index) => ({ index, reading: { patient: "p1", metric: it.metric as never, metricIndex: metricByKey(it.metric)!.index, value: it.value, time: NOW + it.dt * 1000 } })),
+      NOW,
+    );
+    const columns = heartPatient();
+    const cols = new ReadingColumns();
+    items.forEach((it, index) => cols.push(columns.patients.slotOf("p1", it.metric), NOW + it.dt * 1000, it.value, metricByKey(it.metric)!.index, index));
+    const got = columns.evaluateColumns(cols, NOW);
+    const order = Array.from({ length: items.length }, (_, k) => (got.order === undefined ? k : got.order[k]));
+    expect(order.map((pos, k) => ({ index: cols.index[pos], triage: TRIAGE_NAMES[got.triage[k]] }))).toEqual(
+      expected.readings.map((r) => ({ index: r.index, triage: r.triage })),
+    );
+    expect(got.transitions).toEqual(expected.transitions);
+    expect(got.transitions.length).toBeGreaterThan(2);
   });
 });

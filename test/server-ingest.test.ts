@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { msgpack, registerPatient, startServer, TRANSPORTS, type Harness } from "./support/server.js";
+import { TestSocket } from "./support/ws-client.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../../shared/fixtures/fhir/${name}`, import.meta.url), "utf8");
 
@@ -104,6 +105,53 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
     const again = await post({ body: [reading] });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ accepted: 0, duplicates: [{ index: 0, id: "gw-42" }], transitions: 0 });
+  });
+
+  it("answers socket ingest compactly by default (counts, rejections, readings that are not N) and in full on request", async () => {
+    const s = await TestSocket.connect(h.wsUrl, device, "msgpack");
+    try {
+      h.clock.advance(60_000);
+      const t = h.clock.now();
+      const batch = [
+        { patient: "pa", metric: "pulse", value: 72, time: t - 2 },
+        { patient: "pa", metric: "bp_sys", value: 125, time: t - 1, id: "sock-1" },
+        { patient: "pa", metric: "spo2", value: 140, time: t },
+        { patient: "pb", metric: "pulse", value: 70, time: t },
+        { patient: "pa", metric: "bp_dia", value: 140, time: t },
+        { patient: "pa", metric: "bp_sys", value: 125, time: t, id: "sock-1" },
+      ];
+      s.send({ type: "ingest", id: "compact", readings: batch });
+      const compact = await s.next((f) => f.type === "ingest_result" && f.id === "compact");
+      expect(compact).toMatchObject({ accepted: 3, duplicates: [{ index: 5, id: "sock-1" }], invalidated: [] });
+      expect(compact.rejected.map((r: any) => [r.index, r.code])).toEqual([[2, "implausible_value"], [3, "forbidden"]]);
+      expect(compact.readings).toEqual([{ index: 4, metric: "bp_dia", triage: "HH" }]);
+      expect(compact.transitions).toBeGreaterThan(0);
+
+      h.clock.advance(60_000);
+      const later = h.clock.now();
+      s.send({
+        type: "ingest",
+        id: "full",
+        answer: "full",
+        readings: [
+          { patient: "pa", metric: "pulse", value: 73, time: later },
+          { patient: "pa", metric: "bp_sys", value: 126, time: later - 1 },
+        ],
+      });
+      const full = await s.next((f) => f.type === "ingest_result" && f.id === "full");
+      expect(full).toMatchObject({ accepted: 2, rejected: [], duplicates: [] });
+      // Evaluation order (by time), every reading.
+      expect(full.readings.map((r: any) => [r.index, r.metric, r.triage])).toEqual([
+        [1, "bp_sys", "N"],
+        [0, "pulse", "N"],
+      ]);
+
+      s.send({ type: "ingest", id: "odd", answer: "everything", readings: [] });
+      const refused = await s.next((f) => f.type === "error");
+      expect(refused.code).toBe("invalid_message");
+    } finally {
+      s.ws.terminate();
+    }
   });
 
   it("ingests the official HL7 examples as their README says", async () => {

@@ -31,9 +31,9 @@ export function applyCommand(pipeline: Pipeline, entry: JournalEntry): CommandRe
     case "programme_thresholds":
       return pipeline.setProgrammeThresholds(c.id, c.rules, c.author, c.reason, at);
     case "readings":
-      return pipeline.ingest(c.items, { teams: c.teams, channel: c.channel }, at);
+      return pipeline.ingest(c.items, { teams: c.teams, channel: c.channel }, at, { compact: c.compact });
     case "fhir":
-      return pipeline.ingestFhir(c.resource, { teams: c.teams, channel: c.channel }, at);
+      return pipeline.ingestFhir(c.resource, { teams: c.teams, channel: c.channel }, at, { compact: c.compact });
     case "tick":
       pipeline.tick(at);
       return undefined;

@@ -10,8 +10,8 @@ export type Command =
   | { kind: "patient"; id: string; input: PatientInput }
   | { kind: "patient_thresholds"; id: string; rules: RuleOverride[]; author: string; reason: string }
   | { kind: "programme_thresholds"; id: ProgrammeId; rules: RuleDef[]; author: string; reason: string }
-  | { kind: "readings"; items: unknown[]; teams?: string[]; channel: string }
-  | { kind: "fhir"; resource: unknown; teams?: string[]; channel: string }
+  | { kind: "readings"; items: unknown[]; teams?: string[]; channel: string; compact?: boolean }
+  | { kind: "fhir"; resource: unknown; teams?: string[]; channel: string; compact?: boolean }
   | { kind: "tick" }
   | { kind: "ack"; alert: string; by: string; note?: string }
   | { kind: "silence_add"; patient?: string; rule?: string; until: number; reason: string; author: string }

@@ -14,7 +14,7 @@
 //   EARLIEST_TIME_MS, which also catches epoch seconds sent as milliseconds.
 
 import { VarselError, fail as refuse, type ErrorCode } from "../errors.js";
-import { converterFor, isPlausible, resolveMetric, type MetricKey } from "../metrics.js";
+import { converterFor, isPlausible, resolveMetric, type Metric, type MetricKey } from "../metrics.js";
 
 /** How far ahead of `now` a reading's time may lie (device clocks drift). */
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -78,10 +78,42 @@ export function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** Validates and converts one raw reading; `now` is epoch ms. Never throws on bad input. */
 export function normalizeReading(raw: unknown, now: number): Normalized {
+  const f = newReadingFields();
+  const rejection = readInto(raw, now, f);
+  if (rejection !== undefined) return { ok: false, rejection };
+  const reading: Reading = { patient: f.patient, metric: f.metric.key, metricIndex: f.metric.index, value: f.value, time: f.time };
+  if (f.id !== undefined) reading.id = f.id;
+  if (f.device !== undefined) reading.device = f.device;
+  return { ok: true, reading };
+}
+
+/** The fields of one validated reading, in a reusable object (the batch ingest path allocates nothing per reading). */
+export interface ReadingFields {
+  patient: string;
+  metric: Metric;
+  /** In the metric's canonical unit. */
+  value: number;
+  /** Epoch ms. */
+  time: number;
+  id: string | undefined;
+  device: string | undefined;
+}
+
+/** An empty target for readInto. */
+export function newReadingFields(): ReadingFields {
+  return { patient: "", metric: undefined as unknown as Metric, value: 0, time: 0, id: undefined, device: undefined };
+}
+
+/**
+ * normalizeReading without the result objects: validates `raw` into `out` (every field
+ * overwritten) and returns undefined, or returns why not (`out` is then meaningless).
+ */
+export function readInto(raw: unknown, now: number, out: ReadingFields): Rejection | undefined {
   try {
-    return { ok: true, reading: convert(raw, now) };
+    convert(raw, now, out);
+    return undefined;
   } catch (e) {
-    if (e instanceof VarselError) return { ok: false, rejection: { code: e.code, message: e.message } };
+    if (e instanceof VarselError) return { code: e.code, message: e.message };
     throw e;
   }
 }
@@ -97,7 +129,7 @@ export function normalizeBatch(items: readonly unknown[], now: number): BatchOut
   return out;
 }
 
-function convert(raw: unknown, now: number): Reading {
+function convert(raw: unknown, now: number, out: ReadingFields): void {
   if (!isRecord(raw)) refuse("invalid_field", "a reading must be an object");
   const patient = requiredText(raw, "patient");
   const metricRef = requiredText(raw, "metric");
@@ -105,33 +137,32 @@ function convert(raw: unknown, now: number): Reading {
   const { metric } = match;
   const given = parseValue(raw.value);
 
-  let unit: string;
+  let value: number;
   if (raw.unit === undefined || raw.unit === null) {
     if (match.denotes !== undefined) {
       refuse("unit_mismatch", `metric code '${metricRef}' denotes ${match.denotes}: send the unit explicitly`);
     }
-    unit = metric.unit;
+    value = given; // omitted: the canonical unit
   } else if (typeof raw.unit === "string") {
-    unit = raw.unit;
+    const unit = raw.unit;
+    const toCanonical =
+      converterFor(metric, unit) ??
+      refuse("unit_mismatch", `unit '${unit}' is not accepted for ${metric.key} (accepted: ${metric.units.join(", ")})`);
+    value = toCanonical(given);
   } else {
     refuse("invalid_field", "unit must be a string");
   }
-  const toCanonical =
-    converterFor(metric, unit) ??
-    refuse("unit_mismatch", `unit '${unit}' is not accepted for ${metric.key} (accepted: ${metric.units.join(", ")})`);
-  const value = toCanonical(given);
   if (!isPlausible(metric, value)) {
     const whole = metric.integer ? " whole numbers" : "";
     refuse("implausible_value", `${metric.key} ${value} ${metric.unit} is outside the plausible${whole} range ${metric.min}–${metric.max} ${metric.unit}`);
   }
 
-  const time = parseTime(raw.time, now);
-  const reading: Reading = { patient, metric: metric.key, metricIndex: metric.index, value, time };
-  const id = optionalText(raw, "id");
-  if (id !== undefined) reading.id = id;
-  const device = optionalText(raw, "device");
-  if (device !== undefined) reading.device = device;
-  return reading;
+  out.time = parseTime(raw.time, now);
+  out.patient = patient;
+  out.metric = metric;
+  out.value = value;
+  out.id = optionalText(raw, "id");
+  out.device = optionalText(raw, "device");
 }
 
 function requiredText(raw: Record<string, unknown>, field: string): string {

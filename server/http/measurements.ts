@@ -15,19 +15,24 @@ export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly st
   return ingestReadings(ctx, readBody(req, READING_TYPES), teams, "http");
 }
 
-/** Plain readings from any channel: an array, or an object with a `readings` array. */
-export async function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string): Promise<IngestAnswer> {
+/**
+ * Plain readings from any channel: an array, or an object with a `readings` array. `compact`:
+ * the answer lists only readings whose triage is not N.
+ */
+export async function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
-  return count(ctx, await ctx.durable.execute({ kind: "readings", items, teams: teams === undefined ? undefined : [...teams], channel }), channel);
+  const command = { kind: "readings" as const, items, teams: teams === undefined ? undefined : [...teams], channel, ...(compact ? { compact } : {}) };
+  return count(ctx, await ctx.durable.execute(command), channel);
 }
 
-/** FHIR from any channel. */
-export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string): Promise<IngestAnswer> {
+/** FHIR from any channel (`compact` as for readings). */
+export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  return count(ctx, await ctx.durable.execute({ kind: "fhir", resource, teams: teams === undefined ? undefined : [...teams], channel }), channel);
+  const command = { kind: "fhir" as const, resource, teams: teams === undefined ? undefined : [...teams], channel, ...(compact ? { compact } : {}) };
+  return count(ctx, await ctx.durable.execute(command), channel);
 }
 
 function checkBatch(ctx: AppContext, n: number): void {

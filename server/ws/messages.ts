@@ -28,6 +28,8 @@ export const IngestMessage = Type.Object({
   /** Plain readings, or FHIR Observations / a Bundle with format "fhir". */
   readings: Type.Optional(Type.Array(Type.Unknown())),
   fhir: Type.Optional(Type.Unknown()),
+  /** "compact" (default): `readings` in the answer lists only readings whose triage is not N; "full": every reading. */
+  answer: Type.Optional(Type.Union([Type.Literal("compact"), Type.Literal("full")])),
 });
 export const PingMessage = Type.Object({ type: Type.Literal("ping"), id: Type.Optional(Id) });
 

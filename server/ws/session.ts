@@ -95,10 +95,11 @@ export class Session {
         if (who.role !== "device" && who.role !== "admin") throw new VarselError("forbidden", "only devices ingest");
         const teams = who.role === "admin" ? undefined : who.teams;
         this.ctx.batchStarted(process.hrtime.bigint());
+        const compact = msg.answer !== "full";
         const answer =
           msg.fhir !== undefined
-            ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws")
-            : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws");
+            ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws", compact)
+            : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws", compact);
         return this.send({ type: "ingest_result", id: msg.id, ...answer });
       }
     }
