@@ -426,6 +426,26 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(seen[0]!.data!.toString("utf8")).toBe("hælló 🫀");
     });
 
+    it("sends frames corked outside a socket callback complete and in order (nested cork just runs)", async () => {
+      const h = await harness(kind);
+      const results: SendResult[] = [];
+      h.onMessage = (conn) => {
+        setImmediate(() =>
+          conn.cork(() => {
+            for (let i = 0; i < 40; i++) results.push(conn.send(`frame ${i}`, false));
+            conn.cork(() => results.push(conn.send(Buffer.from([1, 2, 3]), true)));
+          }),
+        );
+      };
+      const ws = await client(h.wsUrl(), ["varsel.v1.json"]);
+      const got = collect(ws);
+      ws.send("go");
+      await until(() => got.length === 41, 2000, "41 frames");
+      expect(got.slice(0, 40).map((m) => m.data.toString())).toEqual(Array.from({ length: 40 }, (_, i) => `frame ${i}`));
+      expect(got[40]!.isBinary).toBe(true);
+      expect(results.filter((r) => r === "dropped")).toEqual([]);
+    });
+
     it("keeps a connection when a message handler throws", async () => {
       const h = await harness(kind);
       h.onMessage = (conn, data) => {

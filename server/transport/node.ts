@@ -4,13 +4,14 @@ import http from "node:http";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { BaseConn } from "./conn.js";
 import {
-  SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TRANSPORT_HEADERS, addHeader, bodyless, checkCloseCode, checkResponse,
-  clipReason, errorResponse, isWebSocketUpgrade, normalizeAddress, parseProtocols, resolveOptions, responseForError,
+  SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TRANSPORT_HEADERS, addHeader, bodyless, checkResponse,
+  errorResponse, isWebSocketUpgrade, normalizeAddress, parseProtocols, resolveOptions, responseForError,
   safeCall, statusLine, waitUntil, withTimeout, type ResolvedOptions, type ResolvedWsRoute,
 } from "./common.js";
 import type {
-  HttpRequest, HttpResponse, ProtocolChoice, SendResult, SocketConn, Transport, TransportOptions, UpgradeRequest,
+  HttpRequest, HttpResponse, ProtocolChoice, SendResult, Transport, TransportOptions, UpgradeRequest,
 } from "./types.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -39,22 +40,22 @@ function splitUrl(url: string | undefined): [string, string] {
   return q < 0 ? [u, ""] : [u.slice(0, q), u.slice(q + 1)];
 }
 
-class NodeConn implements SocketConn {
+class NodeConn extends BaseConn {
   /** Set by the idle sweep; any frame from the peer clears it. */
   alive = true;
-  private closing = false;
-  private closed = false;
-  private wantDrain = false;
+  private corked = false;
 
   constructor(
-    readonly id: number,
+    id: number,
     readonly ws: WebSocket,
-    readonly protocol: string,
-    readonly remoteAddress: string,
-    readonly userData: Record<string, unknown>,
+    protocol: string,
+    remoteAddress: string,
+    userData: Record<string, unknown>,
     private readonly route: ResolvedWsRoute,
     private readonly opts: ResolvedOptions,
-  ) {}
+  ) {
+    super(id, protocol, remoteAddress, userData);
+  }
 
   private readonly afterWrite = (err?: Error): void => {
     if (err !== undefined && err !== null) return;
@@ -65,8 +66,8 @@ class NodeConn implements SocketConn {
     }
   };
 
-  send(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
-    if (this.closing || this.closed || this.ws.readyState !== WebSocket.OPEN) return "dropped";
+  protected write(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
+    if (this.ws.readyState !== WebSocket.OPEN) return "dropped";
     if (this.ws.bufferedAmount > this.route.maxBackpressureBytes) {
       this.wantDrain = true;
       return "dropped";
@@ -83,28 +84,28 @@ class NodeConn implements SocketConn {
     return this.closed ? 0 : this.ws.bufferedAmount;
   }
 
-  close(code: number, reason: string): void {
-    checkCloseCode(code);
-    if (this.closing || this.closed) return;
-    this.closing = true;
-    this.ws.close(code, clipReason(reason));
+  /** Holds the TCP writes of `fn`'s sends and hands them to the kernel together on the next tick. */
+  cork(fn: () => void): void {
+    const socket = (this.ws as WebSocket & { _socket?: net.Socket })._socket;
+    if (this.corked || socket === undefined || this.closed) return fn();
+    this.corked = true;
+    socket.cork();
+    try {
+      fn();
+    } finally {
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
   }
 
-  terminate(): void {
-    if (this.closed) return;
-    this.closing = true;
+  protected end(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  protected cut(): void {
     this.ws.terminate();
-  }
-
-  /** close() or terminate() was called, or the socket closed. */
-  get isClosing(): boolean {
-    return this.closing;
-  }
-
-  /** The transport saw the socket close. */
-  markClosed(): void {
-    this.closed = true;
-    this.closing = true;
   }
 }
 

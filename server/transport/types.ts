@@ -89,6 +89,11 @@ export interface SocketConn {
   /** Bytes queued in user space and not yet handed to the kernel. */
   bufferedAmount(): number;
   /**
+   * Runs `fn` (synchronously) with this connection's writes held back and handed to the kernel
+   * together: several frames, one syscall. Sends inside answer as usual. Nested calls just run.
+   */
+  cork(fn: () => void): void;
+  /**
    * Starts a closing handshake with `code` (1000-1003, 1007-1014, 3000-4999; RangeError
    * otherwise) and `reason` (cut to 123 UTF-8 bytes). After this, `send` answers "dropped".
    * No-op when already closing or closed.

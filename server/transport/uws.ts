@@ -9,11 +9,12 @@
 import type * as uws from "uWebSockets.js";
 import {
   SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TOO_BIG_CLOSE_CODE, TOO_BIG_REASON, TRANSPORT_HEADERS, addHeader, bodyless,
-  checkCloseCode, checkResponse, clipReason, errorResponse, formatIp, isWebSocketUpgrade, parseProtocols,
+  checkResponse, errorResponse, formatIp, isWebSocketUpgrade, parseProtocols,
   resolveOptions, responseForError, safeCall, statusLine, delay, waitUntil, type ResolvedOptions, type ResolvedWsRoute,
 } from "./common.js";
+import { BaseConn } from "./conn.js";
 import type {
-  HttpRequest, HttpResponse, ProtocolChoice, SendResult, SocketConn, Transport, TransportOptions, UpgradeRequest,
+  HttpRequest, HttpResponse, ProtocolChoice, SendResult, Transport, TransportOptions, UpgradeRequest,
 } from "./types.js";
 
 /** The uWebSockets.js module (the native binding). */
@@ -44,23 +45,20 @@ function copy(ab: ArrayBuffer): Buffer {
   return Buffer.from(new Uint8Array(ab));
 }
 
-class UwsConn implements SocketConn {
-  private closing = false;
-  private closed = false;
-  wantDrain = false;
-
+class UwsConn extends BaseConn {
   constructor(
-    readonly id: number,
+    id: number,
     private readonly ws: uws.WebSocket<UserData>,
-    readonly protocol: string,
-    readonly remoteAddress: string,
-    readonly userData: Record<string, unknown>,
-  ) {}
+    protocol: string,
+    remoteAddress: string,
+    userData: Record<string, unknown>,
+  ) {
+    super(id, protocol, remoteAddress, userData);
+  }
 
-  send(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
-    if (this.closing || this.closed) return "dropped";
+  protected write(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
     let r = 0;
-    this.ws.cork(() => void (r = this.ws.send(data, binary, false)));
+    this.ws.cork(() => void (r = this.ws.send(data, binary, false))); // a no-op wrapper inside an outer cork
     if (r === SEND_DROPPED) {
       this.wantDrain = true;
       return "dropped";
@@ -76,23 +74,18 @@ class UwsConn implements SocketConn {
     return this.closed ? 0 : this.ws.getBufferedAmount();
   }
 
-  close(code: number, reason: string): void {
-    checkCloseCode(code);
-    if (this.closing || this.closed) return;
-    this.closing = true;
-    this.ws.cork(() => this.ws.end(code, clipReason(reason))); // runs the close event synchronously
+  /** One cork for all of `fn`'s sends: outside a uWS callback, every uncorked send is a syscall. */
+  cork(fn: () => void): void {
+    if (this.closed) return fn();
+    this.ws.cork(fn);
   }
 
-  terminate(): void {
-    if (this.closed) return;
-    this.closing = true;
+  protected end(code: number, reason: string): void {
+    this.ws.cork(() => this.ws.end(code, reason)); // runs the close event synchronously
+  }
+
+  protected cut(): void {
     this.ws.close(); // runs the close event synchronously (1006)
-  }
-
-  /** uWS reported the close: the native object is gone from here on. */
-  markClosed(): void {
-    this.closed = true;
-    this.closing = true;
   }
 }
 

@@ -1,5 +1,9 @@
 // All sockets of the server: the upgrade decision, the sessions, the fan-out of lifecycle events
-// (encoded once per format, sent to every session whose scope admits them) and heartbeats.
+// and heartbeats. Fan-out: the events of one durable flush are collected and delivered together
+// (a microtask later, before the callers' answers), each encoded once per format, and each
+// session gets all of its frames under one cork (one write instead of one per event). Sessions
+// are indexed by the teams and patients of their scope, so an event costs its recipients, not
+// every subscriber.
 import { VarselError } from "../../engine/errors.js";
 import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { encode, type Format } from "../codec.js";
@@ -8,15 +12,26 @@ import type { SelectProtocol, SocketConn, SocketHandlers, WebSocketRoute } from 
 import { bearerToken } from "../auth.js";
 import { CLOSE, chooseFormat, tokenOf } from "./protocols.js";
 import { Session } from "./session.js";
+import { SubscriberIndex } from "./subscribers.js";
 
 export const WS_PATH = "/v1/ws";
 
+/** The alert-transition metric's kind for an event (undefined: not a transition). */
+const TRANSITION_KIND: Record<string, string | undefined> = {
+  raised: "raise",
+  resolved: "resolve",
+  "updated:upgraded": "upgrade",
+  "updated:downgraded": "downgrade",
+};
+
 export class Hub {
   private readonly sessions = new Map<number, Session>();
-  private readonly subscribed = new Set<Session>();
+  private readonly subscribers = new SubscriberIndex<Session>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unlisten: () => void;
   private batchStart: bigint | undefined;
+  /** Events released by the current durable flush, not yet delivered. */
+  private outbox: LifecycleEvent[] = [];
 
   constructor(private readonly ctx: AppContext) {
     // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
@@ -61,7 +76,7 @@ export class Hub {
 
   private readonly handlers: SocketHandlers = {
     open: (conn: SocketConn) => {
-      const session = new Session(conn, this.ctx, (s, on) => this.track(s, on));
+      const session = new Session(conn, this.ctx, (s) => this.track(s));
       this.sessions.set(conn.id, session);
       this.ctx.metrics.clients.inc({ role: session.role });
     },
@@ -75,10 +90,10 @@ export class Hub {
     },
   };
 
-  private track(session: Session, on: boolean): void {
-    if (on) this.subscribed.add(session);
-    else this.subscribed.delete(session);
-    this.ctx.metrics.subscriptions.set(this.subscribed.size);
+  /** A session's subscription changed (subscribed, re-scoped or gone). */
+  private track(session: Session): void {
+    this.subscribers.set(session, session.subscription);
+    this.ctx.metrics.subscriptions.set(this.subscribers.size);
     this.recountClients();
   }
 
@@ -88,30 +103,43 @@ export class Hub {
   }
 
   private publish(event: LifecycleEvent): void {
-    const frames: Partial<Record<Format, string | Buffer>> = {};
+    if (this.outbox.length === 0) queueMicrotask(() => this.deliver());
+    this.outbox.push(event);
+  }
+
+  /** Sends the collected events: per session, its frames in event order under one cork. */
+  private deliver(): void {
+    const events = this.outbox;
+    this.outbox = [];
+    const frames = new Map<Session, (string | Buffer)[]>();
     let sent = 0;
-    for (const session of this.subscribed) {
-      if (!session.wants(event)) continue;
-      const frame = (frames[session.format] ??= encode({ type: "event", event }, session.format));
-      session.sendEvent(event, frame);
-      sent++;
+    for (const event of events) {
+      const encoded: Partial<Record<Format, string | Buffer>> = {};
+      for (const session of this.subscribers.candidates(event.patient, event.teams)) {
+        if (!session.wants(event)) continue;
+        const frame = (encoded[session.format] ??= encode({ type: "event", event }, session.format));
+        let list = frames.get(session);
+        if (list === undefined) frames.set(session, (list = []));
+        list.push(frame);
+        sent++;
+      }
+      this.countTransition(event);
     }
+    for (const [session, list] of frames) session.sendFrames(list);
     this.ctx.metrics.eventsPushed.inc(sent);
     if (this.batchStart !== undefined && sent > 0) {
       this.ctx.metrics.ingestToPushSeconds.observe(Number(process.hrtime.bigint() - this.batchStart) / 1e9);
     }
-    if (event.type !== "review") this.countAlert(event);
   }
 
-  private countAlert(event: LifecycleEvent): void {
+  private countTransition(event: LifecycleEvent): void {
     if (event.type === "silence" || event.type === "review") return;
-    const kinds: Record<string, string> = { raised: "raise", resolved: "resolve" };
-    const kind = event.type === "updated" && event.change !== undefined ? { upgraded: "upgrade", downgraded: "downgrade" }[event.change as string] : kinds[event.type];
+    const kind = TRANSITION_KIND[event.type === "updated" ? `updated:${event.change}` : event.type];
     if (kind !== undefined) this.ctx.metrics.alertTransitions.inc({ kind, priority: event.alert.priority });
   }
 
   private beat(): void {
     const seq = this.ctx.pipeline.lifecycle.lastSeq();
-    for (const session of this.subscribed) session.send({ type: "heartbeat", seq, at: this.ctx.now() });
+    for (const session of this.subscribers.all()) session.send({ type: "heartbeat", seq, at: this.ctx.now() });
   }
 }

@@ -1,6 +1,6 @@
 // One WebSocket connection: authentication (subprotocol token or first message), scope,
 // subscribe with snapshot or resume, acks, device ingest, rate limit, and backpressure.
-import { VarselError, type ErrorCode } from "../../engine/errors.js";
+import { VarselError } from "../../engine/errors.js";
 import { admits, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
 import type { LifecycleEvent, Scope } from "../../engine/lifecycle/types.js";
 import { canSeePatient, type Principal } from "../auth.js";
@@ -27,7 +27,8 @@ export class Session {
   constructor(
     private readonly conn: SocketConn,
     private readonly ctx: AppContext,
-    private readonly onSubscribed: (session: Session, subscribed: boolean) => void,
+    /** Told whenever the subscription changes (subscribed, re-scoped, ended). */
+    private readonly onSubscription: (session: Session) => void,
   ) {
     this.format = formatOf(conn.protocol);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, Date.now());
@@ -40,8 +41,9 @@ export class Session {
     return this.principal?.role ?? "unauthenticated";
   }
 
-  get subscribed(): boolean {
-    return this.filter !== undefined;
+  /** The subscription's scope; undefined when not subscribed. */
+  get subscription(): ScopeFilter | undefined {
+    return this.filter;
   }
 
   /** True when a subscribed session's scope admits the event. */
@@ -82,7 +84,7 @@ export class Session {
         return this.subscribe(who, msg);
       case "unsubscribe":
         this.filter = undefined;
-        this.onSubscribed(this, false);
+        this.onSubscription(this);
         return this.send({ type: "unsubscribed", id: msg.id });
       case "ack": {
         if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
@@ -122,13 +124,13 @@ export class Session {
     // Reading the log and attaching to the live stream happen in one turn: no event falls between.
     this.scope = { teams: scope.teams === undefined ? undefined : [...scope.teams], patients: scope.patients === undefined ? undefined : [...scope.patients] };
     this.filter = scopeFilter(scope);
-    this.onSubscribed(this, true);
+    this.onSubscription(this);
     const lifecycle = pipeline.lifecycle;
     if (msg.resumeFrom !== undefined) {
       const missed = lifecycle.since(msg.resumeFrom, scope);
       if (missed.status === "ok") {
         this.send({ type: "subscribed", id: msg.id, seq: missed.lastSeq, resumedFrom: msg.resumeFrom, replayed: missed.events.length });
-        for (const event of missed.events) this.sendEvent(event);
+        this.sendFrames(missed.events.map((event) => encode({ type: "event", event }, this.format)));
         return;
       }
       this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
@@ -145,7 +147,7 @@ export class Session {
     }
     if (was !== undefined && this.filter !== undefined && !this.withinTeams(who)) {
       this.filter = undefined;
-      this.onSubscribed(this, false);
+      this.onSubscription(this);
       this.send({ type: "unsubscribed", reason: "the new token no longer covers the subscription" });
     }
     this.authenticated(who);
@@ -166,16 +168,18 @@ export class Session {
       // setTimeout cannot wait longer than ~24.8 days; a longer token is re-checked then.
       const wait = Math.min(Math.max(0, who.expiresAt - Date.now()), 2 ** 31 - 1);
       this.expiryTimer = setTimeout(() => {
-        if (Date.now() >= who.expiresAt) this.fail("token_expired", CLOSE.tokenExpired);
+        if (Date.now() >= who.expiresAt) this.close(CLOSE.tokenExpired, "token_expired");
         else this.authenticated(who);
       }, wait);
     }
     this.send({ type: "authenticated", sub: who.sub, role: who.role, teams: who.teams, expiresAt: Number.isFinite(who.expiresAt) ? who.expiresAt : null });
   }
 
-  /** Sends one event frame (pre-encoded by the hub when given). */
-  sendEvent(event: LifecycleEvent, frame?: string | Buffer): void {
-    this.sendFrame(frame ?? encode({ type: "event", event }, this.format));
+  /** Sends frames encoded by the hub, in order, in one write. */
+  sendFrames(frames: readonly (string | Buffer)[]): void {
+    this.conn.cork(() => {
+      for (const frame of frames) this.sendFrame(frame);
+    });
   }
 
   /** Sends a control message. */
@@ -188,12 +192,8 @@ export class Session {
     const result = this.conn.send(frame, this.format === "msgpack");
     if (result === "dropped" || this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes) {
       this.ctx.metrics.slowClientsDisconnected.inc();
-      this.fail("slow_consumer", CLOSE.slowConsumer);
+      this.close(CLOSE.slowConsumer, "slow_consumer");
     }
-  }
-
-  private fail(code: ErrorCode, closeCode: number): void {
-    this.close(closeCode, code);
   }
 
   /** Closes with a reason; idempotent. */
@@ -211,7 +211,7 @@ export class Session {
     clearTimeout(this.expiryTimer);
     if (this.filter !== undefined) {
       this.filter = undefined;
-      this.onSubscribed(this, false);
+      this.onSubscription(this);
     }
   }
 }
