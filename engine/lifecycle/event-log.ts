@@ -33,7 +33,9 @@ export function admits(f: ScopeFilter, patient: string | undefined, teams: reado
 
 /** In-memory event log with a count and age retention window. */
 export class EventLog {
+  /** Retained events are events[head..]: dropping advances head (amortised O(1), not a splice per event). */
   private readonly events: LifecycleEvent[] = [];
+  private head = 0;
   private last: number;
   private readonly maxEvents: number;
   private readonly maxAgeMs: number;
@@ -50,12 +52,13 @@ export class EventLog {
 
   /** The retained events and the last number (plain data, for snapshots). */
   exportState(): { last: number; events: LifecycleEvent[] } {
-    return { last: this.last, events: [...this.events] };
+    return { last: this.last, events: this.events.slice(this.head) };
   }
 
   /** Restores a snapshot's retained events and numbering. */
   importState(state: { last: number; events: LifecycleEvent[] }): void {
     this.events.length = 0;
+    this.head = 0;
     for (const event of state.events) this.events.push(event);
     this.last = state.last;
   }
@@ -72,7 +75,7 @@ export class EventLog {
 
   /** The oldest retained number (lastSeq + 1 when nothing is retained). */
   oldestSeq(): number {
-    return this.events.length > 0 ? this.events[0].seq : this.last + 1;
+    return this.events.length > this.head ? this.events[this.head].seq : this.last + 1;
   }
 
   /** Appends an event numbered by `nextSeq()`; drops what falls out of the window. */
@@ -85,9 +88,13 @@ export class EventLog {
 
   /** Drops events beyond the count or older than the age limit at `now`. */
   prune(now: number): void {
-    let drop = Math.max(0, this.events.length - this.maxEvents);
-    while (drop < this.events.length && this.events[drop].at < now - this.maxAgeMs) drop++;
-    if (drop > 0) this.events.splice(0, drop);
+    let head = Math.max(this.head, this.events.length - this.maxEvents);
+    while (head < this.events.length && this.events[head].at < now - this.maxAgeMs) head++;
+    this.head = head;
+    if (head > 0 && head >= this.events.length - head) {
+      this.events.splice(0, head);
+      this.head = 0;
+    }
   }
 
   /** Exactly the events after `seq` the scope admits, or resync_required when some of them are no longer retained. */
@@ -98,7 +105,7 @@ export class EventLog {
     }
     const f = scopeFilter(scope);
     const from = seq - oldest + 1;
-    const events = this.events.slice(from).filter((e) => admits(f, e.patient, e.teams));
+    const events = this.events.slice(this.head + from).filter((e) => admits(f, e.patient, e.teams));
     return { status: "ok", events, lastSeq: this.last };
   }
 }

@@ -539,7 +539,7 @@ export class AlertLifecycle {
 
   private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation"> = {}): void {
     this.reschedule(a, now);
-    const event: Draft<AlertEvent> = { type, at: now, patient: a.patient, alert: this.view(a), ...extra };
+    const event: Draft<AlertEvent> = { type, at: now, patient: a.patient, alert: this.view(a, true), ...extra };
     this.emit(event);
   }
 
@@ -572,10 +572,11 @@ export class AlertLifecycle {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  private view(a: Alert): Alert {
-    const copy = structuredClone(a);
-    copy.teams = this.teamsOfPatient(a.patient);
-    return copy;
+  /** A copy for callers and events (`frozen`: deeply frozen, as events are; emit then skips it). */
+  private view(a: Alert, frozen = false): Alert {
+    // An alert is plain data: copied by hand, structuredClone cost ~8 µs per event (bench:server).
+    const copy = { ...clonePlain(a, frozen), teams: this.teamsOfPatient(a.patient) };
+    return frozen ? Object.freeze(copy) : copy;
   }
 
   private openAlert(patient: string, rule: string): Alert | undefined {
@@ -613,6 +614,19 @@ function asSet<T>(v: T | T[] | undefined): Set<T> | undefined {
 function positive(ms: number, name: string): number {
   if (typeof ms !== "number" || !(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`${name} must be a positive number of ms`);
   return ms;
+}
+
+/** A deep copy of plain data (objects, arrays, primitives); nested objects frozen when asked. */
+function clonePlain<T>(x: T, freeze: boolean): T {
+  if (typeof x !== "object" || x === null) return x;
+  let out: unknown;
+  if (Array.isArray(x)) out = x.map((v) => clonePlain(v, freeze));
+  else {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(x)) o[k] = clonePlain((x as Record<string, unknown>)[k], freeze);
+    out = o;
+  }
+  return (freeze ? Object.freeze(out) : out) as T;
 }
 
 function deepFreeze<T>(x: T): T {
