@@ -86,16 +86,16 @@ interface IngestEntry {
   teams: string[];
   /** Evaluator slot by metric index; -1 until the first reading allocates it. */
   slots: Int32Array;
-  /** The batch whose scope `inScope` answers. */
-  stamp: number;
+  /** The sender scope `inScope` answers for (a device's readings are nearly always its own patients'). */
+  scopeId: number;
   inScope: boolean;
 }
 
 /** One ingest batch being admitted. */
 interface Batch {
-  stamp: number;
-  /** The sender's teams; undefined = any patient. */
+  /** The sender's teams (undefined = any patient) and their number in `scopeIds`. */
   allowed: Set<string> | undefined;
+  scopeId: number;
   cols: ReadingColumns;
   rejected: BatchRejection[];
   duplicates: { index: number; id: string }[];
@@ -115,7 +115,9 @@ export class Pipeline {
   private readonly entries = new Map<string, IngestEntry>();
   private readonly cols = new ReadingColumns();
   private readonly fields = newReadingFields();
-  private batchNo = 0;
+  /** Sender team sets by their joined names: numbers that never repeat (the table is cleared when large). */
+  private readonly scopeIds = new Map<string, number>();
+  private nextScopeId = 1;
 
   constructor(options: PipelineOptions = {}) {
     this.engine = new Engine({
@@ -271,8 +273,8 @@ export class Pipeline {
   /** Per-batch state for admit(). */
   private startBatch(scope: IngestScope): Batch {
     return {
-      stamp: ++this.batchNo,
       allowed: scope.teams === undefined ? undefined : new Set(scope.teams),
+      scopeId: scope.teams === undefined ? 0 : this.scopeId(scope.teams),
       cols: this.cols.reset(),
       rejected: [],
       duplicates: [],
@@ -317,7 +319,7 @@ export class Pipeline {
     let entry = this.entries.get(patient);
     if (entry === undefined) {
       if (!this.patients.has(patient)) return undefined;
-      entry = { teams: this.teamsOf(patient), slots: new Int32Array(METRIC_COUNT).fill(-1), stamp: 0, inScope: false };
+      entry = { teams: this.teamsOf(patient), slots: new Int32Array(METRIC_COUNT).fill(-1), scopeId: 0, inScope: false };
       this.entries.set(patient, entry);
     }
     return entry;
@@ -325,11 +327,22 @@ export class Pipeline {
 
   private inScope(entry: IngestEntry | undefined, b: Batch): boolean {
     if (entry === undefined) return false;
-    if (entry.stamp !== b.stamp) {
-      entry.stamp = b.stamp;
-      entry.inScope = entry.teams.some((t) => b.allowed!.has(t));
+    if (entry.scopeId !== b.scopeId) {
+      entry.scopeId = b.scopeId;
+      entry.inScope = false;
+      for (const team of entry.teams) if (b.allowed!.has(team)) entry.inScope = true;
     }
     return entry.inScope;
+  }
+
+  private scopeId(teams: readonly string[]): number {
+    const key = teams.join("\u0000");
+    let id = this.scopeIds.get(key);
+    if (id === undefined) {
+      if (this.scopeIds.size >= 10_000) this.scopeIds.clear(); // ids keep increasing: no stale match
+      this.scopeIds.set(key, (id = this.nextScopeId++));
+    }
+    return id;
   }
 
   /** Evaluates the batch's columns, feeds the lifecycle and builds the answer. */
@@ -356,7 +369,7 @@ export class Pipeline {
       const code = triage[k];
       const index = cols.index[pos];
       if (options.compact !== true || code !== TRIAGE_N) readings.push({ index, metric: METRICS[cols.metric[pos]].key, triage: TRIAGE_NAMES[code] });
-      if (code === TRIAGE_NOT_TRIAGED || code === TRIAGE_REF_NEEDED || triggers.has(index)) {
+      if (code === TRIAGE_NOT_TRIAGED || code === TRIAGE_REF_NEEDED || (triggers.size > 0 && triggers.has(index))) {
         const r = readingAt(pos);
         needed.push({ patient: r.patient, metric: r.metric, metricIndex: r.metricIndex, value: r.value, time: r.time, id: r.id, device: r.device, index, triage: TRIAGE_NAMES[code] });
       }

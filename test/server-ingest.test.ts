@@ -81,6 +81,19 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
     expect((await post({ body: [reading] })).body.rejected[0].code).toBe("forbidden");
   });
 
+  it("judges each sender's scope per batch, and a patient's new care team at once", async () => {
+    await registerPatient(h, "moving", "team-a");
+    const deviceB = await h.token("device", ["team-b"]);
+    const send = async (token: string) => {
+      h.clock.advance(1000);
+      const res = await h.http("POST", "/v1/measurements", { token, body: [{ patient: "moving", metric: "pulse", value: 70, time: iso() }] });
+      return res.body.accepted === 1 ? "accepted" : res.body.rejected[0].code;
+    };
+    expect([await send(device), await send(deviceB), await send(device), await send(deviceB)]).toEqual(["accepted", "forbidden", "accepted", "forbidden"]);
+    await registerPatient(h, "moving", "team-b");
+    expect([await send(deviceB), await send(device)]).toEqual(["accepted", "forbidden"]);
+  });
+
   it("counts a measurement id repeated within one batch once", async () => {
     h.clock.advance(60_000);
     const reading = { patient: "pa", metric: "pulse", value: 71, time: iso(), id: "twice" };
