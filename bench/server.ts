@@ -175,12 +175,18 @@ function otherCores(m: { busy: number; self: number }, ours: number): number {
   return Math.max(0, m.busy - m.self - ours);
 }
 
+const PROFILE_LEAD_MS = 500;
+
 /** Stats at t0 and t1 of a window, taken on time (and with --profile, a CPU profile of the window). */
 async function statsWindow(s: RunningServer, t0: number, t1: number): Promise<{ at0: ServerStats; at1: ServerStats; machine: { busy: number; self: number } }> {
+  if (opt.profile !== undefined) {
+    // Starting the profiler blocks the server for ~0.1 s: do it in the warm-up, not in the window.
+    await sleep(Math.max(0, t0 - PROFILE_LEAD_MS - Date.now()));
+    s.child.send({ type: "profile", action: "start" });
+  }
   await sleep(Math.max(0, t0 - Date.now()));
   const m0 = machineCpu();
   const at0 = await serverStats(s, true);
-  if (opt.profile !== undefined) s.child.send({ type: "profile", action: "start" });
   await sleep(Math.max(0, t1 - Date.now()));
   const m1 = machineCpu();
   const at1 = await serverStats(s);
