@@ -267,7 +267,13 @@ export class Pipeline {
       if (this.admit(b, entry, r.patient, r.metricIndex, r.metric, r.value, r.time, r.id)) admitted.push(r);
     }
     const invalidated = fhir.invalidations.map((i) => ({ index: i.entry, id: i.id }));
-    return this.evaluate(b, invalidated, now, options, (pos) => admitted[pos], { attribute: (r) => fhirOrigin(resource, r.index) });
+    const answer = this.evaluate(b, invalidated, now, options, (pos) => admitted[pos], { attribute: (r) => fhirOrigin(resource, r.index) });
+    for (const i of fhir.invalidations) {
+      // Only a sender that may send for the patient may withdraw its readings.
+      const entry = i.patient === undefined ? undefined : this.ingestEntry(i.patient);
+      if (entry !== undefined && (b.allowed === undefined || this.inScope(entry, b))) this.lifecycle.withdrawReading(i.patient!, i.id, now);
+    }
+    return answer;
   }
 
   /** Per-batch state for admit(). */

@@ -165,6 +165,23 @@ export class AlertLifecycle {
     }
   }
 
+  /**
+   * The source withdrew a measurement (FHIR `cancelled` / `entered-in-error`). The open alerts it
+   * triggered are marked (`updated`, change `reading_withdrawn`, the trigger reading `withdrawn`)
+   * for a clinician to review and acknowledge — not resolved: the rule's state in the kernel
+   * already includes the reading and cannot take it back, so resolving here would leave the rule
+   * at its level with no open alert, and the next reading past the limit would raise nothing.
+   */
+  withdrawReading(patient: string, measurementId: string, now: number): void {
+    for (const a of this.openOf(patient)) {
+      const trigger = a.why.readings.find((r) => r.measurementId === measurementId && r.withdrawn === undefined);
+      if (trigger === undefined) continue;
+      trigger.withdrawn = true;
+      a.updatedAt = now;
+      this.emitAlert("updated", a, now, { change: "reading_withdrawn" });
+    }
+  }
+
   /** Resolves the open alert of a rule that was removed from the patient's thresholds (the engine stops evaluating it). */
   retire(patient: string, rule: string, now: number): Alert | undefined {
     const a = this.openAlert(patient, rule);

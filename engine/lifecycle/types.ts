@@ -48,6 +48,8 @@ export interface TriggerReading {
   measurementId?: string;
   /** Index of the reading in its ingest request, when known. */
   index?: number;
+  /** The source withdrew this measurement afterwards (FHIR cancelled / entered-in-error). */
+  withdrawn?: true;
 }
 
 /** Why an alert exists: everything a clinician needs to judge it. */
@@ -200,7 +202,7 @@ export interface SilenceInput {
 export type ReviewReason = "not_triaged" | "reference_needed" | "unit_mismatch";
 
 /** What changed in an `updated` event. */
-export type UpdateChange = "upgraded" | "downgraded" | "cleared" | "reopened" | "rerouted" | "silences";
+export type UpdateChange = "upgraded" | "downgraded" | "cleared" | "reopened" | "rerouted" | "silences" | "reading_withdrawn";
 
 interface EventBase {
   /** Strictly increasing, global, no gaps. */
