@@ -16,6 +16,9 @@ import { SubscriberIndex } from "./subscribers.js";
 
 export const WS_PATH = "/v1/ws";
 
+/** Heartbeats go out in this many slices of the interval: 1 000 sockets at once would stall the loop. */
+const HEARTBEAT_SLICES = 10;
+
 /** The alert-transition metric's kind for an event (undefined: not a transition). */
 const TRANSITION_KIND: Record<string, string | undefined> = {
   raised: "raise",
@@ -28,6 +31,7 @@ export class Hub {
   private readonly sessions = new Map<number, Session>();
   private readonly subscribers = new SubscriberIndex<Session>();
   private readonly heartbeat: NodeJS.Timeout;
+  private heartbeatSlice = 0;
   private readonly unlisten: () => void;
   private batchStart: bigint | undefined;
   /** Events released by the current durable flush, not yet delivered. */
@@ -36,7 +40,7 @@ export class Hub {
   constructor(private readonly ctx: AppContext) {
     // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
     this.unlisten = ctx.durable.onEvent((event) => this.publish(event));
-    this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs);
+    this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs / HEARTBEAT_SLICES);
     this.heartbeat.unref();
   }
 
@@ -138,8 +142,14 @@ export class Hub {
     if (kind !== undefined) this.ctx.metrics.alertTransitions.inc({ kind, priority: event.alert.priority });
   }
 
+  /** One slice of the subscribed sessions gets its heartbeat (each session once per interval). */
   private beat(): void {
+    const slice = this.heartbeatSlice;
+    this.heartbeatSlice = (slice + 1) % HEARTBEAT_SLICES;
     const seq = this.ctx.pipeline.lifecycle.lastSeq();
-    for (const session of this.subscribers.all()) session.send({ type: "heartbeat", seq, at: this.ctx.now() });
+    let i = 0;
+    for (const session of this.subscribers.all()) {
+      if (i++ % HEARTBEAT_SLICES === slice) session.send({ type: "heartbeat", seq, at: this.ctx.now() });
+    }
   }
 }
