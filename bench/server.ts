@@ -509,6 +509,11 @@ async function main(): Promise<void> {
   report({ tp, lat, http }, (performance.now() - tStart) / 1000);
 }
 
+/** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
+function perCore(r: TpRun): number {
+  return r.rps / r.serverCores;
+}
+
 interface All {
   tp: Record<Kind, TpRun[]>;
   lat: Record<Kind, LatRun[]>;
@@ -538,6 +543,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
     const runs = tp[t];
     if (runs.length === 0) continue;
     rows.push(["WS ingest, max", TRANSPORT_NAME[t], "readings/s accepted", ...rate3(S(runs.map((r) => r.rps))), ...side(runs, runs.map((r) => r.genCores))]);
+    rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(runs.map(perCore))), ...blank]);
   }
   for (const t of K) {
     const runs = lat[t];
@@ -693,6 +699,8 @@ function report({ tp, lat, http }: All, wallS: number): void {
       http_ws: http.ws.length ? rssOf(http.ws) : null,
     },
     server_cores_ws_ingest: n(med(tp.uws.map((r) => r.serverCores)), 3),
+    ws_ingest_rps_per_server_core: n(med(tp.uws.map(perCore))),
+    ws_ingest_rps_per_server_core_ws: n(med(tp.ws.map(perCore))),
     runs: cfg.runs,
     quick,
     patients: cfg.patients,

@@ -8,6 +8,7 @@ import { VarselError } from "./errors.js";
 import type { Evaluator } from "./evaluator.js";
 import { fhirToItems, ingestFhir } from "./ingest/fhir.js";
 import { ReadingColumns } from "./ingest/columns.js";
+import { PatientCache, type SenderScope } from "./ingest/patient-cache.js";
 import { newReadingFields, normalizeReading, readInto, type BatchRejection, type Reading } from "./ingest/normalize.js";
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
@@ -18,7 +19,7 @@ import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
-import { METRIC_COUNT, METRICS, resolveMetric } from "./metrics.js";
+import { METRICS, resolveMetric } from "./metrics.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -80,22 +81,9 @@ export interface PipelineOptions {
 
 const DEFAULT_IDEMPOTENCY_WINDOW = 1_000_000;
 
-/** What ingest keeps per registered patient (rebuilt when the patient is updated). */
-interface IngestEntry {
-  /** Care teams, for the sender's scope. */
-  teams: string[];
-  /** Evaluator slot by metric index; -1 until the first reading allocates it. */
-  slots: Int32Array;
-  /** The sender scope `inScope` answers for (a device's readings are nearly always its own patients'). */
-  scopeId: number;
-  inScope: boolean;
-}
-
 /** One ingest batch being admitted. */
 interface Batch {
-  /** The sender's teams (undefined = any patient) and their number in `scopeIds`. */
-  allowed: Set<string> | undefined;
-  scopeId: number;
+  scope: SenderScope;
   cols: ReadingColumns;
   rejected: BatchRejection[];
   duplicates: { index: number; id: string }[];
@@ -112,12 +100,9 @@ export class Pipeline {
   private readonly patients = new Map<string, PatientRecord>();
   private readonly seen = new Set<string>();
   private readonly idempotencyWindow: number;
-  private readonly entries = new Map<string, IngestEntry>();
+  private readonly cache = new PatientCache((id) => (this.patients.has(id) ? this.teamsOf(id) : undefined));
   private readonly cols = new ReadingColumns();
   private readonly fields = newReadingFields();
-  /** Sender team sets by their joined names: numbers that never repeat (the table is cleared when large). */
-  private readonly scopeIds = new Map<string, number>();
-  private nextScopeId = 1;
 
   constructor(options: PipelineOptions = {}) {
     this.engine = new Engine({
@@ -168,7 +153,7 @@ export class Pipeline {
     this.reconfigure(record, this.thresholds.patientOverrides(id), now);
     this.lifecycle.setPatient(id, { programme: input.programme, careTeams: input.careTeams }, now);
     this.patients.set(id, record);
-    this.entries.delete(id); // its teams may have changed
+    this.cache.forget(id); // its teams may have changed
     return record;
   }
 
@@ -270,8 +255,8 @@ export class Pipeline {
     const answer = this.evaluate(b, invalidated, now, options, (pos) => admitted[pos], { attribute: (r) => fhirOrigin(resource, r.index) });
     for (const i of fhir.invalidations) {
       // Only a sender that may send for the patient may withdraw its readings.
-      const entry = i.patient === undefined ? undefined : this.ingestEntry(i.patient);
-      if (entry !== undefined && (b.allowed === undefined || this.inScope(entry, b))) this.lifecycle.withdrawReading(i.patient!, i.id, now);
+      const entry = i.patient === undefined ? undefined : this.cache.entry(i.patient);
+      if (entry !== undefined && this.cache.admits(entry, b.scope)) this.lifecycle.withdrawReading(i.patient!, i.id, now);
     }
     return answer;
   }
@@ -279,8 +264,7 @@ export class Pipeline {
   /** Per-batch state for admit(). */
   private startBatch(scope: IngestScope): Batch {
     return {
-      allowed: scope.teams === undefined ? undefined : new Set(scope.teams),
-      scopeId: scope.teams === undefined ? 0 : this.scopeId(scope.teams),
+      scope: this.cache.scope(scope.teams),
       cols: this.cols.reset(),
       rejected: [],
       duplicates: [],
@@ -294,9 +278,9 @@ export class Pipeline {
    * the batch's columns, or into rejected / duplicates. True when it was admitted.
    */
   private admit(b: Batch, index: number, patient: string, metricIndex: number, metric: string, value: number, time: number, id: string | undefined): boolean {
-    const entry = this.ingestEntry(patient);
+    const entry = this.cache.entry(patient);
     // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
-    if (b.allowed !== undefined && !this.inScope(entry, b)) {
+    if (!this.cache.admits(entry, b.scope)) {
       b.rejected.push({ index, code: "forbidden", message: "patient is not in the sender's care teams" });
       return false;
     }
@@ -318,37 +302,6 @@ export class Pipeline {
     if (slot < 0) slot = entry.slots[metricIndex] = this.engine.patients.slotOf(patient, metric);
     b.cols.push(slot, time, value, metricIndex, index);
     return true;
-  }
-
-  /** What ingest needs of a registered patient, cached until the patient changes (undefined: not registered). */
-  private ingestEntry(patient: string): IngestEntry | undefined {
-    let entry = this.entries.get(patient);
-    if (entry === undefined) {
-      if (!this.patients.has(patient)) return undefined;
-      entry = { teams: this.teamsOf(patient), slots: new Int32Array(METRIC_COUNT).fill(-1), scopeId: 0, inScope: false };
-      this.entries.set(patient, entry);
-    }
-    return entry;
-  }
-
-  private inScope(entry: IngestEntry | undefined, b: Batch): boolean {
-    if (entry === undefined) return false;
-    if (entry.scopeId !== b.scopeId) {
-      entry.scopeId = b.scopeId;
-      entry.inScope = false;
-      for (const team of entry.teams) if (b.allowed!.has(team)) entry.inScope = true;
-    }
-    return entry.inScope;
-  }
-
-  private scopeId(teams: readonly string[]): number {
-    const key = teams.join("\u0000");
-    let id = this.scopeIds.get(key);
-    if (id === undefined) {
-      if (this.scopeIds.size >= 10_000) this.scopeIds.clear(); // ids keep increasing: no stale match
-      this.scopeIds.set(key, (id = this.nextScopeId++));
-    }
-    return id;
   }
 
   /** Evaluates the batch's columns, feeds the lifecycle and builds the answer. */
