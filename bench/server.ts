@@ -310,6 +310,8 @@ interface LatRun {
   lat: Percentiles;
   hist: HistogramData;
   ack: Percentiles;
+  /** In the server: reading time → event released by the durable flush (before the sends). */
+  released: Percentiles;
   sentRps: number;
   acceptedRps: number;
   deliveries: number;
@@ -407,13 +409,15 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       rssMb: end.rssMb,
       loopDelayMaxMs: at1.loopDelayMaxMs,
       tickMaxMs: at1.ticks.maxMs,
+      released: percentiles(at1.released),
       problems,
     };
     out.otherCores = otherCores(machine, u.cores + out.genCores + out.subCores);
     log(
       `latency ${transport} run ${run + 1}: ${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
         `(${r.transitions} transitions × ${perTeam} subscribers/team = ${out.expectedDeliveries}); ingest→alert p50 ${lat.p50} ms, p99 ${lat.p99} ms, ` +
-        `p99.9 ${lat.p999} ms, max ${lat.max} ms; ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+        `p99.9 ${lat.p999} ms, max ${lat.max} ms; in the server (reading → event released) p50 ${out.released.p50} ms, p99 ${out.released.p99} ms; ` +
+        `ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
         `clients ${(out.genCores + out.subCores).toFixed(2)} cores, other processes ${out.otherCores.toFixed(2)} cores; ` +
         `RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}; ${end.openAlerts} alerts open at end${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
@@ -559,6 +563,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
     rows.push(["", "", "ingest→alert p99", ...ms3(S(runs.map((r) => r.lat.p99))), ...blank]);
     rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), ...blank]);
     rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), ...blank]);
+    rows.push(["", "", "reading → event released by the server, p99", ...ms3(S(runs.map((r) => r.released.p99))), ...blank]);
     rows.push(["", "", "device ingest ack p99 (send→ingest_result)", ...ms3(S(runs.map((r) => r.ack.p99))), ...blank]);
     rows.push(["", "", "server event-loop delay max", ...ms3(S(runs.map((r) => r.loopDelayMaxMs))), ...blank]);
     rows.push(["", "", "server clock tick (1/s) longest", ...ms3(S(runs.map((r) => r.tickMaxMs))), ...blank]);
@@ -681,6 +686,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
     p999_ms_at_50k: n(med(latU.map((r) => r.lat.p999))),
     max_ms_at_50k: n(med(latU.map((r) => r.lat.max))),
     p99_ms_at_50k_ws: n(med(lat.ws.map((r) => r.lat.p99))),
+    released_p99_ms_at_50k: n(med(latU.map((r) => r.released.p99))),
     latency_rate: cfg.rate,
     latency_accepted_rps: n(med(latU.map((r) => r.acceptedRps))),
     alert_deliveries: n(med(latU.map((r) => r.deliveries)), 6),

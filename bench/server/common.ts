@@ -73,6 +73,12 @@ export interface ServerStats {
   loopDelayMaxMs: number;
   /** Clock ticks since the last reset: count, longest and total ms. */
   ticks: { count: number; maxMs: number; totalMs: number };
+  /**
+   * Since the last reset, per alert event triggered by a reading: Date.now() when the durable
+   * flush releases it to the hub − the reading's time (the generator's send time): the server's
+   * share of ingest → alert, before the sends to subscribers.
+   */
+  released: HistogramData;
 }
 
 export interface SocketPlan {

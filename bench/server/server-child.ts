@@ -11,7 +11,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino } from "pino";
 import { PROGRAMMES } from "../../engine/rules/programmes.js";
 import { VarselServer } from "../../server/app.js";
-import { failChild, guardChild, receiveConfig, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
+import { failChild, guardChild, receiveConfig, Histogram, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
 
 guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
 const cfg = await receiveConfig<ServerChildConfig>();
@@ -65,6 +65,13 @@ async function main(): Promise<void> {
     };
   }
 
+  let released = new Histogram();
+  server.durable.onEvent((event) => {
+    if (event.type === "silence" || event.type === "review") return;
+    const trigger = event.alert.why.readings.at(-1);
+    if (trigger?.readingValue !== undefined) released.add(Date.now() - trigger.time);
+  });
+
   const stats = (reset = false): ServerStats => {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
@@ -81,8 +88,10 @@ async function main(): Promise<void> {
       loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
       loopDelayMaxMs: loopDelay.max / 1e6,
       ticks: { ...ticks },
+      released: released.data(),
     };
     if (reset) {
+      released = new Histogram();
       loopDelay.reset();
       Object.assign(ticks, { count: 0, maxMs: 0, totalMs: 0 });
     }
