@@ -107,7 +107,15 @@ export class Hub {
   }
 
   private publish(event: LifecycleEvent): void {
-    if (this.outbox.length === 0) queueMicrotask(() => this.deliver());
+    if (this.outbox.length === 0) {
+      queueMicrotask(() => {
+        try {
+          this.deliver();
+        } catch (err) {
+          this.ctx.logger.error({ err }, "event delivery failed"); // a microtask throw would end the process
+        }
+      });
+    }
     this.outbox.push(event);
   }
 
