@@ -446,6 +446,39 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(results.filter((r) => r === "dropped")).toEqual([]);
     });
 
+    it("delivers frames sent from open after an asynchronous upgrade, first and in order, on every connection", async () => {
+      const h = await harness(kind);
+      h.select = async (offered) => {
+        await sleep(1);
+        return offered.includes("varsel.v1.json") ? "varsel.v1.json" : undefined;
+      };
+      // Greetings of many lengths (the uWS upgrade bug this guards against depends on what a send in open leaves behind).
+      h.onOpen = (conn) => {
+        conn.send(`hello ${conn.id} ${"x".repeat(conn.id % 97)}`, false);
+        conn.send(Buffer.from([conn.id & 0xff]), true);
+        if (conn.id % 10 === 0) conn.close(4000, "closed in open");
+      };
+      const results = await Promise.all(
+        Array.from({ length: 60 }, async () => {
+          // Listening from the start: the greeting can arrive with the 101 answer, before "open".
+          const ws = new WebSocket(h.wsUrl(), ["varsel.v1.json"]);
+          clients.push(ws);
+          const got = collect(ws);
+          const closedWith = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+          ws.once("open", () => ws.send("echo me"));
+          const first = await Promise.race([until(() => got.length >= 3, 3000, "3 frames").then(() => "frames"), closedWith]);
+          return { got, code: first === "frames" ? undefined : first };
+        }),
+      );
+      for (const { got, code } of results) {
+        expect(got[0]!.data.toString()).toMatch(/^hello \d+ x*$/);
+        expect(got[1]!.isBinary).toBe(true);
+        if (code === undefined) expect(got[2]!.data.toString()).toBe("echo me");
+        else expect(code).toBe(4000);
+      }
+      expect(results.filter((r) => r.code === 1006)).toEqual([]);
+    });
+
     it("keeps a connection when a message handler throws", async () => {
       const h = await harness(kind);
       h.onMessage = (conn, data) => {

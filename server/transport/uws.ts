@@ -46,6 +46,9 @@ function copy(ab: ArrayBuffer): Buffer {
 }
 
 class UwsConn extends BaseConn {
+  /** Frames sent while uWS is still inside the upgrade's cork (see holdSends). */
+  private held: [data: string | Buffer | Uint8Array, binary: boolean][] | undefined;
+
   constructor(
     id: number,
     private readonly ws: uws.WebSocket<UserData>,
@@ -56,7 +59,29 @@ class UwsConn extends BaseConn {
     super(id, protocol, remoteAddress, userData);
   }
 
+  /**
+   * From here until the current microtask ends, frames are held and then sent. uWS calls `open`
+   * inside `res.cork(() => res.upgrade(...))`; after an asynchronous upgrade, cork's epilogue
+   * reads the new WebSocket's data as HTTP response state and, depending on what a send in `open`
+   * left there, closes the socket at once (1006 right after open; uWebSockets issue 1928, fixed
+   * upstream by PR 1929, not in this build; the reporter's workaround: no send inside `open`).
+   */
+  holdSends(): void {
+    this.held = [];
+    queueMicrotask(() => this.releaseHeld());
+  }
+
+  private releaseHeld(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (held.length > 0 && !this.closed) this.cork(() => held.forEach(([data, binary]) => this.write(data, binary)));
+  }
+
   protected write(data: string | Buffer | Uint8Array, binary: boolean): SendResult {
+    if (this.held !== undefined) {
+      this.held.push([data, binary]);
+      return "ok";
+    }
     let r = 0;
     this.ws.cork(() => void (r = this.ws.send(data, binary, false))); // a no-op wrapper inside an outer cork
     if (r === SEND_DROPPED) {
@@ -81,6 +106,7 @@ class UwsConn extends BaseConn {
   }
 
   protected end(code: number, reason: string): void {
+    this.releaseHeld(); // what was sent before close() goes before the close frame
     this.ws.cork(() => this.ws.end(code, reason)); // runs the close event synchronously
   }
 
@@ -246,6 +272,7 @@ class UwsTransport implements Transport {
         const conn = new UwsConn(this.nextId++, ws, ud.protocol, ud.upReq.remoteAddress, ud.upReq.userData);
         ud.conn = conn;
         this.conns.add(conn);
+        conn.holdSends();
         const open = handlers.open;
         if (open !== undefined) safeCall(logger, "open", () => open.call(handlers, conn));
         if (this.closing !== undefined) conn.close(SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON);

@@ -48,6 +48,8 @@ export class Harness {
     }),
   });
   select: SelectProtocol = (offered) => (offered.includes("varsel.v1.json") ? "varsel.v1.json" : undefined);
+  /** Default: nothing. */
+  onOpen = (_conn: SocketConn): void => {};
   /** Default: echo. */
   onMessage = (conn: SocketConn, data: Buffer, isBinary: boolean): void => void conn.send(data, isBinary);
 
@@ -67,7 +69,10 @@ export class Harness {
           return this.select(offered, req);
         },
         handlers: {
-          open: (conn) => void this.events.push({ type: "open", conn }),
+          open: (conn) => {
+            this.events.push({ type: "open", conn });
+            this.onOpen(conn);
+          },
           message: (conn, data, isBinary) => {
             this.events.push({ type: "message", conn, data, isBinary });
             this.onMessage(conn, data, isBinary);
