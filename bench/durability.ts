@@ -137,10 +137,9 @@ async function makeMode(key: Mode["key"], store: Store | undefined): Promise<Mod
 }
 
 /** Runs a recovery child process; resolves its JSON line. */
-function recoverChild(url: string, mode: "open" | "split", fixImport: boolean): Promise<Record<string, unknown>> {
+function recoverChild(url: string, mode: "open" | "split"): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const args = ["--import", "tsx", join(HERE, "durability", "recover.ts"), "--store", url, "--mode", mode];
-    if (fixImport) args.push("--fix-import");
     const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VARSEL_BENCH_REEXEC: "1" } });
     let stdout = "";
     let stderr = "";
@@ -164,45 +163,29 @@ interface RecoveryRow {
   tailCommands: number;
   tailReadings: number;
   runs: number[];
-  fixImport: boolean;
   error?: string;
   errorAt?: string;
   split?: Record<string, unknown>;
   rss?: number;
 }
 
-/** `runs` fresh-process recoveries through DurablePipeline.open, then one split run. Falls back to --fix-import when open fails. */
-async function measureRecovery(
-  url: string,
-  storeName: string,
-  tail: string,
-  tailCommands: number,
-  tailReadings: number,
-  runs: number,
-  split: boolean,
-  knownFailure?: RecoveryRow,
-): Promise<RecoveryRow> {
-  const row: RecoveryRow = { store: storeName, tail, tailCommands, tailReadings, runs: [], fixImport: false };
-  // the same store already failed this way: do not spend a run on failing again
-  const first = knownFailure?.error !== undefined ? { error: knownFailure.error, error_at: knownFailure.errorAt } : await recoverChild(url, "open", false);
-  if (first.error !== undefined) {
-    row.error = String(first.error);
-    row.errorAt = first.error_at === undefined ? undefined : String(first.error_at);
-    row.fixImport = true;
-    if (knownFailure === undefined) log(`recovery (${storeName}, ${tail}) FAILED: ${row.error} at ${row.errorAt ?? "?"}; measuring again with --fix-import`);
-  } else {
-    row.runs.push(Number(first.open_store_s) + Number(first.recover_s));
-    row.rss = Number(first.rss_mb);
-  }
+/** `runs` fresh-process recoveries through DurablePipeline.open, then one split run; stops at the first failure. */
+async function measureRecovery(url: string, storeName: string, tail: string, tailCommands: number, tailReadings: number, runs: number, split: boolean): Promise<RecoveryRow> {
+  const row: RecoveryRow = { store: storeName, tail, tailCommands, tailReadings, runs: [] };
   while (row.runs.length < runs) {
-    const r = await recoverChild(url, "open", row.fixImport);
-    if (r.error !== undefined) throw new Error(`recovery failed even with --fix-import: ${String(r.error)} at ${String(r.error_at)}`);
+    const r = await recoverChild(url, "open");
+    if (r.error !== undefined) {
+      row.error = String(r.error);
+      row.errorAt = r.error_at === undefined ? undefined : String(r.error_at);
+      log(`recovery (${storeName}, ${tail}) FAILED: ${row.error} at ${row.errorAt ?? "?"}`);
+      return row;
+    }
     row.runs.push(Number(r.open_store_s) + Number(r.recover_s));
     row.rss = Number(r.rss_mb);
-    log(`recovery (${storeName}, ${tail}${row.fixImport ? ", fix-import" : ""}) run ${row.runs.length}: ${row.runs.at(-1)!.toFixed(2)} s, rss ${r.rss_mb} MB`);
+    log(`recovery (${storeName}, ${tail}) run ${row.runs.length}: ${row.runs.at(-1)!.toFixed(2)} s, rss ${r.rss_mb} MB`);
   }
   if (split) {
-    row.split = await recoverChild(url, "split", row.fixImport);
+    row.split = await recoverChild(url, "split");
     if (row.split.error !== undefined) log(`split recovery error: ${String(row.split.error)}`);
   }
   return row;
@@ -387,7 +370,7 @@ async function main(): Promise<void> {
     await drive(sq.d, sq.clock, burst, cfg.uploadInflight);
     log(`longest tail: +${burstCount} upload commands (${burstReadings} readings) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const worstJournaled = sq.d.position() - snapInfo.sqlite.pos;
-    recoveries.push(await measureRecovery(sqliteUrl, "SQLite", `${fmtCount(worstJournaled)} commands (cadence limit)`, worstJournaled, tailReadings + burstReadings, 1, false, recoveries[0]));
+    recoveries.push(await measureRecovery(sqliteUrl, "SQLite", `${fmtCount(worstJournaled)} commands (cadence limit)`, worstJournaled, tailReadings + burstReadings, 1, false));
     // done with the stores (SQLite checkpoints its WAL into the file on close)
     for (const m of modes) await m.store?.close();
     const dbBytes = statSync(sqliteFile).size;
@@ -512,7 +495,7 @@ async function main(): Promise<void> {
         `${S.median.toFixed(2)} s`,
         `${S.max.toFixed(2)} s`,
         r.rss === undefined ? "–" : `${r.rss} MB`,
-        r.error === undefined ? "ok" : `FAILS (${r.error.split(":")[0]}); times with --fix-import`,
+        r.error === undefined ? "ok" : `FAILS (${r.error.split(":")[0]})`,
       ];
     });
     out.push(renderTable(["recovery (fresh process)", "journal tail", "tail cmds / readings", "runs", "min", "median", "max", "rss", "DurablePipeline.open"], rRows, ["l", "l", "r", "r", "r", "r", "r", "r", "l"]));
@@ -536,7 +519,7 @@ async function main(): Promise<void> {
     const splitTotal = steps.reduce((a, x) => a + (Number.isNaN(x[2]) ? 0 : x[2]), 0);
     out.push(
       renderTable(
-        [`where recovery time goes (${rec.store}, ${rec.tail}, one run${rec.fixImport ? ", --fix-import" : ""})`, "code (engine/)", "seconds", "share"],
+        [`where recovery time goes (${rec.store}, ${rec.tail}, one run)`, "code (engine/)", "seconds", "share"],
         [...steps.map(([a, b, x]) => [a, b, Number.isNaN(x) ? "–" : x.toFixed(3), Number.isNaN(x) ? "" : `${((100 * x) / splitTotal).toFixed(0)} %`]), ["total (sum of the steps)", "", splitTotal.toFixed(3), ""]],
         ["l", "l", "r", "r"],
       ),
@@ -552,7 +535,7 @@ async function main(): Promise<void> {
     if (Object.keys(parts).length > 0) {
       out.push(
         `state bytes (each part packed alone, long arrays estimated from a prefix): ${["patients", "seen", "thresholds", "registry", "lifecycle"].map((k) => `${k} ${mb(parts[k] ?? NaN)}`).join(", ")}; ` +
-          `registry = ruleInfo ${mb(parts["registry.ruleInfo"] ?? NaN)} + slotOwners ${mb(parts["registry.slotOwners"] ?? NaN)} + patients ${mb(parts["registry.patients"] ?? NaN)}.`,
+          `registry = patients ${mb(parts["registry.patients"] ?? NaN)} + definitions ${mb(parts["registry.definitions"] ?? NaN)} + slot columns ${mb(parts["registry.slots"] ?? NaN)} + rule columns ${mb(parts["registry.rules"] ?? NaN)}.`,
       );
     }
     out.push(
@@ -584,19 +567,18 @@ async function main(): Promise<void> {
       ["SQLite ÷ memory, device uploads, default snapshot cadence", r3(amUp.ratio), "(≥ 0.70×)", goal(atLeast(amUp.ratio, 0.7))],
       [
         `recovery, ${day.patients.length} patients, ${cfg.tailMin} min tail (median)`,
-        recoveryOk ? `${recS.median.toFixed(2)} s` : `FAILS (${recS.median.toFixed(2)} s if fixed)`,
+        recoveryOk ? `${recS.median.toFixed(2)} s` : "FAILS",
         "≤ 2 s",
         goal(goals.recovery_le_2s),
       ],
-      [`recovery, tail of ${fmtCount(worst.tailCommands)} commands`, `${worst.error === undefined ? "" : "fixed: "}${worstS.median.toFixed(2)} s`, "(≤ 2 s)", goal(worst.error === undefined && worstS.median <= 2)],
+      [`recovery, tail of ${fmtCount(worst.tailCommands)} commands`, worst.error === undefined ? `${worstS.median.toFixed(2)} s` : "FAILS", "(≤ 2 s)", goal(worst.error === undefined && worstS.median <= 2)],
     ];
-    if (pgRecS) gRows.push([`recovery from PostgreSQL, ${cfg.tailMin} min tail`, `${pgRec!.error === undefined ? "" : "fixed: "}${pgRecS.median.toFixed(2)} s`, "(≤ 2 s)", goal(pgRec!.error === undefined && pgRecS.median <= 2)]);
+    if (pgRecS) gRows.push([`recovery from PostgreSQL, ${cfg.tailMin} min tail`, pgRec!.error === undefined ? `${pgRecS.median.toFixed(2)} s` : "FAILS", "(≤ 2 s)", goal(pgRec!.error === undefined && pgRecS.median <= 2)]);
     out.push(renderTable(["goal (medians)", "value", "goal", ""], gRows, ["l", "r", "l", "l"]));
     if (!recoveryOk) {
       out.push("");
       out.push(
-        `RECOVERY FAILS: DurablePipeline.open → ${rec.error} (${rec.errorAt ?? ""}). The times marked "fixed" / "if fixed" replace PatientRegistry.importState ` +
-          `in the child process only (bench/durability/recover.ts --fix-import: the same code without spreading the arrays as arguments).`,
+        `RECOVERY FAILS: DurablePipeline.open → ${rec.error} (${rec.errorAt ?? ""}).`,
       );
     }
     out.push("");
@@ -611,7 +593,7 @@ async function main(): Promise<void> {
       recovery_s_100k: recoveryOk ? sig(recS.median, 3) : null,
       recovery_patients: day.patients.length,
       recovery_ok: recoveryOk,
-      ...(recoveryOk ? {} : { recovery_error: rec.error, recovery_s_100k_if_fixed: sig(recS.median, 3) }),
+      ...(recoveryOk ? {} : { recovery_error: rec.error }),
       durable_rps: sig(res.sqlite_gateway.median),
       nondurable_rps: sig(res.memory_gateway.median),
       durable_over_nondurable_uploads: sig(ratioUploads, 3),

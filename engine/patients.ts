@@ -2,9 +2,10 @@
 // clinical vocabulary (patient id, metric key, rule id) and the evaluator's numbers.
 import { KIND_SCORE_LINK } from "../assembly/layout.js";
 import { VarselError } from "./errors.js";
+import { alignedCopy, bytesOf } from "./typed-bytes.js";
 import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
 import { metricByKey } from "./metrics.js";
-import { compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
+import { compileRule, compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 
@@ -41,17 +42,54 @@ interface Patient {
 
 const NEWS2_METRIC = "news2";
 
-/** The registry as plain data (snapshots); slot and rule numbers refer to the evaluator's. */
+/**
+ * The registry as compact columns (snapshots); slot and rule numbers are the evaluator's. A rule's
+ * compiled form is not stored: it is the compiler's output for its definition, recompiled on
+ * restore (once per distinct definition; definitions are stored once, not once per rule).
+ * Numeric columns are the bytes of Int32Array / Float64Array / Uint8Array, one element per
+ * slot or rule; -1 marks a number the registry never used.
+ */
 export interface RegistryState {
-  patients: { id: string; config: PatientConfig; slots: [string, number][]; rules: [string, number][]; links: [string, number[]][] }[];
-  slotOwners: { patient: string; metric: string }[];
-  ruleInfo: RuleInfo[];
+  patients: { id: string; config: PatientConfig }[];
+  /** Distinct definitions, referred to by index. */
+  definitions: RuleDef[];
+  metrics: string[];
+  /** Per slot: owner (patient index), metric index. Int32. */
+  slotPatient: Uint8Array;
+  slotMetric: Uint8Array;
+  /** Per rule: owner (patient index), definition index, slot, score rule a link triggers (else -1). Int32. */
+  rulePatient: Uint8Array;
+  ruleDefinition: Uint8Array;
+  ruleSlot: Uint8Array;
+  ruleTarget: Uint8Array;
+  /** Per rule: when it was armed (the compiled anchor). Float64. */
+  ruleAnchor: Uint8Array;
+  /** Per rule: RULE_ACTIVE when the patient still uses it (disabled rules keep their number). Uint8. */
+  ruleFlags: Uint8Array;
+}
+
+const RULE_ACTIVE = 1;
+
+/** A restored snapshot's rule columns; a rule's RuleInfo is made from them when first asked for. */
+interface RestoredRules {
+  patients: Patient[];
+  definitions: RuleDef[];
+  patient: Int32Array;
+  definition: Int32Array;
+  slot: Int32Array;
+  target: Int32Array;
+  anchor: Float64Array;
+  compile: ReturnType<typeof compiler>;
 }
 
 export class PatientRegistry {
   private readonly patients = new Map<string, Patient>();
-  private readonly slotOwners: { patient: string; metric: string }[] = [];
-  private readonly ruleInfo: RuleInfo[] = [];
+  /** Per slot: its patient and metric. */
+  private readonly slotPatients: string[] = [];
+  private readonly slotMetrics: string[] = [];
+  /** Per evaluator rule; after a restore, filled in on first use (restoring 500 000 objects was most of a restart). */
+  private readonly ruleInfo: (RuleInfo | undefined)[] = [];
+  private restored: RestoredRules | undefined;
 
   /** `programmeRules` gives a programme's current rule set (versioned elsewhere; default: built-in). */
   constructor(
@@ -69,32 +107,144 @@ export class PatientRegistry {
     return this.get(patient).config;
   }
 
-  /** Everything the registry holds, as plain data. */
+  /** Everything the registry holds, as compact columns (see RegistryState). */
   exportState(): RegistryState {
+    const patientIndex = new Map<string, number>();
+    const patients: RegistryState["patients"] = [];
+    for (const p of this.patients.values()) {
+      patientIndex.set(p.id, patients.length);
+      patients.push({ id: p.id, config: p.config });
+    }
+    const metricIndex = new Map<string, number>();
+    const slots = this.slotPatients.length;
+    const slotPatient = new Int32Array(slots).fill(-1);
+    const slotMetric = new Int32Array(slots).fill(-1);
+    for (let slot = 0; slot < slots; slot++) {
+      const patient = this.slotPatients[slot];
+      if (patient === undefined) continue;
+      slotPatient[slot] = patientIndex.get(patient)!;
+      const metric = this.slotMetrics[slot];
+      let m = metricIndex.get(metric);
+      if (m === undefined) metricIndex.set(metric, (m = metricIndex.size));
+      slotMetric[slot] = m;
+    }
+    const definitionIndex = new Map<RuleDef, number>();
+    const n = this.ruleInfo.length;
+    const rulePatient = new Int32Array(n).fill(-1);
+    const ruleDefinition = new Int32Array(n).fill(-1);
+    const ruleSlot = new Int32Array(n).fill(-1);
+    const ruleTarget = new Int32Array(n).fill(-1);
+    const ruleAnchor = new Float64Array(n);
+    const ruleFlags = new Uint8Array(n);
+    const r = this.restored;
+    for (let id = 0; id < n; id++) {
+      const info = this.ruleInfo[id];
+      let definition: RuleDef;
+      if (info !== undefined) {
+        rulePatient[id] = patientIndex.get(info.patient)!;
+        definition = info.definition;
+        ruleSlot[id] = info.compiled.slot;
+        ruleTarget[id] = info.link ? info.compiled.target! : -1;
+        ruleAnchor[id] = info.compiled.anchor;
+      } else if (r !== undefined && id < r.patient.length && r.patient[id] >= 0) {
+        // Not touched since the restore: copied from the columns (patients keep their index: none is ever removed).
+        rulePatient[id] = r.patient[id];
+        definition = r.definitions[r.definition[id]];
+        ruleSlot[id] = r.slot[id];
+        ruleTarget[id] = r.target[id];
+        ruleAnchor[id] = r.anchor[id];
+      } else continue;
+      let d = definitionIndex.get(definition);
+      if (d === undefined) definitionIndex.set(definition, (d = definitionIndex.size));
+      ruleDefinition[id] = d;
+    }
+    for (const p of this.patients.values()) {
+      for (const id of p.rules.values()) ruleFlags[id] = RULE_ACTIVE;
+      for (const ids of p.links.values()) for (const id of ids) ruleFlags[id] = RULE_ACTIVE;
+    }
     return {
-      patients: [...this.patients.values()].map((p) => ({
-        id: p.id,
-        config: p.config,
-        slots: [...p.slots],
-        rules: [...p.rules],
-        links: [...p.links],
-      })),
-      slotOwners: this.slotOwners,
-      ruleInfo: this.ruleInfo,
+      patients,
+      definitions: [...definitionIndex.keys()],
+      metrics: [...metricIndex.keys()],
+      slotPatient: bytesOf(slotPatient),
+      slotMetric: bytesOf(slotMetric),
+      rulePatient: bytesOf(rulePatient),
+      ruleDefinition: bytesOf(ruleDefinition),
+      ruleSlot: bytesOf(ruleSlot),
+      ruleTarget: bytesOf(ruleTarget),
+      ruleAnchor: bytesOf(ruleAnchor),
+      ruleFlags: ruleFlags,
     };
   }
 
   /** Restores `exportState`'s data; the evaluator must hold the matching slots and rules (a kernel snapshot). */
   importState(state: RegistryState): void {
     this.patients.clear();
-    for (const p of state.patients) {
-      this.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
+    const patients: Patient[] = state.patients.map((p) => ({ id: p.id, config: p.config, slots: new Map(), rules: new Map(), links: new Map() }));
+    for (const p of patients) this.patients.set(p.id, p);
+
+    const slotPatient = new Int32Array(alignedCopy(state.slotPatient));
+    const slotMetric = new Int32Array(alignedCopy(state.slotMetric));
+    this.slotPatients.length = 0;
+    this.slotMetrics.length = 0;
+    for (let slot = 0; slot < slotPatient.length; slot++) {
+      if (slotPatient[slot] < 0) continue;
+      const p = patients[slotPatient[slot]];
+      const metric = state.metrics[slotMetric[slot]];
+      // Slots were allocated in ascending order, so each patient's map keeps its insertion order.
+      p.slots.set(metric, slot);
+      this.slotPatients[slot] = p.id;
+      this.slotMetrics[slot] = metric;
     }
-    // Loops, not splice(...spread): hundreds of thousands of slots would overflow the call stack.
-    this.slotOwners.length = 0;
-    for (const owner of state.slotOwners) this.slotOwners.push(owner);
+
+    const r: RestoredRules = {
+      patients,
+      definitions: state.definitions,
+      patient: new Int32Array(alignedCopy(state.rulePatient)),
+      definition: new Int32Array(alignedCopy(state.ruleDefinition)),
+      slot: new Int32Array(alignedCopy(state.ruleSlot)),
+      target: new Int32Array(alignedCopy(state.ruleTarget)),
+      anchor: new Float64Array(alignedCopy(state.ruleAnchor)),
+      compile: compiler(),
+    };
+    this.restored = r;
     this.ruleInfo.length = 0;
-    for (const info of state.ruleInfo) this.ruleInfo.push(info);
+    this.ruleInfo.length = r.patient.length;
+    for (let id = 0; id < r.patient.length; id++) {
+      if (r.patient[id] < 0 || state.ruleFlags[id] !== RULE_ACTIVE) continue;
+      const p = patients[r.patient[id]];
+      const ruleId = state.definitions[r.definition[id]].id;
+      // Rule numbers only grow and a reconfigured rule gets a new number, so ascending numbers
+      // are the order the patient's maps had.
+      if (r.target[id] < 0) p.rules.set(ruleId, id);
+      else {
+        const links = p.links.get(ruleId);
+        if (links === undefined) p.links.set(ruleId, [id]);
+        else links.push(id);
+      }
+    }
+  }
+
+  /** A rule's RuleInfo, made from the restored columns on first use. */
+  private info(id: number): RuleInfo {
+    const known = this.ruleInfo[id];
+    if (known !== undefined) return known;
+    const r = this.restored!;
+    const p = r.patients[r.patient[id]];
+    const definition = r.definitions[r.definition[id]];
+    const target = r.target[id];
+    let info: RuleInfo;
+    if (target >= 0) {
+      // A score link: the score rule's compiled form on another slot (as `add` makes it).
+      const score = this.info(target);
+      const compiled: CompiledRule = { ...score.compiled, kind: KIND_SCORE_LINK, slot: r.slot[id], target, scoreInputs: undefined };
+      info = { patient: p.id, ruleId: definition.id, metric: score.metric, definition, compiled, link: true };
+    } else {
+      const compiled = r.compile(definition, p.slots, r.slot[id], r.anchor[id]);
+      info = { patient: p.id, ruleId: definition.id, metric: this.slotMetrics[r.slot[id]], definition, compiled, link: false };
+    }
+    this.ruleInfo[id] = info;
+    return info;
   }
 
   has(patient: string): boolean {
@@ -109,17 +259,18 @@ export class PatientRegistry {
       const histCap = metric === NEWS2_METRIC ? 0 : (metricByKey(metric)?.typicalHistory ?? 0);
       slot = this.ev.addSlot({ histCap, ref: p.config.references?.[metric] ?? NaN, paused: p.config.paused === true });
       p.slots.set(metric, slot);
-      this.slotOwners[slot] = { patient, metric };
+      this.slotPatients[slot] = patient;
+      this.slotMetrics[slot] = metric;
     }
     return slot;
   }
 
   slotOwner(slot: number): { patient: string; metric: string } {
-    return this.slotOwners[slot];
+    return { patient: this.slotPatients[slot], metric: this.slotMetrics[slot] };
   }
 
   rule(id: number): RuleInfo {
-    return this.ruleInfo[id];
+    return this.info(id);
   }
 
   /**
@@ -148,7 +299,7 @@ export class PatientRegistry {
   /** The definition of a patient's active rule, or undefined. */
   definition(patient: string, ruleId: string): RuleDef | undefined {
     const id = this.patients.get(patient)?.rules.get(ruleId);
-    return id === undefined ? undefined : this.ruleInfo[id].definition;
+    return id === undefined ? undefined : this.info(id).definition;
   }
 
   private compileAll(p: Patient, definitions: RuleDef[], now: number): CompiledDefinition[] {
@@ -190,7 +341,7 @@ export class PatientRegistry {
     definitions.forEach((def, i) => {
       const { rule, links } = compiled[i];
       const existing = p.rules.get(def.id);
-      if (existing !== undefined && this.sameShape(this.ruleInfo[existing].compiled, rule)) {
+      if (existing !== undefined && this.sameShape(this.info(existing).compiled, rule)) {
         this.update(existing, def, rule);
         return;
       }
@@ -208,7 +359,7 @@ export class PatientRegistry {
   }
 
   private update(id: number, def: RuleDef, rule: CompiledRule): void {
-    const info = this.ruleInfo[id];
+    const info = this.info(id);
     if (!sameLimits(info.compiled.limits, rule.limits)) this.ev.setRuleLimits(id, rule.limits);
     if (!sameParams(info.compiled.params, rule.params)) this.ev.setRuleParams(id, rule.params);
     this.ruleInfo[id] = { ...info, definition: def, compiled: { ...rule, anchor: info.compiled.anchor } };
@@ -216,7 +367,7 @@ export class PatientRegistry {
 
   private add(p: Patient, def: RuleDef, rule: CompiledRule, links: number[]): void {
     const id = this.ev.addRule(rule);
-    const metric = this.slotOwners[rule.slot].metric;
+    const metric = this.slotMetrics[rule.slot];
     this.ruleInfo[id] = { patient: p.id, ruleId: def.id, metric, definition: def, compiled: rule, link: false };
     p.rules.set(def.id, id);
     const linkIds = links.map((slot) => {
@@ -250,4 +401,20 @@ function sameLimits(a: Limits, b: Limits): boolean {
 
 function sameParams(a: ParamSet, b: ParamSet): boolean {
   return (Object.keys(a) as (keyof ParamSet)[]).every((k) => Object.is(a[k], b[k]));
+}
+
+/**
+ * Recompiles stored definitions. A compiled rule depends on its definition, the patient's slots
+ * and the time it was armed; everything but slot and anchor is compiled once per definition.
+ */
+function compiler(): (def: RuleDef, slots: Map<string, number>, slot: number, anchor: number) => CompiledRule {
+  const shared = new Map<RuleDef, CompiledRule>();
+  const ctx = (slots: Map<string, number>, now: number) => ({ now, canonicalUnit: ruleMetricUnit, slotOf: (m: string) => slots.get(m) ?? -1 });
+  return (def, slots, slot, anchor) => {
+    // A score rule names several of the patient's slots: compiled for the patient itself.
+    if (def.kind === "score") return compileRule(def, ctx(slots, anchor)).rule;
+    let base = shared.get(def);
+    if (base === undefined) shared.set(def, (base = compileRule(def, ctx(new Map(), 0)).rule));
+    return { kind: base.kind, slot, flags: base.flags, limits: base.limits, params: base.params, anchor };
+  };
 }

@@ -10,11 +10,20 @@ import { WasmKernel } from "../kernel/wasm-kernel.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
+import { asBuffer } from "../store/codec.js";
 import type { CommitBatch, Store } from "../store/store.js";
 import { applyCommand, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false });
+// Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
+// several times faster as msgpackr records than as maps.
+const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
+/**
+ * The snapshot state's layout. A snapshot of another layout (an older varsel) is not read: the
+ * journal from the start rebuilds the same state (it is never pruned), and the next snapshot
+ * is written in this layout.
+ */
+export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
 
 export interface DurableOptions {
@@ -201,7 +210,7 @@ export class DurablePipeline {
 
   private capture() {
     const { kernel, state } = this.pipelineNow.exportState();
-    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packr.pack(state) };
+    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packr.pack({ format: SNAPSHOT_FORMAT, state }) };
   }
 
   private batchOf(group: Pending[]): CommitBatch {
@@ -261,11 +270,12 @@ export class DurablePipeline {
     const snap = await store?.latestSnapshot();
     let pipeline: Pipeline;
     let pos = 0;
-    if (snap !== undefined) {
-      const state = packr.unpack(Buffer.from(snap.state)) as PipelineState;
-      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), state, options.pipeline);
+    const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
+    if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT) {
+      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, options.pipeline);
       pos = snap.pos;
     } else {
+      if (snap !== undefined) options.onError?.(new Error(`snapshot at ${snap.pos} has layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}: replaying the journal from the start`), "recovery");
       pipeline = new Pipeline(options.pipeline);
     }
     if (store === undefined) return { pipeline, pos };

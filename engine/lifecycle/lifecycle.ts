@@ -108,15 +108,19 @@ export class AlertLifecycle {
     };
   }
 
-  /** Restores `exportState`'s data into this (empty) lifecycle; listeners stay as they are. */
+  /**
+   * Restores `exportState`'s data into this (empty) lifecycle; listeners stay as they are. Takes
+   * the objects over rather than copying them (a decoded snapshot has no other owner; copying
+   * tens of thousands of alerts was a visible part of recovery).
+   */
   importState(state: LifecycleState): void {
     this.alerts.clear();
-    for (const a of state.alerts) this.alerts.set(a.id, structuredClone(a));
+    for (const a of state.alerts) this.alerts.set(a.id, a);
     this.open.clear();
     this.openByPatient.clear();
     for (const [k, id] of state.open) this.markOpen(k, this.alerts.get(id)!);
     this.patients.clear();
-    for (const [id, r] of state.patients) this.patients.set(id, structuredClone(r));
+    for (const [id, r] of state.patients) this.patients.set(id, r);
     this.silenceBook.importAll(state.silences);
     this.log.importState(state.log);
     this.counters = { ...state.counters };
