@@ -50,7 +50,10 @@ const NEWS2_METRIC = "news2";
  * slot or rule; -1 marks a number the registry never used.
  */
 export interface RegistryState {
-  patients: { id: string; config: PatientConfig }[];
+  /** Patient ids in registration order. */
+  patients: string[];
+  /** Their configurations; absent when the owner restores them from its own records (the pipeline does). */
+  configs?: PatientConfig[];
   /** Distinct definitions, referred to by index. */
   definitions: RuleDef[];
   metrics: string[];
@@ -70,16 +73,146 @@ export interface RegistryState {
 
 const RULE_ACTIVE = 1;
 
-/** A restored snapshot's rule columns; a rule's RuleInfo is made from them when first asked for. */
-interface RestoredRules {
-  patients: Patient[];
-  definitions: RuleDef[];
-  patient: Int32Array;
-  definition: Int32Array;
-  slot: Int32Array;
-  target: Int32Array;
-  anchor: Float64Array;
-  compile: ReturnType<typeof compiler>;
+/**
+ * A restored snapshot's columns. A patient's maps and a rule's RuleInfo are made from them when
+ * first used: building ~1.5 million map entries and objects up front was most of a restart.
+ */
+class Restored {
+  readonly rulePatient: Int32Array;
+  readonly ruleDefinition: Int32Array;
+  readonly ruleSlot: Int32Array;
+  readonly ruleTarget: Int32Array;
+  readonly ruleAnchor: Float64Array;
+  readonly ruleFlags: Uint8Array;
+  readonly compile = compiler();
+  readonly definitions: RuleDef[];
+  readonly metrics: string[];
+  private readonly slotMetric: Int32Array;
+  /** Per patient index: its slots (ascending) at slotIds[slotStart[i] .. slotStart[i + 1]); the same for rules. */
+  private readonly slotStart: Int32Array;
+  private readonly slotIds: Int32Array;
+  private readonly ruleStart: Int32Array;
+  private readonly ruleIds: Int32Array;
+
+  constructor(
+    state: RegistryState,
+    readonly patients: Patient[],
+    slotPatient: Int32Array,
+  ) {
+    this.definitions = state.definitions;
+    this.metrics = state.metrics;
+    this.slotMetric = new Int32Array(alignedCopy(state.slotMetric));
+    this.rulePatient = new Int32Array(alignedCopy(state.rulePatient));
+    this.ruleDefinition = new Int32Array(alignedCopy(state.ruleDefinition));
+    this.ruleSlot = new Int32Array(alignedCopy(state.ruleSlot));
+    this.ruleTarget = new Int32Array(alignedCopy(state.ruleTarget));
+    this.ruleAnchor = new Float64Array(alignedCopy(state.ruleAnchor));
+    this.ruleFlags = new Uint8Array(state.ruleFlags); // a copy: a view would keep the whole decoded snapshot alive
+    [this.slotStart, this.slotIds] = groupByPatient(slotPatient, state.patients.length);
+    [this.ruleStart, this.ruleIds] = groupByPatient(this.rulePatient, state.patients.length);
+  }
+
+  slotMetricOf(slot: number): number {
+    return this.slotMetric[slot];
+  }
+
+  slotsOf(index: number): Map<string, number> {
+    const slots = new Map<string, number>();
+    // Ascending slot numbers: the order the patient's map had (slots are never removed).
+    for (let k = this.slotStart[index]; k < this.slotStart[index + 1]; k++) slots.set(this.metrics[this.slotMetric[this.slotIds[k]]], this.slotIds[k]);
+    return slots;
+  }
+
+  /** The patient's active rules and score links; ascending rule numbers are the order its maps had (a changed rule gets a new number). */
+  rulesOf(index: number): { rules: Map<string, number>; links: Map<string, number[]> } {
+    const rules = new Map<string, number>();
+    const links = new Map<string, number[]>();
+    for (let k = this.ruleStart[index]; k < this.ruleStart[index + 1]; k++) {
+      const id = this.ruleIds[k];
+      if (this.ruleFlags[id] !== RULE_ACTIVE) continue;
+      const ruleId = this.definitions[this.ruleDefinition[id]].id;
+      if (this.ruleTarget[id] < 0) rules.set(ruleId, id);
+      else {
+        const list = links.get(ruleId);
+        if (list === undefined) links.set(ruleId, [id]);
+        else list.push(id);
+      }
+    }
+    return { rules, links };
+  }
+
+  /** The rule numbers a restored patient had. */
+  ruleIdsOf(index: number): Int32Array {
+    return this.ruleIds.subarray(this.ruleStart[index], this.ruleStart[index + 1]);
+  }
+}
+
+/** A patient restored from a snapshot: its maps are built when first used. */
+class RestoredPatient implements Patient {
+  private slotMap: Map<string, number> | undefined;
+  private ruleMaps: { rules: Map<string, number>; links: Map<string, number[]> } | undefined;
+
+  constructor(
+    readonly id: string,
+    public config: PatientConfig,
+    readonly index: number,
+    private readonly from: Restored,
+  ) {}
+
+  get slots(): Map<string, number> {
+    return (this.slotMap ??= this.from.slotsOf(this.index));
+  }
+
+  get rules(): Map<string, number> {
+    return (this.ruleMaps ??= this.from.rulesOf(this.index)).rules;
+  }
+
+  get links(): Map<string, number[]> {
+    return (this.ruleMaps ??= this.from.rulesOf(this.index)).links;
+  }
+
+  /** False while its rules are exactly as restored (nothing asked for them). */
+  rulesTouched(): boolean {
+    return this.ruleMaps !== undefined;
+  }
+}
+
+/**
+ * Numbers distinct definitions. Equal definitions are often different objects (a programme's rule
+ * and the restored copy of it), so they are told apart by content (JSON: a definition that
+ * compiled holds no NaN or Infinity), looked up by identity first so each object is serialized once.
+ */
+function definitionTable(): { definitions: RuleDef[]; indexOf(def: RuleDef): number } {
+  const definitions: RuleDef[] = [];
+  const byObject = new Map<RuleDef, number>();
+  const byContent = new Map<string, number>();
+  return {
+    definitions,
+    indexOf(def) {
+      let d = byObject.get(def);
+      if (d !== undefined) return d;
+      const key = JSON.stringify(def);
+      d = byContent.get(key);
+      if (d === undefined) {
+        d = definitions.length;
+        definitions.push(def);
+        byContent.set(key, d);
+      }
+      byObject.set(def, d);
+      return d;
+    },
+  };
+}
+
+/** Counting sort of ids 0..n-1 by owner: start offsets per owner (length owners + 1) and the ids, ascending per owner. */
+function groupByPatient(owner: Int32Array, owners: number): [Int32Array, Int32Array] {
+  const start = new Int32Array(owners + 1);
+  for (let i = 0; i < owner.length; i++) if (owner[i] >= 0) start[owner[i] + 1]++;
+  for (let p = 0; p < owners; p++) start[p + 1] += start[p];
+  const next = start.slice(0, owners);
+  const ids = new Int32Array(start[owners]);
+  for (let i = 0; i < owner.length; i++) if (owner[i] >= 0) ids[next[owner[i]]++] = i;
+  return [start, ids];
 }
 
 export class PatientRegistry {
@@ -89,7 +222,7 @@ export class PatientRegistry {
   private readonly slotMetrics: string[] = [];
   /** Per evaluator rule; after a restore, filled in on first use (restoring 500 000 objects was most of a restart). */
   private readonly ruleInfo: (RuleInfo | undefined)[] = [];
-  private restored: RestoredRules | undefined;
+  private restored: Restored | undefined;
 
   /** `programmeRules` gives a programme's current rule set (versioned elsewhere; default: built-in). */
   constructor(
@@ -108,12 +241,14 @@ export class PatientRegistry {
   }
 
   /** Everything the registry holds, as compact columns (see RegistryState). */
-  exportState(): RegistryState {
+  exportState(options: { configs?: boolean } = {}): RegistryState {
     const patientIndex = new Map<string, number>();
-    const patients: RegistryState["patients"] = [];
+    const patients: string[] = [];
+    const configs: PatientConfig[] = [];
     for (const p of this.patients.values()) {
       patientIndex.set(p.id, patients.length);
-      patients.push({ id: p.id, config: p.config });
+      patients.push(p.id);
+      configs.push(p.config);
     }
     const metricIndex = new Map<string, number>();
     const slots = this.slotPatients.length;
@@ -128,7 +263,7 @@ export class PatientRegistry {
       if (m === undefined) metricIndex.set(metric, (m = metricIndex.size));
       slotMetric[slot] = m;
     }
-    const definitionIndex = new Map<RuleDef, number>();
+    const definitionIndex = definitionTable();
     const n = this.ruleInfo.length;
     const rulePatient = new Int32Array(n).fill(-1);
     const ruleDefinition = new Int32Array(n).fill(-1);
@@ -146,25 +281,30 @@ export class PatientRegistry {
         ruleSlot[id] = info.compiled.slot;
         ruleTarget[id] = info.link ? info.compiled.target! : -1;
         ruleAnchor[id] = info.compiled.anchor;
-      } else if (r !== undefined && id < r.patient.length && r.patient[id] >= 0) {
+      } else if (r !== undefined && id < r.rulePatient.length && r.rulePatient[id] >= 0) {
         // Not touched since the restore: copied from the columns (patients keep their index: none is ever removed).
-        rulePatient[id] = r.patient[id];
-        definition = r.definitions[r.definition[id]];
-        ruleSlot[id] = r.slot[id];
-        ruleTarget[id] = r.target[id];
-        ruleAnchor[id] = r.anchor[id];
+        rulePatient[id] = r.rulePatient[id];
+        definition = r.definitions[r.ruleDefinition[id]];
+        ruleSlot[id] = r.ruleSlot[id];
+        ruleTarget[id] = r.ruleTarget[id];
+        ruleAnchor[id] = r.ruleAnchor[id];
       } else continue;
-      let d = definitionIndex.get(definition);
-      if (d === undefined) definitionIndex.set(definition, (d = definitionIndex.size));
-      ruleDefinition[id] = d;
+      ruleDefinition[id] = definitionIndex.indexOf(definition);
     }
+    // Restored patients nobody touched still have the restored flags; the others say what is active.
+    if (r !== undefined) ruleFlags.set(r.ruleFlags.subarray(0, Math.min(n, r.ruleFlags.length)));
     for (const p of this.patients.values()) {
+      if (p instanceof RestoredPatient) {
+        if (!p.rulesTouched()) continue;
+        for (const id of r!.ruleIdsOf(p.index)) ruleFlags[id] = 0;
+      }
       for (const id of p.rules.values()) ruleFlags[id] = RULE_ACTIVE;
       for (const ids of p.links.values()) for (const id of ids) ruleFlags[id] = RULE_ACTIVE;
     }
     return {
       patients,
-      definitions: [...definitionIndex.keys()],
+      ...(options.configs === false ? {} : { configs }),
+      definitions: definitionIndex.definitions,
       metrics: [...metricIndex.keys()],
       slotPatient: bytesOf(slotPatient),
       slotMetric: bytesOf(slotMetric),
@@ -178,51 +318,24 @@ export class PatientRegistry {
   }
 
   /** Restores `exportState`'s data; the evaluator must hold the matching slots and rules (a kernel snapshot). */
-  importState(state: RegistryState): void {
-    this.patients.clear();
-    const patients: Patient[] = state.patients.map((p) => ({ id: p.id, config: p.config, slots: new Map(), rules: new Map(), links: new Map() }));
-    for (const p of patients) this.patients.set(p.id, p);
-
+  importState(state: RegistryState, configs: readonly PatientConfig[] | undefined = state.configs): void {
+    if (configs === undefined || configs.length !== state.patients.length) throw new RangeError("registry state: one configuration per patient is needed");
+    const patients: RestoredPatient[] = [];
     const slotPatient = new Int32Array(alignedCopy(state.slotPatient));
-    const slotMetric = new Int32Array(alignedCopy(state.slotMetric));
+    const r = new Restored(state, patients, slotPatient);
+    state.patients.forEach((id, i) => patients.push(new RestoredPatient(id, configs[i], i, r)));
+    this.patients.clear();
+    for (const p of patients) this.patients.set(p.id, p);
     this.slotPatients.length = 0;
     this.slotMetrics.length = 0;
     for (let slot = 0; slot < slotPatient.length; slot++) {
       if (slotPatient[slot] < 0) continue;
-      const p = patients[slotPatient[slot]];
-      const metric = state.metrics[slotMetric[slot]];
-      // Slots were allocated in ascending order, so each patient's map keeps its insertion order.
-      p.slots.set(metric, slot);
-      this.slotPatients[slot] = p.id;
-      this.slotMetrics[slot] = metric;
+      this.slotPatients[slot] = patients[slotPatient[slot]].id;
+      this.slotMetrics[slot] = r.metrics[r.slotMetricOf(slot)];
     }
-
-    const r: RestoredRules = {
-      patients,
-      definitions: state.definitions,
-      patient: new Int32Array(alignedCopy(state.rulePatient)),
-      definition: new Int32Array(alignedCopy(state.ruleDefinition)),
-      slot: new Int32Array(alignedCopy(state.ruleSlot)),
-      target: new Int32Array(alignedCopy(state.ruleTarget)),
-      anchor: new Float64Array(alignedCopy(state.ruleAnchor)),
-      compile: compiler(),
-    };
     this.restored = r;
     this.ruleInfo.length = 0;
-    this.ruleInfo.length = r.patient.length;
-    for (let id = 0; id < r.patient.length; id++) {
-      if (r.patient[id] < 0 || state.ruleFlags[id] !== RULE_ACTIVE) continue;
-      const p = patients[r.patient[id]];
-      const ruleId = state.definitions[r.definition[id]].id;
-      // Rule numbers only grow and a reconfigured rule gets a new number, so ascending numbers
-      // are the order the patient's maps had.
-      if (r.target[id] < 0) p.rules.set(ruleId, id);
-      else {
-        const links = p.links.get(ruleId);
-        if (links === undefined) p.links.set(ruleId, [id]);
-        else links.push(id);
-      }
-    }
+    this.ruleInfo.length = r.rulePatient.length;
   }
 
   /** A rule's RuleInfo, made from the restored columns on first use. */
@@ -230,18 +343,18 @@ export class PatientRegistry {
     const known = this.ruleInfo[id];
     if (known !== undefined) return known;
     const r = this.restored!;
-    const p = r.patients[r.patient[id]];
-    const definition = r.definitions[r.definition[id]];
-    const target = r.target[id];
+    const p = r.patients[r.rulePatient[id]];
+    const definition = r.definitions[r.ruleDefinition[id]];
+    const target = r.ruleTarget[id];
     let info: RuleInfo;
     if (target >= 0) {
       // A score link: the score rule's compiled form on another slot (as `add` makes it).
       const score = this.info(target);
-      const compiled: CompiledRule = { ...score.compiled, kind: KIND_SCORE_LINK, slot: r.slot[id], target, scoreInputs: undefined };
+      const compiled: CompiledRule = { ...score.compiled, kind: KIND_SCORE_LINK, slot: r.ruleSlot[id], target, scoreInputs: undefined };
       info = { patient: p.id, ruleId: definition.id, metric: score.metric, definition, compiled, link: true };
     } else {
-      const compiled = r.compile(definition, p.slots, r.slot[id], r.anchor[id]);
-      info = { patient: p.id, ruleId: definition.id, metric: this.slotMetrics[r.slot[id]], definition, compiled, link: false };
+      const compiled = r.compile(definition, p.slots, r.ruleSlot[id], r.ruleAnchor[id]);
+      info = { patient: p.id, ruleId: definition.id, metric: this.slotMetrics[r.ruleSlot[id]], definition, compiled, link: false };
     }
     this.ruleInfo[id] = info;
     return info;

@@ -99,8 +99,10 @@ export class Pipeline {
         patients: [...this.patients.values()],
         seen: this.seen.exportState(),
         thresholds: this.thresholds.exportState(),
-        registry: this.engine.patients.exportState(),
-        lifecycle: this.lifecycle.exportState(),
+        // A patient's configuration is its record plus its threshold overrides (reconfigure builds it so).
+        registry: this.engine.patients.exportState({ configs: false }),
+        // The routing is the records' programme and care chain (upsertPatient sets both): not stored twice.
+        lifecycle: this.lifecycle.exportState({ routing: false }),
       },
     };
   }
@@ -111,8 +113,18 @@ export class Pipeline {
     for (const record of state.patients) p.patients.set(record.id, record);
     p.seen.importState(state.seen);
     p.thresholds.importState(state.thresholds);
-    p.engine.patients.importState(state.registry);
-    p.lifecycle.importState(state.lifecycle);
+    p.engine.patients.importState(
+      state.registry,
+      state.registry.patients.map((id) => {
+        const r = p.patients.get(id);
+        if (r === undefined) throw new RangeError(`snapshot: patient ${id} is in the registry but has no record`);
+        return { programme: r.programme, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
+      }),
+    );
+    p.lifecycle.importState(
+      state.lifecycle,
+      state.patients.map((r) => [r.id, { programme: r.programme, careTeams: r.careTeams }]),
+    );
     return p;
   }
 

@@ -98,12 +98,21 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
   p.thresholds.importState(state.thresholds);
   out.import_thresholds_s = s(t);
   t = performance.now();
-  p.engine.patients.importState(state.registry);
+  p.engine.patients.importState(
+    state.registry,
+    state.registry.patients.map((id) => {
+      const r = p.patient(id)!;
+      return { programme: r.programme, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
+    }),
+  );
   out.import_registry_s = s(t);
   out.slots = state.registry.slotPatient.byteLength / 4;
   out.rules = state.registry.rulePatient.byteLength / 4;
   t = performance.now();
-  p.lifecycle.importState(state.lifecycle);
+  p.lifecycle.importState(
+    state.lifecycle,
+    state.patients.map((r) => [r.id, { programme: r.programme, careTeams: r.careTeams }]),
+  );
   out.import_lifecycle_s = s(t);
   out.alerts = state.lifecycle.alerts.length;
   out.open_alerts = state.lifecycle.open.length;

@@ -4,6 +4,7 @@
 // (group commit). Only then are the events pushed and the caller answered. A failed commit
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
+import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
@@ -31,10 +32,22 @@ export interface DurableOptions {
   store?: Store;
   pipeline?: Omit<PipelineOptions, "evaluator">;
   now?: () => number;
-  /** Take a snapshot after this many journaled commands ... */
+  /**
+   * Take a snapshot once replaying the journal since the last one would take about this long
+   * (the time spent applying the journaled commands; default 1 000 ms) ...
+   */
+  snapshotReplayBudgetMs?: number;
+  /** ... or after this many journaled commands (default: no count limit) ... */
   snapshotEveryCommands?: number;
-  /** ... or this long since the last one, whichever comes first. */
+  /** ... or this long (clock time) since the last one, whichever comes first (default 60 000 ms) ... */
   snapshotEveryMs?: number;
+  /**
+   * ... but spend at most this share of the time on snapshots (default 0.1): after a snapshot
+   * that took s seconds, the next one waits at least s / share seconds. Under a sustained
+   * overload this lets the journal tail (and the restart time) grow rather than the ingest rate
+   * collapse.
+   */
+  snapshotMaxShare?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
   /** Stored events older than this are pruned at each snapshot (default 30 days; resume needs only recent ones). */
@@ -60,7 +73,12 @@ export class DurablePipeline {
   private listeners = new Set<Listener>();
   private state: "ready" | "recovering" | "closed" = "ready";
   private sinceSnapshot = 0;
+  /** Milliseconds spent applying the commands journaled since the last snapshot (their replay cost). */
+  private replayMs = 0;
   private lastSnapshotAt: number;
+  /** performance.now() when the last snapshot was done, and what it cost (ms). */
+  private lastSnapshotDone = -Infinity;
+  private lastSnapshotCost = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private unhook: () => void = () => {};
 
@@ -118,6 +136,7 @@ export class DurablePipeline {
     const events: LifecycleEvent[] = [];
     this.capturing = events;
     let result: ResultOf<C>;
+    const started = performance.now();
     try {
       result = applyCommand(this.pipelineNow, entry) as ResultOf<C>;
     } finally {
@@ -125,6 +144,7 @@ export class DurablePipeline {
     }
     // A tick that changed nothing is not worth a journal entry (it changed no state).
     if (command.kind === "tick" && events.length === 0) return result;
+    this.replayMs += performance.now() - started;
     this.pos = entry.pos;
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ entry, events, resolve, reject });
@@ -178,14 +198,25 @@ export class DurablePipeline {
     this.pending = [];
     const store = this.options.store;
     this.sinceSnapshot += group.length;
+    const o = this.options;
+    const spacedOut = performance.now() - this.lastSnapshotDone >= this.lastSnapshotCost / (o.snapshotMaxShare ?? 0.1);
     const snapshotDue =
       store !== undefined &&
       this.state === "ready" &&
       (forceSnapshot ||
-        this.sinceSnapshot >= (this.options.snapshotEveryCommands ?? 50_000) ||
-        (group.length > 0 && this.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 60_000)));
+        (group.length > 0 &&
+          spacedOut &&
+          (this.replayMs >= (o.snapshotReplayBudgetMs ?? 1_000) ||
+            this.sinceSnapshot >= (o.snapshotEveryCommands ?? Infinity) ||
+            this.now() - this.lastSnapshotAt >= (o.snapshotEveryMs ?? 60_000))));
     // The snapshot is captured here, synchronously, so it matches exactly the end of this group.
+    const captureStarted = performance.now();
     const captured = snapshotDue ? this.capture() : undefined;
+    const captureMs = performance.now() - captureStarted;
+    if (captured !== undefined) {
+      this.sinceSnapshot = 0;
+      this.replayMs = 0;
+    }
     try {
       if (store !== undefined && group.length > 0) await store.commit(this.batchOf(group));
     } catch (err) {
@@ -200,9 +231,11 @@ export class DurablePipeline {
       p.resolve();
     }
     if (captured !== undefined && store !== undefined) {
-      this.sinceSnapshot = 0;
       this.lastSnapshotAt = captured.at;
+      const saveStarted = performance.now();
       await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+      this.lastSnapshotDone = performance.now();
+      this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - saveStarted);
       const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
       await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
     }

@@ -21,6 +21,9 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** Address space SQLite may map for reads (not memory it uses: pages come from the page cache). */
+const MMAP_BYTES = 4 * 1024 * 1024 * 1024;
+
 /** Snapshots kept; older ones are deleted when a new one is saved. */
 const KEEP_SNAPSHOTS = 2;
 
@@ -54,8 +57,10 @@ function statements(db: Db) {
     ),
     insSnapshot: db.prepare<[number, number, number, Buffer, Buffer]>("INSERT INTO snapshots (pos, seq, at, kernel, state) VALUES (?, ?, ?, ?, ?)"),
     pruneSnapshots: db.prepare<[number]>("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY pos DESC, id DESC LIMIT ?)"),
-    latestSnapshot: db.prepare<[], { pos: number; seq: number; at: number; kernel: Buffer; state: Buffer }>(
-      "SELECT pos, seq, at, kernel, state FROM snapshots ORDER BY pos DESC, id DESC LIMIT 1",
+    // The newest id first, then its bytes: ordering whole rows would copy every kept snapshot's blobs into the sorter.
+    latestSnapshotId: db.prepare<[], { id: number }>("SELECT id FROM snapshots ORDER BY pos DESC, id DESC LIMIT 1"),
+    snapshot: db.prepare<[number], { pos: number; seq: number; at: number; kernel: Buffer; state: Buffer }>(
+      "SELECT pos, seq, at, kernel, state FROM snapshots WHERE id = ?",
     ),
     eventsAfter: db.prepare<[number, number], { body: Buffer }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
     pruneEvents: db.prepare<[number]>("DELETE FROM events WHERE at < ?"),
@@ -99,6 +104,9 @@ export class SqliteStore implements Store {
       db.pragma("foreign_keys = ON");
       // After a checkpoint, a WAL grown by a large snapshot is truncated back to this size.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      // Reads through a memory map: a snapshot of a few hundred MB is one overflow chain of 4 kB
+      // pages, read ~3× faster mapped than page by page (measured at restart).
+      if (!memory) db.pragma(`mmap_size = ${MMAP_BYTES}`);
       migrate(db);
       this.stmts = statements(db);
       this.db = db;
@@ -169,10 +177,13 @@ export class SqliteStore implements Store {
   }
 
   async latestSnapshot(): Promise<StoredSnapshot | undefined> {
-    return this.use("latestSnapshot", (_db, s) => {
-      const r = s.latestSnapshot.get();
-      return r === undefined ? undefined : { pos: r.pos, seq: r.seq, at: r.at, kernel: r.kernel, state: r.state };
-    });
+    return this.use("latestSnapshot", (db, s) =>
+      db.transaction(() => {
+        const newest = s.latestSnapshotId.get();
+        const r = newest === undefined ? undefined : s.snapshot.get(newest.id);
+        return r === undefined ? undefined : { pos: r.pos, seq: r.seq, at: r.at, kernel: r.kernel, state: r.state };
+      })(),
+    );
   }
 
   async eventsAfter(seq: number, limit: number): Promise<LifecycleEvent[]> {
