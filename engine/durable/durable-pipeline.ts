@@ -12,7 +12,7 @@ import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
 import { asBuffer } from "../store/codec.js";
-import type { CommitBatch, Store } from "../store/store.js";
+import type { CommitBatch, Store, StoredSnapshot } from "../store/store.js";
 import { applyCommand, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 
@@ -70,6 +70,8 @@ export class DurablePipeline {
   private pending: Pending[] = [];
   private capturing: LifecycleEvent[] | undefined;
   private flushing: Promise<void> | undefined;
+  /** The snapshot being written, if any (one at a time). */
+  private saving: Promise<void> | undefined;
   private listeners = new Set<Listener>();
   private state: "ready" | "recovering" | "closed" = "ready";
   private sinceSnapshot = 0;
@@ -153,10 +155,12 @@ export class DurablePipeline {
     return result;
   }
 
-  /** Takes a snapshot now (waits for pending commits first). */
+  /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
   async snapshot(): Promise<void> {
     await this.flushing;
+    while (this.saving !== undefined) await this.saving;
     await this.flush(true);
+    await this.saving;
   }
 
   /** Stops: flushes what is pending, takes a final snapshot, closes the store. */
@@ -203,6 +207,7 @@ export class DurablePipeline {
     const snapshotDue =
       store !== undefined &&
       this.state === "ready" &&
+      this.saving === undefined &&
       (forceSnapshot ||
         (group.length > 0 &&
           spacedOut &&
@@ -232,13 +237,20 @@ export class DurablePipeline {
     }
     if (captured !== undefined && store !== undefined) {
       this.lastSnapshotAt = captured.at;
-      const saveStarted = performance.now();
-      await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
-      this.lastSnapshotDone = performance.now();
-      this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - saveStarted);
-      const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
-      await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+      // Not awaited: the store writes it in parts while the next groups commit in between.
+      this.saving = this.save(store, captured, captureMs);
     }
+  }
+
+  private async save(store: Store, captured: StoredSnapshot, captureMs: number): Promise<void> {
+    const started = performance.now();
+    await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+    this.lastSnapshotDone = performance.now();
+    // The write's wall time includes the commits that went in between: on the safe side.
+    this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
+    const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
+    await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+    this.saving = undefined;
   }
 
   private capture() {
