@@ -1,9 +1,12 @@
 // The idempotency window: the last N measurement keys, oldest forgotten first. A Set<string> of a
 // million keys costs ~0.7 s to rebuild at every restart (one string and one hash-table insert
-// per key); here the keys live as UTF-8 bytes in one arena, indexed by an open-addressing table
-// of entry numbers, so a snapshot is three byte arrays and a restore is a copy plus one pass of
-// integer inserts. Lookups compare the exact bytes: a hash collision only costs a comparison,
-// it can never make a new reading look like a duplicate.
+// per key), and once full, dropping its oldest key (`values().next()`) walks past every key
+// deleted since the set last compacted: measured 6 µs per reading after 20 000 evictions, and
+// growing. Here the keys live as UTF-8 bytes in one arena (a FIFO), indexed by an open-addressing
+// table of entry numbers, so a snapshot is three byte arrays and a restore is a copy plus one pass
+// of integer inserts; eviction is O(1). Lookups compare the exact bytes: a hash collision only
+// costs a comparison, it can never make a new reading look like a duplicate. (A fill costs
+// ~0.7 µs per key here against ~0.3 µs for a Set that never evicts.)
 
 import { alignedCopy, bytesOf } from "./typed-bytes.js";
 
@@ -23,7 +26,7 @@ export class IdempotencyWindow {
   private arena = new Uint8Array(64 * 1024);
   private arenaEnd = 0;
   /** Per entry (index = entry number - base): where its bytes start, how many, its hash. */
-  private starts = new Float64Array(MIN_ENTRIES);
+  private starts = new Uint32Array(MIN_ENTRIES);
   private lengths = new Uint32Array(MIN_ENTRIES);
   private hashes = new Int32Array(MIN_ENTRIES);
   /** Live entries are indices [head, tail). */
@@ -78,7 +81,7 @@ export class IdempotencyWindow {
     const hashes = new Int32Array(alignedCopy(state.hashes));
     const count = lengths.length;
     const entries = Math.max(MIN_ENTRIES, pow2AtLeast(count + 1));
-    this.starts = new Float64Array(entries);
+    this.starts = new Uint32Array(entries);
     this.lengths = new Uint32Array(entries);
     this.hashes = new Int32Array(entries);
     this.lengths.set(lengths);
@@ -156,7 +159,7 @@ export class IdempotencyWindow {
   private makeRoomForEntry(): void {
     const live = this.size;
     const entries = this.head >= this.starts.length / 2 ? this.starts.length : this.starts.length * 2;
-    const starts = new Float64Array(entries);
+    const starts = new Uint32Array(entries);
     const lengths = new Uint32Array(entries);
     const hashes = new Int32Array(entries);
     starts.set(this.starts.subarray(this.head, this.tail));
@@ -191,10 +194,17 @@ export class IdempotencyWindow {
   }
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** FNV-1a with a final avalanche (murmur3 fmix32): spreads keys that differ in one character. */
 function hashBytes(b: Uint8Array, n: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  let h = FNV_OFFSET;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+  return mix(h);
+}
+
+function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
