@@ -401,6 +401,16 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(await loc.count("snapshot_parts")).toBe(4); // two complete snapshots of a kernel part and a state part each
   });
 
+  it("still reads a snapshot written before snapshots had parts (bytes in the row)", async () => {
+    const hex = (text: string) => Buffer.from(text).toString("hex");
+    const blob = (text: string) => (target.kind === "sqlite" ? `x'${hex(text)}'` : `'\\x${hex(text)}'::bytea`);
+    await loc.sql(`INSERT INTO snapshots (pos, seq, at, kernel, state) VALUES (7, 3, ${T0}, ${blob("kernel-bytes")}, ${blob("state-bytes")})`);
+    const loaded = (await store.latestSnapshot())!;
+    expect({ pos: loaded.pos, seq: loaded.seq, at: loaded.at }).toEqual({ pos: 7, seq: 3, at: T0 });
+    expect(Buffer.from(loaded.kernel).toString()).toBe("kernel-bytes");
+    expect(Buffer.from(loaded.state).toString()).toBe("state-bytes");
+  });
+
   it("round-trips a 64 MB kernel byte for byte", async () => {
     const backing = randomBytes(64 * MiB + 8);
     const kernel = new Uint8Array(backing.buffer, backing.byteOffset + 8, 64 * MiB); // a view, not a Buffer
