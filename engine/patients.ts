@@ -2,11 +2,15 @@
 // clinical vocabulary (patient id, metric key, rule id) and the evaluator's numbers.
 import { KIND_SCORE_LINK } from "../assembly/layout.js";
 import { VarselError } from "./errors.js";
+import { alignedCopy, bytesOf } from "./typed-bytes.js";
 import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
 import { metricByKey } from "./metrics.js";
 import { compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
+import { definitionTable, Restored, RestoredPatient, RULE_ACTIVE, type RegistryState } from "./registry-snapshot.js";
+
+export type { RegistryState } from "./registry-snapshot.js";
 
 /** What a clinician or administrator sets for a patient. */
 export interface PatientConfig {
@@ -29,7 +33,8 @@ export interface RuleInfo {
   link: boolean;
 }
 
-interface Patient {
+/** A registered patient (exported for the snapshot code in registry-snapshot.ts). */
+export interface Patient {
   id: string;
   config: PatientConfig;
   slots: Map<string, number>;
@@ -41,17 +46,16 @@ interface Patient {
 
 const NEWS2_METRIC = "news2";
 
-/** The registry as plain data (snapshots); slot and rule numbers refer to the evaluator's. */
-export interface RegistryState {
-  patients: { id: string; config: PatientConfig; slots: [string, number][]; rules: [string, number][]; links: [string, number[]][] }[];
-  slotOwners: { patient: string; metric: string }[];
-  ruleInfo: RuleInfo[];
-}
+
 
 export class PatientRegistry {
   private readonly patients = new Map<string, Patient>();
-  private readonly slotOwners: { patient: string; metric: string }[] = [];
-  private readonly ruleInfo: RuleInfo[] = [];
+  /** Per slot: its patient and metric. */
+  private readonly slotPatients: string[] = [];
+  private readonly slotMetrics: string[] = [];
+  /** Per evaluator rule; after a restore, filled in on first use (restoring 500 000 objects was most of a restart). */
+  private readonly ruleInfo: (RuleInfo | undefined)[] = [];
+  private restored: Restored | undefined;
 
   /** `programmeRules` gives a programme's current rule set (versioned elsewhere; default: built-in). */
   constructor(
@@ -69,32 +73,124 @@ export class PatientRegistry {
     return this.get(patient).config;
   }
 
-  /** Everything the registry holds, as plain data. */
-  exportState(): RegistryState {
+  /** Everything the registry holds, as compact columns (see RegistryState). */
+  exportState(options: { configs?: boolean } = {}): RegistryState {
+    const patientIndex = new Map<string, number>();
+    const patients: string[] = [];
+    const configs: PatientConfig[] = [];
+    for (const p of this.patients.values()) {
+      patientIndex.set(p.id, patients.length);
+      patients.push(p.id);
+      configs.push(p.config);
+    }
+    const metricIndex = new Map<string, number>();
+    const slots = this.slotPatients.length;
+    const slotPatient = new Int32Array(slots).fill(-1);
+    const slotMetric = new Int32Array(slots).fill(-1);
+    for (let slot = 0; slot < slots; slot++) {
+      const patient = this.slotPatients[slot];
+      if (patient === undefined) continue;
+      slotPatient[slot] = patientIndex.get(patient)!;
+      const metric = this.slotMetrics[slot];
+      let m = metricIndex.get(metric);
+      if (m === undefined) metricIndex.set(metric, (m = metricIndex.size));
+      slotMetric[slot] = m;
+    }
+    const definitionIndex = definitionTable();
+    const n = this.ruleInfo.length;
+    const rulePatient = new Int32Array(n).fill(-1);
+    const ruleDefinition = new Int32Array(n).fill(-1);
+    const ruleSlot = new Int32Array(n).fill(-1);
+    const ruleTarget = new Int32Array(n).fill(-1);
+    const ruleAnchor = new Float64Array(n);
+    const ruleFlags = new Uint8Array(n);
+    const r = this.restored;
+    for (let id = 0; id < n; id++) {
+      const info = this.ruleInfo[id];
+      let definition: RuleDef;
+      if (info !== undefined) {
+        rulePatient[id] = patientIndex.get(info.patient)!;
+        definition = info.definition;
+        ruleSlot[id] = info.compiled.slot;
+        ruleTarget[id] = info.link ? info.compiled.target! : -1;
+        ruleAnchor[id] = info.compiled.anchor;
+      } else if (r !== undefined && id < r.rulePatient.length && r.rulePatient[id] >= 0) {
+        // Not touched since the restore: copied from the columns (patients keep their index: none is ever removed).
+        rulePatient[id] = r.rulePatient[id];
+        definition = r.definitions[r.ruleDefinition[id]];
+        ruleSlot[id] = r.ruleSlot[id];
+        ruleTarget[id] = r.ruleTarget[id];
+        ruleAnchor[id] = r.ruleAnchor[id];
+      } else continue;
+      ruleDefinition[id] = definitionIndex.indexOf(definition);
+    }
+    // Restored patients nobody touched still have the restored flags; the others say what is active.
+    if (r !== undefined) ruleFlags.set(r.ruleFlags.subarray(0, Math.min(n, r.ruleFlags.length)));
+    for (const p of this.patients.values()) {
+      if (p instanceof RestoredPatient) {
+        if (!p.rulesTouched()) continue;
+        for (const id of r!.ruleIdsOf(p.index)) ruleFlags[id] = 0;
+      }
+      for (const id of p.rules.values()) ruleFlags[id] = RULE_ACTIVE;
+      for (const ids of p.links.values()) for (const id of ids) ruleFlags[id] = RULE_ACTIVE;
+    }
     return {
-      patients: [...this.patients.values()].map((p) => ({
-        id: p.id,
-        config: p.config,
-        slots: [...p.slots],
-        rules: [...p.rules],
-        links: [...p.links],
-      })),
-      slotOwners: this.slotOwners,
-      ruleInfo: this.ruleInfo,
+      patients,
+      ...(options.configs === false ? {} : { configs }),
+      definitions: definitionIndex.definitions,
+      metrics: [...metricIndex.keys()],
+      slotPatient: bytesOf(slotPatient),
+      slotMetric: bytesOf(slotMetric),
+      rulePatient: bytesOf(rulePatient),
+      ruleDefinition: bytesOf(ruleDefinition),
+      ruleSlot: bytesOf(ruleSlot),
+      ruleTarget: bytesOf(ruleTarget),
+      ruleAnchor: bytesOf(ruleAnchor),
+      ruleFlags: ruleFlags,
     };
   }
 
   /** Restores `exportState`'s data; the evaluator must hold the matching slots and rules (a kernel snapshot). */
-  importState(state: RegistryState): void {
+  importState(state: RegistryState, configs: readonly PatientConfig[] | undefined = state.configs): void {
+    if (configs === undefined || configs.length !== state.patients.length) throw new RangeError("registry state: one configuration per patient is needed");
+    const patients: RestoredPatient[] = [];
+    const slotPatient = new Int32Array(alignedCopy(state.slotPatient));
+    const r = new Restored(state, patients, slotPatient);
+    state.patients.forEach((id, i) => patients.push(new RestoredPatient(id, configs[i], i, r)));
     this.patients.clear();
-    for (const p of state.patients) {
-      this.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
+    for (const p of patients) this.patients.set(p.id, p);
+    this.slotPatients.length = 0;
+    this.slotMetrics.length = 0;
+    for (let slot = 0; slot < slotPatient.length; slot++) {
+      if (slotPatient[slot] < 0) continue;
+      this.slotPatients[slot] = patients[slotPatient[slot]].id;
+      this.slotMetrics[slot] = r.metrics[r.slotMetricOf(slot)];
     }
-    // Loops, not splice(...spread): hundreds of thousands of slots would overflow the call stack.
-    this.slotOwners.length = 0;
-    for (const owner of state.slotOwners) this.slotOwners.push(owner);
+    this.restored = r;
     this.ruleInfo.length = 0;
-    for (const info of state.ruleInfo) this.ruleInfo.push(info);
+    this.ruleInfo.length = r.rulePatient.length;
+  }
+
+  /** A rule's RuleInfo, made from the restored columns on first use. */
+  private info(id: number): RuleInfo {
+    const known = this.ruleInfo[id];
+    if (known !== undefined) return known;
+    const r = this.restored!;
+    const p = r.patients[r.rulePatient[id]];
+    const definition = r.definitions[r.ruleDefinition[id]];
+    const target = r.ruleTarget[id];
+    let info: RuleInfo;
+    if (target >= 0) {
+      // A score link: the score rule's compiled form on another slot (as `add` makes it).
+      const score = this.info(target);
+      const compiled: CompiledRule = { ...score.compiled, kind: KIND_SCORE_LINK, slot: r.ruleSlot[id], target, scoreInputs: undefined };
+      info = { patient: p.id, ruleId: definition.id, metric: score.metric, definition, compiled, link: true };
+    } else {
+      const compiled = r.compile(definition, p.slots, r.ruleSlot[id], r.ruleAnchor[id]);
+      info = { patient: p.id, ruleId: definition.id, metric: this.slotMetrics[r.ruleSlot[id]], definition, compiled, link: false };
+    }
+    this.ruleInfo[id] = info;
+    return info;
   }
 
   has(patient: string): boolean {
@@ -109,17 +205,18 @@ export class PatientRegistry {
       const histCap = metric === NEWS2_METRIC ? 0 : (metricByKey(metric)?.typicalHistory ?? 0);
       slot = this.ev.addSlot({ histCap, ref: p.config.references?.[metric] ?? NaN, paused: p.config.paused === true });
       p.slots.set(metric, slot);
-      this.slotOwners[slot] = { patient, metric };
+      this.slotPatients[slot] = patient;
+      this.slotMetrics[slot] = metric;
     }
     return slot;
   }
 
   slotOwner(slot: number): { patient: string; metric: string } {
-    return this.slotOwners[slot];
+    return { patient: this.slotPatients[slot], metric: this.slotMetrics[slot] };
   }
 
   rule(id: number): RuleInfo {
-    return this.ruleInfo[id];
+    return this.info(id);
   }
 
   /**
@@ -148,7 +245,7 @@ export class PatientRegistry {
   /** The definition of a patient's active rule, or undefined. */
   definition(patient: string, ruleId: string): RuleDef | undefined {
     const id = this.patients.get(patient)?.rules.get(ruleId);
-    return id === undefined ? undefined : this.ruleInfo[id].definition;
+    return id === undefined ? undefined : this.info(id).definition;
   }
 
   private compileAll(p: Patient, definitions: RuleDef[], now: number): CompiledDefinition[] {
@@ -190,7 +287,7 @@ export class PatientRegistry {
     definitions.forEach((def, i) => {
       const { rule, links } = compiled[i];
       const existing = p.rules.get(def.id);
-      if (existing !== undefined && this.sameShape(this.ruleInfo[existing].compiled, rule)) {
+      if (existing !== undefined && this.sameShape(this.info(existing).compiled, rule)) {
         this.update(existing, def, rule);
         return;
       }
@@ -208,7 +305,7 @@ export class PatientRegistry {
   }
 
   private update(id: number, def: RuleDef, rule: CompiledRule): void {
-    const info = this.ruleInfo[id];
+    const info = this.info(id);
     if (!sameLimits(info.compiled.limits, rule.limits)) this.ev.setRuleLimits(id, rule.limits);
     if (!sameParams(info.compiled.params, rule.params)) this.ev.setRuleParams(id, rule.params);
     this.ruleInfo[id] = { ...info, definition: def, compiled: { ...rule, anchor: info.compiled.anchor } };
@@ -216,7 +313,7 @@ export class PatientRegistry {
 
   private add(p: Patient, def: RuleDef, rule: CompiledRule, links: number[]): void {
     const id = this.ev.addRule(rule);
-    const metric = this.slotOwners[rule.slot].metric;
+    const metric = this.slotMetrics[rule.slot];
     this.ruleInfo[id] = { patient: p.id, ruleId: def.id, metric, definition: def, compiled: rule, link: false };
     p.rules.set(def.id, id);
     const linkIds = links.map((slot) => {

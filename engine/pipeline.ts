@@ -14,6 +14,7 @@ import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
 import type { ReviewSource } from "./lifecycle/review.js";
 import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
+import { IdempotencyWindow, type IdempotencyState } from "./idempotency.js";
 import type { RegistryState } from "./patients.js";
 import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
@@ -64,7 +65,7 @@ export interface IngestAnswer {
 /** Everything but the kernel, as plain data (snapshots). */
 export interface PipelineState {
   patients: PatientRecord[];
-  seen: string[];
+  seen: IdempotencyState;
   thresholds: ReturnType<ThresholdHistory["exportState"]>;
   registry: RegistryState;
   lifecycle: LifecycleState;
@@ -98,8 +99,7 @@ export class Pipeline {
   readonly lifecycle: AlertLifecycle;
   readonly thresholds = new ThresholdHistory();
   private readonly patients = new Map<string, PatientRecord>();
-  private readonly seen = new Set<string>();
-  private readonly idempotencyWindow: number;
+  private readonly seen: IdempotencyWindow;
   private readonly cache = new PatientCache((id) => (this.patients.has(id) ? this.teamsOf(id) : undefined));
   private readonly cols = new ReadingColumns();
   private readonly fields = newReadingFields();
@@ -111,7 +111,7 @@ export class Pipeline {
       onBatch: options.onBatch,
     });
     this.lifecycle = new AlertLifecycle({ ...options.lifecycle, rules: (patient, rule) => this.ruleContext(patient, rule) });
-    this.idempotencyWindow = options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW;
+    this.seen = new IdempotencyWindow(options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW);
   }
 
   // ---- snapshots ----
@@ -122,10 +122,12 @@ export class Pipeline {
       kernel: this.engine.snapshotEvaluator(),
       state: {
         patients: [...this.patients.values()],
-        seen: [...this.seen],
+        seen: this.seen.exportState(),
         thresholds: this.thresholds.exportState(),
-        registry: this.engine.patients.exportState(),
-        lifecycle: this.lifecycle.exportState(),
+        // A patient's configuration is its record plus its threshold overrides (reconfigure builds it so).
+        registry: this.engine.patients.exportState({ configs: false }),
+        // The routing is the records' programme and care chain (upsertPatient sets both): not stored twice.
+        lifecycle: this.lifecycle.exportState({ routing: false }),
       },
     };
   }
@@ -134,10 +136,20 @@ export class Pipeline {
   static fromState(evaluator: Evaluator, state: PipelineState, options: Omit<PipelineOptions, "evaluator"> = {}): Pipeline {
     const p = new Pipeline({ ...options, evaluator });
     for (const record of state.patients) p.patients.set(record.id, record);
-    for (const key of state.seen) p.seen.add(key);
+    p.seen.importState(state.seen);
     p.thresholds.importState(state.thresholds);
-    p.engine.patients.importState(state.registry);
-    p.lifecycle.importState(state.lifecycle);
+    p.engine.patients.importState(
+      state.registry,
+      state.registry.patients.map((id) => {
+        const r = p.patients.get(id);
+        if (r === undefined) throw new RangeError(`snapshot: patient ${id} is in the registry but has no record`);
+        return { programme: r.programme, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
+      }),
+    );
+    p.lifecycle.importState(
+      state.lifecycle,
+      state.patients.map((r) => [r.id, { programme: r.programme, careTeams: r.careTeams }]),
+    );
     return p;
   }
 
@@ -341,7 +353,6 @@ export class Pipeline {
 
   private remember(key: string): void {
     this.seen.add(key);
-    if (this.seen.size > this.idempotencyWindow) this.seen.delete(this.seen.values().next().value as string);
   }
 
   /** Advances the clock for missing data, pending timers, silences and escalation. */

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import type { Command } from "../engine/durable/commands.js";
+import { encodeBody } from "../engine/store/codec.js";
 import type { Store } from "../engine/store/store.js";
 import { STORES, type StoreFactory } from "./support/durable-stores.js";
 
@@ -116,6 +117,50 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     const second = await open(store, clock);
     await run(second, clock, commands, cut);
     expect(observable(second)).toEqual(observable(reference));
+  });
+
+  it("a snapshot of an older layout is skipped: the journal from the start rebuilds the state", async () => {
+    const commands = script();
+    const reference = await uninterrupted(commands);
+    const clock = new Clock();
+    const first = await open(await factory.create(), clock);
+    const cut = Math.floor(commands.length * 0.5);
+    await run(first, clock, commands, 0, cut);
+    const store = await factory.reopen();
+    // what an older varsel wrote: no layout number, nothing this one can read
+    await store.saveSnapshot({ pos: first.position(), seq: first.pipeline.lifecycle.lastSeq(), at: clock.t, kernel: new Uint8Array(64), state: encodeBody({ patients: [] }) });
+    opened.splice(0);
+    const problems: string[] = [];
+    const second = await DurablePipeline.open({ store, now: clock.now, snapshotEveryMs: 1e12, onError: (err) => problems.push(String(err)) });
+    opened.push(second);
+    expect(problems.join()).toMatch(/layout 1, not 2: replaying the journal from the start/);
+    expect(second.position()).toBe(first.position());
+    await run(second, clock, commands, cut);
+    expect(observable(second)).toEqual(observable(reference));
+  });
+
+  it("snapshots once the journal since the last one costs the replay budget, but keeps them to a share of the time", async () => {
+    const clock = new Clock();
+    const [p1, p2, , readings] = script();
+    // budget 0 and no share limit: every group commit is followed by a snapshot
+    const eager = await DurablePipeline.open({ store: await factory.create(), now: clock.now, snapshotEveryMs: 1e12, snapshotReplayBudgetMs: 0, snapshotMaxShare: Infinity });
+    opened.push(eager);
+    await eager.execute(p1);
+    await eager.execute(p2);
+    await eager.snapshot(); // waits for the automatic one in flight
+    const store = await factory.reopen();
+    expect((await store.latestSnapshot())?.pos).toBe(eager.position());
+    opened.splice(0);
+    // budget 0 but a vanishing share: after the first snapshot, the next one waits (cost / share)
+    const spaced = await DurablePipeline.open({ store, now: clock.now, snapshotEveryMs: 1e12, snapshotReplayBudgetMs: 0, snapshotMaxShare: 1e-9 });
+    opened.push(spaced);
+    await spaced.execute(readings);
+    await spaced.snapshot();
+    const at = spaced.position();
+    await spaced.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 71, time: T0 + 5 * MIN, id: "later" }] });
+    await spaced.execute({ kind: "tick" });
+    expect((await store.latestSnapshot())?.pos).toBe(at);
+    expect(spaced.position()).toBeGreaterThan(at);
   });
 
   it("a resent measurement id is evaluated once, also across a restart", async () => {

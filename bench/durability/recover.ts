@@ -6,53 +6,31 @@
 //                  one by one through the same public functions, each timed: read the snapshot
 //                  row, unpack the state, restore the kernel, import each part of the state,
 //                  read + decode the journal tail, replay it
-//   --fix-import   first replaces PatientRegistry.importState (engine/patients.ts) by the same
-//                  code without the argument spread (`splice(0, n, ...array)` overflows the stack
-//                  past ~125 000 slots), to measure what recovery would cost with that fixed
 //
 // The store is closed without DurablePipeline.close() (which would write a final snapshot),
 // so the store is left exactly as it was and every run sees the same snapshot and tail.
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
-import { DurablePipeline } from "../../engine/durable/durable-pipeline.js";
+import { DurablePipeline, SNAPSHOT_FORMAT } from "../../engine/durable/durable-pipeline.js";
 import { applyCommand } from "../../engine/durable/apply.js";
 import { VarselError } from "../../engine/errors.js";
 import { WasmKernel } from "../../engine/kernel/wasm-kernel.js";
-import { PatientRegistry, type RegistryState } from "../../engine/patients.js";
+import { IdempotencyWindow } from "../../engine/idempotency.js";
 import { Pipeline, type PipelineState } from "../../engine/pipeline.js";
+import { asBuffer } from "../../engine/store/codec.js";
 import { openStore } from "../../engine/store/open-store.js";
 
 const { values: opt } = parseArgs({
   options: {
     store: { type: "string" },
     mode: { type: "string", default: "open" },
-    "fix-import": { type: "boolean", default: false },
   },
   strict: true,
 });
 
-const out: Record<string, unknown> = { mode: opt.mode, fix_import: opt["fix-import"] };
+const out: Record<string, unknown> = { mode: opt.mode };
 const s = (t0: number): number => (performance.now() - t0) / 1000;
-
-if (opt["fix-import"]) {
-  // Same effect as engine/patients.ts importState, without spreading huge arrays as arguments.
-  PatientRegistry.prototype.importState = function (this: PatientRegistry, state: RegistryState): void {
-    const self = this as unknown as {
-      patients: Map<string, unknown>;
-      slotOwners: RegistryState["slotOwners"];
-      ruleInfo: RegistryState["ruleInfo"];
-    };
-    self.patients.clear();
-    for (const p of state.patients) {
-      self.patients.set(p.id, { id: p.id, config: p.config, slots: new Map(p.slots), rules: new Map(p.rules), links: new Map(p.links) });
-    }
-    self.slotOwners.length = 0;
-    for (const o of state.slotOwners) self.slotOwners.push(o);
-    self.ruleInfo.length = 0;
-    for (const r of state.ruleInfo) self.ruleInfo.push(r);
-  };
-}
 
 async function main(): Promise<void> {
   const url = opt.store;
@@ -84,7 +62,7 @@ async function main(): Promise<void> {
 
 /** DurablePipeline.recover, step by step (same calls, same order). */
 async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void> {
-  const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false }); // as durable-pipeline.ts
+  const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false }); // as durable-pipeline.ts
   let t = performance.now();
   const snap = await store.latestSnapshot();
   out.load_snapshot_s = s(t);
@@ -94,8 +72,10 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
   out.state_bytes = snap.state.byteLength;
 
   t = performance.now();
-  const state = packr.unpack(Buffer.from(snap.state)) as PipelineState;
+  const stored = packr.unpack(asBuffer(snap.state)) as { format: number; state: PipelineState };
   out.unpack_state_s = s(t);
+  if (stored.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot layout ${stored.format}, not ${SNAPSHOT_FORMAT}`);
+  const state = stored.state;
 
   t = performance.now();
   WasmKernel.load(); // compiles the module (cached per path), so the next line times the restore alone
@@ -106,24 +86,33 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
 
   // Pipeline.fromState (engine/pipeline.ts), one part at a time
   const p = new Pipeline({ evaluator: kernel });
-  const priv = p as unknown as { patients: Map<string, unknown>; seen: Set<string> };
+  const priv = p as unknown as { patients: Map<string, unknown>; seen: IdempotencyWindow };
   t = performance.now();
   for (const record of state.patients) priv.patients.set(record.id, record);
   out.import_patients_s = s(t);
   t = performance.now();
-  for (const key of state.seen) priv.seen.add(key);
+  priv.seen.importState(state.seen);
   out.import_seen_s = s(t);
-  out.seen_keys = state.seen.length;
+  out.seen_keys = priv.seen.size;
   t = performance.now();
   p.thresholds.importState(state.thresholds);
   out.import_thresholds_s = s(t);
   t = performance.now();
-  p.engine.patients.importState(state.registry);
+  p.engine.patients.importState(
+    state.registry,
+    state.registry.patients.map((id) => {
+      const r = p.patient(id)!;
+      return { programme: r.programme, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
+    }),
+  );
   out.import_registry_s = s(t);
-  out.slots = state.registry.slotOwners.length;
-  out.rules = state.registry.ruleInfo.length;
+  out.slots = state.registry.slotPatient.byteLength / 4;
+  out.rules = state.registry.rulePatient.byteLength / 4;
   t = performance.now();
-  p.lifecycle.importState(state.lifecycle);
+  p.lifecycle.importState(
+    state.lifecycle,
+    state.patients.map((r) => [r.id, { programme: r.programme, careTeams: r.careTeams }]),
+  );
   out.import_lifecycle_s = s(t);
   out.alerts = state.lifecycle.alerts.length;
   out.open_alerts = state.lifecycle.open.length;
@@ -162,7 +151,8 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
   // estimated from their first 20 000 elements, so this stays cheap)
   const approx = (v: unknown): number => {
     if (Array.isArray(v) && v.length > 20_000) return Math.round((packr.pack(v.slice(0, 20_000)).byteLength * v.length) / 20_000);
-    if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)) {
+    if (v instanceof Uint8Array) return v.byteLength;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
       return Object.values(v).reduce((a: number, x) => a + approx(x), 0) + 16;
     }
     return packr.pack(v).byteLength;
@@ -171,8 +161,9 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
   for (const [k, v] of Object.entries(state)) parts[k] = approx(v);
   const reg = state.registry;
   parts["registry.patients"] = approx(reg.patients);
-  parts["registry.slotOwners"] = approx(reg.slotOwners);
-  parts["registry.ruleInfo"] = approx(reg.ruleInfo);
+  parts["registry.definitions"] = approx(reg.definitions);
+  parts["registry.slots"] = reg.slotPatient.byteLength + reg.slotMetric.byteLength;
+  parts["registry.rules"] = reg.rulePatient.byteLength * 4 + reg.ruleAnchor.byteLength + reg.ruleFlags.byteLength;
   out.state_parts = parts;
 }
 

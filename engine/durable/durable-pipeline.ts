@@ -4,17 +4,27 @@
 // (group commit). Only then are the events pushed and the caller answered. A failed commit
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
+import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
-import type { CommitBatch, Store } from "../store/store.js";
+import { asBuffer } from "../store/codec.js";
+import type { CommitBatch, Store, StoredSnapshot } from "../store/store.js";
 import { applyCommand, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false });
+// Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
+// several times faster as msgpackr records than as maps.
+const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
+/**
+ * The snapshot state's layout. A snapshot of another layout (an older varsel) is not read: the
+ * journal from the start rebuilds the same state (it is never pruned), and the next snapshot
+ * is written in this layout.
+ */
+export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
 
 export interface DurableOptions {
@@ -22,10 +32,22 @@ export interface DurableOptions {
   store?: Store;
   pipeline?: Omit<PipelineOptions, "evaluator">;
   now?: () => number;
-  /** Take a snapshot after this many journaled commands ... */
+  /**
+   * Take a snapshot once replaying the journal since the last one would take about this long
+   * (the time spent applying the journaled commands; default 1 000 ms) ...
+   */
+  snapshotReplayBudgetMs?: number;
+  /** ... or after this many journaled commands (default: no count limit) ... */
   snapshotEveryCommands?: number;
-  /** ... or this long since the last one, whichever comes first. */
+  /** ... or this long (clock time) since the last one, whichever comes first (default 60 000 ms) ... */
   snapshotEveryMs?: number;
+  /**
+   * ... but spend at most this share of the time on snapshots (default 0.1): after a snapshot
+   * that took s seconds, the next one waits at least s / share seconds. Under a sustained
+   * overload this lets the journal tail (and the restart time) grow rather than the ingest rate
+   * collapse.
+   */
+  snapshotMaxShare?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
   /** Stored events older than this are pruned at each snapshot (default 30 days; resume needs only recent ones). */
@@ -48,10 +70,17 @@ export class DurablePipeline {
   private pending: Pending[] = [];
   private capturing: LifecycleEvent[] | undefined;
   private flushing: Promise<void> | undefined;
+  /** The snapshot being written, if any (one at a time). */
+  private saving: Promise<void> | undefined;
   private listeners = new Set<Listener>();
   private state: "ready" | "recovering" | "closed" = "ready";
   private sinceSnapshot = 0;
+  /** Milliseconds spent applying the commands journaled since the last snapshot (their replay cost). */
+  private replayMs = 0;
   private lastSnapshotAt: number;
+  /** performance.now() when the last snapshot was done, and what it cost (ms). */
+  private lastSnapshotDone = -Infinity;
+  private lastSnapshotCost = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private unhook: () => void = () => {};
 
@@ -109,6 +138,7 @@ export class DurablePipeline {
     const events: LifecycleEvent[] = [];
     this.capturing = events;
     let result: ResultOf<C>;
+    const started = performance.now();
     try {
       result = applyCommand(this.pipelineNow, entry) as ResultOf<C>;
     } finally {
@@ -116,6 +146,7 @@ export class DurablePipeline {
     }
     // A tick that changed nothing is not worth a journal entry (it changed no state).
     if (command.kind === "tick" && events.length === 0) return result;
+    this.replayMs += performance.now() - started;
     this.pos = entry.pos;
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ entry, events, resolve, reject });
@@ -124,10 +155,12 @@ export class DurablePipeline {
     return result;
   }
 
-  /** Takes a snapshot now (waits for pending commits first). */
+  /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
   async snapshot(): Promise<void> {
     await this.flushing;
+    while (this.saving !== undefined) await this.saving;
     await this.flush(true);
+    await this.saving;
   }
 
   /** Stops: flushes what is pending, takes a final snapshot, closes the store. */
@@ -169,14 +202,26 @@ export class DurablePipeline {
     this.pending = [];
     const store = this.options.store;
     this.sinceSnapshot += group.length;
+    const o = this.options;
+    const spacedOut = performance.now() - this.lastSnapshotDone >= this.lastSnapshotCost / (o.snapshotMaxShare ?? 0.1);
     const snapshotDue =
       store !== undefined &&
       this.state === "ready" &&
+      this.saving === undefined &&
       (forceSnapshot ||
-        this.sinceSnapshot >= (this.options.snapshotEveryCommands ?? 50_000) ||
-        (group.length > 0 && this.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 60_000)));
+        (group.length > 0 &&
+          spacedOut &&
+          (this.replayMs >= (o.snapshotReplayBudgetMs ?? 1_000) ||
+            this.sinceSnapshot >= (o.snapshotEveryCommands ?? Infinity) ||
+            this.now() - this.lastSnapshotAt >= (o.snapshotEveryMs ?? 60_000))));
     // The snapshot is captured here, synchronously, so it matches exactly the end of this group.
+    const captureStarted = performance.now();
     const captured = snapshotDue ? this.capture() : undefined;
+    const captureMs = performance.now() - captureStarted;
+    if (captured !== undefined) {
+      this.sinceSnapshot = 0;
+      this.replayMs = 0;
+    }
     try {
       if (store !== undefined && group.length > 0) await store.commit(this.batchOf(group));
     } catch (err) {
@@ -191,17 +236,26 @@ export class DurablePipeline {
       p.resolve();
     }
     if (captured !== undefined && store !== undefined) {
-      this.sinceSnapshot = 0;
       this.lastSnapshotAt = captured.at;
-      await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
-      const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
-      await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+      // Not awaited: the store writes it in parts while the next groups commit in between.
+      this.saving = this.save(store, captured, captureMs);
     }
+  }
+
+  private async save(store: Store, captured: StoredSnapshot, captureMs: number): Promise<void> {
+    const started = performance.now();
+    await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+    this.lastSnapshotDone = performance.now();
+    // The write's wall time includes the commits that went in between: on the safe side.
+    this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
+    const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
+    await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+    this.saving = undefined;
   }
 
   private capture() {
     const { kernel, state } = this.pipelineNow.exportState();
-    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packr.pack(state) };
+    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packr.pack({ format: SNAPSHOT_FORMAT, state }) };
   }
 
   private batchOf(group: Pending[]): CommitBatch {
@@ -261,11 +315,12 @@ export class DurablePipeline {
     const snap = await store?.latestSnapshot();
     let pipeline: Pipeline;
     let pos = 0;
-    if (snap !== undefined) {
-      const state = packr.unpack(Buffer.from(snap.state)) as PipelineState;
-      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), state, options.pipeline);
+    const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
+    if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT) {
+      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, options.pipeline);
       pos = snap.pos;
     } else {
+      if (snap !== undefined) options.onError?.(new Error(`snapshot at ${snap.pos} has layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}: replaying the journal from the start`), "recovery");
       pipeline = new Pipeline(options.pipeline);
     }
     if (store === undefined) return { pipeline, pos };

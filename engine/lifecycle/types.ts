@@ -253,7 +253,8 @@ export type LifecycleEventType = LifecycleEvent["type"];
 export interface LifecycleState {
   alerts: Alert[];
   open: [string, string][];
-  patients: [string, PatientRouting][];
+  /** Absent when the owner restores the routing from its own records (the pipeline does). */
+  patients?: [string, PatientRouting][];
   silences: Silence[];
   log: { last: number; events: LifecycleEvent[] };
   counters: { alert: number; silence: number };

@@ -31,6 +31,49 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+// ---- snapshots in parts ----
+
+/** Snapshot bytes per part: one part is one short transaction, so commits get in between. */
+export const SNAPSHOT_PART_BYTES = 4 * 1024 * 1024;
+
+/** The kernel's bytes then the state's, cut into parts (views, no copies; a part never spans both). */
+export function snapshotParts(kernel: Uint8Array, state: Uint8Array): Buffer[] {
+  const parts: Buffer[] = [];
+  for (const bytes of [asBuffer(kernel), asBuffer(state)]) {
+    for (let at = 0; at < bytes.length; at += SNAPSHOT_PART_BYTES) parts.push(bytes.subarray(at, at + SNAPSHOT_PART_BYTES));
+  }
+  return parts;
+}
+
+/** Reassembles `snapshotParts`' output, part by part in order, into a kernel and a state buffer. */
+export class SnapshotAssembler {
+  readonly kernel: Buffer;
+  readonly state: Buffer;
+  private at = 0;
+
+  constructor(kernelLength: number, stateLength: number) {
+    this.kernel = Buffer.allocUnsafe(kernelLength);
+    this.state = Buffer.allocUnsafe(stateLength);
+  }
+
+  add(part: Uint8Array): void {
+    const k = this.kernel.length;
+    if (this.at < k) {
+      if (this.at + part.length > k) throw new Error("snapshot part spans kernel and state");
+      this.kernel.set(part, this.at);
+    } else {
+      if (this.at + part.length > k + this.state.length) throw new Error("snapshot parts are longer than recorded");
+      this.state.set(part, this.at - k);
+    }
+    this.at += part.length;
+  }
+
+  done(): { kernel: Buffer; state: Buffer } {
+    if (this.at !== this.kernel.length + this.state.length) throw new Error(`snapshot parts hold ${this.at} bytes, ${this.kernel.length + this.state.length} recorded`);
+    return { kernel: this.kernel, state: this.state };
+  }
+}
+
 // ---- batch -> rows ----
 
 export interface JournalRow { pos: number; at: number; kind: string; body: Buffer }

@@ -14,7 +14,7 @@ import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
 import type { PatientRecord } from "../pipeline.js";
 import type { RuleOverride, ThresholdVersion } from "../thresholds.js";
 import { VarselError } from "../errors.js";
-import { asBuffer, batchRows, conflict, decodeBody, SerialQueue, storeError } from "./codec.js";
+import { batchRows, conflict, decodeBody, SerialQueue, SnapshotAssembler, snapshotParts, storeError } from "./codec.js";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.js";
 import type { CommitBatch, Store, StoredSnapshot } from "./store.js";
 
@@ -196,19 +196,29 @@ export class PostgresStore implements Store {
     return r.rows.map((row) => ({ pos: row.pos, at: row.at, command: decodeBody<Command>(row.body) }));
   }
 
-  saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    return this.writes.run(() =>
+  /** Writes the snapshot in parts, each its own transaction queued behind the writes already waiting; it counts once the last part is in. */
+  async saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    const s = this.s;
+    const id = await this.writes.run(async () => {
+      const r = await this.query<{ id: number }>(
+        "saveSnapshot",
+        `INSERT INTO ${s}.snapshots (pos, seq, at, kernel, state, complete, kernel_length, state_length)
+         VALUES ($1, $2, $3, '', '', false, $4, $5) RETURNING id`,
+        [snapshot.pos, snapshot.seq, snapshot.at, snapshot.kernel.byteLength, snapshot.state.byteLength],
+      );
+      return r.rows[0]!.id;
+    });
+    // Buffers are sent as binary parameters: no hex text.
+    const parts = snapshotParts(snapshot.kernel, snapshot.state);
+    for (const [i, part] of parts.entries()) {
+      await this.writes.run(() => this.query("saveSnapshot", `INSERT INTO ${s}.snapshot_parts (snapshot, part, bytes) VALUES ($1, $2, $3)`, [id, i, part]));
+    }
+    await this.writes.run(() =>
       this.transaction(this.requirePool("saveSnapshot"), "saveSnapshot", async (c) => {
-        // Buffers are sent as binary parameters: no hex text, whatever the size (bytea: < 1 GB).
-        await c.query(`INSERT INTO ${this.s}.snapshots (pos, seq, at, kernel, state) VALUES ($1, $2, $3, $4, $5)`, [
-          snapshot.pos,
-          snapshot.seq,
-          snapshot.at,
-          asBuffer(snapshot.kernel),
-          asBuffer(snapshot.state),
-        ]);
+        await c.query(`UPDATE ${s}.snapshots SET complete = true WHERE id = $1`, [id]);
+        // Keeps the newest complete ones; also drops parts left by a write that never finished.
         await c.query(
-          `DELETE FROM ${this.s}.snapshots WHERE id NOT IN (SELECT id FROM ${this.s}.snapshots ORDER BY pos DESC, id DESC LIMIT $1)`,
+          `DELETE FROM ${s}.snapshots WHERE id NOT IN (SELECT id FROM ${s}.snapshots WHERE complete ORDER BY pos DESC, id DESC LIMIT $1)`,
           [KEEP_SNAPSHOTS],
         );
       }),
@@ -220,33 +230,36 @@ export class PostgresStore implements Store {
     return this.transaction(this.requirePool("latestSnapshot"), "latestSnapshot", async (c) => {
       await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
       // Snapshot bytes come as base64 text (bytea's own text form is hex: twice the size, and
-      // measured twice as slow to decode), small ones with the first answer, large ones in
-      // slices: one huge string would cost memory and hit V8's string length limit.
-      const head = await c.query<{ id: number; pos: number; seq: number; at: number; kl: number; sl: number; kernel: string | null; state: string | null }>(
-        `SELECT id, pos, seq, at, octet_length(kernel) AS kl, octet_length(state) AS sl,
-                CASE WHEN octet_length(kernel) <= $1 THEN encode(kernel, 'base64') END AS kernel,
-                CASE WHEN octet_length(state) <= $1 THEN encode(state, 'base64') END AS state
-         FROM ${s}.snapshots ORDER BY pos DESC, id DESC LIMIT 1`,
-        [SNAPSHOT_SLICE],
+      // measured twice as slow to decode), part by part (or, for a row of schema version 1, in
+      // slices): one huge string would cost memory and hit V8's string length limit.
+      const head = await c.query<{ id: number; pos: number; seq: number; at: number; kl: number | null; sl: number | null; ikl: number; isl: number }>(
+        `SELECT id, pos, seq, at, kernel_length AS kl, state_length AS sl, octet_length(kernel) AS ikl, octet_length(state) AS isl
+         FROM ${s}.snapshots WHERE complete ORDER BY pos DESC, id DESC LIMIT 1`,
       );
       const row = head.rows[0];
       if (row === undefined) return undefined;
-      const read = async (column: "kernel" | "state", length: number, inline: string | null): Promise<Buffer> => {
-        if (inline !== null) return Buffer.from(inline, "base64");
-        const out = Buffer.allocUnsafe(length);
-        for (let offset = 0; offset < length; offset += SNAPSHOT_SLICE) {
-          const part = await c.query<{ part: string }>(
-            `SELECT encode(substring(${column} FROM $2 FOR $3), 'base64') AS part FROM ${s}.snapshots WHERE id = $1`,
-            [row.id, offset + 1, SNAPSHOT_SLICE],
-          );
-          const written = out.write(part.rows[0]!.part, offset, "base64");
-          if (written !== Math.min(SNAPSHOT_SLICE, length - offset)) throw new Error(`snapshot ${column} slice at ${offset}: ${written} bytes`);
-        }
-        return out;
-      };
-      const kernel = await read("kernel", row.kl, row.kernel);
-      const state = await read("state", row.sl, row.state);
-      return { pos: row.pos, seq: row.seq, at: row.at, kernel, state };
+      if (row.kl === null || row.sl === null) {
+        const read = async (column: "kernel" | "state", length: number): Promise<Buffer> => {
+          const out = Buffer.allocUnsafe(length);
+          for (let offset = 0; offset < length; offset += SNAPSHOT_SLICE) {
+            const part = await c.query<{ part: string }>(
+              `SELECT encode(substring(${column} FROM $2 FOR $3), 'base64') AS part FROM ${s}.snapshots WHERE id = $1`,
+              [row.id, offset + 1, SNAPSHOT_SLICE],
+            );
+            const written = out.write(part.rows[0]!.part, offset, "base64");
+            if (written !== Math.min(SNAPSHOT_SLICE, length - offset)) throw new Error(`snapshot ${column} slice at ${offset}: ${written} bytes`);
+          }
+          return out;
+        };
+        return { pos: row.pos, seq: row.seq, at: row.at, kernel: await read("kernel", row.ikl), state: await read("state", row.isl) };
+      }
+      const whole = new SnapshotAssembler(row.kl, row.sl);
+      const count = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.snapshot_parts WHERE snapshot = $1`, [row.id]);
+      for (let i = 0; i < count.rows[0]!.n; i++) {
+        const part = await c.query<{ b: string }>(`SELECT encode(bytes, 'base64') AS b FROM ${s}.snapshot_parts WHERE snapshot = $1 AND part = $2`, [row.id, i]);
+        whole.add(Buffer.from(part.rows[0]!.b, "base64"));
+      }
+      return { pos: row.pos, seq: row.seq, at: row.at, ...whole.done() };
     });
   }
 

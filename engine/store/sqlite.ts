@@ -10,7 +10,7 @@ import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
 import type { PatientRecord } from "../pipeline.js";
 import type { RuleOverride, ThresholdVersion } from "../thresholds.js";
 import { VarselError } from "../errors.js";
-import { asBuffer, batchRows, conflict, decodeBody, SerialQueue, storeError } from "./codec.js";
+import { batchRows, conflict, decodeBody, SerialQueue, SnapshotAssembler, snapshotParts, storeError } from "./codec.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
 import type { CommitBatch, Store, StoredSnapshot } from "./store.js";
 
@@ -20,6 +20,9 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another process's lock before failing (default 5 000 ms). */
   busyTimeoutMs?: number;
 }
+
+/** Address space SQLite may map for reads (not memory it uses: pages come from the page cache). */
+const MMAP_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Snapshots kept; older ones are deleted when a new one is saved. */
 const KEEP_SNAPSHOTS = 2;
@@ -52,11 +55,21 @@ function statements(db: Db) {
     readJournal: db.prepare<[number, number], { pos: number; at: number; body: Buffer }>(
       "SELECT pos, at, body FROM journal WHERE pos > ? ORDER BY pos LIMIT ?",
     ),
-    insSnapshot: db.prepare<[number, number, number, Buffer, Buffer]>("INSERT INTO snapshots (pos, seq, at, kernel, state) VALUES (?, ?, ?, ?, ?)"),
-    pruneSnapshots: db.prepare<[number]>("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY pos DESC, id DESC LIMIT ?)"),
-    latestSnapshot: db.prepare<[], { pos: number; seq: number; at: number; kernel: Buffer; state: Buffer }>(
-      "SELECT pos, seq, at, kernel, state FROM snapshots ORDER BY pos DESC, id DESC LIMIT 1",
+    insSnapshot: db.prepare<[number, number, number, number, number]>(
+      "INSERT INTO snapshots (pos, seq, at, kernel, state, complete, kernel_length, state_length) VALUES (?, ?, ?, x'', x'', 0, ?, ?)",
     ),
+    insPart: db.prepare<[number, number, Buffer]>("INSERT INTO snapshot_parts (snapshot, part, bytes) VALUES (?, ?, ?)"),
+    completeSnapshot: db.prepare<[number]>("UPDATE snapshots SET complete = 1 WHERE id = ?"),
+    // Keeps the newest complete ones; also drops parts left by a write that never finished.
+    pruneSnapshots: db.prepare<[number]>(
+      "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots WHERE complete = 1 ORDER BY pos DESC, id DESC LIMIT ?)",
+    ),
+    // The newest id first, then its bytes: ordering whole rows would copy every kept snapshot's blobs into the sorter.
+    latestSnapshotId: db.prepare<[], { id: number }>("SELECT id FROM snapshots WHERE complete = 1 ORDER BY pos DESC, id DESC LIMIT 1"),
+    snapshot: db.prepare<[number], { pos: number; seq: number; at: number; kernel: Buffer; state: Buffer; kernel_length: number | null; state_length: number | null }>(
+      "SELECT pos, seq, at, kernel, state, kernel_length, state_length FROM snapshots WHERE id = ?",
+    ),
+    parts: db.prepare<[number], { bytes: Buffer }>("SELECT bytes FROM snapshot_parts WHERE snapshot = ? ORDER BY part"),
     eventsAfter: db.prepare<[number, number], { body: Buffer }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
     pruneEvents: db.prepare<[number]>("DELETE FROM events WHERE at < ?"),
     patient: db.prepare<[string], { body: Buffer }>("SELECT body FROM patients WHERE id = ?"),
@@ -99,6 +112,9 @@ export class SqliteStore implements Store {
       db.pragma("foreign_keys = ON");
       // After a checkpoint, a WAL grown by a large snapshot is truncated back to this size.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      // Reads through a memory map: a snapshot of a few hundred MB is one overflow chain of 4 kB
+      // pages, read ~3× faster mapped than page by page (measured at restart).
+      if (!memory) db.pragma(`mmap_size = ${MMAP_BYTES}`);
       migrate(db);
       this.stmts = statements(db);
       this.db = db;
@@ -157,11 +173,27 @@ export class SqliteStore implements Store {
     );
   }
 
-  saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    return this.writes.run(() =>
+  /**
+   * Writes the snapshot in parts, each its own transaction queued behind the writes already
+   * waiting, so commits go in between (SQLite writes on the event loop: one part blocks it for
+   * milliseconds, not the whole snapshot for seconds). It counts once the last part is in.
+   */
+  async saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    const id = await this.writes.run(() =>
+      this.use("saveSnapshot", (_db, s) =>
+        Number(s.insSnapshot.run(snapshot.pos, snapshot.seq, snapshot.at, snapshot.kernel.byteLength, snapshot.state.byteLength).lastInsertRowid),
+      ),
+    );
+    const parts = snapshotParts(snapshot.kernel, snapshot.state);
+    for (const [i, part] of parts.entries()) {
+      // Synchronous writes would otherwise run back to back in one microtask chain: let the event loop in.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.insPart.run(id, i, part)));
+    }
+    await this.writes.run(() =>
       this.use("saveSnapshot", (db, s) => {
         db.transaction(() => {
-          s.insSnapshot.run(snapshot.pos, snapshot.seq, snapshot.at, asBuffer(snapshot.kernel), asBuffer(snapshot.state));
+          s.completeSnapshot.run(id);
           s.pruneSnapshots.run(KEEP_SNAPSHOTS);
         }).immediate();
       }),
@@ -169,10 +201,17 @@ export class SqliteStore implements Store {
   }
 
   async latestSnapshot(): Promise<StoredSnapshot | undefined> {
-    return this.use("latestSnapshot", (_db, s) => {
-      const r = s.latestSnapshot.get();
-      return r === undefined ? undefined : { pos: r.pos, seq: r.seq, at: r.at, kernel: r.kernel, state: r.state };
-    });
+    return this.use("latestSnapshot", (db, s) =>
+      db.transaction(() => {
+        const newest = s.latestSnapshotId.get();
+        const r = newest === undefined ? undefined : s.snapshot.get(newest.id);
+        if (r === undefined) return undefined;
+        if (r.kernel_length === null || r.state_length === null) return { pos: r.pos, seq: r.seq, at: r.at, kernel: r.kernel, state: r.state }; // a version 1 row
+        const whole = new SnapshotAssembler(r.kernel_length, r.state_length);
+        for (const part of s.parts.iterate(newest!.id)) whole.add(part.bytes);
+        return { pos: r.pos, seq: r.seq, at: r.at, ...whole.done() };
+      })(),
+    );
   }
 
   async eventsAfter(seq: number, limit: number): Promise<LifecycleEvent[]> {

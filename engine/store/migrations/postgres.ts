@@ -84,4 +84,21 @@ ALTER TABLE ${s}.snapshots ALTER COLUMN kernel SET STORAGE EXTERNAL;
 ALTER TABLE ${s}.snapshots ALTER COLUMN state SET STORAGE EXTERNAL;
 `,
   },
+  {
+    // Snapshots in parts, each its own transaction (see the SQLite migration 2).
+    version: 2,
+    name: "snapshot parts",
+    sql: (s) => `
+ALTER TABLE ${s}.snapshots ADD COLUMN complete boolean NOT NULL DEFAULT true;
+ALTER TABLE ${s}.snapshots ADD COLUMN kernel_length bigint;
+ALTER TABLE ${s}.snapshots ADD COLUMN state_length bigint;
+CREATE TABLE ${s}.snapshot_parts (
+  snapshot bigint  NOT NULL REFERENCES ${s}.snapshots (id) ON DELETE CASCADE,
+  part     integer NOT NULL,
+  bytes    bytea   NOT NULL,
+  PRIMARY KEY (snapshot, part)
+);
+ALTER TABLE ${s}.snapshot_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
+`,
+  },
 ];

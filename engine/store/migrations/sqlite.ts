@@ -79,4 +79,22 @@ CREATE TABLE snapshots (
 ) STRICT;
 `,
   },
+  {
+    // Snapshots are written in parts, each its own transaction, so commits are not held up behind
+    // hundreds of MB; a snapshot counts once its last part is in (complete = 1). Rows of version 1
+    // hold their bytes inline (kernel_length NULL); parts hold the kernel, then the state.
+    version: 2,
+    name: "snapshot parts",
+    sql: `
+ALTER TABLE snapshots ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE snapshots ADD COLUMN kernel_length INTEGER;
+ALTER TABLE snapshots ADD COLUMN state_length INTEGER;
+CREATE TABLE snapshot_parts (
+  snapshot INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+  part     INTEGER NOT NULL,
+  bytes    BLOB    NOT NULL,
+  PRIMARY KEY (snapshot, part)
+) STRICT;
+`,
+  },
 ];
