@@ -3,7 +3,7 @@
 // and graceful shutdown.
 import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
-import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-pipeline.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
@@ -14,6 +14,9 @@ import { Metrics } from "./metrics.js";
 import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
 import { Hub } from "./ws/hub.js";
+
+/** How often the engine snapshots (see DurableOptions; unset fields keep its defaults). */
+export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare">;
 
 export interface ServerOptions {
   auth: AuthOptions;
@@ -40,7 +43,7 @@ export class VarselServer {
   private stopping = false;
 
   /** A server on a store: recovers the engine from its snapshot and journal first. */
-  static async open(options: ServerOptions & { store?: Store; snapshotEveryMs?: number; snapshotEveryCommands?: number }): Promise<VarselServer> {
+  static async open(options: ServerOptions & { store?: Store } & SnapshotCadence): Promise<VarselServer> {
     const metrics = options.metrics ?? new Metrics();
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     const durable = await DurablePipeline.open({
@@ -48,6 +51,8 @@ export class VarselServer {
       now: options.now,
       snapshotEveryMs: options.snapshotEveryMs,
       snapshotEveryCommands: options.snapshotEveryCommands,
+      snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
+      snapshotMaxShare: options.snapshotMaxShare,
       pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
       onError: (err, what) => logger.error({ err, what }, "durability"),
     });

@@ -20,6 +20,8 @@ const program = new Command()
   .parse();
 
 const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean }>();
+/** A number from the environment, or undefined when unset (the engine's default applies). */
+const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
 const jwksFile = opts.jwks ?? (process.env.VARSEL_JWKS || undefined);
 let secret = process.env.VARSEL_JWT_SECRET || undefined;
@@ -32,9 +34,12 @@ const server = await VarselServer.open({
   logger,
   transport: opts.transport,
   store,
-  // Snapshot cadence: a snapshot bounds how much journal a restart replays.
-  snapshotEveryCommands: Number(process.env.VARSEL_SNAPSHOT_EVERY_COMMANDS || 50_000),
-  snapshotEveryMs: Number(process.env.VARSEL_SNAPSHOT_EVERY_MS || 60_000),
+  // Snapshot cadence: a snapshot bounds how much journal a restart replays (defaults in
+  // engine/durable/durable-pipeline.ts: 1 s of replay or 60 s, at most 10 % of the time).
+  snapshotReplayBudgetMs: envNumber("VARSEL_SNAPSHOT_REPLAY_BUDGET_MS"),
+  snapshotEveryCommands: envNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS"),
+  snapshotEveryMs: envNumber("VARSEL_SNAPSHOT_EVERY_MS"),
+  snapshotMaxShare: envNumber("VARSEL_SNAPSHOT_MAX_SHARE"),
 });
 const port = await server.listen(Number(opts.port), opts.host);
 const stopDemo = opts.demo ? await startDemo(server.durable) : undefined;
