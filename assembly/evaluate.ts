@@ -21,9 +21,11 @@ import {
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
   S_FIRST_RULE,
+  S_FLAGS,
   S_HIST_CAP,
   S_LAST_TIME,
   S_LAST_VALUE,
+  SLOT_RULES_SHIFT,
   TRIAGE_DUPLICATE,
   TRIAGE_N,
   TRIAGE_NOT_TRIAGED,
@@ -32,9 +34,10 @@ import {
 import { gHistT, gHistV, gRules, gSlotCount, gSlots, hget, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
+import { listMisses, PF, sinkStore, touchAhead, touchMore } from "./prefetch";
+import { passes, refreshGate } from "./quiet";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
-import { PF, sinkStore, touchMore, touchRules, touchSlots } from "./prefetch";
 
 // A band rule with both bits set: raw = plain classification, alert follows raw.
 const FAST: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
@@ -70,11 +73,6 @@ function otherRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: u32)
   return evalRule(rp, hdr, sp, t, v, <i32>reading, gNow, gTz);
 }
 
-/** Appends to the slot's history ring (kept out of line). */
-function remember(sp: usize, cap: u32, t: f64, v: f32): void {
-  append(sp, gHistT, gHistV, cap, t, v);
-}
-
 /** Triage of reading (t, v) over the rules from r on, applying each; (rank << 8) | code packed. */
 // @ts-ignore: decorator
 @inline
@@ -100,6 +98,20 @@ function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u3
 }
 
 /**
+ * A reading its slot's gate did not pass (docs/kernel.md, "Readings" steps 3 and 4): every rule
+ * of the slot, the history ring, then the gate again (a slot with one rule may have become quiet
+ * or stopped being so). Returns the triage code.
+ */
+function general(sp: usize, t: f64, v: f32, i: u32): u32 {
+  const r = load<u32>(sp, S_FIRST_RULE);
+  const code = r == <u32>NONE ? TRIAGE_NOT_TRIAGED : applyRules(gRules, sp, r, t, <f64>v, i) & 0xff;
+  const cap = <u32>load<u8>(sp, S_HIST_CAP);
+  if (cap != 0) append(sp, gHistT, gHistV, cap, t, v);
+  if (<u32>load<u8>(sp, S_FLAGS) >> SLOT_RULES_SHIFT == 1) refreshGate(sp);
+  return code;
+}
+
+/**
  * Applies the first n readings of the input columns; writes triage[n] and transitions.
  * Returns the transition count, or ERR_BATCH_TOO_LARGE / ERR_BAD_SLOT / ERR_OUT_FULL with
  * nothing applied.
@@ -120,32 +132,35 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
-  // Software prefetch in blocks of PF readings: slot records two blocks ahead, then their rules
-  // (and history) one block ahead. Tight loops, so the cache and TLB misses overlap instead of
-  // queuing behind each reading's work.
+  // Software prefetch in blocks of PF readings, in tight loops so the cache and TLB misses
+  // overlap instead of queuing behind each reading's work. Before block b is applied: list the
+  // readings of block b + 1 whose value misses the gate (their slot records came in a block
+  // ago), then load the slot records of block b + 2 together with the rules of that list (and,
+  // with several rules per slot or history, those too).
   const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
-  let sink = touchSlots(inSlot, slots, 0, min<u32>(2 * PF, n)) ^ touchRules(inSlot, slots, rules, 0, min<u32>(PF, n));
-  if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, 0, min<u32>(PF, n));
+  listMisses(inSlot, inValue, slots, 0, 0); // empty: the list may hold a previous batch's readings
+  let sink = touchAhead(inSlot, slots, rules, 0, min<u32>(2 * PF, n));
+  listMisses(inSlot, inValue, slots, 0, min<u32>(PF, n));
+  sink ^= touchAhead(inSlot, slots, rules, n, n);
+  if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV);
   for (let b: u32 = 0; b < n; b += PF) {
-    sink ^= touchSlots(inSlot, slots, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
-    sink ^= touchRules(inSlot, slots, rules, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
-    if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
+    listMisses(inSlot, inValue, slots, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
+    sink ^= touchAhead(inSlot, slots, rules, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
+    if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV);
     const end = min<u32>(b + PF, n);
     for (let i = b; i < end; i++) {
       const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 5);
       const t = load<f64>(inTime + (<usize>i << 3));
       const lastTime = load<f64>(sp, S_LAST_TIME);
-      let code: u32 = TRIAGE_NOT_TRIAGED;
+      let code: u32;
       if (t < lastTime) code = TRIAGE_OUT_OF_ORDER;
       else if (t == lastTime) code = TRIAGE_DUPLICATE;
       else {
-        const vf = load<f32>(inValue + (<usize>i << 2));
+        const v = load<f32>(inValue + (<usize>i << 2));
         store<f64>(sp, t, S_LAST_TIME);
-        store<f32>(sp, vf, S_LAST_VALUE);
-        const r = load<u32>(sp, S_FIRST_RULE);
-        if (r != <u32>NONE) code = applyRules(rules, sp, r, t, <f64>vf, i) & 0xff;
-        const cap = <u32>load<u8>(sp, S_HIST_CAP);
-        if (cap != 0) remember(sp, cap, t, vf);
+        store<f32>(sp, v, S_LAST_VALUE);
+        // Inside a quiet slot's gate: plain N, and nothing else changes.
+        code = passes(sp, v) ? TRIAGE_N : general(sp, t, v, i);
       }
       store<u8>(triage + <usize>i, <u8>code);
     }

@@ -4,7 +4,7 @@
 // The prose that explains every field is docs/kernel.md; keep the two in step.
 
 export const LAYOUT_MAGIC = 0x56415253; // "VARS"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const NONE = 0xffffffff; // "no index" in u32 link fields
 
 // ---- Header (at heapBase, 128 bytes): u32 fields at these byte offsets ----
@@ -54,20 +54,24 @@ export const P_MIN_COUNT = 55; // u8
 export const P_WEEKDAYS = 56; // u8, bit 0 = Monday
 export const P_EVERY_N_DAYS = 57; // u8
 
-// ---- Slot (32 bytes): one patient x metric ----
+// ---- Slot (32 bytes): one patient x metric; a reading on a quiet slot touches only this ----
 export const SLOT_BYTES = 32;
 export const S_LAST_TIME = 0; // f64, -Infinity when no reading yet
-export const S_LAST_VALUE = 8; // f32
-export const S_REF = 12; // f32, NaN = no clinician reference
-export const S_FIRST_RULE = 16; // u32, NONE = no rule
-export const S_HIST_BASE = 20; // u32, first entry of this slot's ring
-export const S_HIST_CAP = 24; // u8
-export const S_HIST_LEN = 25; // u8
-export const S_HIST_HEAD = 26; // u8, next write position
-export const S_FLAGS = 27; // u8
-export const S_RULE_COUNT = 28; // u16
+export const S_GATE_LOW = 8; // f32, the quiet gate: values in [low, high] are plain N and change nothing
+export const S_GATE_HIGH = 12; // f32 (a slot that is not quiet: low +Infinity, high -Infinity)
+export const S_LAST_VALUE = 16; // f32
+export const S_FIRST_RULE = 20; // u32, NONE = no rule
+export const S_HIST_BASE = 24; // u32, first entry of this slot's ring
+export const S_HIST_CAP = 28; // u8
+export const S_HIST_LEN = 29; // u8
+export const S_HIST_HEAD = 30; // u8, next write position
+export const S_FLAGS = 31; // u8: SLOT_* bits, rule count in the high nibble
 
 export const SLOT_PAUSED = 1;
+export const SLOT_RULES_SHIFT = 4; // flags >> 4 = number of rules, saturating at 15 (a prefetch hint)
+
+// ---- Slot reference (4 bytes per slot, its own array: only baseline rules read it) ----
+export const SLOT_REF_BYTES = 4; // f32, the clinician reference, NaN = none
 
 // ---- Rule (64 bytes, one cache line) ----
 export const RULE_BYTES = 64;
@@ -166,6 +170,7 @@ export const MISSING_MAX_DAYS = 62; // a daily-deadline rule looks back at most 
 
 // ---- Added by the kernel (assembly/) ----
 export const H_HEAP_BASE = 112; // u32: the address the header lives at (offsets above are absolute)
+export const H_OFF_REFS = 116; // u32: slot references (SLOT_REF_BYTES per slot), between slots and rules
 export const ERR_NO_MEMORY = -4; // reserve(): memory.grow failed or the layout would pass 4 GiB
 
 // Rule flag bits the kernel derives from the param set (host flags use the low bits only)

@@ -15,6 +15,7 @@ import {
   H_OFF_IN_VALUE,
   H_OFF_OUT,
   H_OFF_PARAMS,
+  H_OFF_REFS,
   H_OFF_RULES,
   H_OFF_SCORES,
   H_OFF_SLOTS,
@@ -36,6 +37,7 @@ import {
   RULE_BYTES,
   SCORE_BYTES,
   SLOT_BYTES,
+  SLOT_REF_BYTES,
   TR_BYTES,
 } from "./layout";
 
@@ -43,6 +45,7 @@ import {
 // image or a relocation by reserve() is picked up without trusting wasm globals.
 export let gParams: usize = 0;
 export let gSlots: usize = 0;
+export let gRefs: usize = 0;
 export let gRules: usize = 0;
 export let gScores: usize = 0;
 export let gHistT: usize = 0;
@@ -82,6 +85,13 @@ export function slotPtr(s: u32): usize {
   return gSlots + (<usize>s << 5);
 }
 
+/** Address of slot s's clinician reference. */
+// @ts-ignore: decorator
+@inline
+export function refPtr(s: u32): usize {
+  return gRefs + (<usize>s << 2);
+}
+
 /** Address of rule record r. */
 // @ts-ignore: decorator
 @inline
@@ -94,6 +104,7 @@ export function sync(): void {
   const b = base();
   gParams = load<u32>(b + H_OFF_PARAMS);
   gSlots = load<u32>(b + H_OFF_SLOTS);
+  gRefs = load<u32>(b + H_OFF_REFS);
   gRules = load<u32>(b + H_OFF_RULES);
   gScores = load<u32>(b + H_OFF_SCORES);
   gHistT = load<u32>(b + H_OFF_HIST_T);
@@ -137,6 +148,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
     // All regions start empty right after the header.
     store<u32>(b + H_OFF_PARAMS, first);
     store<u32>(b + H_OFF_SLOTS, first);
+    store<u32>(b + H_OFF_REFS, first);
     store<u32>(b + H_OFF_RULES, first);
     store<u32>(b + H_OFF_SCORES, first);
     store<u32>(b + H_OFF_HIST_T, first);
@@ -157,7 +169,8 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
 
   const oParams = <u64>(b + HEADER_BYTES);
   const oSlots = align64(oParams + <u64>pCap * PARAM_BYTES);
-  const oRules = align64(oSlots + <u64>sCap * SLOT_BYTES);
+  const oRefs = align64(oSlots + <u64>sCap * SLOT_BYTES);
+  const oRules = align64(oRefs + <u64>sCap * SLOT_REF_BYTES);
   const oScores = align64(oRules + <u64>rCap * RULE_BYTES);
   const oHistT = align64(oScores + <u64>cCap * SCORE_BYTES);
   const oHistV = align64(oHistT + <u64>hCap * 8);
@@ -185,6 +198,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   move(H_OFF_HIST_T, oHistT, <u64>hget(H_HIST_COUNT) * 8);
   move(H_OFF_SCORES, oScores, <u64>hget(H_SCORE_COUNT) * SCORE_BYTES);
   move(H_OFF_RULES, oRules, <u64>hget(H_RULE_COUNT) * RULE_BYTES);
+  move(H_OFF_REFS, oRefs, <u64>hget(H_SLOT_COUNT) * SLOT_REF_BYTES);
   move(H_OFF_SLOTS, oSlots, <u64>hget(H_SLOT_COUNT) * SLOT_BYTES);
   hset(H_OFF_PARAMS, <u32>oParams);
 

@@ -23,7 +23,7 @@ import { moveMissing } from "./rules/missing";
 import { rate } from "./rules/rate";
 import { scoreEval } from "./rules/score";
 
-/** Applies reading (t, v), index `reading`, to the rule at rp whose first word is hdr. */
+/** Applies reading (t, v), index `reading`, to the rule at rp whose first word is hdr (sp: its slot). */
 export function evalRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: i32, now: f64, tz: f64): u32 {
   const kind = hdr & 0xff;
   if (kind == KIND_MISSING) {

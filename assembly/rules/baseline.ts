@@ -1,7 +1,7 @@
 // Baseline rules: deviation from the clinician's reference, else (flag COMPUTED_REF) from the
 // median of the window when it holds at least minCount readings (docs/kernel.md).
-import { BASELINE_PERCENT, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, RULE_COMPUTED_REF, S_HIST_LEN, S_REF } from "../layout";
-import { gHistT, gHistV } from "../memory";
+import { BASELINE_PERCENT, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, R_SLOT, RULE_COMPUTED_REF, S_HIST_LEN } from "../layout";
+import { gHistT, gHistV, refPtr } from "../memory";
 import { entry, nextPos, oldest } from "./window";
 
 // Sort scratch for the median: at most 255 history entries (histCap is a u8).
@@ -9,7 +9,7 @@ const SCRATCH: usize = memory.data(256 * 8, 16);
 
 /** The reference: the slot's, else the window median when allowed; NaN = reference needed. */
 export function baselineRef(rp: usize, sp: usize, pp: usize, t: f64): f64 {
-  const ref = <f64>load<f32>(sp, S_REF);
+  const ref = <f64>load<f32>(refPtr(load<u32>(rp, R_SLOT)));
   if (!isNaN(ref)) return ref;
   if ((load<u8>(rp, R_FLAGS) & RULE_COMPUTED_REF) == 0) return NaN;
   const from = t - load<f64>(pp, P_WINDOW_MS);

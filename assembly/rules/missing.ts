@@ -17,7 +17,7 @@ import {
   SLOT_PAUSED,
   TRIAGE_N,
 } from "../layout";
-import { gSlots } from "../memory";
+import { slotPtr } from "../memory";
 import { moveTo, paramOf } from "../persistence";
 
 const MINUTE: f64 = 60000;
@@ -63,7 +63,7 @@ export function overdue(rp: usize, sp: usize, now: f64, tz: f64): f64 {
  * overdue measure as x, on a reading and on tick alike (docs/kernel.md "Missing data").
  */
 export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32): void {
-  const sp = gSlots + (<usize>load<u32>(rp, R_SLOT) << 5);
+  const sp = slotPtr(load<u32>(rp, R_SLOT));
   const x = overdue(rp, sp, now, tz);
   const code = load<u8>(sp, S_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
   moveTo(rp, codeLevel(code), codeDir(code), now, x, reading, 0);

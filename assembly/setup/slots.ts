@@ -1,4 +1,5 @@
-// Slots: one patient x metric, with its history ring and its list of rules.
+// Slots: one patient x metric, with its history ring, its list of rules and its quiet gate;
+// the clinician reference sits in its own array (docs/kernel.md, "Memory layout").
 import {
   H_HIST_CAP,
   H_HIST_COUNT,
@@ -11,15 +12,16 @@ import {
   R_T0,
   S_FIRST_RULE,
   S_FLAGS,
+  S_GATE_HIGH,
+  S_GATE_LOW,
   S_HIST_BASE,
   S_HIST_CAP,
   S_LAST_TIME,
   S_LAST_VALUE,
-  S_REF,
   SLOT_BYTES,
   SLOT_PAUSED,
 } from "../layout";
-import { hget, hset, rulePtr, slotPtr, sync } from "../memory";
+import { hget, hset, refPtr, rulePtr, slotPtr, sync } from "../memory";
 
 const NO: u32 = <u32>NONE;
 
@@ -32,11 +34,13 @@ export function addSlot(histCap: u32): u32 {
   const sp = slotPtr(id);
   memory.fill(sp, 0, SLOT_BYTES);
   store<f64>(sp, -Infinity, S_LAST_TIME);
+  store<f32>(sp, Infinity, S_GATE_LOW); // closed: no rule yet
+  store<f32>(sp, -Infinity, S_GATE_HIGH);
   store<f32>(sp, NaN, S_LAST_VALUE);
-  store<f32>(sp, NaN, S_REF);
   store<u32>(sp, NO, S_FIRST_RULE);
   store<u32>(sp, used, S_HIST_BASE);
   store<u8>(sp, histCap, S_HIST_CAP);
+  store<f32>(refPtr(id), NaN);
   hset(H_HIST_COUNT, used + histCap);
   hset(H_SLOT_COUNT, id + 1);
   return id;
@@ -46,7 +50,7 @@ export function addSlot(histCap: u32): u32 {
 export function setSlotRef(slot: u32, ref: f32): i32 {
   sync();
   if (slot >= hget(H_SLOT_COUNT)) return -1;
-  store<f32>(slotPtr(slot), ref, S_REF);
+  store<f32>(refPtr(slot), ref);
   return 0;
 }
 
