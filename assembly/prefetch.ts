@@ -7,7 +7,7 @@ import { NONE, S_FIRST_RULE, S_FLAGS, S_HIST_BASE, S_HIST_CAP, SLOT_RULES_SHIFT 
 import { passes } from "./quiet";
 
 /** Prefetch block: readings per stage. */
-export const PF: u32 = 128;
+export const PF: u32 = 256;
 // Keeps the touch loads observable so no optimizer drops them.
 let gSink: u32 = 0;
 
@@ -26,10 +26,20 @@ let gListCount: u32 = 0;
  */
 export function listMisses(inSlot: usize, inValue: usize, slots: usize, from: u32, to: u32): void {
   let c: u32 = 0;
-  for (let j = from; j < to; j++) {
-    const sp = slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5);
+  let j = from;
+  for (; j + 2 <= to; j += 2) {
+    const sp0 = slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5);
+    const sp1 = slots + (<usize>load<u32>(inSlot + (<usize>j << 2), 4) << 5);
+    const miss0 = <u32>!passes(sp0, load<f32>(inValue + (<usize>j << 2)));
+    const miss1 = <u32>!passes(sp1, load<f32>(inValue + (<usize>j << 2), 4));
     store<u32>(LIST + (<usize>c << 2), j);
-    c += <u32>!passes(sp, load<f32>(inValue + (<usize>j << 2)));
+    c += miss0;
+    store<u32>(LIST + (<usize>c << 2), j + 1);
+    c += miss1;
+  }
+  if (j < to) {
+    store<u32>(LIST + (<usize>c << 2), j);
+    c += <u32>!passes(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), load<f32>(inValue + (<usize>j << 2)));
   }
   gListCount = c;
 }
@@ -41,24 +51,26 @@ function firstRuleOf(inSlot: usize, slots: usize, j: u32): u32 {
 }
 
 /**
- * Loads the slot records of readings [from, to) and, interleaved so that all the misses
- * overlap, the first rule of each listed reading. Returns a checksum.
+ * Loads the first rule of each listed reading, then the slot records of readings [from, to),
+ * four per step: a light loop, so that many of its misses are in flight at once (the rule
+ * loads go first and overlap with them). Returns a checksum.
  */
 export function touchAhead(inSlot: usize, slots: usize, rules: usize, from: u32, to: u32): u32 {
   let x: u32 = 0;
   const count = gListCount;
-  let k: u32 = 0;
-  for (let j = from; j < to; j++, k++) {
-    x ^= firstRuleOf(inSlot, slots, j);
-    if (k < count) {
-      const fr = firstRuleOf(inSlot, slots, load<u32>(LIST + (<usize>k << 2)));
-      x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
-    }
-  }
-  for (; k < count; k++) {
+  for (let k: u32 = 0; k < count; k++) {
     const fr = firstRuleOf(inSlot, slots, load<u32>(LIST + (<usize>k << 2)));
     x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
   }
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    const p = inSlot + (<usize>j << 2);
+    x ^= load<u32>(slots + (<usize>load<u32>(p) << 5), S_FIRST_RULE);
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 4) << 5), S_FIRST_RULE);
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 8) << 5), S_FIRST_RULE);
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 12) << 5), S_FIRST_RULE);
+  }
+  for (; j < to; j++) x ^= firstRuleOf(inSlot, slots, j);
   return x;
 }
 
