@@ -20,9 +20,10 @@ import {
   R_RAW_LEVEL,
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
-  S_FIRST_RULE,
-  S_FLAGS,
-  S_HIST_CAP,
+  I_FIRST_RULE,
+  I_FLAGS,
+  I_HIST_CAP,
+  S_GATE,
   S_LAST_TIME,
   S_LAST_VALUE,
   SLOT_RULES_SHIFT,
@@ -31,10 +32,10 @@ import {
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
 } from "./layout";
-import { gHistT, gHistV, gRules, gSlotCount, gSlots, hget, sync } from "./memory";
+import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
-import { listMisses, PF, sinkStore, touchAhead, touchMore } from "./prefetch";
+import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules, touchSlots } from "./prefetch";
 import { passes, refreshGate } from "./quiet";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
@@ -69,14 +70,14 @@ function stepBand(rp: usize, hdr: u32, code: u32, t: f64, v: f64, reading: u32):
 }
 
 /** Any other rule (kept out of line). */
-function otherRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: u32): u32 {
-  return evalRule(rp, hdr, sp, t, v, <i32>reading, gNow, gTz);
+function otherRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading: u32): u32 {
+  return evalRule(rp, hdr, cp, t, v, <i32>reading, gNow, gTz);
 }
 
 /** Triage of reading (t, v) over the rules from r on, applying each; (rank << 8) | code packed. */
 // @ts-ignore: decorator
 @inline
-function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u32 {
+function applyRules(rules: usize, cp: usize, r: u32, t: f64, v: f64, i: u32): u32 {
   let best: u32 = TRIAGE_NOT_TRIAGED;
   do {
     const rp = rules + (<usize>r << 6);
@@ -88,7 +89,7 @@ function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u3
       if (((code ^ TRIAGE_N) | (hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) != 0) stepBand(rp, hdr, code, t, v, i);
       code = select<u32>(code, 0, v == v);
     } else if ((hdr & 0xff) != KIND_OFF) {
-      code = otherRule(rp, hdr, sp, t, v, i);
+      code = otherRule(rp, hdr, cp, t, v, i);
     }
     const packed = (rank(code) << 8) | code;
     best = select<u32>(packed, best, packed >> 8 > best >> 8); // on a tie the first rule wins
@@ -102,12 +103,13 @@ function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u3
  * of the slot, the history ring, then the gate again (a slot with one rule may have become quiet
  * or stopped being so). Returns the triage code.
  */
-function general(sp: usize, t: f64, v: f32, i: u32): u32 {
-  const r = load<u32>(sp, S_FIRST_RULE);
-  const code = r == <u32>NONE ? TRIAGE_NOT_TRIAGED : applyRules(gRules, sp, r, t, <f64>v, i) & 0xff;
-  const cap = <u32>load<u8>(sp, S_HIST_CAP);
-  if (cap != 0) append(sp, gHistT, gHistV, cap, t, v);
-  if (<u32>load<u8>(sp, S_FLAGS) >> SLOT_RULES_SHIFT == 1) refreshGate(sp);
+function general(s: u32, t: f64, v: f32, i: u32): u32 {
+  const cp = infoPtr(s);
+  const r = load<u32>(cp, I_FIRST_RULE);
+  const code = r == <u32>NONE ? TRIAGE_NOT_TRIAGED : applyRules(gRules, cp, r, t, <f64>v, i) & 0xff;
+  const cap = <u32>load<u8>(cp, I_HIST_CAP);
+  if (cap != 0) append(cp, gHistT, gHistV, cap, t, v);
+  if (<u32>load<u8>(cp, I_FLAGS) >> SLOT_RULES_SHIFT == 1) refreshGate(s);
   return code;
 }
 
@@ -129,27 +131,28 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const inValue = <usize>hget(H_OFF_IN_VALUE);
   const triage = <usize>hget(H_OFF_TRIAGE);
   const slots = gSlots;
+  const info = gInfo;
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
-  // Software prefetch in blocks of PF readings, in tight loops so the cache and TLB misses
-  // overlap instead of queuing behind each reading's work. Before block b is applied: list the
-  // readings of block b + 1 whose value misses the gate (their slot records came in a block
-  // ago), then load the slot records of block b + 2 together with the rules of that list (and,
-  // with several rules per slot or history, those too).
+  // Software prefetch in blocks of PF readings (q = block number): hot slot records three
+  // blocks ahead; for the readings whose value misses the gate (listed two blocks ahead, once
+  // their hot records are in), the cold record two blocks ahead and the rules (and history)
+  // one block ahead. See prefetch.ts.
   const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
-  listMisses(inSlot, inValue, slots, 0, 0); // empty: the list may hold a previous batch's readings
-  let sink = touchAhead(inSlot, slots, rules, 0, min<u32>(2 * PF, n));
-  listMisses(inSlot, inValue, slots, 0, min<u32>(PF, n));
-  sink ^= touchAhead(inSlot, slots, rules, n, n);
-  if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV);
-  for (let b: u32 = 0; b < n; b += PF) {
-    listMisses(inSlot, inValue, slots, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
-    sink ^= touchAhead(inSlot, slots, rules, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
-    if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV);
+  let sink = touchSlots(inSlot, slots, 0, min<u32>(3 * PF, n));
+  listMisses(inSlot, inValue, slots, 0, 0, min<u32>(PF, n));
+  listMisses(inSlot, inValue, slots, 1, min<u32>(PF, n), min<u32>(2 * PF, n));
+  sink ^= touchInfo(inSlot, info, 0) ^ touchInfo(inSlot, info, 1) ^ touchRules(inSlot, info, rules, 0);
+  if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, 0);
+  for (let b: u32 = 0, q: u32 = 0; b < n; b += PF, q++) {
+    listMisses(inSlot, inValue, slots, q + 2, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
+    sink ^= touchAhead(inSlot, slots, info, rules, q, min<u32>(b + 3 * PF, n), min<u32>(b + 4 * PF, n));
+    if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
     for (let i = b; i < end; i++) {
-      const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 5);
+      const s = load<u32>(inSlot + (<usize>i << 2));
+      const sp = slots + (<usize>s << 4);
       const t = load<f64>(inTime + (<usize>i << 3));
       const lastTime = load<f64>(sp, S_LAST_TIME);
       let code: u32;
@@ -160,7 +163,7 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
         store<f64>(sp, t, S_LAST_TIME);
         store<f32>(sp, v, S_LAST_VALUE);
         // Inside a quiet slot's gate: plain N, and nothing else changes.
-        code = passes(sp, v) ? TRIAGE_N : general(sp, t, v, i);
+        code = passes(load<u32>(sp, S_GATE), v) ? TRIAGE_N : general(s, t, v, i);
       }
       store<u8>(triage + <usize>i, <u8>code);
     }

@@ -54,24 +54,26 @@ export const P_MIN_COUNT = 55; // u8
 export const P_WEEKDAYS = 56; // u8, bit 0 = Monday
 export const P_EVERY_N_DAYS = 57; // u8
 
-// ---- Slot (32 bytes): one patient x metric; a reading on a quiet slot touches only this ----
-export const SLOT_BYTES = 32;
+// ---- Slot, hot record (16 bytes): all that a reading on a quiet slot touches ----
+export const SLOT_BYTES = 16;
 export const S_LAST_TIME = 0; // f64, -Infinity when no reading yet
-export const S_GATE_LOW = 8; // f32, the quiet gate: values in [low, high] are plain N and change nothing
-export const S_GATE_HIGH = 12; // f32 (a slot that is not quiet: low +Infinity, high -Infinity)
-export const S_LAST_VALUE = 16; // f32
-export const S_FIRST_RULE = 20; // u32, NONE = no rule
-export const S_HIST_BASE = 24; // u32, first entry of this slot's ring
-export const S_HIST_CAP = 28; // u8
-export const S_HIST_LEN = 29; // u8
-export const S_HIST_HEAD = 30; // u8, next write position
-export const S_FLAGS = 31; // u8: SLOT_* bits, rule count in the high nibble
+export const S_LAST_VALUE = 8; // f32
+export const S_GATE = 12; // u32, the quiet gate: bfloat16 low limit (bits 0-15), bfloat16 high limit (bits 16-31)
+
+export const GATE_CLOSED = 0xff807f80; // low +Infinity, high -Infinity: no value passes
+
+// ---- Slot, cold record (16 bytes, "slot info"): rules, history ring, reference, flags ----
+export const SLOT_INFO_BYTES = 16;
+export const I_FIRST_RULE = 0; // u32, NONE = no rule
+export const I_HIST_BASE = 4; // u32, first entry of this slot's ring
+export const I_REF = 8; // f32, clinician reference, NaN = none
+export const I_HIST_CAP = 12; // u8
+export const I_HIST_LEN = 13; // u8
+export const I_HIST_HEAD = 14; // u8, next write position
+export const I_FLAGS = 15; // u8: SLOT_* bits, rule count in the high nibble
 
 export const SLOT_PAUSED = 1;
 export const SLOT_RULES_SHIFT = 4; // flags >> 4 = number of rules, saturating at 15 (a prefetch hint)
-
-// ---- Slot reference (4 bytes per slot, its own array: only baseline rules read it) ----
-export const SLOT_REF_BYTES = 4; // f32, the clinician reference, NaN = none
 
 // ---- Rule (64 bytes, one cache line) ----
 export const RULE_BYTES = 64;
@@ -170,7 +172,7 @@ export const MISSING_MAX_DAYS = 62; // a daily-deadline rule looks back at most 
 
 // ---- Added by the kernel (assembly/) ----
 export const H_HEAP_BASE = 112; // u32: the address the header lives at (offsets above are absolute)
-export const H_OFF_REFS = 116; // u32: slot references (SLOT_REF_BYTES per slot), between slots and rules
+export const H_OFF_INFO = 116; // u32: slot info (cold slot records), between slots and rules
 export const ERR_NO_MEMORY = -4; // reserve(): memory.grow failed or the layout would pass 4 GiB
 
 // Rule flag bits the kernel derives from the param set (host flags use the low bits only)

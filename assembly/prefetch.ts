@@ -1,9 +1,10 @@
 // Software prefetch for evaluate(). wasm has no prefetch instruction, so these are plain loads
-// whose values are folded into a checksum: run in tight loops a block or two ahead of the
+// whose values are folded into a checksum: run in light loops a few blocks ahead of the
 // readings being applied, their cache and TLB misses overlap instead of queuing one by one
-// behind each reading's work. A reading its slot's gate passes needs only the slot record; any
-// other also needs the slot's rules (a second, dependent access), so that is a second stage.
-import { NONE, S_FIRST_RULE, S_FLAGS, S_HIST_BASE, S_HIST_CAP, SLOT_RULES_SHIFT } from "./layout";
+// behind each reading's work. A reading its slot's gate passes needs only the hot slot record;
+// any other needs the cold record, then the rules: dependent accesses, so they go in stages,
+// for the listed readings only.
+import { I_FIRST_RULE, I_FLAGS, I_HIST_BASE, I_HIST_CAP, NONE, S_GATE, SLOT_RULES_SHIFT } from "./layout";
 import { passes } from "./quiet";
 
 /** Prefetch block: readings per stage. */
@@ -16,80 +17,113 @@ export function sinkStore(x: u32): void {
   gSink ^= x;
 }
 
-// The readings of the next block whose value misses their slot's gate (indices into the batch).
-const LIST: usize = memory.data(<i32>(PF * 4), 16);
-let gListCount: u32 = 0;
+// Two lists (by block number & 1) of the readings whose value missed their slot's gate, as
+// indices into the batch; the list of block q is made two blocks ahead and used for two.
+const LISTS: usize = memory.data(<i32>(2 * PF * 4), 16);
+const COUNTS: usize = memory.data(8, 8);
 
-/**
- * Lists the readings in [from, to) whose value misses their slot's gate (their slot records are
- * already loaded): they will need their rules. Branch-free, as nearly all pass.
- */
-export function listMisses(inSlot: usize, inValue: usize, slots: usize, from: u32, to: u32): void {
-  let c: u32 = 0;
-  let j = from;
-  for (; j + 2 <= to; j += 2) {
-    const sp0 = slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5);
-    const sp1 = slots + (<usize>load<u32>(inSlot + (<usize>j << 2), 4) << 5);
-    const miss0 = <u32>!passes(sp0, load<f32>(inValue + (<usize>j << 2)));
-    const miss1 = <u32>!passes(sp1, load<f32>(inValue + (<usize>j << 2), 4));
-    store<u32>(LIST + (<usize>c << 2), j);
-    c += miss0;
-    store<u32>(LIST + (<usize>c << 2), j + 1);
-    c += miss1;
-  }
-  if (j < to) {
-    store<u32>(LIST + (<usize>c << 2), j);
-    c += <u32>!passes(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), load<f32>(inValue + (<usize>j << 2)));
-  }
-  gListCount = c;
+// @ts-ignore: decorator
+@inline
+function listAt(q: u32): usize {
+  return LISTS + <usize>((q & 1) * PF * 4);
 }
 
 // @ts-ignore: decorator
 @inline
-function firstRuleOf(inSlot: usize, slots: usize, j: u32): u32 {
-  return load<u32>(slots + (<usize>load<u32>(inSlot + (<usize>j << 2)) << 5), S_FIRST_RULE);
+function countAt(q: u32): u32 {
+  return load<u32>(COUNTS + (<usize>(q & 1) << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function slotOf(inSlot: usize, j: u32): usize {
+  return <usize>load<u32>(inSlot + (<usize>j << 2));
 }
 
 /**
- * Loads the first rule of each listed reading, then the slot records of readings [from, to),
- * four per step: a light loop, so that many of its misses are in flight at once (the rule
- * loads go first and overlap with them). Returns a checksum.
+ * Makes block q's list: the readings in [from, to) (their hot records already loaded) whose
+ * value misses the gate. Branch-free, as nearly all pass.
  */
-export function touchAhead(inSlot: usize, slots: usize, rules: usize, from: u32, to: u32): u32 {
-  let x: u32 = 0;
-  const count = gListCount;
-  for (let k: u32 = 0; k < count; k++) {
-    const fr = firstRuleOf(inSlot, slots, load<u32>(LIST + (<usize>k << 2)));
-    x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
+export function listMisses(inSlot: usize, inValue: usize, slots: usize, q: u32, from: u32, to: u32): void {
+  const list = listAt(q);
+  let c: u32 = 0;
+  for (let j = from; j < to; j++) {
+    store<u32>(list + (<usize>c << 2), j);
+    c += <u32>!passes(load<u32>(slots + (slotOf(inSlot, j) << 4), S_GATE), load<f32>(inValue + (<usize>j << 2)));
   }
+  store<u32>(COUNTS + (<usize>(q & 1) << 2), c);
+}
+
+/** Loads the hot slot records of readings [from, to), four per step. */
+// @ts-ignore: decorator
+@inline
+function touchHot(inSlot: usize, slots: usize, from: u32, to: u32): u32 {
+  let x: u32 = 0;
   let j = from;
   for (; j + 4 <= to; j += 4) {
     const p = inSlot + (<usize>j << 2);
-    x ^= load<u32>(slots + (<usize>load<u32>(p) << 5), S_FIRST_RULE);
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 4) << 5), S_FIRST_RULE);
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 8) << 5), S_FIRST_RULE);
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 12) << 5), S_FIRST_RULE);
+    x ^= load<u32>(slots + (<usize>load<u32>(p) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 4) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 8) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 12) << 4));
   }
-  for (; j < to; j++) x ^= firstRuleOf(inSlot, slots, j);
+  for (; j < to; j++) x ^= load<u32>(slots + (slotOf(inSlot, j) << 4));
+  return x;
+}
+
+/** Loads the hot slot records of readings [from, to); returns a checksum. */
+export function touchSlots(inSlot: usize, slots: usize, from: u32, to: u32): u32 {
+  return touchHot(inSlot, slots, from, to);
+}
+
+/** Loads the cold records of block q's listed readings. */
+export function touchInfo(inSlot: usize, info: usize, q: u32): u32 {
+  const list = listAt(q);
+  const count = countAt(q);
+  let x: u32 = 0;
+  for (let k: u32 = 0; k < count; k++) x ^= load<u32>(info + (slotOf(inSlot, load<u32>(list + (<usize>k << 2))) << 4));
+  return x;
+}
+
+/** Loads the first rule of block q's listed readings (their cold records already loaded). */
+export function touchRules(inSlot: usize, info: usize, rules: usize, q: u32): u32 {
+  const list = listAt(q);
+  const count = countAt(q);
+  let x: u32 = 0;
+  for (let k: u32 = 0; k < count; k++) {
+    const fr = load<u32>(info + (slotOf(inSlot, load<u32>(list + (<usize>k << 2))) << 4), I_FIRST_RULE);
+    x ^= load<u32>(rules + (<usize>select<u32>(fr, 0, fr != <u32>NONE) << 6));
+  }
   return x;
 }
 
 /**
- * For the listed readings (only when some slot has several rules or history): further rules,
- * guessed to follow the first one (a slot's rules are usually added together; a wrong guess
- * only wastes a load), and both ends of the history ring.
+ * One step ahead of block q: the rules of block q + 1's listed readings, the cold records of
+ * block q + 2's, and the hot records of block q + 3 = readings [from, to), in that order and
+ * in light loops, so that all their misses are in flight together.
  */
-export function touchMore(inSlot: usize, slots: usize, rules: usize, histT: usize, histV: usize): u32 {
+export function touchAhead(inSlot: usize, slots: usize, info: usize, rules: usize, q: u32, from: u32, to: u32): u32 {
+  return touchRules(inSlot, info, rules, q + 1) ^ touchInfo(inSlot, info, q + 2) ^ touchHot(inSlot, slots, from, to);
+}
+
+/**
+ * For block q's listed readings (only when some slot has several rules or history): further
+ * rules, guessed to follow the first one (a slot's rules are usually added together; a wrong
+ * guess only wastes a load), and both ends of the history ring.
+ */
+export function touchMore(inSlot: usize, info: usize, rules: usize, histT: usize, histV: usize, q: u32): u32 {
+  const list = listAt(q);
+  const count = countAt(q);
   let x: u32 = 0;
-  const count = gListCount;
   for (let k: u32 = 0; k < count; k++) {
-    const sp = slots + (<usize>load<u32>(inSlot + (<usize>load<u32>(LIST + (<usize>k << 2)) << 2)) << 5);
-    const fr = load<u32>(sp, S_FIRST_RULE);
-    const rc = min<u32>(<u32>load<u8>(sp, S_FLAGS) >> SLOT_RULES_SHIFT, 4);
+    const cp = info + (slotOf(inSlot, load<u32>(list + (<usize>k << 2))) << 4);
+    const fr = load<u32>(cp, I_FIRST_RULE);
+    if (fr == <u32>NONE) continue;
+    const rc = min<u32>(<u32>load<u8>(cp, I_FLAGS) >> SLOT_RULES_SHIFT, 4);
     for (let r: u32 = 1; r < rc; r++) x ^= load<u32>(rules + (<usize>(fr + r) << 6));
-    const cap = <u32>load<u8>(sp, S_HIST_CAP);
+    const cap = <u32>load<u8>(cp, I_HIST_CAP);
     if (cap != 0) {
-      const first = <usize>load<u32>(sp, S_HIST_BASE);
+      const first = <usize>load<u32>(cp, I_HIST_BASE);
       const last = first + <usize>cap - 1;
       x ^= load<u32>(histT + (first << 3)) ^ load<u32>(histT + (last << 3));
       x ^= load<u32>(histV + (first << 2)) ^ load<u32>(histV + (last << 2));

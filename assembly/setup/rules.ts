@@ -30,12 +30,12 @@ import {
   R_T2,
   RULE_BYTES,
   RULE_HOST_FLAGS,
-  S_FIRST_RULE,
-  S_FLAGS,
+  I_FIRST_RULE,
+  I_FLAGS,
   SLOT_RULES_SHIFT,
   SCORE_BYTES,
 } from "../layout";
-import { gScores, hget, hset, rulePtr, slotPtr, sync } from "../memory";
+import { gScores, hget, hset, infoPtr, rulePtr, sync } from "../memory";
 import { refreshGate } from "../quiet";
 import { derivedFlags } from "./params";
 
@@ -82,10 +82,10 @@ export function addRule(kind: u32, slot: u32, param: u32, flags: u32, l0: f32, l
   store<u32>(rp, NO, R_NEXT);
   store<u32>(rp, aux, R_AUX);
   // Link at the end of the slot's list (insertion order is evaluation order).
-  const sp = slotPtr(slot);
-  let r = load<u32>(sp, S_FIRST_RULE);
+  const cp = infoPtr(slot);
+  let r = load<u32>(cp, I_FIRST_RULE);
   let count: u32 = 1;
-  if (r == NO) store<u32>(sp, id, S_FIRST_RULE);
+  if (r == NO) store<u32>(cp, id, I_FIRST_RULE);
   else {
     count++;
     while (load<u32>(rulePtr(r), R_NEXT) != NO) {
@@ -94,11 +94,11 @@ export function addRule(kind: u32, slot: u32, param: u32, flags: u32, l0: f32, l
     }
     store<u32>(rulePtr(r), id, R_NEXT);
   }
-  const slotFlags = (<u32>load<u8>(sp, S_FLAGS) & ((1 << SLOT_RULES_SHIFT) - 1)) | (min<u32>(count, 15) << SLOT_RULES_SHIFT);
-  store<u8>(sp, <u8>slotFlags, S_FLAGS);
+  const slotFlags = (<u32>load<u8>(cp, I_FLAGS) & ((1 << SLOT_RULES_SHIFT) - 1)) | (min<u32>(count, 15) << SLOT_RULES_SHIFT);
+  store<u8>(cp, <u8>slotFlags, I_FLAGS);
   if (count > hget(H_MAX_RULES_PER_SLOT)) hset(H_MAX_RULES_PER_SLOT, count);
   hset(H_RULE_COUNT, id + 1);
-  refreshGate(sp);
+  refreshGate(slot);
   return id;
 }
 
@@ -111,7 +111,7 @@ export function setRuleLimits(rule: u32, l0: f32, l1: f32, l2: f32, l3: f32): i3
   store<f32>(rp, l1, R_L1);
   store<f32>(rp, l2, R_L2);
   store<f32>(rp, l3, R_L3);
-  refreshGate(slotPtr(load<u32>(rp, R_SLOT)));
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }
 
@@ -127,7 +127,7 @@ export function setRuleParam(rule: u32, param: u32): i32 {
   if (load<u8>(rp, R_KIND) != KIND_MISSING) store<f64>(rp, NaN, R_T0);
   store<f64>(rp, NaN, R_T1);
   store<f64>(rp, NaN, R_T2);
-  refreshGate(slotPtr(load<u32>(rp, R_SLOT)));
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }
 
@@ -137,6 +137,6 @@ export function disableRule(rule: u32): i32 {
   if (rule >= hget(H_RULE_COUNT)) return -1;
   const rp = rulePtr(rule);
   store<u8>(rp, KIND_OFF, R_KIND);
-  refreshGate(slotPtr(load<u32>(rp, R_SLOT)));
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }

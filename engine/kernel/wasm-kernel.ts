@@ -49,7 +49,7 @@ const {
   RULE_BYTES,
   SCORE_INPUTS,
   SLOT_BYTES,
-  SLOT_REF_BYTES,
+  SLOT_INFO_BYTES,
 } = L;
 
 const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
@@ -289,7 +289,7 @@ export class WasmKernel implements Evaluator {
     return this.v.fresh().u8.slice(this.v.base, this.hdr(H_STATE_END));
   }
 
-  /** Counts and bytes of state (slot bytes: record + reference; rule bytes per record; history counted apart). */
+  /** Counts and bytes of state (slot bytes: hot + cold record; rule bytes per record; history counted apart). */
   stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; slotBytes: number; ruleBytes: number; histBytes: number } {
     const slots = this.hdr(H_SLOT_COUNT);
     const rules = this.hdr(H_RULE_COUNT);
@@ -299,7 +299,7 @@ export class WasmKernel implements Evaluator {
       rules,
       histEntries,
       stateBytes: this.hdr(H_STATE_END) - this.v.base,
-      slotBytes: slots * (SLOT_BYTES + SLOT_REF_BYTES),
+      slotBytes: slots * (SLOT_BYTES + SLOT_INFO_BYTES),
       ruleBytes: rules * RULE_BYTES,
       histBytes: histEntries * 12,
     };
