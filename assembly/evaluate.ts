@@ -32,7 +32,7 @@ import {
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
 } from "./layout";
-import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, sync } from "./memory";
+import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, slotPtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
 import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules, touchSlots } from "./prefetch";
@@ -113,6 +113,17 @@ function general(s: u32, t: f64, v: f32, i: u32): u32 {
   return code;
 }
 
+/** A reading not later than its slot's last one: out of order, a duplicate, or a NaN time (applied). */
+function notLater(s: u32, t: f64, v: f32, i: u32): u32 {
+  const sp = slotPtr(s);
+  const lastTime = load<f64>(sp, S_LAST_TIME);
+  if (t < lastTime) return TRIAGE_OUT_OF_ORDER;
+  if (t == lastTime) return TRIAGE_DUPLICATE;
+  store<f64>(sp, t, S_LAST_TIME);
+  store<f32>(sp, v, S_LAST_VALUE);
+  return passes(load<u32>(sp, S_GATE), v) ? TRIAGE_N : general(s, t, v, i);
+}
+
 /**
  * Applies the first n readings of the input columns; writes triage[n] and transitions.
  * Returns the transition count, or ERR_BATCH_TOO_LARGE / ERR_BAD_SLOT / ERR_OUT_FULL with
@@ -154,17 +165,14 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
       const s = load<u32>(inSlot + (<usize>i << 2));
       const sp = slots + (<usize>s << 4);
       const t = load<f64>(inTime + (<usize>i << 3));
-      const lastTime = load<f64>(sp, S_LAST_TIME);
+      const v = load<f32>(inValue + (<usize>i << 2));
       let code: u32;
-      if (t < lastTime) code = TRIAGE_OUT_OF_ORDER;
-      else if (t == lastTime) code = TRIAGE_DUPLICATE;
-      else {
-        const v = load<f32>(inValue + (<usize>i << 2));
+      if (t > load<f64>(sp, S_LAST_TIME)) {
         store<f64>(sp, t, S_LAST_TIME);
         store<f32>(sp, v, S_LAST_VALUE);
         // Inside a quiet slot's gate: plain N, and nothing else changes.
         code = passes(load<u32>(sp, S_GATE), v) ? TRIAGE_N : general(s, t, v, i);
-      }
+      } else code = notLater(s, t, v, i);
       store<u8>(triage + <usize>i, <u8>code);
     }
   }

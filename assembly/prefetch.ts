@@ -47,7 +47,16 @@ function slotOf(inSlot: usize, j: u32): usize {
 export function listMisses(inSlot: usize, inValue: usize, slots: usize, q: u32, from: u32, to: u32): void {
   const list = listAt(q);
   let c: u32 = 0;
-  for (let j = from; j < to; j++) {
+  let j = from;
+  for (; j + 2 <= to; j += 2) {
+    const miss0 = <u32>!passes(load<u32>(slots + (slotOf(inSlot, j) << 4), S_GATE), load<f32>(inValue + (<usize>j << 2)));
+    const miss1 = <u32>!passes(load<u32>(slots + (slotOf(inSlot, j + 1) << 4), S_GATE), load<f32>(inValue + (<usize>j << 2), 4));
+    store<u32>(list + (<usize>c << 2), j);
+    c += miss0;
+    store<u32>(list + (<usize>c << 2), j + 1);
+    c += miss1;
+  }
+  if (j < to) {
     store<u32>(list + (<usize>c << 2), j);
     c += <u32>!passes(load<u32>(slots + (slotOf(inSlot, j) << 4), S_GATE), load<f32>(inValue + (<usize>j << 2)));
   }
@@ -60,12 +69,12 @@ export function listMisses(inSlot: usize, inValue: usize, slots: usize, q: u32, 
 function touchHot(inSlot: usize, slots: usize, from: u32, to: u32): u32 {
   let x: u32 = 0;
   let j = from;
-  for (; j + 4 <= to; j += 4) {
+  for (; j + 8 <= to; j += 8) {
     const p = inSlot + (<usize>j << 2);
-    x ^= load<u32>(slots + (<usize>load<u32>(p) << 4));
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 4) << 4));
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 8) << 4));
-    x ^= load<u32>(slots + (<usize>load<u32>(p, 12) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p) << 4)) ^ load<u32>(slots + (<usize>load<u32>(p, 4) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 8) << 4)) ^ load<u32>(slots + (<usize>load<u32>(p, 12) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 16) << 4)) ^ load<u32>(slots + (<usize>load<u32>(p, 20) << 4));
+    x ^= load<u32>(slots + (<usize>load<u32>(p, 24) << 4)) ^ load<u32>(slots + (<usize>load<u32>(p, 28) << 4));
   }
   for (; j < to; j++) x ^= load<u32>(slots + (slotOf(inSlot, j) << 4));
   return x;
