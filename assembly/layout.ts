@@ -29,7 +29,7 @@ export const H_OFF_RULES = 68;
 export const H_OFF_SCORES = 72;
 export const H_OFF_HIST_T = 76;
 export const H_OFF_HIST_V = 80;
-export const H_STATE_END = 84; // snapshot = bytes [heapBase, stateEnd)
+export const H_STATE_END = 84; // end of the state regions (a snapshot holds their used records only)
 export const H_OFF_IN_SLOT = 88;
 export const H_OFF_IN_TIME = 92;
 export const H_OFF_IN_VALUE = 96;
