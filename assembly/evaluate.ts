@@ -113,8 +113,8 @@ function general(s: u32, t: f64, v: f32, i: u32): u32 {
   return code;
 }
 
-/** A reading not later than its slot's last one: out of order, a duplicate, or a NaN time (applied). */
-function notLater(s: u32, t: f64, v: f32, i: u32): u32 {
+/** Reading i = (slot s, t, v), any case (docs/kernel.md, "Readings"); returns its triage code. */
+function applyOne(s: u32, t: f64, v: f32, i: u32): u32 {
   const sp = slotPtr(s);
   const lastTime = load<f64>(sp, S_LAST_TIME);
   if (t < lastTime) return TRIAGE_OUT_OF_ORDER;
@@ -161,19 +161,24 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
     sink ^= touchAhead(inSlot, slots, info, rules, q, min<u32>(b + 3 * PF, n), min<u32>(b + 4 * PF, n));
     if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
-    for (let i = b; i < end; i++) {
-      const s = load<u32>(inSlot + (<usize>i << 2));
-      const sp = slots + (<usize>s << 4);
-      const t = load<f64>(inTime + (<usize>i << 3));
-      const v = load<f32>(inValue + (<usize>i << 2));
-      let code: u32;
-      if (t > load<f64>(sp, S_LAST_TIME)) {
+    let i = b;
+    while (i < end) {
+      // The common case in a loop with no call in it (a call would make the compiler keep the
+      // loop's values on the stack): a later reading inside a quiet slot's gate is plain N and
+      // changes nothing but lastTime and lastValue. Anything else leaves the loop for one
+      // reading.
+      for (; i < end; i++) {
+        const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
+        const t = load<f64>(inTime + (<usize>i << 3));
+        const v = load<f32>(inValue + (<usize>i << 2));
+        if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
         store<f64>(sp, t, S_LAST_TIME);
         store<f32>(sp, v, S_LAST_VALUE);
-        // Inside a quiet slot's gate: plain N, and nothing else changes.
-        code = passes(load<u32>(sp, S_GATE), v) ? TRIAGE_N : general(s, t, v, i);
-      } else code = notLater(s, t, v, i);
-      store<u8>(triage + <usize>i, <u8>code);
+        store<u8>(triage + <usize>i, TRIAGE_N);
+      }
+      if (i == end) break;
+      store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
+      i++;
     }
   }
   sinkStore(sink);
