@@ -35,7 +35,7 @@ import {
 import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, slotPtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
-import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules, touchSlots } from "./prefetch";
+import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
 import { passes, refreshGate } from "./quiet";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
@@ -146,19 +146,18 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
-  // Software prefetch in blocks of PF readings (q = block number): hot slot records three
-  // blocks ahead; for the readings whose value misses the gate (listed two blocks ahead, once
-  // their hot records are in), the cold record two blocks ahead and the rules (and history)
-  // one block ahead. See prefetch.ts.
+  // Software prefetch in blocks of PF readings (q = block number): the readings whose value
+  // misses the gate are listed two blocks ahead (which loads every hot slot record of that
+  // block); for them the cold record two blocks ahead and the rules (and history) one block
+  // ahead. See prefetch.ts.
   const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
-  let sink = touchSlots(inSlot, slots, 0, min<u32>(3 * PF, n));
   listMisses(inSlot, inValue, slots, 0, 0, min<u32>(PF, n));
   listMisses(inSlot, inValue, slots, 1, min<u32>(PF, n), min<u32>(2 * PF, n));
-  sink ^= touchInfo(inSlot, info, 0) ^ touchInfo(inSlot, info, 1) ^ touchRules(inSlot, info, rules, 0);
+  let sink = touchInfo(inSlot, info, 0) ^ touchInfo(inSlot, info, 1) ^ touchRules(inSlot, info, rules, 0);
   if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, 0);
   for (let b: u32 = 0, q: u32 = 0; b < n; b += PF, q++) {
     listMisses(inSlot, inValue, slots, q + 2, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
-    sink ^= touchAhead(inSlot, slots, info, rules, q, min<u32>(b + 3 * PF, n), min<u32>(b + 4 * PF, n));
+    sink ^= touchAhead(inSlot, info, rules, q);
     if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
     let i = b;
