@@ -20,21 +20,25 @@ import {
   R_RAW_LEVEL,
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
-  S_FIRST_RULE,
-  S_HIST_CAP,
+  I_FIRST_RULE,
+  I_FLAGS,
+  I_HIST_CAP,
+  S_GATE,
   S_LAST_TIME,
   S_LAST_VALUE,
+  SLOT_RULES_SHIFT,
   TRIAGE_DUPLICATE,
   TRIAGE_N,
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
 } from "./layout";
-import { gHistT, gHistV, gRules, gSlotCount, gSlots, hget, sync } from "./memory";
+import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, slotPtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
+import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
+import { passes, refreshGate } from "./quiet";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
-import { PF, sinkStore, touchMore, touchRules, touchSlots } from "./prefetch";
 
 // A band rule with both bits set: raw = plain classification, alert follows raw.
 const FAST: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
@@ -66,19 +70,14 @@ function stepBand(rp: usize, hdr: u32, code: u32, t: f64, v: f64, reading: u32):
 }
 
 /** Any other rule (kept out of line). */
-function otherRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: u32): u32 {
-  return evalRule(rp, hdr, sp, t, v, <i32>reading, gNow, gTz);
-}
-
-/** Appends to the slot's history ring (kept out of line). */
-function remember(sp: usize, cap: u32, t: f64, v: f32): void {
-  append(sp, gHistT, gHistV, cap, t, v);
+function otherRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading: u32): u32 {
+  return evalRule(rp, hdr, cp, t, v, <i32>reading, gNow, gTz);
 }
 
 /** Triage of reading (t, v) over the rules from r on, applying each; (rank << 8) | code packed. */
 // @ts-ignore: decorator
 @inline
-function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u32 {
+function applyRules(rules: usize, cp: usize, r: u32, t: f64, v: f64, i: u32): u32 {
   let best: u32 = TRIAGE_NOT_TRIAGED;
   do {
     const rp = rules + (<usize>r << 6);
@@ -90,13 +89,39 @@ function applyRules(rules: usize, sp: usize, r: u32, t: f64, v: f64, i: u32): u3
       if (((code ^ TRIAGE_N) | (hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) != 0) stepBand(rp, hdr, code, t, v, i);
       code = select<u32>(code, 0, v == v);
     } else if ((hdr & 0xff) != KIND_OFF) {
-      code = otherRule(rp, hdr, sp, t, v, i);
+      code = otherRule(rp, hdr, cp, t, v, i);
     }
     const packed = (rank(code) << 8) | code;
     best = select<u32>(packed, best, packed >> 8 > best >> 8); // on a tie the first rule wins
     r = load<u32>(rp, R_NEXT);
   } while (r != <u32>NONE);
   return best;
+}
+
+/**
+ * A reading its slot's gate did not pass (docs/kernel.md, "Readings" steps 3 and 4): every rule
+ * of the slot, the history ring, then the gate again (a slot with one rule may have become quiet
+ * or stopped being so). Returns the triage code.
+ */
+function general(s: u32, t: f64, v: f32, i: u32): u32 {
+  const cp = infoPtr(s);
+  const r = load<u32>(cp, I_FIRST_RULE);
+  const code = r == <u32>NONE ? TRIAGE_NOT_TRIAGED : applyRules(gRules, cp, r, t, <f64>v, i) & 0xff;
+  const cap = <u32>load<u8>(cp, I_HIST_CAP);
+  if (cap != 0) append(cp, gHistT, gHistV, cap, t, v);
+  if (<u32>load<u8>(cp, I_FLAGS) >> SLOT_RULES_SHIFT == 1) refreshGate(s);
+  return code;
+}
+
+/** Reading i = (slot s, t, v), any case (docs/kernel.md, "Readings"); returns its triage code. */
+function applyOne(s: u32, t: f64, v: f32, i: u32): u32 {
+  const sp = slotPtr(s);
+  const lastTime = load<f64>(sp, S_LAST_TIME);
+  if (t < lastTime) return TRIAGE_OUT_OF_ORDER;
+  if (t == lastTime) return TRIAGE_DUPLICATE;
+  store<f64>(sp, t, S_LAST_TIME);
+  store<f32>(sp, v, S_LAST_VALUE);
+  return passes(load<u32>(sp, S_GATE), v) ? TRIAGE_N : general(s, t, v, i);
 }
 
 /**
@@ -117,37 +142,42 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const inValue = <usize>hget(H_OFF_IN_VALUE);
   const triage = <usize>hget(H_OFF_TRIAGE);
   const slots = gSlots;
+  const info = gInfo;
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
-  // Software prefetch in blocks of PF readings: slot records two blocks ahead, then their rules
-  // (and history) one block ahead. Tight loops, so the cache and TLB misses overlap instead of
-  // queuing behind each reading's work.
+  // Software prefetch in blocks of PF readings (q = block number): the readings whose value
+  // misses the gate are listed two blocks ahead (which loads every hot slot record of that
+  // block); for them the cold record two blocks ahead and the rules (and history) one block
+  // ahead. See prefetch.ts.
   const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
-  let sink = touchSlots(inSlot, slots, 0, min<u32>(2 * PF, n)) ^ touchRules(inSlot, slots, rules, 0, min<u32>(PF, n));
-  if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, 0, min<u32>(PF, n));
-  for (let b: u32 = 0; b < n; b += PF) {
-    sink ^= touchSlots(inSlot, slots, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
-    sink ^= touchRules(inSlot, slots, rules, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
-    if (more) sink ^= touchMore(inSlot, slots, rules, histT, histV, min<u32>(b + PF, n), min<u32>(b + 2 * PF, n));
+  listMisses(inSlot, inValue, slots, 0, 0, min<u32>(PF, n));
+  listMisses(inSlot, inValue, slots, 1, min<u32>(PF, n), min<u32>(2 * PF, n));
+  let sink = touchInfo(inSlot, info, 0) ^ touchInfo(inSlot, info, 1) ^ touchRules(inSlot, info, rules, 0);
+  if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, 0);
+  for (let b: u32 = 0, q: u32 = 0; b < n; b += PF, q++) {
+    listMisses(inSlot, inValue, slots, q + 2, min<u32>(b + 2 * PF, n), min<u32>(b + 3 * PF, n));
+    sink ^= touchAhead(inSlot, info, rules, q);
+    if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
-    for (let i = b; i < end; i++) {
-      const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 5);
-      const t = load<f64>(inTime + (<usize>i << 3));
-      const lastTime = load<f64>(sp, S_LAST_TIME);
-      let code: u32 = TRIAGE_NOT_TRIAGED;
-      if (t < lastTime) code = TRIAGE_OUT_OF_ORDER;
-      else if (t == lastTime) code = TRIAGE_DUPLICATE;
-      else {
-        const vf = load<f32>(inValue + (<usize>i << 2));
+    let i = b;
+    while (i < end) {
+      // The common case in a loop with no call in it (a call would make the compiler keep the
+      // loop's values on the stack): a later reading inside a quiet slot's gate is plain N and
+      // changes nothing but lastTime and lastValue. Anything else leaves the loop for one
+      // reading.
+      for (; i < end; i++) {
+        const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
+        const t = load<f64>(inTime + (<usize>i << 3));
+        const v = load<f32>(inValue + (<usize>i << 2));
+        if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
         store<f64>(sp, t, S_LAST_TIME);
-        store<f32>(sp, vf, S_LAST_VALUE);
-        const r = load<u32>(sp, S_FIRST_RULE);
-        if (r != <u32>NONE) code = applyRules(rules, sp, r, t, <f64>vf, i) & 0xff;
-        const cap = <u32>load<u8>(sp, S_HIST_CAP);
-        if (cap != 0) remember(sp, cap, t, vf);
+        store<f32>(sp, v, S_LAST_VALUE);
+        store<u8>(triage + <usize>i, TRIAGE_N);
       }
-      store<u8>(triage + <usize>i, <u8>code);
+      if (i == end) break;
+      store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
+      i++;
     }
   }
   sinkStore(sink);

@@ -4,7 +4,7 @@
 // The prose that explains every field is docs/kernel.md; keep the two in step.
 
 export const LAYOUT_MAGIC = 0x56415253; // "VARS"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const NONE = 0xffffffff; // "no index" in u32 link fields
 
 // ---- Header (at heapBase, 128 bytes): u32 fields at these byte offsets ----
@@ -29,7 +29,7 @@ export const H_OFF_RULES = 68;
 export const H_OFF_SCORES = 72;
 export const H_OFF_HIST_T = 76;
 export const H_OFF_HIST_V = 80;
-export const H_STATE_END = 84; // snapshot = bytes [heapBase, stateEnd)
+export const H_STATE_END = 84; // end of the state regions (a snapshot holds their used records only)
 export const H_OFF_IN_SLOT = 88;
 export const H_OFF_IN_TIME = 92;
 export const H_OFF_IN_VALUE = 96;
@@ -54,20 +54,26 @@ export const P_MIN_COUNT = 55; // u8
 export const P_WEEKDAYS = 56; // u8, bit 0 = Monday
 export const P_EVERY_N_DAYS = 57; // u8
 
-// ---- Slot (32 bytes): one patient x metric ----
-export const SLOT_BYTES = 32;
+// ---- Slot, hot record (16 bytes): all that a reading on a quiet slot touches ----
+export const SLOT_BYTES = 16;
 export const S_LAST_TIME = 0; // f64, -Infinity when no reading yet
 export const S_LAST_VALUE = 8; // f32
-export const S_REF = 12; // f32, NaN = no clinician reference
-export const S_FIRST_RULE = 16; // u32, NONE = no rule
-export const S_HIST_BASE = 20; // u32, first entry of this slot's ring
-export const S_HIST_CAP = 24; // u8
-export const S_HIST_LEN = 25; // u8
-export const S_HIST_HEAD = 26; // u8, next write position
-export const S_FLAGS = 27; // u8
-export const S_RULE_COUNT = 28; // u16
+export const S_GATE = 12; // u32, the quiet gate: bfloat16 low limit (bits 0-15), bfloat16 high limit (bits 16-31)
+
+export const GATE_CLOSED = 0xff807f80; // low +Infinity, high -Infinity: no value passes
+
+// ---- Slot, cold record (16 bytes, "slot info"): rules, history ring, reference, flags ----
+export const SLOT_INFO_BYTES = 16;
+export const I_FIRST_RULE = 0; // u32, NONE = no rule
+export const I_HIST_BASE = 4; // u32, first entry of this slot's ring
+export const I_REF = 8; // f32, clinician reference, NaN = none
+export const I_HIST_CAP = 12; // u8
+export const I_HIST_LEN = 13; // u8
+export const I_HIST_HEAD = 14; // u8, next write position
+export const I_FLAGS = 15; // u8: SLOT_* bits, rule count in the high nibble
 
 export const SLOT_PAUSED = 1;
+export const SLOT_RULES_SHIFT = 4; // flags >> 4 = number of rules, saturating at 15 (a prefetch hint)
 
 // ---- Rule (64 bytes, one cache line) ----
 export const RULE_BYTES = 64;
@@ -166,6 +172,7 @@ export const MISSING_MAX_DAYS = 62; // a daily-deadline rule looks back at most 
 
 // ---- Added by the kernel (assembly/) ----
 export const H_HEAP_BASE = 112; // u32: the address the header lives at (offsets above are absolute)
+export const H_OFF_INFO = 116; // u32: slot info (cold slot records), between slots and rules
 export const ERR_NO_MEMORY = -4; // reserve(): memory.grow failed or the layout would pass 4 GiB
 
 // Rule flag bits the kernel derives from the param set (host flags use the low bits only)

@@ -15,6 +15,7 @@ import {
   H_OFF_IN_VALUE,
   H_OFF_OUT,
   H_OFF_PARAMS,
+  H_OFF_INFO,
   H_OFF_RULES,
   H_OFF_SCORES,
   H_OFF_SLOTS,
@@ -36,6 +37,7 @@ import {
   RULE_BYTES,
   SCORE_BYTES,
   SLOT_BYTES,
+  SLOT_INFO_BYTES,
   TR_BYTES,
 } from "./layout";
 
@@ -43,6 +45,7 @@ import {
 // image or a relocation by reserve() is picked up without trusting wasm globals.
 export let gParams: usize = 0;
 export let gSlots: usize = 0;
+export let gInfo: usize = 0;
 export let gRules: usize = 0;
 export let gScores: usize = 0;
 export let gHistT: usize = 0;
@@ -75,11 +78,18 @@ function align64(x: u64): u64 {
   return (x + 63) & ~(<u64>63);
 }
 
-/** Address of slot record s. */
+/** Address of slot s's hot record. */
 // @ts-ignore: decorator
 @inline
 export function slotPtr(s: u32): usize {
-  return gSlots + (<usize>s << 5);
+  return gSlots + (<usize>s << 4);
+}
+
+/** Address of slot s's cold record (slot info). */
+// @ts-ignore: decorator
+@inline
+export function infoPtr(s: u32): usize {
+  return gInfo + (<usize>s << 4);
 }
 
 /** Address of rule record r. */
@@ -94,6 +104,7 @@ export function sync(): void {
   const b = base();
   gParams = load<u32>(b + H_OFF_PARAMS);
   gSlots = load<u32>(b + H_OFF_SLOTS);
+  gInfo = load<u32>(b + H_OFF_INFO);
   gRules = load<u32>(b + H_OFF_RULES);
   gScores = load<u32>(b + H_OFF_SCORES);
   gHistT = load<u32>(b + H_OFF_HIST_T);
@@ -137,6 +148,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
     // All regions start empty right after the header.
     store<u32>(b + H_OFF_PARAMS, first);
     store<u32>(b + H_OFF_SLOTS, first);
+    store<u32>(b + H_OFF_INFO, first);
     store<u32>(b + H_OFF_RULES, first);
     store<u32>(b + H_OFF_SCORES, first);
     store<u32>(b + H_OFF_HIST_T, first);
@@ -157,7 +169,8 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
 
   const oParams = <u64>(b + HEADER_BYTES);
   const oSlots = align64(oParams + <u64>pCap * PARAM_BYTES);
-  const oRules = align64(oSlots + <u64>sCap * SLOT_BYTES);
+  const oInfo = align64(oSlots + <u64>sCap * SLOT_BYTES);
+  const oRules = align64(oInfo + <u64>sCap * SLOT_INFO_BYTES);
   const oScores = align64(oRules + <u64>rCap * RULE_BYTES);
   const oHistT = align64(oScores + <u64>cCap * SCORE_BYTES);
   const oHistV = align64(oHistT + <u64>hCap * 8);
@@ -185,6 +198,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   move(H_OFF_HIST_T, oHistT, <u64>hget(H_HIST_COUNT) * 8);
   move(H_OFF_SCORES, oScores, <u64>hget(H_SCORE_COUNT) * SCORE_BYTES);
   move(H_OFF_RULES, oRules, <u64>hget(H_RULE_COUNT) * RULE_BYTES);
+  move(H_OFF_INFO, oInfo, <u64>hget(H_SLOT_COUNT) * SLOT_INFO_BYTES);
   move(H_OFF_SLOTS, oSlots, <u64>hget(H_SLOT_COUNT) * SLOT_BYTES);
   hset(H_OFF_PARAMS, <u32>oParams);
 

@@ -23,8 +23,8 @@ import { moveMissing } from "./rules/missing";
 import { rate } from "./rules/rate";
 import { scoreEval } from "./rules/score";
 
-/** Applies reading (t, v), index `reading`, to the rule at rp whose first word is hdr. */
-export function evalRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading: i32, now: f64, tz: f64): u32 {
+/** Applies reading (t, v), index `reading`, to the rule at rp whose first word is hdr (cp: its slot's cold record). */
+export function evalRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading: i32, now: f64, tz: f64): u32 {
   const kind = hdr & 0xff;
   if (kind == KIND_MISSING) {
     moveMissing(rp, now, tz, reading);
@@ -41,15 +41,15 @@ export function evalRule(rp: usize, hdr: u32, sp: usize, t: f64, v: f64, reading
     xLow = v;
     xHigh = v;
   } else if (kind == KIND_BASELINE) {
-    const ref = baselineRef(rp, sp, pp, t);
+    const ref = baselineRef(rp, cp, pp, t);
     if (isNaN(ref)) return TRIAGE_REF_NEEDED; // not stepped: the alert stays as it is
     xLow = xHigh = baselineX(pp, v, ref);
   } else if (kind == KIND_DELTA) {
-    delta(sp, pp, t, v);
+    delta(cp, pp, t, v);
     xLow = gXLow;
     xHigh = gXHigh;
   } else if (kind == KIND_RATE) {
-    rate(sp, pp, t, v);
+    rate(cp, pp, t, v);
     xLow = gXLow;
     xHigh = gXHigh;
   } else {

@@ -66,7 +66,7 @@ interface KernelFast extends Evaluator {
   run(n: number, now: number, tzOffsetMs: number): number;
   readTransitions(count: number): unknown;
   triage(n: number): Uint8Array;
-  stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; slotBytes: number; ruleBytes: number; histBytes: number };
+  stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; snapshotBytes: number; slotBytes: number; ruleBytes: number; histBytes: number };
 }
 type KernelCtor = { load(): KernelFast };
 type OracleCtor = new () => Evaluator;
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
   const kernelOverFloor = med("kernel") / med("floor");
 
   const bytesPerSlot = (s: ReturnType<KernelFast["stats"]> | undefined) =>
-    s ? { state: (s.slotBytes + s.ruleBytes) / s.slots, hist: s.histBytes / s.slots, rulesPerSlot: s.rules / s.slots, histEntries: s.histEntries, stateBytes: s.stateBytes } : null;
+    s ? { state: (s.slotBytes + s.ruleBytes) / s.slots, hist: s.histBytes / s.slots, rulesPerSlot: s.rules / s.slots, histEntries: s.histEntries, stateBytes: s.stateBytes, snapshotBytes: s.snapshotBytes } : null;
   const bBand = bytesPerSlot(kernelStats.band);
   const bMixed = bytesPerSlot(kernelStats.mixed);
 
@@ -406,10 +406,11 @@ async function main(): Promise<void> {
     ["kernel ÷ floor, band-only", fmtRatio(kernelOverFloor), "≥ 0.5× (within 2×)", goal(goals.kernel_within_2x_floor)],
   ];
   if (bBand && bMixed) {
-    gRows.push([`state per slot, mixed (slot 32 B + ${bMixed.rulesPerSlot.toFixed(3)} rules × 64 B)`, `${bMixed.state.toFixed(1)} B`, "≤ 128 B", goal(goals.state_bytes_le_128)]);
+    gRows.push([`state per slot, mixed (slot 16 + 16 B + ${bMixed.rulesPerSlot.toFixed(3)} rules × 64 B)`, `${bMixed.state.toFixed(1)} B`, "≤ 128 B", goal(goals.state_bytes_le_128)]);
     gRows.push([`state per slot, band-only (slot + ${bBand.rulesPerSlot.toFixed(3)} rules)`, `${bBand.state.toFixed(1)} B`, "≤ 128 B", goal(bBand.state <= 128)]);
     gRows.push([`history per slot, mixed (${bMixed.histEntries} entries × 12 B, separate)`, `${bMixed.hist.toFixed(1)} B`, "", ""]);
     gRows.push(["kernel state region incl. spare capacity (stateEnd − heapBase), mixed", `${(bMixed.stateBytes / 1e6).toFixed(1)} MB`, "", ""]);
+    gRows.push(["kernel snapshot (used records only), mixed", `${(bMixed.snapshotBytes / 1e6).toFixed(1)} MB`, "", ""]);
   }
   out.push(renderTable(["goal (medians)", "value", "goal", ""], gRows, ["l", "r", "l", "l"]));
   const badChecks = Object.entries(checks).filter(([, v]) => v !== 0);
@@ -438,6 +439,7 @@ async function main(): Promise<void> {
     ...(wg ? { kernel_grouped_rps: sig(med("kernel_grouped")), floor_grouped_rps: sig(med("floor_grouped")) } : {}),
     state_bytes_per_slot: bMixed ? sig(bMixed.state) : null,
     state_bytes_per_slot_band: bBand ? sig(bBand.state) : null,
+    snapshot_bytes_mixed: bMixed ? bMixed.snapshotBytes : null,
     history_bytes_per_slot: bMixed ? sig(bMixed.hist) : null,
     kernel_over_oracle: sig(kernelOverOracle, 3),
     kernel_mixed_over_oracle_mixed: sig(kernelMixedOverOracleMixed, 3),

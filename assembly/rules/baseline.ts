@@ -1,6 +1,6 @@
 // Baseline rules: deviation from the clinician's reference, else (flag COMPUTED_REF) from the
 // median of the window when it holds at least minCount readings (docs/kernel.md).
-import { BASELINE_PERCENT, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, RULE_COMPUTED_REF, S_HIST_LEN, S_REF } from "../layout";
+import { BASELINE_PERCENT, I_HIST_LEN, I_REF, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, RULE_COMPUTED_REF } from "../layout";
 import { gHistT, gHistV } from "../memory";
 import { entry, nextPos, oldest } from "./window";
 
@@ -8,16 +8,16 @@ import { entry, nextPos, oldest } from "./window";
 const SCRATCH: usize = memory.data(256 * 8, 16);
 
 /** The reference: the slot's, else the window median when allowed; NaN = reference needed. */
-export function baselineRef(rp: usize, sp: usize, pp: usize, t: f64): f64 {
-  const ref = <f64>load<f32>(sp, S_REF);
+export function baselineRef(rp: usize, cp: usize, pp: usize, t: f64): f64 {
+  const ref = <f64>load<f32>(cp, I_REF);
   if (!isNaN(ref)) return ref;
   if ((load<u8>(rp, R_FLAGS) & RULE_COMPUTED_REF) == 0) return NaN;
   const from = t - load<f64>(pp, P_WINDOW_MS);
-  const len = <u32>load<u8>(sp, S_HIST_LEN);
-  let j = oldest(sp);
+  const len = <u32>load<u8>(cp, I_HIST_LEN);
+  let j = oldest(cp);
   let count: u32 = 0;
   for (let k: u32 = 0; k < len; k++) {
-    const e = entry(sp, j);
+    const e = entry(cp, j);
     const time = load<f64>(gHistT + (e << 3));
     if (from <= time && time < t) {
       // Insertion sort as we go: the window is small.
@@ -30,7 +30,7 @@ export function baselineRef(rp: usize, sp: usize, pp: usize, t: f64): f64 {
       store<f64>(SCRATCH + (<usize>i << 3), value);
       count++;
     }
-    j = nextPos(sp, j);
+    j = nextPos(cp, j);
   }
   if (count == 0 || count < <u32>load<u8>(pp, P_MIN_COUNT)) return NaN;
   const mid = <usize>(count >> 1);

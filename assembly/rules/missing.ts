@@ -12,12 +12,12 @@ import {
   P_WEEKDAYS,
   R_SLOT,
   R_T0,
-  S_FLAGS,
+  I_FLAGS,
   S_LAST_TIME,
   SLOT_PAUSED,
   TRIAGE_N,
 } from "../layout";
-import { gSlots } from "../memory";
+import { infoPtr, slotPtr } from "../memory";
 import { moveTo, paramOf } from "../persistence";
 
 const MINUTE: f64 = 60000;
@@ -42,8 +42,8 @@ function scheduled(pp: usize, d: f64, anchorDay: f64): bool {
 }
 
 /** Overdue measure at `now`: minutes since refT, or missed scheduled deadlines (0 when paused). */
-export function overdue(rp: usize, sp: usize, now: f64, tz: f64): f64 {
-  if (load<u8>(sp, S_FLAGS) & SLOT_PAUSED) return 0;
+export function overdue(rp: usize, sp: usize, cp: usize, now: f64, tz: f64): f64 {
+  if (load<u8>(cp, I_FLAGS) & SLOT_PAUSED) return 0;
   const anchor = load<f64>(rp, R_T0);
   const refT = max<f64>(load<f64>(sp, S_LAST_TIME), anchor);
   const pp = paramOf(rp);
@@ -63,8 +63,9 @@ export function overdue(rp: usize, sp: usize, now: f64, tz: f64): f64 {
  * overdue measure as x, on a reading and on tick alike (docs/kernel.md "Missing data").
  */
 export function moveMissing(rp: usize, now: f64, tz: f64, reading: i32): void {
-  const sp = gSlots + (<usize>load<u32>(rp, R_SLOT) << 5);
-  const x = overdue(rp, sp, now, tz);
-  const code = load<u8>(sp, S_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
+  const slot = load<u32>(rp, R_SLOT);
+  const cp = infoPtr(slot);
+  const x = overdue(rp, slotPtr(slot), cp, now, tz);
+  const code = load<u8>(cp, I_FLAGS) & SLOT_PAUSED ? TRIAGE_N : classifyPlain(rp, NaN, x);
   moveTo(rp, codeLevel(code), codeDir(code), now, x, reading, 0);
 }

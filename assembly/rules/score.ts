@@ -17,7 +17,7 @@ import {
   SCORE_INPUTS,
   TRIAGE_H,
 } from "../layout";
-import { gRuleCount, gRules, gScoreCount, gScores, gSlotCount, gSlots } from "../memory";
+import { gRuleCount, gRules, gScoreCount, gScores, gSlotCount, slotPtr } from "../memory";
 import { paramOf, step } from "../persistence";
 
 /** Points of input k (resp, spo2, sys, pulse, temp, consciousness); upper bounds inclusive. */
@@ -61,7 +61,7 @@ export function scoreEval(rid: u32, t: f64, reading: i32): void {
   for (let k = 0; k < SCORE_INPUTS; k++) {
     const sid = e < gScoreCount ? load<u32>(inputs + (<usize>k << 2)) : <u32>0xffffffff;
     if (sid < gSlotCount) {
-      const sp = gSlots + (<usize>sid << 5);
+      const sp = slotPtr(sid);
       const lt = load<f64>(sp, S_LAST_TIME);
       if (lt >= from && lt <= t) {
         const p = points(k, <f64>load<f32>(sp, S_LAST_VALUE), scale2, oxygen);

@@ -30,11 +30,13 @@ import {
   R_T2,
   RULE_BYTES,
   RULE_HOST_FLAGS,
-  S_FIRST_RULE,
-  S_RULE_COUNT,
+  I_FIRST_RULE,
+  I_FLAGS,
+  SLOT_RULES_SHIFT,
   SCORE_BYTES,
 } from "../layout";
-import { gScores, hget, hset, rulePtr, slotPtr, sync } from "../memory";
+import { gScores, hget, hset, infoPtr, rulePtr, sync } from "../memory";
+import { refreshGate } from "../quiet";
 import { derivedFlags } from "./params";
 
 const NO: u32 = <u32>NONE;
@@ -80,17 +82,23 @@ export function addRule(kind: u32, slot: u32, param: u32, flags: u32, l0: f32, l
   store<u32>(rp, NO, R_NEXT);
   store<u32>(rp, aux, R_AUX);
   // Link at the end of the slot's list (insertion order is evaluation order).
-  const sp = slotPtr(slot);
-  let r = load<u32>(sp, S_FIRST_RULE);
-  if (r == NO) store<u32>(sp, id, S_FIRST_RULE);
+  const cp = infoPtr(slot);
+  let r = load<u32>(cp, I_FIRST_RULE);
+  let count: u32 = 1;
+  if (r == NO) store<u32>(cp, id, I_FIRST_RULE);
   else {
-    while (load<u32>(rulePtr(r), R_NEXT) != NO) r = load<u32>(rulePtr(r), R_NEXT);
+    count++;
+    while (load<u32>(rulePtr(r), R_NEXT) != NO) {
+      r = load<u32>(rulePtr(r), R_NEXT);
+      count++;
+    }
     store<u32>(rulePtr(r), id, R_NEXT);
   }
-  const count = <u32>load<u16>(sp, S_RULE_COUNT) + 1;
-  store<u16>(sp, <u16>count, S_RULE_COUNT);
+  const slotFlags = (<u32>load<u8>(cp, I_FLAGS) & ((1 << SLOT_RULES_SHIFT) - 1)) | (min<u32>(count, 15) << SLOT_RULES_SHIFT);
+  store<u8>(cp, <u8>slotFlags, I_FLAGS);
   if (count > hget(H_MAX_RULES_PER_SLOT)) hset(H_MAX_RULES_PER_SLOT, count);
   hset(H_RULE_COUNT, id + 1);
+  refreshGate(slot);
   return id;
 }
 
@@ -103,6 +111,7 @@ export function setRuleLimits(rule: u32, l0: f32, l1: f32, l2: f32, l3: f32): i3
   store<f32>(rp, l1, R_L1);
   store<f32>(rp, l2, R_L2);
   store<f32>(rp, l3, R_L3);
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }
 
@@ -118,6 +127,7 @@ export function setRuleParam(rule: u32, param: u32): i32 {
   if (load<u8>(rp, R_KIND) != KIND_MISSING) store<f64>(rp, NaN, R_T0);
   store<f64>(rp, NaN, R_T1);
   store<f64>(rp, NaN, R_T2);
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }
 
@@ -125,6 +135,8 @@ export function setRuleParam(rule: u32, param: u32): i32 {
 export function disableRule(rule: u32): i32 {
   sync();
   if (rule >= hget(H_RULE_COUNT)) return -1;
-  store<u8>(rulePtr(rule), KIND_OFF, R_KIND);
+  const rp = rulePtr(rule);
+  store<u8>(rp, KIND_OFF, R_KIND);
+  refreshGate(load<u32>(rp, R_SLOT));
   return 0;
 }

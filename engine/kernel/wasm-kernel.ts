@@ -9,6 +9,7 @@ import { KernelError } from "./errors.js";
 import type { KernelExports } from "./exports.js";
 import { checkParams, paramKey, sameParams } from "./params.js";
 import { readParamSets } from "./restore.js";
+import { packState, snapshotBytes, snapshotCounts, unpackState } from "./snapshot.js";
 import { Views } from "./views.js";
 
 // Local copies of the layout constants: imported bindings read much slower in hot host code
@@ -17,11 +18,8 @@ const {
   ERR_BAD_SLOT,
   ERR_OUT_FULL,
   H_BATCH_CAP,
-  H_END,
-  H_HEAP_BASE,
   H_HIST_CAP,
   H_HIST_COUNT,
-  H_MAGIC,
   H_MAX_RULES_PER_SLOT,
   H_OFF_IN_SLOT,
   H_OFF_IN_TIME,
@@ -39,16 +37,13 @@ const {
   H_SLOT_CAP,
   H_SLOT_COUNT,
   H_STATE_END,
-  H_VERSION,
-  HEADER_BYTES,
   KIND_SCORE,
   KIND_SCORE_LINK,
-  LAYOUT_MAGIC,
-  LAYOUT_VERSION,
   NONE,
   RULE_BYTES,
   SCORE_INPUTS,
   SLOT_BYTES,
+  SLOT_INFO_BYTES,
 } = L;
 
 const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
@@ -126,18 +121,8 @@ export class WasmKernel implements Evaluator {
 
   /** A fresh kernel that continues exactly where the one that made `bytes` (snapshot()) stopped. */
   static restore(bytes: Uint8Array, wasmPath: string = DEFAULT_WASM): WasmKernel {
-    const k = new WasmKernel(instantiate(wasmPath));
-    if (bytes.byteLength < HEADER_BYTES) throw new Error("snapshot too short");
-    const h = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const field = (f: number) => h.getUint32(f, true);
-    if (field(H_MAGIC) !== LAYOUT_MAGIC) throw new Error("not a varsel kernel snapshot");
-    if (field(H_VERSION) !== LAYOUT_VERSION) throw new Error(`snapshot layout version ${field(H_VERSION)}, kernel ${LAYOUT_VERSION}`);
-    if (field(H_HEAP_BASE) !== k.v.base) throw new Error("snapshot was made by a different kernel build (heap base differs)");
-    if (field(H_STATE_END) - k.v.base !== bytes.byteLength) throw new Error("snapshot length does not match its header");
-    const mem = k.ex.memory;
-    const pages = Math.ceil(field(H_END) / 65536) - mem.buffer.byteLength / 65536;
-    if (pages > 0) mem.grow(pages);
-    k.v.fresh().u8.set(bytes, k.v.base);
+    const k = WasmKernel.load(wasmPath, snapshotCounts(bytes));
+    unpackState(k.v, bytes);
     readParamSets(k.v, k.hdr(H_OFF_PARAMS), k.hdr(H_PARAM_COUNT)).forEach((p, id) => k.paramIds.set(paramKey(p), id));
     return k;
   }
@@ -283,13 +268,13 @@ export class WasmKernel implements Evaluator {
 
   // ---- state ----
 
-  /** A copy of the whole kernel state: bytes [heapBase, stateEnd). */
+  /** A copy of the kernel state: the header and the used records of every region (snapshot.ts). */
   snapshot(): Uint8Array {
-    return this.v.fresh().u8.slice(this.v.base, this.hdr(H_STATE_END));
+    return packState(this.v);
   }
 
-  /** Counts and bytes of state (slot and rule bytes per record; history counted apart). */
-  stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; slotBytes: number; ruleBytes: number; histBytes: number } {
+  /** Counts and bytes of state (slot bytes: hot + cold record; rule bytes per record; history counted apart). */
+  stats(): { slots: number; rules: number; histEntries: number; stateBytes: number; snapshotBytes: number; slotBytes: number; ruleBytes: number; histBytes: number } {
     const slots = this.hdr(H_SLOT_COUNT);
     const rules = this.hdr(H_RULE_COUNT);
     const histEntries = this.hdr(H_HIST_COUNT);
@@ -298,7 +283,8 @@ export class WasmKernel implements Evaluator {
       rules,
       histEntries,
       stateBytes: this.hdr(H_STATE_END) - this.v.base,
-      slotBytes: slots * SLOT_BYTES,
+      snapshotBytes: snapshotBytes(this.v),
+      slotBytes: slots * (SLOT_BYTES + SLOT_INFO_BYTES),
       ruleBytes: rules * RULE_BYTES,
       histBytes: histEntries * 12,
     };
