@@ -2,6 +2,7 @@
 // without a clean close) continues exactly where the acknowledged work left off; a store outage
 // refuses work with store_unavailable and the engine rebuilds itself when the store returns.
 import { afterEach, describe, expect, it } from "vitest";
+import { H_VERSION } from "../assembly/layout.js";
 import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import type { Command } from "../engine/durable/commands.js";
 import { encodeBody } from "../engine/store/codec.js";
@@ -134,6 +135,30 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     const second = await DurablePipeline.open({ store, now: clock.now, snapshotEveryMs: 1e12, onError: (err) => problems.push(String(err)) });
     opened.push(second);
     expect(problems.join()).toMatch(/layout 1, not 2: replaying the journal from the start/);
+    expect(second.position()).toBe(first.position());
+    await run(second, clock, commands, cut);
+    expect(observable(second)).toEqual(observable(reference));
+  });
+
+  it("a snapshot whose kernel bytes are of another kernel layout is skipped the same way", async () => {
+    const commands = script();
+    const reference = await uninterrupted(commands);
+    const clock = new Clock();
+    const first = await open(await factory.create(), clock);
+    const cut = Math.floor(commands.length * 0.5);
+    await run(first, clock, commands, 0, cut);
+    await first.snapshot();
+    const store = await factory.reopen();
+    const snap = (await store.latestSnapshot())!;
+    // the same state, but the kernel region written by a kernel of layout version 1
+    const kernel = new Uint8Array(snap.kernel);
+    new DataView(kernel.buffer, kernel.byteOffset).setUint32(H_VERSION, 1, true);
+    await store.saveSnapshot({ ...snap, kernel });
+    opened.splice(0);
+    const problems: string[] = [];
+    const second = await DurablePipeline.open({ store, now: clock.now, snapshotEveryMs: 1e12, onError: (err) => problems.push(String(err)) });
+    opened.push(second);
+    expect(problems.join()).toMatch(/kernel layout 1, not \d+: replaying the journal from the start/);
     expect(second.position()).toBe(first.position());
     await run(second, clock, commands, cut);
     expect(observable(second)).toEqual(observable(reference));

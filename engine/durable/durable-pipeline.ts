@@ -7,6 +7,8 @@
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
+import { LAYOUT_VERSION } from "../../assembly/layout.js";
+import { snapshotLayoutVersion } from "../kernel/snapshot.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
@@ -20,9 +22,9 @@ import type { Command, JournalEntry } from "./commands.js";
 // several times faster as msgpackr records than as maps.
 const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
 /**
- * The snapshot state's layout. A snapshot of another layout (an older varsel) is not read: the
- * journal from the start rebuilds the same state (it is never pruned), and the next snapshot
- * is written in this layout.
+ * The snapshot state's layout. A snapshot of another layout, or whose kernel bytes are of
+ * another kernel layout (an older varsel), is not read: the journal from the start rebuilds the
+ * same state (it is never pruned), and the next snapshot is written in the current layouts.
  */
 export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
@@ -316,11 +318,15 @@ export class DurablePipeline {
     let pipeline: Pipeline;
     let pos = 0;
     const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
-    if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT) {
+    const kernelLayout = snap === undefined ? undefined : snapshotLayoutVersion(snap.kernel);
+    if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT && kernelLayout === LAYOUT_VERSION) {
       pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, options.pipeline);
       pos = snap.pos;
     } else {
-      if (snap !== undefined) options.onError?.(new Error(`snapshot at ${snap.pos} has layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}: replaying the journal from the start`), "recovery");
+      if (snap !== undefined) {
+        const why = stored?.format !== SNAPSHOT_FORMAT ? `layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}` : `kernel layout ${kernelLayout ?? "unknown"}, not ${LAYOUT_VERSION}`;
+        options.onError?.(new Error(`snapshot at ${snap.pos} has ${why}: replaying the journal from the start`), "recovery");
+      }
       pipeline = new Pipeline(options.pipeline);
     }
     if (store === undefined) return { pipeline, pos };

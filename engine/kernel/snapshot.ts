@@ -68,6 +68,12 @@ export function packState(views: Views): Uint8Array {
   return out;
 }
 
+/** The kernel layout version a snapshot was written in (undefined when it is no kernel snapshot). */
+export function snapshotLayoutVersion(bytes: Uint8Array): number | undefined {
+  if (bytes.byteLength < HEADER_BYTES || headerField(bytes, H_MAGIC) !== LAYOUT_MAGIC) return undefined;
+  return headerField(bytes, H_VERSION);
+}
+
 /** Checks a snapshot's header and length; returns the counts a kernel needs room for. */
 export function snapshotCounts(bytes: Uint8Array): SnapshotCounts {
   if (bytes.byteLength < HEADER_BYTES) throw new Error("snapshot too short");
