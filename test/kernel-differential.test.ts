@@ -2,9 +2,8 @@
 // answer exactly the same triage codes and transitions, in the same order (docs/kernel.md).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
-import { runOps, setUp } from "./support/run-world.js";
+import { expectKernelAsOracle, expectRestoreContinues, runOps, setUp } from "./support/run-world.js";
 import { worldArb } from "./support/random-world.js";
 
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 1000);
@@ -12,32 +11,14 @@ const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 1000);
 describe("wasm kernel against the oracle", () => {
   it(`answers the same triage and transitions on ${RUNS} random worlds`, () => {
     fc.assert(
-      fc.property(worldArb, (world) => {
-        const oracle = new Oracle();
-        const kernel = WasmKernel.load();
-        setUp(world, oracle);
-        setUp(world, kernel);
-        expect(runOps(world, kernel)).toEqual(runOps(world, oracle));
-      }),
+      fc.property(worldArb, expectKernelAsOracle),
       { numRuns: RUNS },
     );
   });
 
   it("continues exactly after a snapshot restored into a fresh kernel", () => {
     fc.assert(
-      fc.property(worldArb, fc.nat(), (world, cutSeed) => {
-        const cut = cutSeed % (world.ops.length + 1);
-        const straight = WasmKernel.load();
-        setUp(world, straight);
-        const expected = runOps(world, straight);
-
-        const first = WasmKernel.load();
-        setUp(world, first);
-        const before = runOps(world, first, 0, cut);
-        const restored = WasmKernel.restore(first.snapshot());
-        const after = runOps(world, restored, cut);
-        expect([...before, ...after]).toEqual(expected);
-      }),
+      fc.property(worldArb, fc.nat(), expectRestoreContinues),
       { numRuns: Math.max(100, RUNS / 4) },
     );
   });

@@ -11,7 +11,7 @@ import { DEFAULT_PARAMS, type Limits, type ParamSet } from "../engine/evaluator.
 import { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
 import type { Op, RuleSpec, World } from "./support/random-world.js";
-import { runOps, setUp } from "./support/run-world.js";
+import { expectKernelAsOracle, expectRestoreContinues, runOps, setUp } from "./support/run-world.js";
 
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 1000);
 const MIN = 60_000;
@@ -86,30 +86,14 @@ const gateWorldArb: fc.Arbitrary<World> = fc
 describe("the quiet gate", () => {
   it(`answers as the oracle on limits bfloat16 cannot hold (${RUNS} worlds)`, () => {
     fc.assert(
-      fc.property(gateWorldArb, (world) => {
-        const oracle = new Oracle();
-        const kernel = WasmKernel.load();
-        setUp(world, oracle);
-        setUp(world, kernel);
-        expect(runOps(world, kernel)).toEqual(runOps(world, oracle));
-      }),
+      fc.property(gateWorldArb, expectKernelAsOracle),
       { numRuns: RUNS },
     );
   });
 
   it("continues exactly after a snapshot restored into a fresh kernel", () => {
     fc.assert(
-      fc.property(gateWorldArb, fc.nat(), (world, cutSeed) => {
-        const cut = cutSeed % (world.ops.length + 1);
-        const straight = WasmKernel.load();
-        setUp(world, straight);
-        const expected = runOps(world, straight);
-        const first = WasmKernel.load();
-        setUp(world, first);
-        const before = runOps(world, first, 0, cut);
-        const after = runOps(world, WasmKernel.restore(first.snapshot()), cut);
-        expect([...before, ...after]).toEqual(expected);
-      }),
+      fc.property(gateWorldArb, fc.nat(), expectRestoreContinues),
       { numRuns: Math.max(100, RUNS / 4) },
     );
   });

@@ -1,6 +1,9 @@
 // Drives an evaluator through a random world and records everything it answers, so two
 // evaluators (or one interrupted by a snapshot) can be compared op by op.
+import { expect } from "vitest";
 import type { Evaluator, Transition } from "../../engine/evaluator.js";
+import { WasmKernel } from "../../engine/kernel/wasm-kernel.js";
+import { Oracle } from "../../engine/oracle/oracle.js";
 import { compiledRules, T0, type Op, type World } from "./random-world.js";
 
 export interface Step {
@@ -67,4 +70,26 @@ export function runOps(world: World, ev: Evaluator, from = 0, to = world.ops.len
     }
   }
   return steps;
+}
+
+/** The wasm kernel answers the world exactly as the oracle does. */
+export function expectKernelAsOracle(world: World): void {
+  const oracle = new Oracle();
+  const kernel = WasmKernel.load();
+  setUp(world, oracle);
+  setUp(world, kernel);
+  expect(runOps(world, kernel)).toEqual(runOps(world, oracle));
+}
+
+/** A kernel snapshotted before op `cutSeed mod (ops + 1)` and restored into a fresh one answers as an uninterrupted run. */
+export function expectRestoreContinues(world: World, cutSeed: number): void {
+  const cut = cutSeed % (world.ops.length + 1);
+  const straight = WasmKernel.load();
+  setUp(world, straight);
+  const expected = runOps(world, straight);
+  const first = WasmKernel.load();
+  setUp(world, first);
+  const before = runOps(world, first, 0, cut);
+  const after = runOps(world, WasmKernel.restore(first.snapshot()), cut);
+  expect([...before, ...after]).toEqual(expected);
 }
