@@ -60,6 +60,7 @@ const { values: opt } = parseArgs({
     "lat-gens": { type: "string" },
     "lat-sockets": { type: "string" },
     "lat-tick-ms": { type: "string" },
+    "lat-aligned": { type: "boolean", default: false },
     "lat-seconds": { type: "string" },
     "http-seconds": { type: "string" },
     "http-connections": { type: "string" },
@@ -88,6 +89,7 @@ const cfg = {
   latGens: num(opt["lat-gens"], 1),
   latSockets: num(opt["lat-sockets"], 4),
   latTickMs: num(opt["lat-tick-ms"], 10),
+  latAligned: opt["lat-aligned"] === true,
   latSeconds: num(opt["lat-seconds"], quick ? 4 : 10),
   httpSeconds: num(opt["http-seconds"], quick ? 3 : 5),
   httpConnections: num(opt["http-connections"], 16),
@@ -348,7 +350,7 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       server.port,
       cfg.latGens,
       cfg.latSockets,
-      { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
+      { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, aligned: cfg.latAligned, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
       cfg.rate,
       run,
     );
@@ -604,7 +606,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
       `${cfg.tpSeconds} s measured after ${cfg.warmup} s warm-up; readings/s = accepted (from ingest_result) received in the window / window.`,
   );
   out.push(
-    `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} process${cfg.latGens === 1 ? "" : "es"} × ${cfg.latSockets} device sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings); ` +
+    `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} process${cfg.latGens === 1 ? "" : "es"} × ${cfg.latSockets} device sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings, ${cfg.latAligned ? "all sockets at the same instant" : "the sockets taking turns spread over the tick"}); ` +
       `${cfg.subscribers} clinician sockets in ${cfg.subProcs} processes, ${cfg.subscribers / cfg.teams} per team, each subscribed to its team; ` +
       `latency = subscriber's Date.now() at receipt − reading time (= send time), whole ms, every alert event (raised/updated/resolved) whose reading is in the ${cfg.latSeconds} s window.`,
   );
@@ -712,6 +714,8 @@ function report({ tp, lat, http }: All, wallS: number): void {
     patients: cfg.patients,
     teams: cfg.teams,
     frame: cfg.frame,
+    lat_tick_ms: cfg.latTickMs,
+    lat_aligned: cfg.latAligned,
     generators: cfg.gens,
     device_sockets: cfg.gens * cfg.sockets,
     cores: os.cpus().length,

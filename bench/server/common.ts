@@ -99,6 +99,8 @@ export interface LoadgenConfig {
   rate: number;
   /** Rate mode: send every this many ms (readings due since the last send go in one frame, up to `frame`). */
   tickMs: number;
+  /** Rate mode: all sockets send at the same instant each tick (bursts), instead of taking turns spread over it. */
+  aligned?: boolean;
   /** Rate mode: a socket with this many unacknowledged frames skips sending (counted). */
   maxInFlight: number;
   oob: number;

@@ -9,7 +9,8 @@
 //
 // max mode: `window` frames in flight per socket (a new frame for each ingest_result).
 // rate mode: open loop; every tickMs each socket sends the readings due at its share of `rate`
-// (at most `frame` per frame); a socket with maxInFlight unacknowledged frames skips (counted).
+// (at most `frame` per frame), the sockets taking turns spread over the tick (or all at once
+// with `aligned`); a socket with maxInFlight unacknowledged frames skips (counted).
 import { performance } from "node:perf_hooks";
 import { unpack } from "msgpackr";
 import WebSocket from "ws";
@@ -254,27 +255,36 @@ async function main(): Promise<void> {
   } else {
     const perSocket = cfg.rate / sockets.length; // readings per second
     const start = performance.now();
+    // Gateways are not phase-aligned: the sockets take turns, evenly spread over the tick, so
+    // each sends a frame every tickMs without all of them landing on the server at one instant
+    // (`aligned` keeps the burst: every socket at each tick).
+    let turn = 0;
+    const sendDue = (s: DeviceSocket, elapsed: number): void => {
+      if (!s.open) return;
+      let due = Math.floor(perSocket * elapsed) - s.sentInRate;
+      if (due <= 0) return;
+      if (s.inFlight >= cfg.maxInFlight) {
+        result.skipped += due;
+        s.sentInRate += due; // open loop: readings not sent now are not sent later
+        return;
+      }
+      while (due > 0) {
+        const n = Math.min(due, cfg.frame);
+        s.send(n, window);
+        s.sentInRate += n;
+        due -= n;
+      }
+    };
     const tick = (): void => {
       if (!sending) return;
       const elapsed = (performance.now() - start) / 1000;
-      for (const s of sockets) {
-        if (!s.open) continue;
-        let due = Math.floor(perSocket * elapsed) - s.sentInRate;
-        if (due <= 0) continue;
-        if (s.inFlight >= cfg.maxInFlight) {
-          result.skipped += due;
-          s.sentInRate += due; // open loop: readings not sent now are not sent later
-          continue;
-        }
-        while (due > 0) {
-          const n = Math.min(due, cfg.frame);
-          s.send(n, window);
-          s.sentInRate += n;
-          due -= n;
-        }
+      if (cfg.aligned) for (const s of sockets) sendDue(s, elapsed);
+      else {
+        sendDue(sockets[turn], elapsed);
+        turn = (turn + 1) % sockets.length;
       }
     };
-    rateTimer = setInterval(tick, cfg.tickMs);
+    rateTimer = setInterval(tick, cfg.aligned ? cfg.tickMs : cfg.tickMs / sockets.length);
     tick();
   }
 
