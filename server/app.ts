@@ -8,6 +8,7 @@ import type { Pipeline } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
 import { DEFAULT_LIMITS, type AppContext, type Limits } from "./context.js";
+import { Cors } from "./http/cors.js";
 import { buildRouter } from "./http/routes.js";
 import { replyError } from "./http/respond.js";
 import { Metrics } from "./metrics.js";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   /** How often the clock is ticked (missing data, timers, escalation); 0 = never (tests tick by hand). */
   tickMs?: number;
   metrics?: Metrics;
+  /** Browser origins allowed to call the HTTP API (CORS); "*" for any; default none. */
+  corsOrigins?: readonly string[];
 }
 
 export class VarselServer {
@@ -102,9 +105,10 @@ export class VarselServer {
   /** Starts listening; resolves the port (0 = a free one). */
   async listen(port: number, host = "127.0.0.1"): Promise<number> {
     const router = buildRouter(this.ctx);
+    const cors = new Cors(this.options.corsOrigins);
     this.transport = await createTransport(
       {
-        http: (req) => this.answer(req, () => router.handle(req)),
+        http: (req) => cors.answer(req, () => this.answer(req, () => router.handle(req))),
         ws: this.hub.route(),
         maxBodyBytes: this.ctx.limits.maxBodyBytes,
         logger: this.ctx.logger,

@@ -17,9 +17,10 @@ const program = new Command()
   .option("--database <url>", "postgres://… for PostgreSQL, or a SQLite file (env VARSEL_DATABASE_URL; default .varsel/varsel.db)")
   .option("--memory", "keep nothing: no store (for trying things out)")
   .option("--demo", "feed a few simulated patients so alerts appear within a minute")
+  .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS; default none)", process.env.VARSEL_CORS_ORIGINS)
   .parse();
 
-const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean }>();
+const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean; corsOrigin?: string }>();
 /** A number from the environment, or undefined when unset (the engine's default applies). */
 const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
@@ -33,6 +34,7 @@ const server = await VarselServer.open({
   auth: jwksFile ? { jwksFile } : { secret },
   logger,
   transport: opts.transport,
+  corsOrigins: opts.corsOrigin?.split(",").map((o) => o.trim()).filter(Boolean),
   store,
   // Snapshot cadence: a snapshot bounds how much journal a restart replays (defaults in
   // engine/durable/durable-pipeline.ts: 1 s of replay or 60 s, at most 10 % of the time).

@@ -2,7 +2,7 @@
 // HTTP and WebSocket as an admin, clinician or device would.
 import { pino } from "pino";
 import { encode, type Format } from "../../server/codec.js";
-import { VarselServer } from "../../server/app.js";
+import { VarselServer, type ServerOptions } from "../../server/app.js";
 import type { Limits } from "../../server/context.js";
 import type { Role } from "../../server/auth.js";
 import type { TransportKind } from "../../server/transport/types.js";
@@ -24,11 +24,11 @@ export interface Harness {
   base: string;
   wsUrl: string;
   token(role: Role, teams: string[], expiresIn?: string | number, sub?: string): Promise<string>;
-  http(method: string, path: string, options?: { token?: string; body?: unknown; raw?: Buffer | string; type?: string; accept?: string }): Promise<{ status: number; body: any; headers: Headers }>;
+  http(method: string, path: string, options?: { token?: string; body?: unknown; raw?: Buffer | string; type?: string; accept?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
-export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}): Promise<Harness> {
+export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins"> = {}): Promise<Harness> {
   const clock = new TestClock();
   const server = new VarselServer({
     auth: { secret: SECRET },
@@ -37,6 +37,7 @@ export async function startServer(transport: TransportKind, limits: Partial<Limi
     tickMs: 0,
     limits,
     logger: pino({ level: "silent" }),
+    ...options,
   });
   const port = await server.listen(0, "127.0.0.1");
   const base = `http://127.0.0.1:${port}`;
@@ -50,6 +51,7 @@ export async function startServer(transport: TransportKind, limits: Partial<Limi
       const headers: Record<string, string> = {};
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       if (options.accept) headers.accept = options.accept;
+      Object.assign(headers, options.headers);
       let body: string | Blob | undefined;
       if (options.raw !== undefined) body = typeof options.raw === "string" ? options.raw : new Blob([new Uint8Array(options.raw)]);
       else if (options.body !== undefined) body = JSON.stringify(options.body);
