@@ -12,6 +12,7 @@ import { PatientCache, type SenderScope } from "./ingest/patient-cache.js";
 import { newReadingFields, normalizeReading, readInto, type BatchRejection, type Reading } from "./ingest/normalize.js";
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
+import { limitsInForce } from "./lifecycle/rules.js";
 import type { ReviewSource } from "./lifecycle/review.js";
 import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
 import { IdempotencyWindow, type IdempotencyState } from "./idempotency.js";
@@ -223,8 +224,7 @@ export class Pipeline {
   private ruleContext(patient: string, rule: string): RuleContext | undefined {
     const def = this.engine.patients.definition(patient, rule);
     if (def === undefined) return undefined;
-    const limits = def.kind === "missing" ? { stale: def.stale, daily: def.daily } : def.limits;
-    return { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits };
+    return { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits: limitsInForce(def) };
   }
 
   private requirePatient(id: string): PatientRecord {

@@ -105,6 +105,21 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     expect(list.body.alerts[0].ack.by).toBe("nurse-1");
   });
 
+  it("an ack answered over HTTP carries the patient's teams, and unknown alert filters are refused", async () => {
+    await post([{ patient: "pa", metric: "pulse", value: 125, time: at() }]);
+    const clinician = await h.token("clinician", ["team-a"]);
+    const [alert] = (await h.http("GET", "/v1/alerts?patient=pa", { token: clinician })).body.alerts;
+    expect(alert.teams).toContain("team-a");
+    const acked = await h.http("POST", `/v1/alerts/${alert.id}/ack`, { token: clinician, body: { note: "seen" } });
+    expect(acked.status).toBe(200);
+    expect(acked.body.teams).toEqual(alert.teams);
+    for (const filter of ["state=open", "priority=urgent", "level=orange"]) {
+      const res = await h.http("GET", `/v1/alerts?${filter}`, { token: clinician });
+      expect(res.status).toBe(422);
+      expect(res.body.code).toBe("invalid_field");
+    }
+  });
+
   it("a clinician cannot subscribe to, read or ack another team's patient", async () => {
     const b = await connect(["team-b"]);
     b.send({ type: "subscribe", id: "x", patients: ["pa"] });

@@ -105,6 +105,11 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
     const all = await post({ body: [{ patient: "pa", metric: "pulse", value: "fast", time: iso() }] });
     expect(all.status).toBe(422);
     expect(all.body.rejected[0].code).toBe("not_a_number");
+    // An Observation without a value yet is not a failure (catalogue status 200), even alone.
+    const absent = { resourceType: "Observation", status: "registered", code: { coding: [{ system: "http://loinc.org", code: "8867-4" }] }, subject: { reference: "Patient/pa" } };
+    const noValue = await post({ raw: JSON.stringify(absent), type: "application/fhir+json" });
+    expect(noValue.body.rejected.map((r: any) => r.code)).toEqual(["value_absent"]);
+    expect(noValue.status).toBe(200);
     expect((await h.http("POST", "/v1/measurements", { body: [] })).status).toBe(401);
     const clinician = await h.token("clinician", ["team-a"]);
     expect((await h.http("POST", "/v1/measurements", { token: clinician, body: [] })).body.code).toBe("forbidden");

@@ -1,8 +1,8 @@
 // The rule lookup the lifecycle uses to say why an alert exists (rule kind, threshold version,
 // limits in force). Thresholds are versioned elsewhere; this builds a lookup from the patient
 // configurations the caller already keeps (the same PatientConfig given to Engine.configurePatient).
-import type { LimitsDef, RuleDef } from "../rules/definitions.js";
-import { compileRule } from "../rules/compile.js";
+import type { RuleDef } from "../rules/definitions.js";
+import { scoreLimits } from "../rules/compile.js";
 import { effectiveRules, PROGRAMMES } from "../rules/programmes.js";
 import type { PatientConfig } from "../patients.js";
 import type { RuleContext, RuleLookup } from "./types.js";
@@ -13,19 +13,10 @@ export interface VersionedConfig {
   thresholdVersion?: string | number;
 }
 
-const LIMIT_KEYS: readonly (keyof LimitsDef)[] = ["redLow", "yellowLow", "yellowHigh", "redHigh"];
-
 /** The limits a rule definition puts in force (a NEWS2 score without limits gets the compiler's defaults). */
 export function limitsInForce(def: RuleDef): RuleContext["limits"] {
   if (def.kind === "missing") return { ...(def.stale ? { stale: { ...def.stale } } : {}), ...(def.daily ? { daily: { ...def.daily } } : {}) };
-  if (def.kind === "score" && def.limits === undefined) {
-    const compiled = compileRule(def, { now: 0, slotOf: () => 0, canonicalUnit: () => "{score}" }).rule.limits;
-    const out: LimitsDef = {};
-    LIMIT_KEYS.forEach((k, i) => {
-      if (!Number.isNaN(compiled[i])) out[k] = compiled[i];
-    });
-    return out;
-  }
+  if (def.kind === "score") return { ...scoreLimits(def) };
   return { ...def.limits };
 }
 

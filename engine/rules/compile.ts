@@ -30,6 +30,11 @@ import { parseDuration, parseTimeOfDay } from "./duration.js";
 const MAX_NOFM = 16;
 const NEWS2_DEFAULT_LIMITS: LimitsDef = { yellowHigh: 4, redHigh: 6 };
 
+/** The limits a score rule is evaluated with: its own, or the NEWS2 defaults (yellow 4, red 6). */
+export function scoreLimits(rule: ScoreRule): LimitsDef {
+  return rule.limits ?? NEWS2_DEFAULT_LIMITS;
+}
+
 /** What the compiler needs to know about the patient it compiles for. */
 export interface CompileContext {
   /** Slot of the patient's metric (allocated on first use). */
@@ -166,7 +171,7 @@ function compileScore(rule: ScoreRule, ctx: CompileContext): CompiledDefinition 
       kind: KIND_SCORE,
       slot: ctx.slotOf("news2"),
       flags: rule.onOxygen === true ? RULE_ON_OXYGEN : 0,
-      limits: compileLimits(rule, rule.limits ?? NEWS2_DEFAULT_LIMITS),
+      limits: compileLimits(rule, scoreLimits(rule)),
       params,
       anchor: ctx.now,
       scoreInputs: inputs,
