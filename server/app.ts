@@ -83,6 +83,7 @@ export class VarselServer {
       now: options.now ?? Date.now,
       ready: () => !this.stopping && this.transport !== undefined && durable.ready(),
       batchStarted: (at) => this.hub.batchStarted(at),
+      releasedSeq: () => this.hub.releasedSeq,
     };
     this.hub = new Hub(this.ctx);
     this.metrics.countOpenAlertsWith(() => {

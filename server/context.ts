@@ -44,4 +44,10 @@ export interface AppContext {
   ready(): boolean;
   /** Marks the start of an ingest batch, for the ingest → push latency histogram. */
   batchStarted(at: bigint): void;
+  /**
+   * The last event number made durable and handed to the sockets. The lifecycle's own last
+   * number may be ahead of it (events held for their group commit): heartbeats, pongs and
+   * replays never promise more than this.
+   */
+  releasedSeq(): number;
 }

@@ -52,6 +52,57 @@ describe("server on a store", () => {
     }
   });
 
+  it("while an event waits for its commit, pongs and resumes promise only committed events; the held event then follows once", async () => {
+    const store = await openStore(`sqlite:${join(dir, "held.db")}`);
+    let hold: Promise<void> | undefined;
+    let release = () => {};
+    const commit = store.commit.bind(store);
+    store.commit = async (b) => {
+      await hold;
+      return commit(b);
+    };
+    const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
+    const port = await server.listen(0);
+    const base = `http://127.0.0.1:${port}`;
+    const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
+    const clinician = await server.auth.sign({ sub: "nurse", role: "clinician", teams: ["t"] });
+    const send = (path: string, body: unknown, method = "POST") =>
+      fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const sockets: TestSocket[] = [];
+    try {
+      expect((await send("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
+      const live = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, clinician);
+      sockets.push(live);
+      live.send({ type: "subscribe" });
+      const committed = (await live.next((f) => f.type === "snapshot")).seq as number;
+
+      hold = new Promise((r) => (release = r));
+      const answer = send("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 130, time: Date.now() }]);
+      for (let i = 0; i < 100 && server.pipeline.lifecycle.lastSeq() === committed; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.pipeline.lifecycle.lastSeq()).toBeGreaterThan(committed); // raised in memory, not yet durable
+
+      live.send({ type: "ping", id: "p" });
+      expect((await live.next((f) => f.type === "pong")).seq).toBe(committed);
+      const resumed = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, clinician);
+      sockets.push(resumed);
+      resumed.send({ type: "subscribe", resumeFrom: committed });
+      expect(await resumed.next((f) => f.type === "subscribed")).toMatchObject({ seq: committed, replayed: 0 });
+
+      release();
+      expect((await answer).status).toBe(200);
+      for (const s of [live, resumed]) {
+        const raised = await s.next((f) => f.type === "event");
+        expect(raised.event).toMatchObject({ type: "raised", patient: "p1", seq: committed + 1 });
+        await s.sync();
+        expect(s.events().map((e) => e.seq)).toEqual([committed + 1]);
+      }
+    } finally {
+      release();
+      sockets.forEach((s) => s.close());
+      await server.close();
+    }
+  });
+
   it("verifies tokens with a JWKS file and sends heartbeats with the last event number", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwksFile = join(dir, "jwks.json");

@@ -401,6 +401,21 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(await loc.count("snapshot_parts")).toBe(4); // two complete snapshots of a kernel part and a state part each
   });
 
+  it("a snapshot save that fails part-way leaves nothing behind, and the one before stays the newest", async () => {
+    await store.saveSnapshot({ pos: 10, seq: 0, at: T0, kernel: new Uint8Array(100), state: Buffer.from("state-10") });
+    // the store refuses the second part (as a full disk would)
+    if (target.kind === "sqlite") {
+      await loc.sql(`CREATE TRIGGER fail_part BEFORE INSERT ON snapshot_parts WHEN NEW.part >= 1 BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    } else {
+      await loc.sql(`CREATE FUNCTION fail_part() RETURNS trigger AS $$ BEGIN IF NEW.part >= 1 THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+      await loc.sql(`CREATE TRIGGER fail_part BEFORE INSERT ON snapshot_parts FOR EACH ROW EXECUTE FUNCTION fail_part()`);
+    }
+    await expect(store.saveSnapshot({ pos: 20, seq: 0, at: T0, kernel: new Uint8Array(5 * MiB), state: Buffer.from("state-20") })).rejects.toThrow();
+    expect(await loc.count("snapshots")).toBe(1);
+    expect(await loc.count("snapshot_parts")).toBe(2);
+    expect((await store.latestSnapshot())!.pos).toBe(10);
+  });
+
   it("still reads a snapshot written before snapshots had parts (bytes in the row)", async () => {
     const hex = (text: string) => Buffer.from(text).toString("hex");
     const blob = (text: string) => (target.kind === "sqlite" ? `x'${hex(text)}'` : `'\\x${hex(text)}'::bytea`);

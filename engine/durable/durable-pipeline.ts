@@ -159,9 +159,15 @@ export class DurablePipeline {
 
   /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
   async snapshot(): Promise<void> {
+    // Both waits can let the other start again (a save takes seconds; commits go on meanwhile):
+    // the forced flush must run alone, or it would snapshot a group another flush is committing.
+    while (this.flushing !== undefined || this.saving !== undefined) {
+      await this.flushing;
+      await this.saving;
+    }
+    // Holding the flushing slot keeps scheduled flushes from committing beside this one.
+    this.flushing = this.flush(true).finally(() => this.afterFlush());
     await this.flushing;
-    while (this.saving !== undefined) await this.saving;
-    await this.flush(true);
     await this.saving;
   }
 
@@ -192,10 +198,13 @@ export class DurablePipeline {
     if (this.flushing !== undefined) return;
     this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.flush(false))
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.pending.length > 0) this.scheduleFlush();
-      });
+      .finally(() => this.afterFlush());
+  }
+
+  /** Frees the flushing slot and starts the next flush for what arrived meanwhile. */
+  private afterFlush(): void {
+    this.flushing = undefined;
+    if (this.pending.length > 0) this.scheduleFlush();
   }
 
   /** Commits everything pending in one transaction, then releases its events and callers. */

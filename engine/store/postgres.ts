@@ -209,20 +209,26 @@ export class PostgresStore implements Store {
       return r.rows[0]!.id;
     });
     // Buffers are sent as binary parameters: no hex text.
-    const parts = snapshotParts(snapshot.kernel, snapshot.state);
-    for (const [i, part] of parts.entries()) {
-      await this.writes.run(() => this.query("saveSnapshot", `INSERT INTO ${s}.snapshot_parts (snapshot, part, bytes) VALUES ($1, $2, $3)`, [id, i, part]));
+    try {
+      const parts = snapshotParts(snapshot.kernel, snapshot.state);
+      for (const [i, part] of parts.entries()) {
+        await this.writes.run(() => this.query("saveSnapshot", `INSERT INTO ${s}.snapshot_parts (snapshot, part, bytes) VALUES ($1, $2, $3)`, [id, i, part]));
+      }
+      await this.writes.run(() =>
+        this.transaction(this.requirePool("saveSnapshot"), "saveSnapshot", async (c) => {
+          await c.query(`UPDATE ${s}.snapshots SET complete = true WHERE id = $1`, [id]);
+          // Keeps the newest complete ones; also drops parts left by a write that never finished.
+          await c.query(
+            `DELETE FROM ${s}.snapshots WHERE id NOT IN (SELECT id FROM ${s}.snapshots WHERE complete ORDER BY pos DESC, id DESC LIMIT $1)`,
+            [KEEP_SNAPSHOTS],
+          );
+        }),
+      );
+    } catch (err) {
+      // A failed save must not leave its parts behind; if even this fails, the next complete save prunes them.
+      await this.writes.run(() => this.query("saveSnapshot", `DELETE FROM ${s}.snapshots WHERE id = $1 AND NOT complete`, [id])).catch(() => undefined);
+      throw err;
     }
-    await this.writes.run(() =>
-      this.transaction(this.requirePool("saveSnapshot"), "saveSnapshot", async (c) => {
-        await c.query(`UPDATE ${s}.snapshots SET complete = true WHERE id = $1`, [id]);
-        // Keeps the newest complete ones; also drops parts left by a write that never finished.
-        await c.query(
-          `DELETE FROM ${s}.snapshots WHERE id NOT IN (SELECT id FROM ${s}.snapshots WHERE complete ORDER BY pos DESC, id DESC LIMIT $1)`,
-          [KEEP_SNAPSHOTS],
-        );
-      }),
-    );
   }
 
   async latestSnapshot(): Promise<StoredSnapshot | undefined> {

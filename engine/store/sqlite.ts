@@ -60,6 +60,7 @@ function statements(db: Db) {
     ),
     insPart: db.prepare<[number, number, Buffer]>("INSERT INTO snapshot_parts (snapshot, part, bytes) VALUES (?, ?, ?)"),
     completeSnapshot: db.prepare<[number]>("UPDATE snapshots SET complete = 1 WHERE id = ?"),
+    dropIncomplete: db.prepare<[number]>("DELETE FROM snapshots WHERE id = ? AND complete = 0"),
     // Keeps the newest complete ones; also drops parts left by a write that never finished.
     pruneSnapshots: db.prepare<[number]>(
       "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots WHERE complete = 1 ORDER BY pos DESC, id DESC LIMIT ?)",
@@ -184,20 +185,27 @@ export class SqliteStore implements Store {
         Number(s.insSnapshot.run(snapshot.pos, snapshot.seq, snapshot.at, snapshot.kernel.byteLength, snapshot.state.byteLength).lastInsertRowid),
       ),
     );
-    const parts = snapshotParts(snapshot.kernel, snapshot.state);
-    for (const [i, part] of parts.entries()) {
-      // Synchronous writes would otherwise run back to back in one microtask chain: let the event loop in.
-      await new Promise((resolve) => setImmediate(resolve));
-      await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.insPart.run(id, i, part)));
+    try {
+      const parts = snapshotParts(snapshot.kernel, snapshot.state);
+      for (const [i, part] of parts.entries()) {
+        // Synchronous writes would otherwise run back to back in one microtask chain: let the event loop in.
+        await new Promise((resolve) => setImmediate(resolve));
+        await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.insPart.run(id, i, part)));
+      }
+      await this.writes.run(() =>
+        this.use("saveSnapshot", (db, s) => {
+          db.transaction(() => {
+            s.completeSnapshot.run(id);
+            s.pruneSnapshots.run(KEEP_SNAPSHOTS);
+          }).immediate();
+        }),
+      );
+    } catch (err) {
+      // A failed save (disk full) must not leave its parts behind to fill the disk further; if
+      // even this fails, the next complete save prunes them.
+      await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.dropIncomplete.run(id))).catch(() => undefined);
+      throw err;
     }
-    await this.writes.run(() =>
-      this.use("saveSnapshot", (db, s) => {
-        db.transaction(() => {
-          s.completeSnapshot.run(id);
-          s.pruneSnapshots.run(KEEP_SNAPSHOTS);
-        }).immediate();
-      }),
-    );
   }
 
   async latestSnapshot(): Promise<StoredSnapshot | undefined> {

@@ -36,9 +36,12 @@ export class Hub {
   private batchStart: bigint | undefined;
   /** Events released by the current durable flush, not yet delivered. */
   private outbox: LifecycleEvent[] = [];
+  /** The last event number released by a durable flush (see AppContext.releasedSeq). */
+  releasedSeq: number;
 
   constructor(private readonly ctx: AppContext) {
     // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
+    this.releasedSeq = ctx.pipeline.lifecycle.lastSeq(); // nothing is pending before the first command
     this.unlisten = ctx.durable.onEvent((event) => this.publish(event));
     this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs / HEARTBEAT_SLICES);
     this.heartbeat.unref();
@@ -117,6 +120,7 @@ export class Hub {
       });
     }
     this.outbox.push(event);
+    this.releasedSeq = Math.max(this.releasedSeq, event.seq);
   }
 
   /** Sends the collected events: per session, its frames in event order under one cork. */
@@ -137,7 +141,14 @@ export class Hub {
       }
       this.countTransition(event);
     }
-    for (const [session, list] of frames) session.sendFrames(list);
+    for (const [session, list] of frames) {
+      // One broken socket must not cost the other sessions their events.
+      try {
+        session.sendFrames(list);
+      } catch (err) {
+        this.ctx.logger.error({ err }, "event delivery to a session failed");
+      }
+    }
     this.ctx.metrics.eventsPushed.inc(sent);
     if (this.batchStart !== undefined && sent > 0) {
       this.ctx.metrics.ingestToPushSeconds.observe(Number(process.hrtime.bigint() - this.batchStart) / 1e9);
@@ -154,7 +165,7 @@ export class Hub {
   private beat(): void {
     const slice = this.heartbeatSlice;
     this.heartbeatSlice = (slice + 1) % HEARTBEAT_SLICES;
-    const seq = this.ctx.pipeline.lifecycle.lastSeq();
+    const seq = this.releasedSeq;
     let i = 0;
     for (const session of this.subscribers.all()) {
       if (i++ % HEARTBEAT_SLICES === slice) session.send({ type: "heartbeat", seq, at: this.ctx.now() });

@@ -16,6 +16,8 @@ export class Session {
   readonly format: Format;
   private principal: Principal | undefined;
   private filter: ScopeFilter | undefined;
+  /** Events up to this number are already in what the subscription sent (its snapshot or replay). */
+  private floor = 0;
   private scope: { teams?: string[]; patients?: string[] } | undefined;
   private readonly bucket: TokenBucket;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -48,7 +50,7 @@ export class Session {
 
   /** True when a subscribed session's scope admits the event. */
   wants(event: LifecycleEvent): boolean {
-    return this.filter !== undefined && admits(this.filter, event.patient, event.teams);
+    return this.filter !== undefined && event.seq > this.floor && admits(this.filter, event.patient, event.teams);
   }
 
   /** Queues one frame; frames are handled strictly in arrival order. */
@@ -78,7 +80,7 @@ export class Session {
     if (msg.type === "auth") return this.reauthenticate(await this.ctx.auth.verify(msg.token));
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
-    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.pipeline.lifecycle.lastSeq() });
+    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.releasedSeq() });
     switch (msg.type) {
       case "subscribe":
         return this.subscribe(who, msg);
@@ -129,13 +131,18 @@ export class Session {
     if (msg.resumeFrom !== undefined) {
       const missed = lifecycle.since(msg.resumeFrom, scope);
       if (missed.status === "ok") {
-        this.send({ type: "subscribed", id: msg.id, seq: missed.lastSeq, resumedFrom: msg.resumeFrom, replayed: missed.events.length });
-        this.sendFrames(missed.events.map((event) => encode({ type: "event", event }, this.format)));
+        // Replay only what is durable; the events still held for their commit follow live.
+        const released = this.ctx.releasedSeq();
+        const events = missed.events.filter((e) => e.seq <= released);
+        this.floor = Math.max(msg.resumeFrom, Math.min(released, missed.lastSeq));
+        this.send({ type: "subscribed", id: msg.id, seq: this.floor, resumedFrom: msg.resumeFrom, replayed: events.length });
+        this.sendFrames(events.map((event) => encode({ type: "event", event }, this.format)));
         return;
       }
       this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
     }
     const snapshot = lifecycle.snapshot(scope);
+    this.floor = snapshot.seq; // the snapshot already holds the events up to it, released or not
     this.send({ type: "snapshot", id: msg.id, seq: snapshot.seq, alerts: snapshot.alerts });
   }
 
@@ -163,6 +170,8 @@ export class Session {
   private authenticated(who: Principal): void {
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
+    // A token verified after the socket closed: no timer may keep the gone session alive.
+    if (this.closed) return;
     this.principal = who;
     if (Number.isFinite(who.expiresAt)) {
       // setTimeout cannot wait longer than ~24.8 days; a longer token is re-checked then.
