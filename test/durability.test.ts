@@ -183,6 +183,28 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     expect(spaced.position()).toBeGreaterThan(at);
   });
 
+  it("a snapshot whose save failed is due again at the next commit, not a whole interval later", async () => {
+    const clock = new Clock();
+    const store = await factory.create();
+    let saves = 0;
+    const saveSnapshot = store.saveSnapshot.bind(store);
+    store.saveSnapshot = (s) => (++saves === 1 ? Promise.reject(new Error("disk full")) : saveSnapshot(s));
+    const d = await DurablePipeline.open({ store, now: clock.now, snapshotEveryCommands: 3, snapshotEveryMs: 1e12, snapshotReplayBudgetMs: 1e12, snapshotMaxShare: Infinity, onError: () => undefined });
+    opened.push(d);
+    const [p1, p2, , readings] = script();
+    await d.execute(p1);
+    await d.execute(p2);
+    await d.execute(readings); // the third command: a snapshot is due, and its save fails
+    await new Promise((r) => setTimeout(r, 50));
+    expect(saves).toBe(1);
+    // due again within two commands (the first may still find the failed save in flight), not three
+    for (let k = 1; k <= 2 && saves < 2; k++) {
+      await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70 + k, time: T0 + (5 + k) * MIN, id: `after-failure-${k}` }] });
+      for (let i = 0; i < 50 && saves < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(saves).toBe(2);
+  });
+
   it("a resent measurement id is evaluated once, also across a restart", async () => {
     const clock = new Clock();
     const first = await open(await factory.create(), clock);

@@ -229,6 +229,8 @@ export class DurablePipeline {
     const captureStarted = performance.now();
     const captured = snapshotDue ? this.capture() : undefined;
     const captureMs = performance.now() - captureStarted;
+    // What the snapshot would cover: given back to the cadence if its save fails.
+    const covered = { commands: this.sinceSnapshot, replayMs: this.replayMs, since: this.lastSnapshotAt };
     if (captured !== undefined) {
       this.sinceSnapshot = 0;
       this.replayMs = 0;
@@ -249,13 +251,22 @@ export class DurablePipeline {
     if (captured !== undefined && store !== undefined) {
       this.lastSnapshotAt = captured.at;
       // Not awaited: the store writes it in parts while the next groups commit in between.
-      this.saving = this.save(store, captured, captureMs);
+      this.saving = this.save(store, captured, captureMs, covered);
     }
   }
 
-  private async save(store: Store, captured: StoredSnapshot, captureMs: number): Promise<void> {
+  private async save(store: Store, captured: StoredSnapshot, captureMs: number, covered: { commands: number; replayMs: number; since: number }): Promise<void> {
     const started = performance.now();
-    await store.saveSnapshot(captured).catch((err) => this.report(err, "snapshot"));
+    const saved = await store.saveSnapshot(captured).then(
+      () => true,
+      (err) => (this.report(err, "snapshot"), false),
+    );
+    if (!saved) {
+      // The journal since the last stored snapshot is still to be replayed: due again as before.
+      this.sinceSnapshot += covered.commands;
+      this.replayMs += covered.replayMs;
+      this.lastSnapshotAt = covered.since;
+    }
     this.lastSnapshotDone = performance.now();
     // The write's wall time includes the commits that went in between: on the safe side.
     this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
