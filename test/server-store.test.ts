@@ -15,29 +15,38 @@ const dir = mkdtempSync(join(tmpdir(), "varsel-server-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SECRET = "server-store-secret-long-enough-for-hs256";
 
+/**
+ * A server on a real SQLite store that can be taken down (commits and pings fail, as with a full
+ * disk or a lost connection) and brought back; `send` calls the API as an admin.
+ */
+async function serverOnFlakyStore(name: string) {
+  const store = await openStore(`sqlite:${join(dir, name)}`);
+  const flaky = { down: false };
+  const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
+  store.commit = (b) => (flaky.down ? Promise.reject(new Error("disk full")) : commit(b));
+  store.ping = () => (flaky.down ? Promise.reject(new Error("unreachable")) : ping());
+  const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
+  const port = await server.listen(0);
+  const base = `http://127.0.0.1:${port}`;
+  const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
+  const send = (path: string, body: unknown, method = "POST") =>
+    fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { server, port, base, send, flaky };
+}
+
 describe("server on a store", () => {
   it("answers 503 store_unavailable during an outage, turns /readyz false, and recovers by itself", async () => {
-    const store = await openStore(`sqlite:${join(dir, "outage.db")}`);
-    let down = false;
-    const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
-    store.commit = (b) => (down ? Promise.reject(new Error("disk full")) : commit(b));
-    store.ping = () => (down ? Promise.reject(new Error("unreachable")) : ping());
-    const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
-    const port = await server.listen(0);
-    const base = `http://127.0.0.1:${port}`;
-    const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
-    const post = (path: string, body: unknown, method = "POST") =>
-      fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const { server, base, send: post, flaky } = await serverOnFlakyStore("outage.db");
     try {
       expect((await post("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
-      down = true;
+      flaky.down = true;
       const refused = await post("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 70, time: Date.now(), id: "r1" }]);
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { code: string }).code).toBe("store_unavailable");
       expect((await fetch(`${base}/readyz`)).status).toBe(503);
       expect((await post("/v1/measurements", [])).status).toBe(503);
 
-      down = false;
+      flaky.down = false;
       let ready = 503;
       for (let i = 0; i < 100 && ready !== 200; i++) {
         await new Promise((r) => setTimeout(r, 50));
@@ -48,6 +57,30 @@ describe("server on a store", () => {
       expect(again.status).toBe(200);
       expect(((await again.json()) as { accepted: number }).accepted).toBe(1);
     } finally {
+      await server.close();
+    }
+  });
+
+  it("after the engine rebuilt itself from the store, subscribers get resync_required and a fresh snapshot, then live events again", async () => {
+    const { server, port, send, flaky } = await serverOnFlakyStore("resync.db");
+    const socket = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, await server.auth.sign({ sub: "nurse", role: "clinician", teams: ["t"] }));
+    try {
+      expect((await send("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
+      socket.send({ type: "subscribe" });
+      const before = (await socket.next((f) => f.type === "snapshot")).seq as number;
+      flaky.down = true;
+      // raised in memory, then refused: the commit failed, so it never happened
+      expect((await send("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 130, time: Date.now() }])).status).toBe(503);
+      flaky.down = false;
+      const resync = await socket.next((f) => f.type === "error", 10_000);
+      expect(resync.code).toBe("resync_required");
+      const fresh = await socket.next((f) => f.type === "snapshot");
+      expect(fresh).toMatchObject({ seq: before, alerts: [] });
+      expect((await send("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 131, time: Date.now() }])).status).toBe(200);
+      const raised = await socket.next((f) => f.type === "event");
+      expect(raised.event).toMatchObject({ type: "raised", patient: "p1", seq: before + 1 });
+    } finally {
+      socket.close();
       await server.close();
     }
   });

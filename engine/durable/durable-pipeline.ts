@@ -75,6 +75,7 @@ export class DurablePipeline {
   /** The snapshot being written, if any (one at a time). */
   private saving: Promise<void> | undefined;
   private listeners = new Set<Listener>();
+  private readonly recoveredListeners = new Set<() => void>();
   private state: "ready" | "recovering" | "closed" = "ready";
   private sinceSnapshot = 0;
   /** Milliseconds spent applying the commands journaled since the last snapshot (their replay cost). */
@@ -121,6 +122,12 @@ export class DurablePipeline {
   /** The last journal position applied. */
   position(): number {
     return this.pos;
+  }
+
+  /** Called after the engine rebuilt itself from the store (what was in memory only is gone); returns an unsubscribe function. */
+  onRecovered(cb: () => void): () => void {
+    this.recoveredListeners.add(cb);
+    return () => this.recoveredListeners.delete(cb);
   }
 
   /** Listens to events once they are durable; returns an unsubscribe function. */
@@ -324,6 +331,7 @@ export class DurablePipeline {
         this.pos = pos;
         this.hook();
         this.state = "ready";
+        for (const cb of this.recoveredListeners) cb();
       } catch (err) {
         this.report(err, "recovery");
         this.retryTimer = setTimeout(() => void attempt(), this.options.retryMs ?? 1000);

@@ -42,7 +42,12 @@ export class Hub {
   constructor(private readonly ctx: AppContext) {
     // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
     this.releasedSeq = ctx.pipeline.lifecycle.lastSeq(); // nothing is pending before the first command
-    this.unlisten = ctx.durable.onEvent((event) => this.publish(event));
+    const unlistenEvents = ctx.durable.onEvent((event) => this.publish(event));
+    const unlistenRecovery = ctx.durable.onRecovered(() => this.resyncAll());
+    this.unlisten = () => {
+      unlistenEvents();
+      unlistenRecovery();
+    };
     this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs / HEARTBEAT_SLICES);
     this.heartbeat.unref();
   }
@@ -159,6 +164,16 @@ export class Hub {
     if (event.type === "silence" || event.type === "review") return;
     const kind = TRANSITION_KIND[event.type === "updated" ? `updated:${event.change}` : event.type];
     if (kind !== undefined) this.ctx.metrics.alertTransitions.inc({ kind, priority: event.alert.priority });
+  }
+
+  /**
+   * The engine rebuilt itself from the store: what subscribers were shown from memory only (a
+   * snapshot's state, numbers past the last commit) is gone, and numbering continues from the
+   * last commit. Every subscription gets resync_required and a fresh snapshot.
+   */
+  private resyncAll(): void {
+    this.releasedSeq = this.ctx.pipeline.lifecycle.lastSeq();
+    for (const session of this.subscribers.all()) session.resync();
   }
 
   /** One slice of the subscribed sessions gets its heartbeat (each session once per interval). */

@@ -184,6 +184,15 @@ export class Session {
     this.send({ type: "authenticated", sub: who.sub, role: who.role, teams: who.teams, expiresAt: Number.isFinite(who.expiresAt) ? who.expiresAt : null });
   }
 
+  /** Replaces what the subscription was sent with a fresh snapshot (after the engine rebuilt itself from the store). */
+  resync(): void {
+    if (this.closed || this.filter === undefined) return;
+    const snapshot = this.ctx.pipeline.lifecycle.snapshot(this.scope ?? {});
+    this.floor = snapshot.seq;
+    this.send({ type: "error", code: "resync_required", message: "the server rebuilt its state from the store: a fresh snapshot follows" });
+    this.send({ type: "snapshot", seq: snapshot.seq, alerts: snapshot.alerts });
+  }
+
   /** Sends frames encoded by the hub, in order, in one write. */
   sendFrames(frames: readonly (string | Buffer)[]): void {
     this.conn.cork(() => {
