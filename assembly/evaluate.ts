@@ -13,13 +13,10 @@ import {
   H_OFF_IN_VALUE,
   H_OFF_TRIAGE,
   H_OUT_CAP,
-  KIND_BAND,
   KIND_OFF,
   NONE,
   R_NEXT,
   R_RAW_LEVEL,
-  RULE_K_NO_MARGIN,
-  RULE_K_NO_PERSIST,
   I_FIRST_RULE,
   I_FLAGS,
   I_HIST_CAP,
@@ -36,13 +33,10 @@ import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, slotP
 import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
 import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
-import { passes, refreshGate } from "./quiet";
+import { passes, PLAIN_BAND, PLAIN_BAND_MASK, refreshGate } from "./quiet";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
 
-// A band rule with both bits set: raw = plain classification, alert follows raw.
-const FAST: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
-const FAST_MASK: u32 = 0xff | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
 
 /** Largest slot index in the first n entries of the slot column (SIMD when built with it). */
 function maxSlot(col: usize, n: u32): u32 {
@@ -83,7 +77,7 @@ function applyRules(rules: usize, cp: usize, r: u32, t: f64, v: f64, i: u32): u3
     const rp = rules + (<usize>r << 6);
     const hdr = load<u32>(rp);
     let code: u32 = 0;
-    if ((hdr & FAST_MASK) == FAST) {
+    if ((hdr & PLAIN_BAND_MASK) == PLAIN_BAND) {
       code = classifyPlain(rp, v, v);
       // A quiet rule (no alert, raw 0, hence no runs) and a normal reading: nothing changes.
       if (((code ^ TRIAGE_N) | (hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) != 0) stepBand(rp, hdr, code, t, v, i);

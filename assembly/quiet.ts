@@ -24,9 +24,12 @@ import {
 } from "./layout";
 import { infoPtr, rulePtr, slotPtr } from "./memory";
 
-// First word of a quiet rule: kind BAND, level 0, dir NONE, both derived flags (host flags ignored).
-const QUIET_WORD: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
-const QUIET_MASK: u32 = 0x00ffffff | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
+// First word of a plain band rule: kind BAND with both derived flags (raw = plain classification,
+// the alert follows raw); the mask ignores level, dir and the host flags.
+export const PLAIN_BAND: u32 = (KIND_BAND as u32) | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
+export const PLAIN_BAND_MASK: u32 = 0xff | ((RULE_K_NO_MARGIN | RULE_K_NO_PERSIST) << 24);
+// A quiet one also has level 0 and dir NONE (host flags still ignored).
+const QUIET_MASK: u32 = PLAIN_BAND_MASK | 0x00ffff00;
 const BF16_NEG_INF: u32 = 0xff80;
 const BF16_POS_INF: u32 = 0x7f80;
 
@@ -79,7 +82,7 @@ export function refreshGate(s: u32): void {
   let gate = <u32>GATE_CLOSED;
   if (r != <u32>NONE && load<u8>(cp, I_HIST_CAP) == 0) {
     const rp = rulePtr(r);
-    if ((load<u32>(rp) & QUIET_MASK) == QUIET_WORD && load<u16>(rp, R_RAW_LEVEL) == 0 && load<u32>(rp, R_NEXT) == <u32>NONE) {
+    if ((load<u32>(rp) & QUIET_MASK) == PLAIN_BAND && load<u16>(rp, R_RAW_LEVEL) == 0 && load<u32>(rp, R_NEXT) == <u32>NONE) {
       const low = bf16Up(innerLow(load<f32>(rp, R_L0), load<f32>(rp, R_L1)));
       const high = bf16Down(innerHigh(load<f32>(rp, R_L2), load<f32>(rp, R_L3)));
       gate = low | (high << 16);

@@ -328,7 +328,7 @@ export class Pipeline {
     const cols = b.cols;
     const n = cols.length;
     const { triage, order, transitions } = this.engine.evaluateColumns(cols, now);
-    for (const key of b.keys) this.remember(key);
+    for (const key of b.keys) this.seen.add(key);
     const triggers = new Set<number>();
     for (const t of transitions) if (t.reading !== undefined) triggers.add(t.reading);
     // The lifecycle sees only the readings it uses: transition triggers (measurement ids for the
@@ -349,10 +349,6 @@ export class Pipeline {
     this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { ...review, knownPatient: (p) => this.patients.has(p) });
     rejected.sort((a, c) => a.index - c.index);
     return { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length };
-  }
-
-  private remember(key: string): void {
-    this.seen.add(key);
   }
 
   /** Advances the clock for missing data, pending timers, silences and escalation. */

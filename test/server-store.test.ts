@@ -16,14 +16,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SECRET = "server-store-secret-long-enough-for-hs256";
 
 /**
- * A server on a real SQLite store that can be taken down (commits and pings fail, as with a full
- * disk or a lost connection) and brought back; `send` calls the API as an admin.
+ * A server on a real SQLite store whose faults the test controls: `down` fails commits and pings
+ * (a full disk, a lost connection) until it is cleared; commits wait for `hold` while it is set
+ * (a slow disk). `send` calls the API as an admin.
  */
 async function serverOnFlakyStore(name: string) {
   const store = await openStore(`sqlite:${join(dir, name)}`);
-  const flaky = { down: false };
+  const flaky: { down: boolean; hold?: Promise<void> } = { down: false };
   const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
-  store.commit = (b) => (flaky.down ? Promise.reject(new Error("disk full")) : commit(b));
+  store.commit = async (b) => {
+    await flaky.hold;
+    if (flaky.down) throw new Error("disk full");
+    return commit(b);
+  };
   store.ping = () => (flaky.down ? Promise.reject(new Error("unreachable")) : ping());
   const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
   const port = await server.listen(0);
@@ -86,21 +91,9 @@ describe("server on a store", () => {
   });
 
   it("while an event waits for its commit, pongs and resumes promise only committed events; the held event then follows once", async () => {
-    const store = await openStore(`sqlite:${join(dir, "held.db")}`);
-    let hold: Promise<void> | undefined;
+    const { server, port, send, flaky } = await serverOnFlakyStore("held.db");
     let release = () => {};
-    const commit = store.commit.bind(store);
-    store.commit = async (b) => {
-      await hold;
-      return commit(b);
-    };
-    const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
-    const port = await server.listen(0);
-    const base = `http://127.0.0.1:${port}`;
-    const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
     const clinician = await server.auth.sign({ sub: "nurse", role: "clinician", teams: ["t"] });
-    const send = (path: string, body: unknown, method = "POST") =>
-      fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
     const sockets: TestSocket[] = [];
     try {
       expect((await send("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
@@ -109,7 +102,7 @@ describe("server on a store", () => {
       live.send({ type: "subscribe" });
       const committed = (await live.next((f) => f.type === "snapshot")).seq as number;
 
-      hold = new Promise((r) => (release = r));
+      flaky.hold = new Promise((r) => (release = r));
       const answer = send("/v1/measurements", [{ patient: "p1", metric: "pulse", value: 130, time: Date.now() }]);
       for (let i = 0; i < 100 && server.pipeline.lifecycle.lastSeq() === committed; i++) await new Promise((r) => setTimeout(r, 10));
       expect(server.pipeline.lifecycle.lastSeq()).toBeGreaterThan(committed); // raised in memory, not yet durable

@@ -141,9 +141,14 @@ export class Session {
       }
       this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
     }
-    const snapshot = lifecycle.snapshot(scope);
-    this.floor = snapshot.seq; // the snapshot already holds the events up to it, released or not
-    this.send({ type: "snapshot", id: msg.id, seq: snapshot.seq, alerts: snapshot.alerts });
+    this.sendSnapshot(scope, msg.id);
+  }
+
+  /** The open alerts in scope; no event at or below its seq follows (the snapshot holds them, released or not). */
+  private sendSnapshot(scope: Scope, id?: string): void {
+    const snapshot = this.ctx.pipeline.lifecycle.snapshot(scope);
+    this.floor = snapshot.seq;
+    this.send({ type: "snapshot", id, seq: snapshot.seq, alerts: snapshot.alerts });
   }
 
   /** A new token on a live connection: the same identity only (a refresh); the scope is checked again. */
@@ -187,10 +192,8 @@ export class Session {
   /** Replaces what the subscription was sent with a fresh snapshot (after the engine rebuilt itself from the store). */
   resync(): void {
     if (this.closed || this.filter === undefined) return;
-    const snapshot = this.ctx.pipeline.lifecycle.snapshot(this.scope ?? {});
-    this.floor = snapshot.seq;
     this.send({ type: "error", code: "resync_required", message: "the server rebuilt its state from the store: a fresh snapshot follows" });
-    this.send({ type: "snapshot", seq: snapshot.seq, alerts: snapshot.alerts });
+    this.sendSnapshot(this.scope ?? {});
   }
 
   /** Sends frames encoded by the hub, in order, in one write. */
