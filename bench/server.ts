@@ -44,7 +44,7 @@ const { values: opt } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
-    only: { type: "string" }, // comma list of: throughput,latency,http
+    only: { type: "string" }, // comma list of: throughput,transport,latency,http
     transports: { type: "string" }, // for latency and http (throughput always measures both for the ratio)
     patients: { type: "string" },
     teams: { type: "string" },
@@ -97,7 +97,7 @@ const cfg = {
   oob: num(opt.oob, 0.005),
   messagesPerSecond: num(opt["messages-per-second"], DEFAULT_LIMITS.messagesPerSecond),
 };
-const only = new Set((opt.only ?? "throughput,latency,http").split(",").map((s) => s.trim()));
+const only = new Set((opt.only ?? "throughput,transport,latency,http").split(",").map((s) => s.trim()));
 type Kind = "uws" | "ws";
 const latHttpTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -121,16 +121,19 @@ interface RunningServer {
   label: string;
 }
 
-async function startServer(transport: Kind, label: string): Promise<RunningServer> {
+async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel"): Promise<RunningServer> {
   const c: ServerChildConfig = {
     transport,
+    app,
     patients: cfg.patients,
     teams: cfg.teams,
     limits: cfg.messagesPerSecond === DEFAULT_LIMITS.messagesPerSecond ? {} : { messagesPerSecond: cfg.messagesPerSecond },
     tickMs: 1000,
     maxLifetimeMs: LIFETIME_MS,
   };
-  const child = spawnChild(CHILD("server-child.ts"), c, { env: { BENCH_SECRET: SECRET } });
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server only (diagnostics, e.g. "--trace-gc").
+  const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawnChild(CHILD("server-child.ts"), c, { env: { BENCH_SECRET: SECRET }, execArgv });
   const ready = await waitMessage<{ type: "ready"; port: number; setupMs: number }>(child, "ready", 60_000, `server ${label}`);
   setupTimes.push(ready.setupMs);
   return { child, port: ready.port, setupMs: ready.setupMs, label };
@@ -266,8 +269,10 @@ interface TpRun {
   problems: string[];
 }
 
-async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
-  const server = await startServer(transport, `tp-${transport}-${run}`);
+/** WS ingest at full speed on the real server, or (`app` "transport-only") on the bare transport. */
+async function throughputRun(transport: Kind, run: number, app: ServerChildConfig["app"] = "varsel"): Promise<TpRun> {
+  const bare = app === "transport-only";
+  const server = await startServer(transport, `${bare ? "transport" : "tp"}-${transport}-${run}`, app);
   try {
     const gens = await startLoadgens(
       server.port,
@@ -292,12 +297,12 @@ async function throughputRun(transport: Kind, run: number): Promise<TpRun> {
     const problems: string[] = [];
     if (r.rejected > 0) problems.push(`rejected ${r.rejected} (${fmtRec(r.rejectedCodes)})`);
     if (r.outOfOrder > 0) problems.push(`${r.outOfOrder} readings out_of_order in ${r.checkedResults} results checked`);
-    if (r.checkedResults === 0) problems.push("no ingest_result was checked for out_of_order readings");
+    if (r.checkedResults === 0 && !bare) problems.push("no ingest_result was checked for out_of_order readings");
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
     const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, problems };
     log(
-      `throughput ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+      `${bare ? "transport alone" : "throughput"} ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
         `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
@@ -505,14 +510,16 @@ async function main(): Promise<void> {
       `only ${[...only].join(",")}`,
   );
   const tp: Record<Kind, TpRun[]> = { uws: [], ws: [] };
+  const bare: Record<Kind, TpRun[]> = { uws: [], ws: [] };
   const lat: Record<Kind, LatRun[]> = { uws: [], ws: [] };
   const http: Record<Kind, HttpRun[]> = { uws: [], ws: [] };
   // interleaved run by run so machine noise spreads over both transports
   if (only.has("throughput")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r));
+  if (only.has("transport")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) bare[t].push(await throughputRun(t, r, "transport-only"));
   if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
 
-  report({ tp, lat, http }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, http }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
@@ -522,11 +529,13 @@ function perCore(r: TpRun): number {
 
 interface All {
   tp: Record<Kind, TpRun[]>;
+  /** WS ingest on the bare transport (transport-only.ts). */
+  bare: Record<Kind, TpRun[]>;
   lat: Record<Kind, LatRun[]>;
   http: Record<Kind, HttpRun[]>;
 }
 
-function report({ tp, lat, http }: All, wallS: number): void {
+function report({ tp, bare, lat, http }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
@@ -545,11 +554,13 @@ function report({ tp, lat, http }: All, wallS: number): void {
     mb(runs.map((r) => r.rssMb)),
   ];
 
-  for (const t of K) {
-    const runs = tp[t];
-    if (runs.length === 0) continue;
-    rows.push(["WS ingest, max", TRANSPORT_NAME[t], "readings/s accepted", ...rate3(S(runs.map((r) => r.rps))), ...side(runs, runs.map((r) => r.genCores))]);
-    rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(runs.map(perCore))), ...blank]);
+  for (const [mode, byKind] of [["WS ingest, max", tp], ["WS transport alone, max", bare]] as const) {
+    for (const t of K) {
+      const runs = byKind[t];
+      if (runs.length === 0) continue;
+      rows.push([mode, TRANSPORT_NAME[t], "readings/s accepted", ...rate3(S(runs.map((r) => r.rps))), ...side(runs, runs.map((r) => r.genCores))]);
+      rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(runs.map(perCore))), ...blank]);
+    }
   }
   for (const t of K) {
     const runs = lat[t];
@@ -606,6 +617,10 @@ function report({ tp, lat, http }: All, wallS: number): void {
       `${cfg.tpSeconds} s measured after ${cfg.warmup} s warm-up; readings/s = accepted (from ingest_result) received in the window / window.`,
   );
   out.push(
+    `WS transport alone: the same load on the same transports (server/transport/*, the server's limits) answering each frame from its id and reading count only ` +
+      `(bench/server/transport-only.ts: no validation, evaluation or alerts) — the part of WS ingest that uWS or ws can make cheaper.`,
+  );
+  out.push(
     `Latency: open loop at ${fmtRate(cfg.rate)} from ${cfg.latGens} process${cfg.latGens === 1 ? "" : "es"} × ${cfg.latSockets} device sockets (a frame per socket every ${cfg.latTickMs} ms, ≈ ${Math.round(cfg.rate / (cfg.latGens * cfg.latSockets) / (1000 / cfg.latTickMs))} readings, ${cfg.latAligned ? "all sockets at the same instant" : "the sockets taking turns spread over the tick"}); ` +
       `${cfg.subscribers} clinician sockets in ${cfg.subProcs} processes, ${cfg.subscribers / cfg.teams} per team, each subscribed to its team; ` +
       `latency = subscriber's Date.now() at receipt − reading time (= send time), whole ms, every alert event (raised/updated/resolved) whose reading is in the ${cfg.latSeconds} s window.`,
@@ -630,13 +645,17 @@ function report({ tp, lat, http }: All, wallS: number): void {
         : `Deliveries ≠ transitions × subscribers per team in ${off.length} run(s): ${off.map((r) => `${r.deliveries} vs ${r.expectedDeliveries}`).join(", ")}.`,
     );
   }
-  const problems = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
+  const problems = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
   out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);
   out.push("");
 
   const wsUws = med(tp.uws.map((r) => r.rps));
   const wsWs = med(tp.ws.map((r) => r.rps));
   const ratio = wsUws / wsWs;
+  // Where the ratio can come from: the transport-alone cost per reading against the whole server's, on ws.
+  const bareRatio = med(bare.uws.map(perCore)) / med(bare.ws.map(perCore));
+  const wsTransportShare = med(tp.ws.map(perCore)) / med(bare.ws.map(perCore));
+  const ratioBound = 1 / (1 - wsTransportShare);
   const latU = lat.uws;
   const p50 = med(latU.map((r) => r.lat.p50));
   const p99 = med(latU.map((r) => r.lat.p99));
@@ -660,6 +679,9 @@ function report({ tp, lat, http }: All, wallS: number): void {
           cfg.rate === 50_000 && cfg.subscribers === 1000 ? goal(goals.p99_le_5ms_at_50k) : "n/a (not that load)",
         ],
         ["uWS ÷ ws fallback, WS ingest readings/s", fmtRatio(ratio), "≥ 3×", goal(goals.uws_3x_ws)],
+        ["  the same, transport alone (per server core)", fmtRatio(bareRatio), "(where the ratio comes from)", ""],
+        ["  ws transport's share of the ws server's CPU per reading", Number.isFinite(wsTransportShare) ? `${(wsTransportShare * 100).toFixed(0)} %` : "–", "", ""],
+        ["  uWS ÷ ws if uWS's transport cost nothing (1 ÷ (1 − share))", fmtRatio(ratioBound), "the most any transport can give here", ""],
       ],
       ["l", "r", "l", "l"],
     ),
@@ -670,7 +692,7 @@ function report({ tp, lat, http }: All, wallS: number): void {
       `total wall ${wallS.toFixed(1)} s (without the wasm build)`,
   );
 
-  const rss = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
+  const rss = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
   const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
   const rssOf = (xs: { rssMb: number }[]): number | null => n(Math.max(...xs.map((r) => r.rssMb)), 3);
   const json = {
@@ -681,6 +703,13 @@ function report({ tp, lat, http }: All, wallS: number): void {
     ws_ingest_rps_ws_min: n(S(tp.ws.map((r) => r.rps)).min),
     ws_ingest_rps_ws_max: n(S(tp.ws.map((r) => r.rps)).max),
     uws_over_ws: n(ratio, 3),
+    transport_only_rps: n(med(bare.uws.map((r) => r.rps))),
+    transport_only_rps_ws: n(med(bare.ws.map((r) => r.rps))),
+    transport_only_rps_per_server_core: n(med(bare.uws.map(perCore))),
+    transport_only_rps_per_server_core_ws: n(med(bare.ws.map(perCore))),
+    uws_over_ws_transport_only: n(bareRatio, 3),
+    ws_transport_share: n(wsTransportShare, 3),
+    uws_over_ws_bound: n(ratioBound, 3),
     p50_ms_at_50k: n(p50),
     p99_ms_at_50k: n(p99),
     p99_ms_at_50k_min: n(S(latU.map((r) => r.lat.p99)).min),
@@ -701,6 +730,8 @@ function report({ tp, lat, http }: All, wallS: number): void {
     server_rss_mb_by_mode: {
       ws_ingest_uws: tp.uws.length ? rssOf(tp.uws) : null,
       ws_ingest_ws: tp.ws.length ? rssOf(tp.ws) : null,
+      transport_only_uws: bare.uws.length ? rssOf(bare.uws) : null,
+      transport_only_ws: bare.ws.length ? rssOf(bare.ws) : null,
       latency_uws: lat.uws.length ? rssOf(lat.uws) : null,
       latency_ws: lat.ws.length ? rssOf(lat.ws) : null,
       http_uws: http.uws.length ? rssOf(http.uws) : null,

@@ -49,6 +49,8 @@ export function patientsOfTeams(teams: readonly number[], patients: number, team
 
 export interface ServerChildConfig {
   transport: "uws" | "ws";
+  /** "varsel": the real server; "transport-only": the bare transport answering frames unread (transport-only.ts). */
+  app: "varsel" | "transport-only";
   patients: number;
   teams: number;
   limits: Record<string, number>;
@@ -370,66 +372,94 @@ export function readResultHead(buf: Buffer, full = false): ResultHead {
   };
 }
 
-function fastHead(b: Buffer): ResultHead | undefined {
-  let o = 0;
-  const first = b[o++];
-  if ((first & 0xf0) !== 0x80 && first !== 0xde) return undefined;
-  if (first === 0xde) o += 2;
-  const readStr = (): string | undefined => {
-    const t = b[o++];
+/** A reader for the few MessagePack types of these frames; each method answers undefined on any other type. */
+class Cursor {
+  o = 0;
+  constructor(private readonly b: Buffer) {}
+
+  mapLen(): number | undefined {
+    const t = this.b[this.o++];
+    if ((t & 0xf0) === 0x80) return t & 0x0f;
+    if (t !== 0xde) return undefined;
+    this.o += 2;
+    return this.b.readUInt16BE(this.o - 2);
+  }
+
+  str(): string | undefined {
+    const b = this.b;
+    const t = b[this.o++];
     let len: number;
     if ((t & 0xe0) === 0xa0) len = t & 0x1f;
-    else if (t === 0xd9) len = b[o++];
+    else if (t === 0xd9) len = b[this.o++];
     else if (t === 0xda) {
-      len = b.readUInt16BE(o);
-      o += 2;
+      len = b.readUInt16BE(this.o);
+      this.o += 2;
     } else return undefined;
-    const s = b.toString("latin1", o, o + len);
-    o += len;
+    const s = b.toString("latin1", this.o, this.o + len);
+    this.o += len;
     return s;
-  };
-  const readUint = (): number | undefined => {
-    const t = b[o++];
+  }
+
+  uint(): number | undefined {
+    const b = this.b;
+    const t = b[this.o++];
     if (t <= 0x7f) return t;
-    if (t === 0xcc) return b[o++];
+    if (t === 0xcc) return b[this.o++];
     if (t === 0xcd) {
-      o += 2;
-      return b.readUInt16BE(o - 2);
+      this.o += 2;
+      return b.readUInt16BE(this.o - 2);
     }
     if (t === 0xce) {
-      o += 4;
-      return b.readUInt32BE(o - 4);
+      this.o += 4;
+      return b.readUInt32BE(this.o - 4);
     }
     return undefined;
-  };
-  const readArrayLen = (): number | undefined => {
-    const t = b[o++];
+  }
+
+  arrayLen(): number | undefined {
+    const b = this.b;
+    const t = b[this.o++];
     if ((t & 0xf0) === 0x90) return t & 0x0f;
     if (t === 0xdc) {
-      o += 2;
-      return b.readUInt16BE(o - 2);
+      this.o += 2;
+      return b.readUInt16BE(this.o - 2);
     }
     if (t === 0xdd) {
-      o += 4;
-      return b.readUInt32BE(o - 4);
+      this.o += 4;
+      return b.readUInt32BE(this.o - 4);
     }
     return undefined;
-  };
-  if (readStr() !== "type") return undefined;
-  const type = readStr();
+  }
+}
+
+function fastHead(b: Buffer): ResultHead | undefined {
+  const c = new Cursor(b);
+  if (c.mapLen() === undefined) return undefined;
+  if (c.str() !== "type") return undefined;
+  const type = c.str();
   if (type !== "ingest_result") return undefined;
-  if (readStr() !== "id") return undefined;
-  const id = readStr();
+  if (c.str() !== "id") return undefined;
+  const id = c.str();
   if (id === undefined) return undefined;
-  if (readStr() !== "accepted") return undefined;
-  const accepted = readUint();
+  if (c.str() !== "accepted") return undefined;
+  const accepted = c.uint();
   if (accepted === undefined) return undefined;
-  if (readStr() !== "duplicates") return undefined;
-  if (readArrayLen() !== 0) return undefined;
-  if (readStr() !== "rejected") return undefined;
-  const rejected = readArrayLen();
+  if (c.str() !== "duplicates") return undefined;
+  if (c.arrayLen() !== 0) return undefined;
+  if (c.str() !== "rejected") return undefined;
+  const rejected = c.arrayLen();
   if (rejected === undefined || rejected > 0) return undefined; // rare: decode fully for the codes
   return { type, id, accepted, rejected };
+}
+
+/** The id and reading count of an ingest frame as FrameWriter writes it (`{type: "ingest", id, readings}`), or undefined. */
+export function readFrameHead(b: Buffer): { id: string; readings: number } | undefined {
+  const c = new Cursor(b);
+  if (c.mapLen() === undefined || c.str() !== "type" || c.str() !== "ingest" || c.str() !== "id") return undefined;
+  const id = c.str();
+  if (id === undefined || c.str() !== "readings") return undefined;
+  const readings = c.arrayLen();
+  return readings === undefined ? undefined : { id, readings };
 }
 
 // ---------------------------------------------------------------- child processes

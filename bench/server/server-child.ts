@@ -1,5 +1,6 @@
 // The server under test, in its own process: a VarselServer on 127.0.0.1 (port chosen by the OS)
-// with the benchmark's patients registered through the pipeline before it listens.
+// with the benchmark's patients registered through the pipeline before it listens — or, with
+// app "transport-only", the bare transport of transport-only.ts.
 // IPC config: ServerChildConfig as JSON; env BENCH_SECRET: the HS256 secret.
 // IPC in: {type: "stats"} → ServerStats; {type: "stop"} → close and exit;
 //   {type: "profile", action: "start"} / {type: "profile", action: "stop", file} → a CPU profile
@@ -8,26 +9,29 @@
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { PROGRAMMES } from "../../engine/rules/programmes.js";
 import { VarselServer } from "../../server/app.js";
+import { startTransportOnly } from "./transport-only.js";
 import { failChild, guardChild, receiveConfig, Histogram, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
 
 guardChild(15 * 60_000); // until the configuration arrives (then its own limit)
 const cfg = await receiveConfig<ServerChildConfig>();
 guardChild(cfg.maxLifetimeMs);
 
-async function main(): Promise<void> {
-  const secret = process.env.BENCH_SECRET;
-  if (secret === undefined) throw new Error("BENCH_SECRET is not set");
+/** What the rest of this file needs of the server under test. */
+interface UnderTest {
+  port: number;
+  setupMs: number;
+  /** Lifecycle events issued so far and alerts open now (0 for the bare transport). */
+  events(): number;
+  openAlerts(): number;
+  close(): Promise<void>;
+}
+
+async function startVarsel(secret: string, logger: Logger, ticks: TickStats, released: () => Histogram): Promise<UnderTest> {
   const started = performance.now();
-  const server = new VarselServer({
-    auth: { secret },
-    transport: cfg.transport,
-    tickMs: cfg.tickMs,
-    limits: cfg.limits,
-    logger: pino({ level: "warn" }, pino.destination(2)),
-  });
+  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, tickMs: cfg.tickMs, limits: cfg.limits, logger });
   const now = Date.now();
   // telehjerte without its daily weight-missing rule: the generators send no weight, and 10 000
   // patients going overdue at once (12:00 + 1 h grace) would put a burst into a measurement.
@@ -43,35 +47,64 @@ async function main(): Promise<void> {
   const port = await server.listen(0, HOST);
   if (server.transportKind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${server.transportKind}`);
   const setupMs = performance.now() - started;
-
-  // Diagnostics: event-loop delay, and how long the clock tick (missing data, timers, escalation,
-  // retention) takes — it runs every tickMs on the same thread as ingest.
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const ticks = { count: 0, maxMs: 0, totalMs: 0 };
-  const pipeline = server.pipeline as unknown as { tick?: (now: number) => unknown };
-  if (typeof pipeline.tick === "function") {
-    const tick = pipeline.tick.bind(pipeline);
-    pipeline.tick = (now: number) => {
-      const t = performance.now();
-      try {
-        return tick(now);
-      } finally {
-        const ms = performance.now() - t;
-        ticks.count++;
-        ticks.totalMs += ms;
-        ticks.maxMs = Math.max(ticks.maxMs, ms);
-      }
-    };
-  }
-
-  let released = new Histogram();
+  timeTicks(server, ticks);
   server.durable.onEvent((event) => {
     if (event.type === "silence" || event.type === "review") return;
     const trigger = event.alert.why.readings.at(-1);
-    if (trigger?.readingValue !== undefined) released.add(Date.now() - trigger.time);
+    if (trigger?.readingValue !== undefined) released().add(Date.now() - trigger.time);
   });
+  return {
+    port,
+    setupMs,
+    events: () => server.pipeline.lifecycle.lastSeq(),
+    openAlerts: () => server.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] }).length,
+    close: () => server.close(),
+  };
+}
 
+async function startBareTransport(logger: Logger): Promise<UnderTest> {
+  const started = performance.now();
+  const { transport, port } = await startTransportOnly(cfg.transport, HOST, logger);
+  if (transport.kind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${transport.kind}`);
+  return { port, setupMs: performance.now() - started, events: () => 0, openAlerts: () => 0, close: () => transport.close() };
+}
+
+interface TickStats {
+  count: number;
+  maxMs: number;
+  totalMs: number;
+}
+
+/** Diagnostics: how long the clock tick (missing data, timers, escalation, retention) takes — it runs on the ingest thread. */
+function timeTicks(server: VarselServer, ticks: TickStats): void {
+  const pipeline = server.pipeline as unknown as { tick?: (now: number) => unknown };
+  if (typeof pipeline.tick !== "function") return;
+  const tick = pipeline.tick.bind(pipeline);
+  pipeline.tick = (now: number) => {
+    const t = performance.now();
+    try {
+      return tick(now);
+    } finally {
+      const ms = performance.now() - t;
+      ticks.count++;
+      ticks.totalMs += ms;
+      ticks.maxMs = Math.max(ticks.maxMs, ms);
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  const secret = process.env.BENCH_SECRET;
+  if (secret === undefined) throw new Error("BENCH_SECRET is not set");
+  const logger = pino({ level: "warn" }, pino.destination(2));
+  const ticks: TickStats = { count: 0, maxMs: 0, totalMs: 0 };
+  let released = new Histogram();
+  const server = cfg.app === "transport-only" ? await startBareTransport(logger) : await startVarsel(secret, logger, ticks, () => released);
+  const { port, setupMs } = server;
+
+  // Diagnostics: event-loop delay.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const stats = (reset = false): ServerStats => {
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
@@ -83,8 +116,8 @@ async function main(): Promise<void> {
       cpuMicros: cpu.user + cpu.system,
       elu: { idle: elu.idle, active: elu.active },
       at: Date.now(),
-      events: server.pipeline.lifecycle.lastSeq(),
-      openAlerts: server.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] }).length,
+      events: server.events(),
+      openAlerts: server.openAlerts(),
       loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
       loopDelayMaxMs: loopDelay.max / 1e6,
       ticks: { ...ticks },
@@ -123,7 +156,7 @@ async function main(): Promise<void> {
       void server.close().finally(() => process.exit(0));
     }
   });
-  process.send?.({ type: "ready", port, transport: server.transportKind, setupMs });
+  process.send?.({ type: "ready", port, transport: cfg.transport, setupMs });
 }
 
 main().catch(failChild);

@@ -28,6 +28,8 @@ const MAX_SCOPES = 10_000;
 export class PatientCache {
   private readonly entries = new Map<string, IngestEntry>();
   private readonly scopeIds = new Map<string, number>();
+  /** A sender's teams array (one per token) → its scope: a connection's batches share one. */
+  private readonly scopesByTeams = new WeakMap<readonly string[], SenderScope>();
   private nextScopeId = 1;
 
   /** `teamsOf` answers undefined for a patient that is not registered. */
@@ -52,6 +54,12 @@ export class PatientCache {
 
   scope(teams: readonly string[] | undefined): SenderScope {
     if (teams === undefined) return { allowed: undefined, id: 0 };
+    let scope = this.scopesByTeams.get(teams);
+    if (scope === undefined) this.scopesByTeams.set(teams, (scope = this.newScope(teams)));
+    return scope;
+  }
+
+  private newScope(teams: readonly string[]): SenderScope {
     const key = teams.join("\u0000");
     let id = this.scopeIds.get(key);
     if (id === undefined) {
