@@ -183,7 +183,20 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     expect((await s.next((f) => f.type === "error")).code).toBe("unauthorized");
     s.send({ type: "auth", token: await h.token("clinician", ["team-a"]) });
     await s.next((f) => f.type === "authenticated");
-    await expect(TestSocket.open(h.wsUrl, ["varsel.v1.json", "bearer.not-a-token"])).rejects.toThrow(/401/);
+  });
+
+  it("a subprotocol token that does not verify opens the socket, answers why and closes with a readable code; nothing sent meanwhile is served", async () => {
+    const bad = await TestSocket.open(h.wsUrl, ["varsel.v1.json", "bearer.not-a-token"]);
+    sockets.push(bad);
+    bad.send({ type: "subscribe", id: "before-verification" });
+    expect(await bad.next((f) => f.type === "error")).toMatchObject({ code: "unauthorized", message: "invalid token" });
+    expect(await bad.closed).toEqual({ code: 4001, reason: "unauthorized: invalid token" });
+    expect(bad.frames.map((f) => f.type)).toEqual(["error"]);
+
+    const expired = await TestSocket.open(h.wsUrl, ["varsel.v1.json", `bearer.${await h.token("clinician", ["team-a"], Math.floor(Date.now() / 1000) - 60)}`]);
+    sockets.push(expired);
+    expect(await expired.next((f) => f.type === "error")).toMatchObject({ code: "token_expired" });
+    expect(await expired.closed).toEqual({ code: 4002, reason: "token_expired" });
   });
 
   it("a new token on a live socket may refresh the same user but not swap identity, and messages keep their order", async () => {

@@ -148,7 +148,9 @@ describe("server on a store", () => {
       expect(beat.seq).toBe(0);
       s.close();
       const forged = await new SignJWT({ role: "admin", teams: [] }).setProtectedHeader({ alg: "HS256" }).setSubject("x").sign(new TextEncoder().encode(SECRET));
-      await expect(TestSocket.open(`ws://127.0.0.1:${port}/v1/ws`, ["varsel.v1.json", `bearer.${forged}`])).rejects.toThrow(/401/);
+      const refused = await TestSocket.open(`ws://127.0.0.1:${port}/v1/ws`, ["varsel.v1.json", `bearer.${forged}`]);
+      expect(await refused.next((f) => f.type === "error")).toMatchObject({ code: "unauthorized" });
+      expect((await refused.closed).code).toBe(4001);
     } finally {
       await server.close();
     }

@@ -75,9 +75,15 @@ export class Hub {
     for (const s of this.sessions.values()) s.close(CLOSE.shutdown, "shutting_down");
   }
 
-  private readonly selectProtocol: SelectProtocol = async (offered, req) => {
+  /**
+   * Decided synchronously, token unverified: the session verifies it once the socket is open and
+   * closes with a code and reason a browser can read (an HTTP 401 on the upgrade shows in a
+   * browser only as 1006). A synchronous upgrade also keeps clear of uWebSockets issue 1928
+   * (see server/transport/uws.ts).
+   */
+  private readonly selectProtocol: SelectProtocol = (offered, req) => {
     const token = tokenOf(offered) ?? bearerToken(req.headers.authorization);
-    if (token !== undefined) req.userData.principal = await this.ctx.auth.verify(token);
+    if (token !== undefined) req.userData.token = token;
     const format = chooseFormat(offered);
     if (format !== undefined || offered.length === 0) return format;
     // A browser that offered only its token must be answered with an offered protocol: JSON then.

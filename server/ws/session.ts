@@ -34,9 +34,22 @@ export class Session {
   ) {
     this.format = formatOf(conn.protocol);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, Date.now());
-    const preAuth = conn.userData.principal as Principal | undefined;
-    if (preAuth !== undefined) this.authenticated(preAuth);
-    else this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, "unauthorized: authenticate within the time limit"), ctx.limits.authTimeoutMs);
+    this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, "unauthorized: authenticate within the time limit"), ctx.limits.authTimeoutMs);
+    const token = conn.userData.token;
+    // Messages that arrive meanwhile wait in the queue behind the verification.
+    if (typeof token === "string") this.queue = this.authenticateOpening(token);
+  }
+
+  /** The token of the upgrade (subprotocol or Authorization header): verified, or the socket closes with why. */
+  private async authenticateOpening(token: string): Promise<void> {
+    try {
+      this.authenticated(await this.ctx.auth.verify(token));
+    } catch (err) {
+      const e = err instanceof VarselError ? err : new VarselError("unauthorized", "invalid token");
+      this.ctx.metrics.requestsRejected.inc({ code: e.code });
+      this.send({ type: "error", code: e.code, message: e.message });
+      this.close(e.code === "token_expired" ? CLOSE.tokenExpired : CLOSE.unauthorized, e.code === "token_expired" ? "token_expired" : `unauthorized: ${e.message}`);
+    }
   }
 
   get role(): string {
