@@ -258,14 +258,21 @@ const fmtRec = (r: Record<string, number>): string => Object.entries(r).map(([k,
 
 // ---- throughput ----
 
-interface TpRun {
+/** What a run saw go wrong, whatever the speed (the CI load test fails on these, never on figures). */
+interface Faults {
+  rejected: number;
+  outOfOrder: number;
+  /** error frames answered to generators or subscribers */
+  errorFrames: number;
+}
+
+interface TpRun extends Faults {
   rps: number;
   serverCores: number;
   serverElu: number;
   genCores: number;
   otherCores: number;
   rssMb: number;
-  rejected: number;
   problems: string[];
 }
 
@@ -300,7 +307,8 @@ async function throughputRun(transport: Kind, run: number, app: ServerChildConfi
     if (r.checkedResults === 0 && !bare) problems.push("no ingest_result was checked for out_of_order readings");
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
-    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, problems };
+    const errorFrames = Object.values(r.errors).reduce((a, n) => a + n, 0);
+    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
     log(
       `${bare ? "transport alone" : "throughput"} ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
         `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
@@ -313,7 +321,7 @@ async function throughputRun(transport: Kind, run: number, app: ServerChildConfi
 
 // ---- latency ----
 
-interface LatRun {
+interface LatRun extends Faults {
   lat: Percentiles;
   hist: HistogramData;
   ack: Percentiles;
@@ -417,6 +425,9 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       loopDelayMaxMs: at1.loopDelayMaxMs,
       tickMaxMs: at1.ticks.maxMs,
       released: percentiles(at1.released),
+      rejected: r.rejected,
+      outOfOrder: r.outOfOrder,
+      errorFrames: [r.errors, subErrors].flatMap((e) => Object.values(e)).reduce((a, n) => a + n, 0),
       problems,
     };
     out.otherCores = otherCores(machine, u.cores + out.genCores + out.subCores);
@@ -447,6 +458,8 @@ interface HttpRun {
   clientCores: number;
   otherCores: number;
   rssMb: number;
+  /** Requests answered other than 2xx, failed or timed out. */
+  failed: number;
   problems: string[];
 }
 
@@ -492,7 +505,7 @@ async function httpRun(transport: Kind, run: number): Promise<HttpRun> {
         `http ${transport} run ${run + 1}: ${r.rps.toFixed(0)} requests/s = ${fmtRate(r.readingsPerS)} readings; latency p50 ${r.latencyP50} ms p99 ${r.latencyP99} ms; ` +
           `server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}, autocannon ${(r.cpuMicros / 1e6 / r.durationS).toFixed(2)} cores, other processes ${others.toFixed(2)} cores; RSS ${after.rssMb.toFixed(0)} MB${problems.length ? `; ${problems.join("; ")}` : ""}`,
       );
-      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, clientCores: r.cpuMicros / 1e6 / r.durationS, otherCores: others, rssMb: after.rssMb, problems };
+      return { rps: r.rps, readingsPerS: r.readingsPerS, p50: r.latencyP50, p99: r.latencyP99, serverCores: u.cores, serverElu: u.elu, clientCores: r.cpuMicros / 1e6 / r.durationS, otherCores: others, rssMb: after.rssMb, failed: r.non2xx + r.errors + r.timeouts, problems };
     } finally {
       await stopChild(child);
     }
@@ -692,6 +705,16 @@ function report({ tp, bare, lat, http }: All, wallS: number): void {
       `total wall ${wallS.toFixed(1)} s (without the wasm build)`,
   );
 
+  // Correctness under load (CI fails on these, never on a figure): every transition reached every
+  // subscriber of its team, and no reading of the real server was rejected, out of order or answered with an error.
+  const varselRuns = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws];
+  const checks = {
+    deliveries_complete: latRuns.length === 0 ? null : latRuns.every((r) => r.deliveries === r.expectedDeliveries),
+    no_rejected_readings: varselRuns.every((r) => r.rejected === 0),
+    no_out_of_order: varselRuns.every((r) => r.outOfOrder === 0),
+    no_error_frames: [...varselRuns, ...bare.uws, ...bare.ws].every((r) => r.errorFrames === 0),
+    http_all_2xx: [...http.uws, ...http.ws].every((r) => r.failed === 0),
+  };
   const rss = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
   const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
   const rssOf = (xs: { rssMb: number }[]): number | null => n(Math.max(...xs.map((r) => r.rssMb)), 3);
@@ -751,6 +774,8 @@ function report({ tp, bare, lat, http }: All, wallS: number): void {
     device_sockets: cfg.gens * cfg.sockets,
     cores: os.cpus().length,
     problems: problems.length,
+    checks,
+    checks_ok: Object.values(checks).every((ok) => ok !== false),
     goals,
   };
   process.stdout.write(out.join("\n") + "\n\n" + JSON.stringify(json) + "\n");
