@@ -129,6 +129,36 @@ describe("server on a store", () => {
     }
   });
 
+  it("applies a device socket's frames without waiting for the previous frame's commit, and answers them in order", async () => {
+    const { server, port, send, flaky } = await serverOnFlakyStore("pipelined.db");
+    let release = () => {};
+    const device = await server.auth.sign({ sub: "gw", role: "device", teams: ["t"] });
+    const gw = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, device);
+    try {
+      expect((await send("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
+      const before = server.durable.position();
+      flaky.hold = new Promise((r) => (release = r));
+      const t = Date.now();
+      gw.send({ type: "ingest", id: "a", readings: [{ patient: "p1", metric: "pulse", value: 70, time: t }] });
+      gw.send({ type: "ingest", id: "b", readings: [{ patient: "p1", metric: "pulse", value: 71, time: t + 1 }] });
+      gw.send({ type: "ingest", id: "c", readings: "not a list" });
+      gw.send({ type: "ping", id: "d" });
+      // Both frames are applied while the first commit is still held (one at a time, b would wait for a's commit).
+      for (let i = 0; i < 100 && server.durable.position() < before + 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.durable.position()).toBe(before + 2);
+      expect(gw.frames.filter((f) => f.type !== "authenticated")).toEqual([]); // nothing answered before it is durable
+
+      release();
+      await gw.next((f) => f.id === "d");
+      const order = gw.frames.filter((f) => f.type !== "authenticated").map((f) => `${f.type}:${f.id}`);
+      expect(order).toEqual(["ingest_result:a", "ingest_result:b", "error:c", "pong:d"]);
+    } finally {
+      release();
+      gw.close();
+      await server.close();
+    }
+  });
+
   it("verifies tokens with a JWKS file and sends heartbeats with the last event number", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwksFile = join(dir, "jwks.json");

@@ -27,9 +27,8 @@ const MAX_SCOPES = 10_000;
 
 export class PatientCache {
   private readonly entries = new Map<string, IngestEntry>();
-  private readonly scopeIds = new Map<string, number>();
-  /** A sender's teams array (one per token) → its scope: a connection's batches share one. */
-  private readonly scopesByTeams = new WeakMap<readonly string[], SenderScope>();
+  /** Sender scopes by their team list: built once, not per batch (a command carries its own copy of the list). */
+  private readonly scopes = new Map<string, SenderScope>();
   private nextScopeId = 1;
 
   /** `teamsOf` answers undefined for a patient that is not registered. */
@@ -54,19 +53,13 @@ export class PatientCache {
 
   scope(teams: readonly string[] | undefined): SenderScope {
     if (teams === undefined) return { allowed: undefined, id: 0 };
-    let scope = this.scopesByTeams.get(teams);
-    if (scope === undefined) this.scopesByTeams.set(teams, (scope = this.newScope(teams)));
-    return scope;
-  }
-
-  private newScope(teams: readonly string[]): SenderScope {
     const key = teams.join("\u0000");
-    let id = this.scopeIds.get(key);
-    if (id === undefined) {
-      if (this.scopeIds.size >= MAX_SCOPES) this.scopeIds.clear(); // numbers keep increasing: no stale match
-      this.scopeIds.set(key, (id = this.nextScopeId++));
+    let scope = this.scopes.get(key);
+    if (scope === undefined) {
+      if (this.scopes.size >= MAX_SCOPES) this.scopes.clear(); // numbers keep increasing: no stale match
+      this.scopes.set(key, (scope = { allowed: new Set(teams), id: this.nextScopeId++ }));
     }
-    return { allowed: new Set(teams), id };
+    return scope;
   }
 
   /** True when the sender may send for the patient (an unregistered patient: only an unscoped sender). */

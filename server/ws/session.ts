@@ -25,6 +25,13 @@ export class Session {
   private closed = false;
   /** Messages are handled one after another, in arrival order (auth is asynchronous). */
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * The answers of commands (ingest, ack) still waiting for their commit, chained in message
+   * order: a command is applied in its turn, but the next message does not wait for its commit.
+   */
+  private replies: Promise<void> = Promise.resolve();
+  /** Frames sent during the current tick, written together at its end (one write, in order). */
+  private outbox: (string | Buffer)[] = [];
 
   constructor(
     private readonly conn: SocketConn,
@@ -72,24 +79,70 @@ export class Session {
     return this.queue;
   }
 
-  /** Handles one frame; protocol errors are answered, never thrown. */
+  /**
+   * Handles one frame; protocol errors are answered, never thrown. Commands (ingest, ack) are
+   * applied now and answered once durable, without holding up the next frame (a gateway's frames
+   * in flight share commits); every other message first waits until the earlier ones are
+   * answered. So a socket's answers come in the order of its messages.
+   */
   private async handle(data: Buffer): Promise<void> {
     if (this.closed) return;
-    let msg: ClientMessage | undefined;
+    let msg: ClientMessage;
     try {
       if (!this.bucket.take(Date.now())) throw new VarselError("rate_limited", `at most ${this.ctx.limits.messagesPerSecond} messages per second`);
       msg = parseClientMessage(decode(data, this.format));
+    } catch (err) {
+      return this.answerInOrder(Promise.reject(err), undefined);
+    }
+    if (msg.type === "ingest" || msg.type === "ack") return this.answerInOrder(this.command(msg), msg);
+    await this.replies;
+    try {
       await this.dispatch(msg);
     } catch (err) {
-      const e = err instanceof VarselError ? err : new VarselError("internal_error");
-      if (!(err instanceof VarselError)) this.ctx.logger.error({ err }, "socket message failed");
-      this.ctx.metrics.requestsRejected.inc({ code: e.code });
-      const id = msg && "id" in msg ? msg.id : (e.details as { id?: unknown } | undefined)?.id;
-      this.send({ type: "error", code: e.code, message: e.message, id: typeof id === "string" ? id : undefined, details: e.details });
+      this.sendError(err, msg);
     }
   }
 
-  private async dispatch(msg: ClientMessage): Promise<void> {
+  /** Sends a command's answer (or its error) after the answers of every earlier message. */
+  private answerInOrder(answer: Promise<Record<string, unknown>>, msg: ClientMessage | undefined): void {
+    const ready = answer.then(
+      (m) => () => this.send(m),
+      (err: unknown) => () => this.sendError(err, msg),
+    );
+    this.replies = this.replies.then(() => ready).then((send) => send());
+  }
+
+  private sendError(err: unknown, msg: ClientMessage | undefined): void {
+    const e = err instanceof VarselError ? err : new VarselError("internal_error");
+    if (!(err instanceof VarselError)) this.ctx.logger.error({ err }, "socket message failed");
+    this.ctx.metrics.requestsRejected.inc({ code: e.code });
+    const id = msg && "id" in msg ? msg.id : (e.details as { id?: unknown } | undefined)?.id;
+    this.send({ type: "error", code: e.code, message: e.message, id: typeof id === "string" ? id : undefined, details: e.details });
+  }
+
+  /** Applies an ingest or ack now (synchronously, up to its commit); resolves its answer once durable. */
+  private async command(msg: Extract<ClientMessage, { type: "ingest" | "ack" }>): Promise<Record<string, unknown>> {
+    const who = this.principal;
+    if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
+    if (msg.type === "ack") {
+      if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
+      const alert = this.ctx.pipeline.lifecycle.get(msg.alert);
+      if (!canSeePatient(who, this.ctx.pipeline.teamsOf(alert.patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+      const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
+      return { type: "ack_result", id: msg.id, alert: acked };
+    }
+    if (who.role !== "device" && who.role !== "admin") throw new VarselError("forbidden", "only devices ingest");
+    const teams = who.role === "admin" ? undefined : who.teams;
+    this.ctx.batchStarted(process.hrtime.bigint());
+    const compact = msg.answer !== "full";
+    const answer =
+      msg.fhir !== undefined
+        ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws", compact)
+        : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws", compact);
+    return { type: "ingest_result", id: msg.id, ...answer };
+  }
+
+  private async dispatch(msg: Exclude<ClientMessage, { type: "ingest" | "ack" }>): Promise<void> {
     if (msg.type === "auth") return this.reauthenticate(await this.ctx.auth.verify(msg.token));
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
@@ -101,24 +154,6 @@ export class Session {
         this.filter = undefined;
         this.onSubscription(this);
         return this.send({ type: "unsubscribed", id: msg.id });
-      case "ack": {
-        if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
-        const alert = this.ctx.pipeline.lifecycle.get(msg.alert);
-        if (!canSeePatient(who, this.ctx.pipeline.teamsOf(alert.patient))) throw new VarselError("forbidden", "patient is not in your care teams");
-        const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
-        return this.send({ type: "ack_result", id: msg.id, alert: acked });
-      }
-      case "ingest": {
-        if (who.role !== "device" && who.role !== "admin") throw new VarselError("forbidden", "only devices ingest");
-        const teams = who.role === "admin" ? undefined : who.teams;
-        this.ctx.batchStarted(process.hrtime.bigint());
-        const compact = msg.answer !== "full";
-        const answer =
-          msg.fhir !== undefined
-            ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws", compact)
-            : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws", compact);
-        return this.send({ type: "ingest_result", id: msg.id, ...answer });
-      }
     }
   }
 
@@ -209,11 +244,9 @@ export class Session {
     this.sendSnapshot(this.scope ?? {});
   }
 
-  /** Sends frames encoded by the hub, in order, in one write. */
+  /** Sends frames encoded by the hub, in order. */
   sendFrames(frames: readonly (string | Buffer)[]): void {
-    this.conn.cork(() => {
-      for (const frame of frames) this.sendFrame(frame);
-    });
+    for (const frame of frames) this.sendFrame(frame);
   }
 
   /** Sends a control message. */
@@ -221,18 +254,42 @@ export class Session {
     this.sendFrame(encode(message, this.format));
   }
 
+  /**
+   * Queues a frame for the end of the current tick: the answers a group commit releases, and
+   * its events, leave in one write instead of one each.
+   */
   private sendFrame(frame: string | Buffer): void {
     if (this.closed) return;
-    const result = this.conn.send(frame, this.format === "msgpack");
-    if (result === "dropped" || this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes) {
+    this.outbox.push(frame);
+    if (this.outbox.length === 1) process.nextTick(() => this.flushOutbox());
+  }
+
+  /** Writes the queued frames in order under one cork; a client that cannot keep up is closed. */
+  private flushOutbox(): void {
+    const frames = this.outbox;
+    if (frames.length === 0 || this.closed) return;
+    this.outbox = [];
+    const binary = this.format === "msgpack";
+    let slow = false;
+    this.conn.cork(() => {
+      for (const frame of frames) {
+        if (this.conn.send(frame, binary) === "dropped" || this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes) {
+          slow = true;
+          break;
+        }
+      }
+    });
+    if (slow) {
       this.ctx.metrics.slowClientsDisconnected.inc();
       this.close(CLOSE.slowConsumer, "slow_consumer");
     }
   }
 
-  /** Closes with a reason; idempotent. */
+  /** Closes with a reason (what was sent before goes first); idempotent. */
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.flushOutbox();
+    if (this.closed) return; // the flush found a slow consumer and closed
     this.closed = true;
     this.dispose();
     this.conn.close(code, reason);
