@@ -1,5 +1,6 @@
 // The server on a real store: a store outage answers 503 store_unavailable (never 500, never a
 // silent accept), /readyz turns false, and the server recovers by itself when the store returns.
+// (A socket's commands and a held commit: server-pipelining.test.ts.)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,37 +8,16 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { writeFileSync } from "node:fs";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { openStore } from "../engine/store/open-store.js";
 import { VarselServer } from "../server/app.js";
+import { FLAKY_SECRET, removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
 import { TestSocket } from "./support/ws-client.js";
 
 const dir = mkdtempSync(join(tmpdir(), "varsel-server-store-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const SECRET = "server-store-secret-long-enough-for-hs256";
-
-/**
- * A server on a real SQLite store whose faults the test controls: `down` fails commits and pings
- * (a full disk, a lost connection) until it is cleared; commits wait for `hold` while it is set
- * (a slow disk). `send` calls the API as an admin.
- */
-async function serverOnFlakyStore(name: string) {
-  const store = await openStore(`sqlite:${join(dir, name)}`);
-  const flaky: { down: boolean; hold?: Promise<void> } = { down: false };
-  const { commit, ping } = { commit: store.commit.bind(store), ping: store.ping.bind(store) };
-  store.commit = async (b) => {
-    await flaky.hold;
-    if (flaky.down) throw new Error("disk full");
-    return commit(b);
-  };
-  store.ping = () => (flaky.down ? Promise.reject(new Error("unreachable")) : ping());
-  const server = await VarselServer.open({ auth: { secret: SECRET }, store, tickMs: 0, logger: pino({ level: "silent" }) });
-  const port = await server.listen(0);
-  const base = `http://127.0.0.1:${port}`;
-  const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
-  const send = (path: string, body: unknown, method = "POST") =>
-    fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { server, port, base, send, flaky };
-}
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  removeFlakyStores();
+});
+const SECRET = FLAKY_SECRET;
 
 describe("server on a store", () => {
   it("answers 503 store_unavailable during an outage, turns /readyz false, and recovers by itself", async () => {
@@ -125,36 +105,6 @@ describe("server on a store", () => {
     } finally {
       release();
       sockets.forEach((s) => s.close());
-      await server.close();
-    }
-  });
-
-  it("applies a device socket's frames without waiting for the previous frame's commit, and answers them in order", async () => {
-    const { server, port, send, flaky } = await serverOnFlakyStore("pipelined.db");
-    let release = () => {};
-    const device = await server.auth.sign({ sub: "gw", role: "device", teams: ["t"] });
-    const gw = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, device);
-    try {
-      expect((await send("/v1/patients/p1", { programme: "telehjerte", careTeams: [{ team: "t", role: "hospital" }] }, "PUT")).status).toBe(200);
-      const before = server.durable.position();
-      flaky.hold = new Promise((r) => (release = r));
-      const t = Date.now();
-      gw.send({ type: "ingest", id: "a", readings: [{ patient: "p1", metric: "pulse", value: 70, time: t }] });
-      gw.send({ type: "ingest", id: "b", readings: [{ patient: "p1", metric: "pulse", value: 71, time: t + 1 }] });
-      gw.send({ type: "ingest", id: "c", readings: "not a list" });
-      gw.send({ type: "ping", id: "d" });
-      // Both frames are applied while the first commit is still held (one at a time, b would wait for a's commit).
-      for (let i = 0; i < 100 && server.durable.position() < before + 2; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(server.durable.position()).toBe(before + 2);
-      expect(gw.frames.filter((f) => f.type !== "authenticated")).toEqual([]); // nothing answered before it is durable
-
-      release();
-      await gw.next((f) => f.id === "d");
-      const order = gw.frames.filter((f) => f.type !== "authenticated").map((f) => `${f.type}:${f.id}`);
-      expect(order).toEqual(["ingest_result:a", "ingest_result:b", "error:c", "pong:d"]);
-    } finally {
-      release();
-      gw.close();
       await server.close();
     }
   });

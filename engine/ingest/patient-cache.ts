@@ -53,7 +53,7 @@ export class PatientCache {
 
   scope(teams: readonly string[] | undefined): SenderScope {
     if (teams === undefined) return { allowed: undefined, id: 0 };
-    const key = teams.join("\u0000");
+    const key = JSON.stringify(teams); // unambiguous whatever the team names hold
     let scope = this.scopes.get(key);
     if (scope === undefined) {
       if (this.scopes.size >= MAX_SCOPES) this.scopes.clear(); // numbers keep increasing: no stale match

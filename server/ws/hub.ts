@@ -108,9 +108,10 @@ export class Hub {
     },
   };
 
-  /** A session's subscription changed (subscribed, re-scoped or gone). */
+  /** A session's role or subscription changed (authenticated, subscribed, re-scoped or gone). */
   private track(session: Session): void {
-    this.subscribers.set(session, session.subscription);
+    // A session whose socket is gone never subscribes again, whatever was still on its way.
+    this.subscribers.set(session, this.sessions.has(session.id) ? session.subscription : undefined);
     this.ctx.metrics.subscriptions.set(this.subscribers.size);
     this.recountClients();
   }

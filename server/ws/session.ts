@@ -12,6 +12,12 @@ import { parseClientMessage, type ClientMessage } from "./messages.js";
 import { CLOSE, formatOf } from "./protocols.js";
 import { TokenBucket } from "./rate-limit.js";
 
+/**
+ * Commands (ingest, ack) a socket may have applied but not yet durable; the next one waits for
+ * the earlier answers. Keeps memory from running ahead of a stalled store without bound.
+ */
+export const MAX_COMMANDS_IN_FLIGHT = 64;
+
 export class Session {
   readonly format: Format;
   private principal: Principal | undefined;
@@ -30,14 +36,16 @@ export class Session {
    * order: a command is applied in its turn, but the next message does not wait for its commit.
    */
   private replies: Promise<void> = Promise.resolve();
+  /** Commands applied whose answer has not been sent yet. */
+  private commandsInFlight = 0;
   /** Frames sent during the current tick, written together at its end (one write, in order). */
   private outbox: (string | Buffer)[] = [];
 
   constructor(
     private readonly conn: SocketConn,
     private readonly ctx: AppContext,
-    /** Told whenever the subscription changes (subscribed, re-scoped, ended). */
-    private readonly onSubscription: (session: Session) => void,
+    /** Told whenever the role or the subscription changes (authenticated, subscribed, re-scoped, ended). */
+    private readonly onChange: (session: Session) => void,
   ) {
     this.format = formatOf(conn.protocol);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, Date.now());
@@ -59,6 +67,11 @@ export class Session {
     }
   }
 
+  /** Its connection's id (the hub's key). */
+  get id(): number {
+    return this.conn.id;
+  }
+
   get role(): string {
     return this.principal?.role ?? "unauthenticated";
   }
@@ -75,7 +88,7 @@ export class Session {
 
   /** Queues one frame; frames are handled strictly in arrival order. */
   onMessage(data: Buffer): Promise<void> {
-    this.queue = this.queue.then(() => this.handle(data));
+    this.queue = this.queue.then(() => this.handle(data)).catch((err: unknown) => this.ctx.logger.error({ err }, "socket message failed"));
     return this.queue;
   }
 
@@ -94,8 +107,15 @@ export class Session {
     } catch (err) {
       return this.answerInOrder(Promise.reject(err), undefined);
     }
-    if (msg.type === "ingest" || msg.type === "ack") return this.answerInOrder(this.command(msg), msg);
+    if (msg.type === "ingest" || msg.type === "ack") {
+      if (this.commandsInFlight >= MAX_COMMANDS_IN_FLIGHT) await this.replies;
+      if (this.closed) return;
+      this.commandsInFlight++;
+      return this.answerInOrder(this.command(msg), msg);
+    }
     await this.replies;
+    // The socket may have closed meanwhile: a gone session must not subscribe again.
+    if (this.closed) return;
     try {
       await this.dispatch(msg);
     } catch (err) {
@@ -105,11 +125,18 @@ export class Session {
 
   /** Sends a command's answer (or its error) after the answers of every earlier message. */
   private answerInOrder(answer: Promise<Record<string, unknown>>, msg: ClientMessage | undefined): void {
+    const counted = msg?.type === "ingest" || msg?.type === "ack";
     const ready = answer.then(
       (m) => () => this.send(m),
       (err: unknown) => () => this.sendError(err, msg),
     );
-    this.replies = this.replies.then(() => ready).then((send) => send());
+    this.replies = this.replies
+      .then(() => ready)
+      .then((send) => send())
+      .catch((err: unknown) => this.ctx.logger.error({ err }, "socket answer failed"))
+      .finally(() => {
+        if (counted) this.commandsInFlight--;
+      });
   }
 
   private sendError(err: unknown, msg: ClientMessage | undefined): void {
@@ -152,7 +179,7 @@ export class Session {
         return this.subscribe(who, msg);
       case "unsubscribe":
         this.filter = undefined;
-        this.onSubscription(this);
+        this.onChange(this);
         return this.send({ type: "unsubscribed", id: msg.id });
     }
   }
@@ -174,7 +201,7 @@ export class Session {
     // Reading the log and attaching to the live stream happen in one turn: no event falls between.
     this.scope = { teams: scope.teams === undefined ? undefined : [...scope.teams], patients: scope.patients === undefined ? undefined : [...scope.patients] };
     this.filter = scopeFilter(scope);
-    this.onSubscription(this);
+    this.onChange(this);
     const lifecycle = pipeline.lifecycle;
     if (msg.resumeFrom !== undefined) {
       const missed = lifecycle.since(msg.resumeFrom, scope);
@@ -207,7 +234,7 @@ export class Session {
     }
     if (was !== undefined && this.filter !== undefined && !this.withinTeams(who)) {
       this.filter = undefined;
-      this.onSubscription(this);
+      this.onChange(this);
       this.send({ type: "unsubscribed", reason: "the new token no longer covers the subscription" });
     }
     this.authenticated(who);
@@ -234,6 +261,7 @@ export class Session {
         else this.authenticated(who);
       }, wait);
     }
+    this.onChange(this); // the clients gauge counts by role
     this.send({ type: "authenticated", sub: who.sub, role: who.role, teams: who.teams, expiresAt: Number.isFinite(who.expiresAt) ? who.expiresAt : null });
   }
 
@@ -264,24 +292,38 @@ export class Session {
     if (this.outbox.length === 1) process.nextTick(() => this.flushOutbox());
   }
 
-  /** Writes the queued frames in order under one cork; a client that cannot keep up is closed. */
+  /**
+   * Writes the queued frames in order under one cork. A client that has not taken the previous
+   * writes (more than the buffer limit still queued) or whose queue hit the transport's hard cap
+   * is closed as a slow consumer. (Checked before the writes: inside a cork the ws transport
+   * counts the corked bytes as queued, however fast the client reads.)
+   */
   private flushOutbox(): void {
     const frames = this.outbox;
     if (frames.length === 0 || this.closed) return;
     this.outbox = [];
-    const binary = this.format === "msgpack";
-    let slow = false;
-    this.conn.cork(() => {
-      for (const frame of frames) {
-        if (this.conn.send(frame, binary) === "dropped" || this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes) {
-          slow = true;
-          break;
-        }
+    try {
+      let slow = this.conn.bufferedAmount() > this.ctx.limits.maxSocketBufferBytes;
+      const binary = this.format === "msgpack";
+      if (!slow) {
+        this.conn.cork(() => {
+          for (const frame of frames) {
+            if (this.conn.send(frame, binary) === "dropped") {
+              slow = true;
+              break;
+            }
+          }
+        });
       }
-    });
-    if (slow) {
-      this.ctx.metrics.slowClientsDisconnected.inc();
-      this.close(CLOSE.slowConsumer, "slow_consumer");
+      if (slow) {
+        this.ctx.metrics.slowClientsDisconnected.inc();
+        this.close(CLOSE.slowConsumer, "slow_consumer");
+      }
+    } catch (err) {
+      // Runs from process.nextTick: a throw here would end the process, not just this socket.
+      this.ctx.logger.error({ err }, "socket write failed");
+      this.dispose();
+      this.conn.terminate();
     }
   }
 
@@ -302,7 +344,7 @@ export class Session {
     clearTimeout(this.expiryTimer);
     if (this.filter !== undefined) {
       this.filter = undefined;
-      this.onSubscription(this);
+      this.onChange(this);
     }
   }
 }
