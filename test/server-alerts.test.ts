@@ -2,6 +2,7 @@
 // clinicians (and only them), resume is exact, acks and silences reach everyone in scope,
 // escalation follows the clock, expired tokens and slow clients are disconnected with a reason.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { registerPatient, startServer, TRANSPORTS, type Harness } from "./support/server.js";
 import { TestSocket } from "./support/ws-client.js";
 
@@ -183,6 +184,20 @@ describe.each(TRANSPORTS)("alert server on %s", (transport) => {
     expect((await s.next((f) => f.type === "error")).code).toBe("unauthorized");
     s.send({ type: "auth", token: await h.token("clinician", ["team-a"]) });
     await s.next((f) => f.type === "authenticated");
+  });
+
+  it("a client that can set headers may authenticate with Authorization: Bearer on the upgrade", async () => {
+    const token = await h.token("clinician", ["team-a"], "1h", "nurse-header");
+    const ws = new WebSocket(h.wsUrl, ["varsel.v1.json"], { headers: { authorization: `Bearer ${token}` } });
+    try {
+      const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        ws.once("message", (data: Buffer) => resolve(JSON.parse(data.toString("utf8"))));
+        ws.once("error", reject);
+      });
+      expect(first).toMatchObject({ type: "authenticated", sub: "nurse-header", role: "clinician" });
+    } finally {
+      ws.terminate();
+    }
   });
 
   it("a subprotocol token that does not verify opens the socket, answers why and closes with a readable code; nothing sent meanwhile is served", async () => {
