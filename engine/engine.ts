@@ -90,11 +90,11 @@ export class Engine {
     this.patients = new PatientRegistry(this.ev, options.programmeRules);
   }
 
-  /** The evaluator's state region, when the evaluator can snapshot (the wasm kernel can). */
-  snapshotEvaluator(): Uint8Array {
-    const ev = this.ev as Evaluator & { snapshot?: () => Uint8Array };
+  /** The evaluator's state as bytes, when it can snapshot (the wasm kernel can; `reuse`: into the previous reusing call's memory, see WasmKernel.snapshot). */
+  snapshotEvaluator(options: { reuse?: boolean } = {}): Uint8Array {
+    const ev = this.ev as Evaluator & { snapshot?: (options?: { reuse?: boolean }) => Uint8Array };
     if (ev.snapshot === undefined) throw new Error("this evaluator cannot snapshot");
-    return ev.snapshot();
+    return ev.snapshot(options);
   }
 
   /** Creates or reconfigures a patient (programme, overrides, references, pause); returns the ids of removed rules. */

@@ -66,12 +66,15 @@ export class IdempotencyWindow {
     if (this.size > this.capacity) this.evictOldest();
   }
 
-  exportState(): IdempotencyState {
+  /** The window's keys as plain bytes; `copy: false` gives views of the live window, valid until it changes. */
+  exportState(options: { copy?: boolean } = {}): IdempotencyState {
     const from = this.size === 0 ? this.arenaEnd : this.starts[this.head];
+    const part = <T extends Uint32Array | Int32Array | Uint8Array>(a: T, start: number, end: number): T =>
+      (options.copy === false ? a.subarray(start, end) : a.slice(start, end)) as T;
     return {
-      lengths: bytesOf(this.lengths.slice(this.head, this.tail)),
-      hashes: bytesOf(this.hashes.slice(this.head, this.tail)),
-      bytes: this.arena.slice(from, this.arenaEnd),
+      lengths: bytesOf(part(this.lengths, this.head, this.tail)),
+      hashes: bytesOf(part(this.hashes, this.head, this.tail)),
+      bytes: part(this.arena, from, this.arenaEnd),
     };
   }
 

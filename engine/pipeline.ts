@@ -118,12 +118,17 @@ export class Pipeline {
   // ---- snapshots ----
 
   /** The whole state: the kernel's bytes and everything else as plain data. */
-  exportState(): { kernel: Uint8Array; state: PipelineState } {
+  /**
+   * The whole state. With `reuse` (a snapshot packed at once): the kernel bytes go into the
+   * previous reusing export's memory (see WasmKernel.snapshot) and the idempotency keys are views
+   * of the live window — both valid only until the engine changes or exports again.
+   */
+  exportState(options: { reuse?: boolean } = {}): { kernel: Uint8Array; state: PipelineState } {
     return {
-      kernel: this.engine.snapshotEvaluator(),
+      kernel: this.engine.snapshotEvaluator(options),
       state: {
         patients: [...this.patients.values()],
-        seen: this.seen.exportState(),
+        seen: this.seen.exportState({ copy: options.reuse !== true }),
         thresholds: this.thresholds.exportState(),
         // A patient's configuration is its record plus its threshold overrides (reconfigure builds it so).
         registry: this.engine.patients.exportState({ configs: false }),

@@ -102,12 +102,13 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     expect(observable(second)).toEqual(observable(reference));
   });
 
-  it("restores from a snapshot plus the journal after it, with the same event numbers", async () => {
+  // Every 7 commands: several snapshots before the cut, each packed into the memory of the one before.
+  it.each([20, 7])("restores from a snapshot (one every %i commands) plus the journal after it, with the same event numbers", async (every) => {
     const commands = script();
     const reference = await uninterrupted(commands);
 
     const clock = new Clock();
-    const first = await open(await factory.create(), clock, 20);
+    const first = await open(await factory.create(), clock, every);
     const cut = Math.floor(commands.length * 0.8);
     await run(first, clock, commands, 0, cut);
     const store = await factory.reopen();

@@ -361,6 +361,23 @@ describe("snapshot and restore", () => {
     expect(() => WasmKernel.restore(junk)).toThrowError(/length does not match/);
   });
 
+  it("a reusing snapshot writes into the previous reusing snapshot's memory, with the same bytes as a fresh one", () => {
+    const a = WasmKernel.load();
+    for (let p = 0; p < 10; p++) addPatient(a, rng(p));
+    const first = a.snapshot({ reuse: true });
+    expect(first).toEqual(a.snapshot());
+    for (let p = 10; p < 12; p++) addPatient(a, rng(p)); // grows, but within the quarter kept spare
+    const second = a.snapshot({ reuse: true });
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteLength).toBeGreaterThan(first.byteLength);
+    expect(second).toEqual(a.snapshot());
+    expect(WasmKernel.restore(second).snapshot()).toEqual(second);
+    for (let p = 12; p < 40; p++) addPatient(a, rng(p)); // beyond the spare room: fresh memory
+    const third = a.snapshot({ reuse: true });
+    expect(third.buffer).not.toBe(second.buffer);
+    expect(third).toEqual(a.snapshot());
+  });
+
   it("rebuilds the param dedup map and rejects bytes that are not a snapshot", () => {
     const a = WasmKernel.load();
     const s = slot(a);

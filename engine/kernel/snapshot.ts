@@ -52,10 +52,14 @@ export function snapshotBytes(views: Views): number {
  * The kernel's state as one byte array: a header holding only the magic, the version and the
  * counts (so equal states give equal bytes, whatever their capacity), then the used records.
  */
-export function packState(views: Views): Uint8Array {
+export function packState(views: Views, reuse?: Uint8Array): Uint8Array {
   const { u8 } = views.fresh();
   const field = (f: number) => views.header(f);
-  const out = new Uint8Array(packedLength(field));
+  const length = packedLength(field);
+  // Written into `reuse`'s memory when it is large enough (see WasmKernel.snapshot), else fresh
+  // memory with a quarter to spare, so that a growing registry does not reallocate every time.
+  const memory = reuse !== undefined && reuse.buffer.byteLength >= length ? reuse.buffer : new ArrayBuffer(Math.ceil(length * 1.25));
+  const out = new Uint8Array(memory, 0, length);
   const header = new DataView(out.buffer, 0, HEADER_BYTES);
   for (const f of [H_MAGIC, H_VERSION, ...CARRIED]) header.setUint32(f, field(f), true);
   let at = HEADER_BYTES;
