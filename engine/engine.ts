@@ -90,9 +90,9 @@ export class Engine {
     this.patients = new PatientRegistry(this.ev, options.programmeRules);
   }
 
-  /** The evaluator's state as bytes, when it can snapshot (the wasm kernel can; `reuse`: into the previous reusing call's memory, see WasmKernel.snapshot). */
-  snapshotEvaluator(options: { reuse?: boolean } = {}): Uint8Array {
-    const ev = this.ev as Evaluator & { snapshot?: (options?: { reuse?: boolean }) => Uint8Array };
+  /** The evaluator's state as bytes, when it can snapshot (the wasm kernel can; `into`: see WasmKernel.snapshot). */
+  snapshotEvaluator(options: { into?: Uint8Array } = {}): Uint8Array {
+    const ev = this.ev as Evaluator & { snapshot?: (options?: { into?: Uint8Array }) => Uint8Array };
     if (ev.snapshot === undefined) throw new Error("this evaluator cannot snapshot");
     return ev.snapshot(options);
   }

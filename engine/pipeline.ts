@@ -119,16 +119,16 @@ export class Pipeline {
 
   /** The whole state: the kernel's bytes and everything else as plain data. */
   /**
-   * The whole state. With `reuse` (a snapshot packed at once): the kernel bytes go into the
-   * previous reusing export's memory (see WasmKernel.snapshot) and the idempotency keys are views
-   * of the live window — both valid only until the engine changes or exports again.
+   * The whole state. `kernelInto`: memory the kernel bytes may be written into (see
+   * WasmKernel.snapshot). `views` (for a state packed at once): the idempotency keys are views of
+   * the live window, valid only until the engine changes.
    */
-  exportState(options: { reuse?: boolean } = {}): { kernel: Uint8Array; state: PipelineState } {
+  exportState(options: { kernelInto?: Uint8Array; views?: boolean } = {}): { kernel: Uint8Array; state: PipelineState } {
     return {
-      kernel: this.engine.snapshotEvaluator(options),
+      kernel: this.engine.snapshotEvaluator({ into: options.kernelInto }),
       state: {
         patients: [...this.patients.values()],
-        seen: this.seen.exportState({ copy: options.reuse !== true }),
+        seen: this.seen.exportState({ copy: options.views !== true }),
         thresholds: this.thresholds.exportState(),
         // A patient's configuration is its record plus its threshold overrides (reconfigure builds it so).
         registry: this.engine.patients.exportState({ configs: false }),

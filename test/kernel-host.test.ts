@@ -361,20 +361,22 @@ describe("snapshot and restore", () => {
     expect(() => WasmKernel.restore(junk)).toThrowError(/length does not match/);
   });
 
-  it("a reusing snapshot writes into the previous reusing snapshot's memory, with the same bytes as a fresh one", () => {
+  it("a snapshot into given memory has the same bytes as a fresh one, and only that caller's memory is written", () => {
     const a = WasmKernel.load();
     for (let p = 0; p < 10; p++) addPatient(a, rng(p));
-    const first = a.snapshot({ reuse: true });
-    expect(first).toEqual(a.snapshot());
-    for (let p = 10; p < 12; p++) addPatient(a, rng(p)); // grows, but within the quarter kept spare
-    const second = a.snapshot({ reuse: true });
-    expect(second.buffer).toBe(first.buffer);
-    expect(second.byteLength).toBeGreaterThan(first.byteLength);
+    const first = a.snapshot();
+    const kept = first.slice();
+    const memory = new Uint8Array(first.byteLength * 2);
+    for (let p = 10; p < 12; p++) addPatient(a, rng(p));
+    const second = a.snapshot({ into: memory });
+    expect(second.buffer).toBe(memory.buffer);
     expect(second).toEqual(a.snapshot());
+    expect(first).toEqual(kept); // a snapshot taken without `into` is never written over
     expect(WasmKernel.restore(second).snapshot()).toEqual(second);
-    for (let p = 12; p < 40; p++) addPatient(a, rng(p)); // beyond the spare room: fresh memory
-    const third = a.snapshot({ reuse: true });
-    expect(third.buffer).not.toBe(second.buffer);
+    for (let p = 12; p < 60; p++) addPatient(a, rng(p)); // beyond the memory: fresh memory, with a quarter to spare
+    const third = a.snapshot({ into: memory });
+    expect(third.buffer).not.toBe(memory.buffer);
+    expect(third.buffer.byteLength).toBeGreaterThan(third.byteLength);
     expect(third).toEqual(a.snapshot());
   });
 

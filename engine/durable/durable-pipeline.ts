@@ -88,7 +88,8 @@ export class DurablePipeline {
   private flushing: Promise<void> | undefined;
   /** The snapshot being written, if any (one at a time). */
   private saving: Promise<void> | undefined;
-  /** The memory the last snapshot's state was packed into (see capture). */
+  /** The memory the last snapshot's kernel bytes and state went into (see capture). */
+  private kernelMemory: Uint8Array | undefined;
   private stateMemory: Buffer | undefined;
   private listeners = new Set<Listener>();
   private readonly recoveredListeners = new Set<() => void>();
@@ -299,15 +300,24 @@ export class DurablePipeline {
   }
 
   /**
-   * The snapshot of this instant. Its bytes go into the memory of the previous snapshot, whose
-   * save is done (a snapshot is due only while none is saving): fresh hundreds of MB each time
-   * made V8 collect the whole heap inside the capture, more than half of its stall.
+   * The snapshot of this instant, or undefined when it could not be taken (reported; the commit
+   * goes on). Its bytes go into the memory of the previous snapshot: fresh hundreds of MB each
+   * time made V8 collect the whole heap inside the capture, more than half of its stall. That
+   * memory is free: a capture runs only in a flush (which holds the flushing slot until its own
+   * snapshot's save is under way in `saving`) and only while no save is running, and a store does
+   * not keep a snapshot's bytes once saveSnapshot settled.
    */
-  private capture() {
-    const { kernel, state } = this.pipelineNow.exportState({ reuse: true });
-    const packed = packInto(this.stateMemory, { format: SNAPSHOT_FORMAT, state });
-    this.stateMemory = Buffer.from(packed.buffer, 0, packed.buffer.byteLength);
-    return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed };
+  private capture(): StoredSnapshot | undefined {
+    try {
+      const { kernel, state } = this.pipelineNow.exportState({ kernelInto: this.kernelMemory, views: true });
+      this.kernelMemory = new Uint8Array(kernel.buffer);
+      const packed = packInto(this.stateMemory, { format: SNAPSHOT_FORMAT, state });
+      this.stateMemory = Buffer.from(packed.buffer, 0, packed.buffer.byteLength);
+      return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed };
+    } catch (err) {
+      this.report(err, "snapshot capture");
+      return undefined;
+    }
   }
 
   private batchOf(group: Pending[]): CommitBatch {

@@ -102,8 +102,6 @@ export class WasmKernel implements Evaluator {
   private readonly v: Views;
   private readonly paramIds = new Map<string, number>();
   private readonly paramObjects = new WeakMap<ParamSet, { copy: ParamSet; id: number }>();
-  /** The memory of the last `snapshot({reuse: true})`, written over by the next one. */
-  private snapshotMemory: Uint8Array | undefined;
 
   private constructor(private readonly ex: KernelExports) {
     this.v = new Views(ex.memory, ex.heapBase());
@@ -272,14 +270,12 @@ export class WasmKernel implements Evaluator {
 
   /**
    * A copy of the kernel state: the header and the used records of every region (snapshot.ts).
-   * With `reuse`, the copy goes into the previous reusing snapshot's memory (valid until the next
-   * such call): a durable engine snapshots every minute, and a fresh 100 MB each time makes V8
-   * run a full garbage collection of the whole heap inside the snapshot.
+   * With `into`, the copy goes into that memory when it is large enough (its old bytes are
+   * overwritten: the caller must be done with them): a durable engine snapshots every minute, and
+   * a fresh 100 MB each time makes V8 run a full garbage collection of the whole heap inside it.
    */
-  snapshot(options: { reuse?: boolean } = {}): Uint8Array {
-    if (options.reuse !== true) return packState(this.v);
-    // The previous reusing snapshot's bytes are overwritten: for a caller that is done with them.
-    return (this.snapshotMemory = packState(this.v, this.snapshotMemory));
+  snapshot(options: { into?: Uint8Array } = {}): Uint8Array {
+    return packState(this.v, options.into);
   }
 
   /** Counts and bytes of state (slot bytes: hot + cold record; rule bytes per record; history counted apart). */

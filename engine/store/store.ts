@@ -47,6 +47,7 @@ export interface Store {
   /** Journal entries after `pos`, in order (at most `limit`). */
   readJournal(afterPos: number, limit: number): Promise<JournalEntry[]>;
 
+  /** Stores a snapshot; keeps no reference to its bytes once the promise settled (the engine reuses that memory). */
   saveSnapshot(snapshot: StoredSnapshot): Promise<void>;
   /** The newest snapshot, or undefined. Older snapshots may be pruned by the store. */
   latestSnapshot(): Promise<StoredSnapshot | undefined>;
