@@ -348,19 +348,18 @@ async function main(): Promise<void> {
         exportSeconds += (performance.now() - t2) / 1000;
         return x;
       };
-      m.stats!.reset();
-      await settle();
-      t = performance.now();
-      await m.d.snapshot();
-      const st = { ...m.stats!.stats };
-      const seconds = (performance.now() - t) / 1000;
+      const timedSnapshot = async () => {
+        m.stats!.reset();
+        await settle();
+        const started = performance.now();
+        await m.d.snapshot();
+        return { seconds: (performance.now() - started) / 1000, stats: { ...m.stats!.stats } };
+      };
+      const { seconds, stats: st } = await timedSnapshot();
       const exportFirst = exportSeconds;
       // A second one at once: every snapshot after a process's first (packed into the memory of the one before).
-      m.stats!.reset();
-      await settle();
-      t = performance.now();
-      await m.d.snapshot();
-      const again = { seconds: (performance.now() - t) / 1000, write: m.stats!.stats.snapshotSeconds };
+      const next = await timedSnapshot();
+      const again = { seconds: next.seconds, write: next.stats.snapshotSeconds };
       p.exportState = exportState;
       snapInfo[m.key] = { seconds, write: st.snapshotSeconds, exportState: exportFirst, kernel: st.snapshotBytes.kernel, state: st.snapshotBytes.state, pos: m.d.position(), again };
       log(`snapshot ${m.key}: ${(st.snapshotBytes.kernel / 1e6).toFixed(1)} MB kernel + ${(st.snapshotBytes.state / 1e6).toFixed(1)} MB state in ${snapInfo[m.key].seconds.toFixed(2)} s (exportState ${exportFirst.toFixed(2)} s, write ${st.snapshotSeconds.toFixed(2)} s); the next one ${again.seconds.toFixed(2)} s (capture ${(again.seconds - again.write).toFixed(2)} s)`);

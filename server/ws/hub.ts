@@ -1,7 +1,7 @@
 // All sockets of the server: the upgrade decision, the sessions, the fan-out of lifecycle events
 // and heartbeats. Fan-out: the events of one durable flush are collected and delivered together
-// (a microtask later, before the callers' answers), each encoded once per format, and each
-// session gets all of its frames under one cork (one write instead of one per event). Sessions
+// (a microtask later, before the callers' answers), each encoded once per format, and queued on
+// each recipient session, which writes what a tick gave it in one write (Session.flushOutbox). Sessions
 // are indexed by the teams and patients of their scope, so an event costs its recipients, not
 // every subscriber.
 import { VarselError } from "../../engine/errors.js";
@@ -139,27 +139,16 @@ export class Hub {
   private deliver(): void {
     const events = this.outbox;
     this.outbox = [];
-    const frames = new Map<Session, (string | Buffer)[]>();
     let sent = 0;
     for (const event of events) {
       const encoded: Partial<Record<Format, string | Buffer>> = {};
       for (const session of this.subscribers.candidates(event.patient, event.teams)) {
         if (!session.wants(event)) continue;
-        const frame = (encoded[session.format] ??= encode({ type: "event", event }, session.format));
-        let list = frames.get(session);
-        if (list === undefined) frames.set(session, (list = []));
-        list.push(frame);
+        // Queued only: each session writes what a tick gave it at the tick's end, in one write.
+        session.sendEncoded((encoded[session.format] ??= encode({ type: "event", event }, session.format)));
         sent++;
       }
       this.countTransition(event);
-    }
-    for (const [session, list] of frames) {
-      // One broken socket must not cost the other sessions their events.
-      try {
-        session.sendFrames(list);
-      } catch (err) {
-        this.ctx.logger.error({ err }, "event delivery to a session failed");
-      }
     }
     this.ctx.metrics.eventsPushed.inc(sent);
     if (this.batchStart !== undefined && sent > 0) {

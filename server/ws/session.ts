@@ -211,7 +211,7 @@ export class Session {
         const events = missed.events.filter((e) => e.seq <= released);
         this.floor = Math.max(msg.resumeFrom, Math.min(released, missed.lastSeq));
         this.send({ type: "subscribed", id: msg.id, seq: this.floor, resumedFrom: msg.resumeFrom, replayed: events.length });
-        this.sendFrames(events.map((event) => encode({ type: "event", event }, this.format)));
+        for (const event of events) this.sendEncoded(encode({ type: "event", event }, this.format));
         return;
       }
       this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
@@ -272,21 +272,17 @@ export class Session {
     this.sendSnapshot(this.scope ?? {});
   }
 
-  /** Sends frames encoded by the hub, in order. */
-  sendFrames(frames: readonly (string | Buffer)[]): void {
-    for (const frame of frames) this.sendFrame(frame);
-  }
-
   /** Sends a control message. */
   send(message: Record<string, unknown>): void {
-    this.sendFrame(encode(message, this.format));
+    this.sendEncoded(encode(message, this.format));
   }
 
   /**
-   * Queues a frame for the end of the current tick: the answers a group commit releases, and
-   * its events, leave in one write instead of one each.
+   * Queues a frame already encoded in this session's format for the end of the current tick: the
+   * answers a group commit releases, and its events, leave in one write instead of one each.
+   * Never throws (the write happens later, in flushOutbox).
    */
-  private sendFrame(frame: string | Buffer): void {
+  sendEncoded(frame: string | Buffer): void {
     if (this.closed) return;
     this.outbox.push(frame);
     if (this.outbox.length === 1) process.nextTick(() => this.flushOutbox());
