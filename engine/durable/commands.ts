@@ -5,13 +5,13 @@ import type { RuleDef } from "../rules/definitions.js";
 import type { ProgrammeId } from "../rules/programmes.js";
 import type { PatientInput } from "../pipeline.js";
 import type { RuleOverride } from "../thresholds.js";
+import type { CanonicalBatch } from "../ingest/canonical.js";
 
 export type Command =
   | { kind: "patient"; id: string; input: PatientInput }
   | { kind: "patient_thresholds"; id: string; rules: RuleOverride[]; author: string; reason: string }
   | { kind: "programme_thresholds"; id: ProgrammeId; rules: RuleDef[]; author: string; reason: string }
-  | { kind: "readings"; items: unknown[]; teams?: string[]; channel: string; compact?: boolean }
-  | { kind: "fhir"; resource: unknown; teams?: string[]; channel: string; compact?: boolean }
+  | { kind: "ingest"; source: "readings" | "fhir"; batch: CanonicalBatch; teams?: string[]; channel: string; compact?: boolean }
   | { kind: "tick" }
   | { kind: "ack"; alert: string; by: string; note?: string }
   | { kind: "silence_add"; patient?: string; rule?: string; until: number; reason: string; author: string }

@@ -2,20 +2,44 @@
 // SQLite (embedded default, engine/store/sqlite.ts) and PostgreSQL (engine/store/postgres.ts).
 // The durable layer (engine/durable/) decides what to write and when; a store writes it.
 import type { JournalEntry } from "../durable/commands.js";
-import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
-import type { PatientRecord } from "../pipeline.js";
-import type { ThresholdVersion } from "../thresholds.js";
+import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
+import type { MetricKey } from "../metrics.js";
 
 /** One group commit: commands applied in memory, in order, and everything they produced. */
 export interface CommitBatch {
   /** Journal entries, positions strictly increasing and contiguous with what is stored. */
   entries: JournalEntry[];
-  /** The lifecycle events the entries produced, seq strictly increasing. */
+  /** The lifecycle events the entries produced (their returned events), seq strictly increasing. */
   events: LifecycleEvent[];
-  /** Patients created or changed by the entries (latest state). */
-  patients: PatientRecord[];
-  /** Threshold versions recorded by the entries. */
-  thresholds: { scope: "patient" | "programme"; id: string; version: ThresholdVersion }[];
+  /** The readings the entries evaluated, with their triage (the readings view). */
+  readings: StoredReading[];
+}
+
+/** One evaluated reading as stored: canonical unit, with the triage it got. */
+export interface StoredReading {
+  patient: string;
+  metric: MetricKey;
+  /** Epoch ms of the measurement. */
+  time: number;
+  /** In the metric's canonical unit. */
+  value: number;
+  /** TRIAGE_NAMES: "N", "yellow_low", ..., "not_triaged", "reference_needed". */
+  triage: string;
+  /** Clock time it was received at (its journal entry's). */
+  receivedAt: number;
+  id?: string;
+  device?: string;
+}
+
+/** Which stored readings to read. */
+export interface ReadingQuery {
+  patient: string;
+  metric?: MetricKey;
+  /** Inclusive bounds on the measurement time (epoch ms). */
+  from?: number;
+  to?: number;
+  /** At most this many, newest first. */
+  limit: number;
 }
 
 /** The whole engine state at a journal position. */
@@ -57,12 +81,13 @@ export interface Store {
   /** Deletes events older than `before` (ms); returns how many. */
   pruneEvents(before: number): Promise<number>;
 
-  // ---- materialized views, written from the commits ----
-  patient(id: string): Promise<PatientRecord | undefined>;
-  thresholdHistory(scope: "patient" | "programme", id: string): Promise<ThresholdVersion[]>;
+  // ---- read models, written from the commits' returned events and readings ----
   /** The alert as of its latest event. */
   alert(id: string): Promise<Alert | undefined>;
   /** Every event of one alert (raised, updated, acknowledged, ..., resolved), in order. */
   alertHistory(id: string): Promise<LifecycleEvent[]>;
-  silences(): Promise<Silence[]>;
+  /** Stored readings of one patient, newest first (time, then receipt order). */
+  readings(query: ReadingQuery): Promise<StoredReading[]>;
+  /** Deletes readings received before `before` (ms); returns how many. */
+  pruneReadings(before: number): Promise<number>;
 }
