@@ -1,5 +1,5 @@
-// The engine: raw readings in, triage and alert transitions out. Validation happens here, so bad
-// input never reaches the evaluator and never costs its valid neighbours their evaluation.
+// The engine: validated readings (as columns) in, triage and alert transitions out; patients and
+// their compiled rules on the evaluator (wasm kernel or oracle).
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "./clock.js";
 import type { Evaluator, Transition } from "./evaluator.js";
 import {
@@ -20,7 +20,7 @@ import {
 import { KIND_SCORE } from "../assembly/layout.js";
 import { WasmKernel } from "./kernel/wasm-kernel.js";
 import type { ReadingColumns } from "./ingest/columns.js";
-import { normalizeReading, type BatchRejection, type Reading } from "./ingest/normalize.js";
+import type { BatchRejection, Reading } from "./ingest/normalize.js";
 import { PatientRegistry, type PatientConfig } from "./patients.js";
 import type { RuleDef } from "./rules/definitions.js";
 import type { ProgrammeId } from "./rules/programmes.js";
@@ -100,49 +100,6 @@ export class Engine {
   /** Creates or reconfigures a patient (programme, overrides, references, pause); returns the ids of removed rules. */
   configurePatient(patient: string, config: PatientConfig, now: number): string[] {
     return this.patients.configure(patient, config, now);
-  }
-
-  /** Validates raw items, evaluates the valid ones in time order, and reports each rejected one by index. */
-  ingest(items: readonly unknown[], now: number): IngestResult {
-    const rejected: BatchRejection[] = [];
-    const valid: { index: number; reading: Reading }[] = [];
-    items.forEach((item, index) => {
-      const result = normalizeReading(item, now);
-      if (!result.ok) rejected.push({ index, ...result.rejection });
-      else if (!this.patients.has(result.reading.patient)) rejected.push({ index, code: "unknown_patient", message: "unknown patient" });
-      else valid.push({ index, reading: result.reading });
-    });
-    const evaluated = this.evaluate(valid, now);
-    return { accepted: valid.length, rejected, ...evaluated };
-  }
-
-  /** Evaluates already validated readings (e.g. from FHIR), `index` being their place in the request. */
-  evaluate(valid: { index: number; reading: Reading }[], now: number): Pick<IngestResult, "readings" | "transitions"> {
-    const ordered = [...valid].sort((a, b) => a.reading.time - b.reading.time);
-    const slots = ordered.map(({ reading }) => this.patients.slotOf(reading.patient, reading.metric));
-    const started = performance.now();
-    const result = this.ev.evaluate(
-      slots,
-      ordered.map(({ reading }) => reading.time),
-      ordered.map(({ reading }) => reading.value),
-      now,
-      utcOffsetMs(this.timeZone, now),
-    );
-    this.onBatch?.((performance.now() - started) / 1000, ordered.length);
-    // Written out field by field: a spread here cost more than the whole wasm evaluation (bench:server).
-    const readings: EvaluatedReading[] = ordered.map(({ index, reading: r }, i) => ({
-      patient: r.patient,
-      metric: r.metric,
-      metricIndex: r.metricIndex,
-      value: r.value,
-      time: r.time,
-      id: r.id,
-      device: r.device,
-      index,
-      triage: TRIAGE_NAMES[result.triage[i]],
-    }));
-    const transitions = result.transitions.map((t) => this.describe(t, t.reading >= 0 ? ordered[t.reading].index : undefined));
-    return { readings, transitions };
   }
 
   /**

@@ -52,6 +52,7 @@ export const ERRORS = {
   invalid_threshold: { status: 422, message: "threshold definition is invalid" },
   resync_required: { status: 410, message: "requested events are no longer retained: resynchronise from a snapshot" },
   store_unavailable: { status: 503, message: "store is unavailable" },
+  engine_recovering: { status: 503, message: "the engine is rebuilding its state from the store after an internal error; retry shortly" },
   internal_error: { status: 500, message: "internal error" },
 
   // -- server protocol --

@@ -6,14 +6,13 @@ import { TRIAGE_NAMES } from "./alerts.js";
 import { Engine, type EvaluatedReading } from "./engine.js";
 import { VarselError } from "./errors.js";
 import type { Evaluator } from "./evaluator.js";
-import { fhirToItems, ingestFhir } from "./ingest/fhir.js";
+import type { CanonicalBatch, CanonicalReading } from "./ingest/canonical.js";
 import { ReadingColumns } from "./ingest/columns.js";
 import { PatientCache, type SenderScope } from "./ingest/patient-cache.js";
-import { newReadingFields, normalizeReading, readInto, type BatchRejection, type Reading } from "./ingest/normalize.js";
+import type { BatchRejection } from "./ingest/normalize.js";
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
 import { limitsInForce } from "./lifecycle/rules.js";
-import type { ReviewSource } from "./lifecycle/review.js";
 import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
 import { IdempotencyWindow, type IdempotencyState } from "./idempotency.js";
 import type { RegistryState } from "./patients.js";
@@ -21,7 +20,8 @@ import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
-import { METRICS, resolveMetric } from "./metrics.js";
+import { metricByKey } from "./metrics.js";
+import type { StoredReading } from "./store/store.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -47,6 +47,8 @@ export interface IngestScope {
 export interface IngestOptions {
   /** The answer's `readings` lists only readings whose triage is not N (counts stay complete). */
   compact?: boolean;
+  /** Also return every evaluated reading with its triage, for the store's readings view. */
+  keep?: boolean;
 }
 
 export interface IngestAnswer {
@@ -61,6 +63,12 @@ export interface IngestAnswer {
   readings: { index: number; metric: string; triage: string }[];
   /** Alert transitions this batch caused. */
   transitions: number;
+}
+
+/** What an ingest did: the answer, and (with `keep`) every evaluated reading for the store. */
+export interface Ingested {
+  answer: IngestAnswer;
+  readings: StoredReading[];
 }
 
 /** Everything but the kernel, as plain data (snapshots). */
@@ -87,6 +95,8 @@ const DEFAULT_IDEMPOTENCY_WINDOW = 1_000_000;
 interface Batch {
   scope: SenderScope;
   cols: ReadingColumns;
+  /** The admitted readings, by column position. */
+  admitted: CanonicalReading[];
   rejected: BatchRejection[];
   duplicates: { index: number; id: string }[];
   /** Measurement-id keys admitted in this batch (created at the first id). */
@@ -103,7 +113,6 @@ export class Pipeline {
   private readonly seen: IdempotencyWindow;
   private readonly cache = new PatientCache((id) => (this.patients.has(id) ? this.teamsOf(id) : undefined));
   private readonly cols = new ReadingColumns();
-  private readonly fields = newReadingFields();
 
   constructor(options: PipelineOptions = {}) {
     this.engine = new Engine({
@@ -161,12 +170,42 @@ export class Pipeline {
 
   // ---- patients and thresholds ----
 
-  /** Creates or updates a patient; validation failures leave the patient as it was. */
-  upsertPatient(id: string, input: PatientInput, now: number): PatientRecord {
-    if (input.programme !== undefined && PROGRAMMES[input.programme] === undefined) {
+  // Each command's preconditions are checked in full before its first change (engine/durable/apply.ts
+  // calls check* first): a refused command changes nothing.
+
+  /** Throws what upsertPatient would refuse; changes nothing. */
+  checkPatient(id: string, input: PatientInput, now: number): void {
+    if (input.programme !== undefined && !Object.hasOwn(PROGRAMMES, input.programme)) {
       throw new VarselError("invalid_body", `unknown programme ${input.programme}`, { programme: input.programme });
     }
     validateChain(input.careTeams);
+    for (const [metric, value] of Object.entries(input.references)) {
+      if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
+      if (typeof value !== "number" || !Number.isFinite(value)) throw new VarselError("invalid_body", `reference for ${metric} must be a finite number`);
+    }
+    this.checkRules(input.programme, undefined, this.thresholds.patientOverrides(id), now);
+  }
+
+  /** Throws what setPatientThresholds would refuse; changes nothing. */
+  checkPatientThresholds(id: string, rules: RuleOverride[], now: number): void {
+    this.checkRules(this.requirePatient(id).programme, undefined, rules, now);
+  }
+
+  /** Throws what setProgrammeThresholds would refuse (the set, and each patient's overrides on it); changes nothing. */
+  checkProgrammeThresholds(id: ProgrammeId, rules: RuleDef[], now: number): void {
+    if (!Object.hasOwn(PROGRAMMES, id)) throw new VarselError("not_found", `unknown programme ${id}`);
+    compileRuleSet(rules, { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
+    for (const patient of this.engine.patients.onProgramme(id)) this.checkRules(id, rules, this.thresholds.patientOverrides(patient), now);
+  }
+
+  /** Compiles a patient's effective rules without keeping them: throws invalid_threshold as configuring would. */
+  private checkRules(programme: ProgrammeId | undefined, programmeRules: RuleDef[] | undefined, overrides: RuleOverride[], now: number): void {
+    const base = programme === undefined ? undefined : { ...PROGRAMMES[programme], rules: programmeRules ?? this.thresholds.programmeRules(programme) };
+    compileRuleSet(effectiveRules(base, overrides), { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
+  }
+
+  /** Creates or updates a patient (checked by checkPatient). */
+  upsertPatient(id: string, input: PatientInput, now: number): PatientRecord {
     const record: PatientRecord = { id, ...input, updatedAt: now };
     this.reconfigure(record, this.thresholds.patientOverrides(id), now);
     this.lifecycle.setPatient(id, { programme: input.programme, careTeams: input.careTeams }, now);
@@ -184,18 +223,15 @@ export class Pipeline {
     return [...new Set(this.patients.get(patient)?.careTeams.map((e) => e.team) ?? [])];
   }
 
-  /** Replaces a patient's overrides; the new version is recorded only if every rule compiles. */
+  /** Replaces a patient's overrides (checked by checkPatientThresholds). */
   setPatientThresholds(id: string, rules: RuleOverride[], author: string, reason: string, now: number): ThresholdVersion {
     const record = this.requirePatient(id);
     this.reconfigure(record, rules, now);
     return this.thresholds.setPatient(id, rules, author, reason, now);
   }
 
-  /** Replaces a programme's rule set and re-judges every patient on it from now on. */
+  /** Replaces a programme's rule set and re-judges every patient on it from now on (checked by checkProgrammeThresholds). */
   setProgrammeThresholds(id: ProgrammeId, rules: RuleDef[], author: string, reason: string, now: number): ThresholdVersion {
-    if (PROGRAMMES[id] === undefined) throw new VarselError("not_found", `unknown programme ${id}`);
-    // Validate the whole set before recording it: a bad rule leaves the programme as it was.
-    compileRuleSet(rules, { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
     const version = this.thresholds.setProgramme(id, rules, author, reason, now);
     for (const patient of this.engine.patients.onProgramme(id)) {
       this.reconfigure(this.requirePatient(patient), this.thresholds.patientOverrides(patient), now);
@@ -241,41 +277,23 @@ export class Pipeline {
   // ---- ingest ----
 
   /**
-   * Plain readings: validates each, evaluates the valid ones, feeds the lifecycle. With
-   * `compact`, the answer's `readings` lists only readings whose triage is not N.
+   * A validated batch (engine/ingest/canonical.ts): scope, registration and measurement-id checks
+   * per reading, evaluation of the admitted ones, the lifecycle fed with the outcome; FHIR
+   * withdrawals last. Never throws on any batch: every refusal is an item's rejection.
    */
-  ingest(items: readonly unknown[], scope: IngestScope, now: number, options: IngestOptions = {}): IngestAnswer {
+  ingest(batch: CanonicalBatch, scope: IngestScope, now: number, options: IngestOptions = {}): Ingested {
     const b = this.startBatch(scope);
-    const f = this.fields;
-    for (let index = 0; index < items.length; index++) {
-      const rejection = readInto(items[index], now, f);
-      if (rejection !== undefined) b.rejected.push({ index, code: rejection.code, message: rejection.message });
-      else this.admit(b, index, f.patient, f.metric.index, f.metric.key, f.value, f.time, f.id);
-    }
-    // Full reading objects only for the few readings the lifecycle needs (normalizing is deterministic).
-    const readingAt = (pos: number) => (normalizeReading(items[b.cols.index[pos]], now) as { reading: Reading }).reading;
-    return this.evaluate(b, [], now, options, readingAt, { items });
-  }
-
-  /** A FHIR Observation or Bundle: entries (and BP components) become readings; `index` is the entry index. */
-  ingestFhir(resource: unknown, scope: IngestScope, now: number, options: IngestOptions = {}): IngestAnswer {
-    const fhir = ingestFhir(resource, now, (ref) => ref);
-    const b = this.startBatch(scope);
-    for (const r of fhir.rejected) {
-      b.rejected.push({ index: r.entry, code: r.code, message: r.component === undefined ? r.message : `component ${r.component}: ${r.message}` });
-    }
-    const admitted: Reading[] = [];
-    for (const { entry, reading: r } of fhir.accepted) {
-      if (this.admit(b, entry, r.patient, r.metricIndex, r.metric, r.value, r.time, r.id)) admitted.push(r);
-    }
-    const invalidated = fhir.invalidations.map((i) => ({ index: i.entry, id: i.id }));
-    const answer = this.evaluate(b, invalidated, now, options, (pos) => admitted[pos], { attribute: (r) => fhirOrigin(resource, r.index) });
-    for (const i of fhir.invalidations) {
+    const rejected = b.rejected;
+    for (const r of batch.rejected) rejected.push({ index: r.index, code: r.code, message: r.message });
+    for (const r of batch.readings) this.admit(b, r);
+    const invalidated = batch.invalidations.map((i) => ({ index: i.index, id: i.id }));
+    const ingested = this.evaluate(b, batch, invalidated, now, options);
+    for (const i of batch.invalidations) {
       // Only a sender that may send for the patient may withdraw its readings.
       const entry = i.patient === undefined ? undefined : this.cache.entry(i.patient);
       if (entry !== undefined && this.cache.admits(entry, b.scope)) this.lifecycle.withdrawReading(i.patient!, i.id, now);
     }
-    return answer;
+    return ingested;
   }
 
   /** Per-batch state for admit(). */
@@ -283,6 +301,7 @@ export class Pipeline {
     return {
       scope: this.cache.scope(scope.teams),
       cols: this.cols.reset(),
+      admitted: [],
       rejected: [],
       duplicates: [],
       inBatch: undefined,
@@ -292,44 +311,39 @@ export class Pipeline {
 
   /**
    * Scope, registration and measurement-id checks of one valid reading; the reading goes into
-   * the batch's columns, or into rejected / duplicates. True when it was admitted.
+   * the batch's columns, or into rejected / duplicates.
    */
-  private admit(b: Batch, index: number, patient: string, metricIndex: number, metric: string, value: number, time: number, id: string | undefined): boolean {
+  private admit(b: Batch, r: CanonicalReading): void {
+    const { index, patient, metric, id } = r;
     const entry = this.cache.entry(patient);
     // A scoped sender (a device) learns nothing about patients outside its teams, not even whether they exist.
     if (!this.cache.admits(entry, b.scope)) {
       b.rejected.push({ index, code: "forbidden", message: "patient is not in the sender's care teams" });
-      return false;
+      return;
     }
     if (entry === undefined) {
       b.rejected.push({ index, code: "unknown_patient", message: "patient is not registered" });
-      return false;
+      return;
     }
     if (id !== undefined) {
       const key = `${patient}\u0000${metric}\u0000${id}`;
       b.inBatch ??= new Set();
       if (this.seen.has(key) || b.inBatch.has(key)) {
         b.duplicates.push({ index, id });
-        return false;
+        return;
       }
       b.inBatch.add(key);
       b.keys.push(key);
     }
+    const metricIndex = metricByKey(metric)!.index;
     let slot = entry.slots[metricIndex];
     if (slot < 0) slot = entry.slots[metricIndex] = this.engine.patients.slotOf(patient, metric);
-    b.cols.push(slot, time, value, metricIndex, index);
-    return true;
+    b.cols.push(slot, r.time, r.value, metricIndex, index);
+    b.admitted.push(r);
   }
 
   /** Evaluates the batch's columns, feeds the lifecycle and builds the answer. */
-  private evaluate(
-    b: Batch,
-    invalidated: { index: number; id: string }[],
-    now: number,
-    options: IngestOptions,
-    readingAt: (pos: number) => Reading,
-    review: Omit<ReviewSource, "knownPatient">,
-  ): IngestAnswer {
+  private evaluate(b: Batch, batch: CanonicalBatch, invalidated: { index: number; id: string }[], now: number, options: IngestOptions): Ingested {
     const cols = b.cols;
     const n = cols.length;
     const { triage, order, transitions } = this.engine.evaluateColumns(cols, now);
@@ -340,20 +354,24 @@ export class Pipeline {
     // why) and readings that need a review; the answer, every reading or only those not N.
     const needed: EvaluatedReading[] = [];
     const readings: IngestAnswer["readings"] = [];
+    const stored: StoredReading[] = [];
     for (let k = 0; k < n; k++) {
       const pos = order === undefined ? k : order[k];
       const code = triage[k];
       const index = cols.index[pos];
-      if (options.compact !== true || code !== TRIAGE_N) readings.push({ index, metric: METRICS[cols.metric[pos]].key, triage: TRIAGE_NAMES[code] });
+      const r = b.admitted[pos];
+      if (options.compact !== true || code !== TRIAGE_N) readings.push({ index, metric: r.metric, triage: TRIAGE_NAMES[code] });
+      if (options.keep === true) stored.push(storedReading(r, TRIAGE_NAMES[code], now));
       if (code === TRIAGE_NOT_TRIAGED || code === TRIAGE_REF_NEEDED || (triggers.size > 0 && triggers.has(index))) {
-        const r = readingAt(pos);
-        needed.push({ patient: r.patient, metric: r.metric, metricIndex: r.metricIndex, value: r.value, time: r.time, id: r.id, device: r.device, index, triage: TRIAGE_NAMES[code] });
+        needed.push({ patient: r.patient, metric: r.metric, metricIndex: cols.metric[pos], value: r.value, time: r.time, id: r.id, device: r.device, index, triage: TRIAGE_NAMES[code] });
       }
     }
     const rejected = b.rejected;
-    this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { ...review, knownPatient: (p) => this.patients.has(p) });
+    // A unit failure is shown to the patient's clinicians: canonicalization attributed it.
+    const attribution = new Map(batch.rejected.filter((r) => r.patient !== undefined).map((r) => [r.index, { patient: r.patient!, metric: r.metric! }]));
+    this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { attribute: (r) => attribution.get(r.index), knownPatient: (p) => this.patients.has(p) });
     rejected.sort((a, c) => a.index - c.index);
-    return { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length };
+    return { answer: { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length }, readings: stored };
   }
 
   /** Advances the clock for missing data, pending timers, silences and escalation. */
@@ -363,13 +381,10 @@ export class Pipeline {
   }
 }
 
-/** Patient and metric of a rejected FHIR entry, so a unit failure can be shown to its clinicians. */
-function fhirOrigin(resource: unknown, entry: number): { patient: string; metric: string } | undefined {
-  try {
-    const item = fhirToItems(resource).items.find((i) => i.entry === entry)?.item;
-    const metric = item === undefined ? undefined : resolveMetric(item.metric)?.metric.key;
-    return item === undefined || metric === undefined ? undefined : { patient: item.patient, metric };
-  } catch {
-    return undefined;
-  }
+/** An evaluated reading as the store keeps it. */
+function storedReading(r: CanonicalReading, triage: string, receivedAt: number): StoredReading {
+  const out: StoredReading = { patient: r.patient, metric: r.metric, time: r.time, value: r.value, triage, receivedAt };
+  if (r.id !== undefined) out.id = r.id;
+  if (r.device !== undefined) out.device = r.device;
+  return out;
 }

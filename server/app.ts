@@ -150,6 +150,7 @@ export class VarselServer {
     } catch (err) {
       if (!(err instanceof VarselError)) {
         this.ctx.logger.error({ err, method: req.method, path: req.path }, "request failed");
+        this.metrics.requestsRejected.inc({ code: "internal_error" });
         return replyError("internal_error");
       }
       this.metrics.requestsRejected.inc({ code: err.code });

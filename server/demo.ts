@@ -3,6 +3,7 @@
 // its stale-data alert shows missing data after 15 minutes (a sensor's 5-minute cadence cannot
 // be simulated every few seconds without absurd trend forecasts).
 import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { canonicalReadings } from "../engine/ingest/canonical.js";
 
 export const DEMO_TEAMS = ["hospital-lung", "hospital-heart", "municipality-aarhus", "gp-1234"];
 
@@ -27,16 +28,13 @@ export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promi
     const t = Date.now();
     const wave = Math.sin(step / 4);
     step++;
-    void durable.execute({
-      kind: "readings",
-      channel: "demo",
-      items: [
+    const items = [
         { patient: "demo-kol-1", metric: "spo2", value: Math.round(91 + 4 * wave), time: t },
         { patient: "demo-kol-1", metric: "pulse", value: Math.round(95 + 15 * wave), time: t },
         { patient: "demo-hjerte-1", metric: "weight", value: 82 + step * 0.15, time: t },
         { patient: "demo-hjerte-1", metric: "bp_sys", value: Math.round(150 + 25 * wave), time: t },
-      ],
-    }).catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
+    ];
+    void durable.execute({ kind: "ingest", source: "readings", channel: "demo", batch: canonicalReadings(items, t) }).catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
   };
   feed();
   const timer = setInterval(feed, everyMs);

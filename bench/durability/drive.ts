@@ -6,7 +6,14 @@ import { performance, PerformanceObserver } from "node:perf_hooks";
 import type { DurablePipeline } from "../../engine/durable/durable-pipeline.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
 import type { CommitBatch, Store, StoredSnapshot } from "../../engine/store/store.js";
+import type { Command } from "../../engine/durable/commands.js";
+import { canonicalReadings } from "../../engine/ingest/canonical.js";
 import type { Timed } from "./workload.js";
+
+/** Raw readings become the canonical ingest command the server would execute (validated at issue time, as it does). */
+function asCommand(c: Timed["command"], now: number): Command {
+  return c.kind === "readings" ? { kind: "ingest", source: "readings", batch: canonicalReadings(c.items, now), channel: c.channel } : c;
+}
 
 const OUT_OF_BAND = new Set(["L", "H", "LL", "HH"]);
 
@@ -62,7 +69,7 @@ export function drive(d: DurablePipeline, clock: SimClock, cmds: readonly Timed[
         r.readings += c.readings;
         const started = performance.now();
         open++;
-        d.execute(c.command).then(
+        d.execute(asCommand(c.command, c.now)).then(
           (answer) => {
             latencyMs[i] = c.command.kind === "readings" ? performance.now() - started : NaN;
             open--;
@@ -148,7 +155,7 @@ export function instrument(store: Store, sampleEvery = 64): { stats: StoreStats;
       s.commits++;
       s.entries += batch.entries.length;
       s.events += batch.events.length;
-      for (const e of batch.entries) if (e.command.kind === "readings") s.readingsInCommits += e.command.items.length;
+      for (const e of batch.entries) if (e.command.kind === "ingest") s.readingsInCommits += e.command.batch.items;
       if (s.commits % sampleEvery === 1 && s.samples.length < 16) s.samples.push({ batch, ms });
     }
   };

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { DurablePipeline, SNAPSHOT_FORMAT } from "../../engine/durable/durable-pipeline.js";
-import { applyCommand } from "../../engine/durable/apply.js";
+import { applyCommand, checkCommand } from "../../engine/durable/apply.js";
 import { VarselError } from "../../engine/errors.js";
 import { WasmKernel } from "../../engine/kernel/wasm-kernel.js";
 import { IdempotencyWindow } from "../../engine/idempotency.js";
@@ -128,12 +128,14 @@ async function split(store: Awaited<ReturnType<typeof openStore>>): Promise<void
     t = performance.now();
     for (const entry of page) {
       try {
+        checkCommand(p, entry);
         applyCommand(p, entry);
+        p.lifecycle.takeEvents();
       } catch (err) {
         if (!(err instanceof VarselError)) throw err;
         refused++;
       }
-      if (entry.command.kind === "readings") readings += entry.command.items.length;
+      if (entry.command.kind === "ingest") readings += entry.command.batch.items;
       pos = entry.pos;
     }
     replay += s(t);

@@ -248,10 +248,17 @@ export function sessionItems(day: Day, s: number, out: Item[] = []): Item[] {
   return out;
 }
 
-/** A command with the clock time it arrives at; `readings` = items it carries (0 for ticks). */
+/** Raw readings as a request carries them: validated into an ingest command when issued (drive.ts), as the server does. */
+export interface RawReadings {
+  kind: "readings";
+  items: Item[];
+  channel: string;
+}
+
+/** A command (or raw readings) with the clock time it arrives at; `readings` = items it carries (0 for ticks). */
 export interface Timed {
   now: number;
-  command: Command;
+  command: Command | RawReadings;
   readings: number;
 }
 

@@ -1,7 +1,15 @@
 // Applies one journaled command to a pipeline at the command's own clock time. Live requests and
 // recovery replay both go through here, which is what makes replay reproduce the same state.
+//
+// Two steps, as ws's handleUpgrade → completeUpgrade: `checkCommand` runs every precondition of
+// the command and changes nothing; `applyCommand` then makes the change and returns what it
+// caused (the answer, the lifecycle events, the readings evaluated). A command that fails its
+// check is refused with no change; one that throws inside `applyCommand` is a bug (the durable
+// layer rebuilds from the store).
+import { canonicalFhir, canonicalReadings } from "../ingest/canonical.js";
 import type { IngestAnswer, PatientRecord, Pipeline } from "../pipeline.js";
-import type { Alert, Silence } from "../lifecycle/types.js";
+import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
+import type { StoredReading } from "../store/store.js";
 import type { ThresholdVersion } from "../thresholds.js";
 import type { Command, JournalEntry } from "./commands.js";
 
@@ -10,8 +18,7 @@ export interface CommandResults {
   patient: PatientRecord;
   patient_thresholds: ThresholdVersion;
   programme_thresholds: ThresholdVersion;
-  readings: IngestAnswer;
-  fhir: IngestAnswer;
+  ingest: IngestAnswer;
   tick: undefined;
   ack: Alert;
   silence_add: Silence;
@@ -20,28 +27,75 @@ export interface CommandResults {
 
 export type ResultOf<C extends Command> = CommandResults[C["kind"]];
 
-/** Applies a command; throws (VarselError) without changing state when the command is refused. */
-export function applyCommand(pipeline: Pipeline, entry: JournalEntry): CommandResults[Command["kind"]] {
+/** What applying a command did. */
+export interface Applied<R = CommandResults[Command["kind"]]> {
+  result: R;
+  /** The lifecycle events it caused, in order (numbered). */
+  events: LifecycleEvent[];
+  /** The readings it evaluated, with their triage (the store's readings view; empty unless asked). */
+  readings: StoredReading[];
+}
+
+/** Throws (VarselError) what the command would be refused with; changes nothing. */
+export function checkCommand(pipeline: Pipeline, entry: JournalEntry): void {
   const { command: c, at } = entry;
   switch (c.kind) {
     case "patient":
-      return pipeline.upsertPatient(c.id, c.input, at);
+      return pipeline.checkPatient(c.id, c.input, at);
     case "patient_thresholds":
-      return pipeline.setPatientThresholds(c.id, c.rules, c.author, c.reason, at);
+      return pipeline.checkPatientThresholds(c.id, c.rules, at);
     case "programme_thresholds":
-      return pipeline.setProgrammeThresholds(c.id, c.rules, c.author, c.reason, at);
-    case "readings":
-      return pipeline.ingest(c.items, { teams: c.teams, channel: c.channel }, at, { compact: c.compact });
-    case "fhir":
-      return pipeline.ingestFhir(c.resource, { teams: c.teams, channel: c.channel }, at, { compact: c.compact });
+      return pipeline.checkProgrammeThresholds(c.id, c.rules, at);
+    case "ingest": // every item was validated into the batch; the rest are item outcomes
+    case "tick":
+      return;
+    case "ack":
+      return pipeline.lifecycle.checkAck(c.alert, c.by, c.note);
+    case "silence_add":
+      return pipeline.lifecycle.checkSilence(silenceInput(c), at);
+    case "silence_remove":
+      return pipeline.lifecycle.checkRemoveSilence(c.id, c.by, at);
+  }
+}
+
+/** Applies a command that passed checkCommand; `keepReadings`: return the evaluated readings too. */
+export function applyCommand(pipeline: Pipeline, entry: JournalEntry, keepReadings = false): Applied {
+  const { command: c, at } = entry;
+  const done = (result: CommandResults[Command["kind"]], readings: StoredReading[] = []): Applied => ({ result, events: pipeline.lifecycle.takeEvents(), readings });
+  switch (c.kind) {
+    case "patient":
+      return done(pipeline.upsertPatient(c.id, c.input, at));
+    case "patient_thresholds":
+      return done(pipeline.setPatientThresholds(c.id, c.rules, c.author, c.reason, at));
+    case "programme_thresholds":
+      return done(pipeline.setProgrammeThresholds(c.id, c.rules, c.author, c.reason, at));
+    case "ingest": {
+      const { answer, readings } = pipeline.ingest(c.batch, { teams: c.teams, channel: c.channel }, at, { compact: c.compact, keep: keepReadings });
+      return done(answer, readings);
+    }
     case "tick":
       pipeline.tick(at);
-      return undefined;
+      return done(undefined);
     case "ack":
-      return pipeline.lifecycle.ack(c.alert, c.by, c.note, at);
+      return done(pipeline.lifecycle.ack(c.alert, c.by, c.note, at));
     case "silence_add":
-      return pipeline.lifecycle.addSilence({ patient: c.patient, rule: c.rule, until: c.until, reason: c.reason, author: c.author }, at);
+      return done(pipeline.lifecycle.addSilence(silenceInput(c), at));
     case "silence_remove":
-      return pipeline.lifecycle.removeSilence(c.id, c.by, at);
+      return done(pipeline.lifecycle.removeSilence(c.id, c.by, at));
   }
+}
+
+function silenceInput(c: Extract<Command, { kind: "silence_add" }>) {
+  return { patient: c.patient, rule: c.rule, until: c.until, reason: c.reason, author: c.author };
+}
+
+/** A journal entry of an older layout (raw `readings` / `fhir` bodies), validated now as it was then: at its own time. */
+export function upgradeEntry(entry: JournalEntry): JournalEntry {
+  const c = entry.command as unknown as { kind: string; items?: unknown[]; resource?: unknown; teams?: string[]; channel: string; compact?: boolean };
+  if (c.kind !== "readings" && c.kind !== "fhir") return entry;
+  const batch = c.kind === "readings" ? canonicalReadings(c.items ?? [], entry.at) : canonicalFhir(c.resource, entry.at);
+  const command: Command = { kind: "ingest", source: c.kind, batch, channel: c.channel };
+  if (c.teams !== undefined) command.teams = c.teams;
+  if (c.compact !== undefined) command.compact = c.compact;
+  return { ...entry, command };
 }

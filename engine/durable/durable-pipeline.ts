@@ -1,10 +1,13 @@
-// Nothing acknowledged is lost. Every state change is a command: it is applied in memory at once
-// (deterministically, at its own clock time), its events are held back, and the command plus its
-// events are written in one transaction together with the commands that arrived meanwhile
-// (group commit). Only then are the events pushed and the caller answered. A failed commit
+// Nothing acknowledged is lost. Every state change is a command: checked (a refused command
+// changes nothing), encoded for the journal exactly as it will be applied, applied in memory at
+// once (deterministically, at its own clock time), and it returns the events it caused. The
+// command's bytes and its events are written in one transaction together with the commands that
+// arrived meanwhile (group commit). Only then are the events published (one send) and the caller
+// answered. A failed commit
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
 import { performance } from "node:perf_hooks";
+import { isDeepStrictEqual } from "node:util";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
 import { LAYOUT_VERSION } from "../../assembly/layout.js";
@@ -13,9 +16,9 @@ import { WasmKernel } from "../kernel/wasm-kernel.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
-import { asBuffer } from "../store/codec.js";
-import type { CommitBatch, Store, StoredSnapshot } from "../store/store.js";
-import { applyCommand, type ResultOf } from "./apply.js";
+import { asBuffer, decodeBody, encodeBody } from "../store/codec.js";
+import type { CommitBatch, Store, StoredReading, StoredSnapshot } from "../store/store.js";
+import { applyCommand, checkCommand, upgradeEntry, type Applied, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
@@ -28,6 +31,26 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefined
  */
 export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
+/** Stored readings are kept 30 days by default. */
+export const DEFAULT_READING_RETENTION_MS = 30 * 86_400_000;
+
+/**
+ * The command's journal bytes. Refuses (invalid_field) a command that would not decode to exactly
+ * itself (a lone surrogate, a key MessagePack cannot keep): replay must apply what was applied.
+ * Ingest batches are canonical by construction (engine/ingest/canonical.ts) and skip the round trip.
+ */
+function journalBytes(command: Command): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeBody(command);
+  } catch {
+    throw new VarselError("invalid_field", "the request holds a value that cannot be journaled exactly");
+  }
+  if (command.kind !== "ingest" && !isDeepStrictEqual(decodeBody(bytes), command)) {
+    throw new VarselError("invalid_field", "the request holds text that cannot be stored exactly (a lone surrogate or a reserved key)");
+  }
+  return bytes;
+}
 
 /**
  * Packs into `memory` (fresh memory when there is none or it is too small; msgpackr grows it),
@@ -66,14 +89,19 @@ export interface DurableOptions {
   snapshotMaxShare?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
-  /** Stored events older than this are pruned at each snapshot (default 30 days; resume needs only recent ones). */
+  /** Stored events older than this are pruned at each snapshot (default 30 days; resume and alert history read them). */
   eventRetentionMs?: number;
+  /** Evaluated readings are stored (the readings view) and pruned this long after receipt (default 30 days; 0: none stored). */
+  readingRetentionMs?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
 interface Pending {
   entry: JournalEntry;
+  /** The command's journal bytes, encoded before it was applied. */
+  body: Uint8Array;
   events: LifecycleEvent[];
+  readings: StoredReading[];
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -84,7 +112,6 @@ export class DurablePipeline {
   private pipelineNow: Pipeline;
   private pos: number;
   private pending: Pending[] = [];
-  private capturing: LifecycleEvent[] | undefined;
   private flushing: Promise<void> | undefined;
   /** The snapshot being written, if any (one at a time). */
   private saving: Promise<void> | undefined;
@@ -93,7 +120,8 @@ export class DurablePipeline {
   private stateMemory: Buffer | undefined;
   private listeners = new Set<Listener>();
   private readonly recoveredListeners = new Set<() => void>();
-  private state: "ready" | "recovering" | "closed" = "ready";
+  /** rebuilding: after a bug in a command, until memory is rebuilt; recovering: the store failed. */
+  private state: "ready" | "rebuilding" | "recovering" | "closed" = "ready";
   private sinceSnapshot = 0;
   /** Milliseconds spent applying the commands journaled since the last snapshot (their replay cost). */
   private replayMs = 0;
@@ -102,7 +130,6 @@ export class DurablePipeline {
   private lastSnapshotDone = -Infinity;
   private lastSnapshotCost = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  private unhook: () => void = () => {};
 
   private constructor(
     pipeline: Pipeline,
@@ -112,7 +139,6 @@ export class DurablePipeline {
     this.pipelineNow = pipeline;
     this.pos = pos;
     this.lastSnapshotAt = this.now();
-    this.hook();
   }
 
   /** Without a store: nothing is persisted (tests, `--memory`). */
@@ -129,6 +155,11 @@ export class DurablePipeline {
   /** The pipeline for reads (queries, snapshots for subscribers). Writes go through `execute`. */
   get pipeline(): Pipeline {
     return this.pipelineNow;
+  }
+
+  /** The store behind the journal and the read models (undefined in memory-only mode). */
+  get store(): Store | undefined {
+    return this.options.store;
   }
 
   /** True while commands are accepted (false while the store is unavailable or after close). */
@@ -155,27 +186,33 @@ export class DurablePipeline {
   }
 
   /**
-   * Applies a command and resolves once it (and the events it caused) is durable; rejects with
-   * the command's own VarselError when refused, or store_unavailable when it could not be stored.
+   * Checks, journals and applies a command; resolves with its answer once it and the events it
+   * caused are durable. Rejects with the command's own VarselError when refused (nothing
+   * changed), or store_unavailable when the store did not take it.
    */
   async execute<C extends Command>(command: C): Promise<ResultOf<C>> {
+    if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
     const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command };
-    const events: LifecycleEvent[] = [];
-    this.capturing = events;
-    let result: ResultOf<C>;
+    // Every precondition before the first change: the check, then the journal bytes.
+    checkCommand(this.pipelineNow, entry);
+    const body = journalBytes(command);
     const started = performance.now();
+    let applied: Applied;
     try {
-      result = applyCommand(this.pipelineNow, entry) as ResultOf<C>;
-    } finally {
-      this.capturing = undefined;
+      applied = applyCommand(this.pipelineNow, entry, this.keepReadings());
+    } catch (err) {
+      this.rebuildAfterBug(err);
+      throw new VarselError("internal_error", "the command failed inside the engine; it was not applied");
     }
+    const { events, readings } = applied;
+    const result = applied.result as ResultOf<C>;
     // A tick that changed nothing is not worth a journal entry (it changed no state).
     if (command.kind === "tick" && events.length === 0) return result;
     this.replayMs += performance.now() - started;
     this.pos = entry.pos;
     await new Promise<void>((resolve, reject) => {
-      this.pending.push({ entry, events, resolve, reject });
+      this.pending.push({ entry, body, events, readings, resolve, reject });
       this.scheduleFlush();
     });
     return result;
@@ -201,7 +238,6 @@ export class DurablePipeline {
     clearTimeout(this.retryTimer);
     if (this.state === "ready" && this.options.store !== undefined) await this.snapshot().catch((err) => this.report(err, "final snapshot"));
     this.state = "closed";
-    this.unhook();
     await this.options.store?.close();
   }
 
@@ -211,11 +247,8 @@ export class DurablePipeline {
     return (this.options.now ?? Date.now)();
   }
 
-  private hook(): void {
-    this.unhook = this.pipelineNow.lifecycle.onEvent((event) => {
-      if (this.capturing !== undefined) this.capturing.push(event);
-      else this.report(new Error(`event ${event.seq} outside a command`), "event capture");
-    });
+  private keepReadings(): boolean {
+    return this.options.store !== undefined && (this.options.readingRetentionMs ?? DEFAULT_READING_RETENTION_MS) > 0;
   }
 
   private scheduleFlush(): void {
@@ -296,6 +329,8 @@ export class DurablePipeline {
     this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
     const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
     await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+    const keepReadings = this.options.readingRetentionMs ?? DEFAULT_READING_RETENTION_MS;
+    await store.pruneReadings(captured.at - keepReadings).catch((err) => this.report(err, "reading retention"));
     this.saving = undefined;
   }
 
@@ -320,20 +355,14 @@ export class DurablePipeline {
     }
   }
 
+  /** The group's journal entries (with their bytes), the events and readings they returned. */
   private batchOf(group: Pending[]): CommitBatch {
-    const batch: CommitBatch = { entries: [], events: [], patients: [], thresholds: [] };
-    for (const { entry, events } of group) {
-      batch.entries.push(entry);
-      batch.events.push(...events);
-      const c = entry.command;
-      if (c.kind === "patient") {
-        const record = this.pipelineNow.patient(c.id);
-        if (record !== undefined) batch.patients.push(record);
-      } else if (c.kind === "patient_thresholds" || c.kind === "programme_thresholds") {
-        const history = c.kind === "patient_thresholds" ? this.pipelineNow.thresholds.patientHistory(c.id) : this.pipelineNow.thresholds.programmeHistory(c.id);
-        const version = history.at(-1);
-        if (version !== undefined) batch.thresholds.push({ scope: c.kind === "patient_thresholds" ? "patient" : "programme", id: c.id, version });
-      }
+    const batch: CommitBatch = { entries: [], bodies: [], events: [], readings: [] };
+    for (const p of group) {
+      batch.entries.push(p.entry);
+      batch.bodies!.push(p.body);
+      for (const e of p.events) batch.events.push(e);
+      for (const r of p.readings) batch.readings.push(r);
     }
     return batch;
   }
@@ -349,9 +378,30 @@ export class DurablePipeline {
     }
   }
 
+  /**
+   * A command threw inside applyCommand (a bug): memory may be part-changed. What is pending was
+   * applied before it and commits as usual; then the engine rebuilds from the store, refusing new
+   * work meanwhile (engine_recovering).
+   */
+  private rebuildAfterBug(err: unknown): void {
+    this.report(err, "apply");
+    if (this.state !== "ready" || this.options.store === undefined) return; // memory only: nothing to rebuild from
+    this.state = "rebuilding";
+    const rebuild = async () => {
+      while (this.flushing !== undefined || this.pending.length > 0) {
+        if (this.flushing === undefined) this.scheduleFlush();
+        await this.flushing;
+      }
+      if (this.state !== "rebuilding") return; // a failed commit started the store's recovery
+      this.state = "ready";
+      this.startRecovery();
+    };
+    void rebuild();
+  }
+
   /** Memory is ahead of the store: refuse work, and rebuild from the store once it answers. */
   private startRecovery(): void {
-    if (this.state !== "ready") return;
+    if (this.state !== "ready" && this.state !== "rebuilding") return;
     this.state = "recovering";
     for (const p of this.pending.splice(0)) p.reject(new VarselError("store_unavailable"));
     const attempt = async () => {
@@ -359,10 +409,8 @@ export class DurablePipeline {
       try {
         await this.options.store!.ping();
         const { pipeline, pos } = await DurablePipeline.recover(this.options);
-        this.unhook();
         this.pipelineNow = pipeline;
         this.pos = pos;
-        this.hook();
         this.state = "ready";
         for (const cb of this.recoveredListeners) cb();
       } catch (err) {
@@ -393,13 +441,20 @@ export class DurablePipeline {
     if (store === undefined) return { pipeline, pos };
     for (;;) {
       const entries = await store.readJournal(pos, REPLAY_PAGE);
-      for (const entry of entries) {
+      for (const stored of entries) {
+        const entry = upgradeEntry(stored);
+        // Only commands that passed their check were journaled: a refusal now means this engine
+        // judges differently from the one that wrote the entry. Reported, and skipped unchanged.
         try {
-          applyCommand(pipeline, entry);
+          checkCommand(pipeline, entry);
         } catch (err) {
-          // Refused then, refused now: the same error, no state change.
           if (!(err instanceof VarselError)) throw err;
+          options.onError?.(new Error(`journal entry ${entry.pos} (${entry.command.kind}) is refused on replay: ${err.code}`), "recovery");
+          pos = entry.pos;
+          continue;
         }
+        applyCommand(pipeline, entry);
+        pipeline.lifecycle.takeEvents(); // already stored with the entry
         pos = entry.pos;
       }
       if (entries.length < REPLAY_PAGE) return { pipeline, pos };

@@ -2,9 +2,10 @@
 // frontends out. Pure TypeScript, no I/O; the clock is always the caller's `now`.
 //
 // One method changes what others can see: every state change ends in `emitAlert`/`emit`, which
-// numbers the event, hands it to `persist` (the hook for "durable before pushed"), logs it and
-// pushes it to listeners. A store (SQLite/PostgreSQL) persists alerts, silences and events
-// from there; alerts and silences are plain data (types.ts).
+// numbers the event, logs it and appends it to the outbox. The caller of a command takes the
+// outbox with `takeEvents()`: the events a command returns are exactly those it caused (the
+// durable layer journals the command and stores and publishes those events; no listeners).
+// Alerts and silences are plain data (types.ts).
 //
 // States and timing rules: state-machine.ts. Routing and escalation: routing.ts. Inhibition:
 // inhibition.ts. Silences: silences.ts. Event numbers and retention: event-log.ts.
@@ -20,12 +21,12 @@ import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.
 import type { Priority } from "../alerts.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
 import { VarselError } from "../errors.js";
-import { admits, EventLog, scopeFilter, type ScopeFilter } from "./event-log.js";
+import { admits, EventLog, scopeFilter } from "./event-log.js";
 import { inhibitorOf, sameInhibition } from "./inhibition.js";
 import { reviewItems, type ReviewSource } from "./review.js";
 import { localTime, nextInChain, route, teamsOf, validateChain } from "./routing.js";
 import { matches, refOf, SilenceBook } from "./silences.js";
-import { levelChange, step, type AlertInput } from "./state-machine.js";
+import { levelChange, step, type AlertInput, type Step } from "./state-machine.js";
 import type {
   Alert,
   AlertEvent,
@@ -59,7 +60,6 @@ const RANK: Record<AlertLevel, number> = { yellow: 1, red: 2 };
 const PRIORITY: Record<AlertLevel, Priority> = { yellow: "medium", red: "high" };
 
 type Draft<E extends LifecycleEvent> = E extends LifecycleEvent ? Omit<E, "seq" | "teams"> : never;
-type Listener = { cb: (event: LifecycleEvent) => void; filter: ScopeFilter };
 
 /** The alert lifecycle of one organisation (see the file header). */
 export class AlertLifecycle {
@@ -71,7 +71,8 @@ export class AlertLifecycle {
   private readonly patients = new Map<string, PatientRouting>();
   private readonly silenceBook = new SilenceBook();
   private readonly log: EventLog;
-  private readonly listeners = new Set<Listener>();
+  /** Events emitted since the last takeEvents(), in order. */
+  private outbox: LifecycleEvent[] = [];
   private readonly latching: LatchingPolicy;
   private readonly delayMs: number;
   private readonly defaultChain: RoutingEntry[];
@@ -114,7 +115,7 @@ export class AlertLifecycle {
   }
 
   /**
-   * Restores `exportState`'s data into this (empty) lifecycle; listeners stay as they are. Takes
+   * Restores `exportState`'s data into this (empty) lifecycle. Takes
    * the objects over rather than copying them (a decoded snapshot has no other owner; copying
    * tens of thousands of alerts was a visible part of recovery).
    */
@@ -194,8 +195,10 @@ export class AlertLifecycle {
   /** Resolves the open alert of a rule that was removed from the patient's thresholds (the engine stops evaluating it). */
   retire(patient: string, rule: string, now: number): Alert | undefined {
     const a = this.openAlert(patient, rule);
-    if (a === undefined || this.decide(a, "retire").effect !== "retire") return undefined;
-    this.resolve(a, now, "rule_removed");
+    if (a === undefined) return undefined;
+    const s = this.decide(a, "retire");
+    if (s.effect !== "retire") return undefined;
+    this.resolve(a, s, now, "rule_removed");
     return this.view(a);
   }
 
@@ -211,36 +214,48 @@ export class AlertLifecycle {
     this.log.prune(now);
   }
 
-  /** The earliest time `tick` has something to do (an escalation or a silence ending), for the caller's timer. */
-  nextDue(): number | undefined {
-    const times = [...this.open.values()].map((id) => this.alerts.get(id)!.escalation.nextAt).filter((t): t is number => t !== undefined);
-    for (const s of this.silenceBook.list()) times.push(s.until);
-    return times.length === 0 ? undefined : Math.min(...times);
-  }
-
   // ---- people -------------------------------------------------------------------------
 
   /** Acknowledges an alert (who, when, optional note): stops escalation, not the condition; a latched cleared alert resolves. */
   ack(id: string, by: string, note: string | undefined, now: number): Alert {
-    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "ack: by is required");
-    if (note !== undefined && typeof note !== "string") throw new VarselError("invalid_field", "ack: note must be a string");
-    const a = this.alerts.get(id);
-    if (a === undefined) throw new VarselError("not_found", `alert ${id} not found`);
+    this.checkAck(id, by, note);
+    const a = this.alerts.get(id)!;
     const s = this.decide(a, "ack");
-    if (s.effect === "not_open") throw new VarselError("alert_not_open", `alert ${id} is resolved`, { alert: id });
+    if (s.effect === "ack") enter(a, s);
     if (s.effect === "ack" || s.effect === "ack_resolve") {
       a.ack = note === undefined || note === "" ? { by, at: now } : { by, at: now, note };
       a.updatedAt = now;
       this.emitAlert("acknowledged", a, now);
-      if (s.effect === "ack_resolve") this.resolve(a, now, "acknowledged");
+      if (s.effect === "ack_resolve") this.resolve(a, s, now, "acknowledged");
     }
     return this.view(a);
   }
 
+  /** Throws what ack would refuse (`invalid_field`, `not_found`, `alert_not_open`); changes nothing. */
+  checkAck(id: string, by: string, note: string | undefined): void {
+    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "ack: by is required");
+    if (note !== undefined && typeof note !== "string") throw new VarselError("invalid_field", "ack: note must be a string");
+    const a = this.alerts.get(id);
+    if (a === undefined) throw new VarselError("not_found", `alert ${id} not found`);
+    if (this.decide(a, "ack").effect === "not_open") throw new VarselError("alert_not_open", `alert ${id} is resolved`, { alert: id });
+  }
+
+  /** Throws what addSilence would refuse (`invalid_silence`); changes nothing. */
+  checkSilence(input: SilenceInput, now: number): void {
+    SilenceBook.validate(input, now);
+  }
+
+  /** Throws what removeSilence would refuse (`invalid_field`, `not_found`, `silence_ended`); changes nothing. */
+  checkRemoveSilence(id: string, by: string, now: number): void {
+    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "removeSilence: by is required");
+    this.silenceBook.checkRemovable(id, now);
+  }
+
   /** Creates a silence; matching open alerts are marked silenced (`silenced`). Throws `invalid_silence`. */
   addSilence(input: SilenceInput, now: number): Silence {
+    const valid = SilenceBook.validate(input, now);
     this.expireSilences(now);
-    const silence = this.silenceBook.add(this.newId("silence"), input, now);
+    const silence = this.silenceBook.add(this.newId("silence"), valid);
     this.emitSilence("created", silence, now);
     const ref = refOf(silence);
     for (const a of this.openAlerts()) {
@@ -255,7 +270,7 @@ export class AlertLifecycle {
 
   /** Deletes an active silence; the alerts it silenced are live again unless another silence matches. Throws `not_found`, `silence_ended`. */
   removeSilence(id: string, by: string, now: number): Silence {
-    if (typeof by !== "string" || by.trim() === "") throw new VarselError("invalid_field", "removeSilence: by is required");
+    this.checkRemoveSilence(id, by, now);
     this.expireSilences(now);
     const silence = this.silenceBook.remove(id, by, now);
     this.silenceEnded(silence, "removed", now);
@@ -310,13 +325,11 @@ export class AlertLifecycle {
     return this.log.lastSeq();
   }
 
-  /** Calls `cb` with every event the scope admits, after it is logged; returns the unsubscribe function. */
-  onEvent(cb: (event: LifecycleEvent) => void, scope: Scope = {}): () => void {
-    const listener: Listener = { cb, filter: scopeFilter(scope) };
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+  /** The events emitted since the last call, in order (a command's own events: see the file header). */
+  takeEvents(): LifecycleEvent[] {
+    const events = this.outbox;
+    this.outbox = [];
+    return events;
   }
 
   // ---- transitions ------------------------------------------------------------------------
@@ -328,7 +341,7 @@ export class AlertLifecycle {
     const trigger = this.trigger(t, readings);
     switch (s.effect) {
       case "raise":
-        this.raise(t, trigger, now);
+        this.raise(t, s, trigger, now);
         return;
       case "level":
       case "reopen": {
@@ -339,7 +352,7 @@ export class AlertLifecycle {
         const change = levelChange(RANK[from], RANK[level]);
         if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
         this.refresh(a, t, trigger, now);
-        a.state = "firing";
+        enter(a, s);
         delete a.clearedAt;
         a.level = level;
         a.priority = PRIORITY[level];
@@ -355,7 +368,7 @@ export class AlertLifecycle {
       case "clear": {
         const a = existing!;
         this.refresh(a, t, trigger, now);
-        a.state = "cleared_awaiting_ack";
+        enter(a, s);
         a.clearedAt = now;
         a.interpretation = t.interpretation;
         this.emitAlert("updated", a, now, { change: "cleared" });
@@ -367,7 +380,7 @@ export class AlertLifecycle {
         this.refresh(a, t, trigger, now);
         a.clearedAt = now;
         a.interpretation = t.interpretation;
-        this.resolve(a, now, "condition_cleared");
+        this.resolve(a, s, now, "condition_cleared");
         return;
       }
       default:
@@ -375,7 +388,7 @@ export class AlertLifecycle {
     }
   }
 
-  private raise(t: AlertTransition, trigger: TriggerReading, now: number): void {
+  private raise(t: AlertTransition, s: Step, trigger: TriggerReading, now: number): void {
     const level = t.to as AlertLevel;
     const ctx = this.options.rules(t.patient, t.rule);
     const a: Alert = {
@@ -384,7 +397,7 @@ export class AlertLifecycle {
       rule: t.rule,
       ruleKind: ctx?.kind ?? "unknown",
       metric: t.metric,
-      state: "firing",
+      state: s.to as Alert["state"],
       level,
       priority: PRIORITY[level],
       interpretation: t.interpretation,
@@ -427,8 +440,9 @@ export class AlertLifecycle {
     a.updatedAt = now;
   }
 
-  private resolve(a: Alert, now: number, resolution: Alert["resolution"]): void {
-    a.state = "resolved";
+  /** Ends an alert: `s` is the step that decided it (its `to` is the state the alert enters). */
+  private resolve(a: Alert, s: Step, now: number, resolution: Alert["resolution"]): void {
+    enter(a, s);
     a.resolvedAt = now;
     a.resolution = resolution;
     a.updatedAt = now;
@@ -578,22 +592,8 @@ export class AlertLifecycle {
   private emit(draft: Draft<LifecycleEvent>): void {
     const teams = draft.patient === undefined ? [] : this.teamsOfPatient(draft.patient);
     const event = deepFreeze({ ...draft, seq: this.log.nextSeq(), teams } as LifecycleEvent);
-    this.options.persist?.(event);
     this.log.append(event);
-    for (const l of [...this.listeners]) {
-      if (!admits(l.filter, event.patient, event.teams)) continue;
-      try {
-        l.cb(event);
-      } catch (error) {
-        const report =
-          this.options.onListenerError ??
-          ((e: unknown) =>
-            queueMicrotask(() => {
-              throw e;
-            }));
-        report(error, event);
-      }
-    }
+    this.outbox.push(event);
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -628,6 +628,12 @@ export class AlertLifecycle {
 }
 
 type InhibitionAlert = Alert & { state: "firing" | "cleared_awaiting_ack" };
+
+/** The alert takes the state its step decided: the table in state-machine.ts is the only truth. */
+function enter(a: Alert, s: Step): void {
+  if (s.to === "none") throw new Error(`state machine: a step into "none" cannot apply to alert ${a.id}`);
+  a.state = s.to;
+}
 
 function key(patient: string, rule: string): string {
   return `${patient}\u0000${rule}`;

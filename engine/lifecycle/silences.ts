@@ -20,8 +20,8 @@ export class SilenceBook {
     for (const s of silences) this.silences.set(s.id, { ...s });
   }
 
-  /** Validates and stores a new active silence; throws `invalid_silence`. */
-  add(id: string, input: SilenceInput, now: number): Silence {
+  /** A new active silence from `input`, not stored yet (check before any change); throws `invalid_silence`. */
+  static validate(input: SilenceInput, now: number): Omit<Silence, "id"> {
     const bad = (why: string): never => {
       throw new VarselError("invalid_silence", `silence: ${why}`);
     };
@@ -32,18 +32,30 @@ export class SilenceBook {
     if (typeof input.until !== "number" || !Number.isFinite(input.until) || input.until <= now) bad("until must be a time in the future (epoch ms)");
     if (typeof input.reason !== "string" || input.reason.trim() === "") bad("reason is required");
     if (typeof input.author !== "string" || input.author.trim() === "") bad("author is required");
-    const silence: Silence = { id, until: input.until, reason: input.reason, author: input.author, createdAt: now, state: "active" };
+    const silence: Omit<Silence, "id"> = { until: input.until, reason: input.reason, author: input.author, createdAt: now, state: "active" };
     if (patient !== undefined) silence.patient = patient;
     if (rule !== undefined) silence.rule = rule;
+    return silence;
+  }
+
+  /** Stores a silence that `validate` returned. */
+  add(id: string, valid: Omit<Silence, "id">): Silence {
+    const silence: Silence = { id, ...valid };
     this.silences.set(id, silence);
     return { ...silence };
   }
 
-  /** Ends an active silence by deletion; throws `not_found` or `silence_ended`. */
-  remove(id: string, by: string, now: number): Silence {
+  /** Throws `not_found`, or `silence_ended` when the silence is no longer active at `now` (it ends at `until`). */
+  checkRemovable(id: string, now: number): void {
     const s = this.silences.get(id);
     if (s === undefined) throw new VarselError("not_found", `silence ${id} not found`);
-    if (s.state !== "active") throw new VarselError("silence_ended", `silence ${id} has already ${s.state === "expired" ? "expired" : "been removed"}`);
+    if (s.state === "removed") throw new VarselError("silence_ended", `silence ${id} has already been removed`);
+    if (s.state === "expired" || s.until <= now) throw new VarselError("silence_ended", `silence ${id} has already expired`);
+  }
+
+  /** Ends an active silence by deletion (checked by `checkRemovable`). */
+  remove(id: string, by: string, now: number): Silence {
+    const s = this.silences.get(id)!;
     s.state = "removed";
     s.removedBy = by;
     s.endedAt = now;

@@ -327,8 +327,4 @@ export interface LifecycleOptions {
   keepReadings?: number;
   /** Id generator (default `a-<n>` / `s-<n>`; give a UUID generator when alerts are persisted). */
   newId?: (kind: "alert" | "silence") => string;
-  /** Called with every event before it is logged and pushed: the hook for "durable before pushed". */
-  persist?: (event: LifecycleEvent) => void;
-  /** Called when a listener throws (default: rethrown in a microtask, so a bug is not swallowed). */
-  onListenerError?: (error: unknown, event: LifecycleEvent) => void;
 }

@@ -9,6 +9,8 @@ import type { MetricKey } from "../metrics.js";
 export interface CommitBatch {
   /** Journal entries, positions strictly increasing and contiguous with what is stored. */
   entries: JournalEntry[];
+  /** The entries' commands as MessagePack (encodeBody), when the caller encoded them already (the durable layer does, before applying). */
+  bodies?: Uint8Array[];
   /** The lifecycle events the entries produced (their returned events), seq strictly increasing. */
   events: LifecycleEvent[];
   /** The readings the entries evaluated, with their triage (the readings view). */

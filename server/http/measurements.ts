@@ -1,6 +1,8 @@
 // POST /v1/measurements bodies: JSON or MessagePack readings (an array, or {readings: [...]}),
 // or FHIR Observations (application/fhir+json: one Observation or a Bundle of them).
+import type { Command } from "../../engine/durable/commands.js";
 import { VarselError } from "../../engine/errors.js";
+import { canonicalFhir, canonicalReadings, type CanonicalBatch } from "../../engine/ingest/canonical.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
@@ -17,21 +19,27 @@ export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly st
 
 /**
  * Plain readings from any channel: an array, or an object with a `readings` array. `compact`:
- * the answer lists only readings whose triage is not N.
+ * the answer lists only readings whose triage is not N. Validated into a canonical batch first:
+ * the journal holds that, never the raw body.
  */
 export async function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
-  const command = { kind: "readings" as const, items, teams: teams === undefined ? undefined : [...teams], channel, ...(compact ? { compact } : {}) };
-  return count(ctx, await ctx.durable.execute(command), channel);
+  return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), teams, channel, compact);
 }
 
 /** FHIR from any channel (`compact` as for readings). */
 export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  const command = { kind: "fhir" as const, resource, teams: teams === undefined ? undefined : [...teams], channel, ...(compact ? { compact } : {}) };
+  return ingest(ctx, "fhir", canonicalFhir(resource, ctx.now()), teams, channel, compact);
+}
+
+async function ingest(ctx: AppContext, source: "readings" | "fhir", batch: CanonicalBatch, teams: readonly string[] | undefined, channel: string, compact: boolean): Promise<IngestAnswer> {
+  const command: Command = { kind: "ingest", source, batch, channel };
+  if (teams !== undefined) command.teams = [...teams];
+  if (compact) command.compact = true;
   return count(ctx, await ctx.durable.execute(command), channel);
 }
 
