@@ -1,41 +1,47 @@
-// The alert state machine driven by the real engine (wasm kernel): one alert per (patient, rule),
-// upgrade/downgrade update it, resolve is announced, latching keeps red alerts until a person
-// acknowledges them, acks record who/when/why and are cleared by worse news.
+// The alert state machine driven by the real engine (wasm kernel) through the pipeline: one alert
+// per (patient, rule), upgrade/downgrade update it, resolve is announced, latching keeps red alerts
+// until a person acknowledges them, acks record who/when/why and are cleared by worse news.
 import { describe, expect, it } from "vitest";
-import { Engine, type AlertTransition } from "../engine/engine.js";
+import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
-import type { PatientConfig } from "../engine/patients.js";
-import { AlertLifecycle, ruleLookupFromConfigs, step, type LifecycleEvent, type LifecycleOptions, type VersionedConfig } from "../engine/lifecycle/index.js";
+import { Pipeline } from "../engine/pipeline.js";
+import type { ProgrammeId } from "../engine/rules/programmes.js";
+import type { RuleDef } from "../engine/rules/definitions.js";
+import type { RuleOverride } from "../engine/thresholds.js";
+import { AlertLifecycle, limitsInForce, step, type LifecycleEvent, type LifecycleOptions } from "../engine/lifecycle/index.js";
+import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0); // Wednesday 10:00 in Copenhagen (CET)
 const MIN = 60_000;
 const DAY = 86_400_000;
 
-/** The real engine and a lifecycle that knows the same patient configurations. */
-function world(options: Partial<LifecycleOptions> = {}) {
-  const engine = new Engine();
-  const configs = new Map<string, VersionedConfig>();
-  const lc = new AlertLifecycle({ rules: ruleLookupFromConfigs((p) => configs.get(p)), ...options });
-  const events: LifecycleEvent[] = [];
-  lc.onEvent((e) => events.push(e));
-  const patient = (id: string, config: PatientConfig, version: string | number = 1) => {
-    configs.set(id, { config, thresholdVersion: version });
-    engine.configurePatient(id, config, T0 - DAY);
-    lc.setPatient(id, { programme: config.programme, careTeams: [{ team: "hjerteafd", role: "hospital" }] }, T0 - DAY);
+/** A pipeline (real engine, its lifecycle); `events()` collects what each call returned (takeEvents). */
+function world(options: Omit<LifecycleOptions, "rules"> = {}) {
+  const pipeline = new Pipeline({ lifecycle: options });
+  const lc = pipeline.lifecycle;
+  const seen: LifecycleEvent[] = [];
+  const events = () => {
+    seen.push(...lc.takeEvents());
+    return seen;
+  };
+  const patient = (id: string, programme: ProgrammeId, overrides: RuleOverride[] = []) => {
+    pipeline.upsertPatient(id, { programme, careTeams: [{ team: "hjerteafd", role: "hospital" }], paused: false, references: {} }, T0 - DAY);
+    if (overrides.length > 0) pipeline.setPatientThresholds(id, overrides, "dr.a", "test", T0 - DAY);
+    events();
   };
   const send = (id: string, metric: string, value: number, time: number, measurementId?: string) => {
-    const result = engine.ingest([{ patient: id, metric, value, time, ...(measurementId ? { id: measurementId } : {}) }], time);
-    lc.ingest(result, time);
-    return result;
+    const answer = ingestRaw(pipeline, [{ patient: id, metric, value, time, ...(measurementId ? { id: measurementId } : {}) }], ANY_SENDER, time);
+    events();
+    return answer;
   };
-  const log = () => events.map((e) => (e.type === "updated" ? `${e.type}:${e.change}` : e.type));
-  return { engine, lc, events, patient, send, log };
+  const log = () => events().map((e) => (e.type === "updated" ? `${e.type}:${e.change}` : e.type));
+  return { pipeline, lc, events, patient, send, log };
 }
 
 describe("lifecycle: identity and dedup", () => {
   it("raises one alert per (patient, rule), updates it on upgrade and downgrade, and announces the resolve", () => {
     const w = world({ latching: {} });
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0, "m-1");
     const [alert] = w.lc.list();
     expect(alert).toMatchObject({ patient: "p1", rule: "pulse-band", state: "firing", level: "yellow", priority: "medium", interpretation: "H", direction: "high" });
@@ -49,13 +55,13 @@ describe("lifecycle: identity and dedup", () => {
     const resolved = w.lc.get(alert.id);
     expect(resolved).toMatchObject({ state: "resolved", resolution: "condition_cleared", resolvedAt: T0 + 3 * MIN, interpretation: "N" });
     expect(w.log()).toEqual(["raised", "updated:upgraded", "updated:downgraded", "resolved"]);
-    expect(w.events.every((e) => e.type !== "review")).toBe(true);
+    expect(w.events().every((e) => e.type !== "review")).toBe(true);
     expect(w.lc.snapshot().alerts).toEqual([]);
   });
 
   it("a new raise after a resolve is a new alert with a new id", () => {
     const w = world({ latching: {} });
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     w.send("p1", "pulse", 106, T0 + 2 * MIN);
@@ -66,8 +72,8 @@ describe("lifecycle: identity and dedup", () => {
 
   it("keeps alerts of different rules and patients apart", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
-    w.patient("p2", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
+    w.patient("p2", "telehjerte");
     w.send("p1", "pulse", 105, T0);
     w.send("p1", "bp_sys", 170, T0);
     w.send("p2", "pulse", 105, T0);
@@ -78,13 +84,15 @@ describe("lifecycle: identity and dedup", () => {
 
   it("carries the why: rule, kind, metric, threshold version, limits, readings with measurement ids", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" }, "v7");
+    // a patient override makes the patient's threshold version 1 (the weight rule stays the programme's)
+    w.patient("p1", "telehjerte", [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { yellowHigh: 105, redHigh: 125 } }]);
     w.send("p1", "weight", 80, T0 - DAY, "w-1");
     w.send("p1", "weight", 81.5, T0, "w-2");
     w.send("p1", "weight", 82.5, T0 + MIN, "w-3");
     const [a] = w.lc.list();
     expect(a).toMatchObject({ rule: "weight-change", ruleKind: "delta", metric: "weight", level: "red", priority: "high", interpretation: "HH", direction: "high" });
-    expect(a.why.thresholdVersion).toBe("v7");
+    expect(a.why.thresholdVersion).toBe("telehjerte:v0/patient:v1");
+    expect(a.why.thresholdVersion).toBe(w.pipeline.thresholdVersion("p1"));
     expect(a.why.limits).toEqual({ redLow: -3, yellowLow: -2, yellowHigh: 1, redHigh: 2 });
     expect(a.why.readings.map((r) => [r.transition, r.measurementId, r.readingValue])).toEqual([
       ["raise", "w-2", 81.5],
@@ -97,7 +105,7 @@ describe("lifecycle: identity and dedup", () => {
 
   it("keeps only the last few triggering readings", () => {
     const w = world({ keepReadings: 2, latching: {} });
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0, "a");
     w.send("p1", "pulse", 125, T0 + MIN, "b");
     w.send("p1", "pulse", 105, T0 + 2 * MIN, "c");
@@ -105,9 +113,9 @@ describe("lifecycle: identity and dedup", () => {
   });
 
   it("states NEWS2 missing parameters and the score's default limits", () => {
-    const lc = new AlertLifecycle({
-      rules: ruleLookupFromConfigs(() => ({ config: { rules: [{ id: "news2", kind: "score", score: "news2", window: "6h" }] } })),
-    });
+    // the lookup the pipeline gives its lifecycle: the rule's kind and the limits it puts in force
+    const news2: RuleDef = { id: "news2", kind: "score", score: "news2", window: "6h" };
+    const lc = new AlertLifecycle({ rules: (_p, rule) => (rule === "news2" ? { kind: "score", limits: limitsInForce(news2) } : undefined) });
     const t: AlertTransition = {
       patient: "p1", rule: "news2", metric: "news2", kind: "raise", from: "none", to: "yellow", direction: "high",
       priority: "medium", interpretation: "H", time: T0, value: 5, missingParameters: ["consciousness", "temp"],
@@ -130,7 +138,7 @@ describe("lifecycle: identity and dedup", () => {
 describe("lifecycle: latching", () => {
   it("a latched red alert whose condition clears stays until acknowledged, then resolves", () => {
     const w = world(); // default: every red alert latches
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 125, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     const [a] = w.lc.list();
@@ -145,7 +153,7 @@ describe("lifecycle: latching", () => {
 
   it("a condition that comes back before the ack reopens the same alert", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 125, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     w.send("p1", "pulse", 105, T0 + 2 * MIN);
@@ -158,7 +166,7 @@ describe("lifecycle: latching", () => {
 
   it("a red that went yellow before clearing still latches; a yellow-only alert does not", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 125, T0);
     w.send("p1", "pulse", 105, T0 + MIN);
     w.send("p1", "pulse", 70, T0 + 2 * MIN);
@@ -170,7 +178,7 @@ describe("lifecycle: latching", () => {
 
   it("an alert acknowledged while firing resolves by itself when the condition clears", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 125, T0);
     const [a] = w.lc.list();
     w.lc.ack(a.id, "dr.bo", undefined, T0 + MIN);
@@ -180,7 +188,7 @@ describe("lifecycle: latching", () => {
 
   it("latching is organisation configuration: by rule id, by kind, or nothing", () => {
     const byRule = world({ latching: { rules: ["bp-sys-band"] } });
-    byRule.patient("p1", { programme: "telehjerte" });
+    byRule.patient("p1", "telehjerte");
     byRule.send("p1", "bp_sys", 170, T0);
     byRule.send("p1", "pulse", 125, T0);
     byRule.send("p1", "bp_sys", 120, T0 + MIN);
@@ -191,7 +199,7 @@ describe("lifecycle: latching", () => {
     ]);
 
     const byKind = world({ latching: { kinds: ["delta"] } });
-    byKind.patient("p1", { programme: "telehjerte" });
+    byKind.patient("p1", "telehjerte");
     byKind.send("p1", "weight", 80, T0 - DAY);
     byKind.send("p1", "weight", 81.5, T0);
     byKind.send("p1", "weight", 80, T0 + MIN);
@@ -202,7 +210,7 @@ describe("lifecycle: latching", () => {
 describe("lifecycle: acknowledge", () => {
   it("records who, when and the note, keeps the condition, and is idempotent", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0);
     const [a] = w.lc.list();
     const acked = w.lc.ack(a.id, "nurse.anne", "will call", T0 + MIN);
@@ -211,14 +219,14 @@ describe("lifecycle: acknowledge", () => {
     expect(w.lc.ack(a.id, "nurse.bo", "again", T0 + 2 * MIN).ack).toEqual({ by: "nurse.anne", at: T0 + MIN, note: "will call" });
     expect(w.lc.lastSeq()).toBe(seq);
     const noNote = world();
-    noNote.patient("p1", { programme: "telehjerte" });
+    noNote.patient("p1", "telehjerte");
     noNote.send("p1", "pulse", 105, T0);
     expect(noNote.lc.ack(noNote.lc.list()[0].id, "x", undefined, T0).ack).toEqual({ by: "x", at: T0 });
   });
 
   it("an upgrade clears the ack; a downgrade keeps it", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0);
     const [a] = w.lc.list();
     w.lc.ack(a.id, "nurse.anne", undefined, T0 + MIN);
@@ -231,7 +239,7 @@ describe("lifecycle: acknowledge", () => {
 
   it("refuses a resolved alert with alert_not_open, an unknown one with not_found, and a missing author", () => {
     const w = world({ latching: {} });
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 105, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     const [a] = w.lc.list();
@@ -265,7 +273,7 @@ describe("lifecycle: state machine table", () => {
 
   it("retire resolves the alert of a removed rule, latched or not", () => {
     const w = world();
-    w.patient("p1", { programme: "telehjerte" });
+    w.patient("p1", "telehjerte");
     w.send("p1", "pulse", 125, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     const retired = w.lc.retire("p1", "pulse-band", T0 + 2 * MIN);

@@ -2,8 +2,12 @@
 // gaps, `since` returns exactly the missed events in a subscriber's scope, `resync_required`
 // beyond the retention window; review events for readings that need a clinician's eye.
 import { describe, expect, it } from "vitest";
-import { Engine, type AlertTransition } from "../engine/engine.js";
-import { AlertLifecycle, type LifecycleEvent, type LifecycleOptions, type ReviewEvent } from "../engine/lifecycle/index.js";
+import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { AlertTransition } from "../engine/engine.js";
+import { admits, scopeFilter } from "../engine/lifecycle/event-log.js";
+import { AlertLifecycle, type LifecycleEvent, type LifecycleOptions, type ReviewEvent, type Scope } from "../engine/lifecycle/index.js";
+import { Pipeline } from "../engine/pipeline.js";
+import { ANY_SENDER, ingestRaw, readingsCommand } from "./support/ingest.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const MIN = 60_000;
@@ -16,14 +20,17 @@ function tr(patient: string, rule: string, kind: AlertTransition["kind"], to: Al
   };
 }
 
-/** Three patients in two teams: p1 and p2 with team-a, p3 with team-b. */
+/** Three patients in two teams: p1 and p2 with team-a, p3 with team-b. `events()`: every event the calls returned so far (takeEvents). */
 function world(options: Partial<LifecycleOptions> = {}) {
   const lc = new AlertLifecycle({ rules: () => ({ kind: "band" }), latching: {}, ...options });
   lc.setPatient("p1", { careTeams: [{ team: "team-a", role: "hospital" }] }, T0);
   lc.setPatient("p2", { careTeams: [{ team: "team-a", role: "hospital" }, { team: "gp-2", role: "gp" }] }, T0);
   lc.setPatient("p3", { careTeams: [{ team: "team-b", role: "municipality" }] }, T0);
-  const events: LifecycleEvent[] = [];
-  lc.onEvent((e) => events.push(e));
+  const seen: LifecycleEvent[] = [];
+  const events = () => {
+    seen.push(...lc.takeEvents());
+    return seen;
+  };
   return { lc, events };
 }
 
@@ -38,9 +45,10 @@ function churn(lc: AlertLifecycle, at: number): void {
 }
 
 describe("lifecycle: event numbers", () => {
-  it("numbers every event 1, 2, 3 ... with no gaps, in the order listeners see them", () => {
-    const { lc, events } = world();
+  it("numbers every event 1, 2, 3 ... with no gaps, in the order the calls return them", () => {
+    const { lc, events: take } = world();
     churn(lc, T0);
+    const events = take();
     expect(events.length).toBeGreaterThan(10);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(lc.lastSeq()).toBe(events.length);
@@ -53,14 +61,14 @@ describe("lifecycle: event numbers", () => {
     expect(lc.lastSeq()).toBe(41);
     expect(lc.since(41)).toEqual({ status: "ok", events: [], lastSeq: 41 });
     lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
-    expect(events.map((e) => e.seq)).toEqual([42]);
+    expect(events().map((e) => e.seq)).toEqual([42]);
     expect(lc.since(40).status).toBe("resync_required");
   });
 
-  it("events are frozen copies: a listener cannot change the alert", () => {
+  it("events are frozen copies: whoever receives one cannot change the alert", () => {
     const { lc, events } = world();
     lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
-    const e = events[0];
+    const e = events()[0];
     expect(Object.isFrozen(e)).toBe(true);
     expect(() => {
       if (e.type === "raised") (e.alert as { level: string }).level = "red";
@@ -68,23 +76,40 @@ describe("lifecycle: event numbers", () => {
     expect(lc.list()[0].level).toBe("yellow");
   });
 
-  it("hands each event to persist before listeners see it", () => {
-    const order: string[] = [];
-    const lc = new AlertLifecycle({ rules: () => undefined, persist: (e) => order.push(`persist ${e.seq}`) });
-    lc.onEvent((e) => order.push(`push ${e.seq}`));
+  it("a call returns exactly the events it caused, numbered and logged, each once", () => {
+    const lc = new AlertLifecycle({ rules: () => undefined, latching: {} });
+    expect(lc.takeEvents()).toEqual([]);
     lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p1", "r1", "upgrade", "red", "yellow")], T0);
-    expect(order).toEqual(["persist 1", "push 1", "persist 2", "push 2"]);
+    const first = lc.takeEvents();
+    expect(first.map((e) => [e.seq, e.type])).toEqual([
+      [1, "raised"],
+      [2, "updated"],
+    ]);
+    expect(lc.takeEvents()).toEqual([]); // taken once
+    lc.apply([tr("p1", "r1", "resolve", "none", "red")], T0 + MIN);
+    const second = lc.takeEvents();
+    expect(second.map((e) => [e.seq, e.type])).toEqual([[3, "resolved"]]);
+    // the log holds the same events (what a store keeps and a subscriber resumes from)
+    const logged = lc.since(0);
+    expect(logged.status === "ok" && logged.events).toEqual([...first, ...second]);
+    // a refused call causes none
+    expect(() => lc.ack("a-404", "nurse", undefined, T0 + 2 * MIN)).toThrow();
+    expect(lc.takeEvents()).toEqual([]);
   });
 
-  it("a throwing listener neither loses the event for others nor stops the operation", () => {
+  it("a throwing subscriber (DurablePipeline.onEvent) neither loses the event for others nor fails the command", async () => {
     const errors: unknown[] = [];
-    const lc = new AlertLifecycle({ rules: () => undefined, onListenerError: (e) => errors.push(e) });
+    const d = DurablePipeline.inMemory({ now: () => T0, onError: (e) => errors.push(e) });
     const seen: number[] = [];
-    lc.onEvent(() => {
+    d.onEvent(() => {
       throw new Error("socket closed");
     });
-    lc.onEvent((e) => seen.push(e.seq));
-    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p2", "r1", "raise", "yellow")], T0);
+    d.onEvent((e) => seen.push(e.seq));
+    const careTeams = [{ team: "team-a", role: "hospital" as const }];
+    await d.execute({ kind: "patient", id: "p1", input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+    await d.execute({ kind: "patient", id: "p2", input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+    const answer = await d.execute(readingsCommand([{ patient: "p1", metric: "pulse", value: 105, time: T0 }, { patient: "p2", metric: "pulse", value: 105, time: T0 }], T0));
+    expect(answer).toMatchObject({ accepted: 2, transitions: 2 });
     expect(seen).toEqual([1, 2]);
     expect(errors).toHaveLength(2);
   });
@@ -92,8 +117,9 @@ describe("lifecycle: event numbers", () => {
 
 describe("lifecycle: since and scope", () => {
   it("returns exactly the events after seq, filtered by patient set and by team set", () => {
-    const { lc, events } = world();
+    const { lc, events: take } = world();
     churn(lc, T0);
+    const events = take();
     const cut = 4;
     const after = events.filter((e) => e.seq > cut);
     const byPatients = lc.since(cut, { patients: ["p3"] });
@@ -109,26 +135,33 @@ describe("lifecycle: since and scope", () => {
 
   it("a subscriber that reconnects gets the missed events and continues without gap or duplicate", () => {
     const { lc } = world();
-    const scope = { teams: ["team-a"] };
+    const scope: Scope = { teams: ["team-a"] };
     const received: LifecycleEvent[] = [];
-    const unsubscribe = lc.onEvent((e) => received.push(e), scope);
-    lc.apply([tr("p1", "r1", "raise", "yellow"), tr("p3", "r1", "raise", "yellow")], T0);
-    unsubscribe(); // connection lost
+    // Live delivery as the durable layer does it: each call's returned events, to the subscribers whose scope admits them.
+    let connected = true;
+    const apply = (transitions: AlertTransition[], now: number) => {
+      lc.apply(transitions, now);
+      const filter = scopeFilter(scope);
+      for (const e of lc.takeEvents()) if (connected && admits(filter, e.patient, e.teams)) received.push(e);
+    };
+    apply([tr("p1", "r1", "raise", "yellow"), tr("p3", "r1", "raise", "yellow")], T0);
+    connected = false; // connection lost
     const cursor = received.at(-1)!.seq;
-    lc.apply([tr("p1", "r1", "upgrade", "red", "yellow"), tr("p2", "r1", "raise", "yellow"), tr("p3", "r1", "upgrade", "red", "yellow")], T0 + MIN);
+    apply([tr("p1", "r1", "upgrade", "red", "yellow"), tr("p2", "r1", "raise", "yellow"), tr("p3", "r1", "upgrade", "red", "yellow")], T0 + MIN);
     const missed = lc.since(cursor, scope);
     if (missed.status !== "ok") throw new Error("expected events");
     received.push(...missed.events);
-    lc.onEvent((e) => received.push(e), scope);
-    lc.apply([tr("p2", "r1", "resolve", "none", "yellow")], T0 + 2 * MIN);
+    connected = true;
+    apply([tr("p2", "r1", "resolve", "none", "yellow")], T0 + 2 * MIN);
     const full = lc.since(0, scope);
     expect(full.status === "ok" && full.events).toEqual(received);
     expect(received.every((e) => e.patient !== "p3")).toBe(true);
   });
 
   it("answers resync_required when seq is older than the retained window (count), or in the future", () => {
-    const { lc, events } = world({ retention: { maxEvents: 3 } });
+    const { lc, events: take } = world({ retention: { maxEvents: 3 } });
     churn(lc, T0);
+    const events = take();
     const last = events.length;
     expect(lc.since(last - 3)).toEqual({ status: "ok", events: events.slice(-3), lastSeq: last });
     const tooOld = lc.since(last - 4);
@@ -185,14 +218,12 @@ describe("lifecycle: since and scope", () => {
 
 describe("lifecycle: review events", () => {
   it("surfaces not_triaged, reference_needed and unit_mismatch of known patients, with no values", () => {
-    const engine = new Engine();
-    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
-    engine.configurePatient("k1", { programme: "telekol", rules: [{ id: "spo2-drop", remove: true }, { id: "spo2-ref", kind: "baseline", metric: "spo2", mode: "points", limits: { redLow: -5, yellowLow: -3 } }] }, T0 - HOUR);
-    const lc = new AlertLifecycle({ rules: () => undefined });
-    lc.setPatient("p1", { careTeams: [{ team: "team-a", role: "hospital" }] }, T0);
-    lc.setPatient("k1", { careTeams: [{ team: "team-k", role: "hospital" }] }, T0);
-    const events: LifecycleEvent[] = [];
-    lc.onEvent((e) => events.push(e));
+    const p = new Pipeline();
+    p.upsertPatient("p1", { programme: "telehjerte", careTeams: [{ team: "team-a", role: "hospital" }], paused: false, references: {} }, T0 - HOUR);
+    p.upsertPatient("k1", { programme: "telekol", careTeams: [{ team: "team-k", role: "hospital" }], paused: false, references: {} }, T0 - HOUR);
+    p.setPatientThresholds("k1", [{ id: "spo2-drop", remove: true }, { id: "spo2-ref", kind: "baseline", metric: "spo2", mode: "points", limits: { redLow: -5, yellowLow: -3 } }], "dr", "test", T0 - HOUR);
+    const lc = p.lifecycle;
+    lc.takeEvents();
     const items = [
       { patient: "p1", metric: "temp", value: 38.5, time: T0 - 2000 },
       { patient: "p1", metric: "temp", value: 38.6, time: T0 - 1000 },
@@ -202,9 +233,9 @@ describe("lifecycle: review events", () => {
       { patient: "p1", metric: "pulse", value: 70, time: T0 },
       { patient: "p1", metric: "http://loinc.org|29463-7", value: 80, unit: "pound", time: T0 },
     ];
-    const result = engine.ingest(items, T0);
-    expect(result.readings.map((r) => r.triage)).toEqual(["not_triaged", "not_triaged", "reference_needed", "N"]);
-    lc.ingest(result, T0, { items, knownPatient: (p) => engine.patients.has(p) });
+    const answer = ingestRaw(p, items, ANY_SENDER, T0);
+    expect(answer.readings.map((r) => r.triage)).toEqual(["not_triaged", "not_triaged", "reference_needed", "N"]);
+    const events = lc.takeEvents();
     const reviews = events.filter((e): e is ReviewEvent => e.type === "review");
     expect(reviews.map(({ patient, reason, metric, count }) => ({ patient, reason, metric, count }))).toEqual([
       { patient: "p1", reason: "not_triaged", metric: "temp", count: 2 },
@@ -218,24 +249,19 @@ describe("lifecycle: review events", () => {
     expect(lc.snapshot().alerts).toEqual([]);
   });
 
-  it("without the raw items, unit failures cannot be attributed and are not invented", () => {
-    const engine = new Engine();
-    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
+  it("a unit failure nobody attributed to a patient is not invented", () => {
     const lc = new AlertLifecycle({ rules: () => undefined });
     lc.setPatient("p1", { careTeams: [] }, T0);
-    lc.ingest(engine.ingest([{ patient: "p1", metric: "weight", value: 80, unit: "stone", time: T0 }], T0), T0);
+    lc.ingest({ readings: [], rejected: [{ index: 0, code: "unit_mismatch", message: "stone is not a unit of weight" }], transitions: [] }, T0);
     expect(lc.lastSeq()).toBe(0);
+    expect(lc.takeEvents()).toEqual([]);
   });
 
-  it("an attribute function names the patient and metric of a rejection when items are not plain readings (FHIR)", () => {
-    const engine = new Engine();
-    engine.configurePatient("p1", { programme: "telehjerte" }, T0 - HOUR);
+  it("an attribute function names the patient and metric of a rejection (as the pipeline gives it from the canonical batch)", () => {
     const lc = new AlertLifecycle({ rules: () => undefined });
     lc.setPatient("p1", { careTeams: [] }, T0);
-    const events: LifecycleEvent[] = [];
-    lc.onEvent((e) => events.push(e));
-    const result = engine.ingest([{ patient: "p1", metric: "weight", value: 80, unit: "stone", time: T0 }], T0);
-    lc.ingest(result, T0, { attribute: (r) => (r.index === 0 ? { patient: "p1", metric: "NPU03804" } : undefined) });
-    expect(events.map((e) => e.type === "review" && [e.patient, e.metric, e.reason])).toEqual([["p1", "weight", "unit_mismatch"]]);
+    const rejected = [{ index: 0, code: "unit_mismatch" as const, message: "stone is not a unit of weight" }];
+    lc.ingest({ readings: [], rejected, transitions: [] }, T0, { attribute: (r) => (r.index === 0 ? { patient: "p1", metric: "NPU03804" } : undefined) });
+    expect(lc.takeEvents().map((e) => e.type === "review" && [e.patient, e.metric, e.reason])).toEqual([["p1", "weight", "unit_mismatch"]]);
   });
 });

@@ -1,19 +1,12 @@
 // Routing to care teams by programme, priority and Copenhagen local time (CET and CEST), and
 // escalation along the chain on a controllable clock.
 import { describe, expect, it } from "vitest";
-import { Engine, type AlertTransition } from "../engine/engine.js";
+import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
-import {
-  AlertLifecycle,
-  coversHours,
-  localTime,
-  ruleLookupFromConfigs,
-  type AlertEvent,
-  type LifecycleEvent,
-  type LifecycleOptions,
-  type RoutingEntry,
-} from "../engine/lifecycle/index.js";
+import { AlertLifecycle, coversHours, localTime, type AlertEvent, type LifecycleEvent, type LifecycleOptions, type RoutingEntry } from "../engine/lifecycle/index.js";
 import { utcOffsetMs } from "../engine/clock.js";
+import { Pipeline } from "../engine/pipeline.js";
+import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
 
 const MIN = 60_000;
 const CPH = (at: number) => utcOffsetMs("Europe/Copenhagen", at);
@@ -39,10 +32,14 @@ function raise(patient: string, rule: string, to: "yellow" | "red", time: number
   };
 }
 
+/** A lifecycle; `events()`: every event its calls returned so far (takeEvents). */
 function lifecycle(options: Partial<LifecycleOptions> = {}) {
   const lc = new AlertLifecycle({ rules: () => ({ kind: "band" }), latching: {}, ...options });
-  const events: LifecycleEvent[] = [];
-  lc.onEvent((e) => events.push(e));
+  const seen: LifecycleEvent[] = [];
+  const events = () => {
+    seen.push(...lc.takeEvents());
+    return seen;
+  };
   return { lc, events };
 }
 
@@ -151,19 +148,19 @@ describe("lifecycle: escalation", () => {
     const { lc, events } = lifecycle();
     lc.setPatient("p", { careTeams: chain }, T0);
     lc.apply([raise("p", "pulse-band", "red", T0)], T0);
-    expect(lc.nextDue()).toBe(T0 + 15 * MIN);
+    expect(lc.list()[0].escalation.nextAt).toBe(T0 + 15 * MIN);
     lc.tick(T0 + 15 * MIN - 1);
-    expect(escalations(events)).toEqual([]);
+    expect(escalations(events())).toEqual([]);
     for (let m = 15; m <= 90; m += 15) lc.tick(T0 + m * MIN);
-    expect(escalations(events)).toEqual([
+    expect(escalations(events())).toEqual([
       [15 * MIN, 1, "kommune", false],
       [30 * MIN, 2, "gp", false],
       [45 * MIN, 3, null, true],
     ]);
-    const final = events.find((e): e is AlertEvent => e.type === "escalated" && e.escalation!.final)!;
+    const final = events().find((e): e is AlertEvent => e.type === "escalated" && e.escalation!.final)!;
     expect(final.escalation!.teams).toEqual(["hospital", "kommune", "gp"]);
     expect(lc.list()[0]).toMatchObject({ routedTo: { team: "gp" }, escalation: { step: 3, done: true, notified: ["hospital", "kommune", "gp"] } });
-    expect(lc.nextDue()).toBeUndefined();
+    expect(lc.list()[0].escalation.nextAt).toBeUndefined();
   });
 
   it("the delay is configurable per organisation and per patient", () => {
@@ -173,7 +170,7 @@ describe("lifecycle: escalation", () => {
     lc.apply([raise("p", "pulse-band", "red", T0), raise("q", "pulse-band", "red", T0)], T0);
     lc.tick(T0 + 5 * MIN);
     lc.tick(T0 + 30 * MIN);
-    expect(events.filter((e) => e.type === "escalated").map((e) => [e.patient, e.at - T0])).toEqual([
+    expect(events().filter((e) => e.type === "escalated").map((e) => [e.patient, e.at - T0])).toEqual([
       ["p", 5 * MIN],
       ["p", 30 * MIN],
       ["q", 30 * MIN],
@@ -189,13 +186,13 @@ describe("lifecycle: escalation", () => {
     lc.ack(id, "sygeplejerske.kommune", "på vej", T0 + 16 * MIN);
     expect(lc.get(id).escalation.nextAt).toBeUndefined();
     lc.tick(T0 + 120 * MIN);
-    expect(escalations(events)).toEqual([[15 * MIN, 1, "kommune", false]]);
+    expect(escalations(events())).toEqual([[15 * MIN, 1, "kommune", false]]);
     lc.apply([{ ...raise("p", "pulse-band", "yellow", T0), kind: "downgrade", from: "red" }], T0 + 121 * MIN);
     lc.apply([{ ...raise("p", "pulse-band", "red", T0), kind: "upgrade", from: "yellow" }], T0 + 122 * MIN);
     expect(lc.get(id).ack).toBeUndefined();
     expect(lc.get(id)).toMatchObject({ routedTo: { team: "hospital" }, escalation: { step: 0, nextAt: T0 + 137 * MIN } });
     lc.tick(T0 + 137 * MIN);
-    expect(escalations(events).at(-1)).toEqual([137 * MIN, 1, "kommune", false]);
+    expect(escalations(events()).at(-1)).toEqual([137 * MIN, 1, "kommune", false]);
   });
 
   it("does not escalate yellow alerts, and pauses while a latched alert awaits its ack", () => {
@@ -204,11 +201,11 @@ describe("lifecycle: escalation", () => {
     lc.apply([raise("p", "pulse-band", "yellow", T0), raise("p", "bp-band", "red", T0)], T0);
     lc.apply([{ ...raise("p", "bp-band", "red", T0), kind: "resolve", to: "none", from: "red" }], T0 + MIN);
     lc.tick(T0 + 60 * MIN);
-    expect(escalations(events)).toEqual([]);
+    expect(escalations(events())).toEqual([]);
     // the condition comes back: the same alert, a full delay again
     lc.apply([raise("p", "bp-band", "red", T0 + 61 * MIN)], T0 + 61 * MIN);
     lc.tick(T0 + 76 * MIN);
-    expect(escalations(events)).toEqual([[76 * MIN, 1, "kommune", false]]);
+    expect(escalations(events())).toEqual([[76 * MIN, 1, "kommune", false]]);
   });
 
   it("prefers the next team that is on duty, skipping one whose hours are out", () => {
@@ -219,17 +216,16 @@ describe("lifecycle: escalation", () => {
     expect(lc.list()[0].routedTo?.team).toBe("kommune");
     // no team after kommune: the chain has ended, so every team (the skipped GP too) hears it once more
     lc.tick(WINTER_22 + 30 * MIN);
-    const last = events.at(-1) as AlertEvent;
+    const last = events().at(-1) as AlertEvent;
     expect(last.escalation).toEqual({ step: 2, team: null, final: true, teams: ["hospital", "gp", "kommune"] });
     expect(lc.list()[0].routedTo?.team).toBe("kommune");
   });
 
   it("escalates a real engine alert (TeleHjerte blood pressure) along the patient's chain", () => {
-    const engine = new Engine();
-    const lc = new AlertLifecycle({ rules: ruleLookupFromConfigs(() => ({ config: { programme: "telehjerte" } })) });
-    engine.configurePatient("p", { programme: "telehjerte" }, T0 - MIN);
-    lc.setPatient("p", { programme: "telehjerte", careTeams: CHAIN }, T0 - MIN);
-    lc.ingest(engine.ingest([{ patient: "p", metric: "bp_sys", value: 190, time: T0 }], T0), T0);
+    const p = new Pipeline();
+    const lc = p.lifecycle;
+    p.upsertPatient("p", { programme: "telehjerte", careTeams: CHAIN, paused: false, references: {} }, T0 - MIN);
+    ingestRaw(p, [{ patient: "p", metric: "bp_sys", value: 190, time: T0 }], ANY_SENDER, T0);
     expect(lc.list()[0]).toMatchObject({ rule: "bp-sys-band", priority: "high", routedTo: { team: "hjerteafd-dagtid" } });
     lc.tick(T0 + 15 * MIN);
     expect(lc.list()[0].routedTo?.team).toBe("akutteam-kommune");

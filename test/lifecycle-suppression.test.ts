@@ -2,9 +2,11 @@
 // inhibitor shown) but are not escalated; they are live again when the silence ends or the
 // inhibitor goes.
 import { describe, expect, it } from "vitest";
-import { Engine, type AlertTransition } from "../engine/engine.js";
+import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
-import { AlertLifecycle, ruleLookupFromConfigs, type AlertEvent, type LifecycleEvent, type RuleContext } from "../engine/lifecycle/index.js";
+import { AlertLifecycle, type AlertEvent, type LifecycleEvent, type RuleContext } from "../engine/lifecycle/index.js";
+import { Pipeline } from "../engine/pipeline.js";
+import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const MIN = 60_000;
@@ -30,8 +32,12 @@ function handWorld() {
     ],
     latching: {},
   });
-  const events: LifecycleEvent[] = [];
-  lc.onEvent((e) => events.push(e));
+  // every event the calls returned so far (takeEvents)
+  const seen: LifecycleEvent[] = [];
+  const events = () => {
+    seen.push(...lc.takeEvents());
+    return seen;
+  };
   const byRule = (rule: string, patient = "p1") => lc.list({ patient }).find((a) => a.rule === rule && a.state !== "resolved")!;
   return { lc, events, byRule };
 }
@@ -69,14 +75,14 @@ describe("lifecycle: silences", () => {
     expect(w.lc.snapshot({ teams: ["kommune-b"] }).alerts).toHaveLength(4);
     expect(w.lc.listSilences().map((s) => s.reason)).toEqual(["known arrhythmia", "cuff recall", "admitted to hospital"]);
     expect(w.lc.listSilences({ patient: "p1" }).map((s) => s.reason)).toEqual(["known arrhythmia", "cuff recall"]);
-    expect(w.events.filter((e) => e.type === "silence").map((e) => e.type === "silence" && e.action)).toEqual(["created", "created", "created"]);
+    expect(w.events().filter((e) => e.type === "silence").map((e) => e.type === "silence" && e.action)).toEqual(["created", "created", "created"]);
   });
 
   it("an alert raised while a silence matches is born silenced", () => {
     const w = handWorld();
     w.lc.addSilence({ patient: "p1", until: T0 + HOUR, reason: "on holiday, no device", author: "nurse" }, T0);
     w.lc.apply([tr("p1", "pulse-band", "raise", "none", "red")], T0 + MIN);
-    const raised = w.events.find((e): e is AlertEvent => e.type === "raised")!;
+    const raised = w.events().find((e): e is AlertEvent => e.type === "raised")!;
     expect(raised.alert.silencedBy.map((s) => s.reason)).toEqual(["on holiday, no device"]);
     expect(raised.alert.escalation.nextAt).toBeUndefined();
   });
@@ -88,14 +94,14 @@ describe("lifecycle: silences", () => {
     const s = w.lc.addSilence({ patient: "p1", until: T0 + HOUR, reason: "r", author: "a" }, T0 + MIN);
     expect(w.byRule("pulse-band").escalation.nextAt).toBeUndefined();
     w.lc.tick(T0 + 20 * MIN);
-    expect(w.events.some((e) => e.type === "escalated")).toBe(false);
+    expect(w.events().some((e) => e.type === "escalated")).toBe(false);
     w.lc.tick(T0 + HOUR - 1);
     expect(w.byRule("pulse-band").silencedBy).toHaveLength(1);
     w.lc.tick(T0 + HOUR);
     const a = w.byRule("pulse-band");
     expect(a.silencedBy).toEqual([]);
     expect(a.escalation.nextAt).toBe(T0 + HOUR + 15 * MIN);
-    expect(w.events.slice(-2).map((e) => e.type)).toEqual(["silence", "unsilenced"]);
+    expect(w.events().slice(-2).map((e) => e.type)).toEqual(["silence", "unsilenced"]);
     expect(w.lc.listSilences()).toEqual([]);
     expect(w.lc.listSilences({ includeEnded: true })).toMatchObject([{ id: s.id, state: "expired", endedAt: T0 + HOUR }]);
   });
@@ -107,12 +113,12 @@ describe("lifecycle: silences", () => {
     const s2 = w.lc.addSilence({ rule: "pulse-band", until: T0 + 2 * HOUR, reason: "two", author: "b" }, T0);
     w.lc.removeSilence(s1.id, "a", T0 + MIN);
     expect(w.byRule("pulse-band").silencedBy.map((s) => s.id)).toEqual([s2.id]);
-    const last = w.events.at(-1) as AlertEvent;
+    const last = w.events().at(-1) as AlertEvent;
     expect([last.type, last.change, last.silence?.id]).toEqual(["updated", "silences", s1.id]);
     const removed = w.lc.removeSilence(s2.id, "b", T0 + 2 * MIN);
     expect(removed).toMatchObject({ state: "removed", removedBy: "b", endedAt: T0 + 2 * MIN });
     expect(w.byRule("pulse-band").silencedBy).toEqual([]);
-    expect(w.events.at(-1)?.type).toBe("unsilenced");
+    expect(w.events().at(-1)?.type).toBe("unsilenced");
     expect(codeOf(() => w.lc.removeSilence(s2.id, "b", T0 + 3 * MIN))).toBe("silence_ended");
     expect(codeOf(() => w.lc.removeSilence("s-404", "b", T0 + 3 * MIN))).toBe("not_found");
   });
@@ -129,12 +135,14 @@ describe("lifecycle: silences", () => {
 
 describe("lifecycle: inhibition", () => {
   it("a red alert inhibits yellow alerts of other rules on the same patient and metric (real CGM engine)", () => {
-    const engine = new Engine();
-    const lc = new AlertLifecycle({ rules: ruleLookupFromConfigs(() => ({ config: { programme: "cgm" } })) });
+    const p = new Pipeline();
+    const lc = p.lifecycle;
+    p.upsertPatient("p", { programme: "cgm", careTeams: [], paused: false, references: {} }, T0 - HOUR);
     const events: LifecycleEvent[] = [];
-    lc.onEvent((e) => events.push(e));
-    engine.configurePatient("p", { programme: "cgm" }, T0 - HOUR);
-    const send = (min: number, value: number) => lc.ingest(engine.ingest([{ patient: "p", metric: "cgm", value, time: T0 + min * MIN }], T0 + min * MIN), T0 + min * MIN);
+    const send = (min: number, value: number) => {
+      ingestRaw(p, [{ patient: "p", metric: "cgm", value, time: T0 + min * MIN }], ANY_SENDER, T0 + min * MIN);
+      events.push(...lc.takeEvents());
+    };
     const rule = (r: string) => lc.list({ patient: "p" }).find((a) => a.rule === r)!;
 
     send(0, 6);
@@ -146,7 +154,8 @@ describe("lifecycle: inhibition", () => {
     expect(rule("cgm-low")).toMatchObject({ level: "yellow", inhibitedBy: { alert: predicted.id, rule: "cgm-predicted-low", reason: "higher_severity" } });
 
     // stale data: no reading for 30 minutes → the missing-data alert inhibits both value alerts
-    lc.apply(engine.tick(T0 + 31 * MIN), T0 + 31 * MIN);
+    p.tick(T0 + 31 * MIN);
+    events.push(...lc.takeEvents());
     const stale = rule("cgm-stale");
     expect(stale).toMatchObject({ ruleKind: "missing", level: "yellow" });
     expect(stale.inhibitedBy).toBeUndefined();
@@ -169,10 +178,10 @@ describe("lifecycle: inhibition", () => {
     w.lc.apply([tr("p1", "pulse-band", "raise", "none", "yellow"), tr("p1", "pulse-delta", "raise", "none", "red")], T0);
     const red = w.byRule("pulse-delta");
     expect(w.byRule("pulse-band").inhibitedBy).toEqual({ alert: red.id, rule: "pulse-delta", reason: "higher_severity" });
-    expect(w.events.map((e) => e.type)).toEqual(["raised", "raised", "inhibited"]);
+    expect(w.events().map((e) => e.type)).toEqual(["raised", "raised", "inhibited"]);
     w.lc.apply([tr("p1", "pulse-delta", "resolve", "red", "none", T0 + MIN)], T0 + MIN);
     expect(w.byRule("pulse-band").inhibitedBy).toBeUndefined();
-    expect(w.events.slice(-2).map((e) => e.type)).toEqual(["resolved", "uninhibited"]);
+    expect(w.events().slice(-2).map((e) => e.type)).toEqual(["resolved", "uninhibited"]);
   });
 
   it("a downgrade of the inhibitor releases; an upgrade of the inhibited alert frees it", () => {

@@ -1,0 +1,38 @@
+// varsel as a real child process on loopback (`server/main.ts`), so a test can kill -9 it and
+// start it again on the same database.
+import { spawn, type ChildProcess } from "node:child_process";
+
+export const CHILD_SECRET = "crash-test-secret-long-enough-for-hs256-signing";
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+export interface ChildServer {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<unknown>;
+}
+
+/** Starts server/main.ts on `database` and waits for its address; extra environment in `env`. */
+export async function startChildServer(database: string, env: Record<string, string> = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
+    cwd: ROOT,
+    env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  for (let i = 0; i < 200; i++) {
+    const m = /varsel on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    if (m) return { child, port: Number(m[1]), exited };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`server did not start: ${out}`);
+}
+
+/** kill -9, and wait until the process is gone. */
+export async function killHard(server: ChildServer): Promise<void> {
+  server.child.kill("SIGKILL");
+  await server.exited;
+}
