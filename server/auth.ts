@@ -82,3 +82,24 @@ export function canSeePatient(who: Principal, patientTeams: readonly string[]): 
 export function requireRole(who: Principal, ...roles: Role[]): void {
   if (!roles.includes(who.role)) throw new VarselError("forbidden", `needs role ${roles.join(" or ")}`);
 }
+
+// Who may ingest and who may acknowledge: one answer for HTTP and the socket.
+
+/**
+ * Throws forbidden unless the principal may ingest (devices and admins); returns the teams its
+ * readings are limited to (a device's), or undefined for every patient (an admin).
+ */
+export function requireIngest(who: Principal): readonly string[] | undefined {
+  requireRole(who, "device", "admin");
+  return who.role === "admin" ? undefined : who.teams;
+}
+
+/**
+ * Throws forbidden unless the principal may acknowledge an alert of a patient with these teams
+ * (clinicians of the patient's care teams, and admins). The teams are asked for only once the
+ * role passed: looking the alert up may answer not_found, which a device must not learn.
+ */
+export function requireAck(who: Principal, patientTeams: () => readonly string[]): void {
+  requireRole(who, "clinician", "admin");
+  if (!canSeePatient(who, patientTeams())) throw new VarselError("forbidden", "patient is not in your care teams");
+}

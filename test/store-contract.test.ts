@@ -10,23 +10,25 @@ import pg from "pg";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { VarselError } from "../engine/errors.js";
+import type { Command } from "../engine/durable/commands.js";
 import type { LifecycleEvent } from "../engine/lifecycle/types.js";
 import { POSTGRES_MIGRATIONS } from "../engine/store/migrations/postgres.js";
 import { SQLITE_MIGRATIONS } from "../engine/store/migrations/sqlite.js";
 import { createStore, DEFAULT_SQLITE_PATH, openStore, redact } from "../engine/store/open-store.js";
 import { PostgresStore } from "../engine/store/postgres.js";
 import { SqliteStore } from "../engine/store/sqlite.js";
-import type { CommitBatch } from "../engine/store/store.js";
+import { PRUNE_ROWS } from "../engine/store/codec.js";
+import type { CommitBatch, StoredReading } from "../engine/store/store.js";
 import {
   alert,
   alertEvent,
   batch,
   entries,
   entry,
-  patient,
   PG_URL,
   postgresTarget,
   probePostgres,
+  reading,
   REQUIRE_SERVICES,
   reviewEvent,
   reviewEvents,
@@ -34,7 +36,6 @@ import {
   silenceEvent,
   sqliteTarget,
   T0,
-  thresholdVersion,
   type StoreLocation,
   type StoreTarget,
   type TestStore,
@@ -49,6 +50,8 @@ const MiB = 1024 * 1024;
 
 const positions = (xs: { pos: number }[]) => xs.map((x) => x.pos);
 const seqs = (xs: { seq: number }[]) => xs.map((x) => x.seq);
+const ids = (xs: StoredReading[]) => xs.map((x) => x.id);
+const everything = { patient: "p-1", limit: 100_000 };
 
 describe.each(targets)("Store contract: $kind ($where)", (target) => {
   // Deliberate: without a PostgreSQL server (a developer's laptop) its block is skipped with the reason;
@@ -95,11 +98,12 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(await store.readJournal(0, 10)).toEqual([]);
     expect(await store.latestSnapshot()).toBeUndefined();
     expect(await store.eventsAfter(0, 10)).toEqual([]);
-    expect(await store.silences()).toEqual([]);
+    expect(await store.readings(everything)).toEqual([]);
 
     const written = entries(1, 5);
     const a1 = alert("a-1", "firing", T0 + 1);
-    await store.commit(batch({ entries: written, events: [alertEvent(1, "raised", a1)], patients: [patient("p-1", T0)] }));
+    const r1 = reading(T0);
+    await store.commit(batch({ entries: written, events: [alertEvent(1, "raised", a1)], readings: [r1] }));
     await store.open(); // opening an open store changes nothing
     await store.close();
 
@@ -110,7 +114,7 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(await again.readJournal(0, 100)).toEqual(written);
     expect(await again.lastPosition()).toBe(5);
     expect(await again.alert("a-1")).toEqual(a1);
-    expect(await again.patient("p-1")).toEqual(patient("p-1", T0));
+    expect(await again.readings(everything)).toEqual([r1]);
     await again.close();
 
     const third = another();
@@ -141,11 +145,21 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
   it("round-trips journal entries in order, honouring after and limit", async () => {
     const first = entries(1, 4);
     const second = entries(5, 10);
-    // Values JSON cannot carry survive: the journal replays exactly what was applied.
+    // Every value survives exactly (awkward doubles, a key present with `undefined`): the journal replays what was applied.
     const odd = entry(11, {
-      kind: "readings",
-      items: [{ value: Number.NaN }, { value: Number.NEGATIVE_INFINITY, nested: { deep: [1, "two", null, { x: 1.5 }] } }, "raw", 42],
+      kind: "ingest",
+      source: "fhir",
+      batch: {
+        items: 3,
+        readings: [
+          { index: 0, patient: "p-1", metric: "glucose", value: 0.1 + 0.2, time: T0, id: "urn:uuid:1", device: "meter" },
+          { index: 0, patient: "p-1", metric: "weight", value: 5e-324, time: T0 + 1 },
+        ],
+        rejected: [{ index: 1, code: "unit_mismatch", message: "unit 'mg' is not accepted for spo2", patient: "p-1", metric: "spo2" }],
+        invalidations: [{ index: 2, id: "m-9", patient: "p-1" }],
+      },
       channel: "mqtt",
+      compact: true,
     });
     const ack = entry(12, { kind: "ack", alert: "a-1", by: "nurse", note: undefined });
     await store.commit(batch({ entries: first }));
@@ -155,9 +169,8 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     const all = await store.readJournal(0, 100);
     expect(all).toEqual([...first, ...second, odd, ack]);
     expect(positions(all)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    const items = (all[10]!.command as { items: { value: number }[] }).items;
-    expect(Number.isNaN(items[0]!.value)).toBe(true);
-    expect(items[1]!.value).toBe(Number.NEGATIVE_INFINITY);
+    const values = (all[10]!.command as Extract<Command, { kind: "ingest" }>).batch.readings.map((r) => r.value);
+    expect(Object.is(values[0], 0.1 + 0.2) && Object.is(values[1], 5e-324)).toBe(true);
     expect(Object.hasOwn(all[11]!.command, "note")).toBe(true);
     expect(positions(await store.readJournal(3, 4))).toEqual([4, 5, 6, 7]);
     expect(positions(await store.readJournal(10, 5))).toEqual([11, 12]);
@@ -182,8 +195,7 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     await store.commit(batch({ entries: entries(1, 3), events: reviewEvents(1, 3) }));
     const extras = {
       events: [alertEvent(50, "raised", alert("a-bad", "firing", T0)), silenceEvent(51, "created", silence("s-bad", "active", T0))],
-      patients: [patient("p-bad", T0)],
-      thresholds: [{ scope: "patient" as const, id: "p-bad", version: thresholdVersion(1, T0) }],
+      readings: [reading(T0, { patient: "p-bad" })],
     };
     const bad: [string, CommitBatch][] = [
       ["equal to the last", batch({ entries: [entry(3), entry(4)], ...extras })],
@@ -199,99 +211,128 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(seqs(await store.eventsAfter(0, 100))).toEqual([1, 2, 3]);
     expect(await store.alert("a-bad")).toBeUndefined();
     expect(await store.alertHistory("a-bad")).toEqual([]);
-    expect(await store.silences()).toEqual([]);
-    expect(await store.patient("p-bad")).toBeUndefined();
-    expect(await store.thresholdHistory("patient", "p-bad")).toEqual([]);
+    expect(await store.readings({ patient: "p-bad", limit: 10 })).toEqual([]);
 
     await store.commit(batch({ entries: [entry(4)], ...extras }));
     expect(await store.lastPosition()).toBe(4);
-    expect(await store.patient("p-bad")).toEqual(patient("p-bad", T0));
+    expect(await store.readings({ patient: "p-bad", limit: 10 })).toEqual(extras.readings);
   });
 
-  it("writes events, alerts, alert history, silences, patients and threshold versions from one commit", async () => {
+  it("writes events, the alert view and each alert's history from one commit; silence and review events belong to no alert", async () => {
     const raised = alert("a-1", "firing", T0 + 10);
     const upgraded = alert("a-1", "firing", T0 + 20, { level: "red", peakLevel: "red", escalation: { step: 1, done: false, notified: ["team-a", "team-b"] } });
     const cleared = alert("a-1", "cleared_awaiting_ack", T0 + 30, { clearedAt: T0 + 30 });
     const other = alert("a-2", "firing", T0 + 15, { patient: "p-2", rule: "weight-delta", ruleKind: "delta", metric: "weight", level: "yellow", peakLevel: "yellow", priority: "medium" });
-    const orgSilence = silence("s-2", "active", T0 + 12, { patient: undefined, rule: "weight-delta" });
     const events: LifecycleEvent[] = [
       alertEvent(1, "raised", raised),
       silenceEvent(2, "created", silence("s-1", "active", T0 + 11)),
-      silenceEvent(3, "created", orgSilence),
+      silenceEvent(3, "created", silence("s-2", "active", T0 + 12, { patient: undefined, rule: "weight-delta" })),
       alertEvent(4, "raised", other),
       { ...alertEvent(5, "updated", upgraded), change: "upgraded" },
       reviewEvent(6, T0 + 25),
       { ...alertEvent(7, "escalated", upgraded), escalation: { step: 1, team: "team-b", role: "municipality", final: false, teams: ["team-b"] } },
       { ...alertEvent(8, "updated", cleared), change: "cleared" },
     ];
-    const thresholds = [
-      { scope: "patient" as const, id: "p-1", version: thresholdVersion(1, T0) },
-      { scope: "patient" as const, id: "p-1", version: thresholdVersion(2, T0 + 5) },
-      { scope: "programme" as const, id: "telehjerte", version: thresholdVersion(1, T0 + 6) },
-    ];
-    await store.commit(
-      batch({
-        entries: entries(1, 8),
-        events,
-        patients: [patient("p-1", T0), patient("p-2", T0 + 1), patient("p-1", T0 + 2, { paused: true })],
-        thresholds,
-      }),
-    );
+    await store.commit(batch({ entries: entries(1, 8), events }));
 
     expect(await store.eventsAfter(0, 100)).toEqual(events);
     expect(await store.alert("a-1")).toEqual(cleared); // the state after its last event in the batch
     expect(await store.alert("a-2")).toEqual(other);
     expect(await store.alert("a-nope")).toBeUndefined();
-    expect(seqs(await store.alertHistory("a-1"))).toEqual([1, 5, 7, 8]);
     expect(await store.alertHistory("a-1")).toEqual([events[0], events[4], events[6], events[7]]);
     expect(await store.alertHistory("a-2")).toEqual([events[3]]);
-    expect(await store.silences()).toEqual([silence("s-1", "active", T0 + 11), orgSilence]);
-    expect(await store.patient("p-1")).toEqual(patient("p-1", T0 + 2, { paused: true })); // last record wins
-    expect(await store.patient("p-2")).toEqual(patient("p-2", T0 + 1));
-    expect(await store.patient("p-nope")).toBeUndefined();
-    expect(await store.thresholdHistory("patient", "p-1")).toEqual([thresholdVersion(1, T0), thresholdVersion(2, T0 + 5)]);
-    expect(await store.thresholdHistory("programme", "telehjerte")).toEqual([thresholdVersion(1, T0 + 6)]);
-    expect(await store.thresholdHistory("programme", "p-1")).toEqual([]);
+    expect(await store.alertHistory("a-nope")).toEqual([]);
+    expect(await store.alertHistory("s-1")).toEqual([]); // a silence's id is no alert's
 
-    // A later commit moves the views on.
+    // A later commit moves the view on and extends the history, in event order.
     const acked = alert("a-1", "resolved", T0 + 40, { resolvedAt: T0 + 40, resolution: "acknowledged", ack: { by: "nurse-1", at: T0 + 40, note: "called patient" } });
-    const removed = silence("s-1", "removed", T0 + 11, { removedBy: "dr-2", endedAt: T0 + 41 });
+    const later: LifecycleEvent[] = [alertEvent(9, "acknowledged", acked), silenceEvent(10, "removed", silence("s-1", "removed", T0 + 11), T0 + 41), alertEvent(11, "resolved", acked)];
+    await store.commit(batch({ entries: [entry(9, { kind: "ack", alert: "a-1", by: "nurse-1", note: "called patient" })], events: later }));
+    expect(await store.alert("a-1")).toEqual(acked);
+    const history = await store.alertHistory("a-1");
+    expect(seqs(history)).toEqual([1, 5, 7, 8, 9, 11]);
+    expect(history[4]).toMatchObject({ type: "acknowledged", alert: { ack: { by: "nurse-1", note: "called patient" } } });
+    expect(await loc.count("alerts")).toBe(2);
+  });
+
+  it("reads one patient's readings newest first (time, then receipt order), by metric and inclusive time bounds, at most limit", async () => {
+    const r = (time: number, id: string, extra: Partial<StoredReading> = {}) => reading(T0 + time, { id, ...extra });
+    const first = [
+      r(10, "a"),
+      r(30, "b", { metric: "pulse", value: 72, triage: "N", device: undefined }),
+      r(20, "c", { triage: "LL", value: 84 }),
+      r(30, "d"), // same time as b, received after it
+      r(40, "x", { patient: "p-2" }),
+      r(50, "e", { id: undefined, device: undefined, triage: "not_triaged" }),
+    ];
+    await store.commit(batch({ entries: [entry(1)], readings: first }));
+    await store.commit(batch({ entries: [entry(2)], readings: [r(30, "f", { metric: "pulse", receivedAt: T0 + 7_200_000 })] }));
+
+    const all = await store.readings(everything);
+    expect(all.map((x) => x.id ?? "e")).toEqual(["e", "f", "d", "b", "c", "a"]);
+    expect(all[0]).toEqual(first[5]); // absent id and device stay absent
+    expect(all.find((x) => x.id === "b")).toEqual(first[1]);
+    expect(all.find((x) => x.id === "c")).toEqual(first[2]);
+    expect(ids(await store.readings({ patient: "p-2", limit: 10 }))).toEqual(["x"]);
+    expect(await store.readings({ patient: "p-nope", limit: 10 })).toEqual([]);
+
+    expect(ids(await store.readings({ ...everything, metric: "pulse" }))).toEqual(["f", "b"]);
+    expect(ids(await store.readings({ ...everything, metric: "spo2" }))).toEqual([undefined, "d", "c", "a"]);
+    expect(await store.readings({ ...everything, metric: "weight" })).toEqual([]);
+    expect(ids(await store.readings({ ...everything, from: T0 + 20, to: T0 + 30 }))).toEqual(["f", "d", "b", "c"]); // both bounds inclusive
+    expect(ids(await store.readings({ ...everything, from: T0 + 31 }))).toEqual([undefined]);
+    expect(ids(await store.readings({ ...everything, to: T0 + 19 }))).toEqual(["a"]);
+    expect(ids(await store.readings({ ...everything, metric: "spo2", from: T0 + 11, to: T0 + 49 }))).toEqual(["d", "c"]);
+    expect(await store.readings({ ...everything, from: T0 + 31, to: T0 + 49 })).toEqual([]);
+    expect(ids(await store.readings({ patient: "p-1", limit: 2 }))).toEqual([undefined, "f"]);
+    expect(ids(await store.readings({ patient: "p-1", metric: "spo2", limit: 1, to: T0 + 30 }))).toEqual(["d"]);
+    expect(await store.readings({ patient: "p-1", limit: 0 })).toEqual([]);
+  });
+
+  it("prunes readings by the time they were received, not the time they were measured, in slices", async () => {
+    const hour = 3_600_000;
     await store.commit(
       batch({
-        entries: [entry(9, { kind: "ack", alert: "a-1", by: "nurse-1", note: "called patient" }), entry(10, { kind: "silence_remove", id: "s-1", by: "dr-2" })],
-        events: [alertEvent(9, "acknowledged", acked), alertEvent(10, "resolved", acked), silenceEvent(11, "removed", removed, T0 + 41)],
-        thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(3, T0 + 50) }],
+        entries: [entry(1)],
+        readings: [
+          reading(T0 + 1, { receivedAt: T0 + hour }),
+          reading(T0 - 30 * 24 * hour, { receivedAt: T0 + 2 * hour }), // measured long ago, sent late: kept as long as a fresh one
+          reading(T0 + 2, { receivedAt: T0 + 3 * hour }),
+        ],
       }),
     );
-    expect(await store.alert("a-1")).toEqual(acked);
-    expect(seqs(await store.alertHistory("a-1"))).toEqual([1, 5, 7, 8, 9, 10]);
-    expect(await store.silences()).toEqual([removed, orgSilence]);
-    expect((await store.thresholdHistory("patient", "p-1")).map((v) => v.version)).toEqual([1, 2, 3]);
-    expect(await loc.count("alerts")).toBe(2);
-    expect(await loc.count("silences")).toBe(2);
+    expect(await store.pruneReadings(T0 + hour)).toBe(0); // strictly before
+    expect(await store.pruneReadings(T0 + 2 * hour + 1)).toBe(2);
+    expect((await store.readings(everything)).map((x) => x.receivedAt)).toEqual([T0 + 3 * hour]);
+    expect(await store.pruneReadings(T0 + 2 * hour + 1)).toBe(0);
+
+    // More than one slice: every one goes, and the count is the total.
+    const many = Array.from({ length: 2 * PRUNE_ROWS + 1 }, (_, i) => reading(T0 + i, { id: `n-${i}`, receivedAt: T0 + 4 * hour }));
+    await store.commit(batch({ entries: [entry(2)], readings: many }));
+    expect(await store.pruneReadings(T0 + 5 * hour)).toBe(2 * PRUNE_ROWS + 2);
+    expect(await loc.count("readings")).toBe(0);
   });
 
   it.each([
-    ["an event number already stored (second statement)", "event"],
-    ["a threshold version already stored (last statement)", "threshold"],
+    ["an event number already stored (events statement)", "event"],
+    ["a reading the table refuses (the last statement)", "reading"],
   ])("a batch is atomic: %s fails the commit and writes nothing of it", async (_why, failAt) => {
     const a1 = alert("a-1", "firing", T0 + 1);
     await store.commit(
       batch({
         entries: entries(1, 2),
         events: [alertEvent(1, "raised", a1), silenceEvent(2, "created", silence("s-1", "active", T0 + 2))],
-        patients: [patient("p-1", T0)],
-        thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(1, T0) }],
+        readings: [reading(T0, { id: "kept" })],
       }),
     );
     const failing = batch({
       entries: entries(3, 5),
-      events:
-        failAt === "event"
-          ? [alertEvent(2, "updated", alert("a-1", "resolved", T0 + 9)), alertEvent(3, "raised", alert("a-2", "firing", T0 + 9))]
-          : [alertEvent(3, "updated", alert("a-1", "resolved", T0 + 9)), alertEvent(4, "raised", alert("a-2", "firing", T0 + 9)), silenceEvent(5, "created", silence("s-2", "active", T0 + 9))],
-      patients: [patient("p-1", T0 + 9, { paused: true }), patient("p-2", T0 + 9)],
-      thresholds: [{ scope: "patient", id: "p-1", version: thresholdVersion(failAt === "event" ? 2 : 1, T0 + 9) }],
+      events: [alertEvent(failAt === "event" ? 2 : 3, "updated", alert("a-1", "resolved", T0 + 9)), alertEvent(4, "raised", alert("a-2", "firing", T0 + 9))],
+      readings: [
+        reading(T0 + 1, { id: "lost-1" }),
+        reading(T0 + 2, { id: "lost-2", patient: "p-2" }),
+        reading(T0 + 3, { id: "lost-3", ...(failAt === "reading" ? { triage: null as unknown as string } : {}) }),
+      ],
     });
     await expect(store.commit(failing)).rejects.toMatchObject({ code: "internal_error", details: { reason: "constraint" } });
 
@@ -301,26 +342,26 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(await store.alert("a-1")).toEqual(a1);
     expect(await store.alert("a-2")).toBeUndefined();
     expect(seqs(await store.alertHistory("a-1"))).toEqual([1]);
-    expect((await store.silences()).map((s) => s.id)).toEqual(["s-1"]);
-    expect(await store.patient("p-1")).toEqual(patient("p-1", T0));
-    expect(await store.patient("p-2")).toBeUndefined();
-    expect((await store.thresholdHistory("patient", "p-1")).map((v) => v.version)).toEqual([1]);
+    expect(ids(await store.readings(everything))).toEqual(["kept"]);
+    expect(await store.readings({ patient: "p-2", limit: 10 })).toEqual([]);
 
     // The store is still usable after the failed transaction.
-    await store.commit(batch({ entries: entries(3, 3), events: [reviewEvent(3, T0 + 10)] }));
+    await store.commit(batch({ entries: entries(3, 3), events: [reviewEvent(3, T0 + 10)], readings: [reading(T0 + 4, { id: "next" })] }));
     expect(await store.lastPosition()).toBe(3);
+    expect(ids(await store.readings(everything))).toEqual(["next", "kept"]);
   });
 
-  it("commits 1 000 entries and 1 000 events in one transaction", async () => {
+  it("commits 1 000 entries, 1 000 events and 10 000 readings in one transaction", async () => {
     const es = entries(1, 1_000);
     const events: LifecycleEvent[] = [];
     for (let seq = 1; seq <= 1_000; seq++) {
       events.push(alertEvent(seq, seq <= 100 ? "raised" : "updated", alert(`a-${seq % 100}`, seq > 900 ? "resolved" : "firing", T0 + seq, { patient: `p-${seq % 100}` })));
     }
+    const readings = Array.from({ length: 10_000 }, (_, i) => reading(T0 + Math.floor(i / 100), { patient: `p-${i % 100}`, id: `m-${i}`, receivedAt: T0 + i }));
     const started = performance.now();
-    await store.commit(batch({ entries: es, events, patients: Array.from({ length: 100 }, (_, i) => patient(`p-${i}`, T0 + i)) }));
+    await store.commit(batch({ entries: es, events, readings }));
     const ms = performance.now() - started;
-    console.info(`[${target.kind}] commit of 1 000 entries + 1 000 events + 100 alerts + 100 patients: ${ms.toFixed(1)} ms`);
+    console.info(`[${target.kind}] commit of 1 000 entries + 1 000 events + 100 alerts + 10 000 readings: ${ms.toFixed(1)} ms`);
     expect(await store.lastPosition()).toBe(1_000);
     expect(await store.readJournal(0, 2_000)).toEqual(es);
     expect(seqs(await store.eventsAfter(0, 2_000))).toEqual(seqs(events));
@@ -328,6 +369,25 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect((await store.alert("a-7"))!.updatedAt).toBe(T0 + 907);
     expect((await store.alert("a-7"))!.state).toBe("resolved");
     expect(await store.alertHistory("a-7")).toHaveLength(10);
+    expect(await loc.count("readings")).toBe(10_000);
+    const p7 = await store.readings({ patient: "p-7", limit: 1_000 });
+    expect(ids(p7)).toEqual(Array.from({ length: 100 }, (_, i) => `m-${9_907 - i * 100}`));
+  });
+
+  it("upgrades a store of schema version 2 in place: its journal stays, the unread views go", async () => {
+    await store.close();
+    await loc.drop();
+    loc = await target.location();
+    await loc.migrateTo(2);
+    await loc.sql(`INSERT INTO journal (pos, at, kind, body) VALUES (1, ${T0}, 'tick', ${target.kind === "sqlite" ? "x'81a46b696e64a47469636b'" : "'\\x81a46b696e64a47469636b'"})`);
+    await loc.sql(`INSERT INTO patients (id, updated_at, body) VALUES ('p-1', ${T0}, ${target.kind === "sqlite" ? "x'80'" : "'\\x80'"})`);
+    const upgraded = another();
+    await upgraded.open();
+    expect((await upgraded.appliedMigrations()).map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(await upgraded.readJournal(0, 10)).toEqual([{ pos: 1, at: T0, command: { kind: "tick" } }]);
+    for (const table of ["patients", "threshold_versions", "silences"]) await expect(loc.count(table), table).rejects.toThrow();
+    await upgraded.commit(batch({ entries: [entry(2)], readings: [reading(T0)] }));
+    expect(await upgraded.readings(everything)).toEqual([reading(T0)]);
   });
 
   it("commits issued back to back without awaiting apply in call order", async () => {
@@ -485,6 +545,20 @@ describe("SQLite specifics", () => {
     await again.open();
     expect(positions(await again.readJournal(0, 1_000))).toHaveLength(100);
     await again.close();
+  });
+
+  it("reads readings through their indexes, already in order (no sort), and prunes through received_at", async () => {
+    const path = join(dir, "v.db");
+    const store = new SqliteStore(path);
+    await store.open();
+    await store.close();
+    const db = new Database(path);
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join("; ");
+    const order = "ORDER BY time DESC, receipt DESC LIMIT 10";
+    expect(plan(`SELECT * FROM readings WHERE patient = 'p' AND metric = 'spo2' AND time >= 0 AND time <= 9 ${order}`)).toMatch(/^SEARCH readings USING INDEX readings_patient_metric_time \(patient=\? AND metric=\? AND time>\? AND time<\?\)$/);
+    expect(plan(`SELECT * FROM readings WHERE patient = 'p' AND time >= 0 AND time <= 9 ${order}`)).toMatch(/^SEARCH readings USING INDEX readings_patient_time \(patient=\? AND time>\? AND time<\?\)$/);
+    expect(plan("SELECT receipt FROM readings WHERE received_at < 5 LIMIT 10")).toMatch(/USING COVERING INDEX readings_received_at/);
+    db.close();
   });
 
   it("creates the folder of the database file; :memory: works", async () => {

@@ -2,16 +2,16 @@
 // driver failures become VarselErrors.
 //
 // Encoding: every body column (journal.body = the Command, events.body = the LifecycleEvent,
-// alerts.body = the Alert, silences.body = the Silence, patients.body = the PatientRecord,
-// threshold_versions.rules = the RuleOverride[]) holds MessagePack bytes (msgpackr, plain maps
-// and arrays, no records extension). MessagePack rather than JSON because the journal must
-// replay exactly what was applied: ingested readings are `unknown` and may carry values JSON
-// cannot (NaN, ±Infinity, byte strings, a key present with `undefined`), and it is smaller and
-// faster to decode than JSON text. Same options as the durable layer's snapshot state.
+// alerts.body = the Alert) holds MessagePack bytes (msgpackr, plain maps and arrays, no records
+// extension); readings have no body, their few fields are plain columns. MessagePack rather than
+// JSON because the journal must replay exactly what was applied, and MessagePack keeps what JSON
+// text loses (a key present with `undefined`, NaN, ±Infinity, byte strings); it is also smaller
+// and faster to decode. Same options as the durable layer's snapshot state.
 // The columns next to the bodies (kind, type, patient, alert_id, state, ...) are for queries and
 // for people reading the database; the body alone is authoritative.
 import { Packr } from "msgpackr";
-import type { CommitBatch } from "./store.js";
+import type { MetricKey } from "../metrics.js";
+import type { CommitBatch, StoredReading } from "./store.js";
 import { VarselError } from "../errors.js";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false, int64AsType: "number" });
@@ -76,23 +76,22 @@ export class SnapshotAssembler {
 
 // ---- batch -> rows ----
 
+/** Readings deleted per transaction when pruning: short transactions, so commits get in between. */
+export const PRUNE_ROWS = 10_000;
+
+
 export interface JournalRow { pos: number; at: number; kind: string; body: Buffer }
 export interface EventRow { seq: number; at: number; type: string; patient: string | null; alertId: string | null; body: Buffer }
 export interface AlertRow { id: string; patient: string; rule: string; state: string; updatedAt: number; body: Buffer }
-export interface SilenceRow { id: string; state: string; createdAt: number; body: Buffer }
-export interface PatientRow { id: string; updatedAt: number; body: Buffer }
-export interface ThresholdRow { scope: "patient" | "programme"; id: string; version: number; author: string; at: number; reason: string; rules: Buffer }
+export interface ReadingRow { patient: string; metric: string; time: number; value: number; triage: string; receivedAt: number; id: string | null; device: string | null }
 
 export interface BatchRows {
   journal: JournalRow[];
   events: EventRow[];
   /** One row per alert: its state after its last event in the batch. */
   alerts: AlertRow[];
-  /** One row per silence: its state after its last silence event in the batch. */
-  silences: SilenceRow[];
-  /** One row per patient: the last record in the batch. */
-  patients: PatientRow[];
-  thresholds: ThresholdRow[];
+  /** In the batch's order: the order they were received in. */
+  readings: ReadingRow[];
 }
 
 /**
@@ -116,14 +115,10 @@ export function batchRows(batch: CommitBatch): BatchRows {
   }
 
   const alerts = new Map<string, AlertRow>();
-  const silences = new Map<string, SilenceRow>();
   const events: EventRow[] = [];
   for (const event of batch.events) {
     let alertId: string | null = null;
-    if (event.type === "silence") {
-      const s = event.silence;
-      silences.set(s.id, { id: s.id, state: s.state, createdAt: s.createdAt, body: encodeBody(s) });
-    } else if (event.type !== "review") {
+    if (event.type !== "silence" && event.type !== "review") {
       const a = event.alert;
       alertId = a.id;
       alerts.delete(a.id); // re-insert: rows keep the order of each alert's last event
@@ -131,27 +126,29 @@ export function batchRows(batch: CommitBatch): BatchRows {
     }
     events.push({ seq: event.seq, at: event.at, type: event.type, patient: event.patient ?? null, alertId, body: encodeBody(event) });
   }
-  const patients = new Map<string, PatientRow>();
-  for (const p of batch.patients) {
-    patients.delete(p.id);
-    patients.set(p.id, { id: p.id, updatedAt: p.updatedAt, body: encodeBody(p) });
-  }
   return {
     journal: batch.entries.map((e) => ({ pos: e.pos, at: e.at, kind: e.command.kind, body: encodeBody(e.command) })),
     events,
     alerts: [...alerts.values()],
-    silences: [...silences.values()],
-    patients: [...patients.values()],
-    thresholds: batch.thresholds.map((t) => ({
-      scope: t.scope,
-      id: t.id,
-      version: t.version.version,
-      author: t.version.author,
-      at: t.version.at,
-      reason: t.version.reason,
-      rules: encodeBody(t.version.rules),
+    readings: batch.readings.map((r) => ({
+      patient: r.patient,
+      metric: r.metric,
+      time: r.time,
+      value: r.value,
+      triage: r.triage,
+      receivedAt: r.receivedAt,
+      id: r.id ?? null,
+      device: r.device ?? null,
     })),
   };
+}
+
+/** A stored row back as a StoredReading (absent id and device stay absent). */
+export function storedReading(r: ReadingRow): StoredReading {
+  const out: StoredReading = { patient: r.patient, metric: r.metric as MetricKey, time: r.time, value: r.value, triage: r.triage, receivedAt: r.receivedAt };
+  if (r.id !== null) out.id = r.id;
+  if (r.device !== null) out.device = r.device;
+  return out;
 }
 
 // ---- errors ----

@@ -10,13 +10,11 @@
 // answer 5 s after that; failures reject with VarselError `store_unavailable`.
 import pg from "pg";
 import type { JournalEntry, Command } from "../durable/commands.js";
-import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
-import type { PatientRecord } from "../pipeline.js";
-import type { RuleOverride, ThresholdVersion } from "../thresholds.js";
+import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, conflict, decodeBody, SerialQueue, SnapshotAssembler, snapshotParts, storeError } from "./codec.js";
+import { batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.js";
-import type { CommitBatch, Store, StoredSnapshot } from "./store.js";
+import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -152,30 +150,19 @@ export class PostgresStore implements Store {
             [a.map((r) => r.id), a.map((r) => r.patient), a.map((r) => r.rule), a.map((r) => r.state), a.map((r) => r.updatedAt), ...packed(a.map((r) => r.body))],
           );
         }
-        const si = rows.silences;
-        if (si.length > 0) {
+        const r = rows.readings;
+        if (r.length > 0) {
+          // Ordered by position in the batch: the identity (receipt order) follows it.
           await c.query(
-            `INSERT INTO ${s}.silences (id, state, created_at, body)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::bytea[])
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state, created_at = excluded.created_at, body = excluded.body`,
-            [si.map((r) => r.id), si.map((r) => r.state), si.map((r) => r.createdAt), si.map((r) => r.body)],
-          );
-        }
-        const p = rows.patients;
-        if (p.length > 0) {
-          await c.query(
-            `INSERT INTO ${s}.patients (id, updated_at, body)
-             SELECT * FROM unnest($1::text[], $2::float8[], $3::bytea[])
-             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body`,
-            [p.map((r) => r.id), p.map((r) => r.updatedAt), p.map((r) => r.body)],
-          );
-        }
-        const t = rows.thresholds;
-        if (t.length > 0) {
-          await c.query(
-            `INSERT INTO ${s}.threshold_versions (scope, id, version, author, at, reason, rules)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::bytea[])`,
-            [t.map((r) => r.scope), t.map((r) => r.id), t.map((r) => r.version), t.map((r) => r.author), t.map((r) => r.at), t.map((r) => r.reason), t.map((r) => r.rules)],
+            `INSERT INTO ${s}.readings (patient, metric, time, value, triage, received_at, measurement_id, device)
+             SELECT patient, metric, time, value, triage, received_at, measurement_id, device
+             FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::text[], $6::float8[], $7::text[], $8::text[])
+               WITH ORDINALITY AS u(patient, metric, time, value, triage, received_at, measurement_id, device, ord)
+             ORDER BY ord`,
+            [
+              r.map((x) => x.patient), r.map((x) => x.metric), r.map((x) => x.time), r.map((x) => x.value),
+              r.map((x) => x.triage), r.map((x) => x.receivedAt), r.map((x) => x.id), r.map((x) => x.device),
+            ],
           );
         }
       });
@@ -281,21 +268,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  async patient(id: string): Promise<PatientRecord | undefined> {
-    const r = await this.query<{ body: Buffer }>("patient", `SELECT body FROM ${this.s}.patients WHERE id = $1`, [id]);
-    const row = r.rows[0];
-    return row === undefined ? undefined : decodeBody<PatientRecord>(row.body);
-  }
-
-  async thresholdHistory(scope: "patient" | "programme", id: string): Promise<ThresholdVersion[]> {
-    const r = await this.query<{ version: number; author: string; at: number; reason: string; rules: Buffer }>(
-      "thresholdHistory",
-      `SELECT version, author, at, reason, rules FROM ${this.s}.threshold_versions WHERE scope = $1 AND id = $2 ORDER BY version`,
-      [scope, id],
-    );
-    return r.rows.map((row) => ({ version: row.version, author: row.author, at: row.at, reason: row.reason, rules: decodeBody<RuleOverride[]>(row.rules) }));
-  }
-
   async alert(id: string): Promise<Alert | undefined> {
     const r = await this.query<{ body: Buffer }>("alert", `SELECT body FROM ${this.s}.alerts WHERE id = $1`, [id]);
     const row = r.rows[0];
@@ -307,9 +279,31 @@ export class PostgresStore implements Store {
     return r.rows.map((row) => decodeBody<LifecycleEvent>(row.body));
   }
 
-  async silences(): Promise<Silence[]> {
-    const r = await this.query<{ body: Buffer }>("silences", `SELECT body FROM ${this.s}.silences ORDER BY created_at, id`);
-    return r.rows.map((row) => decodeBody<Silence>(row.body));
+  async readings(q: ReadingQuery): Promise<StoredReading[]> {
+    const params: unknown[] = [q.patient, q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, q.limit];
+    // The metric condition only when given (not `$5 IS NULL OR ...`), so each lookup gets the plan of its own index.
+    if (q.metric !== undefined) params.push(q.metric);
+    const r = await this.query<ReadingRow>(
+      "readings",
+      `SELECT patient, metric, time, value, triage, received_at AS "receivedAt", measurement_id AS id, device
+       FROM ${this.s}.readings WHERE patient = $1 ${q.metric === undefined ? "" : "AND metric = $5"} AND time >= $2 AND time <= $3
+       ORDER BY time DESC, receipt DESC LIMIT $4`,
+      params,
+    );
+    return r.rows.map(storedReading);
+  }
+
+  /** Deletes in slices (each its own statement, queued with the writes), so no one statement runs into the statement timeout. */
+  async pruneReadings(before: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const r = await this.writes.run(() =>
+        this.query("pruneReadings", `DELETE FROM ${this.s}.readings WHERE receipt IN (SELECT receipt FROM ${this.s}.readings WHERE received_at < $1 LIMIT $2)`, [before, PRUNE_ROWS]),
+      );
+      const n = r.rowCount ?? 0;
+      total += n;
+      if (n < PRUNE_ROWS) return total;
+    }
   }
 
   /** Versions recorded in schema_migrations, in order (for operators and tests). */

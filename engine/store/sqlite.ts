@@ -6,13 +6,11 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { JournalEntry, Command } from "../durable/commands.js";
-import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
-import type { PatientRecord } from "../pipeline.js";
-import type { RuleOverride, ThresholdVersion } from "../thresholds.js";
+import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, conflict, decodeBody, SerialQueue, SnapshotAssembler, snapshotParts, storeError } from "./codec.js";
+import { batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
-import type { CommitBatch, Store, StoredSnapshot } from "./store.js";
+import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" (tests). The folder is created at `open`. */
@@ -29,6 +27,9 @@ const KEEP_SNAPSHOTS = 2;
 
 type Db = Database.Database;
 
+/** A readings row as ReadingRow. */
+const READING_COLUMNS = "patient, metric, time, value, triage, received_at AS receivedAt, measurement_id AS id, device";
+
 function statements(db: Db) {
   return {
     lastPos: db.prepare<[], { pos: number }>("SELECT coalesce(max(pos), 0) AS pos FROM journal"),
@@ -41,16 +42,8 @@ function statements(db: Db) {
        ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, rule = excluded.rule, state = excluded.state,
          updated_at = excluded.updated_at, body = excluded.body`,
     ),
-    upSilence: db.prepare<[string, string, number, Buffer]>(
-      `INSERT INTO silences (id, state, created_at, body) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, created_at = excluded.created_at, body = excluded.body`,
-    ),
-    upPatient: db.prepare<[string, number, Buffer]>(
-      `INSERT INTO patients (id, updated_at, body) VALUES (?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body`,
-    ),
-    insThreshold: db.prepare<[string, string, number, string, number, string, Buffer]>(
-      "INSERT INTO threshold_versions (scope, id, version, author, at, reason, rules) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    insReading: db.prepare<[string, string, number, number, string, number, string | null, string | null]>(
+      "INSERT INTO readings (patient, metric, time, value, triage, received_at, measurement_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     readJournal: db.prepare<[number, number], { pos: number; at: number; body: Buffer }>(
       "SELECT pos, at, body FROM journal WHERE pos > ? ORDER BY pos LIMIT ?",
@@ -73,13 +66,18 @@ function statements(db: Db) {
     parts: db.prepare<[number], { bytes: Buffer }>("SELECT bytes FROM snapshot_parts WHERE snapshot = ? ORDER BY part"),
     eventsAfter: db.prepare<[number, number], { body: Buffer }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
     pruneEvents: db.prepare<[number]>("DELETE FROM events WHERE at < ?"),
-    patient: db.prepare<[string], { body: Buffer }>("SELECT body FROM patients WHERE id = ?"),
-    thresholds: db.prepare<[string, string], { version: number; author: string; at: number; reason: string; rules: Buffer }>(
-      "SELECT version, author, at, reason, rules FROM threshold_versions WHERE scope = ? AND id = ? ORDER BY version",
-    ),
     alert: db.prepare<[string], { body: Buffer }>("SELECT body FROM alerts WHERE id = ?"),
     alertHistory: db.prepare<[string], { body: Buffer }>("SELECT body FROM events WHERE alert_id = ? ORDER BY seq"),
-    silences: db.prepare<[], { body: Buffer }>("SELECT body FROM silences ORDER BY created_at, id"),
+    // One statement per lookup, so each walks its own index (an optional metric would defeat it).
+    readings: db.prepare<[string, number, number, number], ReadingRow>(
+      `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
+    ),
+    readingsOfMetric: db.prepare<[string, string, number, number, number], ReadingRow>(
+      `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND metric = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
+    ),
+    pruneReadings: db.prepare<[number, number]>(
+      "DELETE FROM readings WHERE receipt IN (SELECT receipt FROM readings WHERE received_at < ? LIMIT ?)",
+    ),
   };
 }
 
@@ -156,9 +154,7 @@ export class SqliteStore implements Store {
           for (const r of rows.journal) s.insJournal.run(r.pos, r.at, r.kind, r.body);
           for (const r of rows.events) s.insEvent.run(r.seq, r.at, r.type, r.patient, r.alertId, r.body);
           for (const r of rows.alerts) s.upAlert.run(r.id, r.patient, r.rule, r.state, r.updatedAt, r.body);
-          for (const r of rows.silences) s.upSilence.run(r.id, r.state, r.createdAt, r.body);
-          for (const r of rows.patients) s.upPatient.run(r.id, r.updatedAt, r.body);
-          for (const r of rows.thresholds) s.insThreshold.run(r.scope, r.id, r.version, r.author, r.at, r.reason, r.rules);
+          for (const r of rows.readings) s.insReading.run(r.patient, r.metric, r.time, r.value, r.triage, r.receivedAt, r.id, r.device);
         }).immediate();
       }),
     );
@@ -230,19 +226,6 @@ export class SqliteStore implements Store {
     return this.writes.run(() => this.use("pruneEvents", (_db, s) => s.pruneEvents.run(before).changes));
   }
 
-  async patient(id: string): Promise<PatientRecord | undefined> {
-    return this.use("patient", (_db, s) => {
-      const r = s.patient.get(id);
-      return r === undefined ? undefined : decodeBody<PatientRecord>(r.body);
-    });
-  }
-
-  async thresholdHistory(scope: "patient" | "programme", id: string): Promise<ThresholdVersion[]> {
-    return this.use("thresholdHistory", (_db, s) =>
-      s.thresholds.all(scope, id).map((r) => ({ version: r.version, author: r.author, at: r.at, reason: r.reason, rules: decodeBody<RuleOverride[]>(r.rules) })),
-    );
-  }
-
   async alert(id: string): Promise<Alert | undefined> {
     return this.use("alert", (_db, s) => {
       const r = s.alert.get(id);
@@ -254,8 +237,26 @@ export class SqliteStore implements Store {
     return this.use("alertHistory", (_db, s) => s.alertHistory.all(id).map((r) => decodeBody<LifecycleEvent>(r.body)));
   }
 
-  async silences(): Promise<Silence[]> {
-    return this.use("silences", (_db, s) => s.silences.all().map((r) => decodeBody<Silence>(r.body)));
+  async readings(q: ReadingQuery): Promise<StoredReading[]> {
+    const from = q.from ?? Number.MIN_SAFE_INTEGER;
+    const to = q.to ?? Number.MAX_SAFE_INTEGER;
+    return this.use("readings", (_db, s) =>
+      (q.metric === undefined ? s.readings.all(q.patient, from, to, q.limit) : s.readingsOfMetric.all(q.patient, q.metric, from, to, q.limit)).map(storedReading),
+    );
+  }
+
+  /**
+   * Deletes in slices, each its own transaction queued behind the writes already waiting, so a
+   * month of readings going at once never holds the event loop (or the commits) for seconds.
+   */
+  async pruneReadings(before: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.writes.run(() => this.use("pruneReadings", (_db, s) => s.pruneReadings.run(before, PRUNE_ROWS).changes));
+      total += n;
+      if (n < PRUNE_ROWS) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Versions recorded in schema_migrations, in order (for operators and tests). */

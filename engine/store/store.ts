@@ -25,7 +25,7 @@ export interface StoredReading {
   time: number;
   /** In the metric's canonical unit. */
   value: number;
-  /** TRIAGE_NAMES: "N", "yellow_low", ..., "not_triaged", "reference_needed". */
+  /** As the ingest answer names it (engine/alerts.ts TRIAGE_NAMES): "N", "L", "HH", "not_triaged", ... */
   triage: string;
   /** Clock time it was received at (its journal entry's). */
   receivedAt: number;

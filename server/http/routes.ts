@@ -2,10 +2,12 @@
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
 import { statusOf, VarselError } from "../../engine/errors.js";
 import { parseIsoTime } from "../../engine/ingest/normalize.js";
-import type { AlertQuery } from "../../engine/lifecycle/types.js";
+import type { Alert, AlertQuery, LifecycleEvent } from "../../engine/lifecycle/types.js";
+import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/metrics.js";
 import type { RuleDef } from "../../engine/rules/definitions.js";
 import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
-import { bearerToken, canSeePatient, requireRole, type Principal } from "../auth.js";
+import type { ReadingQuery, StoredReading } from "../../engine/store/store.js";
+import { bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { ingestBody } from "./measurements.js";
@@ -26,6 +28,23 @@ export function buildRouter(ctx: AppContext): Router {
     if (!known || !canSeePatient(p, ctx.pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
   };
   const scopeOf = (p: Principal) => (p.role === "admin" ? {} : { teams: p.teams });
+  /** The alert as the engine holds it now (open, or resolved within its retention), if it does. */
+  const heldAlert = (id: string): Alert | undefined => {
+    try {
+      return ctx.pipeline.lifecycle.get(id);
+    } catch (err) {
+      if (err instanceof VarselError && err.code === "not_found") return undefined;
+      throw err;
+    }
+  };
+  /** Without a store: the events of one alert that the in-memory event log still holds. */
+  const heldHistory = (id: string, patient: string): LifecycleEvent[] => {
+    const lifecycle = ctx.pipeline.lifecycle;
+    const scope = { patients: [patient] };
+    let held = lifecycle.since(0, scope);
+    if (held.status === "resync_required") held = lifecycle.since(held.oldestSeq - 1, scope); // from the oldest it still holds
+    return held.status === "ok" ? held.events.filter((e) => e.type !== "silence" && e.type !== "review" && e.alert.id === id) : [];
+  };
   const programmeOf = (id: string): ProgrammeId => {
     if (!Object.hasOwn(PROGRAMMES, id)) throw new VarselError("not_found", `unknown programme ${id}`);
     return id as ProgrammeId;
@@ -40,10 +59,9 @@ export function buildRouter(ctx: AppContext): Router {
     })
 
     .on("POST", "/v1/measurements", async (req) => {
-      const p = await who(req);
-      requireRole(p, "device", "admin");
+      const teams = requireIngest(await who(req));
       ctx.batchStarted(process.hrtime.bigint());
-      const answer = await ingestBody(ctx, req, p.role === "admin" ? undefined : p.teams);
+      const answer = await ingestBody(ctx, req, teams);
       const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
       const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
       return reply(req, status, answer);
@@ -64,6 +82,24 @@ export function buildRouter(ctx: AppContext): Router {
       const p = await who(req);
       seePatient(p, id);
       return reply(req, 200, ctx.pipeline.patient(id));
+    })
+
+    .on("GET", "/v1/patients/:id/readings", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      seePatient(p, id);
+      const q = req.query;
+      const query: ReadingQuery = { patient: id, limit: limitParam(q.get("limit")) };
+      const metric = q.get("metric");
+      if (metric !== null) query.metric = metricParam(metric);
+      const from = q.get("from");
+      if (from !== null) query.from = timeParam(from, "from");
+      const to = q.get("to");
+      if (to !== null) query.to = timeParam(to, "to");
+      if (query.from !== undefined && query.to !== undefined && query.from > query.to) throw new VarselError("invalid_field", "from must not be after to");
+      // Without a store (--memory) nothing is kept: the answer is what is held, none.
+      const stored = (await ctx.durable.store?.readings(query)) ?? [];
+      return reply(req, 200, { readings: stored.map(withUnit) });
     })
 
     .on("PUT", "/v1/patients/:id/thresholds", async (req, { id }) => {
@@ -128,10 +164,19 @@ export function buildRouter(ctx: AppContext): Router {
     })
     .on("POST", "/v1/alerts/:id/ack", async (req, { id }) => {
       const p = await who(req);
-      requireRole(p, "clinician", "admin");
+      requireAck(p, () => ctx.pipeline.teamsOf(ctx.pipeline.lifecycle.get(id).patient));
       const body = validate(AckBody, req.body.length === 0 ? {} : readBody(req));
-      seePatient(p, ctx.pipeline.lifecycle.get(id).patient);
       return reply(req, 200, await ctx.durable.execute({ kind: "ack", alert: id, by: p.sub, note: body.note }));
+    })
+    .on("GET", "/v1/alerts/:id/history", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const store = ctx.durable.store;
+      const alert = heldAlert(id) ?? (await store?.alert(id));
+      if (alert === undefined) throw new VarselError("not_found", `alert ${id} not found`);
+      seePatient(p, alert.patient);
+      const events = store === undefined ? heldHistory(id, alert.patient) : await store.alertHistory(id);
+      return reply(req, 200, { alert, events });
     })
 
     .on("GET", "/v1/silences", async (req) => {
@@ -176,4 +221,28 @@ function timeParam(value: string | number, name: string): number {
   const t = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : parseIsoTime(value);
   if (t === undefined || !Number.isFinite(t)) throw new VarselError("invalid_field", `${name} must be an ISO 8601 time or epoch ms`);
   return t;
+}
+
+/** Readings per answer: `limit`, default 1 000, at most 10 000. */
+const READINGS_DEFAULT = 1_000;
+const READINGS_MAX = 10_000;
+
+function limitParam(value: string | null): number {
+  if (value === null) return READINGS_DEFAULT;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= READINGS_MAX)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_MAX}`, { limit: value });
+  return n;
+}
+
+/** A metric key or code, resolved as ingest resolves it. */
+function metricParam(value: string): MetricKey {
+  const match = resolveMetric(value);
+  if (match === undefined) throw new VarselError("invalid_field", "metric must be a metric key or code", { metric: value });
+  return match.metric.key;
+}
+
+/** A stored reading with its unit named, so a client never has to know the canonical units. */
+function withUnit(r: StoredReading) {
+  const { patient, metric, time, value, ...rest } = r;
+  return { patient, metric, time, value, unit: canonicalUnitOf(metric), ...rest };
 }

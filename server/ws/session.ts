@@ -3,7 +3,7 @@
 import { VarselError } from "../../engine/errors.js";
 import { admits, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
 import type { LifecycleEvent, Scope } from "../../engine/lifecycle/types.js";
-import { canSeePatient, type Principal } from "../auth.js";
+import { canSeePatient, requireAck, requireIngest, type Principal } from "../auth.js";
 import { decode, encode, type Format } from "../codec.js";
 import type { AppContext } from "../context.js";
 import { ingestFhirResource, ingestReadings } from "../http/measurements.js";
@@ -152,14 +152,11 @@ export class Session {
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
     if (msg.type === "ack") {
-      if (who.role === "device") throw new VarselError("forbidden", "devices cannot acknowledge");
-      const alert = this.ctx.pipeline.lifecycle.get(msg.alert);
-      if (!canSeePatient(who, this.ctx.pipeline.teamsOf(alert.patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+      requireAck(who, () => this.ctx.pipeline.teamsOf(this.ctx.pipeline.lifecycle.get(msg.alert).patient));
       const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
       return { type: "ack_result", id: msg.id, alert: acked };
     }
-    if (who.role !== "device" && who.role !== "admin") throw new VarselError("forbidden", "only devices ingest");
-    const teams = who.role === "admin" ? undefined : who.teams;
+    const teams = requireIngest(who);
     this.ctx.batchStarted(process.hrtime.bigint());
     const compact = msg.answer !== "full";
     const answer =

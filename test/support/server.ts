@@ -3,6 +3,7 @@
 import { pino } from "pino";
 import { encode, type Format } from "../../server/codec.js";
 import { VarselServer, type ServerOptions } from "../../server/app.js";
+import type { Store } from "../../engine/store/store.js";
 import type { Limits } from "../../server/context.js";
 import type { Role } from "../../server/auth.js";
 import type { TransportKind } from "../../server/transport/types.js";
@@ -28,17 +29,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins"> = {}): Promise<Harness> {
+/** `store`: the server recovers from it and writes to it (closed with the server); default in memory. */
+export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins"> & { store?: Store } = {}): Promise<Harness> {
   const clock = new TestClock();
-  const server = new VarselServer({
-    auth: { secret: SECRET },
-    transport,
-    now: clock.now,
-    tickMs: 0,
-    limits,
-    logger: pino({ level: "silent" }),
-    ...options,
-  });
+  const serverOptions = { auth: { secret: SECRET }, transport, now: clock.now, tickMs: 0, limits, logger: pino({ level: "silent" }), ...options };
+  const server = options.store === undefined ? new VarselServer(serverOptions) : await VarselServer.open(serverOptions);
   const port = await server.listen(0, "127.0.0.1");
   const base = `http://127.0.0.1:${port}`;
   return {

@@ -9,11 +9,11 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import type { JournalEntry, Command } from "../../engine/durable/commands.js";
 import type { Alert, AlertEvent, AlertState, LifecycleEvent, ReviewEvent, Silence, SilenceEvent } from "../../engine/lifecycle/types.js";
-import type { PatientRecord } from "../../engine/pipeline.js";
-import type { ThresholdVersion } from "../../engine/thresholds.js";
+import { POSTGRES_MIGRATIONS } from "../../engine/store/migrations/postgres.js";
+import { SQLITE_MIGRATIONS } from "../../engine/store/migrations/sqlite.js";
 import { PostgresStore } from "../../engine/store/postgres.js";
 import { SqliteStore } from "../../engine/store/sqlite.js";
-import type { CommitBatch } from "../../engine/store/store.js";
+import type { CommitBatch, StoredReading } from "../../engine/store/store.js";
 import { redact } from "../../engine/store/open-store.js";
 
 export const PG_URL = process.env.VARSEL_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
@@ -45,6 +45,8 @@ export interface StoreLocation {
   sql<T = Record<string, unknown>>(text: string): Promise<T[]>;
   /** Rows in a table. */
   count(table: string): Promise<number>;
+  /** Applies the migrations up to `version` by hand, as an older varsel would have (on an empty location). */
+  migrateTo(version: number): Promise<void>;
   /** Removes the location (file or schema). */
   drop(): Promise<void>;
 }
@@ -84,6 +86,14 @@ export function sqliteTarget(): StoreTarget {
         create: () => new SqliteStore({ path }),
         sql,
         count: async (table) => Number((await sql<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n),
+        migrateTo: async (version) =>
+          withDb((db) => {
+            db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT 'then') STRICT");
+            for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= version)) {
+              db.exec(m.sql);
+              db.prepare("INSERT INTO schema_migrations (version, name) VALUES (?, ?)").run(m.version, m.name);
+            }
+          }),
         drop: async () => rmSync(dir, { recursive: true, force: true }),
       };
     },
@@ -115,6 +125,12 @@ export function postgresTarget(unavailable: string | undefined, url = PG_URL): S
         create: () => new PostgresStore({ connectionString: url, schema }),
         sql,
         count: async (table) => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n),
+        migrateTo: async (version) => {
+          const s = `"${schema}"`;
+          const steps = POSTGRES_MIGRATIONS.filter((m) => m.version <= version)
+            .map((m) => `${m.sql(s)}; INSERT INTO ${s}.schema_migrations (version, name) VALUES (${m.version}, '${m.name}');`);
+          await sql(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); ${steps.join("\n")}`);
+        },
         drop: async () => {
           await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         },
@@ -143,7 +159,13 @@ function commandFor(pos: number): Command {
     case 0:
       return { kind: "tick" };
     case 1:
-      return { kind: "readings", items: [{ patient: `p-${pos}`, metric: "spo2", value: 90 + (pos % 9), time: T0 + pos, id: `m-${pos}` }], channel: "http", teams: ["team-a"] };
+      return {
+        kind: "ingest",
+        source: "readings",
+        batch: { items: 1, readings: [{ index: 0, patient: `p-${pos}`, metric: "spo2", value: 90 + (pos % 9), time: T0 + pos, id: `m-${pos}` }], rejected: [], invalidations: [] },
+        channel: "http",
+        teams: ["team-a"],
+      };
     case 2:
       return { kind: "ack", alert: `a-${pos}`, by: "nurse-1", note: `note ${pos}` };
     default:
@@ -198,31 +220,11 @@ export function reviewEvents(from: number, n: number): LifecycleEvent[] {
   return Array.from({ length: n }, (_, i) => reviewEvent(from + i, T0 + (from + i) * 1_000));
 }
 
-export function patient(id: string, updatedAt: number, extra: Partial<PatientRecord> = {}): PatientRecord {
-  return {
-    id,
-    programme: "telehjerte",
-    careTeams: [{ team: "team-a", role: "hospital" }, { team: "gp-9", role: "gp", hours: { from: "08:00", to: "16:00", days: ["mon", "tue"] } }],
-    paused: false,
-    references: { weight: 81.5 },
-    updatedAt,
-    ...extra,
-  };
-}
-
-export function thresholdVersion(version: number, at: number, reason = `change ${version}`): ThresholdVersion {
-  return {
-    version,
-    author: "dr-1",
-    at,
-    reason,
-    rules: [
-      { id: "spo2-band", kind: "band", metric: "spo2", limits: { redLow: 85 + version, yellowLow: 92 }, modifiers: { nOfM: [2, 3] } },
-      { id: "old-rule", remove: true },
-    ],
-  };
+/** A reading of p-1's SpO2 measured at `time`, received at T0 + 1 h unless `extra` says otherwise. */
+export function reading(time: number, extra: Partial<StoredReading> = {}): StoredReading {
+  return { patient: "p-1", metric: "spo2", time, value: 91, triage: "L", receivedAt: T0 + 3_600_000, id: `m-${time}`, device: "oximeter-1", ...extra };
 }
 
 export function batch(parts: Partial<CommitBatch>): CommitBatch {
-  return { entries: [], events: [], patients: [], thresholds: [], ...parts };
+  return { entries: [], events: [], readings: [], ...parts };
 }

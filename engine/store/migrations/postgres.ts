@@ -3,7 +3,7 @@
 // <schema>.schema_migrations). Each migration is SQL for one schema: `s` is the quoted schema
 // identifier, e.g. "public" or "varsel_test_ab12".
 //
-// Columns mirror engine/store/migrations/sqlite.ts. Bodies (`body`, `rules`) are bytea holding
+// Columns mirror engine/store/migrations/sqlite.ts. Bodies (`body`) are bytea holding
 // MessagePack (engine/store/codec.ts); snapshot `kernel`/`state` are raw bytes stored EXTERNAL
 // (uncompressed, out of line) so a large kernel is written and read in slices without
 // decompressing the whole value.
@@ -99,6 +99,32 @@ CREATE TABLE ${s}.snapshot_parts (
   PRIMARY KEY (snapshot, part)
 );
 ALTER TABLE ${s}.snapshot_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
+`,
+  },
+  {
+    // The readings view and the tables nobody read (see the SQLite migration 3). `receipt` is
+    // assigned in the order a commit lists its readings (the insert orders by it).
+    version: 3,
+    name: "readings view",
+    sql: (s) => `
+CREATE TABLE ${s}.readings (
+  receipt        bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  patient        text             NOT NULL,
+  metric         text             NOT NULL,
+  time           double precision NOT NULL,
+  value          double precision NOT NULL,
+  triage         text             NOT NULL,
+  received_at    double precision NOT NULL,
+  measurement_id text,
+  device         text
+);
+CREATE INDEX readings_patient_metric_time ON ${s}.readings (patient, metric, time, receipt);
+CREATE INDEX readings_patient_time ON ${s}.readings (patient, time, receipt);
+CREATE INDEX readings_received_at ON ${s}.readings (received_at);
+
+DROP TABLE ${s}.patients;
+DROP TABLE ${s}.threshold_versions;
+DROP TABLE ${s}.silences;
 `,
   },
 ];

@@ -1,8 +1,8 @@
 // Versioned schema of the SQLite store. Append a migration to change the schema; never edit or
 // renumber one that has shipped (a store records the versions it applied in schema_migrations).
 //
-// Columns mirror engine/store/migrations/postgres.ts. Bodies (`body`, `rules`, `kernel`, `state`)
-// are BLOBs: MessagePack (engine/store/codec.ts) for bodies, raw bytes for snapshots.
+// Columns mirror engine/store/migrations/postgres.ts. Bodies (`body`, `kernel`, `state`) are
+// BLOBs: MessagePack (engine/store/codec.ts) for bodies, raw bytes for snapshots.
 // Tables are STRICT, so a value of the wrong type is refused rather than stored.
 
 export interface SqliteMigration {
@@ -95,6 +95,35 @@ CREATE TABLE snapshot_parts (
   bytes    BLOB    NOT NULL,
   PRIMARY KEY (snapshot, part)
 ) STRICT;
+`,
+  },
+  {
+    // The readings view: every evaluated reading with its triage, for charts and lists. `receipt`
+    // is the order they were received in, so readings at the same time still read newest first.
+    // Two lookups, two indexes: one metric of a patient, and every metric of a patient. Patients,
+    // threshold versions and silences were never read from the store (memory and snapshots hold
+    // them): their tables go.
+    version: 3,
+    name: "readings view",
+    sql: `
+CREATE TABLE readings (
+  receipt        INTEGER PRIMARY KEY,
+  patient        TEXT NOT NULL,
+  metric         TEXT NOT NULL,
+  time           REAL NOT NULL,
+  value          REAL NOT NULL,
+  triage         TEXT NOT NULL,
+  received_at    REAL NOT NULL,
+  measurement_id TEXT,
+  device         TEXT
+) STRICT;
+CREATE INDEX readings_patient_metric_time ON readings (patient, metric, time, receipt);
+CREATE INDEX readings_patient_time ON readings (patient, time, receipt);
+CREATE INDEX readings_received_at ON readings (received_at);
+
+DROP TABLE patients;
+DROP TABLE threshold_versions;
+DROP TABLE silences;
 `,
   },
 ];
