@@ -36,6 +36,7 @@ export const ERRORS = {
   // -- transport and request --
   malformed_json: { status: 400, message: "body is not valid JSON" },
   malformed_msgpack: { status: 400, message: "body is not valid MessagePack" },
+  nesting_too_deep: { status: 400, message: "body is nested too deeply" },
   unsupported_media_type: { status: 415, message: "content type is not supported" },
   payload_too_large: { status: 413, message: "body is too large" },
   length_required: { status: 411, message: "this request needs a Content-Length body, not a chunked one" },

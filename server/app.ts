@@ -17,7 +17,7 @@ import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./tran
 import { Hub } from "./ws/hub.js";
 
 /** How often the engine snapshots (see DurableOptions; unset fields keep its defaults). */
-export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare">;
+export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare" | "readingRetentionMs">;
 
 export interface ServerOptions {
   auth: AuthOptions;
@@ -56,6 +56,7 @@ export class VarselServer {
       snapshotEveryCommands: options.snapshotEveryCommands,
       snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
       snapshotMaxShare: options.snapshotMaxShare,
+      readingRetentionMs: options.readingRetentionMs,
       pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
       onError: (err, what) => logger.error({ err, what }, "durability"),
     });

@@ -17,12 +17,20 @@ const program = new Command()
   .option("--database <url>", "postgres://… for PostgreSQL, or a SQLite file (env VARSEL_DATABASE_URL; default .varsel/varsel.db)")
   .option("--memory", "keep nothing: no store (for trying things out)")
   .option("--demo", "feed a few simulated patients so alerts appear within a minute")
+  .option("--readings-retention <days>", "keep stored readings this many days, 0 for none (env VARSEL_READINGS_RETENTION_DAYS; default 30)", process.env.VARSEL_READINGS_RETENTION_DAYS)
   .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS; default none)", process.env.VARSEL_CORS_ORIGINS)
   .parse();
 
-const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean; corsOrigin?: string }>();
+const opts = program.opts<{ port: string; host: string; transport?: "uws" | "ws"; jwks?: string; database?: string; memory?: boolean; demo?: boolean; corsOrigin?: string; readingsRetention?: string }>();
 /** A number from the environment, or undefined when unset (the engine's default applies). */
 const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
+/** Days as milliseconds; a value that is not a number of days ≥ 0 stops the start-up. */
+function retentionMs(days: string | undefined): number | undefined {
+  if (days === undefined) return undefined;
+  const n = Number(days);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new Error(`--readings-retention must be a number of days ≥ 0, not ${days}`);
+  return n * 86_400_000;
+}
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
 const jwksFile = opts.jwks ?? (process.env.VARSEL_JWKS || undefined);
 let secret = process.env.VARSEL_JWT_SECRET || undefined;
@@ -42,6 +50,7 @@ const server = await VarselServer.open({
   snapshotEveryCommands: envNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS"),
   snapshotEveryMs: envNumber("VARSEL_SNAPSHOT_EVERY_MS"),
   snapshotMaxShare: envNumber("VARSEL_SNAPSHOT_MAX_SHARE"),
+  readingRetentionMs: retentionMs(opts.readingsRetention),
 });
 const port = await server.listen(Number(opts.port), opts.host);
 const stopDemo = opts.demo ? await startDemo(server.durable) : undefined;

@@ -8,6 +8,7 @@ import type { Command } from "../engine/durable/commands.js";
 import { encodeBody } from "../engine/store/codec.js";
 import type { Store } from "../engine/store/store.js";
 import { STORES, type StoreFactory } from "./support/durable-stores.js";
+import { readingsCommand } from "./support/ingest.js";
 
 const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
 const MIN = 60_000;
@@ -21,15 +22,17 @@ function script(): Command[] {
     { kind: "patient_thresholds", id: "p1", rules: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { yellowHigh: 105, redHigh: 125 } }], author: "dr-a", reason: "known tachycardia" },
   ];
   for (let i = 0; i < 40; i++) {
-    out.push({
-      kind: "readings",
-      channel: "test",
-      items: [
-        { patient: "p1", metric: "pulse", value: [70, 110, 130, 90][i % 4], time: T0 + i * MIN, id: `p1-${i}` },
-        { patient: "p2", metric: "spo2", value: [96, 91, 87, 94][i % 4], time: T0 + i * MIN, id: `p2-${i}` },
-        { patient: "p1", metric: "weight", value: 80 + i * 0.1, time: T0 + i * MIN, id: `w-${i}` },
-      ],
-    });
+    // validated as the server does on receipt (the readings' own time is never after it)
+    out.push(
+      readingsCommand(
+        [
+          { patient: "p1", metric: "pulse", value: [70, 110, 130, 90][i % 4], time: T0 + i * MIN, id: `p1-${i}` },
+          { patient: "p2", metric: "spo2", value: [96, 91, 87, 94][i % 4], time: T0 + i * MIN, id: `p2-${i}` },
+          { patient: "p1", metric: "weight", value: 80 + i * 0.1, time: T0 + i * MIN, id: `w-${i}` },
+        ],
+        T0 + i * MIN,
+      ),
+    );
     if (i === 10) out.push({ kind: "silence_add", patient: "p2", rule: "spo2-band", until: T0 + 30 * MIN, reason: "oxygen adjusted", author: "nurse" });
     if (i % 7 === 6) out.push({ kind: "tick" });
   }
@@ -211,7 +214,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     await spaced.execute(readings);
     await spaced.snapshot();
     const at = spaced.position();
-    await spaced.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 71, time: T0 + 5 * MIN, id: "later" }] });
+    await spaced.execute(readingsCommand([{ patient: "p1", metric: "pulse", value: 71, time: T0 + 5 * MIN, id: "later" }], clock.t, { channel: "t" }));
     await spaced.execute({ kind: "tick" });
     expect((await store.latestSnapshot())?.pos).toBe(at);
     expect(spaced.position()).toBeGreaterThan(at);
@@ -233,7 +236,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     expect(saves).toBe(1);
     // due again within two commands (the first may still find the failed save in flight), not three
     for (let k = 1; k <= 2 && saves < 2; k++) {
-      await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70 + k, time: T0 + (5 + k) * MIN, id: `after-failure-${k}` }] });
+      await d.execute(readingsCommand([{ patient: "p1", metric: "pulse", value: 70 + k, time: T0 + (5 + k) * MIN, id: `after-failure-${k}` }], clock.t, { channel: "t" }));
       for (let i = 0; i < 50 && saves < 2; i++) await new Promise((r) => setTimeout(r, 10));
     }
     expect(saves).toBe(2);
@@ -267,7 +270,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     await d.execute(script()[0]);
     commits = 0;
     const batches = Array.from({ length: 50 }, (_, i) =>
-      d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + i, id: `g-${i}` }] }),
+      d.execute(readingsCommand([{ patient: "p1", metric: "pulse", value: 70, time: T0 + i, id: `g-${i}` }], clock.t, { channel: "t" })),
     );
     const answers = await Promise.all(batches);
     expect(answers.every((a) => (a as { accepted: number }).accepted === 1)).toBe(true);
@@ -285,11 +288,12 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     const d = await DurablePipeline.open({ store, now: clock.now, retryMs: 20 });
     opened.push(d);
     await d.execute(script()[0]);
-    const ok = await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 130, time: T0, id: "kept" }] });
+    const ok = await d.execute(readingsCommand([{ patient: "p1", metric: "pulse", value: 130, time: T0, id: "kept" }], clock.t, { channel: "t" }));
     expect((ok as { accepted: number }).accepted).toBe(1);
 
     down = true;
-    await expect(d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + 1, id: "lost" }] })).rejects.toMatchObject({
+    const lost = readingsCommand([{ patient: "p1", metric: "pulse", value: 70, time: T0 + 1, id: "lost" }], clock.t, { channel: "t" });
+    await expect(d.execute(lost)).rejects.toMatchObject({
       code: "store_unavailable",
     });
     expect(d.ready()).toBe(false);
@@ -300,10 +304,10 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     expect(d.ready()).toBe(true);
     // The refused batch was never acknowledged, so it is not there; the acknowledged one is.
     const journal = await store.readJournal(0, 100);
-    const ids = journal.flatMap((e) => (e.command.kind === "readings" ? e.command.items.map((i: any) => i.id) : []));
+    const ids = journal.flatMap((e) => (e.command.kind === "ingest" ? e.command.batch.readings.map((r) => r.id) : []));
     expect(ids).toEqual(["kept"]);
     expect(d.pipeline.lifecycle.list({}).map((a) => a.rule)).toEqual(["pulse-band"]);
-    const resent = await d.execute({ kind: "readings", channel: "t", items: [{ patient: "p1", metric: "pulse", value: 70, time: T0 + 1, id: "lost" }] });
+    const resent = await d.execute(lost);
     expect((resent as { accepted: number }).accepted).toBe(1);
   });
 });

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { VarselError } from "../engine/errors.js";
+import { canonicalFhir } from "../engine/ingest/canonical.js";
+import { MAX_ITEM_DEPTH } from "../engine/ingest/depth.js";
 import { fhirToItems, ingestFhir, type FhirIngest } from "../engine/ingest/fhir.js";
 
 // The shared folder is a sibling of the repository: <repo>/../shared/fixtures/fhir/
@@ -292,6 +294,96 @@ describe("documents and bundles", () => {
     const r = fhirToItems(fixture("body-weight-lb"));
     expect(r.items).toEqual([
       { entry: 0, item: { patient: "example", metric: "http://loinc.org|29463-7", value: 185, unit: "[lb_av]", time: "2016-03-28", id: "example" } },
+    ]);
+  });
+});
+
+describe("canonicalFhir", () => {
+  it("gives readings and rejections by entry index; a component's rejection names it in the message", () => {
+    const names = ["body-weight-lb", "bloodpressure", "bloodpressure-dar", "bloodpressure-cancel", "satO2", "heart-rate"];
+    const batch = canonicalFhir(bundle(...names.map(fixture)), NOW);
+    expect(batch.items).toBe(6);
+    expect(batch.readings.map((r) => [r.index, r.metric])).toEqual([
+      [0, "weight"], [1, "bp_sys"], [1, "bp_dia"], [2, "bp_sys"], [4, "spo2"], [5, "pulse"],
+    ]);
+    expect(batch.readings[1]).toStrictEqual({ index: 1, patient: "example", metric: "bp_sys", value: 107, time: Date.UTC(2012, 8, 17), id: BP_ID });
+    expect(batch.rejected).toStrictEqual([{ index: 2, code: "value_absent", message: "component 1: value absent: not-performed" }]);
+    expect(batch.invalidations).toStrictEqual([{ index: 3, id: BP_ID, patient: "example" }]);
+  });
+
+  it("a single Observation is entry 0; a document that cannot be read throws as before", () => {
+    expect(canonicalFhir(fixture("heart-rate"), NOW)).toMatchObject({ items: 1, readings: [{ index: 0, metric: "pulse" }], rejected: [] });
+    expect(() => canonicalFhir({ resourceType: "Patient" }, NOW)).toThrow(VarselError);
+    expect(() => canonicalFhir({ resourceType: "Bundle", entry: {} }, NOW)).toThrow(VarselError);
+  });
+
+  it("attributes every unit_mismatch to its patient and metric from the same pass", () => {
+    const pulse = (patient: string, valueQuantity: unknown) => obs({ subject: { reference: `Patient/${patient}` }, valueQuantity });
+    const bp = {
+      ...fixture("bloodpressure"),
+      component: [{ code: { coding: [{ system: "http://loinc.org", code: "8480-6" }] }, valueQuantity: { value: 120, code: "mmHg-ish" } }],
+    };
+    const batch = canonicalFhir(
+      bundle(pulse("a", { value: 64, code: "bpm" }), pulse("b", { value: 64, code: "/min" }), pulse("c", { value: 64, system: "urn:iso:std:iso:11073:10101", code: "264864" }), bp),
+      NOW,
+    );
+    expect(batch.rejected.map(({ index, code, patient, metric }) => [index, code, patient, metric])).toEqual([
+      [0, "unit_mismatch", "a", "pulse"],
+      [2, "unit_mismatch", "c", "pulse"],
+      [3, "unit_mismatch", "example", "bp_sys"],
+    ]);
+    expect(batch.rejected[2].message).toBe("component 0: unit 'mmHg-ish' is not accepted for bp_sys (accepted: mm[Hg], kPa)");
+    expect(batch.readings.map((r) => r.index)).toEqual([1]);
+  });
+
+  it("refuses a lone surrogate in identifier.value or subject.reference, for readings and invalidations", () => {
+    const batch = canonicalFhir(
+      bundle(
+        obs({ identifier: [{ value: "m\ud800" }] }),
+        obs({ subject: { reference: "Patient/\ud800" } }),
+        obs({ subject: { identifier: { value: "p\u0000" } } }),
+        obs({ status: "cancelled", identifier: [{ value: "\udc00" }] }),
+        obs({ device: { reference: "Device/\ud800" } }),
+        obs({ identifier: [{ value: "m-1" }] }),
+      ),
+      NOW,
+    );
+    expect(batch.rejected.map((r) => [r.index, r.code])).toEqual([0, 1, 2, 3, 4].map((i) => [i, "invalid_field"]));
+    expect(batch.rejected[0].message).toBe("id is not well-formed Unicode (lone surrogate)");
+    expect(batch.rejected[1].message).toBe("patient is not well-formed Unicode (lone surrogate)");
+    expect(batch.invalidations).toEqual([]);
+    expect(batch.readings.map((r) => [r.index, r.id])).toEqual([[5, "m-1"]]);
+  });
+
+  it(`refuses an entry nested deeper than ${MAX_ITEM_DEPTH} levels, and one that throws, alone`, () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < MAX_ITEM_DEPTH; i++) deep = [deep];
+    const hostile = { resource: obs() };
+    Object.defineProperty(hostile.resource, "status", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const getterEntry = {};
+    Object.defineProperty(getterEntry, "resource", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const batch = canonicalFhir({ resourceType: "Bundle", entry: [{ resource: obs({ extension: deep }) }, hostile, getterEntry, { resource: obs() }] }, NOW);
+    expect(batch.rejected.map((r) => [r.index, r.code, r.message])).toEqual([
+      [0, "invalid_field", `entry is nested deeper than ${MAX_ITEM_DEPTH} levels`],
+      [1, "internal_error", "internal error while validating this item"],
+      [2, "internal_error", "internal error while validating this item"],
+    ]);
+    expect(batch.readings.map((r) => r.index)).toEqual([3]);
+  });
+
+  it("clips what it repeats from the document", () => {
+    const long = "x".repeat(5000);
+    const batch = canonicalFhir(
+      bundle(
+        obs({ status: long }),
+        obs({ code: { coding: Array.from({ length: 1000 }, (_, i) => ({ system: long, code: `${i}` })) } }),
+      ),
+      NOW,
+    );
+    const x40 = `${"x".repeat(40)}…`;
+    expect(batch.rejected.map((r) => [r.code, r.message])).toEqual([
+      ["invalid_fhir", `Observation status '${x40}' carries no usable result`],
+      ["unknown_metric", `no coding varsel knows (LOINC, NPU/MedCom, MDC) among: ${Array(5).fill(x40).join(", ")}, …`],
     ]);
   });
 });

@@ -1,11 +1,12 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ERRORS, VarselError, errorBody, isErrorCode, statusOf, type ErrorCode } from "../engine/errors.js";
 import { METRICS } from "../engine/metrics.js";
+import { canonicalReadings } from "../engine/ingest/canonical.js";
 import {
   EARLIEST_TIME_MS,
   FUTURE_TOLERANCE_MS,
   MAX_TEXT_LENGTH,
-  normalizeBatch,
   normalizeReading,
   parseIsoTime,
   type RawReading,
@@ -79,6 +80,12 @@ describe("normalizeReading: accepted", () => {
     expect(accept(raw({ value: "72.5" })).value).toBe(72.5);
     expect(accept(raw({ value: " 7.25e1 " })).value).toBe(72.5);
     expect(accept(raw({ value: 72n })).value).toBe(72);
+  });
+
+  it("converts a bigint beyond the safe range with Number(), then judges it", () => {
+    expect(rejectCode(raw({ value: 2n ** 100n }))).toBe("implausible_value");
+    expect(rejectCode(raw({ value: -(2n ** 1100n) }))).toBe("not_a_number");
+    expect(Object.is(accept(raw({ metric: "crp", unit: "mg/L", value: "-0" })).value, 0)).toBe(true);
   });
 
   it("accepts both ends of every envelope and rejects just outside", () => {
@@ -160,6 +167,26 @@ describe("normalizeReading: time", () => {
     expect(parseIsoTime("2026-01-15T10:00:00Z")).toBe(T_MS);
     expect(parseIsoTime("15/01/2026")).toBeUndefined();
   });
+
+  it("parseIsoTime reads years 0–99 as written (Date.UTC would make them 1900–1999) and knows leap years", () => {
+    for (const s of ["0099-06-01T00:00:00Z", "0000-02-29T12:00:00+01:00", "0001-01-01", "1999-12-31T23:59:59.999Z", "9999-12-31"]) {
+      expect(parseIsoTime(s), s).toBe(new Date(s.length === 10 ? `${s}T00:00:00Z` : s).getTime());
+    }
+    expect(parseIsoTime("2000-02-29")).toBe(Date.UTC(2000, 1, 29));
+    expect(parseIsoTime("2100-02-29")).toBeUndefined();
+    expect(parseIsoTime("2024-04-31")).toBeUndefined();
+  });
+
+  it("accepts only safe-integer times and never formats an out-of-range one as a date", () => {
+    for (const time of [8640000000000001, Number.MAX_SAFE_INTEGER, 1e20, -1e20, -8640000000000001, 2 ** 53, "0099-06-01T00:00:00Z"]) {
+      const out = normalizeReading(raw({ time }), NOW);
+      expect(out.ok ? "accepted" : out.rejection.code, String(time)).toBe("invalid_time");
+    }
+    const future = normalizeReading(raw({ time: new Date(NOW + 3_600_000) }), NOW);
+    expect(future.ok ? "" : future.rejection.message).toBe("time 2026-01-15T13:00:00.000Z is more than 5 minutes in the future");
+    const invalid = normalizeReading(raw({ time: new Date(NaN) }), NOW);
+    expect(invalid.ok ? "" : invalid.rejection.message).toContain("an invalid Date");
+  });
 });
 
 describe("normalizeReading: rejected", () => {
@@ -194,6 +221,16 @@ describe("normalizeReading: rejected", () => {
     expect(accept(raw({ id: "i".repeat(MAX_TEXT_LENGTH) })).id).toHaveLength(MAX_TEXT_LENGTH);
   });
 
+  it("invalid_field: text with a lone surrogate or a control character, in any text field", () => {
+    for (const field of ["patient", "metric", "id", "device", "unit"]) {
+      for (const bad of ["k\ud800", "\udc00k", "a\u0000b", "\u001f", "x\u007f"]) {
+        expect(rejectCode(raw({ [field]: bad })), `${field} ${JSON.stringify(bad)}`).toBe("invalid_field");
+      }
+    }
+    expect(rejectCode(raw({ unit: "k".repeat(MAX_TEXT_LENGTH + 1) }))).toBe("invalid_field");
+    expect(accept(raw({ id: "måling 7 \ud83d\ude00", device: "vægt\u0080" })).id).toBe("måling 7 \ud83d\ude00");
+  });
+
   it.each(["height", "Weight", "85354-9", "150020", "http://loinc.org|99999-9", "http://snomed.info/sct|27113001", "toString"])(
     "unknown_metric: %j",
     (metric) => {
@@ -226,7 +263,7 @@ describe("normalizeReading: rejected", () => {
   });
 });
 
-describe("normalizeBatch", () => {
+describe("canonicalReadings", () => {
   it("keeps the valid items and reports each bad one with its index and code", () => {
     const items: unknown[] = [
       raw({ id: "a" }),
@@ -240,9 +277,10 @@ describe("normalizeBatch", () => {
       raw({ patient: undefined, id: "i" }),
       raw({ metric: "glucose", value: 108, unit: "mg/dL", id: "j" }),
     ];
-    const out = normalizeBatch(items, NOW);
-    expect(out.accepted.map((r) => r.id)).toEqual(["a", "f", "j"]);
-    expect(out.accepted[2].value).toBeCloseTo(108 / 18.016, 12);
+    const out = canonicalReadings(items, NOW);
+    expect(out.items).toBe(10);
+    expect(out.readings.map((r) => [r.index, r.id])).toEqual([[0, "a"], [5, "f"], [9, "j"]]);
+    expect(out.readings[2].value).toBeCloseTo(108 / 18.016, 12);
     expect(out.rejected.map(({ index, code }) => [index, code])).toEqual([
       [1, "not_a_number"],
       [2, "implausible_value"],
@@ -256,9 +294,9 @@ describe("normalizeBatch", () => {
   });
 
   it("handles an empty batch and an all-bad batch", () => {
-    expect(normalizeBatch([], NOW)).toEqual({ accepted: [], rejected: [] });
-    const out = normalizeBatch([1, "x"], NOW);
-    expect(out.accepted).toEqual([]);
+    expect(canonicalReadings([], NOW)).toEqual({ items: 0, readings: [], rejected: [], invalidations: [] });
+    const out = canonicalReadings([1, "x"], NOW);
+    expect(out.readings).toEqual([]);
     expect(out.rejected.map((r) => r.index)).toEqual([0, 1]);
   });
 });
@@ -291,6 +329,16 @@ describe("error catalogue", () => {
       internal_error: 500, store_unavailable: 503, value_absent: 200, observation_cancelled: 200,
     };
     for (const [code, status] of Object.entries(statuses)) expect(statusOf(code as ErrorCode), code).toBe(status);
+  });
+
+  it("is documented code for code: docs/http.md's table and the ErrorCode enum of docs/asyncapi.yaml", () => {
+    const doc = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), "utf8");
+    const table = [...doc("http.md").matchAll(/^\| `([a-z0-9_]+)` \| \d{3} \|/gm)].map((m) => m[1]);
+    const api = doc("asyncapi.yaml");
+    const enumBlock = api.slice(api.indexOf("    ErrorCode:"), api.indexOf("\n\n", api.indexOf("    ErrorCode:")));
+    const listed = [...enumBlock.matchAll(/^ {8}- ([a-z0-9_]+)$/gm)].map((m) => m[1]);
+    expect(table.sort()).toEqual(Object.keys(ERRORS).sort());
+    expect(listed.sort()).toEqual(Object.keys(ERRORS).sort());
   });
 
   it("builds error bodies and errors from the catalogue", () => {

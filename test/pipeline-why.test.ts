@@ -2,6 +2,7 @@
 // score rule without explicit limits states the default limits it was judged by.
 import { describe, expect, it } from "vitest";
 import { Pipeline } from "../engine/pipeline.js";
+import { ingestRaw } from "./support/ingest.js";
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
 
@@ -12,7 +13,8 @@ describe("pipeline: why", () => {
     p.setPatientThresholds("p1", [{ id: "news2", kind: "score", score: "news2", window: "4h" }], "dr-a", "test", NOW - 3_600_000);
     const at = new Date(NOW - 60_000).toISOString();
     // resp 25 (3) + spo2 91 (3 on scale 1) = 6: red; temp and consciousness not measured
-    p.ingest(
+    ingestRaw(
+      p,
       [
         { patient: "p1", metric: "resp_rate", value: 25, time: at },
         { patient: "p1", metric: "spo2", value: 91, time: at },

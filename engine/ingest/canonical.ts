@@ -5,6 +5,10 @@
 // bad item with our own message. Unknown fields are dropped. Pure: the clock is an argument.
 import type { ErrorCode } from "../errors.js";
 import type { MetricKey } from "../metrics.js";
+import { MAX_ITEM_DEPTH, nestedDeeperThan } from "./depth.js";
+import { fhirToItems, type FhirRejection } from "./fhir.js";
+import { INTERNAL_ERROR_MESSAGE, newReadingFields, readInto, type ReadingFields, type Rejection } from "./normalize.js";
+import { clip, wellFormed } from "./text.js";
 
 /** One valid reading in canonical form. */
 export interface CanonicalReading {
@@ -46,4 +50,100 @@ export interface CanonicalBatch {
   /** Sorted by index. */
   rejected: ItemRejection[];
   invalidations: CanonicalInvalidation[];
+}
+
+/** Longest message of a rejection, in UTF-16 units. */
+export const MAX_MESSAGE_LENGTH = 300;
+
+/**
+ * Validates every item of a readings request at `now` (epoch ms). Each item becomes one reading
+ * or one rejection with its index; a bad item, even one that trips a bug (`internal_error`),
+ * never costs its neighbours. Items nested deeper than MAX_ITEM_DEPTH are `invalid_field`.
+ */
+export function canonicalReadings(items: readonly unknown[], now: number): CanonicalBatch {
+  const batch: CanonicalBatch = { items: items.length, readings: [], rejected: [], invalidations: [] };
+  const fields = newReadingFields();
+  for (let index = 0; index < items.length; index++) {
+    let rejection: Rejection | undefined;
+    try {
+      const item = items[index];
+      rejection = nestedDeeperThan(item, MAX_ITEM_DEPTH) ? TOO_DEEP : readInto(item, now, fields);
+    } catch {
+      rejection = INTERNAL;
+    }
+    if (rejection === undefined) batch.readings.push(canonicalReading(index, fields));
+    else batch.rejected.push(itemRejection(index, rejection, fields));
+  }
+  return batch;
+}
+
+/**
+ * Validates a FHIR Observation or Bundle at `now` in one pass over its entries: `index` is the
+ * entry index (a BP panel's components share it; a component's rejection says which in its
+ * message), cancelled and entered-in-error Observations become invalidations. Throws
+ * VarselError (`invalid_fhir`, `unsupported_fhir_resource`) when the document as a whole cannot
+ * be read.
+ */
+export function canonicalFhir(resource: unknown, now: number): CanonicalBatch {
+  const mapped = fhirToItems(resource);
+  const batch: CanonicalBatch = { items: mapped.entries, readings: [], rejected: [], invalidations: [] };
+  const refused: { component: number; rejection: ItemRejection }[] = mapped.rejected.map((r) => ({
+    component: r.component ?? -1,
+    rejection: fhirRejection(r),
+  }));
+  const fields = newReadingFields();
+  for (const { entry, component, item } of mapped.items) {
+    let rejection: Rejection | undefined;
+    try {
+      rejection = readInto(item, now, fields); // the entry's nesting was checked by fhirToItems
+    } catch {
+      rejection = INTERNAL;
+    }
+    if (rejection === undefined) batch.readings.push(canonicalReading(entry, fields));
+    else refused.push({ component: component ?? -1, rejection: itemRejection(entry, rejection, fields, component) });
+  }
+  refused.sort((a, b) => a.rejection.index - b.rejection.index || a.component - b.component);
+  batch.rejected = refused.map((r) => r.rejection);
+  for (const inv of mapped.invalidations) {
+    const invalidation: CanonicalInvalidation = { index: inv.entry, id: inv.id };
+    if (inv.patient !== undefined) invalidation.patient = inv.patient;
+    batch.invalidations.push(invalidation);
+  }
+  return batch;
+}
+
+const TOO_DEEP: Rejection = { code: "invalid_field", message: `reading is nested deeper than ${MAX_ITEM_DEPTH} levels` };
+const INTERNAL: Rejection = { code: "internal_error", message: INTERNAL_ERROR_MESSAGE };
+
+/** A reading built field by field from validated values: nothing of the raw item comes along. */
+function canonicalReading(index: number, f: ReadingFields): CanonicalReading {
+  const reading: CanonicalReading = { index, patient: f.patient, metric: f.metric.key, value: f.value, time: f.time };
+  if (f.id !== undefined) reading.id = f.id;
+  if (f.device !== undefined) reading.device = f.device;
+  return reading;
+}
+
+/** A normalize rejection; a unit_mismatch is attributed from `f` (see ReadingFields). */
+function itemRejection(index: number, r: Rejection, f: ReadingFields, component?: number): ItemRejection {
+  const rejection: ItemRejection = { index, code: r.code, message: ownMessage(r.message, component) };
+  if (r.code === "unit_mismatch") {
+    rejection.patient = f.patient;
+    rejection.metric = f.metric.key;
+  }
+  return rejection;
+}
+
+function fhirRejection(r: FhirRejection): ItemRejection {
+  const rejection: ItemRejection = { index: r.entry, code: r.code, message: ownMessage(r.message, r.component) };
+  if (r.patient !== undefined && r.metric !== undefined) {
+    rejection.patient = r.patient;
+    rejection.metric = r.metric;
+  }
+  return rejection;
+}
+
+/** A message as the journal keeps it: well-formed and at most MAX_MESSAGE_LENGTH long. */
+function ownMessage(message: string, component: number | undefined): string {
+  const text = component === undefined ? message : `component ${component}: ${message}`;
+  return wellFormed(clip(text, MAX_MESSAGE_LENGTH - 1));
 }

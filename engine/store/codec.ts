@@ -127,7 +127,8 @@ export function batchRows(batch: CommitBatch): BatchRows {
     events.push({ seq: event.seq, at: event.at, type: event.type, patient: event.patient ?? null, alertId, body: encodeBody(event) });
   }
   return {
-    journal: batch.entries.map((e) => ({ pos: e.pos, at: e.at, kind: e.command.kind, body: encodeBody(e.command) })),
+    // The durable layer encoded each command before applying it: those bytes are what was applied.
+    journal: batch.entries.map((e, i) => ({ pos: e.pos, at: e.at, kind: e.command.kind, body: batch.bodies?.[i] === undefined ? encodeBody(e.command) : asBuffer(batch.bodies[i]) })),
     events,
     alerts: [...alerts.values()],
     readings: batch.readings.map((r) => ({
