@@ -36,7 +36,7 @@ describe.each(targets)("hostile items on %s", (_name, database) => {
     let server = await startChildServer(database);
     const base = () => `http://127.0.0.1:${server.port}`;
     const post = (body: string | Buffer, type = "application/json") =>
-      fetch(`${base()}/v1/measurements`, { method: "POST", headers: { authorization: `Bearer ${device}`, "content-type": type }, body: new Blob([body]) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      fetch(`${base()}/v1/measurements`, { method: "POST", headers: { authorization: `Bearer ${device}`, "content-type": type }, body: new Blob([typeof body === "string" ? body : new Uint8Array(body)]) }).then(async (r) => ({ status: r.status, body: await r.json() }));
     try {
       for (const p of ["p1", "p2"]) {
         const res = await fetch(`${base()}/v1/patients/${p}`, { method: "PUT", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ programme: "telehjerte", careTeams: [{ team: "team-a", role: "hospital" }] }) });
