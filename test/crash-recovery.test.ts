@@ -2,7 +2,6 @@
 // acknowledged reading is in the journal, the alerts and their transitions equal an
 // uninterrupted run of the same journal, event numbers have no gap or duplicate, and a
 // WebSocket client resumes without a gap. A real child process on loopback, bounded in time.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +12,9 @@ import { openStore } from "../engine/store/open-store.js";
 import type { LifecycleEvent } from "../engine/lifecycle/types.js";
 import { Auth } from "../server/auth.js";
 import { PG_URL, postgresAvailable } from "./support/durable-stores.js";
+import { CHILD_SECRET, startChildServer } from "./support/child-server.js";
 import { TestSocket } from "./support/ws-client.js";
 
-const SECRET = "crash-test-secret-long-enough-for-hs256-signing";
-const ROOT = new URL("..", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "varsel-crash-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -25,31 +23,15 @@ if (await postgresAvailable()) {
   targets.push(["postgres", async () => `${PG_URL}?schema=varsel_crash_${process.pid}_${Date.now()}`]);
 }
 
-async function startServer(database: string): Promise<{ child: ChildProcess; port: number; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
-    cwd: ROOT,
-    env: { ...process.env, VARSEL_JWT_SECRET: SECRET, LOG_LEVEL: "warn", VARSEL_SNAPSHOT_EVERY_COMMANDS: "40", VARSEL_SNAPSHOT_EVERY_MS: "500" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  for (let i = 0; i < 200; i++) {
-    const m = /varsel on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) return { child, port: Number(m[1]), exited };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`server did not start: ${out}`);
-}
+/** The crash test snapshots often, so that a restart reads a snapshot and a journal tail. */
+const startServer = (database: string) => startChildServer(database, { VARSEL_SNAPSHOT_EVERY_COMMANDS: "40", VARSEL_SNAPSHOT_EVERY_MS: "500" });
 
 const summary = (e: LifecycleEvent) => [e.seq, e.type, "alert" in e ? e.alert.id : e.patient, "alert" in e ? e.alert.level : null];
 
 describe.each(targets)("kill -9 on %s", (_name, databaseUrl) => {
   it("loses nothing acknowledged and resumes without a gap", async () => {
     const database = await databaseUrl();
-    const auth = new Auth({ secret: SECRET });
+    const auth = new Auth({ secret: CHILD_SECRET });
     const admin = await auth.sign({ sub: "admin", role: "admin", teams: [] });
     const device = await auth.sign({ sub: "gw", role: "device", teams: ["team-a"] });
     const clinician = await auth.sign({ sub: "nurse", role: "clinician", teams: ["team-a"] });

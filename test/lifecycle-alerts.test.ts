@@ -10,6 +10,7 @@ import type { RuleDef } from "../engine/rules/definitions.js";
 import type { RuleOverride } from "../engine/thresholds.js";
 import { AlertLifecycle, limitsInForce, step, type LifecycleEvent, type LifecycleOptions } from "../engine/lifecycle/index.js";
 import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
+import { codeOf } from "./support/code-of.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0); // Wednesday 10:00 in Copenhagen (CET)
 const MIN = 60_000;
@@ -243,14 +244,6 @@ describe("lifecycle: acknowledge", () => {
     w.send("p1", "pulse", 105, T0);
     w.send("p1", "pulse", 70, T0 + MIN);
     const [a] = w.lc.list();
-    const codeOf = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e instanceof VarselError ? e.code : "not a VarselError";
-      }
-      return "no error";
-    };
     expect(codeOf(() => w.lc.ack(a.id, "nurse", undefined, T0 + 2 * MIN))).toBe("alert_not_open");
     expect(codeOf(() => w.lc.ack("a-999", "nurse", undefined, T0 + 2 * MIN))).toBe("not_found");
     expect(codeOf(() => w.lc.get("a-999"))).toBe("not_found");

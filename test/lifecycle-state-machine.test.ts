@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
 import { AlertLifecycle, step, type Alert, type AlertInput, type AlertLevel, type AlertState, type Guards, type LatchingPolicy } from "../engine/lifecycle/index.js";
+import { codeOf } from "./support/code-of.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 100);
@@ -67,14 +68,6 @@ function transition(patient: string, rule: string, kind: AlertTransition["kind"]
   };
 }
 
-const codeOf = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VarselError ? e.code : "not a VarselError";
-  }
-  return "no error";
-};
 
 /** Runs `inputs` on a fresh lifecycle, checking every step. */
 function run(policy: LatchingPolicy, inputs: Input[]): void {

@@ -7,6 +7,7 @@ import { VarselError } from "../engine/errors.js";
 import { AlertLifecycle, type AlertEvent, type LifecycleEvent, type RuleContext } from "../engine/lifecycle/index.js";
 import { Pipeline } from "../engine/pipeline.js";
 import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
+import { codeOf } from "./support/code-of.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const MIN = 60_000;
@@ -42,14 +43,6 @@ function handWorld() {
   return { lc, events, byRule };
 }
 
-const codeOf = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VarselError ? e.code : "not a VarselError";
-  }
-  return "no error";
-};
 
 describe("lifecycle: silences", () => {
   it("silences by patient, by rule, and by both, and shows the silence on the alert", () => {
