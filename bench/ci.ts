@@ -48,6 +48,12 @@ const BENCHES: Bench[] = [
     checks: (j) => ({ "the engine recovers from its store": j.recovery_ok === true }),
     figures: ["durable_over_nondurable", "durable_over_nondurable_pg", "recovery_s_100k", "snapshot_mb"],
   },
+  {
+    name: "ingest",
+    file: "ingest.ts",
+    checks: (j) => ({ "canonical validation keeps every item and round-trips the journal": j.checks_ok === true }),
+    figures: ["fhir_rejected_10k_ms", "fhir_valid_10k_ms", "readings_canonical_per_s"],
+  },
 ];
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
