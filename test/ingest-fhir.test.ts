@@ -1,14 +1,17 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { VarselError } from "../engine/errors.js";
-import { canonicalFhir } from "../engine/ingest/canonical.js";
+import { canonicalFhir, type CanonicalBatch } from "../engine/ingest/canonical.js";
 import { MAX_ITEM_DEPTH } from "../engine/ingest/depth.js";
-import { fhirToItems, ingestFhir, type FhirIngest } from "../engine/ingest/fhir.js";
+import { fhirToItems } from "../engine/ingest/fhir.js";
+import { Pipeline } from "../engine/pipeline.js";
+import { ANY_SENDER, ingestFhirRaw } from "./support/ingest.js";
 
 // The shared folder is a sibling of the repository: <repo>/../shared/fixtures/fhir/
 const FIXTURES = new URL("../../shared/fixtures/fhir/", import.meta.url);
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
-const REGISTERED = "pt-0001";
+/** The HL7 examples' subject, `Patient/example`: the canonical batch keeps the reference id. */
+const PATIENT = "example";
 const BP_ID = "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281";
 
 type Json = Record<string, unknown>;
@@ -17,9 +20,9 @@ function fixture(name: string): Json {
   return JSON.parse(readFileSync(new URL(`observation-example-${name}.json`, FIXTURES), "utf8")) as Json;
 }
 
-/** Tests register one patient and map the HL7 examples' `Patient/example` to it. */
-function ingest(resource: unknown): FhirIngest {
-  return ingestFhir(resource, NOW, (ref) => (ref === "example" ? REGISTERED : undefined));
+/** A resource through the production validation: its canonical batch at NOW. */
+function ingest(resource: unknown): CanonicalBatch {
+  return canonicalFhir(resource, NOW);
 }
 
 /** A minimal valid Observation; `over` replaces top-level fields (undefined removes one). */
@@ -42,8 +45,12 @@ function bundle(...resources: unknown[]): Json {
   return { resourceType: "Bundle", type: "collection", entry: resources.map((resource) => ({ resource })) };
 }
 
-function codes(r: FhirIngest): [number, number | undefined, string][] {
-  return r.rejected.map((x) => [x.entry, x.component, x.code]);
+/** [entry index, component index (its message says "component N: "), code] of each rejection. */
+function codes(r: CanonicalBatch): [number, number | undefined, string][] {
+  return r.rejected.map((x) => {
+    const component = /^component (\d+): /.exec(x.message);
+    return [x.index, component === null ? undefined : Number(component[1]), x.code];
+  });
 }
 
 describe("HL7 FHIR R4 example fixtures", () => {
@@ -51,28 +58,27 @@ describe("HL7 FHIR R4 example fixtures", () => {
     const r = ingest(fixture("body-weight-lb"));
     expect(r.rejected).toEqual([]);
     expect(r.invalidations).toEqual([]);
-    expect(r.accepted).toHaveLength(1);
-    const { entry, component, reading } = r.accepted[0];
-    expect([entry, component]).toEqual([0, undefined]);
-    expect(reading).toMatchObject({ patient: REGISTERED, metric: "weight", metricIndex: 0, time: Date.UTC(2016, 2, 28), id: "example" });
+    expect(r.readings).toHaveLength(1);
+    const reading = r.readings[0];
+    expect(reading).toMatchObject({ index: 0, patient: PATIENT, metric: "weight", time: Date.UTC(2016, 2, 28), id: "example" });
     expect(reading.value).toBeCloseTo(83.91458845, 10);
   });
 
   it("BP panel 85354-9 becomes two readings, systolic 107 and diastolic 60", () => {
     const r = ingest(fixture("bloodpressure"));
     expect(r.rejected).toEqual([]);
-    expect(r.accepted.map(({ component, reading }) => [component, reading.metric, reading.value])).toEqual([
+    expect(r.readings.map((reading) => [reading.index, reading.metric, reading.value])).toEqual([
       [0, "bp_sys", 107],
-      [1, "bp_dia", 60],
+      [0, "bp_dia", 60],
     ]);
-    for (const { reading } of r.accepted) {
-      expect(reading).toMatchObject({ patient: REGISTERED, time: Date.UTC(2012, 8, 17), id: BP_ID });
+    for (const reading of r.readings) {
+      expect(reading).toMatchObject({ patient: PATIENT, time: Date.UTC(2012, 8, 17), id: BP_ID });
     }
   });
 
   it("BP with a dataAbsentReason: systolic is a reading, diastolic is value_absent", () => {
     const r = ingest(fixture("bloodpressure-dar"));
-    expect(r.accepted.map(({ component, reading }) => [component, reading.metric, reading.value])).toEqual([[0, "bp_sys", 107]]);
+    expect(r.readings.map((reading) => [reading.index, reading.metric, reading.value])).toEqual([[0, "bp_sys", 107]]);
     expect(codes(r)).toEqual([[0, 1, "value_absent"]]);
     expect(r.rejected[0].message).toContain("not-performed");
     expect(r.invalidations).toEqual([]);
@@ -80,21 +86,23 @@ describe("HL7 FHIR R4 example fixtures", () => {
 
   it("cancelled BP becomes an invalidation that says why, and no readings", () => {
     const r = ingest(fixture("bloodpressure-cancel"));
-    expect(r.accepted).toEqual([]);
+    expect(r.readings).toEqual([]);
     expect(r.rejected).toEqual([]);
-    expect(r.invalidations).toHaveLength(1);
-    expect(r.invalidations[0]).toMatchObject({
-      kind: "invalidate", entry: 0, id: BP_ID, patient: REGISTERED, reason: "observation_cancelled", status: "cancelled",
+    expect(r.invalidations).toStrictEqual([{ index: 0, id: BP_ID, patient: PATIENT }]);
+    const mapped = fhirToItems(fixture("bloodpressure-cancel"));
+    expect(mapped.invalidations).toHaveLength(1);
+    expect(mapped.invalidations[0]).toMatchObject({
+      kind: "invalidate", entry: 0, id: BP_ID, patient: PATIENT, reason: "observation_cancelled", status: "cancelled",
     });
-    expect(r.invalidations[0].message).toContain("cancelled");
+    expect(mapped.invalidations[0].message).toContain("cancelled");
   });
 
   it("satO2 95 % (2708-6, 59408-5, MDC 150456) becomes one spo2 reading with device and identifier", () => {
     const r = ingest(fixture("satO2"));
     expect(r.rejected).toEqual([]);
-    expect(r.accepted.map((a) => a.reading)).toEqual([
+    expect(r.readings).toEqual([
       {
-        patient: REGISTERED, metric: "spo2", metricIndex: 4, value: 95, time: Date.UTC(2014, 11, 5, 8, 30, 10),
+        index: 0, patient: PATIENT, metric: "spo2", value: 95, time: Date.UTC(2014, 11, 5, 8, 30, 10),
         id: "o1223435-10", device: "DeviceMetric/example",
       },
     ]);
@@ -106,48 +114,49 @@ describe("HL7 FHIR R4 example fixtures", () => {
     ["urn:iso:std:iso:11073:10101", "150456"],
   ])("satO2 identified by %s|%s alone", (system, code) => {
     const r = ingest({ ...fixture("satO2"), code: { coding: [{ system, code }] } });
-    expect(r.accepted.map((a) => [a.reading.metric, a.reading.value])).toEqual([["spo2", 95]]);
+    expect(r.readings.map((a) => [a.metric, a.value])).toEqual([["spo2", 95]]);
   });
 
   it("heart rate 44 /min becomes one pulse reading", () => {
     const r = ingest(fixture("heart-rate"));
     expect(r.rejected).toEqual([]);
-    expect(r.accepted.map((a) => a.reading)).toEqual([
-      { patient: REGISTERED, metric: "pulse", metricIndex: 3, value: 44, time: Date.UTC(1999, 6, 2), id: "heart-rate" },
+    expect(r.readings).toEqual([
+      { index: 0, patient: PATIENT, metric: "pulse", value: 44, time: Date.UTC(1999, 6, 2), id: "heart-rate" },
     ]);
   });
 
   it("a Bundle of all six keeps each entry's index", () => {
     const names = ["body-weight-lb", "bloodpressure", "bloodpressure-dar", "bloodpressure-cancel", "satO2", "heart-rate"];
     const r = ingest(bundle(...names.map(fixture)));
-    expect(r.accepted.map(({ entry, component, reading }) => [entry, component, reading.metric])).toEqual([
-      [0, undefined, "weight"],
-      [1, 0, "bp_sys"],
-      [1, 1, "bp_dia"],
-      [2, 0, "bp_sys"],
-      [4, undefined, "spo2"],
-      [5, undefined, "pulse"],
+    expect(r.items).toBe(6);
+    expect(r.readings.map(({ index, metric }) => [index, metric])).toEqual([
+      [0, "weight"],
+      [1, "bp_sys"],
+      [1, "bp_dia"],
+      [2, "bp_sys"],
+      [4, "spo2"],
+      [5, "pulse"],
     ]);
     expect(codes(r)).toEqual([[2, 1, "value_absent"]]);
-    expect(r.invalidations.map((i) => [i.entry, i.id])).toEqual([[3, BP_ID]]);
+    expect(r.invalidations.map((i) => [i.index, i.id])).toEqual([[3, BP_ID]]);
   });
 });
 
 describe("patients", () => {
-  it("without a resolver the reference id is the patient", () => {
-    const r = ingestFhir(fixture("heart-rate"), NOW);
-    expect(r.accepted[0].reading.patient).toBe("example");
+  it("the reference id is the patient", () => {
+    const r = ingest(fixture("heart-rate"));
+    expect(r.readings[0].patient).toBe("example");
   });
 
-  it("an unmapped patient is unknown_patient, for readings and invalidations", () => {
-    const r = ingestFhir(bundle(fixture("bloodpressure"), fixture("bloodpressure-cancel")), NOW, () => undefined);
-    expect(r.accepted).toEqual([]);
-    expect(r.invalidations).toEqual([]);
-    expect(codes(r)).toEqual([
-      [0, 0, "unknown_patient"],
-      [0, 1, "unknown_patient"],
-      [1, undefined, "unknown_patient"],
+  it("an unregistered patient's readings are unknown_patient; its invalidation withdraws nothing", () => {
+    const answer = ingestFhirRaw(new Pipeline(), bundle(fixture("bloodpressure"), fixture("bloodpressure-cancel")), ANY_SENDER, NOW);
+    expect(answer.accepted).toBe(0);
+    expect(answer.readings).toEqual([]);
+    expect(answer.rejected.map((r) => [r.index, r.code])).toEqual([
+      [0, "unknown_patient"],
+      [0, "unknown_patient"],
     ]);
+    expect(answer.invalidated).toEqual([{ index: 1, id: BP_ID }]);
   });
 
   it.each([
@@ -161,21 +170,22 @@ describe("patients", () => {
   });
 
   it("a subject that is not a Patient is invalid_fhir; no subject is missing_field", () => {
-    expect(codes(ingestFhir(obs({ subject: { reference: "Group/copd" } }), NOW))).toEqual([[0, undefined, "invalid_fhir"]]);
-    expect(codes(ingestFhir(obs({ subject: undefined }), NOW))).toEqual([[0, undefined, "missing_field"]]);
+    expect(codes(ingest(obs({ subject: { reference: "Group/copd" } })))).toEqual([[0, undefined, "invalid_fhir"]]);
+    expect(codes(ingest(obs({ subject: undefined })))).toEqual([[0, undefined, "missing_field"]]);
   });
 });
 
 describe("observations", () => {
   it("reads preliminary, final, amended and corrected as readings", () => {
     for (const status of ["preliminary", "final", "amended", "corrected"]) {
-      expect(ingest(obs({ status })).accepted.map((a) => a.reading.value), status).toEqual([64]);
+      expect(ingest(obs({ status })).readings.map((a) => a.value), status).toEqual([64]);
     }
   });
 
   it("entered-in-error invalidates by identifier, else by id", () => {
-    const byIdentifier = ingest(obs({ status: "entered-in-error", identifier: [{ value: "m-77" }], valueQuantity: undefined }));
-    expect(byIdentifier.invalidations.map((i) => [i.id, i.status, i.reason])).toEqual([["m-77", "entered-in-error", "observation_cancelled"]]);
+    const withdrawn = obs({ status: "entered-in-error", identifier: [{ value: "m-77" }], valueQuantity: undefined });
+    expect(ingest(withdrawn)).toMatchObject({ readings: [], rejected: [], invalidations: [{ index: 0, id: "m-77" }] });
+    expect(fhirToItems(withdrawn).invalidations.map((i) => [i.id, i.status, i.reason])).toEqual([["m-77", "entered-in-error", "observation_cancelled"]]);
     expect(ingest(obs({ status: "cancelled" })).invalidations.map((i) => i.id)).toEqual(["o-1"]);
     expect(codes(ingest(obs({ status: "cancelled", id: undefined })))).toEqual([[0, undefined, "invalid_fhir"]]);
   });
@@ -189,9 +199,9 @@ describe("observations", () => {
   it("takes time from effectiveInstant or effectivePeriod.start; none is missing_field", () => {
     const t = Date.UTC(2026, 0, 14, 22, 0, 0);
     const instant = ingest(obs({ effectiveDateTime: undefined, effectiveInstant: "2026-01-14T22:00:00Z" }));
-    expect(instant.accepted[0].reading.time).toBe(t);
+    expect(instant.readings[0].time).toBe(t);
     const period = ingest(obs({ effectiveDateTime: undefined, effectivePeriod: { start: "2026-01-14T23:00:00+01:00", end: "2026-01-15T07:00:00+01:00" } }));
-    expect(period.accepted[0].reading.time).toBe(t);
+    expect(period.readings[0].time).toBe(t);
     expect(codes(ingest(obs({ effectiveDateTime: undefined })))).toEqual([[0, undefined, "missing_field"]]);
   });
 
@@ -201,7 +211,7 @@ describe("observations", () => {
 
   it("falls back to valueQuantity.unit when code is absent, and refuses a non-UCUM system", () => {
     const r = ingest(obs({ valueQuantity: { value: 37, unit: "°C" }, code: { coding: [{ system: "http://loinc.org", code: "8310-5" }] } }));
-    expect(r.accepted.map((a) => [a.reading.metric, a.reading.value])).toEqual([["temp", 37]]);
+    expect(r.readings.map((a) => [a.metric, a.value])).toEqual([["temp", 37]]);
     const other = ingest(obs({ valueQuantity: { value: 64, system: "urn:iso:std:iso:11073:10101", code: "264864" } }));
     expect(codes(other)).toEqual([[0, undefined, "unit_mismatch"]]);
     expect(codes(ingest(obs({ valueQuantity: { value: 64, code: "bpm" } })))).toEqual([[0, undefined, "unit_mismatch"]]);
@@ -209,7 +219,7 @@ describe("observations", () => {
 
   it("reads a valueInteger score in its canonical unit (CAT via MedCom code)", () => {
     const r = ingest(obs({ code: { coding: [{ system: "urn:oid:1.2.208.184.100.8", code: "MCS88137" }] }, valueQuantity: undefined, valueInteger: 14 }));
-    expect(r.accepted.map((a) => [a.reading.metric, a.reading.value])).toEqual([["cat_score", 14]]);
+    expect(r.readings.map((a) => [a.metric, a.value])).toEqual([["cat_score", 14]]);
   });
 
   it("refuses a bound (comparator) and a non-numeric value[x] as not_a_number; no value is value_absent", () => {
@@ -237,7 +247,7 @@ describe("observations", () => {
     const bp = fixture("bloodpressure");
     const map = { code: { coding: [{ system: "http://loinc.org", code: "8478-0" }] }, valueQuantity: { value: 76, code: "mm[Hg]" } };
     const r = ingest({ ...bp, component: [...(bp.component as unknown[]), map] });
-    expect(r.accepted.map((a) => [a.component, a.reading.metric])).toEqual([[0, "bp_sys"], [1, "bp_dia"]]);
+    expect(r.readings.map((a) => [a.index, a.metric])).toEqual([[0, "bp_sys"], [0, "bp_dia"]]);
     expect(codes(r)).toEqual([[0, 2, "unknown_metric"]]);
   });
 
@@ -246,7 +256,7 @@ describe("observations", () => {
       ...fixture("bloodpressure"),
       component: [{ code: { coding: [{ system: "urn:iso:std:iso:11073:10101", code: "150021" }] }, valueQuantity: { value: 16, system: "http://unitsofmeasure.org", code: "kPa" } }],
     });
-    expect(r.accepted[0].reading.value).toBeCloseTo(16 * 7.50062, 10);
+    expect(r.readings[0].value).toBeCloseTo(16 * 7.50062, 10);
   });
 });
 
@@ -278,7 +288,7 @@ describe("documents and bundles", () => {
         { resource: fixture("satO2") },
       ],
     });
-    expect(r.accepted.map((a) => [a.entry, a.reading.metric])).toEqual([[0, "pulse"], [4, "spo2"]]);
+    expect(r.readings.map((a) => [a.index, a.metric])).toEqual([[0, "pulse"], [4, "spo2"]]);
     expect(codes(r)).toEqual([
       [1, undefined, "unsupported_fhir_resource"],
       [2, undefined, "invalid_fhir"],
@@ -287,7 +297,7 @@ describe("documents and bundles", () => {
   });
 
   it("an empty Bundle gives nothing", () => {
-    expect(ingest({ resourceType: "Bundle", type: "collection" })).toEqual({ accepted: [], invalidations: [], rejected: [] });
+    expect(ingest({ resourceType: "Bundle", type: "collection" })).toEqual({ items: 0, readings: [], rejected: [], invalidations: [] });
   });
 
   it("fhirToItems hands normalize the matched coding and the UCUM code", () => {

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ERRORS, VarselError, errorBody, isErrorCode, statusOf, type ErrorCode } from "../engine/errors.js";
 import { METRICS } from "../engine/metrics.js";
-import { canonicalReadings } from "../engine/ingest/canonical.js";
-import {
-  EARLIEST_TIME_MS,
-  FUTURE_TOLERANCE_MS,
-  MAX_TEXT_LENGTH,
-  normalizeReading,
-  parseIsoTime,
-  type RawReading,
-  type Reading,
-} from "../engine/ingest/normalize.js";
+import { canonicalReadings, type CanonicalBatch, type CanonicalReading } from "../engine/ingest/canonical.js";
+import { EARLIEST_TIME_MS, FUTURE_TOLERANCE_MS, MAX_TEXT_LENGTH, parseIsoTime, type RawReading } from "../engine/ingest/normalize.js";
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const T = "2026-01-15T10:00:00Z";
@@ -20,23 +12,37 @@ function raw(over: RawReading = {}): RawReading {
   return { patient: "p1", metric: "weight", value: 72.5, unit: "kg", time: T, ...over };
 }
 
-function accept(r: RawReading): Reading {
-  const out = normalizeReading(r, NOW);
-  if (!out.ok) throw new Error(`rejected: ${out.rejection.code}: ${out.rejection.message}`);
-  return out.reading;
+/** One reading validated the production way: a batch of one at NOW. */
+function one(r: unknown): CanonicalBatch {
+  const out = canonicalReadings([r], NOW);
+  expect(out.readings.length + out.rejected.length).toBe(1);
+  return out;
+}
+
+/** The rejection code of a batch of one, or "accepted". */
+function outcome(r: unknown): ErrorCode | "accepted" {
+  const out = one(r);
+  return out.rejected.length === 0 ? "accepted" : out.rejected[0].code;
+}
+
+function accept(r: RawReading): CanonicalReading {
+  const out = one(r);
+  if (out.rejected.length > 0) throw new Error(`rejected: ${out.rejected[0].code}: ${out.rejected[0].message}`);
+  return out.readings[0];
 }
 
 function rejectCode(r: unknown): ErrorCode {
-  const out = normalizeReading(r, NOW);
-  if (out.ok) throw new Error(`accepted: ${JSON.stringify(out.reading)}`);
-  expect(out.rejection.message.length).toBeGreaterThan(0);
-  return out.rejection.code;
+  const out = one(r);
+  if (out.readings.length > 0) throw new Error(`accepted: ${JSON.stringify(out.readings[0])}`);
+  expect(out.rejected[0].index).toBe(0);
+  expect(out.rejected[0].message.length).toBeGreaterThan(0);
+  return out.rejected[0].code;
 }
 
-describe("normalizeReading: accepted", () => {
-  it("returns the canonical reading with metric index and epoch ms", () => {
-    expect(accept(raw({ id: "m-1", device: "scale-7" }))).toEqual({
-      patient: "p1", metric: "weight", metricIndex: 0, value: 72.5, time: T_MS, id: "m-1", device: "scale-7",
+describe("one reading: accepted", () => {
+  it("returns the canonical reading with its index and epoch ms", () => {
+    expect(accept(raw({ id: "m-1", device: "scale-7" }))).toStrictEqual({
+      index: 0, patient: "p1", metric: "weight", value: 72.5, time: T_MS, id: "m-1", device: "scale-7",
     });
   });
 
@@ -58,7 +64,7 @@ describe("normalizeReading: accepted", () => {
     expect(accept(raw({ metric: "188736" })).metric).toBe("weight");
     expect(accept(raw({ metric: "http://loinc.org|29463-7" })).metric).toBe("weight");
     const bp = accept(raw({ metric: "urn:oid:1.2.208.184.100.8|MCS88019", value: 120, unit: "mm[Hg]" }));
-    expect([bp.metric, bp.metricIndex]).toEqual(["bp_sys", 1]);
+    expect(bp.metric).toBe("bp_sys");
   });
 
   it("converts every accepted unit to canonical", () => {
@@ -90,13 +96,10 @@ describe("normalizeReading: accepted", () => {
   it("accepts both ends of every envelope and rejects just outside", () => {
     for (const m of METRICS) {
       const step = m.integer ? 1 : 1e-6;
-      const at = (value: number) => normalizeReading(raw({ metric: m.key, unit: m.unit, value }), NOW);
-      expect(at(m.min).ok, `${m.key} min`).toBe(true);
-      expect(at(m.max).ok, `${m.key} max`).toBe(true);
-      for (const v of [m.min - step, m.max + step]) {
-        const r = at(v);
-        expect(r.ok ? "accepted" : r.rejection.code, `${m.key} ${v}`).toBe("implausible_value");
-      }
+      const at = (value: number) => outcome(raw({ metric: m.key, unit: m.unit, value }));
+      expect(at(m.min), `${m.key} min`).toBe("accepted");
+      expect(at(m.max), `${m.key} max`).toBe("accepted");
+      for (const v of [m.min - step, m.max + step]) expect(at(v), `${m.key} ${v}`).toBe("implausible_value");
     }
   });
 
@@ -116,7 +119,7 @@ describe("normalizeReading: accepted", () => {
   });
 });
 
-describe("normalizeReading: time", () => {
+describe("one reading: time", () => {
   it("reads ISO 8601 with Z or an offset, and epoch ms", () => {
     expect(accept(raw({ time: "2014-12-05T09:30:10+01:00" })).time).toBe(Date.UTC(2014, 11, 5, 8, 30, 10));
     expect(accept(raw({ time: "2014-12-05T09:30:10-03:30" })).time).toBe(Date.UTC(2014, 11, 5, 13, 0, 10));
@@ -178,17 +181,16 @@ describe("normalizeReading: time", () => {
 
   it("accepts only safe-integer times and never formats an out-of-range one as a date", () => {
     for (const time of [8640000000000001, Number.MAX_SAFE_INTEGER, 1e20, -1e20, -8640000000000001, 2 ** 53, "0099-06-01T00:00:00Z"]) {
-      const out = normalizeReading(raw({ time }), NOW);
-      expect(out.ok ? "accepted" : out.rejection.code, String(time)).toBe("invalid_time");
+      expect(outcome(raw({ time })), String(time)).toBe("invalid_time");
     }
-    const future = normalizeReading(raw({ time: new Date(NOW + 3_600_000) }), NOW);
-    expect(future.ok ? "" : future.rejection.message).toBe("time 2026-01-15T13:00:00.000Z is more than 5 minutes in the future");
-    const invalid = normalizeReading(raw({ time: new Date(NaN) }), NOW);
-    expect(invalid.ok ? "" : invalid.rejection.message).toContain("an invalid Date");
+    const future = one(raw({ time: new Date(NOW + 3_600_000) }));
+    expect(future.rejected[0]?.message).toBe("time 2026-01-15T13:00:00.000Z is more than 5 minutes in the future");
+    const invalid = one(raw({ time: new Date(NaN) }));
+    expect(invalid.rejected[0]?.message).toContain("an invalid Date");
   });
 });
 
-describe("normalizeReading: rejected", () => {
+describe("one reading: rejected", () => {
   it.each([
     ["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity], ["letters", "abc"], ["decimal comma", "72,5"],
     ["empty string", ""], ["blank string", "  "], ["'NaN'", "NaN"], ["'Infinity'", "Infinity"], ["hex", "0x48"],
@@ -245,19 +247,20 @@ describe("normalizeReading: rejected", () => {
   });
 
   it("unit_mismatch: a mass-concentration glucose code without a unit (never a guess)", () => {
-    const out = normalizeReading(raw({ metric: "2339-0", unit: undefined, value: 6.5 }), NOW);
-    expect(out.ok ? "accepted" : out.rejection.code).toBe("unit_mismatch");
-    expect(out.ok ? "" : out.rejection.message).toContain("mg/dL");
+    const out = one(raw({ metric: "2339-0", unit: undefined, value: 6.5 }));
+    expect(out.rejected[0]?.code).toBe("unit_mismatch");
+    expect(out.rejected[0]?.message).toContain("mg/dL");
     expect(accept(raw({ metric: "2339-0", unit: "mmol/L", value: 6.5 })).value).toBe(6.5);
     expect(accept(raw({ metric: "99504-3", unit: "mg/dL", value: 180.16 })).value).toBe(10);
     expect(accept(raw({ metric: "NPU02187", unit: undefined, value: 6.5 })).value).toBe(6.5);
   });
 
   it("says what was wrong in the message", () => {
-    const out = normalizeReading(raw({ metric: "temp", unit: "C", value: 37 }), NOW);
-    expect(out).toEqual({
-      ok: false,
-      rejection: { code: "unit_mismatch", message: "unit 'C' is not accepted for temp (accepted: Cel, [degF])" },
+    expect(one(raw({ metric: "temp", unit: "C", value: 37 }))).toStrictEqual({
+      items: 1,
+      readings: [],
+      rejected: [{ index: 0, code: "unit_mismatch", message: "unit 'C' is not accepted for temp (accepted: Cel, [degF])", patient: "p1", metric: "temp" }],
+      invalidations: [],
     });
   });
 });

@@ -1,6 +1,5 @@
 // FHIR R4 Observation / Bundle of Observations -> raw readings for normalize, invalidations,
-// and per-entry rejections. Pure; patient-reference mapping is the caller's (ingestFhir takes
-// an optional resolver).
+// and per-entry rejections. Pure; patient-reference mapping is the caller's.
 //
 // Shape: a single resource is entry 0; a Bundle's entries keep their index. A component of an
 // Observation (BP panel) is one reading, reported with its component index. A document that
@@ -32,7 +31,7 @@
 import { VarselError, type ErrorCode } from "../errors.js";
 import { codeMatch, isPanelCode, SYSTEM, type MetricKey } from "../metrics.js";
 import { MAX_ITEM_DEPTH, nestedDeeperThan } from "./depth.js";
-import { ECHO_LENGTH, INTERNAL_ERROR_MESSAGE, isRecord, normalizeReading, validText, type Reading } from "./normalize.js";
+import { ECHO_LENGTH, INTERNAL_ERROR_MESSAGE, isRecord, validText } from "./normalize.js";
 import { Refusal, refuse } from "./refusal.js";
 import { clip } from "./text.js";
 
@@ -42,7 +41,7 @@ export interface FhirOrigin {
   component?: number;
 }
 
-/** A raw reading mapped from FHIR, ready for normalizeReading. */
+/** A raw reading mapped from FHIR, ready for normalize's readInto. */
 export interface FhirItem extends FhirOrigin {
   item: {
     patient: string;
@@ -82,13 +81,6 @@ export interface FhirItems {
   /** Entries in the document (1 for a single Observation). */
   entries: number;
   items: FhirItem[];
-  invalidations: Invalidation[];
-  rejected: FhirRejection[];
-}
-
-/** ingestFhir's answer: normalized readings with their origin. */
-export interface FhirIngest {
-  accepted: (FhirOrigin & { reading: Reading })[];
   invalidations: Invalidation[];
   rejected: FhirRejection[];
 }
@@ -310,36 +302,4 @@ function conceptText(concept: unknown): string {
   if (!isRecord(concept)) return "unspecified";
   const coding = firstOf(concept.coding);
   return str(concept.text) ?? (isRecord(coding) ? str(coding.code) ?? str(coding.display) : undefined) ?? "unspecified";
-}
-
-/**
- * fhirToItems, then normalizeReading on every item at `now`. `resolvePatient` maps a FHIR
- * patient reference (`example`) to a registered patient id; undefined from it is
- * `unknown_patient`. Without a resolver the reference is the patient id. Throws as fhirToItems.
- */
-export function ingestFhir(resource: unknown, now: number, resolvePatient?: (ref: string) => string | undefined): FhirIngest {
-  const mapped = fhirToItems(resource);
-  const out: FhirIngest = { accepted: [], invalidations: [], rejected: [...mapped.rejected] };
-  const resolve = (ref: string, origin: FhirOrigin): string | undefined => {
-    const p = resolvePatient === undefined ? ref : resolvePatient(ref);
-    if (p === undefined) out.rejected.push({ ...origin, code: "unknown_patient", message: `patient '${ref}' is not registered` });
-    return p;
-  };
-  for (const { item, ...origin } of mapped.items) {
-    const patient = resolve(item.patient, origin);
-    if (patient === undefined) continue;
-    const r = normalizeReading({ ...item, patient }, now);
-    if (r.ok) out.accepted.push({ ...origin, reading: r.reading });
-    else out.rejected.push({ ...origin, ...r.rejection });
-  }
-  for (const inv of mapped.invalidations) {
-    if (inv.patient === undefined) {
-      out.invalidations.push(inv);
-      continue;
-    }
-    const patient = resolve(inv.patient, { entry: inv.entry });
-    if (patient !== undefined) out.invalidations.push({ ...inv, patient });
-  }
-  out.rejected.sort((a, b) => a.entry - b.entry || (a.component ?? -1) - (b.component ?? -1));
-  return out;
 }

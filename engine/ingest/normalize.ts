@@ -70,9 +70,6 @@ export interface Rejection {
 /** The message of an item refused by an unexpected exception (the exception's text may hold input, so it is not repeated). */
 export const INTERNAL_ERROR_MESSAGE = "internal error while validating this item";
 
-/** The outcome of normalizing one reading. */
-export type Normalized = { ok: true; reading: Reading } | { ok: false; rejection: Rejection };
-
 /** A refused batch item, by its position in the batch. */
 export interface BatchRejection extends Rejection {
   index: number;
@@ -81,17 +78,6 @@ export interface BatchRejection extends Rejection {
 /** True for a plain JSON object (not null, not an array). */
 export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-/** Validates and converts one raw reading; `now` is epoch ms. Never throws on bad input. */
-export function normalizeReading(raw: unknown, now: number): Normalized {
-  const f = newReadingFields();
-  const rejection = readInto(raw, now, f);
-  if (rejection !== undefined) return { ok: false, rejection };
-  const reading: Reading = { patient: f.patient, metric: f.metric.key, metricIndex: f.metric.index, value: f.value, time: f.time };
-  if (f.id !== undefined) reading.id = f.id;
-  if (f.device !== undefined) reading.device = f.device;
-  return { ok: true, reading };
 }
 
 /**
@@ -116,9 +102,9 @@ export function newReadingFields(): ReadingFields {
 }
 
 /**
- * normalizeReading without the result objects: validates `raw` into `out` (every field
- * overwritten) and returns undefined, or returns why not (`out` is then meaningless, except
- * after `unit_mismatch`: see ReadingFields). Other exceptions (a throwing getter) propagate.
+ * Validates one raw reading at `now` (epoch ms) into `out` (every field overwritten) and
+ * returns undefined, or returns why not (`out` is then meaningless, except after
+ * `unit_mismatch`: see ReadingFields). Other exceptions (a throwing getter) propagate.
  */
 export function readInto(raw: unknown, now: number, out: ReadingFields): Rejection | undefined {
   try {
