@@ -298,7 +298,7 @@ export class PostgresStore implements Store {
     let total = 0;
     for (;;) {
       const r = await this.writes.run(() =>
-        this.query("pruneReadings", `DELETE FROM ${this.s}.readings WHERE receipt IN (SELECT receipt FROM ${this.s}.readings WHERE received_at < $1 LIMIT $2)`, [before, PRUNE_ROWS]),
+        this.query("pruneReadings", `DELETE FROM ${this.s}.readings WHERE receipt IN (SELECT receipt FROM (SELECT receipt, received_at FROM ${this.s}.readings ORDER BY receipt LIMIT $2) oldest WHERE received_at < $1)`, [before, PRUNE_ROWS]),
       );
       const n = r.rowCount ?? 0;
       total += n;

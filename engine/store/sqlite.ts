@@ -75,8 +75,9 @@ function statements(db: Db) {
     readingsOfMetric: db.prepare<[string, string, number, number, number], ReadingRow>(
       `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND metric = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
     ),
+    // From the oldest receipt on (received_at follows receipt order): no index on received_at to keep up.
     pruneReadings: db.prepare<[number, number]>(
-      "DELETE FROM readings WHERE receipt IN (SELECT receipt FROM readings WHERE received_at < ? LIMIT ?)",
+      "DELETE FROM readings WHERE receipt IN (SELECT receipt FROM (SELECT receipt, received_at FROM readings ORDER BY receipt LIMIT ?) WHERE received_at < ?)",
     ),
   };
 }
@@ -252,7 +253,7 @@ export class SqliteStore implements Store {
   async pruneReadings(before: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.writes.run(() => this.use("pruneReadings", (_db, s) => s.pruneReadings.run(before, PRUNE_ROWS).changes));
+      const n = await this.writes.run(() => this.use("pruneReadings", (_db, s) => s.pruneReadings.run(PRUNE_ROWS, before).changes));
       total += n;
       if (n < PRUNE_ROWS) return total;
       await new Promise((resolve) => setImmediate(resolve));

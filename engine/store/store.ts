@@ -90,6 +90,6 @@ export interface Store {
   alertHistory(id: string): Promise<LifecycleEvent[]>;
   /** Stored readings of one patient, newest first (time, then receipt order). */
   readings(query: ReadingQuery): Promise<StoredReading[]>;
-  /** Deletes readings received before `before` (ms); returns how many. */
+  /** Deletes readings received before `before` (ms), oldest receipt first, stopping at the first received at or after it; returns how many. */
   pruneReadings(before: number): Promise<number>;
 }

@@ -119,8 +119,6 @@ CREATE TABLE ${s}.readings (
   device         text
 );
 CREATE INDEX readings_patient_metric_time ON ${s}.readings (patient, metric, time, receipt);
-CREATE INDEX readings_patient_time ON ${s}.readings (patient, time, receipt);
-CREATE INDEX readings_received_at ON ${s}.readings (received_at);
 
 DROP TABLE ${s}.patients;
 DROP TABLE ${s}.threshold_versions;
