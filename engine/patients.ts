@@ -225,7 +225,7 @@ export class PatientRegistry {
    * Returns the ids of the rules that were removed (their open alerts must be retired).
    */
   configure(patient: string, config: PatientConfig, now: number): string[] {
-    if (config.programme !== undefined && PROGRAMMES[config.programme] === undefined) {
+    if (config.programme !== undefined && !Object.hasOwn(PROGRAMMES, config.programme)) {
       throw new VarselError("invalid_threshold", `unknown programme ${config.programme}`, { programme: config.programme });
     }
     for (const metric of Object.keys(config.references ?? {})) {

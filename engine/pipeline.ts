@@ -367,17 +367,22 @@ export class Pipeline {
       }
     }
     const rejected = b.rejected;
-    // A unit failure is shown to the patient's clinicians: canonicalization attributed it.
-    const attribution = new Map(batch.rejected.filter((r) => r.patient !== undefined).map((r) => [r.index, { patient: r.patient!, metric: r.metric! }]));
+    // A unit failure is shown to the patient's clinicians (canonicalization attributed it), only
+    // when the sender may send for that patient: no writing into another team's stream.
+    const attribution = new Map(
+      batch.rejected
+        .filter((r) => r.patient !== undefined && this.cache.admits(this.cache.entry(r.patient), b.scope))
+        .map((r) => [r.index, { patient: r.patient!, metric: r.metric! }]),
+    );
     this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { attribute: (r) => attribution.get(r.index), knownPatient: (p) => this.patients.has(p) });
     rejected.sort((a, c) => a.index - c.index);
     return { answer: { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length }, readings: stored };
   }
 
-  /** Advances the clock for missing data, pending timers, silences and escalation. */
-  tick(now: number): void {
+  /** Advances the clock for missing data, pending timers, silences and escalation; true when it forgot retained data (see AlertLifecycle.tick). */
+  tick(now: number): boolean {
     this.lifecycle.apply(this.engine.tick(now), now);
-    this.lifecycle.tick(now);
+    return this.lifecycle.tick(now);
   }
 }
 

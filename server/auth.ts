@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
 import { VarselError } from "../engine/errors.js";
+import { textProblem } from "../engine/ingest/text.js";
 
 export type Role = "device" | "clinician" | "admin";
 const ROLES: readonly Role[] = ["device", "clinician", "admin"];
@@ -46,6 +47,10 @@ export class Auth {
       const teams = payload.teams;
       if (typeof payload.sub !== "string" || !ROLES.includes(role) || !Array.isArray(teams) || !teams.every((t) => typeof t === "string")) {
         throw new VarselError("unauthorized", "token lacks sub, role or teams");
+      }
+      // sub and teams are journaled (authors, ingest scopes): they must be text that is kept exactly.
+      if ([payload.sub, ...teams].some((t) => t === "" || textProblem(t) !== undefined)) {
+        throw new VarselError("unauthorized", "token sub or teams hold empty text, a lone surrogate or a control character");
       }
       return { sub: payload.sub, role, teams, expiresAt: payload.exp === undefined ? Infinity : payload.exp * 1000 };
     } catch (err) {

@@ -102,14 +102,14 @@ function bytesOf(body: unknown, format: Format, corrupt: boolean): Buffer {
 // ---- the requests of one run ----
 
 type Request =
-  | { kind: "readings"; format: Format; corrupt: boolean; items: unknown[] }
+  | { kind: "readings"; format: Format; corrupt: boolean; items: unknown[]; teams: string[] }
   | { kind: "fhir"; resource: unknown }
   | { kind: "tick" }
   | { kind: "ack"; alert: string; note?: string }
   | { kind: "silence_add"; patient?: string; rule?: string; untilMin: number; reason: string }
   | { kind: "silence_remove"; id: string }
-  | { kind: "patient"; id: string; programme: string; references: string }
-  | { kind: "thresholds"; id: string; red: number };
+  | { kind: "patient"; id: string; programme: string; references: string; team: string }
+  | { kind: "thresholds"; id: string; red: number; rule: string };
 
 interface Step {
   dtMs: number;
@@ -119,18 +119,19 @@ interface Step {
 
 const requestArb = (now: number): fc.Arbitrary<Request> =>
   fc.oneof(
-    { weight: 8, arbitrary: fc.record({ kind: fc.constant("readings" as const), format: fc.constantFrom<Format>("json", "msgpack"), corrupt: fc.boolean(), items: fc.array(itemArb(now), { maxLength: 6 }) }) },
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant("readings" as const), format: fc.constantFrom<Format>("json", "msgpack"), corrupt: fc.boolean(), items: fc.array(itemArb(now), { maxLength: 6 }), teams: fc.constantFrom("team-a", "team-a", "team-a", "\ud800", "\ufffd\ufffd\ufffd").map((t) => [t]) }) },
     { weight: 2, arbitrary: fhirArb(now).map((resource) => ({ kind: "fhir" as const, resource })) },
     { weight: 2, arbitrary: fc.constant({ kind: "tick" as const }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("ack" as const), alert: fc.constantFrom("a-1", "a-2", "a-3", "a-9"), note: fc.option(fc.constantFrom("ok", "seen\ud800"), { nil: undefined }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("silence_add" as const), patient: fc.option(fc.constantFrom(...PATIENTS), { nil: undefined }), rule: fc.option(fc.constantFrom("pulse-band", "spo2-band"), { nil: undefined }), untilMin: fc.integer({ min: -5, max: 30 }), reason: fc.constantFrom("visit", "r\udc00") }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("silence_remove" as const), id: fc.constantFrom("s-1", "s-2", "s-3") }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("patient" as const), id: fc.constantFrom("p1", "p3", "k\ud800"), programme: fc.constantFrom("telekol", "telehjerte", "constructor"), references: fc.constantFrom("{}", '{"weight":80}', '{"constructor":5}', '{"__proto__":{"weight":1}}') }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("thresholds" as const), id: fc.constantFrom("p1", "p2", "p9"), red: fc.integer({ min: 90, max: 200 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("patient" as const), id: fc.constantFrom("p1", "p3", "k\ud800"), programme: fc.constantFrom("telekol", "telehjerte", "constructor"), references: fc.constantFrom("{}", '{"weight":80}', '{"weight":-0}', '{"constructor":5}', '{"__proto__":{"weight":1}}'), team: fc.constantFrom("team-a", "\ufffd\ufffd\ufffd", "team\u0000a") }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("thresholds" as const), id: fc.constantFrom("p1", "p2", "p9"), red: fc.integer({ min: 90, max: 200 }), rule: fc.constantFrom("pulse-band", "pulse-band", "m\u0000", "x\udc00") }) },
   );
 
 const scriptArb = fc.array(
-  fc.record({ dtMs: fc.integer({ min: 0, max: 20 * MIN }), request: requestArb(T0 + 3 * 3_600_000), snapshotAfter: fc.boolean() }),
+  // Mostly minutes apart; sometimes a day (resolved alerts, ended silences and old events are forgotten by a tick).
+  fc.record({ dtMs: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 20 * MIN }) }, { weight: 1, arbitrary: fc.integer({ min: 20 * 3_600_000, max: 30 * 3_600_000 }) }), request: requestArb(T0 + 3 * 3_600_000), snapshotAfter: fc.boolean() }),
   { minLength: 1, maxLength: 14 },
 );
 
@@ -140,7 +141,7 @@ function commandOf(r: Request, now: number): Command {
     case "readings": {
       const body = decode(bytesOf(r.items, r.format, r.corrupt), r.format);
       if (!Array.isArray(body)) throw new VarselError("invalid_body");
-      return { kind: "ingest", source: "readings", batch: canonicalReadings(body, now), channel: "http", teams: ["team-a"] };
+      return { kind: "ingest", source: "readings", batch: canonicalReadings(body, now), channel: "http", teams: r.teams };
     }
     case "fhir":
       return { kind: "ingest", source: "fhir", batch: canonicalFhir(decode(bytesOf(r.resource, "json", false), "json"), now), channel: "ws" };
@@ -156,10 +157,10 @@ function commandOf(r: Request, now: number): Command {
       return {
         kind: "patient",
         id: r.id,
-        input: { programme: r.programme as "telekol", careTeams: [{ team: "team-a", role: "hospital" }], paused: false, references: JSON.parse(r.references) },
+        input: { programme: r.programme as "telekol", careTeams: [{ team: r.team, role: "hospital" }], paused: false, references: JSON.parse(r.references) },
       };
     case "thresholds":
-      return { kind: "patient_thresholds", id: r.id, rules: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { yellowHigh: r.red - 10, redHigh: r.red } }], author: "admin", reason: "test" };
+      return { kind: "patient_thresholds", id: r.id, rules: [{ id: r.rule, kind: "band", metric: "pulse", limits: { yellowHigh: r.red - 10, redHigh: r.red } }], author: "admin", reason: "test" };
   }
 }
 

@@ -19,7 +19,8 @@ export interface CommandResults {
   patient_thresholds: ThresholdVersion;
   programme_thresholds: ThresholdVersion;
   ingest: IngestAnswer;
-  tick: undefined;
+  /** `forgot`: the tick dropped retained data (a change without an event). */
+  tick: { forgot: boolean };
   ack: Alert;
   silence_add: Silence;
   silence_remove: Silence;
@@ -74,8 +75,7 @@ export function applyCommand(pipeline: Pipeline, entry: JournalEntry, keepReadin
       return done(answer, readings);
     }
     case "tick":
-      pipeline.tick(at);
-      return done(undefined);
+      return done({ forgot: pipeline.tick(at) });
     case "ack":
       return done(pipeline.lifecycle.ack(c.alert, c.by, c.note, at));
     case "silence_add":

@@ -7,7 +7,6 @@
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
 import { performance } from "node:perf_hooks";
-import { isDeepStrictEqual } from "node:util";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
 import { LAYOUT_VERSION } from "../../assembly/layout.js";
@@ -16,10 +15,11 @@ import { WasmKernel } from "../kernel/wasm-kernel.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
-import { asBuffer, decodeBody, encodeBody } from "../store/codec.js";
+import { asBuffer } from "../store/codec.js";
 import type { CommitBatch, Store, StoredReading, StoredSnapshot } from "../store/store.js";
 import { applyCommand, checkCommand, upgradeEntry, type Applied, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
+import { journaled } from "./journal.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
@@ -34,23 +34,6 @@ const REPLAY_PAGE = 5_000;
 /** Stored readings are kept 30 days by default. */
 export const DEFAULT_READING_RETENTION_MS = 30 * 86_400_000;
 
-/**
- * The command's journal bytes. Refuses (invalid_field) a command that would not decode to exactly
- * itself (a lone surrogate, a key MessagePack cannot keep): replay must apply what was applied.
- * Ingest batches are canonical by construction (engine/ingest/canonical.ts) and skip the round trip.
- */
-function journalBytes(command: Command): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeBody(command);
-  } catch {
-    throw new VarselError("invalid_field", "the request holds a value that cannot be journaled exactly");
-  }
-  if (command.kind !== "ingest" && !isDeepStrictEqual(decodeBody(bytes), command)) {
-    throw new VarselError("invalid_field", "the request holds text that cannot be stored exactly (a lone surrogate or a reserved key)");
-  }
-  return bytes;
-}
 
 /**
  * Packs into `memory` (fresh memory when there is none or it is too small; msgpackr grows it),
@@ -193,10 +176,10 @@ export class DurablePipeline {
   async execute<C extends Command>(command: C): Promise<ResultOf<C>> {
     if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
-    const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command };
-    // Every precondition before the first change: the check, then the journal bytes.
-    checkCommand(this.pipelineNow, entry);
-    const body = journalBytes(command);
+    // Every precondition before the first change: the journal form, then the command's own check.
+    const { command: canonical, bytes: body } = journaled(command);
+    const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: canonical };
+    this.check(entry);
     const started = performance.now();
     let applied: Applied;
     try {
@@ -207,8 +190,8 @@ export class DurablePipeline {
     }
     const { events, readings } = applied;
     const result = applied.result as ResultOf<C>;
-    // A tick that changed nothing is not worth a journal entry (it changed no state).
-    if (command.kind === "tick" && events.length === 0) return result;
+    // A tick that changed nothing is not worth a journal entry (no event, nothing forgotten).
+    if (command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) return result;
     this.replayMs += performance.now() - started;
     this.pos = entry.pos;
     await new Promise<void>((resolve, reject) => {
@@ -245,6 +228,20 @@ export class DurablePipeline {
 
   private now(): number {
     return (this.options.now ?? Date.now)();
+  }
+
+  /**
+   * checkCommand; a check that throws something else than a VarselError met input it does not
+   * understand (a rule of an unexpected shape): refused all the same, nothing changed, reported.
+   */
+  private check(entry: JournalEntry): void {
+    try {
+      checkCommand(this.pipelineNow, entry);
+    } catch (err) {
+      if (err instanceof VarselError) throw err;
+      this.report(err, "check");
+      throw new VarselError("invalid_body", "the request has a shape the engine cannot judge", { command: entry.command.kind });
+    }
   }
 
   private keepReadings(): boolean {
@@ -393,19 +390,21 @@ export class DurablePipeline {
         await this.flushing;
       }
       if (this.state !== "rebuilding") return; // a failed commit started the store's recovery
-      this.state = "ready";
-      this.startRecovery();
+      this.startRecovery("rebuilding", 0);
     };
     void rebuild();
   }
 
-  /** Memory is ahead of the store: refuse work, and rebuild from the store once it answers. */
-  private startRecovery(): void {
+  /**
+   * Memory is ahead of the store (`recovering`: a commit failed) or may be part-changed
+   * (`rebuilding`: a bug): refuse work, and rebuild from the store once it answers.
+   */
+  private startRecovery(why: "recovering" | "rebuilding" = "recovering", firstTryMs = this.options.retryMs ?? 1000): void {
     if (this.state !== "ready" && this.state !== "rebuilding") return;
-    this.state = "recovering";
+    this.state = why;
     for (const p of this.pending.splice(0)) p.reject(new VarselError("store_unavailable"));
     const attempt = async () => {
-      if (this.state !== "recovering") return;
+      if (this.state !== why) return;
       try {
         await this.options.store!.ping();
         const { pipeline, pos } = await DurablePipeline.recover(this.options);
@@ -418,7 +417,7 @@ export class DurablePipeline {
         this.retryTimer = setTimeout(() => void attempt(), this.options.retryMs ?? 1000);
       }
     };
-    this.retryTimer = setTimeout(() => void attempt(), this.options.retryMs ?? 1000);
+    this.retryTimer = setTimeout(() => void attempt(), firstTryMs);
   }
 
   private static async recover(options: DurableOptions): Promise<{ pipeline: Pipeline; pos: number }> {

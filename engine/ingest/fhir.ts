@@ -35,6 +35,9 @@ import { ECHO_LENGTH, INTERNAL_ERROR_MESSAGE, isRecord, validText } from "./norm
 import { Refusal, refuse } from "./refusal.js";
 import { clip } from "./text.js";
 
+/** Components of one Observation, at most: each becomes a reading. */
+export const MAX_COMPONENTS = 16;
+
 /** Where a result came from: Bundle entry index (0 for a single resource) and component index. */
 export interface FhirOrigin {
   entry: number;
@@ -96,7 +99,9 @@ function str(x: unknown): string | undefined {
 
 /** A piece of the document repeated in a message, clipped. */
 function echo(x: unknown): string {
-  return clip(String(x), ECHO_LENGTH);
+  // Only primitives are echoed: String() of an object runs its own toString (input may set it).
+  const text = typeof x === "string" || typeof x === "number" || typeof x === "boolean" ? String(x) : Array.isArray(x) ? "an array" : typeof x === "object" && x !== null ? "an object" : String(x);
+  return clip(text, ECHO_LENGTH);
 }
 
 /** At most this many codings are listed in an unknown_metric message. */
@@ -192,6 +197,8 @@ function observation(obs: Json, index: number, out: FhirItems): void {
 
   const components = obs.component ?? [];
   if (!Array.isArray(components)) refuse("invalid_fhir", "Observation.component must be an array");
+  // A panel has a few components (BP: 2); a long list would multiply one entry past the batch limit.
+  if (components.length > MAX_COMPONENTS) refuse("invalid_fhir", `Observation has ${components.length} components; at most ${MAX_COMPONENTS}`);
   if (components.length === 0 || hasValue(obs)) valued(obs, base, index, undefined, out);
   for (let i = 0; i < components.length; i++) {
     const c: unknown = components[i];

@@ -86,15 +86,17 @@ export class EventLog {
     this.prune(event.at);
   }
 
-  /** Drops events beyond the count or older than the age limit at `now`. */
-  prune(now: number): void {
+  /** Drops events beyond the count or older than the age limit at `now`; true when it dropped any. */
+  prune(now: number): boolean {
     let head = Math.max(this.head, this.events.length - this.maxEvents);
     while (head < this.events.length && this.events[head].at < now - this.maxAgeMs) head++;
+    const dropped = head > this.head;
     this.head = head;
     if (head > 0 && head >= this.events.length - head) {
       this.events.splice(0, head);
       this.head = 0;
     }
+    return dropped;
   }
 
   /** Exactly the events after `seq` the scope admits, or resync_required when some of them are no longer retained. */

@@ -202,16 +202,25 @@ export class AlertLifecycle {
     return this.view(a);
   }
 
-  /** Advances the clock: expires silences, escalates what is due, forgets what fell out of retention. */
-  tick(now: number): void {
+  /**
+   * Advances the clock: expires silences, escalates what is due, forgets what fell out of
+   * retention. True when it forgot something: a change without an event, which must be journaled
+   * all the same (replay must forget it at the same point).
+   */
+  tick(now: number): boolean {
     this.expireSilences(now);
     for (const id of [...this.open.values()]) {
       const a = this.alerts.get(id)!;
       if (a.escalation.nextAt !== undefined && a.escalation.nextAt <= now) this.escalate(a, now);
     }
-    for (const [id, a] of this.alerts) if (a.state === "resolved" && a.resolvedAt! < now - this.resolvedMs) this.alerts.delete(id);
-    this.silenceBook.prune(now - this.resolvedMs);
-    this.log.prune(now);
+    let forgot = false;
+    for (const [id, a] of this.alerts) {
+      if (a.state !== "resolved" || a.resolvedAt! >= now - this.resolvedMs) continue;
+      this.alerts.delete(id);
+      forgot = true;
+    }
+    forgot = this.silenceBook.prune(now - this.resolvedMs) || forgot;
+    return this.log.prune(now) || forgot;
   }
 
   // ---- people -------------------------------------------------------------------------

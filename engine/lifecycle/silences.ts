@@ -93,9 +93,15 @@ export class SilenceBook {
       .map((s) => ({ ...s }));
   }
 
-  /** Forgets ended silences that ended before `before`. */
-  prune(before: number): void {
-    for (const [id, s] of this.silences) if (s.state !== "active" && (s.endedAt ?? 0) < before) this.silences.delete(id);
+  /** Forgets ended silences that ended before `before`; true when it forgot any. */
+  prune(before: number): boolean {
+    let forgot = false;
+    for (const [id, s] of this.silences) {
+      if (s.state === "active" || (s.endedAt ?? 0) >= before) continue;
+      this.silences.delete(id);
+      forgot = true;
+    }
+    return forgot;
   }
 }
 

@@ -206,7 +206,9 @@ export function compileRule(rule: RuleDef, ctx: CompileContext): CompiledDefinit
     case "band":
       return one({ ...base, kind: KIND_BAND, limits: compileLimits(rule, rule.limits), params: params(rule) });
     case "baseline": {
-      const mode = { absolute: BASELINE_ABSOLUTE, percent: BASELINE_PERCENT, points: BASELINE_POINTS }[rule.mode];
+      const modes = { absolute: BASELINE_ABSOLUTE, percent: BASELINE_PERCENT, points: BASELINE_POINTS };
+      // Own keys only: "constructor" or "toString" must not pass as a mode.
+      const mode = Object.hasOwn(modes, rule.mode) ? modes[rule.mode as keyof typeof modes] : undefined;
       if (mode === undefined) throw invalid(rule, "mode must be absolute, percent or points");
       const computed = rule.computed;
       if (computed !== undefined && (!Number.isInteger(computed.minCount) || computed.minCount < 1 || computed.minCount > 255)) {

@@ -33,7 +33,9 @@ export async function ingestReadings(ctx: AppContext, body: unknown, teams: read
 export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  return ingest(ctx, "fhir", canonicalFhir(resource, ctx.now()), teams, channel, compact);
+  const batch = canonicalFhir(resource, ctx.now());
+  checkBatch(ctx, batch.readings.length + batch.rejected.length); // components count as items
+  return ingest(ctx, "fhir", batch, teams, channel, compact);
 }
 
 async function ingest(ctx: AppContext, source: "readings" | "fhir", batch: CanonicalBatch, teams: readonly string[] | undefined, channel: string, compact: boolean): Promise<IngestAnswer> {

@@ -2,6 +2,7 @@
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
 import { statusOf, VarselError } from "../../engine/errors.js";
 import { parseIsoTime } from "../../engine/ingest/normalize.js";
+import { textProblem } from "../../engine/ingest/text.js";
 import type { Alert, AlertQuery, LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/metrics.js";
 import type { RuleDef } from "../../engine/rules/definitions.js";
@@ -70,6 +71,8 @@ export function buildRouter(ctx: AppContext): Router {
     .on("PUT", "/v1/patients/:id", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "admin");
+      const problem = textProblem(id);
+      if (problem !== undefined) throw new VarselError("invalid_field", `patient id ${problem}`);
       const body = validate(PatientBody, readBody(req));
       const record = await ctx.durable.execute({
         kind: "patient",
@@ -172,7 +175,8 @@ export function buildRouter(ctx: AppContext): Router {
       const p = await who(req);
       requireRole(p, "clinician", "admin");
       const store = ctx.durable.store;
-      const alert = heldAlert(id) ?? (await store?.alert(id));
+      // An id no alert can have never reaches the store (PostgreSQL text refuses U+0000).
+      const alert = heldAlert(id) ?? (textProblem(id) === undefined ? await store?.alert(id) : undefined);
       if (alert === undefined) throw new VarselError("not_found", `alert ${id} not found`);
       seePatient(p, alert.patient);
       const events = store === undefined ? heldHistory(id, alert.patient) : await store.alertHistory(id);

@@ -1,0 +1,57 @@
+// What the journal holds of a command: exactly what is applied. `journaled` returns the command
+// in canonical form (a plain copy, -0 as 0) with its MessagePack bytes, or refuses it with
+// invalid_field before anything changed: a lone surrogate (MessagePack would write U+FFFD), a
+// U+0000 (PostgreSQL text cannot hold it), a `__proto__` key, or anything else that would not
+// decode to exactly the command. Ingest batches are canonical by construction
+// (engine/ingest/canonical.ts); only their sender fields are checked here.
+import { isDeepStrictEqual } from "node:util";
+import { VarselError } from "../errors.js";
+import { textProblem } from "../ingest/text.js";
+import { decodeBody, encodeBody } from "../store/codec.js";
+import type { Command } from "./commands.js";
+
+const LONE_SURROGATE_OR_NUL = /[\u0000\ud800-\udfff]/u;
+
+/** The command as it will be journaled and applied, and its bytes; throws invalid_field. */
+export function journaled<C extends Command>(command: C): { command: C; bytes: Uint8Array } {
+  const canonical = (command.kind === "ingest" ? checkSender(command) : plain(command, "")) as C;
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeBody(canonical);
+  } catch {
+    throw new VarselError("invalid_field", "the request holds a value that cannot be journaled exactly");
+  }
+  if (canonical.kind !== "ingest" && !isDeepStrictEqual(decodeBody(bytes), canonical)) {
+    throw new VarselError("invalid_field", "the request holds a value that cannot be journaled exactly");
+  }
+  return { command: canonical, bytes };
+}
+
+/** Teams and channel of an ingest come from the token and the server: ids, checked as ids. */
+function checkSender(c: Extract<Command, { kind: "ingest" }>): Command {
+  for (const t of [c.channel, ...(c.teams ?? [])]) {
+    const problem = textProblem(t);
+    if (problem !== undefined) throw new VarselError("invalid_field", `a sender team ${problem}`);
+  }
+  return c;
+}
+
+/** A plain-data copy: strings checked, -0 as 0, only arrays and plain objects. */
+function plain(value: unknown, path: string): unknown {
+  if (typeof value === "string") {
+    if (LONE_SURROGATE_OR_NUL.test(value)) throw new VarselError("invalid_field", `${path || "/"}: text holds a lone surrogate or U+0000`, { path });
+    return value;
+  }
+  if (typeof value === "number") return value === 0 ? 0 : value;
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v, i) => plain(v, `${path}/${i}`));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+    throw new VarselError("invalid_field", `${path || "/"}: not plain data`, { path });
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "__proto__" || LONE_SURROGATE_OR_NUL.test(k)) throw new VarselError("invalid_field", `${path}/${k.replace(/[^\x20-\x7e]/g, "?")}: this key cannot be stored`, { path });
+    out[k] = plain(v, `${path}/${k}`);
+  }
+  return out;
+}
