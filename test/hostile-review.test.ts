@@ -1,0 +1,107 @@
+// What a hostile review of the canonical journal found, each as the client sent it, on SQLite and
+// PostgreSQL: every one is refused with a 4xx code (or kept from another team's stream), nothing
+// changes, /readyz stays 200, and no request is answered store_unavailable while the store is well.
+import { afterEach, describe, expect, it } from "vitest";
+import { openStore } from "../engine/store/open-store.js";
+import { PG_URL, postgresAvailable } from "./support/durable-stores.js";
+import { registerPatient, startServer, type Harness } from "./support/server.js";
+import { TestSocket } from "./support/ws-client.js";
+
+const stores: [string, () => string][] = [["sqlite", () => ":memory:"]];
+if (await postgresAvailable()) stores.push(["postgres", () => `${PG_URL}?schema=varsel_review_${process.pid}_${Date.now()}`]);
+
+describe.each(stores)("hostile requests on %s", (_name, url) => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  const setUp = async () => {
+    h = await startServer("ws", {}, { store: await openStore(url()) });
+    await registerPatient(h, "pA", "team-a");
+    await registerPatient(h, "pB", "team-b");
+    return { admin: await h.token("admin", []), nurse: await h.token("clinician", ["team-a"]), device: await h.token("device", ["team-a"]) };
+  };
+  const ready = async () => (await h.http("GET", "/readyz")).status;
+
+  it("text that cannot be kept exactly is refused before anything is applied", async () => {
+    const { admin, nurse } = await setUp();
+    const seq = h.server.pipeline.lifecycle.lastSeq();
+    // A team name with a lone surrogate in a token: MessagePack would replay it as U+FFFD.
+    expect((await h.http("GET", "/v1/alerts", { token: await h.token("clinician", ["\ud800"]) })).status).toBe(401);
+    // U+0000 in a patient id, a rule id or a silence: PostgreSQL text cannot hold it.
+    expect((await h.http("PUT", "/v1/patients/x%00y", { token: admin, body: { careTeams: [{ team: "team-a", role: "hospital" }] } })).body.code).toBe("invalid_field");
+    const nulRule = await h.http("PUT", "/v1/patients/pA/thresholds", { token: admin, body: { reason: "x", rules: [{ id: "m\u0000", kind: "missing", metric: "weight", stale: { yellow: "1s" } }] } });
+    expect(nulRule.body.code).toBe("invalid_field");
+    const nulSilence = await h.http("POST", "/v1/silences", { token: nurse, body: { patient: "pA", rule: "r\u0000", until: h.clock.now() + 3_600_000, reason: "r" } });
+    expect(nulSilence.body.code).toBe("invalid_field");
+    // A reference of -0 is the number 0, journaled as 0.
+    const minusZero = await h.http("PUT", "/v1/patients/pA", { token: admin, raw: '{"careTeams":[{"team":"team-a","role":"hospital"}],"references":{"weight":-0}}' });
+    expect(minusZero.status).toBe(200);
+    expect(Object.is(minusZero.body.references.weight, 0)).toBe(true);
+    // Ids no alert can have are not found, never a store error.
+    expect((await h.http("GET", "/v1/alerts/%00/history", { token: nurse })).status).toBe(404);
+    h.clock.advance(5_000);
+    await h.server.durable.execute({ kind: "tick" });
+    expect(h.server.pipeline.lifecycle.lastSeq()).toBe(seq);
+    expect(await ready()).toBe(200);
+  });
+
+  it("rules of unexpected shapes are refused as invalid, never 500 or an engine rebuild", async () => {
+    const { admin, device } = await setUp();
+    const bad = [
+      { id: "r1", kind: "band", metric: "pulse", limits: { redHigh: 130 }, modifiers: { nOfM: 5 } },
+      { id: "r1", kind: "band", metric: "pulse", limits: { redHigh: 130 }, modifiers: null },
+      { id: "r1", kind: "missing", metric: "weight", daily: { deadline: "12:00", weekdays: 5 } },
+      { id: "r1", kind: "band", metric: "pulse", limits: { redHigh: 130 }, unit: {} },
+      { id: "r1", kind: "baseline", metric: "pulse", mode: "constructor", limits: { redHigh: 30 } },
+      { id: "r1", kind: "baseline", metric: "pulse", mode: "toString", limits: { redHigh: 30 } },
+    ];
+    for (const rule of bad) {
+      const res = await h.http("PUT", "/v1/patients/pA/thresholds", { token: admin, body: { reason: "x", rules: [rule] } });
+      expect([res.status, res.body.code], JSON.stringify(rule)).toSatisfy(([status, code]: [number, string]) => status === 422 && ["invalid_threshold", "invalid_body"].includes(code));
+      const programme = await h.http("PUT", "/v1/programmes/niv/thresholds", { token: admin, body: { reason: "x", rules: [rule] } });
+      expect(programme.status, JSON.stringify(rule)).toBe(422);
+    }
+    expect(h.server.pipeline.thresholds.patientHistory("pA")).toEqual([]);
+    expect(h.server.pipeline.thresholds.programmeHistory("niv")).toEqual([]);
+    expect(await ready()).toBe(200);
+    const ingest = await h.http("POST", "/v1/measurements", { token: device, body: [{ patient: "pA", metric: "pulse", value: 70, time: h.clock.now() }] });
+    expect(ingest.status).toBe(200);
+  });
+
+  it("a device's unit failure for another team's patient reaches no one of that team", async () => {
+    const { device } = await setUp();
+    const teamB = await TestSocket.connect(h.wsUrl, await h.token("clinician", ["team-b"]));
+    teamB.send({ type: "subscribe" });
+    await teamB.next((f) => f.type === "snapshot");
+    const res = await h.http("POST", "/v1/measurements", { token: device, body: [{ patient: "pB", metric: "pulse", value: 80, unit: "kg", time: h.clock.now() }] });
+    expect(res.body.rejected.map((r: { code: string }) => r.code)).toEqual(["unit_mismatch"]);
+    await teamB.sync();
+    expect(teamB.events()).toEqual([]);
+    expect(h.server.pipeline.lifecycle.lastSeq()).toBe(0);
+    // The same failure for its own team's patient is shown to that team (a review event).
+    await h.http("POST", "/v1/measurements", { token: device, body: [{ patient: "pA", metric: "pulse", value: 80, unit: "kg", time: h.clock.now() }] });
+    expect(h.server.pipeline.lifecycle.lastSeq()).toBe(1);
+    teamB.close();
+  });
+
+  it("components count against the batch limit; an Observation has at most 16", async () => {
+    const { device } = await setUp();
+    const obs = (n: number) => ({
+      resourceType: "Observation",
+      status: "final",
+      code: { coding: [{ system: "http://loinc.org", code: "85354-9" }] },
+      subject: { reference: "Patient/pA" },
+      effectiveDateTime: new Date(h.clock.now() - 60_000).toISOString(),
+      component: Array.from({ length: n }, () => ({ code: { coding: [{ system: "http://loinc.org", code: "8480-6" }] }, valueQuantity: { value: 120, unit: "mmHg", system: "http://unitsofmeasure.org", code: "mm[Hg]" } })),
+    });
+    const many = await h.http("POST", "/v1/measurements", { token: device, body: obs(1_000), type: "application/fhir+json" });
+    expect(many.body.rejected).toEqual([{ index: 0, code: "invalid_fhir", message: "Observation has 1000 components; at most 16" }]);
+    const bundle = { resourceType: "Bundle", type: "collection", entry: Array.from({ length: 1_000 }, () => ({ resource: obs(16) })) };
+    const over = await h.http("POST", "/v1/measurements", { token: device, body: bundle, type: "application/fhir+json" });
+    expect([over.status, over.body.code]).toEqual([413, "batch_too_large"]);
+    // An input's own toString is never run to echo it.
+    const echo = await h.http("POST", "/v1/measurements", { token: device, body: { resourceType: "Bundle", entry: [{ resource: { resourceType: { toString: 1 } } }] }, type: "application/fhir+json" });
+    expect(echo.body.rejected.map((r: { code: string }) => r.code)).toEqual(["unsupported_fhir_resource"]);
+    expect(await ready()).toBe(200);
+  });
+});
