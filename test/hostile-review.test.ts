@@ -1,17 +1,19 @@
 // What a hostile review of the canonical journal found, each as the client sent it, on SQLite and
 // PostgreSQL: every one is refused with a 4xx code (or kept from another team's stream), nothing
 // changes, /readyz stays 200, and no request is answered store_unavailable while the store is well.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../engine/store/open-store.js";
 import { PG_URL, postgresAvailable } from "./support/durable-stores.js";
+import { removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
 import { registerPatient, startServer, type Harness } from "./support/server.js";
 import { TestSocket } from "./support/ws-client.js";
 
 const stores: [string, () => string][] = [["sqlite", () => ":memory:"]];
 if (await postgresAvailable()) stores.push(["postgres", () => `${PG_URL}?schema=varsel_review_${process.pid}_${Date.now()}`]);
 
+let h: Harness;
+
 describe.each(stores)("hostile requests on %s", (_name, url) => {
-  let h: Harness;
   afterEach(async () => h?.close());
 
   const setUp = async () => {
@@ -103,5 +105,46 @@ describe.each(stores)("hostile requests on %s", (_name, url) => {
     const echo = await h.http("POST", "/v1/measurements", { token: device, body: { resourceType: "Bundle", entry: [{ resource: { resourceType: { toString: 1 } } }] }, type: "application/fhir+json" });
     expect(echo.body.rejected.map((r: { code: string }) => r.code)).toEqual(["unsupported_fhir_resource"]);
     expect(await ready()).toBe(200);
+  });
+});
+
+describe("what a reader is shown with an event number is durable", () => {
+  afterAll(removeFlakyStores);
+
+  it("GET /v1/alerts and a subscription's snapshot leave out an alert whose commit has not finished; it follows as an event", async () => {
+    const { base, wsUrl, send, flaky, server } = await serverOnFlakyStore("as-of.db");
+    try {
+      expect((await send("/v1/patients/k0", { programme: "telehjerte", careTeams: [{ team: "team-a", role: "hospital" }] }, "PUT")).status).toBe(200);
+      const nurse = await server.auth.sign({ sub: "nurse", role: "clinician", teams: ["team-a"] });
+      let release!: () => void;
+      flaky.hold = new Promise((r) => (release = r));
+      const raising = send("/v1/measurements", [{ patient: "k0", metric: "pulse", value: 150, time: Date.now() - 1000 }]);
+      await new Promise((r) => setTimeout(r, 100)); // applied in memory, its commit held
+      expect(server.pipeline.lifecycle.lastSeq()).toBe(1);
+      const listed = await (await fetch(`${base}/v1/alerts`, { headers: { authorization: `Bearer ${nurse}` } })).json();
+      expect(listed).toEqual({ alerts: [], seq: 0 });
+      const socket = await TestSocket.connect(wsUrl, nurse);
+      socket.send({ type: "subscribe" });
+      const snapshot = await socket.next((f) => f.type === "snapshot");
+      expect([snapshot.seq, snapshot.alerts]).toEqual([0, []]);
+      release();
+      expect((await raising).status).toBe(200);
+      const event = await socket.next((f) => f.type === "event");
+      expect([event.event.seq, event.event.type]).toEqual([1, "raised"]);
+      const after = await (await fetch(`${base}/v1/alerts`, { headers: { authorization: `Bearer ${nurse}` } })).json();
+      expect([after.seq, after.alerts.map((a: { patient: string }) => a.patient)]).toEqual([1, ["k0"]]);
+      socket.close();
+    } finally {
+      flaky.hold = undefined;
+      await server.close();
+    }
+  });
+
+  it("a patient id longer than readings accept is refused (PostgreSQL indexes cannot hold ~3 000 bytes)", async () => {
+    h = await startServer("ws");
+    const admin = await h.token("admin", []);
+    const res = await h.http("PUT", `/v1/patients/${"x".repeat(257)}`, { token: admin, body: { careTeams: [{ team: "team-a", role: "hospital" }] } });
+    expect([res.status, res.body.code]).toEqual([422, "invalid_field"]);
+    await h.close();
   });
 });

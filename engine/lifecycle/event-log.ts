@@ -3,7 +3,7 @@
 // client that reconnects or sees a gap asks for exactly what it missed, or learns it must
 // resynchronise from a snapshot when the window no longer reaches back that far.
 import { errorBody } from "../errors.js";
-import type { LifecycleEvent, Scope, SinceResult } from "./types.js";
+import type { Alert, LifecycleEvent, Scope, SinceResult } from "./types.js";
 
 /** Event retention defaults: 10 000 events, 24 hours. */
 export const DEFAULT_MAX_EVENTS = 10_000;
@@ -97,6 +97,16 @@ export class EventLog {
       this.head = 0;
     }
     return dropped;
+  }
+
+  /** The alert as the newest retained event at or before `seq` showed it, or undefined. */
+  alertAt(id: string, seq: number): Alert | undefined {
+    const oldest = this.oldestSeq();
+    for (let k = this.head + Math.min(seq, this.last) - oldest; k >= this.head; k--) {
+      const e = this.events[k];
+      if ("alert" in e && e.alert.id === id) return e.alert;
+    }
+    return undefined;
   }
 
   /** Exactly the events after `seq` the scope admits, or resync_required when some of them are no longer retained. */

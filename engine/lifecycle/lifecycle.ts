@@ -300,12 +300,15 @@ export class AlertLifecycle {
     return this.view(a);
   }
 
-  /** Alerts matching the query, oldest first (resolved ones while retained). */
-  list(query: AlertQuery = {}): Alert[] {
+  /**
+   * Alerts matching the query, oldest first (resolved ones while retained). `asOf`: as they were
+   * at that event number (the last durable one), not with what later events, not yet stored, did.
+   */
+  list(query: AlertQuery = {}, asOf = this.log.lastSeq()): Alert[] {
     const f = scopeFilter(query);
     const states = asSet(query.state), priorities = asSet(query.priority), levels = asSet(query.level);
     const out: Alert[] = [];
-    for (const a of this.alerts.values()) {
+    for (const a of this.asOf(asOf)) {
       if (query.patient !== undefined && a.patient !== query.patient) continue;
       if (states !== undefined && !states.has(a.state)) continue;
       if (priorities !== undefined && !priorities.has(a.priority)) continue;
@@ -317,11 +320,30 @@ export class AlertLifecycle {
     return out;
   }
 
-  /** The open (not resolved) alerts a scope admits, with the event number they are current at. */
-  snapshot(scope: Scope = {}): Snapshot {
+  /** The open (not resolved) alerts a scope admits, as they were at event `asOf` (default: now). */
+  snapshot(scope: Scope = {}, asOf = this.log.lastSeq()): Snapshot {
     const f = scopeFilter(scope);
-    const alerts = this.openAlerts().filter((a) => admits(f, a.patient, this.teamsOfPatient(a.patient))).map((a) => this.view(a));
-    return { seq: this.log.lastSeq(), alerts };
+    const alerts = [...this.asOf(asOf)].filter((a) => a.state !== "resolved" && admits(f, a.patient, this.teamsOfPatient(a.patient))).map((a) => this.view(a));
+    return { seq: asOf, alerts };
+  }
+
+  /**
+   * The alerts as they were at event `seq`: an alert changed by a later event is taken from its
+   * newest event up to `seq` (events carry the whole alert), or left out when it did not exist
+   * then. Memory runs ahead of the store by the events of one group commit; what a reader is shown
+   * with an event number must be what a restart would show.
+   */
+  private *asOf(seq: number): Iterable<Alert> {
+    const later = seq < this.log.lastSeq() ? this.log.since(seq) : undefined;
+    const changed = new Set<string>();
+    if (later?.status === "ok") for (const e of later.events) if ("alert" in e) changed.add(e.alert.id);
+    for (const a of this.alerts.values()) {
+      if (!changed.has(a.id)) yield a;
+      else {
+        const then = this.log.alertAt(a.id, seq);
+        if (then !== undefined) yield then;
+      }
+    }
   }
 
   /** Exactly the events after `seq` that the scope admits, or `resync_required` when they are no longer all retained. */

@@ -1,7 +1,7 @@
 // The HTTP API under /v1 (docs/http.md). Every route authenticates, checks role and care-team
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
 import { statusOf, VarselError } from "../../engine/errors.js";
-import { parseIsoTime } from "../../engine/ingest/normalize.js";
+import { MAX_TEXT_LENGTH, parseIsoTime } from "../../engine/ingest/normalize.js";
 import { textProblem } from "../../engine/ingest/text.js";
 import type { Alert, AlertQuery, LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/metrics.js";
@@ -71,7 +71,7 @@ export function buildRouter(ctx: AppContext): Router {
     .on("PUT", "/v1/patients/:id", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "admin");
-      const problem = textProblem(id);
+      const problem = id.length > MAX_TEXT_LENGTH ? `is longer than ${MAX_TEXT_LENGTH} characters` : textProblem(id);
       if (problem !== undefined) throw new VarselError("invalid_field", `patient id ${problem}`);
       const body = validate(PatientBody, readBody(req));
       const record = await ctx.durable.execute({
@@ -163,7 +163,9 @@ export function buildRouter(ctx: AppContext): Router {
       if (level.length > 0) query.level = level as AlertQuery["level"];
       const since = q.get("since");
       if (since !== null) query.since = timeParam(since, "since");
-      return reply(req, 200, { alerts: ctx.pipeline.lifecycle.list(query), seq: ctx.pipeline.lifecycle.lastSeq() });
+      // As of the last durable event: nothing a restart could undo, and `seq` resumes exactly from it.
+      const seq = ctx.releasedSeq();
+      return reply(req, 200, { alerts: ctx.pipeline.lifecycle.list(query, seq), seq });
     })
     .on("POST", "/v1/alerts/:id/ack", async (req, { id }) => {
       const p = await who(req);

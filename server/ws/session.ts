@@ -216,9 +216,9 @@ export class Session {
     this.sendSnapshot(scope, msg.id);
   }
 
-  /** The open alerts in scope; no event at or below its seq follows (the snapshot holds them, released or not). */
+  /** The open alerts in scope as of the last durable event; the events still held for their commit follow live. */
   private sendSnapshot(scope: Scope, id?: string): void {
-    const snapshot = this.ctx.pipeline.lifecycle.snapshot(scope);
+    const snapshot = this.ctx.pipeline.lifecycle.snapshot(scope, this.ctx.releasedSeq());
     this.floor = snapshot.seq;
     this.send({ type: "snapshot", id, seq: snapshot.seq, alerts: snapshot.alerts });
   }
