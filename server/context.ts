@@ -36,8 +36,10 @@ export const DEFAULT_LIMITS: Limits = {
   // An unauthenticated socket needs an auth and the odd ping: anything more is not a client.
   unauthenticatedMessagesPerSecond: 10,
   // 64 commands are applied ahead of their commits (MAX_COMMANDS_IN_FLIGHT); these bound what
-  // waits behind them: 4 frames of the largest size, or 256 small ones.
-  maxWaitingFrames: 256,
+  // waits behind them. The bytes bound memory (4 frames of the largest size); the frame count is
+  // above the burst (1000), so that a burst the rate limit allows is never closed for waiting
+  // (the ws transport hands over a whole TCP read of frames before any is handled).
+  maxWaitingFrames: 1024,
   maxWaitingBytes: 16 * 1024 * 1024,
   heartbeatMs: 15_000,
   authTimeoutMs: 10_000,
