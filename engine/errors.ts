@@ -54,6 +54,7 @@ export const ERRORS = {
   resync_required: { status: 410, message: "requested events are no longer retained: resynchronise from a snapshot" },
   store_unavailable: { status: 503, message: "store is unavailable" },
   engine_recovering: { status: 503, message: "the engine is rebuilding its state from the store after an internal error; retry shortly" },
+  overloaded: { status: 503, message: "too much ingest is waiting for the store; retry after the given time" },
   internal_error: { status: 500, message: "internal error" },
 
   // -- server protocol --

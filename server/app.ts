@@ -3,6 +3,7 @@
 // and graceful shutdown.
 import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
+import type { BacklogLimits } from "../engine/durable/backlog.js";
 import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-pipeline.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
@@ -33,6 +34,8 @@ export interface ServerOptions {
   metrics?: Metrics;
   /** Browser origins allowed to call the HTTP API (CORS); "*" for any; default none. */
   corsOrigins?: readonly string[];
+  /** Bounds of uncommitted work past which ingest is refused `overloaded` (engine/durable/backlog.ts). */
+  backlog?: Partial<BacklogLimits>;
 }
 
 export class VarselServer {
@@ -57,6 +60,7 @@ export class VarselServer {
       snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
       snapshotMaxShare: options.snapshotMaxShare,
       readingRetentionMs: options.readingRetentionMs,
+      backlog: options.backlog,
       pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
       onError: (err, what) => logger.error({ err, what }, "durability"),
     });
@@ -69,7 +73,7 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     this.durable =
       options.durable ??
-      DurablePipeline.inMemory({ now: options.now, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
+      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
     this.auth = new Auth(options.auth);
     const durable = this.durable;
     this.ctx = {

@@ -14,6 +14,14 @@ export interface Limits {
   maxSocketBufferBytes: number;
   /** Socket messages per second per connection (burst: twice that). */
   messagesPerSecond: number;
+  /** The same for a socket that opened without a token, until its `auth` succeeds. */
+  unauthenticatedMessagesPerSecond: number;
+  /**
+   * Frames and bytes a socket may have waiting in its queue (received, not yet handled): a
+   * client that sends without waiting for answers is closed past either (4029).
+   */
+  maxWaitingFrames: number;
+  maxWaitingBytes: number;
   /** Heartbeat interval for subscribed sockets. */
   heartbeatMs: number;
   /** Time to authenticate after a socket opens. */
@@ -25,6 +33,14 @@ export const DEFAULT_LIMITS: Limits = {
   maxBatchItems: 10_000,
   maxSocketBufferBytes: 1024 * 1024,
   messagesPerSecond: 500,
+  // An unauthenticated socket needs an auth and the odd ping: anything more is not a client.
+  unauthenticatedMessagesPerSecond: 10,
+  // 64 commands are applied ahead of their commits (MAX_COMMANDS_IN_FLIGHT); these bound what
+  // waits behind them. The bytes bound memory (4 frames of the largest size); the frame count is
+  // above the burst (1000), so that a burst the rate limit allows is never closed for waiting
+  // (the ws transport hands over a whole TCP read of frames before any is handled).
+  maxWaitingFrames: 1024,
+  maxWaitingBytes: 16 * 1024 * 1024,
   heartbeatMs: 15_000,
   authTimeoutMs: 10_000,
 };

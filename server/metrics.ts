@@ -79,6 +79,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly framesDropped = new Counter({
+    name: "varsel_ws_frames_dropped_total",
+    help: "Socket frames dropped unread, by reason (rate_limited: over the connection's message budget)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly floodDisconnects = new Counter({
+    name: "varsel_ws_flood_disconnects_total",
+    help: "Sockets closed 4029, by reason (rate_limited: kept sending while muted; waiting_bound: too many frames waiting for answers)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly eventsPushed = new Counter({
     name: "varsel_ws_events_pushed_total",
     help: "Alert events sent to subscribed clients",
@@ -88,6 +102,9 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Default process metrics include nodejs_eventloop_lag_seconds (event-loop lag).
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    // Known reasons start at 0: a rate over a series that appears only with its first flood is empty.
+    this.framesDropped.inc({ reason: "rate_limited" }, 0);
+    for (const reason of ["rate_limited", "waiting_bound"]) this.floodDisconnects.inc({ reason }, 0);
   }
 
   /** Where the open-alert gauge gets its counts at scrape time. */

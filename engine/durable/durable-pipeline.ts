@@ -20,6 +20,7 @@ import type { CommitBatch, Store, StoredReading, StoredSnapshot } from "../store
 import { applyCommand, checkCommand, upgradeEntry, type Applied, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
+import { Backlog, DEFAULT_BACKLOG, weightOf, type BacklogLimits, type Weight } from "./backlog.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
@@ -77,6 +78,8 @@ export interface DurableOptions {
   /** Evaluated readings are stored (the readings view) and pruned this long after receipt (default 30 days; 0: none stored). */
   readingRetentionMs?: number;
   onError?: (err: unknown, what: string) => void;
+  /** Past these bounds of uncommitted work, new ingest is refused `overloaded` (see backlog.ts). */
+  backlog?: Partial<BacklogLimits>;
 }
 
 interface Pending {
@@ -85,6 +88,8 @@ interface Pending {
   body: Uint8Array;
   events: LifecycleEvent[];
   readings: StoredReading[];
+  /** Its share of the backlog, given back once its commit settled. */
+  weight: Weight;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -113,6 +118,8 @@ export class DurablePipeline {
   private lastSnapshotDone = -Infinity;
   private lastSnapshotCost = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Applied, not yet committed: pending plus the group being committed. */
+  private readonly backlog: Backlog;
 
   private constructor(
     pipeline: Pipeline,
@@ -122,6 +129,7 @@ export class DurablePipeline {
     this.pipelineNow = pipeline;
     this.pos = pos;
     this.lastSnapshotAt = this.now();
+    this.backlog = new Backlog({ ...DEFAULT_BACKLOG, ...options.backlog });
   }
 
   /** Without a store: nothing is persisted (tests, `--memory`). */
@@ -176,6 +184,8 @@ export class DurablePipeline {
   async execute<C extends Command>(command: C): Promise<ResultOf<C>> {
     if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
+    // Before any work on it: a refused ingest costs nothing and changes nothing.
+    this.backlog.admit(command);
     // Every precondition before the first change: the journal form, then the command's own check.
     const { command: canonical, bytes: body } = journaled(command);
     const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: canonical };
@@ -194,11 +204,18 @@ export class DurablePipeline {
     if (command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) return result;
     this.replayMs += performance.now() - started;
     this.pos = entry.pos;
+    const weight = weightOf(canonical, body);
+    this.backlog.add(weight);
     await new Promise<void>((resolve, reject) => {
-      this.pending.push({ entry, body, events, readings, resolve, reject });
+      this.pending.push({ entry, body, events, readings, weight, resolve, reject });
       this.scheduleFlush();
     });
     return result;
+  }
+
+  /** Readings and journal bytes applied but not yet committed. */
+  uncommitted(): Weight {
+    return this.backlog.size;
   }
 
   /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
@@ -294,11 +311,15 @@ export class DurablePipeline {
     } catch (err) {
       this.report(err, "commit");
       const failure = new VarselError("store_unavailable", "the store did not accept the batch; it was not acknowledged");
-      for (const p of group) p.reject(failure);
+      for (const p of group) {
+        this.backlog.remove(p.weight);
+        p.reject(failure);
+      }
       this.startRecovery();
       return;
     }
     for (const p of group) {
+      this.backlog.remove(p.weight);
       for (const event of p.events) this.dispatch(event);
       p.resolve();
     }
@@ -402,7 +423,10 @@ export class DurablePipeline {
   private startRecovery(why: "recovering" | "rebuilding" = "recovering", firstTryMs = this.options.retryMs ?? 1000): void {
     if (this.state !== "ready" && this.state !== "rebuilding") return;
     this.state = why;
-    for (const p of this.pending.splice(0)) p.reject(new VarselError("store_unavailable"));
+    for (const p of this.pending.splice(0)) {
+      this.backlog.remove(p.weight);
+      p.reject(new VarselError("store_unavailable"));
+    }
     const attempt = async () => {
       if (this.state !== why) return;
       try {

@@ -12,10 +12,16 @@ export function reply(req: HttpRequest, status: number, value: unknown): HttpRes
   return { status, headers: { "content-type": format === "json" ? JSON_TYPE : MSGPACK_TYPE }, body: encode(value, format) };
 }
 
-/** An error answer `{code, message, details}` with the catalogue's status. */
+/**
+ * An error answer `{code, message, details}` with the catalogue's status; an error that says
+ * when to retry (`details.retryAfterMs`, e.g. `overloaded`) also gets `Retry-After` in seconds.
+ */
 export function replyError(code: ErrorCode, message?: string, details?: unknown): HttpResponse {
   const body = errorBody(code, message, details);
-  return { status: statusOf(code), headers: { "content-type": JSON_TYPE }, body: JSON.stringify(body) };
+  const headers: Record<string, string> = { "content-type": JSON_TYPE };
+  const retryAfterMs = (details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof retryAfterMs === "number" && retryAfterMs >= 0) headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  return { status: statusOf(code), headers, body: JSON.stringify(body) };
 }
 
 /** The media type of the request without parameters, lower case. */

@@ -10,7 +10,7 @@ import { ingestFhirResource, ingestReadings } from "../http/measurements.js";
 import type { SocketConn } from "../transport/types.js";
 import { parseClientMessage, type ClientMessage } from "./messages.js";
 import { CLOSE, formatOf } from "./protocols.js";
-import { TokenBucket } from "./rate-limit.js";
+import { RateLimiter, type Verdict } from "./rate-limit.js";
 
 /**
  * Commands (ingest, ack) a socket may have applied but not yet durable; the next one waits for
@@ -25,7 +25,12 @@ export class Session {
   /** Events up to this number are already in what the subscription sent (its snapshot or replay). */
   private floor = 0;
   private scope: { teams?: string[]; patients?: string[] } | undefined;
-  private readonly bucket: TokenBucket;
+  private readonly limiter: RateLimiter;
+  /** Frames in the queue not yet handled, and their bytes (bounded: see onMessage). */
+  private waitingFrames = 0;
+  private waitingBytes = 0;
+  /** Set when the socket is to be closed for flooding (after the answers before): later frames are dropped unread. */
+  private refusing = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -48,9 +53,12 @@ export class Session {
     private readonly onChange: (session: Session) => void,
   ) {
     this.format = formatOf(conn.protocol);
-    this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, Date.now());
-    this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, "unauthorized: authenticate within the time limit"), ctx.limits.authTimeoutMs);
     const token = conn.userData.token;
+    // A socket that brought a token has its budget at once (its frames wait for the verification,
+    // a bad one closes it); one without gets the small budget until its `auth` succeeds.
+    const rate = typeof token === "string" ? ctx.limits.messagesPerSecond : ctx.limits.unauthenticatedMessagesPerSecond;
+    this.limiter = new RateLimiter(rate, Date.now());
+    this.authTimer = setTimeout(() => this.close(CLOSE.unauthorized, "unauthorized: authenticate within the time limit"), ctx.limits.authTimeoutMs);
     // Messages that arrive meanwhile wait in the queue behind the verification.
     if (typeof token === "string") this.queue = this.authenticateOpening(token);
   }
@@ -86,10 +94,62 @@ export class Session {
     return this.filter !== undefined && event.seq > this.floor && admits(this.filter, event.patient, event.teams);
   }
 
-  /** Queues one frame; frames are handled strictly in arrival order. */
+  /**
+   * Judges one frame as it arrives, before it is decoded or queued (rate limit, waiting bound),
+   * then queues it; frames are handled strictly in arrival order. An unbounded queue judged only
+   * when a frame was taken off it held gigabytes under a flood (issue 11).
+   */
   onMessage(data: Buffer): Promise<void> {
-    this.queue = this.queue.then(() => this.handle(data)).catch((err: unknown) => this.ctx.logger.error({ err }, "socket message failed"));
+    if (this.closed || this.refusing) return this.queue;
+    const verdict = this.limiter.arrive(Date.now());
+    if (verdict !== "admit") {
+      this.refuse(verdict);
+      return this.queue;
+    }
+    const { maxWaitingFrames, maxWaitingBytes } = this.ctx.limits;
+    const size = data.byteLength;
+    if (this.waitingFrames >= maxWaitingFrames || this.waitingBytes + size > maxWaitingBytes) {
+      // A client that does not wait for its answers: what it sent is not worth holding.
+      this.ctx.metrics.floodDisconnects.inc({ reason: "waiting_bound" });
+      this.close(CLOSE.rateLimited, `rate_limited: more than ${maxWaitingFrames} frames or ${maxWaitingBytes} bytes waiting for answers`);
+      return this.queue;
+    }
+    this.waitingFrames++;
+    this.waitingBytes += size;
+    this.queue = this.queue
+      .then(() => this.handle(data))
+      .catch((err: unknown) => this.ctx.logger.error({ err }, "socket message failed"))
+      .finally(() => {
+        this.waitingFrames--;
+        this.waitingBytes -= size;
+      });
     return this.queue;
+  }
+
+  /** A frame over the budget: dropped unread; the first of a spell is noticed once, and a socket that keeps on is closed. */
+  private refuse(verdict: Exclude<Verdict, "admit">): void {
+    this.ctx.metrics.framesDropped.inc({ reason: "rate_limited" });
+    const rate = this.limiter.rate;
+    if (verdict === "notice") {
+      const retryAfterMs = this.limiter.retryAfterMs(Date.now());
+      this.ctx.metrics.requestsRejected.inc({ code: "rate_limited" });
+      const message = `at most ${rate} messages per second: frames are dropped until you pause`;
+      this.afterAnswers(() => this.send({ type: "error", code: "rate_limited", message, details: { retryAfterMs } }));
+    } else if (verdict === "close") {
+      this.refusing = true;
+      this.ctx.metrics.floodDisconnects.inc({ reason: "rate_limited" });
+      this.afterAnswers(() => this.close(CLOSE.rateLimited, `rate_limited: kept sending over ${rate} messages per second`));
+    }
+  }
+
+  /** Runs `f` in the queue's order, once the answers to every earlier frame are sent. */
+  private afterAnswers(f: () => void): void {
+    this.queue = this.queue
+      .then(async () => {
+        await this.replies;
+        if (!this.closed) f();
+      })
+      .catch((err: unknown) => this.ctx.logger.error({ err }, "socket message failed"));
   }
 
   /**
@@ -102,7 +162,6 @@ export class Session {
     if (this.closed) return;
     let msg: ClientMessage;
     try {
-      if (!this.bucket.take(Date.now())) throw new VarselError("rate_limited", `at most ${this.ctx.limits.messagesPerSecond} messages per second`);
       msg = parseClientMessage(decode(data, this.format));
     } catch (err) {
       return this.answerInOrder(Promise.reject(err), undefined);
@@ -168,9 +227,10 @@ export class Session {
 
   private async dispatch(msg: Exclude<ClientMessage, { type: "ingest" | "ack" }>): Promise<void> {
     if (msg.type === "auth") return this.reauthenticate(await this.ctx.auth.verify(msg.token));
+    // Anyone may ping, even before auth (a liveness check must not need a token).
+    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.releasedSeq() });
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
-    if (msg.type === "ping") return this.send({ type: "pong", id: msg.id, seq: this.ctx.releasedSeq() });
     switch (msg.type) {
       case "subscribe":
         return this.subscribe(who, msg);
@@ -250,6 +310,7 @@ export class Session {
     // A token verified after the socket closed: no timer may keep the gone session alive.
     if (this.closed) return;
     this.principal = who;
+    this.limiter.setRate(this.ctx.limits.messagesPerSecond, Date.now());
     if (Number.isFinite(who.expiresAt)) {
       // setTimeout cannot wait longer than ~24.8 days; a longer token is re-checked then.
       const wait = Math.min(Math.max(0, who.expiresAt - Date.now()), 2 ** 31 - 1);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { openStore } from "../../engine/store/open-store.js";
-import { VarselServer } from "../../server/app.js";
+import { VarselServer, type ServerOptions } from "../../server/app.js";
 import type { TransportKind } from "../../server/transport/types.js";
 
 export const FLAKY_SECRET = "server-store-secret-long-enough-for-hs256";
@@ -18,7 +18,8 @@ export function removeFlakyStores(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export async function serverOnFlakyStore(name: string, transport?: TransportKind) {
+/** `options`: limits and backlog bounds for the server. */
+export async function serverOnFlakyStore(name: string, transport?: TransportKind, options: Pick<ServerOptions, "limits" | "backlog"> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "varsel-flaky-store-"));
   dirs.push(dir);
   const store = await openStore(`sqlite:${join(dir, name)}`);
@@ -30,7 +31,7 @@ export async function serverOnFlakyStore(name: string, transport?: TransportKind
     return commit(b);
   };
   store.ping = () => (flaky.down ? Promise.reject(new Error("unreachable")) : ping());
-  const server = await VarselServer.open({ auth: { secret: FLAKY_SECRET }, store, transport, tickMs: 0, logger: pino({ level: "silent" }) });
+  const server = await VarselServer.open({ auth: { secret: FLAKY_SECRET }, store, transport, tickMs: 0, logger: pino({ level: "silent" }), ...options });
   const port = await server.listen(0);
   const base = `http://127.0.0.1:${port}`;
   const admin = await server.auth.sign({ sub: "admin", role: "admin", teams: [] });
