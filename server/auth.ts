@@ -99,12 +99,25 @@ export function requireIngest(who: Principal): readonly string[] | undefined {
   return who.role === "admin" ? undefined : who.teams;
 }
 
+/** The answer for an alert that does not exist or is outside the asker's care teams: one answer for both. */
+export function alertNotFound(): VarselError {
+  return new VarselError("not_found", "alert not found");
+}
+
 /**
- * Throws forbidden unless the principal may acknowledge an alert of a patient with these teams
- * (clinicians of the patient's care teams, and admins). The teams are asked for only once the
- * role passed: looking the alert up may answer not_found, which a device must not learn.
+ * Throws forbidden unless the principal may acknowledge alerts (clinicians and admins), then
+ * looks the alert up: `patientTeams` answers its patient's teams, or throws `not_found` for an
+ * unknown alert. An alert of a patient outside the principal's teams is answered exactly as an
+ * unknown one (`alertNotFound`, HTTP and socket alike), so alert ids cannot be probed. The alert
+ * is looked up only once the role passed: a device must not learn that an id exists either.
  */
 export function requireAck(who: Principal, patientTeams: () => readonly string[]): void {
   requireRole(who, "clinician", "admin");
-  if (!canSeePatient(who, patientTeams())) throw new VarselError("forbidden", "patient is not in your care teams");
+  let teams: readonly string[];
+  try {
+    teams = patientTeams();
+  } catch (err) {
+    throw err instanceof VarselError && err.code === "not_found" ? alertNotFound() : err;
+  }
+  if (!canSeePatient(who, teams)) throw alertNotFound();
 }

@@ -11,6 +11,7 @@
 //   next value (Set, Error, RegExp, records) are opaque to it, so a stack overflow while
 //   decoding is answered `nesting_too_deep` as well.
 // Inside a body each ingest item has its own, much smaller limit (engine/ingest/depth.ts).
+import { isUtf8 } from "node:buffer";
 import { Packr } from "msgpackr";
 import { VarselError } from "../engine/errors.js";
 
@@ -31,10 +32,13 @@ export function encode(value: unknown, format: Format): string | Buffer {
 
 /**
  * Decodes a body or frame; malformed input is a VarselError (malformed_json /
- * malformed_msgpack), input nested deeper than its format's limit is `nesting_too_deep`.
+ * malformed_msgpack), input nested deeper than its format's limit is `nesting_too_deep`. JSON
+ * must be well-formed UTF-8 (RFC 8259 section 8.1): invalid bytes are `malformed_json`, never
+ * replaced with U+FFFD.
  */
 export function decode(data: Buffer | Uint8Array, format: Format): unknown {
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength); // a view, not a copy
+  if (format === "json" && !isUtf8(bytes)) throw new VarselError("malformed_json", "JSON text is not valid UTF-8");
   const tooDeep = format === "json" ? jsonDeeperThan(bytes, MAX_DOCUMENT_DEPTH) : msgpackDeeperThan(bytes, MAX_MSGPACK_DEPTH);
   if (tooDeep) throw new VarselError("nesting_too_deep");
   try {

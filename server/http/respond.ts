@@ -33,5 +33,5 @@ export function mediaType(req: HttpRequest): string {
 export function readBody(req: HttpRequest, accept: readonly string[] = [JSON_TYPE, MSGPACK_TYPE]): unknown {
   const type = mediaType(req);
   if (!accept.includes(type)) throw new VarselError("unsupported_media_type", `content type must be ${accept.join(" or ")}`, { got: type || null });
-  return decode(req.body, type === MSGPACK_TYPE ? "msgpack" : "json");
+  return decode(req.body, type === MSGPACK_TYPE || type === "application/x-msgpack" ? "msgpack" : "json");
 }

@@ -1,5 +1,6 @@
 // A small router: "METHOD /v1/patients/:id" patterns to handlers, with 404 and 405 answers.
 import { VarselError } from "../../engine/errors.js";
+import { UNSUPPORTED_METHOD } from "../transport/common.js";
 import type { HttpRequest, HttpResponse } from "../transport/types.js";
 
 export type RouteHandler = (req: HttpRequest, params: Record<string, string>) => Promise<HttpResponse> | HttpResponse;
@@ -19,8 +20,12 @@ export class Router {
     return this;
   }
 
-  /** Finds and runs the handler; unknown path → not_found, known path other method → method_not_allowed. */
+  /**
+   * Finds and runs the handler: a method no route has (PROPFIND, TRACE, HEAD …) → method_not_allowed
+   * on any path; unknown path → not_found; known path other method → method_not_allowed.
+   */
   async handle(req: HttpRequest): Promise<HttpResponse> {
+    if (!this.routes.some((r) => r.method === req.method)) throw new VarselError("method_not_allowed", UNSUPPORTED_METHOD);
     const parts = req.path.split("/").filter(Boolean);
     let pathKnown = false;
     for (const route of this.routes) {

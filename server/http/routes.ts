@@ -8,7 +8,7 @@ import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/met
 import type { RuleDef } from "../../engine/rules/definitions.js";
 import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
 import type { ReadingQuery, StoredReading } from "../../engine/store/store.js";
-import { bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
+import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { ingestBody } from "./measurements.js";
@@ -27,6 +27,13 @@ export function buildRouter(ctx: AppContext): Router {
     const known = ctx.pipeline.patient(patient) !== undefined;
     if (p.role === "admin" && !known) throw new VarselError("not_found", "unknown patient");
     if (!known || !canSeePatient(p, ctx.pipeline.teamsOf(patient))) throw new VarselError("forbidden", "patient is not in your care teams");
+  };
+  /**
+   * Alerts and silences: one of another care team's patients is answered exactly as an unknown
+   * one (`notFound`), so ids cannot be probed. Admins see every patient.
+   */
+  const seeOrNotFound = (p: Principal, patient: string, notFound: () => VarselError) => {
+    if (!canSeePatient(p, ctx.pipeline.teamsOf(patient))) throw notFound();
   };
   const scopeOf = (p: Principal) => (p.role === "admin" ? {} : { teams: p.teams });
   /** The alert as the engine holds it now (open, or resolved within its retention), if it does. */
@@ -179,8 +186,8 @@ export function buildRouter(ctx: AppContext): Router {
       const store = ctx.durable.store;
       // An id no alert can have never reaches the store (PostgreSQL text refuses U+0000).
       const alert = heldAlert(id) ?? (textProblem(id) === undefined ? await store?.alert(id) : undefined);
-      if (alert === undefined) throw new VarselError("not_found", `alert ${id} not found`);
-      seePatient(p, alert.patient);
+      if (alert === undefined) throw alertNotFound();
+      seeOrNotFound(p, alert.patient, alertNotFound);
       const events = store === undefined ? heldHistory(id, alert.patient) : await store.alertHistory(id);
       return reply(req, 200, { alert, events });
     })
@@ -207,9 +214,10 @@ export function buildRouter(ctx: AppContext): Router {
     .on("DELETE", "/v1/silences/:id", async (req, { id }) => {
       const p = await who(req);
       requireRole(p, "clinician", "admin");
+      const silenceNotFound = () => new VarselError("not_found", "unknown silence");
       const silence = ctx.pipeline.lifecycle.listSilences({ includeEnded: true }).find((s) => s.id === id);
-      if (silence === undefined) throw new VarselError("not_found", "unknown silence");
-      if (silence.patient !== undefined) seePatient(p, silence.patient);
+      if (silence === undefined) throw silenceNotFound();
+      if (silence.patient !== undefined) seeOrNotFound(p, silence.patient, silenceNotFound);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
     });

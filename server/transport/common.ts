@@ -16,6 +16,8 @@ export const SHUTDOWN_CLOSE_CODE = 1001;
 export const SHUTDOWN_REASON = "server shutting down";
 export const TOO_BIG_CLOSE_CODE = 1009;
 export const TOO_BIG_REASON = "message too big";
+/** The message of a 405 for a method the server has no route for (router and node's parser alike). */
+export const UNSUPPORTED_METHOD = "method is not supported";
 
 /** Options with every default filled in and checked. */
 export interface ResolvedOptions {

@@ -8,7 +8,7 @@ import { BaseConn } from "./conn.js";
 import {
   SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TRANSPORT_HEADERS, addHeader, bodyless, checkResponse,
   errorResponse, isWebSocketUpgrade, normalizeAddress, parseProtocols, resolveOptions, responseForError,
-  safeCall, statusLine, waitUntil, withTimeout, type ResolvedOptions, type ResolvedWsRoute,
+  safeCall, statusLine, waitUntil, withTimeout, UNSUPPORTED_METHOD, type ResolvedOptions, type ResolvedWsRoute,
 } from "./common.js";
 import type {
   HttpRequest, HttpResponse, ProtocolChoice, SendResult, Transport, TransportOptions, UpgradeRequest,
@@ -138,6 +138,27 @@ class NodeTransport implements Transport {
       });
     }
     this.server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    // CONNECT reaches the handler as uWS hands it over (node gives it to 'connect' and, without a
+    // listener, drops the connection); a method node's parser does not know: see onClientError.
+    this.server.on("connect", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on("error", () => socket.destroy());
+      this.serveUpgradeAsHttp(req, socket as net.Socket, head, collectHeaders(req.rawHeaders));
+    });
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+  }
+
+  /**
+   * What node does for a request its parser refuses (431, 408, otherwise 400, each only when
+   * nothing is being answered on that connection), except that an unknown method is a 405
+   * method_not_allowed with the JSON error body, as the router answers it.
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const answering = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    if (!socket.writable || (answering !== undefined && answering !== null)) return void socket.destroy();
+    if (err.code === "HPE_INVALID_METHOD") return this.rawReply(socket, errorResponse("method_not_allowed", UNSUPPORTED_METHOD));
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    socket.once("finish", () => socket.destroy());
+    socket.end(`HTTP/1.1 ${statusLine(status)}\r\nConnection: close\r\n\r\n`);
   }
 
   connections(): number {
@@ -319,7 +340,7 @@ class NodeTransport implements Transport {
   }
 
   /**
-   * node hands every request with an Upgrade header to 'upgrade', its HTTP parser already gone.
+   * node hands every request with an Upgrade header to 'upgrade' (and CONNECT to 'connect'), its HTTP parser already gone.
    * Answer it as a plain request over the raw socket (then close): the body is what follows the
    * head, up to Content-Length; a chunked one is refused (411), we have no parser for it here.
    */
