@@ -148,3 +148,19 @@ describe("what a reader is shown with an event number is durable", () => {
     await h.close();
   });
 });
+
+describe("durations and silences are bounded", () => {
+  it("a duration past a year (9…9d is Infinity) is invalid_threshold; a silence past a year is invalid_silence", async () => {
+    h = await startServer("ws");
+    await registerPatient(h, "pA", "team-a");
+    const admin = await h.token("admin", []);
+    const nurse = await h.token("clinician", ["team-a"]);
+    const forever = await h.http("PUT", "/v1/patients/pA/thresholds", { token: admin, body: { reason: "x", rules: [{ id: "r", kind: "band", metric: "pulse", limits: { redHigh: 130 }, modifiers: { for: `${"9".repeat(400)}d` } }] } });
+    expect([forever.status, forever.body.code]).toEqual([422, "invalid_threshold"]);
+    const year = await h.http("PUT", "/v1/patients/pA/thresholds", { token: admin, body: { reason: "x", rules: [{ id: "r", kind: "band", metric: "pulse", limits: { redHigh: 130 }, modifiers: { for: "366d" } }] } });
+    expect(year.status).toBe(200);
+    const silence = await h.http("POST", "/v1/silences", { token: nurse, body: { patient: "pA", until: 1e300, reason: "r" } });
+    expect([silence.status, silence.body.code]).toEqual([422, "invalid_silence"]);
+    await h.close();
+  });
+});

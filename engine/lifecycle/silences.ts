@@ -5,6 +5,9 @@
 import { VarselError } from "../errors.js";
 import type { Silence, SilenceInput, SilenceRef } from "./types.js";
 
+/** The longest silence: a year. */
+export const MAX_SILENCE_MS = 366 * 86_400_000;
+
 /** The silences of the organisation, active and ended. */
 export class SilenceBook {
   private readonly silences = new Map<string, Silence>();
@@ -30,6 +33,7 @@ export class SilenceBook {
     const rule = optionalText(input.rule, "rule", bad);
     if (patient === undefined && rule === undefined) bad("give a patient, a rule or both (no global silences)");
     if (typeof input.until !== "number" || !Number.isFinite(input.until) || input.until <= now) bad("until must be a time in the future (epoch ms)");
+    if (input.until > now + MAX_SILENCE_MS) bad("until must be within a year: a silence is for a while, not for good");
     if (typeof input.reason !== "string" || input.reason.trim() === "") bad("reason is required");
     if (typeof input.author !== "string" || input.author.trim() === "") bad("author is required");
     const silence: Omit<Silence, "id"> = { until: input.until, reason: input.reason, author: input.author, createdAt: now, state: "active" };

@@ -61,7 +61,7 @@ function duration(rule: RuleDef, field: string, text: string | undefined, requir
     return 0;
   }
   const ms = typeof text === "string" ? parseDuration(text) : null;
-  if (ms === null || ms < 0) throw invalid(rule, `${field} must be a duration like "15m", "72h" or "3d"`);
+  if (ms === null || ms < 0) throw invalid(rule, `${field} must be a duration like "15m", "72h" or "3d", at most a year`);
   return ms;
 }
 
