@@ -40,6 +40,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: "content type is not supported" },
   payload_too_large: { status: 413, message: "body is too large" },
   length_required: { status: 411, message: "this request needs a Content-Length body, not a chunked one" },
+  headers_too_large: { status: 431, message: "request headers are too large" },
   batch_too_large: { status: 413, message: "batch has too many items" },
   rate_limited: { status: 429, message: "too many requests" },
 

@@ -164,3 +164,13 @@ describe("durations and silences are bounded", () => {
     await h.close();
   });
 });
+
+describe("the node:http + ws transport answers oversized headers with the error body", () => {
+  it("a 20 KB Authorization header is 431 headers_too_large, catalogued", async () => {
+    h = await startServer("ws");
+    const res = await fetch(`${h.base}/v1/alerts`, { headers: { authorization: `Bearer ${"x".repeat(20_000)}` } });
+    expect(res.status).toBe(431);
+    expect(await res.json()).toEqual({ code: "headers_too_large", message: "request headers are too large" });
+    await h.close();
+  });
+});

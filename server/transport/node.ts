@@ -148,14 +148,16 @@ class NodeTransport implements Transport {
   }
 
   /**
-   * What node does for a request its parser refuses (431, 408, otherwise 400, each only when
-   * nothing is being answered on that connection), except that an unknown method is a 405
-   * method_not_allowed with the JSON error body, as the router answers it.
+   * What node does for a request its parser refuses (408, otherwise 400, each only when nothing
+   * is being answered on that connection), except that an unknown method (405
+   * method_not_allowed) and headers over node's 16 KiB (431 headers_too_large) get the JSON error
+   * body, as the router answers.
    */
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const answering = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
     if (!socket.writable || (answering !== undefined && answering !== null)) return void socket.destroy();
     if (err.code === "HPE_INVALID_METHOD") return this.rawReply(socket, errorResponse("method_not_allowed", UNSUPPORTED_METHOD));
+    if (err.code === "HPE_HEADER_OVERFLOW") return this.rawReply(socket, errorResponse("headers_too_large"));
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     socket.once("finish", () => socket.destroy());
     socket.end(`HTTP/1.1 ${statusLine(status)}\r\nConnection: close\r\n\r\n`);
