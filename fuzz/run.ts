@@ -9,7 +9,7 @@
 //      (`rejected[].code`) carries a code from engine/errors.ts;
 //   4. the valid readings mixed into each batch are accepted, unless the whole body is refused
 //      for a body-level reason (malformed, too deep, too large, unsupported type, rate limit);
-//   5. RSS after idling is within 20 % of RSS after a warm-up (VmRSS of the child);
+//   5. RSS after idling is within 20 % of RSS after a warm-up (the child's RssAnon: see rssMb);
 //   6. kill -9 and a restart on the same database give the same GET /v1/alerts (admin) and
 //      GET /v1/silences?ended=true.
 // Options: --inputs N (default 100 000), --seed S, --transport uws|ws|both (both: half each),
@@ -44,7 +44,8 @@ const TRANSPORT = option("transport") ?? "both";
 const CONCURRENCY = Number(option("concurrency") ?? 16);
 const SERVER_ROOT = path.resolve(option("server-root") ?? ROOT);
 const OUT = path.resolve(option("out") ?? path.join(tmpdir(), `varsel-fuzz-${SEED}-${Date.now()}`));
-const WARMUP = Math.min(2_000, Math.max(200, Math.floor(INPUTS / 20)));
+// Long enough to reach every code path, buffer and cache the mix uses: the start figure is a served server.
+const WARMUP = 3_000;
 const IDLE_MS = 5_000;
 const RSS_TOLERANCE = 0.2;
 if (!Number.isSafeInteger(INPUTS) || INPUTS <= 0 || !Number.isSafeInteger(SEED) || !["uws", "ws", "both"].includes(TRANSPORT) || !(CONCURRENCY >= 1)) {
@@ -102,8 +103,13 @@ async function killHard(child: Child): Promise<void> {
   await child.exited;
 }
 
+/**
+ * The child's anonymous resident memory (RssAnon: heap, buffers, native allocations). VmRSS also
+ * counts the SQLite file's pages the store maps (RssFile): page cache, given back under pressure,
+ * which grows with the database and would blur whether the server holds on to memory.
+ */
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
