@@ -1,29 +1,19 @@
 // Prometheus metrics for operations (Grafana). Labels never carry a patient identifier.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** A counter in `registry` (every counter here is registered the same way). */
+function counter<L extends string = never>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly readingsIngested = new Counter({
-    name: "varsel_readings_ingested_total",
-    help: "Readings accepted for evaluation, by ingest channel",
-    labelNames: ["channel"] as const,
-    registers: [this.registry],
-  });
+  readonly readingsIngested = counter(this.registry, "varsel_readings_ingested_total", "Readings accepted for evaluation, by ingest channel", ["channel"] as const);
 
-  readonly readingsRejected = new Counter({
-    name: "varsel_readings_rejected_total",
-    help: "Readings rejected, by error code",
-    labelNames: ["code"] as const,
-    registers: [this.registry],
-  });
+  readonly readingsRejected = counter(this.registry, "varsel_readings_rejected_total", "Readings rejected, by error code", ["code"] as const);
 
-  readonly requestsRejected = new Counter({
-    name: "varsel_requests_rejected_total",
-    help: "Requests or socket messages refused, by error code (forbidden, unauthorized, rate_limited, ...)",
-    labelNames: ["code"] as const,
-    registers: [this.registry],
-  });
+  readonly requestsRejected = counter(this.registry, "varsel_requests_rejected_total", "Requests or socket messages refused, by error code (forbidden, unauthorized, rate_limited, ...)", ["code"] as const);
 
   readonly kernelBatchSeconds = new Histogram({
     name: "varsel_kernel_batch_duration_seconds",
@@ -39,12 +29,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly alertTransitions = new Counter({
-    name: "varsel_alert_transitions_total",
-    help: "Alert transitions, by kind (raise, upgrade, downgrade, resolve) and priority",
-    labelNames: ["kind", "priority"] as const,
-    registers: [this.registry],
-  });
+  readonly alertTransitions = counter(this.registry, "varsel_alert_transitions_total", "Alert transitions, by kind (raise, upgrade, downgrade, resolve) and priority", ["kind", "priority"] as const);
 
   /** Counted at scrape time from the lifecycle (see `countOpenAlertsWith`). */
   private openAlertCounter: (() => Record<string, number>) | undefined;
@@ -73,31 +58,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly slowClientsDisconnected = new Counter({
-    name: "varsel_ws_slow_clients_disconnected_total",
-    help: "Clients disconnected because their send buffer passed the limit",
-    registers: [this.registry],
-  });
+  readonly slowClientsDisconnected = counter(this.registry, "varsel_ws_slow_clients_disconnected_total", "Clients disconnected because their send buffer passed the limit");
 
-  readonly framesDropped = new Counter({
-    name: "varsel_ws_frames_dropped_total",
-    help: "Socket frames dropped unread, by reason (rate_limited: over the connection's message budget)",
-    labelNames: ["reason"] as const,
-    registers: [this.registry],
-  });
+  readonly framesDropped = counter(this.registry, "varsel_ws_frames_dropped_total", "Socket frames dropped unread, by reason (rate_limited: over the connection's message budget)", ["reason"] as const);
 
-  readonly floodDisconnects = new Counter({
-    name: "varsel_ws_flood_disconnects_total",
-    help: "Sockets closed 4029, by reason (rate_limited: kept sending while muted; waiting_bound: too many frames waiting for answers)",
-    labelNames: ["reason"] as const,
-    registers: [this.registry],
-  });
+  readonly floodDisconnects = counter(this.registry, "varsel_ws_flood_disconnects_total", "Sockets closed 4029, by reason (rate_limited: kept sending while muted; waiting_bound: too many frames waiting for answers)", ["reason"] as const);
 
-  readonly eventsPushed = new Counter({
-    name: "varsel_ws_events_pushed_total",
-    help: "Alert events sent to subscribed clients",
-    registers: [this.registry],
-  });
+  readonly eventsPushed = counter(this.registry, "varsel_ws_events_pushed_total", "Alert events sent to subscribed clients");
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Default process metrics include nodejs_eventloop_lag_seconds (event-loop lag).
