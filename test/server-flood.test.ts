@@ -156,4 +156,33 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
       await h.server.close();
     }
   });
+
+  it("one sender's share of the backlog is bounded: its flood is refused while another device's readings are admitted", async () => {
+    const h = await serverOnFlakyStore(`share-${transport}.db`, transport, { backlog: { maxReadings: 100, maxReadingsPerSender: 5 } });
+    expect((await h.send("/v1/patients/p1", PATIENT, "PUT")).status).toBe(200);
+    const t = Date.now() - 60_000;
+    const readings = (from: number) => [0, 1, 2].map((i) => ({ patient: "p1", metric: "pulse", value: 70, time: t + from + i, id: `m-${from + i}` }));
+    let release = () => {};
+    h.flaky.hold = new Promise<void>((r) => (release = r));
+    try {
+      const start = h.server.durable.position();
+      // The admin sends 3 + 3 readings (its share is checked before each: 0 < 5, 3 < 5); held.
+      const held = [h.send("/v1/measurements", readings(0)), h.send("/v1/measurements", readings(10))];
+      for (let i = 0; i < 200 && h.server.durable.position() < start + 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const flood = await guard(h.send("/v1/measurements", readings(20)), "the admin's third POST");
+      expect([flood.status, (await flood.json()).code]).toEqual([503, "overloaded"]);
+      // Another sender (a device with its own sub) is admitted past the admin's flood.
+      const bystander = await TestSocket.connect(h.wsUrl, await h.server.auth.sign({ sub: "bystander", role: "device", teams: ["t"] }));
+      bystander.send({ type: "ingest", id: "b-1", readings: readings(30) });
+      for (let i = 0; i < 200 && h.server.durable.position() < start + 3; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(h.server.durable.uncommitted().readings).toBe(6 + 3); // applied, waiting for the store with the admin's
+      release();
+      expect(await guard(bystander.next((f) => f.id === "b-1"), "bystander ingest")).toMatchObject({ type: "ingest_result", accepted: 3 });
+      for (const p of held) expect((await p).status).toBe(200);
+      bystander.close();
+    } finally {
+      release();
+      await h.server.close();
+    }
+  });
 });

@@ -148,6 +148,11 @@ export class DurablePipeline {
     return this.pipelineNow;
   }
 
+  /** Throws `overloaded` when an ingest from `sender` would be refused now: callers check before validating a large body. */
+  admitIngest(sender?: string): void {
+    this.backlog.admit("ingest", sender);
+  }
+
   /** The store behind the journal and the read models (undefined in memory-only mode). */
   get store(): Store | undefined {
     return this.options.store;
@@ -179,13 +184,14 @@ export class DurablePipeline {
   /**
    * Checks, journals and applies a command; resolves with its answer once it and the events it
    * caused are durable. Rejects with the command's own VarselError when refused (nothing
-   * changed), or store_unavailable when the store did not take it.
+   * changed), or store_unavailable when the store did not take it. `sender`: whose share of the
+   * admission bound an ingest counts against (a token's `sub`).
    */
-  async execute<C extends Command>(command: C): Promise<ResultOf<C>> {
+  async execute<C extends Command>(command: C, options: { sender?: string } = {}): Promise<ResultOf<C>> {
     if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
     // Before any work on it: a refused ingest costs nothing and changes nothing.
-    this.backlog.admit(command);
+    this.backlog.admit(command.kind, options.sender);
     // Every precondition before the first change: the journal form, then the command's own check.
     const { command: canonical, bytes: body } = journaled(command);
     const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: canonical };
@@ -204,7 +210,7 @@ export class DurablePipeline {
     if (command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) return result;
     this.replayMs += performance.now() - started;
     this.pos = entry.pos;
-    const weight = weightOf(canonical, body);
+    const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ entry, body, events, readings, weight, resolve, reject });

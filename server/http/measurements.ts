@@ -11,10 +11,18 @@ import { mediaType, readBody } from "./respond.js";
 const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
 const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
 
+/** Who sends: the token's `sub` (its share of the admission bound), its teams (undefined: any patient) and the channel. */
+export interface Sender {
+  sub: string;
+  teams: readonly string[] | undefined;
+  channel: string;
+}
+
 /** Decodes, checks the batch size, ingests for the sender's teams and counts the outcome. */
-export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly string[] | undefined): Promise<IngestAnswer> {
-  if (FHIR_TYPES.includes(mediaType(req))) return ingestFhirResource(ctx, readBody(req, FHIR_TYPES), teams, "http");
-  return ingestReadings(ctx, readBody(req, READING_TYPES), teams, "http");
+export function ingestBody(ctx: AppContext, req: HttpRequest, sender: Sender): Promise<IngestAnswer> {
+  ctx.durable.admitIngest(sender.sub); // before decoding: a refused flood costs nothing more
+  if (FHIR_TYPES.includes(mediaType(req))) return ingestFhirResource(ctx, readBody(req, FHIR_TYPES), sender);
+  return ingestReadings(ctx, readBody(req, READING_TYPES), sender);
 }
 
 /**
@@ -22,27 +30,29 @@ export function ingestBody(ctx: AppContext, req: HttpRequest, teams: readonly st
  * the answer lists only readings whose triage is not N. Validated into a canonical batch first:
  * the journal holds that, never the raw body.
  */
-export async function ingestReadings(ctx: AppContext, body: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
+export async function ingestReadings(ctx: AppContext, body: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
-  return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), teams, channel, compact);
+  ctx.durable.admitIngest(sender.sub);
+  return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), sender, compact);
 }
 
 /** FHIR from any channel (`compact` as for readings). */
-export async function ingestFhirResource(ctx: AppContext, resource: unknown, teams: readonly string[] | undefined, channel: string, compact = false): Promise<IngestAnswer> {
+export async function ingestFhirResource(ctx: AppContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
+  ctx.durable.admitIngest(sender.sub);
   const batch = canonicalFhir(resource, ctx.now());
   checkBatch(ctx, batch.readings.length + batch.rejected.length); // components count as items
-  return ingest(ctx, "fhir", batch, teams, channel, compact);
+  return ingest(ctx, "fhir", batch, sender, compact);
 }
 
-async function ingest(ctx: AppContext, source: "readings" | "fhir", batch: CanonicalBatch, teams: readonly string[] | undefined, channel: string, compact: boolean): Promise<IngestAnswer> {
-  const command: Command = { kind: "ingest", source, batch, channel };
-  if (teams !== undefined) command.teams = [...teams];
+async function ingest(ctx: AppContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean): Promise<IngestAnswer> {
+  const command: Command = { kind: "ingest", source, batch, channel: sender.channel };
+  if (sender.teams !== undefined) command.teams = [...sender.teams];
   if (compact) command.compact = true;
-  return count(ctx, await ctx.durable.execute(command), channel);
+  return count(ctx, await ctx.durable.execute(command, { sender: sender.sub }), sender.channel);
 }
 
 function checkBatch(ctx: AppContext, n: number): void {

@@ -67,9 +67,10 @@ export function buildRouter(ctx: AppContext): Router {
     })
 
     .on("POST", "/v1/measurements", async (req) => {
-      const teams = requireIngest(await who(req));
+      const p = await who(req);
+      const teams = requireIngest(p);
       ctx.batchStarted(process.hrtime.bigint());
-      const answer = await ingestBody(ctx, req, teams);
+      const answer = await ingestBody(ctx, req, { sub: p.sub, teams, channel: "http" });
       const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
       const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
       return reply(req, status, answer);

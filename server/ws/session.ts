@@ -215,13 +215,13 @@ export class Session {
       const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
       return { type: "ack_result", id: msg.id, alert: acked };
     }
-    const teams = requireIngest(who);
+    const sender = { sub: who.sub, teams: requireIngest(who), channel: "ws" };
     this.ctx.batchStarted(process.hrtime.bigint());
     const compact = msg.answer !== "full";
     const answer =
       msg.fhir !== undefined
-        ? await ingestFhirResource(this.ctx, msg.fhir, teams, "ws", compact)
-        : await ingestReadings(this.ctx, msg.readings ?? [], teams, "ws", compact);
+        ? await ingestFhirResource(this.ctx, msg.fhir, sender, compact)
+        : await ingestReadings(this.ctx, msg.readings ?? [], sender, compact);
     return { type: "ingest_result", id: msg.id, ...answer };
   }
 
