@@ -91,13 +91,23 @@ const silenceLoop = (async () => {
   }
 })();
 
-const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, "utf8"))![1]) / 1024;
+/**
+ * The server's resident memory, MB: anonymous (heap, buffers, native allocations: what the server
+ * holds) and file-backed (the SQLite file's pages the store maps: page cache that grows with the
+ * database and is given back under pressure). Growth per hour is judged on the anonymous part.
+ */
+const rssMb = () => {
+  const status = readFileSync(`/proc/${server.child.pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
+  return { anon: kb("RssAnon") / 1024, file: kb("RssFile") / 1024 };
+};
 const p = (xs: number[], q: number) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]);
-const samples: { t: number; rss: number; p50: number; p99: number; posts: number }[] = [];
+const samples: { t: number; rss: number; file: number; p50: number; p99: number; posts: number }[] = [];
 const t0 = Date.now();
 while (running()) {
   await new Promise((r) => setTimeout(r, SAMPLE_MS));
-  samples.push({ t: Date.now() - t0, rss: rssMb(), p50: p(window, 0.5), p99: p(window, 0.99), posts: window.length });
+  const { anon, file } = rssMb();
+  samples.push({ t: Date.now() - t0, rss: anon, file, p50: p(window, 0.5), p99: p(window, 0.99), posts: window.length });
   window = [];
 }
 await Promise.all([...deviceLoops, httpLoop, silenceLoop]);
@@ -115,10 +125,10 @@ const drift = steady.at(-1)!.p99 / steady[0].p99;
 const unexpected = Object.entries(errors).filter(([code]) => code !== "alert_not_open").reduce((a, [, n]) => a + n, 0);
 
 process.stdout.write(
-  renderTable(["t (s)", "RSS MB", "POST p50 ms", "POST p99 ms", "posts"], samples.map((s) => [(s.t / 1000).toFixed(0), s.rss.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.posts)]), ["r", "r", "r", "r", "r"]) +
-    `\n\n${minutes} min: ${readingsSent} readings sent, ${acks} acks, errors ${JSON.stringify(errors)}. RSS ${steady[0].rss.toFixed(0)} → ${steady.at(-1)!.rss.toFixed(0)} MB after warm-up: ${growthPerHour.toFixed(1)} MB/h; POST p99 ${steady[0].p99.toFixed(1)} → ${steady.at(-1)!.p99.toFixed(1)} ms (drift ${drift.toFixed(2)}×, last window ÷ first after warm-up)\n\n`,
+  renderTable(["t (s)", "RSS anon MB", "RSS file MB", "POST p50 ms", "POST p99 ms", "posts"], samples.map((s) => [(s.t / 1000).toFixed(0), s.rss.toFixed(0), s.file.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.posts)]), ["r", "r", "r", "r", "r", "r"]) +
+    `\n\n${minutes} min: ${readingsSent} readings sent, ${acks} acks, errors ${JSON.stringify(errors)}. anonymous RSS ${steady[0].rss.toFixed(0)} → ${steady.at(-1)!.rss.toFixed(0)} MB after warm-up: ${growthPerHour.toFixed(1)} MB/h; POST p99 ${steady[0].p99.toFixed(1)} → ${steady.at(-1)!.p99.toFixed(1)} ms (drift ${drift.toFixed(2)}×, last window ÷ first after warm-up)\n\n`,
 );
 process.stdout.write(
-  `${JSON.stringify({ minutes, readings_sent: readingsSent, acks, errors, unexpected_errors: unexpected, rss_start_mb: Math.round(steady[0].rss), rss_end_mb: Math.round(steady.at(-1)!.rss), rss_growth_mb_per_h: Math.round(growthPerHour), p99_first_ms: steady[0].p99, p99_last_ms: steady.at(-1)!.p99, p99_drift: Number(drift.toFixed(3)) })}\n`,
+  `${JSON.stringify({ minutes, readings_sent: readingsSent, acks, errors, unexpected_errors: unexpected, rss_start_mb: Math.round(steady[0].rss), rss_end_mb: Math.round(steady.at(-1)!.rss), rss_file_end_mb: Math.round(steady.at(-1)!.file), rss_growth_mb_per_h: Math.round(growthPerHour), p99_first_ms: steady[0].p99, p99_last_ms: steady.at(-1)!.p99, p99_drift: Number(drift.toFixed(3)) })}\n`,
 );
 process.exit(unexpected === 0 ? 0 : 1);
