@@ -274,7 +274,8 @@ export function makePools(seed: number): Pools {
 export class Generator {
   private readonly bigBody: Buffer;
   private neighbourCount = 0;
-  private readonly recentIds: string[] = [];
+  /** Ids the hostile duplicate items sent (never a neighbour's: see dupId). */
+  private readonly dupIds: string[] = [];
 
   constructor(readonly seed: number, readonly tokens: Tokens, readonly pools: Pools) {
     // One oversized buffer, cut to lengths just over the limit.
@@ -325,13 +326,19 @@ export class Generator {
 
   /** A fresh measurement id (never sent before in this run). */
   freshId(i: number): string {
-    const id = `nb-${this.seed}-${i}-${this.neighbourCount++}`;
-    this.recentIds.push(id);
-    if (this.recentIds.length > 200) this.recentIds.shift();
-    return id;
+    return `nb-${this.seed}-${i}-${this.neighbourCount++}`;
   }
-  recent(r: Rng): string {
-    return this.recentIds.length ? r.pick(this.recentIds) : "dup-0";
+  /**
+   * An id for a hostile duplicate: half the time one an earlier duplicate item sent, else a new
+   * one. Never a neighbour's id: with inputs in flight together, a resend could overtake the first
+   * send and make the neighbour look like a duplicate, a loss the server did not cause.
+   */
+  dupId(r: Rng, i: number): string {
+    if (this.dupIds.length > 0 && r.chance(0.5)) return r.pick(this.dupIds);
+    const id = `dup-${i}`;
+    this.dupIds.push(id);
+    if (this.dupIds.length > 200) this.dupIds.shift();
+    return id;
   }
   oversized(r: Rng): Buffer {
     return this.bigBody.subarray(0, MAX_BODY + r.int(1, 4000));
@@ -401,7 +408,7 @@ class Gen {
         return raw(json, mp);
       }
       case 8: // a duplicate of an earlier neighbour, or an id twice in this batch
-        return { ...base(), metric: "pulse", value: 70, id: r.chance(0.5) ? this.G.recent(r) : `dup-${this.i}` };
+        return { ...base(), metric: "pulse", value: 70, id: this.G.dupId(r, this.i) };
       case 9:
         return { ...base(), [r.pick(["extra", "Patient", "value ", "", "\u0000", "x".repeat(300), "__proto__x"])]: r.pick(this.G.pools.json) };
       case 10:
@@ -489,7 +496,7 @@ class Gen {
         for (let k = 0; k < r.pick([30, 31, 32, 33, 50]); k++) v = [v];
         return { resource: { ...o, extension: v } };
       }
-      case 14: return { resource: { ...o, identifier: [{ value: r.pick(["x".repeat(300), `i${r.pick(LONE)}`, "", 5, this.G.recent(r)]) }] } };
+      case 14: return { resource: { ...o, identifier: [{ value: r.pick(["x".repeat(300), `i${r.pick(LONE)}`, "", 5, this.G.dupId(r, this.i)]) }] } };
       case 15: return { resource: { ...o, valueQuantity: { value: r.pick<unknown>(["80", null, 1e308, -1, 1e20]), code: r.pick(["/min", "kg", "{beats}/min", "", "__proto__"]), system: r.pick(["http://unitsofmeasure.org", "http://example.org", undefined]) } } };
       case 16: return { resource: { ...o, dataAbsentReason: { text: "device error" }, valueQuantity: undefined } };
       case 17: return r.pick(this.G.pools.json);
