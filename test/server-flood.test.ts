@@ -5,7 +5,10 @@
 // and what was acknowledged stays durable. No timing assertions: the counts are the contract.
 import { afterAll, describe, expect, it } from "vitest";
 import { removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
-import { startServer, TRANSPORTS } from "./support/server.js";
+import type { BacklogLimits } from "../engine/durable/backlog.js";
+import type { Limits } from "../server/context.js";
+import type { TransportKind } from "../server/transport/types.js";
+import { startServer, TRANSPORTS, type Harness } from "./support/server.js";
 import { TestSocket, type Frame } from "./support/ws-client.js";
 
 afterAll(removeFlakyStores);
@@ -21,10 +24,30 @@ function guard<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer`)), ms))]);
 }
 
+/** A server for one test, closed after it whatever happens. */
+async function withServer(transport: TransportKind, limits: Partial<Limits>, test: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startServer(transport, limits);
+  try {
+    await test(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/** A server whose store holds every commit until `release()`, with patient p1; `readings(from)`: three fresh readings. */
+async function heldStore(name: string, transport: TransportKind, backlog: Partial<BacklogLimits>) {
+  const h = await serverOnFlakyStore(name, transport, { backlog });
+  expect((await h.send("/v1/patients/p1", PATIENT, "PUT")).status).toBe(200);
+  const t = Date.now() - 60_000;
+  const readings = (from: number) => [0, 1, 2].map((i) => ({ patient: "p1", metric: "pulse", value: 70, time: t + from + i, id: `m-${from + i}` }));
+  let open = () => {};
+  h.flaky.hold = new Promise<void>((r) => (open = r));
+  return { h, readings, release: () => open() };
+}
+
 describe.each(TRANSPORTS)("floods on %s", (transport) => {
-  it("a ping flood gets its budget's pongs, one rate_limited notice, silence, then close 4029; another socket is still answered", async () => {
-    const h = await startServer(transport, { messagesPerSecond: 20 }); // burst 40
-    try {
+  it("a ping flood gets its budget's pongs, one rate_limited notice, silence, then close 4029; another socket is still answered", () =>
+    withServer(transport, { messagesPerSecond: 20 }, async (h) => { // burst 40
       const token = await h.token("clinician", ["t"]);
       const flood = await TestSocket.connect(h.wsUrl, token);
       const bystander = await TestSocket.connect(h.wsUrl, token, "msgpack");
@@ -50,14 +73,10 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
       expect(metrics).toMatch(/varsel_ws_flood_disconnects_total\{reason="rate_limited"\} 1\n/);
       expect(metrics).toMatch(/varsel_requests_rejected_total\{code="rate_limited"\} 1\n/);
       bystander.close();
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("an unauthenticated flood is closed after a small, bounded number of answers", async () => {
-    const h = await startServer(transport);
-    try {
+  it("an unauthenticated flood is closed after a small, bounded number of answers", () =>
+    withServer(transport, {}, async (h) => {
       const s = await TestSocket.open(h.wsUrl, ["varsel.v1.json"]);
       for (let k = 0; k < 500; k++) s.send({ type: "subscribe", id: `s${k}` });
       const closed = await closeOf(s, 5_000); // well inside the 10 s auth limit
@@ -66,24 +85,17 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
       expect(s.frames.filter((f) => f.code === "unauthorized").length).toBeLessThanOrEqual(21);
       expect(s.frames.filter((f) => f.code === "rate_limited")).toHaveLength(1);
       expect(s.frames.length).toBeLessThanOrEqual(22);
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("ping before auth is answered pong", async () => {
-    const h = await startServer(transport);
-    try {
+  it("ping before auth is answered pong", () =>
+    withServer(transport, {}, async (h) => {
       const s = await TestSocket.open(h.wsUrl, ["varsel.v1.json"]);
       s.send({ type: "ping", id: "before-auth" });
       const answer = await s.next();
       expect(answer).toMatchObject({ type: "pong", id: "before-auth" });
       expect(typeof answer.seq).toBe("number");
       s.close();
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
   it("a client that does not wait for its answers is closed 4029 once more than maxWaitingFrames wait", async () => {
     const h = await serverOnFlakyStore(`waiting-${transport}.db`, transport, { limits: { maxWaitingFrames: 16 } });
@@ -107,12 +119,7 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
   });
 
   it("ingest past the backlog bound is refused overloaded (503 + Retry-After, error on the socket); acks of what was admitted are durable", async () => {
-    const h = await serverOnFlakyStore(`overloaded-${transport}.db`, transport, { backlog: { maxReadings: 5 } });
-    expect((await h.send("/v1/patients/p1", PATIENT, "PUT")).status).toBe(200);
-    const t = Date.now() - 60_000;
-    const readings = (from: number) => [0, 1, 2].map((i) => ({ patient: "p1", metric: "pulse", value: 70, time: t + from + i, id: `m-${from + i}` }));
-    let release = () => {};
-    h.flaky.hold = new Promise<void>((r) => (release = r));
+    const { h, readings, release } = await heldStore(`overloaded-${transport}.db`, transport, { maxReadings: 5 });
     try {
       const start = h.server.durable.position();
       // 3 + 3 readings are admitted (the bound is checked before each: 0 < 5, 3 < 5) and held.
@@ -158,12 +165,7 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
   });
 
   it("one sender's share of the backlog is bounded: its flood is refused while another device's readings are admitted", async () => {
-    const h = await serverOnFlakyStore(`share-${transport}.db`, transport, { backlog: { maxReadings: 100, maxReadingsPerSender: 5 } });
-    expect((await h.send("/v1/patients/p1", PATIENT, "PUT")).status).toBe(200);
-    const t = Date.now() - 60_000;
-    const readings = (from: number) => [0, 1, 2].map((i) => ({ patient: "p1", metric: "pulse", value: 70, time: t + from + i, id: `m-${from + i}` }));
-    let release = () => {};
-    h.flaky.hold = new Promise<void>((r) => (release = r));
+    const { h, readings, release } = await heldStore(`share-${transport}.db`, transport, { maxReadings: 100, maxReadingsPerSender: 5 });
     try {
       const start = h.server.durable.position();
       // The admin sends 3 + 3 readings (its share is checked before each: 0 < 5, 3 < 5); held.
