@@ -35,7 +35,6 @@ const REPLAY_PAGE = 5_000;
 /** Stored readings are kept 30 days by default. */
 export const DEFAULT_READING_RETENTION_MS = 30 * 86_400_000;
 
-
 /**
  * Packs into `memory` (fresh memory when there is none or it is too small; msgpackr grows it),
  * then points msgpackr's buffer, which every Packr of the process shares, away from it: nothing

@@ -34,7 +34,6 @@ export async function ingestReadings(ctx: AppContext, body: unknown, sender: Sen
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
-  ctx.durable.admitIngest(sender.sub);
   return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), sender, compact);
 }
 
@@ -42,7 +41,6 @@ export async function ingestReadings(ctx: AppContext, body: unknown, sender: Sen
 export async function ingestFhirResource(ctx: AppContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  ctx.durable.admitIngest(sender.sub);
   const batch = canonicalFhir(resource, ctx.now());
   checkBatch(ctx, batch.readings.length + batch.rejected.length); // components count as items
   return ingest(ctx, "fhir", batch, sender, compact);

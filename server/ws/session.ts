@@ -216,6 +216,7 @@ export class Session {
       return { type: "ack_result", id: msg.id, alert: acked };
     }
     const sender = { sub: who.sub, teams: requireIngest(who), channel: "ws" };
+    this.ctx.durable.admitIngest(sender.sub); // before validating the batch: a refused flood costs nothing more
     this.ctx.batchStarted(process.hrtime.bigint());
     const compact = msg.answer !== "full";
     const answer =
