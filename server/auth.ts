@@ -26,8 +26,13 @@ export interface AuthOptions {
   audience?: string;
 }
 
+/** Verified tokens remembered (a handshake storm of one gateway's sockets verifies once). */
+const VERIFIED_CACHE = 4096;
+
 export class Auth {
   private readonly key: Uint8Array | JWTVerifyGetKey;
+  /** token → its principal, until the token expires; cleared whole when full (simple, bounded). */
+  private readonly verified = new Map<string, Principal>();
 
   constructor(private readonly options: AuthOptions) {
     if (options.jwksFile !== undefined) this.key = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")));
@@ -37,6 +42,15 @@ export class Auth {
 
   /** Verifies a token; throws VarselError unauthorized / token_expired. */
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known !== undefined && known.expiresAt > Date.now()) return known;
+    const who = await this.verifyNow(token);
+    if (this.verified.size >= VERIFIED_CACHE) this.verified.clear();
+    this.verified.set(token, who);
+    return who;
+  }
+
+  private async verifyNow(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.key as Uint8Array, {
         issuer: this.options.issuer,

@@ -136,7 +136,10 @@ describe.each(TRANSPORTS)("a socket's commands on %s", (transport) => {
     const gw = await TestSocket.connect(h.wsUrl, await h.device());
     try {
       expect(await h.metric('varsel_ws_clients{role="device"}')).toBe(1);
-      expect(await h.metric('varsel_ws_clients{role="unauthenticated"}')).toBeUndefined();
+      expect((await h.metric('varsel_ws_clients{role="unauthenticated"}')) ?? 0).toBe(0);
+      gw.close();
+      for (let i = 0; i < 100 && (await h.metric('varsel_ws_clients{role="device"}')) !== 0; i++) await sleep(20);
+      expect(await h.metric('varsel_ws_clients{role="device"}')).toBe(0);
     } finally {
       gw.close();
       await h.server.close();
