@@ -13,7 +13,7 @@ export interface ChildServer {
 
 /** Starts server/main.ts on `database` and waits for its address; extra environment in `env`. */
 export async function startChildServer(database: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
+  const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
     cwd: ROOT,
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
