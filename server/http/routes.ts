@@ -12,9 +12,12 @@ import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, r
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { ingestBody } from "./measurements.js";
+import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
 import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, SilenceBody, validate } from "./schemas.js";
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
 export function buildRouter(ctx: AppContext): Router {
   const who = async (req: HttpRequest): Promise<Principal> => {
@@ -58,13 +61,15 @@ export function buildRouter(ctx: AppContext): Router {
     return id as ProgrammeId;
   };
 
-  return new Router()
-    .on("GET", "/healthz", () => ({ status: 200, body: "ok" }))
-    .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, body: "ready" } : { status: 503, body: "not ready" }))
+  const openapi = JSON.stringify(openApiDocument());
+  const router = new Router()
+    .on("GET", "/healthz", () => ({ status: 200, headers: TEXT, body: "ok" }))
+    .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, headers: TEXT, body: "ready" } : { status: 503, headers: TEXT, body: "not ready" }))
     .on("GET", "/metrics", async () => {
       const { contentType, body } = await ctx.metrics.exposition();
       return { status: 200, headers: { "content-type": contentType }, body };
     })
+    .on("GET", "/openapi.json", () => ({ status: 200, headers: { "content-type": "application/json" }, body: openapi }))
 
     .on("POST", "/v1/measurements", async (req) => {
       const p = await who(req);
@@ -222,6 +227,13 @@ export function buildRouter(ctx: AppContext): Router {
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
     });
+  // The document is built from server/http/openapi.ts's route table: a route missing there (or
+  // there but not served) is a bug caught at the first start, never a silently wrong document.
+  const { undocumented, unserved } = undocumentedRoutes(router.list());
+  if (undocumented.length + unserved.length > 0) {
+    throw new Error(`server/http/openapi.ts and the routes disagree: not documented ${JSON.stringify(undocumented)}, not served ${JSON.stringify(unserved)}`);
+  }
+  return router;
 }
 
 /** Query values from a closed list; anything else is invalid_field (never a silent empty answer). */
