@@ -42,17 +42,27 @@ const ADMIN: readonly Role[] = ["admin"];
 const jsonOrMsgpack = (schema: TSchema) => ({ [JSON_TYPE]: schema, [MSGPACK_TYPE]: schema });
 const time = { anyOf: [{ type: "string", description: "ISO 8601 with Z or an offset" }, { type: "integer", description: "epoch ms" }] };
 
+type Tag = RouteDoc["tag"];
+type Extra = Partial<Pick<RouteDoc, "description" | "query" | "more">>;
+
+/** A route without a body: who, what, and its answer. */
+function reading(tag: Tag, roles: readonly Role[] | undefined, summary: string, answer: RouteDoc["ok"]["answer"], description: string, extra: Extra = {}): RouteDoc {
+  return { tag, roles, summary, ok: { status: 200, answer, description }, ...extra };
+}
+
+/** A route with a JSON or MessagePack body. */
+function writing(tag: Tag, roles: readonly Role[], summary: string, body: TSchema, answer: TSchema, description: string, options: { status?: number; optional?: boolean } = {}): RouteDoc {
+  return { tag, roles, summary, body: { schemas: jsonOrMsgpack(body), optional: options.optional }, ok: { status: options.status ?? 200, answer, description } };
+}
+
 /** Every route the server serves, by "METHOD /pattern" as router.ts registers it. */
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
-  "GET /healthz": { tag: "operations", summary: "Liveness: 200 while the process serves requests", ok: { status: 200, answer: { text: "ok" }, description: "ok" } },
-  "GET /readyz": {
-    tag: "operations",
-    summary: "Readiness: 503 while the store is unavailable, the engine rebuilds itself, or the server shuts down",
-    ok: { status: 200, answer: { text: "ready" }, description: "ready" },
+  "GET /healthz": reading("operations", undefined, "Liveness: 200 while the process serves requests", { text: "ok" }, "ok"),
+  "GET /readyz": reading("operations", undefined, "Readiness: 503 while the store is unavailable, the engine rebuilds itself, or the server shuts down", { text: "ready" }, "ready", {
     more: { "503": { answer: { text: "not ready" }, description: "not ready" } },
-  },
-  "GET /metrics": { tag: "operations", summary: "Prometheus metrics (varsel_* and Node's process metrics; no patient identifier)", ok: { status: 200, answer: { text: "text/plain; version=0.0.4" }, description: "Prometheus text format" } },
-  "GET /openapi.json": { tag: "operations", summary: "This document", ok: { status: 200, answer: answers.OpenApiDocument, description: "This OpenAPI 3.1 document" } },
+  }),
+  "GET /metrics": reading("operations", undefined, "Prometheus metrics (varsel_* and Node's process metrics; no patient identifier)", { text: "text/plain; version=0.0.4" }, "Prometheus text format"),
+  "GET /openapi.json": reading("operations", undefined, "This document", answers.OpenApiDocument, "This OpenAPI 3.1 document"),
 
   "POST /v1/measurements": {
     tag: "ingest",
@@ -72,57 +82,22 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     more: { "422": { answer: answers.IngestAnswer, description: "Every item was rejected (a body that is refused as a whole gets the error body)" } },
   },
 
-  "PUT /v1/patients/:id": {
-    tag: "patients",
-    roles: ADMIN,
-    summary: "Register or update a patient and its care chain",
-    body: { schemas: jsonOrMsgpack(bodies.PatientBody) },
-    ok: { status: 200, answer: answers.Patient, description: "The patient" },
-  },
-  "GET /v1/patients/:id": { tag: "patients", roles: ALL, summary: "A patient of your care teams", ok: { status: 200, answer: answers.Patient, description: "The patient" } },
-  "GET /v1/patients/:id/readings": {
-    tag: "patients",
-    roles: CLINICAL,
-    summary: "Stored readings of a patient with their triage, newest first",
+  "PUT /v1/patients/:id": writing("patients", ADMIN, "Register or update a patient and its care chain", bodies.PatientBody, answers.Patient, "The patient"),
+  "GET /v1/patients/:id": reading("patients", ALL, "A patient of your care teams", answers.Patient, "The patient"),
+  "GET /v1/patients/:id/readings": reading("patients", CLINICAL, "Stored readings of a patient with their triage, newest first", answers.StoredReadings, "The readings", {
     query: [
       { name: "metric", schema: { type: "string" }, description: "A metric key or code" },
       { name: "from", schema: time, description: "Earliest measurement time" },
       { name: "to", schema: time, description: "Latest measurement time" },
       { name: "limit", schema: { type: "integer", minimum: 1, maximum: 10_000, default: 1_000 }, description: "Readings per answer" },
     ],
-    ok: { status: 200, answer: answers.StoredReadings, description: "The readings" },
-  },
-  "PUT /v1/patients/:id/thresholds": {
-    tag: "thresholds",
-    roles: ADMIN,
-    summary: "Replace a patient's rule overrides",
-    body: { schemas: jsonOrMsgpack(bodies.PatientThresholdsBody) },
-    ok: { status: 200, answer: answers.PatientThresholdsWritten, description: "The new version" },
-  },
-  "GET /v1/patients/:id/thresholds": {
-    tag: "thresholds",
-    roles: ALL,
-    summary: "A patient's overrides, effective rules and history",
-    ok: { status: 200, answer: answers.PatientThresholds, description: "The thresholds" },
-  },
-  "PUT /v1/programmes/:id/thresholds": {
-    tag: "thresholds",
-    roles: ADMIN,
-    summary: "Replace a programme's rules (telekol, telehjerte, cgm, niv)",
-    body: { schemas: jsonOrMsgpack(bodies.ProgrammeThresholdsBody) },
-    ok: { status: 200, answer: answers.ProgrammeThresholdsWritten, description: "The new version" },
-  },
-  "GET /v1/programmes/:id/thresholds": {
-    tag: "thresholds",
-    roles: ALL,
-    summary: "A programme's rules and history",
-    ok: { status: 200, answer: answers.ProgrammeThresholds, description: "The rules" },
-  },
+  }),
+  "PUT /v1/patients/:id/thresholds": writing("thresholds", ADMIN, "Replace a patient's rule overrides", bodies.PatientThresholdsBody, answers.PatientThresholdsWritten, "The new version"),
+  "GET /v1/patients/:id/thresholds": reading("thresholds", ALL, "A patient's overrides, effective rules and history", answers.PatientThresholds, "The thresholds"),
+  "PUT /v1/programmes/:id/thresholds": writing("thresholds", ADMIN, "Replace a programme's rules (telekol, telehjerte, cgm, niv)", bodies.ProgrammeThresholdsBody, answers.ProgrammeThresholdsWritten, "The new version"),
+  "GET /v1/programmes/:id/thresholds": reading("thresholds", ALL, "A programme's rules and history", answers.ProgrammeThresholds, "The rules"),
 
-  "GET /v1/alerts": {
-    tag: "alerts",
-    roles: CLINICAL,
-    summary: "Alerts of your care teams' patients, as of the last durable event",
+  "GET /v1/alerts": reading("alerts", CLINICAL, "Alerts of your care teams' patients, as of the last durable event", answers.AlertList, "The alerts and the event number they are current at", {
     query: [
       { name: "patient", schema: { type: "string" }, description: "One patient" },
       { name: "state", schema: { type: "string", enum: ["firing", "cleared_awaiting_ack", "resolved"] }, description: "Alert states", repeated: true },
@@ -131,37 +106,15 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       { name: "level", schema: { type: "string", enum: ["yellow", "red"] }, description: "Levels", repeated: true },
       { name: "since", schema: time, description: "Updated at or after" },
     ],
-    ok: { status: 200, answer: answers.AlertList, description: "The alerts and the event number they are current at" },
-  },
-  "POST /v1/alerts/:id/ack": {
-    tag: "alerts",
-    roles: CLINICAL,
-    summary: "Acknowledge an alert (stops escalation; resolves a latched alert whose condition cleared)",
-    body: { schemas: jsonOrMsgpack(bodies.AckBody), optional: true },
-    ok: { status: 200, answer: answers.Alert, description: "The alert" },
-  },
-  "GET /v1/alerts/:id/history": {
-    tag: "alerts",
-    roles: CLINICAL,
-    summary: "An alert and every event of it, oldest first",
-    ok: { status: 200, answer: answers.AlertHistory, description: "The alert and its events" },
-  },
+  }),
+  "POST /v1/alerts/:id/ack": writing("alerts", CLINICAL, "Acknowledge an alert (stops escalation; resolves a latched alert whose condition cleared)", bodies.AckBody, answers.Alert, "The alert", { optional: true }),
+  "GET /v1/alerts/:id/history": reading("alerts", CLINICAL, "An alert and every event of it, oldest first", answers.AlertHistory, "The alert and its events"),
 
-  "GET /v1/silences": {
-    tag: "silences",
-    roles: CLINICAL,
-    summary: "Active silences of your care teams' patients and every all-patient silence",
+  "GET /v1/silences": reading("silences", CLINICAL, "Active silences of your care teams' patients and every all-patient silence", answers.SilenceList, "The silences", {
     query: [{ name: "ended", schema: { type: "string", enum: ["true"] }, description: "Also expired and removed ones (kept 24 h)" }],
-    ok: { status: 200, answer: answers.SilenceList, description: "The silences" },
-  },
-  "POST /v1/silences": {
-    tag: "silences",
-    roles: CLINICAL,
-    summary: "Silence a patient, a rule, or a rule for one patient, until a time (all-patient silences: admins)",
-    body: { schemas: jsonOrMsgpack(bodies.SilenceBody) },
-    ok: { status: 201, answer: answers.Silence, description: "The silence" },
-  },
-  "DELETE /v1/silences/:id": { tag: "silences", roles: CLINICAL, summary: "End a silence", ok: { status: 200, answer: answers.Silence, description: "The ended silence" } },
+  }),
+  "POST /v1/silences": writing("silences", CLINICAL, "Silence a patient, a rule, or a rule for one patient, until a time (all-patient silences: admins)", bodies.SilenceBody, answers.Silence, "The silence", { status: 201 }),
+  "DELETE /v1/silences/:id": reading("silences", CLINICAL, "End a silence", answers.Silence, "The ended silence"),
 };
 
 /** The routes served but not documented here, and documented but not served: both empty, or the server does not start. */
