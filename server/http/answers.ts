@@ -10,6 +10,11 @@ const Str = Type.String();
 const Strings = Type.Array(Type.String());
 const Enum = (values: readonly string[], description?: string) => Type.Union(values.map((v) => Type.Literal(v)), description === undefined ? {} : { description });
 
+/** Alert states, priorities and levels: the answers' values and the filters of GET /v1/alerts. */
+export const ALERT_STATES = ["firing", "cleared_awaiting_ack", "resolved"] as const;
+export const PRIORITIES = ["high", "medium", "low"] as const;
+export const LEVELS = ["yellow", "red"] as const;
+
 export const EpochMs = Type.Number({ description: "Milliseconds since the Unix epoch (UTC)." });
 export const Seq = Type.Integer({ minimum: 0, description: "Event number: global, strictly increasing, no gaps (0 before the first event)." });
 
@@ -102,7 +107,7 @@ export const StoredReadings = Type.Object({
 
 // ---------------------------------------------------------------- alerts and silences
 
-const Level = Enum(["yellow", "red"]);
+const Level = Enum(LEVELS);
 const Limits = Type.Object({ redLow: Type.Optional(Type.Number()), yellowLow: Type.Optional(Type.Number()), yellowHigh: Type.Optional(Type.Number()), redHigh: Type.Optional(Type.Number()) });
 const MissingLimits = Type.Object({ stale: Type.Optional(Type.Object({})), daily: Type.Optional(Type.Object({})) });
 const TriggerReading = Type.Object({
@@ -123,9 +128,9 @@ export const Alert = Type.Object(
     rule: Str,
     ruleKind: Enum(["band", "baseline", "delta", "rate", "missing", "score", "unknown"]),
     metric: Str,
-    state: Enum(["firing", "cleared_awaiting_ack", "resolved"]),
+    state: Enum(ALERT_STATES),
     level: Level,
-    priority: Enum(["high", "medium", "low"]),
+    priority: Enum(PRIORITIES),
     interpretation: Enum(["N", "L", "H", "LL", "HH"]),
     direction: Enum(["low", "high", "none"]),
     peakLevel: Level,

@@ -89,7 +89,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       { name: "metric", schema: { type: "string" }, description: "A metric key or code" },
       { name: "from", schema: time, description: "Earliest measurement time" },
       { name: "to", schema: time, description: "Latest measurement time" },
-      { name: "limit", schema: { type: "integer", minimum: 1, maximum: 10_000, default: 1_000 }, description: "Readings per answer" },
+      { name: "limit", schema: { type: "integer", minimum: 1, maximum: bodies.READINGS_LIMIT.max, default: bodies.READINGS_LIMIT.default }, description: "Readings per answer" },
     ],
   }),
   "PUT /v1/patients/:id/thresholds": writing("thresholds", ADMIN, "Replace a patient's rule overrides", bodies.PatientThresholdsBody, answers.PatientThresholdsWritten, "The new version"),
@@ -100,10 +100,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   "GET /v1/alerts": reading("alerts", CLINICAL, "Alerts of your care teams' patients, as of the last durable event", answers.AlertList, "The alerts and the event number they are current at", {
     query: [
       { name: "patient", schema: { type: "string" }, description: "One patient" },
-      { name: "state", schema: { type: "string", enum: ["firing", "cleared_awaiting_ack", "resolved"] }, description: "Alert states", repeated: true },
-      { name: "severity", schema: { type: "string", enum: ["high", "medium", "low"] }, description: "Priorities (also as `priority`)", repeated: true },
-      { name: "priority", schema: { type: "string", enum: ["high", "medium", "low"] }, description: "Priorities (also as `severity`)", repeated: true },
-      { name: "level", schema: { type: "string", enum: ["yellow", "red"] }, description: "Levels", repeated: true },
+      { name: "state", schema: { type: "string", enum: answers.ALERT_STATES }, description: "Alert states", repeated: true },
+      { name: "severity", schema: { type: "string", enum: answers.PRIORITIES }, description: "Priorities (also as `priority`)", repeated: true },
+      { name: "priority", schema: { type: "string", enum: answers.PRIORITIES }, description: "Priorities (also as `severity`)", repeated: true },
+      { name: "level", schema: { type: "string", enum: answers.LEVELS }, description: "Levels", repeated: true },
       { name: "since", schema: time, description: "Updated at or after" },
     ],
   }),

@@ -15,7 +15,8 @@ import { ingestBody } from "./measurements.js";
 import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
-import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, SilenceBody, validate } from "./schemas.js";
+import { ALERT_STATES, LEVELS, PRIORITIES } from "./answers.js";
+import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
@@ -168,11 +169,11 @@ export function buildRouter(ctx: AppContext): Router {
         seePatient(p, patient);
         query.patient = patient;
       }
-      const state = oneOf(q.getAll("state"), ["firing", "cleared_awaiting_ack", "resolved"], "state");
+      const state = oneOf(q.getAll("state"), ALERT_STATES, "state");
       if (state.length > 0) query.state = state as AlertQuery["state"];
-      const severity = oneOf([...q.getAll("severity"), ...q.getAll("priority")], ["high", "medium", "low"], "severity");
+      const severity = oneOf([...q.getAll("severity"), ...q.getAll("priority")], PRIORITIES, "severity");
       if (severity.length > 0) query.priority = severity as AlertQuery["priority"];
-      const level = oneOf(q.getAll("level"), ["yellow", "red"], "level");
+      const level = oneOf(q.getAll("level"), LEVELS, "level");
       if (level.length > 0) query.level = level as AlertQuery["level"];
       const since = q.get("since");
       if (since !== null) query.since = timeParam(since, "since");
@@ -237,7 +238,7 @@ export function buildRouter(ctx: AppContext): Router {
 }
 
 /** Query values from a closed list; anything else is invalid_field (never a silent empty answer). */
-function oneOf(values: string[], allowed: string[], name: string): string[] {
+function oneOf(values: string[], allowed: readonly string[], name: string): string[] {
   const bad = values.filter((v) => !allowed.includes(v));
   if (bad.length > 0) throw new VarselError("invalid_field", `${name} must be one of ${allowed.join(", ")}`, { [name]: bad });
   return values;
@@ -251,13 +252,10 @@ function timeParam(value: string | number, name: string): number {
 }
 
 /** Readings per answer: `limit`, default 1 000, at most 10 000. */
-const READINGS_DEFAULT = 1_000;
-const READINGS_MAX = 10_000;
-
 function limitParam(value: string | null): number {
-  if (value === null) return READINGS_DEFAULT;
+  if (value === null) return READINGS_LIMIT.default;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= READINGS_MAX)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_MAX}`, { limit: value });
+  if (!(n >= 1 && n <= READINGS_LIMIT.max)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_LIMIT.max}`, { limit: value });
   return n;
 }
 

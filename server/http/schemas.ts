@@ -57,6 +57,9 @@ export const SilenceBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** `limit` of GET /v1/patients/:id/readings: readings per answer. */
+export const READINGS_LIMIT = { default: 1_000, max: 10_000 } as const;
+
 // Documentation only: ingest bodies are judged item by item by engine/ingest (each refusal with
 // its own code and index), not by these schemas; the OpenAPI document shows them.
 
