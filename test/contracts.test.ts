@@ -4,8 +4,7 @@
 //   every route's real answers (success and error, JSON and MessagePack) match its schemas (ajv);
 // - docs/asyncapi.yaml is strict YAML and a valid AsyncAPI document (@asyncapi/parser).
 // The error catalogue against the prose docs: test/docs-contract.test.ts.
-import { readFileSync } from "node:fs";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Parser, DiagnosticSeverity } from "@asyncapi/parser";

@@ -204,6 +204,7 @@ function operation(method: string, pattern: string, doc: RouteDoc, refs: Refs): 
   }
   const responses: Record<string, unknown> = { [doc.ok.status]: answer(doc.ok.answer, doc.ok.description, refs) };
   for (const [status, more] of Object.entries(doc.more ?? {})) responses[status] = answer(more.answer, more.description, refs);
+  // Ingest is the one route whose 503 says when to retry (the admission bound, engine/durable/backlog.ts).
   if (pattern === "/v1/measurements") {
     responses["503"] = {
       description: "`overloaded` (resend after Retry-After), `store_unavailable`, `engine_recovering` or `shutting_down`",
