@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { VarselServer } from "../server/app.js";
 import type { Role } from "../server/auth.js";
+import { ROUTE_DOCS } from "../server/http/openapi.js";
 import type { TransportKind } from "../server/transport/types.js";
 import { startServer, TestClock } from "./support/server.js";
 
@@ -119,8 +120,9 @@ const HTTP: Row[] = [
   ["GET /healthz",                     { "-": [OK, OK, OK] }],
   ["GET /readyz",                      { "-": [OK, OK, OK] }],
   ["GET /metrics",                     { "-": [OK, OK, OK] }],
+  ["GET /openapi.json",                { "-": [OK, OK, OK] }],
 ];
-const OPEN_ROUTES = new Set(["GET /healthz", "GET /readyz", "GET /metrics"]);
+const OPEN_ROUTES = new Set(["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"]);
 
 interface HttpCell {
   route: string;
@@ -550,6 +552,10 @@ const CONFIGS: { transport: TransportKind; auth: AuthMode }[] = [
   { transport: "uws", auth: "jwks" },
   { transport: "ws", auth: "jwks" },
 ];
+
+it("the HTTP table has a row for every route the server serves (the OpenAPI route table, checked at start)", () => {
+  expect(HTTP.map(([route]) => route).sort()).toEqual(Object.keys(ROUTE_DOCS).sort());
+});
 
 describe.each(CONFIGS)("security matrix on $transport with $auth", ({ transport, auth }) => {
   let w: World;
