@@ -42,6 +42,8 @@ export class VarselClient {
   private readonly answers = new PendingAnswers();
   private readonly updateFeed: Feed<Update>;
   private scope: Scope | undefined;
+  /** The scope the server last accepted: it keeps that one when a new one is refused. */
+  private acceptedScope: Scope | undefined;
   /** Callers of subscribe() waiting for the current subscribe's answer. */
   private subscribing: { id: string; waiters: { resolve: () => void; reject: (e: CommandError) => void }[] } | undefined;
   private subscribes = 0;
@@ -121,7 +123,7 @@ export class VarselClient {
 
   /** Stops following; the open alerts are forgotten. */
   unsubscribe(): void {
-    this.scope = undefined;
+    this.scope = this.acceptedScope = undefined;
     this.order.unsubscribe();
     this.order.reset();
     this.connection.send({ type: "unsubscribe", id: "unsubscribe" });
@@ -213,13 +215,20 @@ export class VarselClient {
 
   private receive(message: ServerMessage): void {
     const update = this.order.accept(message);
+    if (update?.type === "unsubscribed") this.scope = this.acceptedScope = undefined; // not to be renewed on reconnect
     if (update) this.applyUpdate(update);
     if (this.subscribing !== undefined && "id" in message && message.id === this.subscribing.id) {
-      if (message.type === "snapshot" || message.type === "subscribed") this.finishSubscribing();
+      if (message.type === "snapshot" || message.type === "subscribed") {
+        this.acceptedScope = this.scope;
+        this.finishSubscribing();
+      }
       else if (message.type === "error" && message.code !== "resync_required") {
-        this.scope = undefined;
-        this.order.unsubscribe();
+        // Refused: the server kept the earlier subscription; follow it again from a snapshot.
         this.finishSubscribing(new CommandError(message.code, message.message, message.details));
+        this.scope = this.acceptedScope;
+        this.order.reset();
+        if (this.scope === undefined) this.order.unsubscribe();
+        else this.resubscribe();
       }
       return;
     }

@@ -281,7 +281,10 @@ export class Connection {
     this.ws = undefined;
     this.authenticated = false;
     this.clearTimers();
-    if (ws !== undefined) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    if (ws !== undefined) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      ws.onerror = () => undefined; // `ws` throws an error event nobody listens to (ending a socket still connecting)
+    }
     return ws;
   }
 
