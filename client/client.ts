@@ -6,7 +6,7 @@ import type { BackoffOptions } from "./backoff.js";
 import type { Format } from "./codec.js";
 import { HttpApi, PendingAnswers, type SilenceRequest, type TimeInput } from "./commands.js";
 import { Connection, type Status, type TokenSource, type WebSocketConstructor } from "./connection.js";
-import { CommandError } from "./errors.js";
+import { closedError, CommandError } from "./errors.js";
 import type { Unsubscribe } from "./feed.js";
 import { Feed } from "./feed.js";
 import { EventOrder, type Update } from "./ordering.js";
@@ -47,6 +47,7 @@ export class VarselClient {
   /** Callers of subscribe() waiting for the current subscribe's answer. */
   private subscribing: { id: string; waiters: { resolve: () => void; reject: (e: CommandError) => void }[] } | undefined;
   private subscribes = 0;
+  private closed = false;
 
   constructor(options: ClientOptions) {
     const onError = options.onError ?? ((error: unknown) => console.error("varsel client:", error));
@@ -68,7 +69,8 @@ export class VarselClient {
       },
       { opened: () => this.resubscribe(), message: (m) => this.receive(m), lost: () => this.lost() },
     );
-    this.http = new HttpApi(base, () => this.connection.token(), options.fetch ?? globalThis.fetch.bind(globalThis));
+    // After close() every command and read rejects with `closed`.
+    this.http = new HttpApi(base, () => (this.closed ? Promise.reject(closedError()) : this.connection.token()), options.fetch ?? globalThis.fetch.bind(globalThis));
     this.connection.start();
   }
 
@@ -98,8 +100,10 @@ export class VarselClient {
 
   /** Closes the socket for good; waiting commands reject with `closed`, iterators end. */
   close(): void {
+    this.closed = true;
     this.connection.close();
-    this.answers.failAll(new CommandError("closed", "the client is closed"));
+    this.answers.failAll(closedError());
+    this.finishSubscribing(closedError());
     this.updateFeed.end();
   }
 
@@ -111,6 +115,7 @@ export class VarselClient {
    * reconnect); rejects with `forbidden` for a scope outside the token. Kept across reconnects.
    */
   subscribe(scope: Scope = {}): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
     if (!sameScope(scope, this.scope)) this.order.reset();
     this.scope = { ...scope };
     const waiter = new Promise<void>((resolve, reject) => {
@@ -161,6 +166,7 @@ export class VarselClient {
    * acknowledging again is harmless).
    */
   async ack(alert: string, note?: string): Promise<Alert> {
+    if (this.closed) throw closedError();
     if (!this.connection.isOpen) return this.http.ack(alert, note); // the same answer over HTTP
     const { id, answer } = this.answers.create("ack");
     this.connection.send({ type: "ack", id, alert, note });

@@ -21,3 +21,7 @@ export class CommandError extends Error {
     super(message);
   }
 }
+
+export function closedError(): CommandError {
+  return new CommandError("closed", "the client is closed");
+}

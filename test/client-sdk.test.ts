@@ -243,7 +243,9 @@ describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => 
       await until(() => isOpen(f.client.status), 5000, "open");
       f.client.close();
       expect(f.client.status).toMatchObject({ state: "closed" });
-      expect((await rejection(f.client.refreshToken()))?.code).toBe("closed");
+      for (const after of [f.client.refreshToken(), f.client.ack(target.id), f.client.snooze(target, Date.now() + 60_000, "late"), f.client.subscribe()]) {
+        expect((await rejection(after))?.code).toBe("closed");
+      }
     });
 
     it("tokens: refreshed on the open socket, a token function renews before expiry, a refused fixed token closes", async () => {
