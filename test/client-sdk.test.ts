@@ -95,21 +95,32 @@ function follow(port: number, format: Format, options: Partial<ClientOptions> = 
   return { client, updates, statuses, events, seqs };
 }
 
+/** A replaceable server with the patients, and a subscribed client that has seen `batches` batches. */
+async function streaming(database: string, format: Format, batches: number) {
+  const server = await startChildServer(database, REPLACEABLE);
+  const f = follow(server.port, format);
+  try {
+    await prepare(server.port);
+    await f.client.subscribe();
+    for (let i = 0; i < batches; i++) expect((await ingest(server.port)).status).toBe(200);
+    await until(() => f.seqs().length >= batches, 5000, "the first events");
+    return { server, port: server.port, f };
+  } catch (error) {
+    f.client.close();
+    server.child.kill("SIGKILL");
+    throw error;
+  }
+}
+
 const summary = (e: LifecycleEvent) => [e.seq, e.type, "alert" in e ? e.alert.id : e.patient];
 const isOpen = (s: Status) => s.state === "open";
 
 describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => {
   it("a server killed and restarted mid-stream: every event once, in order", async () => {
     const database = newDatabase();
-    let server = await startChildServer(database, REPLACEABLE);
-    const port = server.port;
-    const f = follow(port, format);
+    const { port, f, ...first } = await streaming(database, format, 12);
+    let server = first.server;
     try {
-      await prepare(port);
-      await f.client.subscribe();
-      for (let i = 0; i < 12; i++) expect((await ingest(port)).status).toBe(200);
-      await until(() => f.seqs().length >= 12, 5000, "events before the kill");
-
       // kill -9 with a batch in flight, while its events are being pushed
       const inFlight = ingest(port).catch(() => undefined);
       server.child.kill("SIGKILL");
@@ -134,14 +145,9 @@ describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => 
   });
 
   it("resync_required: a cursor the server cannot serve is replaced by its snapshot, then the stream continues", async () => {
-    let server = await startChildServer(newDatabase(), REPLACEABLE);
-    const port = server.port;
-    const f = follow(port, format);
+    const { port, f, ...first } = await streaming(newDatabase(), format, 8);
+    let server = first.server;
     try {
-      await prepare(port);
-      await f.client.subscribe();
-      for (let i = 0; i < 8; i++) expect((await ingest(port)).status).toBe(200);
-      await until(() => f.seqs().length >= 8, 5000, "events on the first server");
       const cursor = f.client.cursor!;
 
       // Another server on the same address whose numbering is behind the client's cursor.
