@@ -48,9 +48,10 @@ export class VarselClient {
   private subscribing: { id: string; waiters: { resolve: () => void; reject: (e: CommandError) => void }[] } | undefined;
   private subscribes = 0;
   private closed = false;
+  private readonly onError: (error: unknown) => void;
 
   constructor(options: ClientOptions) {
-    const onError = options.onError ?? ((error: unknown) => console.error("varsel client:", error));
+    const onError = (this.onError = options.onError ?? ((error: unknown) => console.error("varsel client:", error)));
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (WebSocketImpl === undefined) throw new TypeError("no WebSocket: pass one (in Node: import WebSocket from 'ws')");
     const base = options.url.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:").replace(/\/v1\/ws$/, "");
@@ -227,8 +228,7 @@ export class VarselClient {
       if (message.type === "snapshot" || message.type === "subscribed") {
         this.acceptedScope = this.scope;
         this.finishSubscribing();
-      }
-      else if (message.type === "error" && message.code !== "resync_required") {
+      } else if (message.type === "error" && message.code !== "resync_required") {
         // Refused: the server kept the earlier subscription; follow it again from a snapshot.
         this.finishSubscribing(new CommandError(message.code, message.message, message.details));
         this.scope = this.acceptedScope;
@@ -238,7 +238,9 @@ export class VarselClient {
       }
       return;
     }
-    this.answers.settle(message);
+    if (this.answers.settle(message) || message.type !== "error" || message.code === "resync_required") return;
+    // An error about no command of ours (rate_limited, a frame the server could not read): a client bug to see.
+    this.onError(new CommandError(message.code, message.message, message.details));
   }
 
   private applyUpdate(update: Update): void {

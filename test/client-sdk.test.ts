@@ -90,9 +90,19 @@ function follow(port: number, format: Format, options: Partial<ClientOptions> = 
   const statuses: Status[] = [];
   client.onUpdate((u) => updates.push(u));
   client.onStatus((s) => statuses.push(s));
+  // The same through the async iterators, which end when the client closes.
+  const iterated = { updates: [] as Update[], statuses: [] as Status[] };
+  const iterating = Promise.all([
+    (async () => {
+      for await (const u of client.updates()) iterated.updates.push(u);
+    })(),
+    (async () => {
+      for await (const s of client.statuses()) iterated.statuses.push(s);
+    })(),
+  ]);
   const events = () => updates.flatMap((u) => (u.type === "event" ? [u.event] : []));
   const seqs = () => events().map((e) => e.seq);
-  return { client, updates, statuses, events, seqs };
+  return { client, updates, statuses, events, seqs, iterated, iterating };
 }
 
 /** A replaceable server with the patients, and a subscribed client that has seen `batches` batches. */
@@ -137,6 +147,11 @@ describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => 
       expect(f.updates.filter((u) => u.type === "snapshot")).toHaveLength(1); // resumed, never resynchronised
       expect(f.statuses.some((s) => s.state === "reconnecting")).toBe(true);
       expect([...f.client.alerts.keys()].sort()).toEqual(await openAlertIds(port));
+
+      f.client.close();
+      await f.iterating;
+      expect(f.iterated.updates).toEqual(f.updates);
+      expect(f.iterated.statuses).toEqual(f.statuses.slice(1)); // onStatus also gave the status it started with
     } finally {
       f.client.close();
       server.child.kill("SIGKILL");
