@@ -191,8 +191,10 @@ export class VarselClient {
 
   // -- reads over HTTP (for views the stream does not carry) -------------------------------------
 
-  /** Alerts, open and resolved in the last 24 h (GET /v1/alerts; query: patient, state, priority, since). */
-  listAlerts(query: { patient?: string; state?: Alert["state"][]; priority?: Alert["priority"][]; since?: TimeInput } = {}): Promise<{ alerts: Alert[]; seq: number }> {
+  /** Alerts, open and resolved in the last 24 h (GET /v1/alerts; repeated values are alternatives). */
+  listAlerts(
+    query: { patient?: string; state?: Alert["state"][]; priority?: Alert["priority"][]; level?: Alert["level"][]; since?: TimeInput } = {},
+  ): Promise<{ alerts: Alert[]; seq: number }> {
     return this.http.request("GET", `/v1/alerts${queryString(query)}`);
   }
 
