@@ -321,7 +321,7 @@ export class Connection {
     if (expiresAt === null || typeof this.options.token === "string") return;
     const left = expiresAt - Date.now();
     const wait = Math.min(2 ** 31 - 1, Math.max(0, left - Math.min(this.options.refreshBeforeMs, left / 2)));
-    this.refreshTimer = setTimeout(() => this.refresh().catch(this.options.onError), wait);
+    this.refreshTimer = setTimeout(() => this.refresh().catch((error) => this.stopped || this.options.onError(error)), wait);
   }
 
   private settle(waiter: Waiter, message?: Authenticated, error?: CommandError): void {

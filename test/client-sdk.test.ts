@@ -279,6 +279,12 @@ describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => 
         const other = await auth.sign({ sub: "someone-else", role: "clinician", teams: [TEAM] });
         expect((await rejection(f.client.refreshToken(other)))?.code).toBe("forbidden");
         expect(f.statuses.filter((s) => s.state === "reconnecting")).toEqual([]);
+
+        // A refreshed token that no longer covers the subscription ends it (and it is not renewed).
+        expect(f.client.alerts.size).toBeGreaterThan(0);
+        await f.client.refreshToken(await auth.sign({ sub: "nurse", role: "clinician", teams: ["team-b"] }));
+        expect(f.updates.at(-1)).toEqual({ type: "unsubscribed", reason: "the new token no longer covers the subscription" });
+        expect(f.client.alerts.size).toBe(0);
       } finally {
         f.client.close();
       }
@@ -307,13 +313,16 @@ describe.each<Format>(["json", "msgpack"])("varsel/client over %s", (format) => 
       const f = follow(port, format, { heartbeatTimeoutMs: 1000, connectTimeoutMs: 1000 });
       try {
         await f.client.subscribe();
-        await raise("p0");
+        const target = await raise("p0");
         await sleep(1500); // quiet: pings keep the connection, nothing reconnects
         expect(f.statuses.filter((s) => s.state === "reconnecting")).toEqual([]);
 
         server.child.kill("SIGSTOP");
         try {
-          await until(() => f.client.status.state === "reconnecting", 5000, "reconnecting after heartbeats stopped");
+          // Sent on the socket that has just gone dead: no answer will come, the promise still settles.
+          const lost = await rejection(f.client.ack(target.id));
+          expect(lost?.code).toBe("connection_lost");
+          expect(f.client.status.state).toBe("reconnecting");
           expect(f.client.status).toMatchObject({ reason: expect.stringMatching(/^nothing received for \d+ ms$/) });
           await sleep(1500); // attempts against the stopped server time out
         } finally {
