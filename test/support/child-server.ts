@@ -11,9 +11,15 @@ export interface ChildServer {
   exited: Promise<unknown>;
 }
 
-/** Starts server/main.ts on `database` and waits for its address; extra environment in `env`. */
-export async function startChildServer(database: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
+/**
+ * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
+ * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
+ * reconnect to the same address). A server that is to be replaced on its port must run the ws
+ * transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js listens without SO_REUSEADDR, so the
+ * TIME_WAIT of its killed connections keeps the port from every new listener for 60 s.
+ */
+export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
     cwd: ROOT,
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
