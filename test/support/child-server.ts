@@ -17,6 +17,7 @@ export interface ChildServer {
  * reconnect to the same address). A server that is to be replaced on its port must run the ws
  * transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js listens without SO_REUSEADDR, so the
  * TIME_WAIT of its killed connections keeps the port from every new listener for 60 s.
+ * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
   const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
