@@ -1,34 +1,41 @@
-// The SQLite store's writer thread: its own connection to the database file, running the
-// writes the store posts (sqlite-writes.ts) one at a time, in order, answering each with its
-// result or its error as a catalogued code. Reads stay on the main thread's connection (WAL:
-// readers see every committed write and never wait for the writer).
-import { parentPort, workerData } from "node:worker_threads";
+// The SQLite stores' writer thread (one per process): a connection of its own to each store's
+// database file, running the writes the stores post (sqlite-writes.ts) one at a time, in order,
+// answering each with its result or its error as a catalogued code. Reads stay on the main
+// thread's connections (WAL: readers see every committed write and never wait for the writer).
+import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { storeError } from "./codec.js";
 import { configure, runWrite, writeStatements, type Write } from "./sqlite-writes.js";
 
-const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
+type Request =
+  | { id: number; open: { path: string; busyTimeoutMs: number } }
+  | { id: number; conn: number; write: Write }
+  | { id: number; close: number };
+
 const port = parentPort!;
-try {
-  const db = new Database(path, { timeout: busyTimeoutMs });
-  configure(db, false);
-  const s = writeStatements(db);
-  port.on("message", (m: { id: number; write?: Write; close?: true }) => {
-    if (m.close) {
-      db.close();
+const conns = new Map<number, { db: Database.Database; s: ReturnType<typeof writeStatements> }>();
+let nextConn = 1;
+
+port.on("message", (m: Request) => {
+  const op = "open" in m ? "open writer" : "close" in m ? "close writer" : m.write.op;
+  try {
+    if ("open" in m) {
+      const db = new Database(m.open.path, { timeout: m.open.busyTimeoutMs });
+      configure(db, false);
+      const conn = nextConn++;
+      conns.set(conn, { db, s: writeStatements(db) });
+      port.postMessage({ id: m.id, result: conn });
+    } else if ("close" in m) {
+      conns.get(m.close)?.db.close();
+      conns.delete(m.close);
       port.postMessage({ id: m.id, result: 0 });
-      port.close();
-      return;
+    } else {
+      const c = conns.get(m.conn);
+      if (c === undefined) throw new Error(`no writer connection ${m.conn}`);
+      port.postMessage({ id: m.id, result: runWrite(c.db, c.s, m.write) });
     }
-    try {
-      port.postMessage({ id: m.id, result: runWrite(db, s, m.write!) });
-    } catch (err) {
-      const e = storeError(err, "sqlite", m.write!.op);
-      port.postMessage({ id: m.id, error: { code: e.code, message: e.message, details: e.details } });
-    }
-  });
-  port.postMessage({ ready: true });
-} catch (err) {
-  const e = storeError(err, "sqlite", "open writer");
-  port.postMessage({ failed: { code: e.code, message: e.message, details: e.details } });
-}
+  } catch (err) {
+    const e = storeError(err, "sqlite", op);
+    port.postMessage({ id: m.id, error: { code: e.code, message: e.message, details: e.details } });
+  }
+});

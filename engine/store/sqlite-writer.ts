@@ -50,71 +50,96 @@ function tsxApi(): string {
 
 type Answer = { id: number; result?: number; error?: { code: ErrorCode; message: string; details: unknown } };
 
-export class ThreadWriter implements SqliteWriter {
+/**
+ * The process's one writer thread, started on first use (a thread per store made each open
+ * cost a thread and a loader: a thousand stores in a property test took minutes). It keeps the
+ * process alive only while an answer is awaited. If it ends, what waits is refused and the next
+ * request starts a new one.
+ */
+class WriterThread {
+  private static current: WriterThread | undefined;
+  /** Bumped each time a thread is started: a store's connection belongs to one generation. */
+  static generation = 0;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (n: number) => void; reject: (err: unknown) => void }>();
-  private gone: VarselError | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(private readonly worker: Worker, readonly generation: number) {
+    worker.unref();
     worker.on("message", (m: Answer) => {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;
       this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
       if (m.error !== undefined) w.reject(new VarselError(m.error.code, m.error.message, m.error.details));
       else w.resolve(m.result ?? 0);
     });
     const fail = (why: string) => {
-      this.gone ??= new VarselError("store_unavailable", `sqlite store: the writer thread ${why}`, { store: "sqlite" });
-      for (const w of this.waiting.values()) w.reject(this.gone);
+      if (WriterThread.current === this) WriterThread.current = undefined;
+      const err = new VarselError("store_unavailable", `sqlite store: the writer thread ${why}`, { store: "sqlite" });
+      for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
     };
     worker.on("error", (err) => fail(`failed: ${err.message}`));
     worker.on("exit", (code) => fail(`exited (${code})`));
   }
 
-  /** Starts the thread on the database file (already created and migrated) and waits until it is ready. */
-  static async start(path: string, busyTimeoutMs: number): Promise<ThreadWriter> {
-    // Under tsx (sources, tests) the thread registers the TypeScript loader before loading its
-    // entry (a worker's `--import` is not applied to its entry on Node 20); compiled output needs none.
-    const ts = import.meta.url.endsWith(".ts");
-    const entry = new URL(`./sqlite-writer-thread.${ts ? "ts" : "js"}`, import.meta.url);
-    const worker = ts
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: { path, busyTimeoutMs } })
-      : new Worker(entry, { workerData: { path, busyTimeoutMs } });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (m: { ready?: true; failed?: { code: ErrorCode; message: string; details: unknown } }) => {
-        if (m.ready) resolve();
-        else if (m.failed) reject(new VarselError(m.failed.code, m.failed.message, m.failed.details));
-      };
-      worker.once("message", onMessage);
-      worker.once("error", (err) => reject(storeError(err, "sqlite", "open writer")));
-    });
-    return new ThreadWriter(worker);
+  static get(): WriterThread {
+    if (WriterThread.current === undefined) {
+      // Under tsx (sources, tests) the thread registers the TypeScript loader before loading its
+      // entry (a worker's `--import` is not applied to its entry on Node 20); compiled output needs none.
+      const ts = import.meta.url.endsWith(".ts");
+      const entry = new URL(`./sqlite-writer-thread.${ts ? "ts" : "js"}`, import.meta.url);
+      const worker = ts
+        ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true })
+        : new Worker(entry);
+      WriterThread.current = new WriterThread(worker, ++WriterThread.generation);
+    }
+    return WriterThread.current;
   }
 
-  get alive(): boolean {
-    return this.gone === undefined;
+  static alive(generation: number): boolean {
+    return WriterThread.current?.generation === generation;
   }
 
-  run(write: Write): Promise<number> {
-    if (this.gone !== undefined) return Promise.reject(this.gone);
+  request(message: Record<string, unknown>): Promise<number> {
     const id = this.nextId++;
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, write });
+      this.worker.ref();
+      this.worker.postMessage({ id, ...message });
     });
   }
+}
 
+/** One store's connection on the writer thread. */
+export class ThreadWriter implements SqliteWriter {
+  private closed = false;
+
+  private constructor(
+    private readonly thread: WriterThread,
+    private readonly conn: number,
+  ) {}
+
+  /** Opens the store's connection on the writer thread (the file exists and is migrated). */
+  static async start(path: string, busyTimeoutMs: number): Promise<ThreadWriter> {
+    const thread = WriterThread.get();
+    const conn = await thread.request({ open: { path, busyTimeoutMs } });
+    return new ThreadWriter(thread, conn);
+  }
+
+  get alive(): boolean {
+    return !this.closed && WriterThread.alive(this.thread.generation);
+  }
+
+  run(write: Write): Promise<number> {
+    if (!this.alive) return Promise.reject(new VarselError("store_unavailable", `sqlite store: no writer (${this.closed ? "closed" : "the writer thread ended"})`, { store: "sqlite" }));
+    return this.thread.request({ conn: this.conn, write });
+  }
+
+  /** Waits for the writes already posted (the thread answers in order), then closes the connection. */
   async close(): Promise<void> {
-    if (this.gone !== undefined) return;
-    const id = this.nextId++;
-    // Posted after every write: the thread answers it once they are done, then ends.
-    const done = new Promise<number>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, close: true });
-    }).catch(() => undefined);
-    this.gone ??= new VarselError("store_unavailable", "sqlite store is closed", { store: "sqlite" });
-    await done;
-    await this.worker.terminate();
+    if (!this.alive) return;
+    this.closed = true;
+    await this.thread.request({ close: this.conn }).catch(() => undefined);
   }
 }
