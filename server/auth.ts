@@ -29,7 +29,11 @@ export interface AuthOptions {
 export class Auth {
   private readonly key: Uint8Array | JWTVerifyGetKey;
 
-  constructor(private readonly options: AuthOptions) {
+  /** `onRefused`: told why a token was refused (never the token), for the log. */
+  constructor(
+    private readonly options: AuthOptions,
+    private readonly onRefused?: (reason: string) => void,
+  ) {
     if (options.jwksFile !== undefined) this.key = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")));
     else if (options.secret !== undefined && options.secret.length >= 32) this.key = new TextEncoder().encode(options.secret);
     else throw new Error("auth needs a JWKS file or an HS256 secret of at least 32 characters");
@@ -37,6 +41,17 @@ export class Auth {
 
   /** Verifies a token; throws VarselError unauthorized / token_expired. */
   async verify(token: string): Promise<Principal> {
+    try {
+      return await this.check(token);
+    } catch (err) {
+      // jose's codes (ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ERR_JWT_CLAIM_VALIDATION_FAILED, ...) say why; ours are messages.
+      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+      this.onRefused?.(err instanceof VarselError ? (typeof cause === "string" ? cause : err.code === "token_expired" ? "token_expired" : err.message) : "error");
+      throw err;
+    }
+  }
+
+  private async check(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.key as Uint8Array, {
         issuer: this.options.issuer,
@@ -56,19 +71,18 @@ export class Auth {
     } catch (err) {
       if (err instanceof VarselError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new VarselError("token_expired");
-      throw new VarselError("unauthorized", "invalid token");
+      throw new VarselError("unauthorized", "invalid token", undefined, { cause: err });
     }
   }
 
   /** Signs a token with the HS256 secret (local tokens for development and tests). */
   async sign(claims: { sub: string; role: Role; teams: string[] }, expiresIn: string | number = "12h"): Promise<string> {
     if (!(this.key instanceof Uint8Array)) throw new Error("signing needs the HS256 secret");
-    return new SignJWT({ role: claims.role, teams: claims.teams })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(claims.sub)
-      .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(this.key);
+    const jwt = new SignJWT({ role: claims.role, teams: claims.teams }).setProtectedHeader({ alg: "HS256" }).setSubject(claims.sub).setIssuedAt().setExpirationTime(expiresIn);
+    // Tokens this server checks for an issuer and audience carry them.
+    if (this.options.issuer !== undefined) jwt.setIssuer(this.options.issuer);
+    if (this.options.audience !== undefined) jwt.setAudience(this.options.audience);
+    return jwt.sign(this.key);
   }
 }
 

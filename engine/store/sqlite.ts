@@ -2,15 +2,15 @@
 // (a commit is on disk when `commit` resolves), one transaction per commit. better-sqlite3 is
 // synchronous: each call runs to completion on the event loop; the methods stay async to match
 // the Store contract (and PostgreSQL). Writes go through a queue, so commits apply in call order.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { JournalEntry, Command } from "../durable/commands.js";
 import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
+import { auditEntry, batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type AuditRow, type ReadingRow } from "./codec.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
-import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
+import type { AuditEntry, AuditQuery, CommitBatch, MigrationReport, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" (tests). The folder is created at `open`. */
@@ -75,6 +75,12 @@ function statements(db: Db) {
     readingsOfMetric: db.prepare<[string, string, number, number, number], ReadingRow>(
       `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND metric = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
     ),
+    insAudit: db.prepare<[number, number, string, string, string, string | null, Buffer]>(
+      "INSERT INTO audit (pos, at, actor, action, target, patient, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    audit: db.prepare<[number, number, number], AuditRow>(
+      "SELECT pos, at, actor, action, target, patient, body FROM audit WHERE at >= ? AND pos > ? ORDER BY pos LIMIT ?",
+    ),
     // From the oldest receipt on (received_at follows receipt order): no index on received_at to keep up.
     pruneReadings: db.prepare<[number, number]>(
       "DELETE FROM readings WHERE receipt IN (SELECT receipt FROM (SELECT receipt, received_at FROM readings ORDER BY receipt LIMIT ?) WHERE received_at < ?)",
@@ -99,8 +105,8 @@ export class SqliteStore implements Store {
     this.busyTimeoutMs = o.busyTimeoutMs ?? 5_000;
   }
 
-  async open(): Promise<void> {
-    if (this.db !== undefined) return;
+  async open(): Promise<MigrationReport> {
+    if (this.db !== undefined) return { version: SQLITE_MIGRATIONS.at(-1)?.version ?? 0, applied: [] };
     let db: Db | undefined;
     try {
       const memory = this.path === ":memory:";
@@ -115,9 +121,10 @@ export class SqliteStore implements Store {
       // Reads through a memory map: a snapshot of a few hundred MB is one overflow chain of 4 kB
       // pages, read ~3× faster mapped than page by page (measured at restart).
       if (!memory) db.pragma(`mmap_size = ${MMAP_BYTES}`);
-      migrate(db);
+      const report = migrate(db);
       this.stmts = statements(db);
       this.db = db;
+      return report;
     } catch (err) {
       db?.close();
       throw storeError(err, "sqlite", "open");
@@ -156,6 +163,7 @@ export class SqliteStore implements Store {
           for (const r of rows.events) s.insEvent.run(r.seq, r.at, r.type, r.patient, r.alertId, r.body);
           for (const r of rows.alerts) s.upAlert.run(r.id, r.patient, r.rule, r.state, r.updatedAt, r.body);
           for (const r of rows.readings) s.insReading.run(r.patient, r.metric, r.time, r.value, r.triage, r.receivedAt, r.id, r.device);
+          for (const r of rows.audit) s.insAudit.run(r.pos, r.at, r.actor, r.action, r.target, r.patient, r.body);
         }).immediate();
       }),
     );
@@ -260,6 +268,30 @@ export class SqliteStore implements Store {
     }
   }
 
+  async audit(q: AuditQuery): Promise<AuditEntry[]> {
+    return this.use("audit", (_db, s) => s.audit.all(q.since ?? Number.MIN_SAFE_INTEGER, q.after ?? 0, q.limit).map(auditEntry));
+  }
+
+  /**
+   * The schema version of the file without changing anything (`varsel check`): undefined when
+   * the file does not exist yet (the first start creates it), 0 before the first migration.
+   */
+  static inspect(path: string): { version: number | undefined; latest: number } {
+    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+    if (path !== ":memory:" && !existsSync(path)) return { version: undefined, latest };
+    let db: Db | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+      const version = table === undefined ? 0 : (db.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM schema_migrations").get()?.v ?? 0);
+      return { version, latest };
+    } catch (err) {
+      throw storeError(err, "sqlite", "inspect");
+    } finally {
+      db?.close();
+    }
+  }
+
   /** Versions recorded in schema_migrations, in order (for operators and tests). */
   async appliedMigrations(): Promise<{ version: number; name: string; appliedAt: string }[]> {
     return this.use("appliedMigrations", (db) =>
@@ -290,8 +322,9 @@ export class SqliteStore implements Store {
 }
 
 /** Applies the migrations this database has not seen yet, in one immediate transaction. */
-function migrate(db: Db): void {
+function migrate(db: Db): MigrationReport {
   const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+  const report: MigrationReport = { version: latest, applied: [] };
   db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    INTEGER PRIMARY KEY,
@@ -308,6 +341,8 @@ function migrate(db: Db): void {
       if (applied.has(m.version)) continue;
       db.exec(m.sql);
       record.run(m.version, m.name);
+      report.applied.push({ version: m.version, name: m.name });
     }
   }).immediate();
+  return report;
 }
