@@ -59,7 +59,13 @@ async function store(opts: ServerOptionValues): Promise<Omit<Finding, "item">> {
   const url = databaseUrl(opts.database);
   const where = storeLocation(url);
   const target = createStore(url);
-  const { version, latest } = target instanceof SqliteStore ? SqliteStore.inspect(target.path) : await target.inspect();
+  let inspected: { version: number | undefined; latest: number };
+  try {
+    inspected = target instanceof SqliteStore ? SqliteStore.inspect(target.path) : await target.inspect();
+  } catch (err) {
+    throw new Error(`${target.kind} ${where}: ${(err as Error).message}`);
+  }
+  const { version, latest } = inspected;
   if (version === undefined) return { status: "ok", text: `${target.kind} ${where} does not exist yet: the first start (or varsel migrate) creates it` };
   if (version > latest) return { status: "fail", text: `${target.kind} ${where}: schema at version ${version}, newer than this varsel knows (${latest}): upgrade varsel` };
   const pending = latest - version;

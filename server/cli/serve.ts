@@ -65,12 +65,24 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     );
   }
 
+  // A signal often arrives twice (Ctrl-C reaches npm and node; npm forwards it too): a repeat
+  // within REPEAT_MS is the same request; a later one forces the exit.
+  let stopping: number | undefined;
   const shutdown = async (signal: string) => {
+    if (stopping !== undefined) {
+      if (Date.now() - stopping < REPEAT_MS) return;
+      logger.warn({ signal }, "stopping at once: the graceful shutdown did not finish");
+      process.exit(1);
+    }
+    stopping = Date.now();
     logger.info({ signal }, "shutting down");
     stopDemo?.();
     await server.close();
     process.exit(0);
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
+
+/** Signals this close to the first are repeats of it (see shutdown). */
+const REPEAT_MS = 2_000;
