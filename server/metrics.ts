@@ -9,6 +9,11 @@ function counter<L extends string = never>(registry: Registry, name: string, hel
 /** prom-client defaults that are gauges with a `_total` suffix (a counter's). */
 const UNLINTABLE_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 
+/** A gauge in `registry`, set by the code (not collected at scrape time). */
+function gauge<L extends string = never>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  return new Gauge({ name, help, labelNames, registers: [registry] });
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -48,18 +53,9 @@ export class Metrics {
     },
   });
 
-  readonly clients = new Gauge({
-    name: "varsel_ws_clients",
-    help: "Connected WebSocket clients, by role (unauthenticated until the first message)",
-    labelNames: ["role"] as const,
-    registers: [this.registry],
-  });
+  readonly clients = gauge(this.registry, "varsel_ws_clients", "Connected WebSocket clients, by role (unauthenticated until the first message)", ["role"] as const);
 
-  readonly subscriptions = new Gauge({
-    name: "varsel_ws_subscriptions",
-    help: "Active WebSocket subscriptions",
-    registers: [this.registry],
-  });
+  readonly subscriptions = gauge(this.registry, "varsel_ws_subscriptions", "Active WebSocket subscriptions");
 
   readonly slowClientsDisconnected = counter(this.registry, "varsel_ws_slow_clients_disconnected_total", "Clients disconnected because their send buffer passed the limit");
 
@@ -83,21 +79,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly snapshotBytes = new Gauge({ name: "varsel_snapshot_size_bytes", help: "Size of the last snapshot stored (kernel and state)", registers: [this.registry] });
+  readonly snapshotBytes = gauge(this.registry, "varsel_snapshot_size_bytes", "Size of the last snapshot stored (kernel and state)");
 
-  readonly recoverySeconds = new Gauge({
-    name: "varsel_recovery_duration_seconds",
-    help: "Time the last recovery took (snapshot restore and journal replay), by what it followed (start, outage, bug)",
-    labelNames: ["after"] as const,
-    registers: [this.registry],
-  });
+  readonly recoverySeconds = gauge(this.registry, "varsel_recovery_duration_seconds", "Time the last recovery took (snapshot restore and journal replay), by what it followed (start, outage, bug)", ["after"] as const);
 
-  readonly recoveryReplayed = new Gauge({
-    name: "varsel_recovery_replayed_commands",
-    help: "Journal entries the last recovery replayed after its snapshot, by what it followed (start, outage, bug)",
-    labelNames: ["after"] as const,
-    registers: [this.registry],
-  });
+  readonly recoveryReplayed = gauge(this.registry, "varsel_recovery_replayed_commands", "Journal entries the last recovery replayed after its snapshot, by what it followed (start, outage, bug)", ["after"] as const);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Default process metrics include nodejs_eventloop_lag_seconds (event-loop lag).

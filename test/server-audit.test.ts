@@ -2,20 +2,11 @@
 // acknowledgements) is in GET /v1/audit with who made it, written with the change's own commit
 // (a change the store refused has no entry), readable by admins only; readings are not audited.
 import { afterAll, describe, expect, it } from "vitest";
+import type { AuditEntry as Entry } from "../engine/store/store.js";
 import { removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
 import { startServer } from "./support/server.js";
 
 afterAll(removeFlakyStores);
-
-interface Entry {
-  pos: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string;
-  patient?: string;
-  details: Record<string, unknown>;
-}
 
 describe("GET /v1/audit", () => {
   it("lists each admin change once, with its author, in order; pages by since, after and limit; admins only", async () => {
