@@ -13,7 +13,7 @@ import { Cors } from "./http/cors.js";
 import { buildRouter } from "./http/routes.js";
 import { replyError } from "./http/respond.js";
 import { Metrics } from "./metrics.js";
-import { observeDurable } from "./observe.js";
+import { logRefusals, observeDurable } from "./observe.js";
 import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
 import { Hub } from "./ws/hub.js";
@@ -81,8 +81,7 @@ export class VarselServer {
     this.durable =
       options.durable ??
       DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
-    // The reason only: never the token.
-    this.auth = new Auth(options.auth, (reason) => logger.info({ reason }, "token refused"));
+    this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {
       durable,

@@ -1,6 +1,7 @@
 // What the engine reports (engine/durable/durable-pipeline.ts DurableReport), as log lines and
 // metrics: recoveries, snapshots, store outages in the log; commit latency, snapshot time and
 // size and recovery time as metrics. Reports carry positions and counts, never a patient.
+// Also refused tokens as log lines, with their reason only.
 import type { Logger } from "pino";
 import type { DurableReport } from "../engine/durable/durable-pipeline.js";
 import type { Metrics } from "./metrics.js";
@@ -31,5 +32,27 @@ export function observeDurable(logger: Logger, metrics: Metrics): (report: Durab
         logger.warn("store unavailable: refusing work (store_unavailable, /readyz 503) until it answers");
         return;
     }
+  };
+}
+
+/** At most one "token refused" line per reason in this long. */
+const REFUSAL_LOG_MS = 1_000;
+
+/**
+ * Refused tokens as log lines (the reason, never the token): at most one line per reason a
+ * second, with how many more were refused since the last line (`alsoRefused`), so a flood of bad
+ * tokens cannot flood the log. Every refusal is counted in varsel_requests_rejected_total.
+ */
+export function logRefusals(logger: Logger, now: () => number = Date.now): (reason: string) => void {
+  const last = new Map<string, { at: number; unlogged: number }>();
+  return (reason) => {
+    const t = now();
+    const seen = last.get(reason);
+    if (seen !== undefined && t - seen.at < REFUSAL_LOG_MS) {
+      seen.unlogged++;
+      return;
+    }
+    logger.info(seen !== undefined && seen.unlogged > 0 ? { reason, alsoRefused: seen.unlogged } : { reason }, "token refused");
+    last.set(reason, { at: t, unlogged: 0 });
   };
 }
