@@ -3,6 +3,7 @@
 // its stale-data alert shows missing data after 15 minutes (a sensor's 5-minute cadence cannot
 // be simulated every few seconds without absurd trend forecasts).
 import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { Metrics } from "./metrics.js";
 import { canonicalReadings } from "../engine/ingest/canonical.js";
 
 export const DEMO_TEAMS = ["hospital-lung", "hospital-heart", "municipality-aarhus", "gp-1234"];
@@ -13,15 +14,15 @@ const PATIENTS = [
   { id: "demo-cgm-1", programme: "cgm" as const, teams: ["hospital-heart", "gp-1234"] },
 ];
 
-/** Registers the demo patients and starts feeding readings; returns a stop function. */
-export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promise<() => void> {
+/** Registers the demo patients and starts feeding readings (counted as channel `demo`); returns a stop function. */
+export async function startDemo(durable: DurablePipeline, metrics: Metrics, everyMs = 5000): Promise<() => void> {
   for (const p of PATIENTS) {
     const roles = ["hospital", "municipality", "gp"] as const;
     await durable.execute({
       kind: "patient",
       id: p.id,
       input: { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
-    });
+    }, { actor: "demo" });
   }
   let step = 0;
   const feed = () => {
@@ -34,7 +35,10 @@ export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promi
         { patient: "demo-hjerte-1", metric: "weight", value: 82 + step * 0.15, time: t },
         { patient: "demo-hjerte-1", metric: "bp_sys", value: Math.round(150 + 25 * wave), time: t },
     ];
-    void durable.execute({ kind: "ingest", source: "readings", channel: "demo", batch: canonicalReadings(items, t) }).catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
+    void durable
+      .execute({ kind: "ingest", source: "readings", channel: "demo", batch: canonicalReadings(items, t) })
+      .then((answer) => metrics.readingsIngested.inc({ channel: "demo" }, answer.accepted))
+      .catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
   };
   feed();
   const timer = setInterval(feed, everyMs);
