@@ -32,7 +32,7 @@ export class AlertTally {
       await client.subscribe();
     } catch (err) {
       client.close();
-      throw new Error(`cannot subscribe to alerts: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot subscribe to alerts (the simulator needs an admin token): ${(err as Error).message}`, { cause: err });
     }
     return tally;
   }

@@ -69,7 +69,7 @@ export async function runSimulation(patients: SimPatient[], o: SimulationOptions
   const window: Window = { from: to - o.durationMs, to };
   const simNow = () => Math.min(now(), window.from + (now() - startedAt) * o.speed);
   const end = o.follow ? Number.POSITIVE_INFINITY : window.to;
-  const streams = patients.map((p) => peekable(uploads(p, { from: window.from, to: end })));
+  const streams = patients.map((p) => peekable(uploads(p, window)));
   const laneCount = Math.max(1, Math.min(o.lanes ?? 4, patients.length));
   const doneUntil = new Array<number>(laneCount).fill(window.from);
   const progress = () => report(Math.min(...doneUntil) >= window.to ? "following" : "replaying", registered, window, Math.min(...doneUntil));
