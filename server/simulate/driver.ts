@@ -72,7 +72,7 @@ export async function runSimulation(patients: SimPatient[], o: SimulationOptions
   const streams = patients.map((p) => peekable(uploads(p, window)));
   const laneCount = Math.max(1, Math.min(o.lanes ?? 4, patients.length));
   const doneUntil = new Array<number>(laneCount).fill(window.from);
-  const progress = () => report(Math.min(...doneUntil) >= window.to ? "following" : "replaying", registered, window, Math.min(...doneUntil));
+  const progress = () => report(o.follow && Math.min(...doneUntil) >= window.to ? "following" : "replaying", registered, window, Math.min(...doneUntil));
 
   await Promise.all(
     doneUntil.map(async (_, lane) => {
