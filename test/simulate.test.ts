@@ -15,7 +15,9 @@ import { cohort, uploads } from "../server/simulate/cohort.js";
 import { startSimulatedDemo } from "../server/simulate/pipeline-target.js";
 import type { Summary } from "../server/simulate/summary.js";
 import { PROGRAMME_IDS, type SimPatient, type Upload, type Window } from "../server/simulate/types.js";
+import { HttpTarget } from "../server/simulate/http-target.js";
 import { CHILD_SECRET, killHard, startChildServer, type ChildServer } from "./support/child-server.js";
+import { removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DAY = 86_400_000;
@@ -139,6 +141,38 @@ describe("varsel simulate against a server process", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect(refused.stderr).toMatch(/needs an admin token/);
+  }, 30_000);
+});
+
+describe("the simulator's HTTP client", () => {
+  afterAll(removeFlakyStores);
+
+  it("waits out 503 overloaded (Retry-After) and resends the batch, and counts refused readings by code", async () => {
+    const { server, base, flaky } = await serverOnFlakyStore("overloaded.db", "ws", { backlog: { maxReadings: 5, maxBytes: 1 << 26, maxReadingsPerSender: 5, retryAfterMs: 200 } });
+    try {
+      const target = new HttpTarget(base, await server.auth.sign({ sub: "sim", role: "admin", teams: [] }));
+      const [patient] = cohort({ patients: 1, programmes: ["telekol"], seed: 1, prefix: "o" });
+      await target.register(patient);
+      const at = Date.now() - 60_000;
+      const batch = (from: number) => Array.from({ length: 5 }, (_, i) => ({ patient: patient.id, metric: "pulse", value: 70 + i, time: at + from + i, id: `m-${from + i}` }));
+      expect(await target.ingest([{ patient: patient.id, metric: "spo2", value: 200, time: at, id: "bad" }])).toMatchObject({ accepted: 0, rejected: { implausible_value: 1 } });
+
+      // A slow disk: the first batch waits for its commit and fills the backlog, so the second is refused until it is released.
+      let release!: () => void;
+      flaky.hold = new Promise((r) => (release = r));
+      const first = target.ingest(batch(0));
+      await new Promise((r) => setTimeout(r, 100));
+      const second = target.ingest(batch(10));
+      await new Promise((r) => setTimeout(r, 700));
+      release();
+      flaky.hold = undefined;
+      expect(await first).toMatchObject({ accepted: 5, rejected: {}, retried: {} });
+      const resent = await second;
+      expect(resent).toMatchObject({ accepted: 5, rejected: {} });
+      expect(resent.retried.overloaded).toBeGreaterThanOrEqual(1);
+    } finally {
+      await server.close();
+    }
   }, 30_000);
 });
 

@@ -7,6 +7,9 @@ import type { Alert } from "../../client/index.js";
 import { sleep } from "./http-target.js";
 import { PROGRAMME_IDS, type ProgrammeId, type SimPatient } from "./types.js";
 
+/** The client reconnects on its own; a server that never answers ends the run instead. */
+const SUBSCRIBE_TIMEOUT_MS = 15_000;
+
 export const PRIORITIES = ["high", "medium", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 export type AlertCounts = Record<ProgrammeId, Record<Priority, number>>;
@@ -29,7 +32,9 @@ export class AlertTally {
     const client = new VarselClient({ url, token, WebSocket: WebSocket as never, onError: () => undefined });
     const tally = new AlertTally(client, url, token, patients);
     try {
-      await client.subscribe();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${SUBSCRIBE_TIMEOUT_MS / 1000} s`)), SUBSCRIBE_TIMEOUT_MS)));
+      await Promise.race([client.subscribe(), late]).finally(() => clearTimeout(timer));
     } catch (err) {
       client.close();
       throw new Error(`cannot subscribe to alerts (the simulator needs an admin token): ${(err as Error).message}`, { cause: err });

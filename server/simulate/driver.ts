@@ -43,6 +43,8 @@ export interface Totals extends IngestResult {
 export interface SimulationReport {
   patients: SimPatient[];
   window: Window;
+  /** Every upload due up to this simulated time was sent: the window's end, earlier when stopped, later when following. */
+  reached: number;
   startedAt: number;
   endedAt: number;
   totals: Totals;
@@ -95,7 +97,8 @@ export async function runSimulation(patients: SimPatient[], o: SimulationOptions
     }),
   );
 
-  return { patients, window, startedAt, endedAt: now(), totals, stillBuffered: o.follow ? 0 : countBuffered(streams, window.to) };
+  const reached = Math.min(...doneUntil);
+  return { patients, window, reached, startedAt, endedAt: now(), totals, stillBuffered: countBuffered(streams, Math.min(reached, window.to)) };
 }
 
 interface Peekable {

@@ -30,6 +30,7 @@ export async function simulate(o: SimulateOptions): Promise<Summary> {
   const ttlSeconds = Math.ceil(o.follow ? 30 * 86_400 : o.durationMs / o.speed / 1000 + 3600);
   const token = o.token ?? (await localAdminToken(`${ttlSeconds}s`));
   if (token === undefined) throw new Error("no token: pass --token (or VARSEL_TOKEN) with an admin token, or set VARSEL_JWT_SECRET, or run next to a dev-mode server (.varsel/dev-secret)");
+  await reachable(o.url);
   const prefix = o.prefix ?? `sim${o.seed}-${Math.floor(Date.now() / 1000).toString(36)}`;
   const patients = cohort({ patients: o.patients, programmes: o.programmes, seed: o.seed, prefix });
   const tally = await AlertTally.start(o.url, token, patients);
@@ -47,4 +48,14 @@ export async function simulate(o: SimulateOptions): Promise<Summary> {
 
 function total(counts: Record<string, Record<string, number>>): number {
   return Object.values(counts).reduce((a, row) => a + Object.values(row).reduce((x, y) => x + y, 0), 0);
+}
+
+/** Fails at once, with the reason, when nothing answers at `url`. */
+async function reachable(url: string): Promise<void> {
+  try {
+    await fetch(`${url.replace(/\/+$/, "")}/healthz`, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`cannot reach the server at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+  }
 }

@@ -11,6 +11,8 @@ export interface Summary {
   deteriorating: number;
   flakyGateways: number;
   window: { from: string; to: string };
+  /** Simulated time reached: the window's end, earlier when stopped by Ctrl-C. */
+  reached: string;
   elapsedMs: number;
   readings: { sent: number; accepted: number; duplicates: number; refused: Record<string, number>; resent: Record<string, number>; stillBuffered: number; transitions: number };
   /** Distinct alerts of this run's patients, by programme and latest priority, from the alert stream. */
@@ -29,6 +31,7 @@ export function summarise(r: SimulationReport, seed: number, speed: number, aler
     deteriorating: r.patients.filter((p) => p.deteriorates).length,
     flakyGateways: r.patients.filter((p) => p.flakyGateway).length,
     window: { from: new Date(r.window.from).toISOString(), to: new Date(r.window.to).toISOString() },
+    reached: new Date(r.reached).toISOString(),
     elapsedMs: r.endedAt - r.startedAt,
     readings: { sent: t.sent, accepted: t.accepted, duplicates: t.duplicates, refused: t.rejected, resent: t.retried, stillBuffered: r.stillBuffered, transitions: t.transitions },
     alerts,
@@ -49,7 +52,8 @@ export function formatSummary(s: Summary): string {
   const resent = Object.values(s.readings.resent).reduce((a, b) => a + b, 0);
   const lines = [
     `simulated ${n(total)} patients (${PROGRAMME_IDS.filter((p) => s.patients[p] > 0).map((p) => `${p} ${s.patients[p]}`).join(", ")}; ${s.deteriorating} deteriorating, ${s.flakyGateways} with flaky gateways), seed ${s.seed}`,
-    `window ${s.window.from.slice(0, 16)} → ${s.window.to.slice(0, 16)} UTC at ×${s.speed}, in ${(s.elapsedMs / 1000).toFixed(1)} s`,
+    `window ${s.window.from.slice(0, 16)} → ${s.window.to.slice(0, 16)} UTC at ×${s.speed}, in ${(s.elapsedMs / 1000).toFixed(1)} s` +
+      (s.reached < s.window.to ? ` (stopped at ${s.reached.slice(0, 16)})` : s.reached > s.window.to ? ` (followed to ${s.reached.slice(0, 16)})` : ""),
     `readings: ${n(s.readings.sent)} sent, ${n(s.readings.accepted)} accepted, ${n(s.readings.duplicates)} duplicates, ${n(refused)} refused${refused > 0 ? ` (${codes(s.readings.refused)})` : ""}` +
       `${resent > 0 ? `; resent ${n(resent)} times (${codes(s.readings.resent)})` : ""}; ${n(s.readings.stillBuffered)} still buffered in gateways`,
     "",
