@@ -1,7 +1,7 @@
 // Seeded randomness for the simulator: the same --seed gives the same cohort and the same
 // readings. pure-rand's xoroshiro128+ (fast-check's generator) rather than Math.random; one
-// independent stream per patient (a `jump` apart), so a patient's readings do not depend on how
-// many others are simulated or in which order their readings are drawn.
+// independent stream per patient (a `jump` apart), so a patient's readings do not depend on the
+// order in which the patients' readings are drawn (lanes, batches, timing).
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { JumpableRandomGenerator } from "pure-rand/types/JumpableRandomGenerator";
