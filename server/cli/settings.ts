@@ -22,7 +22,7 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export const ENVIRONMENT: readonly { name: string; option?: string; meaning: string }[] = [
   { name: "PORT", option: "--port", meaning: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)` },
   { name: "HOST", option: "--host", meaning: `address to listen on (default ${DEFAULT_HOST}: this machine only; 0.0.0.0 in a container)` },
-  { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "uws or ws (default: uws when its native binary loads, else ws)" },
+  { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "ws (node:http + ws, the default) or uws (uWebSockets.js: Node 20 only; falls back to ws with a log line when its binary does not load)" },
   {
     name: "VARSEL_DATABASE_URL",
     option: "--database",

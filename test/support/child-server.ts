@@ -20,9 +20,7 @@ export function listeningPort(log: string): number | undefined {
 /**
  * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
  * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
- * reconnect to the same address). A server that is to be replaced on its port must run the ws
- * transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js listens without SO_REUSEADDR, so the
- * TIME_WAIT of its killed connections keeps the port from every new listener for 60 s.
+ * reconnect to the same address), on either transport (test/uws-restart.test.ts).
  * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
