@@ -30,6 +30,7 @@ export interface AuthOptions {
 
 /** Verified tokens remembered (a handshake storm of one gateway's sockets verifies once). */
 const VERIFIED_CACHE = 4096;
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export class Auth {
   private readonly key: Uint8Array | JWTVerifyGetKey;
@@ -48,6 +49,9 @@ export class Auth {
 
   /** Verifies a token; throws VarselError unauthorized / token_expired. */
   async verify(token: string): Promise<Principal> {
+    // One spelling per token (RFC 7515: base64url, no padding, no whitespace): jose also accepts
+    // whitespace and padding, which made endless distinct cache keys of one token.
+    if (!JWS_COMPACT.test(token)) throw new VarselError("unauthorized", "invalid token");
     const known = this.verified.get(token);
     if (known !== undefined && known.expiresAt > Date.now()) return known;
     const who = await this.verifyNow(token);

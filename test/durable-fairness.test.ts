@@ -27,6 +27,22 @@ describe("FairQueue", () => {
     expect(q.take(() => 1, 3)).toEqual([]);
   });
 
+  it("takes a barrier (the clock's tick) only after everything queued before it, while later commands go on", () => {
+    const q = new FairQueue<string>();
+    for (let i = 0; i < 4; i++) q.push("flood", `f${i}`);
+    q.pushBarrier("tick");
+    q.push("by", "b0");
+    q.push("flood", "f4");
+    // f0..f3 came before the tick: it waits for all of them; b0 came after, so it need not wait.
+    expect(q.take(() => 1, 3)).toEqual(["f0", "b0", "f1"]);
+    expect(q.take(() => 1, 3)).toEqual(["f2", "f3", "tick"]);
+    expect(q.drain()).toEqual(["f4"]);
+    q.push("a", "a0");
+    q.pushBarrier("t1");
+    q.push("a", "a1");
+    expect(q.drain()).toEqual(["a0", "t1", "a1"]);
+  });
+
   it("takes at least one command however heavy, and keeps a never-empty lane's order across compactions", () => {
     const q = new FairQueue<number>();
     q.push("big", 1);

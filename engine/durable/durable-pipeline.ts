@@ -35,9 +35,9 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefined
 export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
 /**
- * A flush applies and commits at most about this many readings: the store's commit runs on the
- * event loop (better-sqlite3), so a bounded group bounds how long everyone else waits (≈ 60 ms
- * at SQLite's durable rate), and the next group takes its turn after I/O was read.
+ * A flush applies and commits about this many readings and events at most: a bounded group
+ * bounds how long the next sender waits for its turn (the commit of 5 000 readings takes tens of
+ * ms on SQLite), and the next group takes its turn after I/O was read.
  */
 export const DEFAULT_GROUP_READINGS = 5_000;
 /** Stored readings are kept 30 days by default. */
@@ -85,7 +85,7 @@ export interface DurableOptions {
   /** Evaluated readings are stored (the readings view) and pruned this long after receipt (default 30 days; 0: none stored). */
   readingRetentionMs?: number;
   onError?: (err: unknown, what: string) => void;
-  /** Readings one flush applies and commits at most (default DEFAULT_GROUP_READINGS; at least one command). */
+  /** Readings plus the events they cause that one flush applies and commits at most (default DEFAULT_GROUP_READINGS; at least one command). */
   groupReadings?: number;
   /** What the engine did, for logs and metrics (recoveries, snapshots, commits, store outages). */
   onReport?: (report: DurableReport) => void;
@@ -250,7 +250,10 @@ export class DurablePipeline {
     const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);
     return new Promise<ResultOf<C>>((resolve, reject) => {
-      this.queue.push(options.sender ?? "", { command: canonical, body, weight, actor: options.actor, resolve: resolve as (r: unknown) => void, reject });
+      const queued: Queued = { command: canonical, body, weight, actor: options.actor, resolve: resolve as (r: unknown) => void, reject };
+      // A tick judges staleness as of now: it must not overtake a reading that arrived before it.
+      if (canonical.kind === "tick") this.queue.pushBarrier(queued);
+      else this.queue.push(options.sender ?? "", queued);
       this.scheduleFlush();
     });
   }
@@ -422,20 +425,20 @@ export class DurablePipeline {
   }
 
   /**
-   * Takes the next group from the queue (fairly across senders, bounded) and applies it, each
-   * command at its own clock time after its check; returns those applied, to be committed. A
-   * command refused now is answered at once and changes nothing; after a bug in one, the rest
-   * are refused unapplied (engine_recovering).
+   * Takes the next group from the queue (fairly across senders, bounded in readings and events)
+   * and applies it, each command at its own clock time after its check; returns those applied,
+   * to be committed. A command refused now is answered at once and changes nothing; after a bug
+   * in one, what still waits is refused unapplied (engine_recovering).
    */
   private applyNext(): Pending[] {
     const limit = this.options.groupReadings ?? DEFAULT_GROUP_READINGS;
-    const taken = this.queue.take((q) => Math.max(1, q.weight.readings), limit);
     const group: Pending[] = [];
-    for (const q of taken) {
-      if (this.state !== "ready") {
-        this.refuse(q, new VarselError(this.state === "rebuilding" ? "engine_recovering" : "store_unavailable"));
-        continue;
-      }
+    // A group's cost is its readings and the events they cause (readings that flip alerts on and
+    // off double a commit's rows): taken one command at a time until that reaches the bound.
+    for (let used = 0; used < limit && this.state === "ready"; ) {
+      const q = this.queue.takeOne();
+      if (q === undefined) break;
+      used += Math.max(1, q.weight.readings);
       const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: q.command };
       try {
         this.check(entry);
@@ -453,6 +456,7 @@ export class DurablePipeline {
         continue;
       }
       const { events, readings, result } = applied;
+      used += events.length;
       // A tick that changed nothing is not worth a journal entry (no event, nothing forgotten).
       if (q.command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) {
         this.backlog.remove(q.weight);

@@ -3,21 +3,38 @@
 // p99 ≈ 1 s); a group is therefore taken round-robin across senders, one command of each per
 // turn, in arrival order within a sender, up to a weight bound: whoever else is waiting is in
 // the next group, however much one sender queued.
+//
+// A barrier (the clock's tick) is the exception: it is taken only once everything that arrived
+// before it was taken. A tick that overtook a gateway's queued reading judged that patient's
+// data stale although the reading had come in time (a false missing-data alert).
+
+interface Entry<T> {
+  /** Arrival order, across every lane. */
+  seq: number;
+  item: T;
+}
 
 export class FairQueue<T> {
   /** Per sender, its commands in arrival order; Map order is the turn order. */
-  private readonly lanes = new Map<string, { items: T[]; head: number }>();
+  private readonly lanes = new Map<string, { entries: (Entry<T> | undefined)[]; head: number }>();
+  private readonly barriers: Entry<T>[] = [];
   private count = 0;
+  private nextSeq = 0;
 
   get length(): number {
-    return this.count;
+    return this.count + this.barriers.length;
   }
 
   push(sender: string, item: T): void {
     let lane = this.lanes.get(sender);
-    if (lane === undefined) this.lanes.set(sender, (lane = { items: [], head: 0 }));
-    lane.items.push(item);
+    if (lane === undefined) this.lanes.set(sender, (lane = { entries: [], head: 0 }));
+    lane.entries.push({ seq: this.nextSeq++, item });
     this.count++;
+  }
+
+  /** Queues an item that is taken only after everything queued before it. */
+  pushBarrier(item: T): void {
+    this.barriers.push({ seq: this.nextSeq++, item });
   }
 
   /**
@@ -27,35 +44,51 @@ export class FairQueue<T> {
    */
   take(weigh: (item: T) => number, limit: number): T[] {
     const taken: T[] = [];
-    let weight = 0;
-    while (this.count > 0 && weight < limit) {
-      for (const sender of [...this.lanes.keys()]) {
-        const lane = this.lanes.get(sender)!;
-        const item = lane.items[lane.head++];
-        this.count--;
-        taken.push(item);
-        weight += weigh(item);
-        this.lanes.delete(sender);
-        if (lane.head < lane.items.length) {
-          // A lane that never empties (a steady flood) would keep every taken slot: drop them.
-          if (lane.head >= 1024 && lane.head * 2 >= lane.items.length) {
-            lane.items = lane.items.slice(lane.head);
-            lane.head = 0;
-          }
-          this.lanes.set(sender, lane);
-        }
-        if (weight >= limit) break;
-      }
+    for (let weight = 0; this.length > 0 && weight < limit; ) {
+      const item = this.takeOne()!;
+      taken.push(item);
+      weight += weigh(item);
     }
     return taken;
   }
 
-  /** Everything still waiting, in turn order (for refusing it all). */
+  /** The next command in turn (a barrier whose turn has come first), or undefined when none waits. */
+  takeOne(): T | undefined {
+    if (this.barrierDue()) return this.barriers.shift()!.item;
+    const next = this.lanes.entries().next();
+    if (next.done) return undefined;
+    const [sender, lane] = next.value;
+    const entry = lane.entries[lane.head]!;
+    // Not kept once taken: a lane that never empties drops its taken slots only at compaction.
+    lane.entries[lane.head++] = undefined;
+    this.count--;
+    this.lanes.delete(sender);
+    if (lane.head < lane.entries.length) {
+      // A lane that never empties (a steady flood) would keep every taken slot: drop them.
+      if (lane.head >= 1024 && lane.head * 2 >= lane.entries.length) {
+        lane.entries = lane.entries.slice(lane.head);
+        lane.head = 0;
+      }
+      this.lanes.set(sender, lane);
+    }
+    return entry.item;
+  }
+
+  /** Everything still waiting, in arrival order (for refusing it all). */
   drain(): T[] {
-    const all: T[] = [];
-    for (const lane of this.lanes.values()) for (let i = lane.head; i < lane.items.length; i++) all.push(lane.items[i]);
+    const all: Entry<T>[] = [...this.barriers];
+    for (const lane of this.lanes.values()) for (let i = lane.head; i < lane.entries.length; i++) all.push(lane.entries[i]!);
     this.lanes.clear();
+    this.barriers.length = 0;
     this.count = 0;
-    return all;
+    return all.sort((a, b) => a.seq - b.seq).map((e) => e.item);
+  }
+
+  /** Is the first barrier's turn come: nothing queued before it still waits? */
+  private barrierDue(): boolean {
+    const first = this.barriers[0];
+    if (first === undefined) return false;
+    for (const lane of this.lanes.values()) if (lane.entries[lane.head]!.seq < first.seq) return false;
+    return true;
   }
 }

@@ -101,14 +101,42 @@ class WriterThread {
     return WriterThread.current?.generation === generation;
   }
 
-  request(message: Record<string, unknown>): Promise<number> {
+  request(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<number> {
     const id = this.nextId++;
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ id, ...message });
+      this.worker.postMessage({ id, ...message }, transfer);
     });
   }
+}
+
+/**
+ * The write with its bytes in one buffer of their own, handed over (transferred) to the thread.
+ * Posting a view clones its whole ArrayBuffer: a snapshot part is a view into the whole snapshot
+ * (quadratic copying), and the bodies are views into msgpackr's shared buffer.
+ */
+function packed(write: Write): { message: Write; transfer: ArrayBuffer[] } {
+  if (write.op === "saveSnapshot" && write.step === "part") {
+    const bytes = new Uint8Array(write.bytes); // a copy
+    return { message: { ...write, bytes }, transfer: [bytes.buffer] };
+  }
+  if (write.op !== "commit") return { message: write, transfer: [] };
+  const { journal, events, alerts, audit } = write.rows;
+  const all = [journal, events, alerts, audit] as { body: Uint8Array }[][];
+  let total = 0;
+  for (const rows of all) for (const r of rows) total += r.body.byteLength;
+  const buffer = new ArrayBuffer(total);
+  let at = 0;
+  const copy = <R extends { body: Uint8Array }>(rows: R[]): R[] =>
+    rows.map((r) => {
+      const body = new Uint8Array(buffer, at, r.body.byteLength);
+      body.set(r.body);
+      at += r.body.byteLength;
+      return { ...r, body };
+    });
+  const rows = { ...write.rows, journal: copy(journal), events: copy(events), alerts: copy(alerts), audit: copy(audit) };
+  return { message: { op: "commit", rows } as Write, transfer: [buffer] };
 }
 
 /** One store's connection on the writer thread. */
@@ -133,7 +161,8 @@ export class ThreadWriter implements SqliteWriter {
 
   run(write: Write): Promise<number> {
     if (!this.alive) return Promise.reject(new VarselError("store_unavailable", `sqlite store: no writer (${this.closed ? "closed" : "the writer thread ended"})`, { store: "sqlite" }));
-    return this.thread.request({ conn: this.conn, write });
+    const { message, transfer } = packed(write);
+    return this.thread.request({ conn: this.conn, write: message }, transfer);
   }
 
   /** Waits for the writes already posted (the thread answers in order), then closes the connection. */

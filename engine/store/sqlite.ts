@@ -112,6 +112,8 @@ export class SqliteStore implements Store {
     this.writer = undefined;
     try {
       db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // A full disk: the WAL stays beside the file and SQLite replays it at the next open.
     } finally {
       db.close();
     }

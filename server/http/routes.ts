@@ -94,7 +94,7 @@ export function buildRouter(ctx: AppContext): Router {
           id,
           input: { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
         },
-        { actor: p.sub },
+        { actor: p.sub, sender: p.sub },
       );
       return reply(req, 200, record);
     })
@@ -127,7 +127,7 @@ export function buildRouter(ctx: AppContext): Router {
       requireRole(p, "admin");
       if (ctx.pipeline.patient(id) === undefined) throw new VarselError("not_found", "unknown patient");
       const body = validate(PatientThresholdsBody, readBody(req));
-      const version = await ctx.durable.execute({ kind: "patient_thresholds", id, rules: body.rules as RuleDef[], author: p.sub, reason: body.reason });
+      const version = await ctx.durable.execute({ kind: "patient_thresholds", id, rules: body.rules as RuleDef[], author: p.sub, reason: body.reason }, { sender: p.sub });
       return reply(req, 200, { version: version.version, thresholdVersion: ctx.pipeline.thresholdVersion(id) });
     })
     .on("GET", "/v1/patients/:id/thresholds", async (req, { id }) => {
@@ -148,7 +148,7 @@ export function buildRouter(ctx: AppContext): Router {
       requireRole(p, "admin");
       const programme = programmeOf(id);
       const body = validate(ProgrammeThresholdsBody, readBody(req));
-      const version = await ctx.durable.execute({ kind: "programme_thresholds", id: programme, rules: body.rules as unknown as RuleDef[], author: p.sub, reason: body.reason });
+      const version = await ctx.durable.execute({ kind: "programme_thresholds", id: programme, rules: body.rules as unknown as RuleDef[], author: p.sub, reason: body.reason }, { sender: p.sub });
       return reply(req, 200, { version: version.version });
     })
     .on("GET", "/v1/programmes/:id/thresholds", async (req, { id }) => {
@@ -188,7 +188,7 @@ export function buildRouter(ctx: AppContext): Router {
       const p = await who(req);
       requireAck(p, () => ctx.pipeline.teamsOf(ctx.pipeline.lifecycle.get(id).patient));
       const body = validate(AckBody, req.body.length === 0 ? {} : readBody(req));
-      return reply(req, 200, await ctx.durable.execute({ kind: "ack", alert: id, by: p.sub, note: body.note }));
+      return reply(req, 200, await ctx.durable.execute({ kind: "ack", alert: id, by: p.sub, note: body.note }, { sender: p.sub }));
     })
     .on("GET", "/v1/alerts/:id/history", async (req, { id }) => {
       const p = await who(req);
@@ -218,7 +218,7 @@ export function buildRouter(ctx: AppContext): Router {
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may silence a rule for every patient");
       const until = timeParam(body.until, "until");
       if (!(until > ctx.now())) throw new VarselError("invalid_silence", "until must be in the future");
-      const silence = await ctx.durable.execute({ kind: "silence_add", patient: body.patient, rule: body.rule, until, reason: body.reason, author: p.sub });
+      const silence = await ctx.durable.execute({ kind: "silence_add", patient: body.patient, rule: body.rule, until, reason: body.reason, author: p.sub }, { sender: p.sub });
       return reply(req, 201, silence);
     })
     .on("DELETE", "/v1/silences/:id", async (req, { id }) => {
@@ -229,7 +229,7 @@ export function buildRouter(ctx: AppContext): Router {
       if (silence === undefined) throw silenceNotFound();
       if (silence.patient !== undefined) seeOrNotFound(p, silence.patient, silenceNotFound);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
-      return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
+      return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }, { sender: p.sub }));
     })
 
     .on("GET", "/v1/audit", async (req) => {

@@ -212,7 +212,7 @@ export class Session {
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
     if (msg.type === "ack") {
       requireAck(who, () => this.ctx.pipeline.teamsOf(this.ctx.pipeline.lifecycle.get(msg.alert).patient));
-      const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note });
+      const acked = await this.ctx.durable.execute({ kind: "ack", alert: msg.alert, by: who.sub, note: msg.note }, { sender: who.sub });
       return { type: "ack_result", id: msg.id, alert: acked };
     }
     const sender = { sub: who.sub, teams: requireIngest(who), channel: "ws" };
