@@ -68,7 +68,8 @@ const log = (s: string): void => void process.stderr.write(`[abuse ${new Date().
 
 const dir = mkdtempSync(join(tmpdir(), "varsel-abuse-"));
 const database = `sqlite:${join(dir, "abuse.db")}`;
-const SERVER_ENV = { LOG_LEVEL: "error" };
+// The address is read from the "varsel listening" info line (stdout is drained); info logs under a flood are rate-limited.
+const SERVER_ENV = { LOG_LEVEL: "info" };
 server = await startChildServer(database, SERVER_ENV);
 let base = `http://127.0.0.1:${server.port}`;
 const auth = new Auth({ secret: CHILD_SECRET });

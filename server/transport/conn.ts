@@ -45,6 +45,9 @@ export abstract class BaseConn implements SocketConn {
     this.closing = true;
   }
 
+  /** No pause by default (uWebSockets.js); see SocketConn.pauseReading. */
+  pauseReading(_ms: number): void {}
+
   abstract bufferedAmount(): number;
   abstract cork(fn: () => void): void;
   /** Sends on an open socket. */

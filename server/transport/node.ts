@@ -84,6 +84,14 @@ class NodeConn extends BaseConn {
     return this.closed ? 0 : this.ws.bufferedAmount;
   }
 
+  override pauseReading(ms: number): void {
+    if (this.closed || this.ws.isPaused) return;
+    this.ws.pause();
+    setTimeout(() => {
+      if (!this.closed) this.ws.resume();
+    }, ms).unref();
+  }
+
   /** Holds the TCP writes of `fn`'s sends and hands them to the kernel together on the next tick. */
   cork(fn: () => void): void {
     const socket = (this.ws as WebSocket & { _socket?: net.Socket })._socket;

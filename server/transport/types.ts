@@ -101,6 +101,13 @@ export interface SocketConn {
   close(code: number, reason: string): void;
   /** Cuts the connection at once, without a close frame. `close` reports 1006. */
   terminate(): void;
+  /**
+   * Stops reading this connection's frames for `ms` (TCP backpressure: a flooding client is held
+   * up by its own send buffer instead of costing the server a parse per frame). The ws transport
+   * pauses the socket; uWebSockets.js has no pause for WebSockets and judges each frame as it
+   * arrives, so there it does nothing.
+   */
+  pauseReading(ms: number): void;
   /** What `selectProtocol` put in `UpgradeRequest.userData`; free for the app to use. */
   readonly userData: Record<string, unknown>;
 }

@@ -132,6 +132,8 @@ export class Session {
     const rate = this.limiter.rate;
     if (verdict === "notice") {
       const retryAfterMs = this.limiter.retryAfterMs(Date.now());
+      // Read nothing more until then: what it keeps sending waits in its own buffers, not our CPU.
+      this.conn.pauseReading(retryAfterMs);
       this.ctx.metrics.requestsRejected.inc({ code: "rate_limited" });
       const message = `at most ${rate} messages per second: frames are dropped until you pause`;
       this.afterAnswers(() => this.send({ type: "error", code: "rate_limited", message, details: { retryAfterMs } }));
