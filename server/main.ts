@@ -94,6 +94,7 @@ async function serve(): Promise<void> {
   const store = opts.memory ? undefined : await openStore(opts.database ?? (process.env.VARSEL_DATABASE_URL || undefined));
   const server = await VarselServer.open({
     auth: jwksFile ? { jwksFile } : { secret },
+    devSignIn: devMode,
     logger,
     transport: opts.transport,
     corsOrigins: opts.corsOrigin?.split(",").map((o) => o.trim()).filter(Boolean),

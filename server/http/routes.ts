@@ -11,6 +11,8 @@ import type { ReadingQuery, StoredReading } from "../../engine/store/store.js";
 import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
+import { boardAsset, boardPage } from "./board.js";
+import { devToken } from "./dev-token.js";
 import { ingestBody } from "./measurements.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
@@ -58,7 +60,10 @@ export function buildRouter(ctx: AppContext): Router {
     return id as ProgrammeId;
   };
 
-  return new Router()
+  const router = new Router()
+    // The clinician's board (board/, built into build/board/).
+    .on("GET", "/", () => boardPage())
+    .on("GET", "/board/:file", (_req, { file }) => boardAsset(file))
     .on("GET", "/healthz", () => ({ status: 200, body: "ok" }))
     .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, body: "ready" } : { status: 503, body: "not ready" }))
     .on("GET", "/metrics", async () => {
@@ -222,6 +227,9 @@ export function buildRouter(ctx: AppContext): Router {
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
     });
+  // Only with a generated development secret: absent (404) whenever a secret or JWKS is configured.
+  if (ctx.devSignIn) router.on("GET", "/v1/dev/token", (req) => devToken(ctx, req));
+  return router;
 }
 
 /** Query values from a closed list; anything else is invalid_field (never a silent empty answer). */
