@@ -2,7 +2,7 @@
 // it, a sparkline of the metric's recent history, the responsible team and escalation step;
 // acknowledge with a note, snooze with an expiry and a reason; the alert's history.
 // The forms survive live updates of the alert (a note being typed is never wiped).
-import type { Alert, LifecycleEvent } from "../engine/lifecycle/types.js";
+import type { Alert, LifecycleEvent } from "../client/index.js";
 import { canonicalUnitOf } from "../engine/metrics.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatAge, formatNumber, formatTime, metricName, t, tOr, unitLabel, type TextKey } from "./i18n.js";
@@ -118,13 +118,12 @@ export class DetailView {
   private renderSummary(a: Alert): void {
     const colour = colourOf(a);
     const unit = unitLabel(canonicalUnitOf(a.metric) ?? "");
-    const rows: [string, Node | string][] = [
+    const rows: [string, string][] = [
       [t("rule"), `${a.rule} (${t(`kind.${a.ruleKind}`)})`],
-      [t("limits"), limitsText(a)],
+      [t("limits"), limitsText(a) + (a.why.thresholdVersion === null ? "" : ` (${t("thresholdVersion", { v: String(a.why.thresholdVersion) })})`)],
       [t("responsible"), a.routedTo ? t("routedTo", { team: a.routedTo.team, role: t(`role.${a.routedTo.role}`) }) : t("noRoute")],
       [t("escalation"), escalationText(a)],
     ];
-    if (a.why.thresholdVersion !== null) rows.push(["", t("thresholdVersion", { v: String(a.why.thresholdVersion) })]);
     const status: string[] = [t(`state.${a.state}`), t(`priority.${a.priority}`), t("opened", { at: formatTime(a.openedAt) })];
     if (a.resolvedAt !== undefined) status.push(t("resolvedAt", { at: formatTime(a.resolvedAt) }));
     if (a.ack) status.push(t("ackedBy", { by: a.ack.by, at: formatTime(a.ack.at) }) + (a.ack.note ? `: “${a.ack.note}”` : ""));

@@ -1,6 +1,6 @@
 // Handover: the open and the recently resolved alerts of one of my teams since a chosen time
 // (GET /v1/alerts?since=…; the server keeps resolved alerts for 24 h).
-import type { Alert } from "../engine/lifecycle/types.js";
+import type { Alert } from "../client/index.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatTime, metricName, t } from "./i18n.js";
 import { colourOf, compareQueue } from "./model.js";

@@ -1,7 +1,7 @@
 // What the board shows, as plain data: the open alerts of the subscription (replaced by id from
 // each event, so a replayed event never duplicates one), the readings waiting for review, and
 // the work queue's order and colours. No DOM here, so it is tested on its own.
-import type { Alert, LifecycleEvent, ReviewEvent } from "../engine/lifecycle/types.js";
+import type { Alert, LifecycleEvent, ReviewEvent, Update } from "../client/index.js";
 
 /** Red and yellow by priority, blue for missing data, grey for not triaged. Never green. */
 export type Colour = "red" | "yellow" | "blue" | "grey";
@@ -48,6 +48,13 @@ export class BoardModel {
   seq = 0;
   /** Bumped on every change, so views re-render only when something changed. */
   version = 0;
+
+  /** Applies what the client delivers (once each, in order). */
+  apply(update: Update): void {
+    if (update.type === "snapshot") this.applySnapshot(update.alerts, update.seq);
+    else if (update.type === "event") this.applyEvent(update.event);
+    else this.applySnapshot([], this.seq); // the subscription ended: nothing is current any more
+  }
 
   /** Replaces every open alert (a snapshot, or a resync): alerts it lacks are gone. */
   applySnapshot(alerts: readonly Alert[], seq: number): void {

@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { formatAge, formatNumber, formatTime, metricName, t } from "./i18n.js";
 import { colourOf, queueKey, type BoardModel, type Colour, type QueueItem, type ReviewItem } from "./model.js";
-import type { Alert } from "../engine/lifecycle/types.js";
+import type { Alert } from "../client/index.js";
 
 interface Row {
   /** The alert or review object the row was built from: a new object from the model means rebuild. */

@@ -28,6 +28,8 @@ export function sparkline(points: readonly SparkPoint[], limits: SparkLimits | n
   let lo = Math.min(...all);
   let hi = Math.max(...all);
   if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
+  // The axis starts at the first reading when the history is shorter than the window (a new sensor).
+  from = Math.max(from, points[0].time);
   const span = Math.max(1, to - from);
   const x = (time: number) => PAD + ((time - from) / span) * (W - 2 * PAD);
   const y = (v: number) => H - PAD - ((v - lo) / (hi - lo)) * (H - 2 * PAD);

@@ -8,7 +8,7 @@ import { Command, Option } from "commander";
 import { pino } from "pino";
 import { VarselServer } from "./app.js";
 import { Auth, type Role } from "./auth.js";
-import { startDemo } from "./demo.js";
+import { DEMO_PATIENTS, DEMO_TEAMS, startDemo } from "./demo.js";
 import { openStore } from "../engine/store/open-store.js";
 
 /** Where a generated development secret is kept (mode 0600), so `varsel token` can sign with it. */
@@ -111,9 +111,14 @@ async function serve(): Promise<void> {
   const stopDemo = opts.demo ? await startDemo(server.durable) : undefined;
 
   // No token and no secret is ever printed or logged.
+  const board = `http://${opts.host}:${port}/`;
   const lines = [
     `varsel on http://${opts.host}:${port} (${server.transportKind}); WebSocket ws://${opts.host}:${port}/v1/ws`,
     `store: ${store === undefined ? "none (--memory)" : store.kind}`,
+    devMode
+      ? `board: ${board} (development sign-in: choose the care teams and press "Sign in for development", no token needed)`
+      : `board: ${board} (sign in by pasting a clinician token${jwksFile ? " from your identity provider" : ": npm run token -- --role clinician --teams <teams>"})`,
+    stopDemo ? `demo: ${DEMO_PATIENTS.length} simulated patients of the teams ${DEMO_TEAMS.join(", ")}; a few deteriorate over the first minutes` : "",
     jwksFile ? "tokens verified with the JWKS keys" : devMode ? "" : "tokens verified with VARSEL_JWT_SECRET; mint one with: npm run token -- --role clinician --teams <teams>",
   ];
   if (devMode) {
