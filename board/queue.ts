@@ -69,7 +69,10 @@ export class QueueView {
       const source = item.kind === "alert" ? item.alert : item.review;
       if (row === undefined || row.item !== source) {
         const fresh = this.buildRow(item, key);
-        if (row !== undefined) row.li.replaceWith(fresh.li);
+        if (row !== undefined) {
+          row.li.replaceWith(fresh.li);
+          if (before === row.li) before = fresh.li; // the old row is detached now
+        }
         this.rows.set(key, fresh);
         row = fresh;
       }
@@ -100,7 +103,7 @@ export class QueueView {
       const age = h("span", { class: "age muted" }, formatAge(now - r.since));
       const button = h(
         "button",
-        { type: "button", class: "row grey", "data-key": key, onclick: () => this.choose(key, item) },
+        { type: "button", class: "row grey", "data-key": key, "data-patient": r.patient, onclick: () => this.choose(key, item) },
         chip("grey"),
         h("span", { class: "what" }, `${r.patient} · ${metricName(r.metric)}`),
         age,
@@ -121,7 +124,7 @@ export class QueueView {
     const value = latest?.readingValue ?? latest?.value;
     const button = h(
       "button",
-      { type: "button", class: `row ${colour}`, "data-key": key, "data-alert": a.id, "data-state": a.state, "aria-current": this.selected === key ? "true" : null, onclick: () => this.choose(key, item) },
+      { type: "button", class: `row ${colour}`, "data-key": key, "data-alert": a.id, "data-patient": a.patient, "data-state": a.state, "aria-current": this.selected === key ? "true" : null, onclick: () => this.choose(key, item) },
       chip(colour),
       h("span", { class: "what" }, `${a.patient} · ${metricName(a.metric)}${value === undefined || value === null ? "" : ` ${formatNumber(value)}`} (${a.interpretation})`),
       age,

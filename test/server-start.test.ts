@@ -8,19 +8,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { freePort } from "./support/child-server.js";
 import { TestSocket } from "./support/ws-client.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** Three base64url parts separated by dots: what a JWT looks like in any output. */
 const JWT = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 /** Starts server/main.ts; resolves once it printed its address (stdout and stderr collected). */
 async function start(args: string[], env: Record<string, string>) {

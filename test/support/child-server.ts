@@ -1,6 +1,8 @@
 // varsel as a real child process on loopback (`server/main.ts`), so a test can kill -9 it and
 // start it again on the same database.
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
 
 export const CHILD_SECRET = "crash-test-secret-long-enough-for-hs256-signing";
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -11,9 +13,12 @@ export interface ChildServer {
   exited: Promise<unknown>;
 }
 
-/** Starts server/main.ts on `database` and waits for its address; extra environment in `env`. */
-export async function startChildServer(database: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", "0", "--database", database], {
+/**
+ * Starts server/main.ts on `database` and waits for its address; extra environment in `env`;
+ * `port` 0 for a free one (a restart on the port of the previous process keeps clients' URLs).
+ */
+export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
     cwd: ROOT,
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
@@ -29,6 +34,19 @@ export async function startChildServer(database: string, env: Record<string, str
   }
   child.kill("SIGKILL");
   throw new Error(`server did not start: ${out}`);
+}
+
+/**
+ * A port that was free a moment ago. A server restarted on the same port must have been started
+ * on an explicit one: uWebSockets.js cannot bind again, while connections linger in TIME_WAIT, a
+ * port it had been given for port 0.
+ */
+export async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
 }
 
 /** kill -9, and wait until the process is gone. */
