@@ -6,7 +6,7 @@ import type { BackoffOptions } from "./backoff.js";
 import type { Format } from "./codec.js";
 import { HttpApi, PendingAnswers, type SilenceRequest, type TimeInput } from "./commands.js";
 import { Connection, type Status, type TokenSource, type WebSocketConstructor } from "./connection.js";
-import { CommandError } from "./errors.js";
+import { closedError, CommandError } from "./errors.js";
 import type { Unsubscribe } from "./feed.js";
 import { Feed } from "./feed.js";
 import { EventOrder, type Update } from "./ordering.js";
@@ -42,12 +42,16 @@ export class VarselClient {
   private readonly answers = new PendingAnswers();
   private readonly updateFeed: Feed<Update>;
   private scope: Scope | undefined;
+  /** The scope the server last accepted: it keeps that one when a new one is refused. */
+  private acceptedScope: Scope | undefined;
   /** Callers of subscribe() waiting for the current subscribe's answer. */
   private subscribing: { id: string; waiters: { resolve: () => void; reject: (e: CommandError) => void }[] } | undefined;
   private subscribes = 0;
+  private closed = false;
+  private readonly onError: (error: unknown) => void;
 
   constructor(options: ClientOptions) {
-    const onError = options.onError ?? ((error: unknown) => console.error("varsel client:", error));
+    const onError = (this.onError = options.onError ?? ((error: unknown) => console.error("varsel client:", error)));
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (WebSocketImpl === undefined) throw new TypeError("no WebSocket: pass one (in Node: import WebSocket from 'ws')");
     const base = options.url.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:").replace(/\/v1\/ws$/, "");
@@ -66,7 +70,8 @@ export class VarselClient {
       },
       { opened: () => this.resubscribe(), message: (m) => this.receive(m), lost: () => this.lost() },
     );
-    this.http = new HttpApi(base, () => this.connection.token(), options.fetch ?? globalThis.fetch.bind(globalThis));
+    // After close() every command and read rejects with `closed`.
+    this.http = new HttpApi(base, () => (this.closed ? Promise.reject(closedError()) : this.connection.token()), options.fetch ?? globalThis.fetch.bind(globalThis));
     this.connection.start();
   }
 
@@ -96,8 +101,10 @@ export class VarselClient {
 
   /** Closes the socket for good; waiting commands reject with `closed`, iterators end. */
   close(): void {
+    this.closed = true;
     this.connection.close();
-    this.answers.failAll(new CommandError("closed", "the client is closed"));
+    this.answers.failAll(closedError());
+    this.finishSubscribing(closedError());
     this.updateFeed.end();
   }
 
@@ -109,6 +116,7 @@ export class VarselClient {
    * reconnect); rejects with `forbidden` for a scope outside the token. Kept across reconnects.
    */
   subscribe(scope: Scope = {}): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
     if (!sameScope(scope, this.scope)) this.order.reset();
     this.scope = { ...scope };
     const waiter = new Promise<void>((resolve, reject) => {
@@ -121,7 +129,7 @@ export class VarselClient {
 
   /** Stops following; the open alerts are forgotten. */
   unsubscribe(): void {
-    this.scope = undefined;
+    this.scope = this.acceptedScope = undefined;
     this.order.unsubscribe();
     this.order.reset();
     this.connection.send({ type: "unsubscribe", id: "unsubscribe" });
@@ -159,6 +167,7 @@ export class VarselClient {
    * acknowledging again is harmless).
    */
   async ack(alert: string, note?: string): Promise<Alert> {
+    if (this.closed) throw closedError();
     if (!this.connection.isOpen) return this.http.ack(alert, note); // the same answer over HTTP
     const { id, answer } = this.answers.create("ack");
     this.connection.send({ type: "ack", id, alert, note });
@@ -182,8 +191,10 @@ export class VarselClient {
 
   // -- reads over HTTP (for views the stream does not carry) -------------------------------------
 
-  /** Alerts, open and resolved in the last 24 h (GET /v1/alerts; query: patient, state, priority, since). */
-  listAlerts(query: { patient?: string; state?: Alert["state"][]; priority?: Alert["priority"][]; since?: TimeInput } = {}): Promise<{ alerts: Alert[]; seq: number }> {
+  /** Alerts, open and resolved in the last 24 h (GET /v1/alerts; repeated values are alternatives). */
+  listAlerts(
+    query: { patient?: string; state?: Alert["state"][]; priority?: Alert["priority"][]; level?: Alert["level"][]; since?: TimeInput } = {},
+  ): Promise<{ alerts: Alert[]; seq: number }> {
     return this.http.request("GET", `/v1/alerts${queryString(query)}`);
   }
 
@@ -213,17 +224,25 @@ export class VarselClient {
 
   private receive(message: ServerMessage): void {
     const update = this.order.accept(message);
+    if (update?.type === "unsubscribed") this.scope = this.acceptedScope = undefined; // not to be renewed on reconnect
     if (update) this.applyUpdate(update);
     if (this.subscribing !== undefined && "id" in message && message.id === this.subscribing.id) {
-      if (message.type === "snapshot" || message.type === "subscribed") this.finishSubscribing();
-      else if (message.type === "error" && message.code !== "resync_required") {
-        this.scope = undefined;
-        this.order.unsubscribe();
+      if (message.type === "snapshot" || message.type === "subscribed") {
+        this.acceptedScope = this.scope;
+        this.finishSubscribing();
+      } else if (message.type === "error" && message.code !== "resync_required") {
+        // Refused: the server kept the earlier subscription; follow it again from a snapshot.
         this.finishSubscribing(new CommandError(message.code, message.message, message.details));
+        this.scope = this.acceptedScope;
+        this.order.reset();
+        if (this.scope === undefined) this.order.unsubscribe();
+        else this.resubscribe();
       }
       return;
     }
-    this.answers.settle(message);
+    if (this.answers.settle(message) || message.type !== "error" || message.code === "resync_required") return;
+    // An error about no command of ours (rate_limited, a frame the server could not read): a client bug to see.
+    this.onError(new CommandError(message.code, message.message, message.details));
   }
 
   private applyUpdate(update: Update): void {

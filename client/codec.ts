@@ -23,5 +23,8 @@ export function encodeMessage(message: ClientMessage, format: Format): string | 
 export function decodeMessage(data: unknown, format: Format): ServerMessage {
   if (typeof data === "string") return JSON.parse(data) as ServerMessage;
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array);
-  return (format === "msgpack" ? packr.unpack(bytes) : JSON.parse(utf8.decode(bytes))) as ServerMessage;
+  const message = (format === "msgpack" ? packr.unpack(bytes) : JSON.parse(utf8.decode(bytes))) as ServerMessage & { id?: string | null };
+  // In MessagePack an absent `id` comes as nil (or extension 0, read as undefined): absent.
+  if (message.id == null) delete message.id;
+  return message;
 }

@@ -63,7 +63,13 @@ export class HttpApi {
       throw new CommandError("network_error", `${method} ${path}: ${String(error)}`);
     }
     const text = await res.text();
-    const parsed = text === "" ? undefined : (JSON.parse(text) as unknown);
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      // Not varsel's answer (a proxy's error page, say).
+      throw new CommandError("network_error", `${method} ${path}: ${res.status}, not a JSON answer`, undefined, res.status);
+    }
     if (!res.ok) {
       const e = (parsed ?? {}) as { code?: string; message?: string; details?: unknown };
       throw new CommandError((e.code ?? "internal_error") as CommandError["code"], e.message ?? `${method} ${path}: ${res.status}`, e.details, res.status);

@@ -3,7 +3,7 @@
 // arriving, refreshes the token, and reconnects with backoff when the socket is lost.
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { decodeMessage, encodeMessage, PROTOCOLS, type Format } from "./codec.js";
-import { CommandError } from "./errors.js";
+import { closedError, CommandError } from "./errors.js";
 import { Feed } from "./feed.js";
 import type { Authenticated, ClientMessage, ErrorCode, ServerMessage } from "./protocol.js";
 
@@ -122,21 +122,13 @@ export class Connection {
    * disconnected or refused, it reconnects at once. Settles on the server's answer.
    */
   refresh(token?: string): Promise<Authenticated> {
-    if (this.stopped) return Promise.reject(new CommandError("closed", "the client is closed"));
+    if (this.stopped) return Promise.reject(closedError());
     if (token !== undefined) this.options.token = token;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, sent: false };
       this.waiters.push(waiter);
       if (this.authenticated) {
-        this.fetchToken().then(
-          (fresh) => {
-            if (!this.authenticated || !this.waiters.includes(waiter)) return; // the next socket answers it
-            this.lastToken = fresh;
-            waiter.sent = true;
-            this.ws!.send(encodeMessage({ type: "auth", token: fresh }, this.options.format));
-          },
-          (error) => this.settle(waiter, undefined, new CommandError("unauthorized", `the token function failed: ${String(error)}`)),
-        );
+        this.sendAuth(waiter);
       } else if (this.ws === undefined) {
         // Waiting to retry, or closed after a refused token: try now.
         clearTimeout(this.retryTimer);
@@ -144,6 +136,19 @@ export class Connection {
         void this.open();
       }
     });
+  }
+
+  /** The protocol's refresh on the open socket; answered in order (an `authenticated` or an `error` without id). */
+  private sendAuth(waiter: Waiter): void {
+    this.fetchToken().then(
+      (fresh) => {
+        if (!this.authenticated || !this.waiters.includes(waiter)) return; // the next socket answers it
+        this.lastToken = fresh;
+        waiter.sent = true;
+        this.ws!.send(encodeMessage({ type: "auth", token: fresh }, this.options.format));
+      },
+      (error) => this.settle(waiter, undefined, new CommandError("unauthorized", `the token function failed: ${String(error)}`)),
+    );
   }
 
   /** Closes for good. */
@@ -155,7 +160,7 @@ export class Connection {
     const ws = this.detach();
     ws?.close(1000, "closed by the client");
     if (ws !== undefined) this.handler.lost();
-    for (const w of this.waiters.splice(0)) w.reject(new CommandError("closed", "the client is closed"));
+    for (const w of this.waiters.splice(0)) w.reject(closedError());
     this.setStatus({ state: "closed", reason: "closed by the client" });
     this.statuses.end();
   }
@@ -220,7 +225,9 @@ export class Connection {
       this.authenticated = true;
       this.attempt = 0;
       const user = userOf(message);
-      for (const w of this.waiters.splice(0)) w.resolve(user);
+      // A token given to refresh() while this socket authenticated with the one before: send it now.
+      if (typeof this.options.token === "string" && this.options.token !== this.lastToken) this.waiters.forEach((w) => this.sendAuth(w));
+      else for (const w of this.waiters.splice(0)) w.resolve(user);
       this.setStatus({ state: "open", user });
       this.scheduleRefresh(message.expiresAt);
       this.startWatchdog();
@@ -281,7 +288,10 @@ export class Connection {
     this.ws = undefined;
     this.authenticated = false;
     this.clearTimers();
-    if (ws !== undefined) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    if (ws !== undefined) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      ws.onerror = () => undefined; // `ws` throws an error event nobody listens to (ending a socket still connecting)
+    }
     return ws;
   }
 
@@ -311,7 +321,7 @@ export class Connection {
     if (expiresAt === null || typeof this.options.token === "string") return;
     const left = expiresAt - Date.now();
     const wait = Math.min(2 ** 31 - 1, Math.max(0, left - Math.min(this.options.refreshBeforeMs, left / 2)));
-    this.refreshTimer = setTimeout(() => this.refresh().catch(this.options.onError), wait);
+    this.refreshTimer = setTimeout(() => this.refresh().catch((error) => this.stopped || this.options.onError(error)), wait);
   }
 
   private settle(waiter: Waiter, message?: Authenticated, error?: CommandError): void {

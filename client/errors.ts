@@ -5,7 +5,7 @@ import type { ErrorCode } from "./protocol.js";
 /**
  * The client's own codes: `connection_lost` (the socket dropped before the answer: the command
  * may or may not have been applied), `closed` (the client was closed), `network_error` (an HTTP request got no
- * answer). A socket command needs no timeout: heartbeat supervision ends a dead socket.
+ * answer, or one that is not varsel's JSON). A socket command needs no timeout: heartbeat supervision ends a dead socket.
  */
 export type ClientErrorCode = "connection_lost" | "closed" | "network_error";
 
@@ -20,4 +20,8 @@ export class CommandError extends Error {
   ) {
     super(message);
   }
+}
+
+export function closedError(): CommandError {
+  return new CommandError("closed", "the client is closed");
 }

@@ -6,11 +6,13 @@ export type Unsubscribe = () => void;
 export class Feed<T> {
   private readonly listeners = new Set<(value: T) => void>();
   private readonly enders = new Set<() => void>();
+  private ended = false;
 
   /** `onListenerError`: a listener threw (the others, and the client, carry on). */
   constructor(private readonly onListenerError: (error: unknown) => void) {}
 
   listen(listener: (value: T) => void): Unsubscribe {
+    if (this.ended) return () => undefined;
     const own = (value: T) => listener(value); // the same function may listen twice
     this.listeners.add(own);
     return () => void this.listeners.delete(own);
@@ -42,6 +44,7 @@ export class Feed<T> {
       wake?.();
     };
     this.enders.add(end);
+    if (this.ended) end();
     const iterator: AsyncIterableIterator<T> = {
       async next() {
         while (queue.length === 0 && !done) await new Promise<void>((resolve) => (wake = resolve));
@@ -60,6 +63,7 @@ export class Feed<T> {
 
   /** No more values: iterators finish once they have read what is buffered. */
   end(): void {
+    this.ended = true;
     for (const end of [...this.enders]) end();
     this.listeners.clear();
   }

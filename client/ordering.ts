@@ -10,7 +10,7 @@ export type Update =
   | { type: "snapshot"; seq: number; alerts: Alert[]; resync: boolean }
   /** One lifecycle event; alert events carry the alert's whole state after it. */
   | { type: "event"; event: LifecycleEvent }
-  /** The server ended the subscription (a refreshed token no longer covers it). */
+  /** The subscription ended: unsubscribe(), or the server ended it (a refreshed token no longer covers it). */
   | { type: "unsubscribed"; reason: string };
 
 export class EventOrder {

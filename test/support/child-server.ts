@@ -14,8 +14,11 @@ export interface ChildServer {
 }
 
 /**
- * Starts server/main.ts on `database` and waits for its address; extra environment in `env`;
- * `port` 0 for a free one (a restart on the port of the previous process keeps clients' URLs).
+ * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
+ * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
+ * reconnect to the same address). Such a server must have been started on an explicit port
+ * (`freePort()`) or run the ws transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js cannot
+ * bind a port it had been given for port 0 again while its killed connections are in TIME_WAIT.
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
@@ -36,11 +39,7 @@ export async function startChildServer(database: string, env: Record<string, str
   throw new Error(`server did not start: ${out}`);
 }
 
-/**
- * A port that was free a moment ago. A server restarted on the same port must have been started
- * on an explicit one: uWebSockets.js cannot bind again, while connections linger in TIME_WAIT, a
- * port it had been given for port 0.
- */
+/** A port that was free a moment ago (see `startChildServer` on restarts). */
 export async function freePort(): Promise<number> {
   const srv = createServer().listen(0, "127.0.0.1");
   await once(srv, "listening");
