@@ -4,7 +4,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -51,6 +50,14 @@ describe("server/main.ts", () => {
       expect(output.out).toMatch(/store: sqlite/);
       expect(output.out).toMatch(/WARNING: DEV MODE.*generated development secret.*Tokens are not printed/);
       expect(output.out).toMatch(/npm run token -- --role clinician --teams/);
+      // Where the board is and how to sign in; the demo's patients.
+      expect(output.out).toContain(`board: http://127.0.0.1:${port}/ (development sign-in`);
+      expect(output.out).toMatch(/demo: 16 simulated patients/);
+      const dev = await fetch(`http://127.0.0.1:${port}/v1/dev/token?role=clinician&teams=hospital-lung`);
+      expect(dev.status).toBe(200);
+      const board = await fetch(`http://127.0.0.1:${port}/`);
+      expect(board.status).toBe(200);
+      expect(board.headers.get("content-security-policy")).toContain("script-src 'self'");
       expect(output.out).not.toMatch(JWT);
       const secret = readFileSync(env.VARSEL_DEV_SECRET_FILE, "utf8").trim();
       expect(secret.length).toBeGreaterThanOrEqual(32);
@@ -91,6 +98,9 @@ describe("server/main.ts", () => {
       const minted = mint(["--role", "admin"], env);
       expect(minted.status).toBe(0);
       expect((await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${minted.out}` } })).status).toBe(200);
+      // No development sign-in with a configured secret; the board says to paste a token.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/dev/token?role=clinician&teams=hospital-lung`)).status).toBe(404);
+      expect(output.out).toContain("(sign in by pasting a clinician token: npm run token -- --role clinician --teams <teams>)");
       child.kill("SIGTERM");
       await exited;
       expect(output.out).not.toMatch(JWT);
