@@ -175,6 +175,11 @@ describe.skipIf(problem !== undefined && !REQUIRE_SERVICES)("the board in Chromi
       await server.ingest([{ patient, metric: "spo2", value }]);
       latencies.push((await appeared) - sent);
     }
+    // A reading of a metric the programme has no thresholds for: grey, "not triaged", never green.
+    const review = whenVisible(page, `button.row.grey[data-patient="p-live-0"]`);
+    await server.ingest([{ patient: "p-live-0", metric: "weight", value: 71.5 }]);
+    await review;
+    expect(await page.textContent(`button.row.grey[data-patient="p-live-0"]`)).toContain("Not triaged: no thresholds for this metric");
     console.log(`board e2e: reading → alert row in the browser: ${latencies.map((ms) => `${ms} ms`).join(", ")} (target 1 s)`);
     // Generous: it must arrive live (well before anything would poll); the figure is printed above.
     for (const ms of latencies) expect(ms).toBeLessThan(5_000);
