@@ -91,18 +91,6 @@ export function courseValue(course: Course, minutesLive: number, random: () => n
   return Math.round(value * scale) / scale;
 }
 
-/** A small seeded generator (mulberry32): the same demo every time. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Item = { patient: string; metric: string; value: number; time: number; id: string };
 
 /** 72 hours of the patient's past (CGM: 6 hours), oldest first, ending before `now`. */
@@ -124,7 +112,7 @@ function history(p: DemoPatient, now: number, random: () => number): Item[] {
 /** Registers the demo patients, adds their history, and starts feeding live readings; returns a stop function. */
 export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promise<() => void> {
   const started = Date.now();
-  const random = seeded(20261205);
+  const random = Math.random;
   const backfill: Item[] = [];
   for (const p of DEMO_PATIENTS) {
     const known = durable.pipeline.patient(p.id) !== undefined;

@@ -3,33 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { BoardModel, colourOf, compareQueue, type QueueItem } from "../board/model.js";
 import type { Alert, LifecycleEvent } from "../client/index.js";
+import { alert as storedAlert } from "./support/stores.js";
 
 let ids = 0;
-function alert(over: Partial<Alert> = {}): Alert {
-  return {
-    id: `a-${++ids}`,
-    patient: "p-1",
-    rule: "spo2-band",
-    ruleKind: "band",
-    metric: "spo2",
-    state: "firing",
-    level: "red",
-    priority: "high",
-    interpretation: "LL",
-    direction: "low",
-    peakLevel: "red",
-    latching: true,
-    openedAt: 1_000,
-    conditionSince: 1_000,
-    updatedAt: 1_000,
-    silencedBy: [],
-    routedTo: { team: "t", role: "hospital", entry: 0 },
-    escalation: { step: 0, done: false, notified: ["t"] },
-    teams: ["t"],
-    why: { thresholdVersion: "v", limits: { redLow: 88 }, readings: [] },
-    ...over,
-  };
-}
+/** A red high-priority SpO2 alert (test/support/stores.ts) with a fresh id, opened at 1 000. */
+const alert = (over: Partial<Alert> = {}): Alert => storedAlert(`a-${++ids}`, "firing", 1_000, { openedAt: 1_000, ...over });
 
 function raised(seq: number, a: Alert, type: "raised" | "acknowledged" | "resolved" = "raised"): LifecycleEvent {
   return { type, seq, at: seq, patient: a.patient, teams: a.teams, alert: a };
