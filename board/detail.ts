@@ -7,7 +7,7 @@ import { canonicalUnitOf } from "../engine/metrics.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatAge, formatNumber, formatTime, metricName, t, tOr, unitLabel, type TextKey } from "./i18n.js";
 import { colourOf } from "./model.js";
-import { chip } from "./queue.js";
+import { alertTitle, chip } from "./queue.js";
 import { sparkline, type SparkLimits, type SparkPoint } from "./sparkline.js";
 
 /** What the detail view asks of the rest of the board. */
@@ -133,7 +133,7 @@ export class DetailView {
       h(
         "div",
         { class: "detail-head" },
-        h("h2", { id: "detail-heading" }, chip(colour), `${a.patient} · ${metricName(a.metric)} (${a.interpretation})`),
+        h("h2", { id: "detail-heading" }, chip(colour), alertTitle(a, false)),
         h("button", { type: "button", class: "btn secondary", onclick: () => this.onClose() }, t("close")),
       ),
       h("p", { id: "detail-status" }, status.join(" · ")),

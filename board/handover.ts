@@ -2,9 +2,9 @@
 // (GET /v1/alerts?since=…; the server keeps resolved alerts for 24 h).
 import type { Alert } from "../client/index.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatTime, metricName, t } from "./i18n.js";
+import { formatTime, t } from "./i18n.js";
 import { colourOf, compareQueue } from "./model.js";
-import { chip } from "./queue.js";
+import { alertTitle, chip } from "./queue.js";
 
 export class HandoverView {
   readonly element: HTMLElement;
@@ -71,7 +71,7 @@ export class HandoverView {
         return h(
           "li",
           {},
-          h("button", { type: "button", class: "row " + colourOf(a), onclick: () => this.onOpen(a) }, chip(colourOf(a)), h("span", { class: "what" }, `${a.patient} · ${metricName(a.metric)} (${a.interpretation})`), h("span", {}, ""), h("span", { class: "marks muted" }, parts.join(" · "))),
+          h("button", { type: "button", class: "row " + colourOf(a), onclick: () => this.onOpen(a) }, chip(colourOf(a)), h("span", { class: "what" }, alertTitle(a, false)), h("span", {}, ""), h("span", { class: "marks muted" }, parts.join(" · "))),
         );
       }),
     );

@@ -210,7 +210,7 @@ const da: Record<TextKey, string> = {
   reconnected: "Forbindelsen er genoprettet.",
   "colour.red": "Rød",
   "colour.yellow": "Gul",
-  "colour.blue": "Manglende data",
+  "colour.blue": "Mangler data",
   "colour.grey": "Ikke triageret",
   "priority.high": "høj prioritet",
   "priority.medium": "middel prioritet",

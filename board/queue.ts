@@ -120,13 +120,11 @@ export class QueueView {
     if (a.silencedBy.length > 0) marks.push(t("silencedUntil", { until: formatTime(Math.max(...a.silencedBy.map((s) => s.until))) }));
     if (a.inhibitedBy) marks.push(t("inhibited", { reason: t(`inhibit.${a.inhibitedBy.reason}`) }));
     if (a.routedTo) marks.push(a.routedTo.team);
-    const latest = a.why.readings.at(-1);
-    const value = latest?.readingValue ?? latest?.value;
     const button = h(
       "button",
       { type: "button", class: `row ${colour}`, "data-key": key, "data-alert": a.id, "data-patient": a.patient, "data-state": a.state, "aria-current": this.selected === key ? "true" : null, onclick: () => this.choose(key, item) },
       chip(colour),
-      h("span", { class: "what" }, `${a.patient} · ${metricName(a.metric)}${value === undefined || value === null ? "" : ` ${formatNumber(value)}`} (${a.interpretation})`),
+      h("span", { class: "what" }, alertTitle(a, true)),
       age,
       h("span", { class: "marks muted" }, marks.join(" · ")),
     );
@@ -147,6 +145,17 @@ export class QueueView {
     e.preventDefault();
     buttons[Math.max(0, Math.min(buttons.length - 1, to))].focus();
   }
+}
+
+/**
+ * Patient, metric, (the latest triggering reading) and its interpretation. A missing-data alert
+ * has neither: its numbers are minutes or deadlines overdue, not values of the metric.
+ */
+export function alertTitle(a: Alert, withValue: boolean): string {
+  const what = `${a.patient} · ${metricName(a.metric)}`;
+  if (a.ruleKind === "missing") return what;
+  const value = withValue ? a.why.readings.at(-1)?.readingValue : undefined;
+  return `${what}${value === undefined ? "" : ` ${formatNumber(value)}`} (${a.interpretation})`;
 }
 
 /** The colour as a word too: colour is never the only signal. */
