@@ -161,7 +161,7 @@ describe.skipIf(problem !== undefined && !REQUIRE_SERVICES)("the board in Chromi
     expect((await fetch(`${server.base}/v1/dev/token?role=clinician&teams=${TEAM}`)).status).toBe(404);
   });
 
-  it("an alert appears within 1 s of its reading (latency printed)", async () => {
+  it("an alert appears within 1 s of its reading (latency printed; asserted under a generous 5 s)", async () => {
     const open = testBrowsers("latency");
     await server.patients(["p-live"], "telekol");
     const { page } = await open();
