@@ -22,12 +22,24 @@ export interface AuthOptions {
   secret?: string;
   /** Path to a JWKS JSON file (asymmetric keys). */
   jwksFile?: string;
+  /** When set, a token's `iss` must equal it (VARSEL_JWT_ISSUER). */
   issuer?: string;
+  /** When set, a token's `aud` must be or contain it (VARSEL_JWT_AUDIENCE). */
   audience?: string;
+}
+
+/** Verified tokens remembered (a handshake storm of one gateway's sockets verifies once). */
+const VERIFIED_CACHE = 4096;
+
+/** The `iss` / `aud` a token must carry, from VARSEL_JWT_ISSUER / VARSEL_JWT_AUDIENCE (unset or empty: not checked). */
+export function claimChecksFromEnv(env: NodeJS.ProcessEnv): Pick<AuthOptions, "issuer" | "audience"> {
+  return { issuer: env.VARSEL_JWT_ISSUER || undefined, audience: env.VARSEL_JWT_AUDIENCE || undefined };
 }
 
 export class Auth {
   private readonly key: Uint8Array | JWTVerifyGetKey;
+  /** token → its principal, until the token expires; cleared whole when full (simple, bounded). */
+  private readonly verified = new Map<string, Principal>();
 
   constructor(private readonly options: AuthOptions) {
     if (options.jwksFile !== undefined) this.key = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")));
@@ -37,6 +49,15 @@ export class Auth {
 
   /** Verifies a token; throws VarselError unauthorized / token_expired. */
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known !== undefined && known.expiresAt > Date.now()) return known;
+    const who = await this.verifyNow(token);
+    if (this.verified.size >= VERIFIED_CACHE) this.verified.clear();
+    this.verified.set(token, who);
+    return who;
+  }
+
+  private async verifyNow(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.key as Uint8Array, {
         issuer: this.options.issuer,
@@ -60,15 +81,17 @@ export class Auth {
     }
   }
 
-  /** Signs a token with the HS256 secret (local tokens for development and tests). */
+  /** Signs a token with the HS256 secret (local tokens for development and tests), with the configured `iss` / `aud`. */
   async sign(claims: { sub: string; role: Role; teams: string[] }, expiresIn: string | number = "12h"): Promise<string> {
     if (!(this.key instanceof Uint8Array)) throw new Error("signing needs the HS256 secret");
-    return new SignJWT({ role: claims.role, teams: claims.teams })
+    const jwt = new SignJWT({ role: claims.role, teams: claims.teams })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(claims.sub)
       .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(this.key);
+      .setExpirationTime(expiresIn);
+    if (this.options.issuer !== undefined) jwt.setIssuer(this.options.issuer);
+    if (this.options.audience !== undefined) jwt.setAudience(this.options.audience);
+    return jwt.sign(this.key);
   }
 }
 

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { VarselServer } from "./app.js";
-import { Auth, type Role } from "./auth.js";
+import { Auth, claimChecksFromEnv, type Role } from "./auth.js";
 import { DEMO_PATIENTS, DEMO_TEAMS, startDemo } from "./demo.js";
 import { openStore } from "../engine/store/open-store.js";
 
@@ -71,7 +71,7 @@ async function mintToken(opts: { role: Role; teams: string; sub?: string; expire
   const teams = opts.teams.split(",").map((t) => t.trim()).filter(Boolean);
   if (teams.length === 0 && opts.role !== "admin") fail("--teams is required for a device or clinician token");
   if (!/^\d+\s*[smhd]$/.test(opts.expires)) fail("--expires must be a number with s, m, h or d (e.g. 1h)");
-  const token = await new Auth({ secret }).sign({ sub: opts.sub ?? opts.role, role: opts.role, teams }, opts.expires);
+  const token = await new Auth({ secret, ...claimChecksFromEnv(process.env) }).sign({ sub: opts.sub ?? opts.role, role: opts.role, teams }, opts.expires);
   process.stdout.write(`${token}\n`);
 }
 
@@ -93,7 +93,7 @@ async function serve(): Promise<void> {
 
   const store = opts.memory ? undefined : await openStore(opts.database ?? (process.env.VARSEL_DATABASE_URL || undefined));
   const server = await VarselServer.open({
-    auth: jwksFile ? { jwksFile } : { secret },
+    auth: { ...(jwksFile ? { jwksFile } : { secret }), ...claimChecksFromEnv(process.env) },
     devSignIn: devMode,
     logger,
     transport: opts.transport,

@@ -538,7 +538,8 @@ export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<vo
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   try {
-    if (child.connected) child.send({ type: "stop" });
+    // With a callback, a pipe that broke as the child exited is not an uncaught 'error'.
+    if (child.connected) child.send({ type: "stop" }, () => undefined);
   } catch {
     /* already gone */
   }

@@ -1,9 +1,9 @@
 // Nothing acknowledged is lost. Every state change is a command: checked (a refused command
-// changes nothing), encoded for the journal exactly as it will be applied, applied in memory at
-// once (deterministically, at its own clock time), and it returns the events it caused. The
-// command's bytes and its events are written in one transaction together with the commands that
-// arrived meanwhile (group commit). Only then are the events published (one send) and the caller
-// answered. A failed commit
+// changes nothing), encoded for the journal exactly as it will be applied, queued, then applied
+// in memory in the next group (deterministically, at its own clock time; groups are taken fairly
+// across senders, see fair-queue.ts), and it returns the events it caused. The group's bytes and
+// events are written in one transaction (group commit). Only then are the events published (one
+// send) and the callers answered. A failed commit
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
 import { performance } from "node:perf_hooks";
@@ -21,6 +21,7 @@ import { applyCommand, checkCommand, upgradeEntry, type Applied, type ResultOf }
 import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
 import { Backlog, DEFAULT_BACKLOG, weightOf, type BacklogLimits, type Weight } from "./backlog.js";
+import { FairQueue } from "./fair-queue.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
@@ -32,6 +33,12 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefined
  */
 export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
+/**
+ * A flush applies and commits at most about this many readings: the store's commit runs on the
+ * event loop (better-sqlite3), so a bounded group bounds how long everyone else waits (≈ 60 ms
+ * at SQLite's durable rate), and the next group takes its turn after I/O was read.
+ */
+export const DEFAULT_GROUP_READINGS = 5_000;
 /** Stored readings are kept 30 days by default. */
 export const DEFAULT_READING_RETENTION_MS = 30 * 86_400_000;
 
@@ -77,10 +84,23 @@ export interface DurableOptions {
   /** Evaluated readings are stored (the readings view) and pruned this long after receipt (default 30 days; 0: none stored). */
   readingRetentionMs?: number;
   onError?: (err: unknown, what: string) => void;
+  /** Readings one flush applies and commits at most (default DEFAULT_GROUP_READINGS; at least one command). */
+  groupReadings?: number;
   /** Past these bounds of uncommitted work, new ingest is refused `overloaded` (see backlog.ts). */
   backlog?: Partial<BacklogLimits>;
 }
 
+/** A command admitted and checked, waiting for its turn to be applied. */
+interface Queued {
+  command: Command;
+  /** Its journal bytes, encoded before it was checked. */
+  body: Uint8Array;
+  weight: Weight;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A command applied, waiting for its group's commit. */
 interface Pending {
   entry: JournalEntry;
   /** The command's journal bytes, encoded before it was applied. */
@@ -98,7 +118,8 @@ type Listener = { cb: (event: LifecycleEvent) => void; filter: ReturnType<typeof
 export class DurablePipeline {
   private pipelineNow: Pipeline;
   private pos: number;
-  private pending: Pending[] = [];
+  /** Admitted, checked, not yet applied (applied in the next flush). */
+  private readonly queue = new FairQueue<Queued>();
   private flushing: Promise<void> | undefined;
   /** The snapshot being written, if any (one at a time). */
   private saving: Promise<void> | undefined;
@@ -117,7 +138,7 @@ export class DurablePipeline {
   private lastSnapshotDone = -Infinity;
   private lastSnapshotCost = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  /** Applied, not yet committed: pending plus the group being committed. */
+  /** Admitted, not yet committed: queued, applied in a group, or in the group being committed. */
   private readonly backlog: Backlog;
 
   private constructor(
@@ -191,31 +212,16 @@ export class DurablePipeline {
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
     // Before any work on it: a refused ingest costs nothing and changes nothing.
     this.backlog.admit(command.kind, options.sender);
-    // Every precondition before the first change: the journal form, then the command's own check.
+    // Every precondition before the first change: the journal form, then the command's own check
+    // (refused at once as of now; checked again when it is applied, which may be a few ms later).
     const { command: canonical, bytes: body } = journaled(command);
-    const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: canonical };
-    this.check(entry);
-    const started = performance.now();
-    let applied: Applied;
-    try {
-      applied = applyCommand(this.pipelineNow, entry, this.keepReadings());
-    } catch (err) {
-      this.rebuildAfterBug(err);
-      throw new VarselError("internal_error", "the command failed inside the engine; it was not applied");
-    }
-    const { events, readings } = applied;
-    const result = applied.result as ResultOf<C>;
-    // A tick that changed nothing is not worth a journal entry (no event, nothing forgotten).
-    if (command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) return result;
-    this.replayMs += performance.now() - started;
-    this.pos = entry.pos;
+    this.check({ pos: this.pos + 1, at: this.now(), command: canonical });
     const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);
-    await new Promise<void>((resolve, reject) => {
-      this.pending.push({ entry, body, events, readings, weight, resolve, reject });
+    return new Promise<ResultOf<C>>((resolve, reject) => {
+      this.queue.push(options.sender ?? "", { command: canonical, body, weight, resolve: resolve as (r: unknown) => void, reject });
       this.scheduleFlush();
     });
-    return result;
   }
 
   /** Readings and journal bytes applied but not yet committed. */
@@ -227,7 +233,8 @@ export class DurablePipeline {
   async snapshot(): Promise<void> {
     // Both waits can let the other start again (a save takes seconds; commits go on meanwhile):
     // the forced flush must run alone, or it would snapshot a group another flush is committing.
-    while (this.flushing !== undefined || this.saving !== undefined) {
+    while (this.flushing !== undefined || this.saving !== undefined || this.queue.length > 0) {
+      if (this.flushing === undefined && this.queue.length > 0) this.scheduleFlush();
       await this.flushing;
       await this.saving;
     }
@@ -280,13 +287,12 @@ export class DurablePipeline {
   /** Frees the flushing slot and starts the next flush for what arrived meanwhile. */
   private afterFlush(): void {
     this.flushing = undefined;
-    if (this.pending.length > 0) this.scheduleFlush();
+    if (this.queue.length > 0) this.scheduleFlush();
   }
 
-  /** Commits everything pending in one transaction, then releases its events and callers. */
+  /** Applies the next group (see applyNext), commits it in one transaction, then releases its events and callers. */
   private async flush(forceSnapshot: boolean): Promise<void> {
-    const group = this.pending;
-    this.pending = [];
+    const group = this.applyNext();
     const store = this.options.store;
     this.sinceSnapshot += group.length;
     const o = this.options;
@@ -378,6 +384,56 @@ export class DurablePipeline {
     }
   }
 
+  /**
+   * Takes the next group from the queue (fairly across senders, bounded) and applies it, each
+   * command at its own clock time after its check; returns those applied, to be committed. A
+   * command refused now is answered at once and changes nothing; after a bug in one, the rest
+   * are refused unapplied (engine_recovering).
+   */
+  private applyNext(): Pending[] {
+    const limit = this.options.groupReadings ?? DEFAULT_GROUP_READINGS;
+    const taken = this.queue.take((q) => Math.max(1, q.weight.readings), limit);
+    const group: Pending[] = [];
+    for (const q of taken) {
+      if (this.state !== "ready") {
+        this.refuse(q, new VarselError(this.state === "rebuilding" ? "engine_recovering" : "store_unavailable"));
+        continue;
+      }
+      const entry: JournalEntry = { pos: this.pos + 1, at: this.now(), command: q.command };
+      try {
+        this.check(entry);
+      } catch (err) {
+        this.refuse(q, err);
+        continue;
+      }
+      const started = performance.now();
+      let applied: Applied;
+      try {
+        applied = applyCommand(this.pipelineNow, entry, this.keepReadings());
+      } catch (err) {
+        this.refuse(q, new VarselError("internal_error", "the command failed inside the engine; it was not applied"));
+        this.rebuildAfterBug(err);
+        continue;
+      }
+      const { events, readings, result } = applied;
+      // A tick that changed nothing is not worth a journal entry (no event, nothing forgotten).
+      if (q.command.kind === "tick" && events.length === 0 && !(result as ResultOf<{ kind: "tick" }>).forgot) {
+        this.backlog.remove(q.weight);
+        q.resolve(result);
+        continue;
+      }
+      this.replayMs += performance.now() - started;
+      this.pos = entry.pos;
+      group.push({ entry, body: q.body, events, readings, weight: q.weight, resolve: () => q.resolve(result), reject: q.reject });
+    }
+    return group;
+  }
+
+  private refuse(q: Queued, err: unknown): void {
+    this.backlog.remove(q.weight);
+    q.reject(err);
+  }
+
   /** The group's journal entries (with their bytes), the events and readings they returned. */
   private batchOf(group: Pending[]): CommitBatch {
     const batch: CommitBatch = { entries: [], bodies: [], events: [], readings: [] };
@@ -402,19 +458,17 @@ export class DurablePipeline {
   }
 
   /**
-   * A command threw inside applyCommand (a bug): memory may be part-changed. What is pending was
-   * applied before it and commits as usual; then the engine rebuilds from the store, refusing new
-   * work meanwhile (engine_recovering).
+   * A command threw inside applyCommand (a bug): memory may be part-changed. What its group
+   * applied before it commits as usual; what still waits is refused unapplied; then the engine
+   * rebuilds from the store, refusing new work meanwhile (engine_recovering).
    */
   private rebuildAfterBug(err: unknown): void {
     this.report(err, "apply");
     if (this.state !== "ready" || this.options.store === undefined) return; // memory only: nothing to rebuild from
     this.state = "rebuilding";
+    for (const q of this.queue.drain()) this.refuse(q, new VarselError("engine_recovering"));
     const rebuild = async () => {
-      while (this.flushing !== undefined || this.pending.length > 0) {
-        if (this.flushing === undefined) this.scheduleFlush();
-        await this.flushing;
-      }
+      while (this.flushing !== undefined) await this.flushing;
       if (this.state !== "rebuilding") return; // a failed commit started the store's recovery
       this.startRecovery("rebuilding", 0);
     };
@@ -428,10 +482,7 @@ export class DurablePipeline {
   private startRecovery(why: "recovering" | "rebuilding" = "recovering", firstTryMs = this.options.retryMs ?? 1000): void {
     if (this.state !== "ready" && this.state !== "rebuilding") return;
     this.state = why;
-    for (const p of this.pending.splice(0)) {
-      this.backlog.remove(p.weight);
-      p.reject(new VarselError("store_unavailable"));
-    }
+    for (const q of this.queue.drain()) this.refuse(q, new VarselError("store_unavailable"));
     const attempt = async () => {
       if (this.state !== why) return;
       try {

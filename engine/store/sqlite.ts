@@ -1,14 +1,17 @@
 // The embedded default store: one SQLite file (better-sqlite3), WAL mode, synchronous = FULL
-// (a commit is on disk when `commit` resolves), one transaction per commit. better-sqlite3 is
-// synchronous: each call runs to completion on the event loop; the methods stay async to match
-// the Store contract (and PostgreSQL). Writes go through a queue, so commits apply in call order.
+// (a commit is on disk when `commit` resolves), one transaction per commit. Writes run in call
+// order on a writer thread with its own connection (sqlite-writer.ts), so a commit's inserts
+// and fsync do not hold the event loop; reads run here (better-sqlite3 is synchronous: a read
+// runs to completion on the event loop), and see every committed write (WAL).
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { JournalEntry, Command } from "../durable/commands.js";
 import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
+import { batchRows, decodeBody, PRUNE_ROWS, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
+import { InPlaceWriter, ThreadWriter, type SqliteWriter } from "./sqlite-writer.js";
+import { configure, type Write } from "./sqlite-writes.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
 import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
@@ -33,30 +36,8 @@ const READING_COLUMNS = "patient, metric, time, value, triage, received_at AS re
 function statements(db: Db) {
   return {
     lastPos: db.prepare<[], { pos: number }>("SELECT coalesce(max(pos), 0) AS pos FROM journal"),
-    insJournal: db.prepare<[number, number, string, Buffer]>("INSERT INTO journal (pos, at, kind, body) VALUES (?, ?, ?, ?)"),
-    insEvent: db.prepare<[number, number, string, string | null, string | null, Buffer]>(
-      "INSERT INTO events (seq, at, type, patient, alert_id, body) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
-    upAlert: db.prepare<[string, string, string, string, number, Buffer]>(
-      `INSERT INTO alerts (id, patient, rule, state, updated_at, body) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, rule = excluded.rule, state = excluded.state,
-         updated_at = excluded.updated_at, body = excluded.body`,
-    ),
-    insReading: db.prepare<[string, string, number, number, string, number, string | null, string | null]>(
-      "INSERT INTO readings (patient, metric, time, value, triage, received_at, measurement_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
     readJournal: db.prepare<[number, number], { pos: number; at: number; body: Buffer }>(
       "SELECT pos, at, body FROM journal WHERE pos > ? ORDER BY pos LIMIT ?",
-    ),
-    insSnapshot: db.prepare<[number, number, number, number, number]>(
-      "INSERT INTO snapshots (pos, seq, at, kernel, state, complete, kernel_length, state_length) VALUES (?, ?, ?, x'', x'', 0, ?, ?)",
-    ),
-    insPart: db.prepare<[number, number, Buffer]>("INSERT INTO snapshot_parts (snapshot, part, bytes) VALUES (?, ?, ?)"),
-    completeSnapshot: db.prepare<[number]>("UPDATE snapshots SET complete = 1 WHERE id = ?"),
-    dropIncomplete: db.prepare<[number]>("DELETE FROM snapshots WHERE id = ? AND complete = 0"),
-    // Keeps the newest complete ones; also drops parts left by a write that never finished.
-    pruneSnapshots: db.prepare<[number]>(
-      "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots WHERE complete = 1 ORDER BY pos DESC, id DESC LIMIT ?)",
     ),
     // The newest id first, then its bytes: ordering whole rows would copy every kept snapshot's blobs into the sorter.
     latestSnapshotId: db.prepare<[], { id: number }>("SELECT id FROM snapshots WHERE complete = 1 ORDER BY pos DESC, id DESC LIMIT 1"),
@@ -65,7 +46,6 @@ function statements(db: Db) {
     ),
     parts: db.prepare<[number], { bytes: Buffer }>("SELECT bytes FROM snapshot_parts WHERE snapshot = ? ORDER BY part"),
     eventsAfter: db.prepare<[number, number], { body: Buffer }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
-    pruneEvents: db.prepare<[number]>("DELETE FROM events WHERE at < ?"),
     alert: db.prepare<[string], { body: Buffer }>("SELECT body FROM alerts WHERE id = ?"),
     alertHistory: db.prepare<[string], { body: Buffer }>("SELECT body FROM events WHERE alert_id = ? ORDER BY seq"),
     // One statement per lookup, so each walks its own index (an optional metric would defeat it).
@@ -74,10 +54,6 @@ function statements(db: Db) {
     ),
     readingsOfMetric: db.prepare<[string, string, number, number, number], ReadingRow>(
       `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND metric = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
-    ),
-    // From the oldest receipt on (received_at follows receipt order): no index on received_at to keep up.
-    pruneReadings: db.prepare<[number, number]>(
-      "DELETE FROM readings WHERE receipt IN (SELECT receipt FROM (SELECT receipt, received_at FROM readings ORDER BY receipt LIMIT ?) WHERE received_at < ?)",
     ),
   };
 }
@@ -91,7 +67,7 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private db: Db | undefined;
   private stmts: Statements | undefined;
-  private readonly writes = new SerialQueue();
+  private writer: SqliteWriter | undefined;
 
   constructor(options: SqliteStoreOptions | string) {
     const o = typeof options === "string" ? { path: options } : options;
@@ -108,14 +84,12 @@ export class SqliteStore implements Store {
       db = new Database(this.path, { timeout: this.busyTimeoutMs });
       const mode = db.pragma("journal_mode = WAL", { simple: true });
       if (!memory && mode !== "wal") throw new Error(`cannot switch ${this.path} to WAL mode (journal_mode is ${String(mode)})`);
-      db.pragma("synchronous = FULL");
-      db.pragma("foreign_keys = ON");
-      // After a checkpoint, a WAL grown by a large snapshot is truncated back to this size.
-      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      configure(db, memory);
       // Reads through a memory map: a snapshot of a few hundred MB is one overflow chain of 4 kB
       // pages, read ~3× faster mapped than page by page (measured at restart).
       if (!memory) db.pragma(`mmap_size = ${MMAP_BYTES}`);
       migrate(db);
+      this.writer = memory ? new InPlaceWriter(db) : await ThreadWriter.start(this.path, this.busyTimeoutMs);
       this.stmts = statements(db);
       this.db = db;
     } catch (err) {
@@ -126,11 +100,12 @@ export class SqliteStore implements Store {
 
   /** Waits for queued writes, checkpoints the WAL into the database file and closes it. */
   async close(): Promise<void> {
-    await this.writes.idle();
     const db = this.db;
     if (db === undefined) return;
     this.db = undefined;
     this.stmts = undefined;
+    await this.writer?.close();
+    this.writer = undefined;
     try {
       db.pragma("wal_checkpoint(TRUNCATE)");
     } finally {
@@ -140,25 +115,19 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.use("ping", (db) => db.prepare("SELECT 1").get());
+    // A writer thread that ended (it failed) is started again: the store answers once it can write.
+    if (this.writer !== undefined && !this.writer.alive) this.writer = await ThreadWriter.start(this.path, this.busyTimeoutMs);
   }
 
-  commit(batch: CommitBatch): Promise<void> {
-    return this.writes.run(() =>
-      this.use("commit", (db, s) => {
-        const rows = batchRows(batch);
-        db.transaction(() => {
-          const first = rows.journal[0];
-          if (first !== undefined) {
-            const last = s.lastPos.get()!.pos;
-            if (first.pos <= last) throw conflict(`position ${first.pos} is not after the last stored position ${last}`, { pos: first.pos, last });
-          }
-          for (const r of rows.journal) s.insJournal.run(r.pos, r.at, r.kind, r.body);
-          for (const r of rows.events) s.insEvent.run(r.seq, r.at, r.type, r.patient, r.alertId, r.body);
-          for (const r of rows.alerts) s.upAlert.run(r.id, r.patient, r.rule, r.state, r.updatedAt, r.body);
-          for (const r of rows.readings) s.insReading.run(r.patient, r.metric, r.time, r.value, r.triage, r.receivedAt, r.id, r.device);
-        }).immediate();
-      }),
-    );
+  async commit(batch: CommitBatch): Promise<void> {
+    const rows = (() => {
+      try {
+        return batchRows(batch);
+      } catch (err) {
+        throw storeError(err, "sqlite", "commit");
+      }
+    })();
+    await this.write({ op: "commit", rows });
   }
 
   async lastPosition(): Promise<number> {
@@ -177,30 +146,19 @@ export class SqliteStore implements Store {
    * milliseconds, not the whole snapshot for seconds). It counts once the last part is in.
    */
   async saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    const id = await this.writes.run(() =>
-      this.use("saveSnapshot", (_db, s) =>
-        Number(s.insSnapshot.run(snapshot.pos, snapshot.seq, snapshot.at, snapshot.kernel.byteLength, snapshot.state.byteLength).lastInsertRowid),
-      ),
-    );
+    const id = await this.write({ op: "saveSnapshot", step: "begin", pos: snapshot.pos, seq: snapshot.seq, at: snapshot.at, kernelLength: snapshot.kernel.byteLength, stateLength: snapshot.state.byteLength });
     try {
       const parts = snapshotParts(snapshot.kernel, snapshot.state);
       for (const [i, part] of parts.entries()) {
-        // Synchronous writes would otherwise run back to back in one microtask chain: let the event loop in.
+        // Each part is copied to the writer as it is posted: one at a time, letting the event loop in.
         await new Promise((resolve) => setImmediate(resolve));
-        await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.insPart.run(id, i, part)));
+        await this.write({ op: "saveSnapshot", step: "part", id, part: i, bytes: part });
       }
-      await this.writes.run(() =>
-        this.use("saveSnapshot", (db, s) => {
-          db.transaction(() => {
-            s.completeSnapshot.run(id);
-            s.pruneSnapshots.run(KEEP_SNAPSHOTS);
-          }).immediate();
-        }),
-      );
+      await this.write({ op: "saveSnapshot", step: "complete", id, keep: KEEP_SNAPSHOTS });
     } catch (err) {
       // A failed save (disk full) must not leave its parts behind to fill the disk further; if
       // even this fails, the next complete save prunes them.
-      await this.writes.run(() => this.use("saveSnapshot", (_db, s) => s.dropIncomplete.run(id))).catch(() => undefined);
+      await this.write({ op: "saveSnapshot", step: "drop", id }).catch(() => undefined);
       throw err;
     }
   }
@@ -224,7 +182,7 @@ export class SqliteStore implements Store {
   }
 
   pruneEvents(before: number): Promise<number> {
-    return this.writes.run(() => this.use("pruneEvents", (_db, s) => s.pruneEvents.run(before).changes));
+    return this.write({ op: "pruneEvents", before });
   }
 
   async alert(id: string): Promise<Alert | undefined> {
@@ -253,7 +211,7 @@ export class SqliteStore implements Store {
   async pruneReadings(before: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.writes.run(() => this.use("pruneReadings", (_db, s) => s.pruneReadings.run(PRUNE_ROWS, before).changes));
+      const n = await this.write({ op: "pruneReadings", before, rows: PRUNE_ROWS });
       total += n;
       if (n < PRUNE_ROWS) return total;
       await new Promise((resolve) => setImmediate(resolve));
@@ -275,6 +233,12 @@ export class SqliteStore implements Store {
       synchronous: Number(db.pragma("synchronous", { simple: true })),
       foreignKeys: Number(db.pragma("foreign_keys", { simple: true })),
     }));
+  }
+
+  private write(w: Write): Promise<number> {
+    const writer = this.writer;
+    if (writer === undefined) return Promise.reject(new VarselError("store_unavailable", `sqlite store is not open (${w.op})`));
+    return writer.run(w);
   }
 
   private use<T>(op: string, fn: (db: Db, s: Statements) => T): T {

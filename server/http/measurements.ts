@@ -8,8 +8,8 @@ import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { mediaType, readBody } from "./respond.js";
 
-const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
-const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
+export const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
+export const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
 
 /** Who sends: the token's `sub` (its share of the admission bound), its teams (undefined: any patient) and the channel. */
 export interface Sender {

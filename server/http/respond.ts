@@ -3,8 +3,8 @@ import { errorBody, statusOf, VarselError, type ErrorCode } from "../../engine/e
 import { decode, encode, type Format } from "../codec.js";
 import type { HttpRequest, HttpResponse } from "../transport/types.js";
 
-const JSON_TYPE = "application/json";
-const MSGPACK_TYPE = "application/msgpack";
+export const JSON_TYPE = "application/json";
+export const MSGPACK_TYPE = "application/msgpack";
 
 /** A JSON answer (or MessagePack when the client asked for it with Accept). */
 export function reply(req: HttpRequest, status: number, value: unknown): HttpResponse {

@@ -7,6 +7,7 @@ export type RouteHandler = (req: HttpRequest, params: Record<string, string>) =>
 
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: RouteHandler;
 }
@@ -16,8 +17,13 @@ export class Router {
 
   /** Adds a route; path segments starting with ":" capture a (percent-decoded) parameter. */
   on(method: string, pattern: string, handler: RouteHandler): this {
-    this.routes.push({ method, parts: pattern.split("/").filter(Boolean), handler });
+    this.routes.push({ method, pattern, parts: pattern.split("/").filter(Boolean), handler });
     return this;
+  }
+
+  /** Every route as "METHOD /pattern", in the order added (the OpenAPI document is checked against it). */
+  list(): string[] {
+    return this.routes.map((r) => `${r.method} ${r.pattern}`);
   }
 
   /**

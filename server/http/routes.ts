@@ -14,9 +14,13 @@ import type { HttpRequest } from "../transport/types.js";
 import { boardAsset, boardPage } from "./board.js";
 import { devToken } from "./dev-token.js";
 import { ingestBody } from "./measurements.js";
+import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
-import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, SilenceBody, validate } from "./schemas.js";
+import { ALERT_STATES, LEVELS, PRIORITIES } from "./answers.js";
+import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
 export function buildRouter(ctx: AppContext): Router {
   const who = async (req: HttpRequest): Promise<Principal> => {
@@ -60,16 +64,18 @@ export function buildRouter(ctx: AppContext): Router {
     return id as ProgrammeId;
   };
 
+  const openapi = JSON.stringify(openApiDocument());
   const router = new Router()
     // The clinician's board (board/, built into build/board/).
     .on("GET", "/", () => boardPage())
     .on("GET", "/board/:file", (_req, { file }) => boardAsset(file))
-    .on("GET", "/healthz", () => ({ status: 200, body: "ok" }))
-    .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, body: "ready" } : { status: 503, body: "not ready" }))
+    .on("GET", "/healthz", () => ({ status: 200, headers: TEXT, body: "ok" }))
+    .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, headers: TEXT, body: "ready" } : { status: 503, headers: TEXT, body: "not ready" }))
     .on("GET", "/metrics", async () => {
       const { contentType, body } = await ctx.metrics.exposition();
       return { status: 200, headers: { "content-type": contentType }, body };
     })
+    .on("GET", "/openapi.json", () => ({ status: 200, headers: { "content-type": "application/json" }, body: openapi }))
 
     .on("POST", "/v1/measurements", async (req) => {
       const p = await who(req);
@@ -168,11 +174,11 @@ export function buildRouter(ctx: AppContext): Router {
         seePatient(p, patient);
         query.patient = patient;
       }
-      const state = oneOf(q.getAll("state"), ["firing", "cleared_awaiting_ack", "resolved"], "state");
+      const state = oneOf(q.getAll("state"), ALERT_STATES, "state");
       if (state.length > 0) query.state = state as AlertQuery["state"];
-      const severity = oneOf([...q.getAll("severity"), ...q.getAll("priority")], ["high", "medium", "low"], "severity");
+      const severity = oneOf([...q.getAll("severity"), ...q.getAll("priority")], PRIORITIES, "severity");
       if (severity.length > 0) query.priority = severity as AlertQuery["priority"];
-      const level = oneOf(q.getAll("level"), ["yellow", "red"], "level");
+      const level = oneOf(q.getAll("level"), LEVELS, "level");
       if (level.length > 0) query.level = level as AlertQuery["level"];
       const since = q.get("since");
       if (since !== null) query.since = timeParam(since, "since");
@@ -227,13 +233,23 @@ export function buildRouter(ctx: AppContext): Router {
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
     });
-  // Only with a generated development secret: absent (404) whenever a secret or JWKS is configured.
-  if (ctx.devSignIn) router.on("GET", "/v1/dev/token", (req) => devToken(ctx, req));
+  // Development sign-in: only with a generated development secret; otherwise answered exactly as
+  // an unknown path (a route table that does not depend on the mode keeps one OpenAPI document).
+  router.on("GET", "/v1/dev/token", (req) => {
+    if (!ctx.devSignIn) throw new VarselError("not_found", "no such path");
+    return devToken(ctx, req);
+  });
+  // The document is built from server/http/openapi.ts's route table: a route missing there (or
+  // there but not served) is a bug caught at the first start, never a silently wrong document.
+  const { undocumented, unserved } = undocumentedRoutes(router.list());
+  if (undocumented.length + unserved.length > 0) {
+    throw new Error(`server/http/openapi.ts and the routes disagree: not documented ${JSON.stringify(undocumented)}, not served ${JSON.stringify(unserved)}`);
+  }
   return router;
 }
 
 /** Query values from a closed list; anything else is invalid_field (never a silent empty answer). */
-function oneOf(values: string[], allowed: string[], name: string): string[] {
+function oneOf(values: string[], allowed: readonly string[], name: string): string[] {
   const bad = values.filter((v) => !allowed.includes(v));
   if (bad.length > 0) throw new VarselError("invalid_field", `${name} must be one of ${allowed.join(", ")}`, { [name]: bad });
   return values;
@@ -247,13 +263,10 @@ function timeParam(value: string | number, name: string): number {
 }
 
 /** Readings per answer: `limit`, default 1 000, at most 10 000. */
-const READINGS_DEFAULT = 1_000;
-const READINGS_MAX = 10_000;
-
 function limitParam(value: string | null): number {
-  if (value === null) return READINGS_DEFAULT;
+  if (value === null) return READINGS_LIMIT.default;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= READINGS_MAX)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_MAX}`, { limit: value });
+  if (!(n >= 1 && n <= READINGS_LIMIT.max)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_LIMIT.max}`, { limit: value });
   return n;
 }
 

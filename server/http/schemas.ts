@@ -28,8 +28,11 @@ export const PatientBody = Type.Object(
   { additionalProperties: false },
 );
 
-const RuleShape = Type.Object({ id: Text(64), kind: Text(16) }, { additionalProperties: true });
-const RemoveShape = Type.Object({ id: Text(64), remove: Type.Literal(true) }, { additionalProperties: false });
+export const RuleShape = Type.Object(
+  { id: Text(64), kind: Text(16) },
+  { additionalProperties: true, description: "A rule definition (docs/kernel.md): the fields of its kind are checked by the rule compiler (invalid_threshold)." },
+);
+export const RemoveShape = Type.Object({ id: Text(64), remove: Type.Literal(true) }, { additionalProperties: false, description: "Removes the programme's rule of this id for the patient." });
 
 export const PatientThresholdsBody = Type.Object(
   { reason: Text(1000), rules: Type.Array(Type.Union([RemoveShape, RuleShape]), { maxItems: 100 }) },
@@ -52,6 +55,35 @@ export const SilenceBody = Type.Object(
     reason: Text(1000),
   },
   { additionalProperties: false },
+);
+
+/** `limit` of GET /v1/patients/:id/readings: readings per answer. */
+export const READINGS_LIMIT = { default: 1_000, max: 10_000 } as const;
+
+// Documentation only: ingest bodies are judged item by item by engine/ingest (each refusal with
+// its own code and index), not by these schemas; the OpenAPI document shows them.
+
+/** One plain reading (docs/http.md, Readings). */
+export const ReadingInput = Type.Object(
+  {
+    patient: Text(),
+    metric: Type.String({ description: 'A metric key ("spo2"), "system|code" or a bare code ("59408-5", "NPU03011").' }),
+    value: Type.Union([Type.Number(), Type.String()], { description: "A finite number or a plain decimal string." }),
+    unit: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "UCUM; omitted = the metric's canonical unit." })),
+    time: Type.Union([Type.Integer(), Type.String()], { description: "Epoch ms, or ISO 8601 with Z or an offset; MessagePack timestamps too." }),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Measurement id: a repeat of (patient, metric, id) is a duplicate, not evaluated again." })),
+    device: Type.Optional(Text()),
+  },
+  { description: "Validated per item: a bad item is listed in `rejected` with its index and code; unknown fields are dropped." },
+);
+
+/** `POST /v1/measurements` with a JSON or MessagePack body. */
+export const MeasurementsBody = Type.Union([Type.Array(ReadingInput, { maxItems: 10_000 }), Type.Object({ readings: Type.Array(ReadingInput, { maxItems: 10_000 }) })]);
+
+/** `POST /v1/measurements` with a FHIR body. */
+export const FhirBody = Type.Object(
+  { resourceType: Type.Union([Type.Literal("Observation"), Type.Literal("Bundle")]) },
+  { additionalProperties: true, description: "A FHIR R4 Observation, or a Bundle of Observations (mapping: docs/http.md, FHIR Observations)." },
 );
 
 const compiled = new Map<TSchema, ReturnType<typeof TypeCompiler.Compile>>();

@@ -19,9 +19,10 @@ export interface ChildServer {
  * reconnect to the same address). Such a server must have been started on an explicit port
  * (`freePort()`) or run the ws transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js cannot
  * bind a port it had been given for port 0 again while its killed connections are in TIME_WAIT.
+ * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
+  const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
     cwd: ROOT,
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],

@@ -1,0 +1,145 @@
+// Where the SQLite store's writes run: on a worker thread with its own connection (a file), so
+// the event loop goes on reading sockets while a commit inserts and fsyncs (issue 11: a
+// commit on the event loop held every other client for its whole duration); or in place, in
+// order, for an in-memory database that no second connection can open.
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type Database from "better-sqlite3";
+import { VarselError, type ErrorCode } from "../errors.js";
+import { SerialQueue, storeError } from "./codec.js";
+import { runWrite, writeStatements, type Write } from "./sqlite-writes.js";
+
+export interface SqliteWriter {
+  /** Runs a write after every earlier one; resolves with its result (see runWrite). */
+  run(write: Write): Promise<number>;
+  /** Waits for the writes already posted, then releases the writer. */
+  close(): Promise<void>;
+  /** False once the writer can take no more writes (its thread ended). */
+  readonly alive: boolean;
+}
+
+export class InPlaceWriter implements SqliteWriter {
+  readonly alive = true;
+  private readonly queue = new SerialQueue();
+  private readonly s: ReturnType<typeof writeStatements>;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = writeStatements(db);
+  }
+
+  run(write: Write): Promise<number> {
+    return this.queue.run(() => {
+      try {
+        return runWrite(this.db, this.s, write);
+      } catch (err) {
+        throw storeError(err, "sqlite", write.op);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.idle();
+  }
+}
+
+/** tsx's ESM loader API, found from this file (not from the working directory). */
+function tsxApi(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/index\.cjs$/, "index.mjs")).href;
+}
+
+type Answer = { id: number; result?: number; error?: { code: ErrorCode; message: string; details: unknown } };
+
+/**
+ * The process's one writer thread, started on first use (a thread per store made each open
+ * cost a thread and a loader: a thousand stores in a property test took minutes). It keeps the
+ * process alive only while an answer is awaited. If it ends, what waits is refused and the next
+ * request starts a new one.
+ */
+class WriterThread {
+  private static current: WriterThread | undefined;
+  /** Bumped each time a thread is started: a store's connection belongs to one generation. */
+  static generation = 0;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (n: number) => void; reject: (err: unknown) => void }>();
+
+  private constructor(private readonly worker: Worker, readonly generation: number) {
+    worker.unref();
+    worker.on("message", (m: Answer) => {
+      const w = this.waiting.get(m.id);
+      if (w === undefined) return;
+      this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
+      if (m.error !== undefined) w.reject(new VarselError(m.error.code, m.error.message, m.error.details));
+      else w.resolve(m.result ?? 0);
+    });
+    const fail = (why: string) => {
+      if (WriterThread.current === this) WriterThread.current = undefined;
+      const err = new VarselError("store_unavailable", `sqlite store: the writer thread ${why}`, { store: "sqlite" });
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    };
+    worker.on("error", (err) => fail(`failed: ${err.message}`));
+    worker.on("exit", (code) => fail(`exited (${code})`));
+  }
+
+  static get(): WriterThread {
+    if (WriterThread.current === undefined) {
+      // Under tsx (sources, tests) the thread registers the TypeScript loader before loading its
+      // entry (a worker's `--import` is not applied to its entry on Node 20); compiled output needs none.
+      const ts = import.meta.url.endsWith(".ts");
+      const entry = new URL(`./sqlite-writer-thread.${ts ? "ts" : "js"}`, import.meta.url);
+      const worker = ts
+        ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true })
+        : new Worker(entry);
+      WriterThread.current = new WriterThread(worker, ++WriterThread.generation);
+    }
+    return WriterThread.current;
+  }
+
+  static alive(generation: number): boolean {
+    return WriterThread.current?.generation === generation;
+  }
+
+  request(message: Record<string, unknown>): Promise<number> {
+    const id = this.nextId++;
+    return new Promise<number>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, ...message });
+    });
+  }
+}
+
+/** One store's connection on the writer thread. */
+export class ThreadWriter implements SqliteWriter {
+  private closed = false;
+
+  private constructor(
+    private readonly thread: WriterThread,
+    private readonly conn: number,
+  ) {}
+
+  /** Opens the store's connection on the writer thread (the file exists and is migrated). */
+  static async start(path: string, busyTimeoutMs: number): Promise<ThreadWriter> {
+    const thread = WriterThread.get();
+    const conn = await thread.request({ open: { path, busyTimeoutMs } });
+    return new ThreadWriter(thread, conn);
+  }
+
+  get alive(): boolean {
+    return !this.closed && WriterThread.alive(this.thread.generation);
+  }
+
+  run(write: Write): Promise<number> {
+    if (!this.alive) return Promise.reject(new VarselError("store_unavailable", `sqlite store: no writer (${this.closed ? "closed" : "the writer thread ended"})`, { store: "sqlite" }));
+    return this.thread.request({ conn: this.conn, write });
+  }
+
+  /** Waits for the writes already posted (the thread answers in order), then closes the connection. */
+  async close(): Promise<void> {
+    if (!this.alive) return;
+    this.closed = true;
+    await this.thread.request({ close: this.conn }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,226 @@
+// Shapes of the HTTP answers (TypeBox), for the OpenAPI document (server/http/openapi.ts).
+// Nothing validates answers at run time; test/contracts.test.ts checks real answers against the
+// document, so these cannot drift from what the server sends. Extra fields are allowed: a client
+// must ignore fields it does not know (docs/websocket.md says the same of socket messages).
+import { Type, type TSchema } from "@sinclair/typebox";
+import { ERRORS } from "../../engine/errors.js";
+import { RoutingEntrySchema, RuleShape, RemoveShape } from "./schemas.js";
+
+const Str = Type.String();
+const Strings = Type.Array(Type.String());
+const Enum = (values: readonly string[], description?: string) => Type.Union(values.map((v) => Type.Literal(v)), description === undefined ? {} : { description });
+
+/** Alert states, priorities and levels: the answers' values and the filters of GET /v1/alerts. */
+export const ALERT_STATES = ["firing", "cleared_awaiting_ack", "resolved"] as const;
+export const PRIORITIES = ["high", "medium", "low"] as const;
+export const LEVELS = ["yellow", "red"] as const;
+
+export const EpochMs = Type.Number({ description: "Milliseconds since the Unix epoch (UTC)." });
+export const Seq = Type.Integer({ minimum: 0, description: "Event number: global, strictly increasing, no gaps (0 before the first event)." });
+
+export const ErrorCode = Type.Union(
+  Object.keys(ERRORS).map((code) => Type.Literal(code)),
+  { description: "A code from the catalogue in engine/errors.ts; docs/http.md lists each with its HTTP status." },
+);
+
+export const ErrorAnswer = Type.Object(
+  { code: ErrorCode, message: Type.String({ description: "For people; may change." }), details: Type.Optional(Type.Unknown({ description: "Code-specific." })) },
+  { description: "Every error answer (always JSON)." },
+);
+
+// ---------------------------------------------------------------- ingest
+
+const IndexedId = Type.Object({ index: Type.Integer(), id: Str });
+export const BatchRejection = Type.Object({
+  index: Type.Integer({ description: "Position in the readings, or the FHIR Bundle entry index (0 for a single Observation)." }),
+  code: ErrorCode,
+  message: Str,
+});
+const Triage = Enum(["not_triaged", "N", "L", "H", "LL", "HH", "reference_needed", "out_of_order", "duplicate"], "Triage of one reading; not_triaged = no thresholds for this metric (never green).");
+
+export const IngestAnswer = Type.Object(
+  {
+    accepted: Type.Integer({ minimum: 0, description: "Readings evaluated now." }),
+    duplicates: Type.Array(IndexedId, { description: "Measurement ids already received: acknowledged again, not evaluated again." }),
+    rejected: Type.Array(BatchRejection),
+    invalidated: Type.Array(IndexedId, { description: "FHIR Observations with status cancelled / entered-in-error." }),
+    readings: Type.Array(Type.Object({ index: Type.Integer(), metric: Str, triage: Triage }), { description: "Every evaluated reading, in evaluation order." }),
+    transitions: Type.Integer({ minimum: 0, description: "Alert transitions this batch caused." }),
+  },
+  { description: "What became of each item of an ingest request." },
+);
+
+// ---------------------------------------------------------------- patients and thresholds
+
+export const Patient = Type.Object({
+  id: Str,
+  programme: Type.Optional(Enum(["telekol", "telehjerte", "cgm", "niv"])),
+  careTeams: Type.Array(RoutingEntrySchema, { description: "The care chain in order; its teams decide who may see the patient." }),
+  paused: Type.Boolean(),
+  references: Type.Record(Type.String(), Type.Number(), { description: "Clinician reference values for baseline rules, by metric key." }),
+  updatedAt: EpochMs,
+});
+
+const RuleOverride = Type.Union([RemoveShape, RuleShape]);
+export const ThresholdVersion = Type.Object({
+  version: Type.Integer({ minimum: 1 }),
+  author: Str,
+  at: EpochMs,
+  reason: Str,
+  rules: Type.Array(RuleOverride, { description: "Programme sets: the full rule list; patient sets: the overrides." }),
+});
+
+export const PatientThresholdsWritten = Type.Object({
+  version: Type.Integer({ minimum: 1 }),
+  thresholdVersion: Type.String({ description: 'The version that now judges the patient, e.g. "telekol:v0/patient:v1".' }),
+});
+export const PatientThresholds = Type.Object({
+  thresholdVersion: Str,
+  programme: Type.Union([Str, Type.Null()]),
+  overrides: Type.Array(RuleOverride),
+  effective: Type.Array(RuleShape, { description: "The rules that judge the patient now." }),
+  history: Type.Array(ThresholdVersion),
+});
+export const ProgrammeThresholdsWritten = Type.Object({ version: Type.Integer({ minimum: 1 }) });
+export const ProgrammeThresholds = Type.Object({
+  programme: Str,
+  version: Type.Integer({ minimum: 0, description: "0 while the built-in defaults apply." }),
+  rules: Type.Array(RuleShape),
+  history: Type.Array(ThresholdVersion),
+});
+
+export const StoredReadings = Type.Object({
+  readings: Type.Array(
+    Type.Object({
+      patient: Str,
+      metric: Str,
+      time: EpochMs,
+      value: Type.Number({ description: "In the metric's canonical unit." }),
+      unit: Str,
+      triage: Triage,
+      receivedAt: EpochMs,
+      id: Type.Optional(Str),
+      device: Type.Optional(Str),
+    }),
+  ),
+});
+
+// ---------------------------------------------------------------- alerts and silences
+
+const Level = Enum(LEVELS);
+const Limits = Type.Object({ redLow: Type.Optional(Type.Number()), yellowLow: Type.Optional(Type.Number()), yellowHigh: Type.Optional(Type.Number()), redHigh: Type.Optional(Type.Number()) });
+const MissingLimits = Type.Object({ stale: Type.Optional(Type.Object({})), daily: Type.Optional(Type.Object({})) });
+const TriggerReading = Type.Object({
+  time: EpochMs,
+  value: Type.Union([Type.Number(), Type.Null()]),
+  transition: Enum(["raise", "upgrade", "downgrade", "resolve"]),
+  readingValue: Type.Optional(Type.Number()),
+  measurementId: Type.Optional(Str),
+  index: Type.Optional(Type.Integer()),
+  withdrawn: Type.Optional(Type.Literal(true)),
+});
+export const SilenceRef = Type.Object({ id: Str, until: EpochMs, reason: Str, author: Str });
+
+export const Alert = Type.Object(
+  {
+    id: Str,
+    patient: Str,
+    rule: Str,
+    ruleKind: Enum(["band", "baseline", "delta", "rate", "missing", "score", "unknown"]),
+    metric: Str,
+    state: Enum(ALERT_STATES),
+    level: Level,
+    priority: Enum(PRIORITIES),
+    interpretation: Enum(["N", "L", "H", "LL", "HH"]),
+    direction: Enum(["low", "high", "none"]),
+    peakLevel: Level,
+    latching: Type.Boolean(),
+    openedAt: EpochMs,
+    conditionSince: EpochMs,
+    updatedAt: EpochMs,
+    clearedAt: Type.Optional(EpochMs),
+    resolvedAt: Type.Optional(EpochMs),
+    resolution: Type.Optional(Enum(["condition_cleared", "acknowledged", "rule_removed"])),
+    ack: Type.Optional(Type.Object({ by: Str, at: EpochMs, note: Type.Optional(Str) })),
+    silencedBy: Type.Array(SilenceRef),
+    inhibitedBy: Type.Optional(Type.Object({ alert: Str, rule: Str, reason: Enum(["stale_data", "higher_severity"]) })),
+    routedTo: Type.Union([Type.Object({ team: Str, role: Enum(["hospital", "municipality", "gp"]), entry: Type.Integer() }), Type.Null()]),
+    escalation: Type.Object({ step: Type.Integer(), nextAt: Type.Optional(EpochMs), done: Type.Boolean(), notified: Strings }),
+    teams: Strings,
+    why: Type.Object({
+      thresholdVersion: Type.Union([Str, Type.Number(), Type.Null()]),
+      limits: Type.Union([Limits, MissingLimits, Type.Null()]),
+      readings: Type.Array(TriggerReading),
+      missingParameters: Type.Optional(Strings),
+    }),
+  },
+  { description: "One alert per (patient, rule) while open (fields as in docs/asyncapi.yaml's Alert)." },
+);
+
+export const AlertList = Type.Object({
+  alerts: Type.Array(Alert),
+  seq: Type.Integer({ minimum: 0, description: "The last durable event: resume the WebSocket from it with subscribe's resumeFrom." }),
+});
+
+export const AlertHistory = Type.Object({
+  alert: Alert,
+  events: Type.Array(
+    Type.Object({
+      seq: Seq,
+      at: EpochMs,
+      type: Enum(["raised", "updated", "acknowledged", "resolved", "silenced", "unsilenced", "inhibited", "uninhibited", "escalated"]),
+      patient: Str,
+      teams: Strings,
+      alert: Alert,
+    }),
+    { description: "Every event of the alert, oldest first, as pushed on the WebSocket." },
+  ),
+});
+
+export const Silence = Type.Object({
+  id: Str,
+  patient: Type.Optional(Type.String({ description: "Absent: the rule for every patient (admins only)." })),
+  rule: Type.Optional(Type.String({ description: "Absent: every rule of the patient." })),
+  until: EpochMs,
+  reason: Str,
+  author: Str,
+  createdAt: EpochMs,
+  state: Enum(["active", "expired", "removed"]),
+  removedBy: Type.Optional(Str),
+  endedAt: Type.Optional(EpochMs),
+});
+export const SilenceList = Type.Object({ silences: Type.Array(Silence) });
+
+export const DevToken = Type.Object(
+  {
+    token: Type.String({ description: "A clinician JWT signed with the development secret (15 minutes)" }),
+    sub: Str,
+    role: Type.Literal("clinician"),
+    teams: Strings,
+    expiresAt: EpochMs,
+  },
+  { description: "A development sign-in (dev mode only)" },
+);
+
+export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0") }, { additionalProperties: true, description: "An OpenAPI 3.1 document" });
+
+/** The answers named in the document's components, by name. */
+export const NAMED_ANSWERS: Record<string, TSchema> = {
+  ErrorCode,
+  Error: ErrorAnswer,
+  BatchRejection,
+  IngestAnswer,
+  Patient,
+  ThresholdVersion,
+  PatientThresholds,
+  PatientThresholdsWritten,
+  ProgrammeThresholds,
+  ProgrammeThresholdsWritten,
+  StoredReadings,
+  SilenceRef,
+  Alert,
+  AlertList,
+  AlertHistory,
+  Silence,
+  SilenceList,
+};

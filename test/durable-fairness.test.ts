@@ -1,0 +1,100 @@
+// One sender's flood cannot stand in front of another's reading: commands wait in a queue and
+// each group is taken round-robin across senders, bounded in readings (fair-queue.ts), on a real
+// SQLite store. A command is checked again when its turn comes: refused then, it changes nothing.
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_GROUP_READINGS, DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { FairQueue } from "../engine/durable/fair-queue.js";
+import type { CommitBatch } from "../engine/store/store.js";
+import { STORES } from "./support/durable-stores.js";
+import { readingsCommand } from "./support/ingest.js";
+
+const T0 = Date.UTC(2026, 11, 5, 8, 0, 0);
+const careTeams = [{ team: "t", role: "hospital" as const }];
+
+describe("FairQueue", () => {
+  it("takes one command per sender per turn, in arrival order within a sender, up to the weight bound", () => {
+    const q = new FairQueue<string>();
+    for (let i = 0; i < 5; i++) q.push("flood", `f${i}`);
+    q.push("by", "b0");
+    q.push("by", "b1");
+    q.push("", "tick");
+    expect(q.take(() => 1, 4)).toEqual(["f0", "b0", "tick", "f1"]);
+    // The next group starts where this one stopped: "by" had fewer turns than "flood".
+    expect(q.take(() => 1, 3)).toEqual(["b1", "f2", "f3"]);
+    expect(q.length).toBe(1);
+    expect(q.drain()).toEqual(["f4"]);
+    expect(q.length).toBe(0);
+    expect(q.take(() => 1, 3)).toEqual([]);
+  });
+
+  it("takes at least one command however heavy, and keeps a never-empty lane's order across compactions", () => {
+    const q = new FairQueue<number>();
+    q.push("big", 1);
+    expect(q.take(() => 1e9, 10)).toEqual([1]);
+    let next = 0;
+    const seen: number[] = [];
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 100; i++) q.push("steady", next++);
+      seen.push(...q.take(() => 1, 90));
+    }
+    seen.push(...q.drain());
+    expect(seen).toEqual(Array.from({ length: next }, (_, i) => i));
+  });
+});
+
+describe.each(STORES)("fair groups on %s", (_name, factory) => {
+  afterEach(() => factory.cleanup());
+
+  it("a bystander's reading is in the first group however many readings a flood queued ahead of it; groups stay bounded", async () => {
+    const store = await factory.create();
+    const groups: CommitBatch[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = (batch) => (groups.push(batch), commit(batch));
+    const d = await DurablePipeline.open({ store, now: () => T0, snapshotEveryMs: 1e12 });
+    try {
+      for (const id of ["flood-p", "by-p"]) await d.execute({ kind: "patient", id, input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+      groups.length = 0;
+      const flood = Array.from({ length: 20 }, (_, k) =>
+        d.execute(readingsCommand(Array.from({ length: 1000 }, (_, i) => ({ patient: "flood-p", metric: "pulse", value: 70, time: T0 - 3_600_000 + k * 1000 + i, id: `f${k}-${i}` })), T0), { sender: "flood-gw" }),
+      );
+      const bystander = d.execute(readingsCommand([{ patient: "by-p", metric: "pulse", value: 70, time: T0 - 1, id: "by-1" }], T0), { sender: "by-gw" });
+      const answers = await Promise.all([...flood, bystander]);
+      expect(answers.every((a) => (a as { accepted: number }).accepted > 0)).toBe(true);
+
+      const patientsOf = (b: CommitBatch) => b.entries.map((e) => (e.command.kind === "ingest" ? e.command.batch.readings[0].patient : e.command.kind));
+      expect(patientsOf(groups[0])).toContain("by-p");
+      for (const g of groups) {
+        const readings = g.entries.reduce((n, e) => n + (e.command.kind === "ingest" ? e.command.batch.readings.length : 0), 0);
+        expect(readings).toBeLessThan(DEFAULT_GROUP_READINGS + 1000); // the bound, overshot by at most one command
+      }
+      expect(groups.length).toBeGreaterThan(1);
+      // The flood's own batches were applied in the order it sent them.
+      const floodOrder = groups.flatMap((g) => g.entries).filter((e) => e.command.kind === "ingest" && e.command.batch.readings[0].patient === "flood-p");
+      expect(floodOrder.map((e) => (e.command.kind === "ingest" ? e.command.batch.readings[0].id : ""))).toEqual(Array.from({ length: 20 }, (_, k) => `f${k}-0`));
+      expect(d.uncommitted()).toEqual({ readings: 0, bytes: 0 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("a command that passed its check on arrival but is refused at its turn changes nothing and is not journaled", async () => {
+    const store = await factory.create();
+    const d = await DurablePipeline.open({ store, now: () => T0, snapshotEveryMs: 1e12 });
+    try {
+      await d.execute({ kind: "patient", id: "p", input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+      const silence = await d.execute({ kind: "silence_add", patient: "p", rule: "pulse-band", until: T0 + 3_600_000, reason: "checked by phone", author: "nurse" });
+      const before = d.position();
+      // Both pass the check now; the second finds the silence already gone when its turn comes.
+      const first = d.execute({ kind: "silence_remove", id: silence.id, by: "nurse" });
+      const second = d.execute({ kind: "silence_remove", id: silence.id, by: "nurse" });
+      const [a, b] = await Promise.allSettled([first, second]);
+      expect(a).toMatchObject({ status: "fulfilled", value: { id: silence.id } });
+      expect(b).toMatchObject({ status: "rejected", reason: { code: "silence_ended" } });
+      expect(d.position()).toBe(before + 1);
+      const journal = await store.readJournal(before, 10);
+      expect(journal.map((e) => e.command.kind)).toEqual(["silence_remove"]);
+    } finally {
+      await d.close();
+    }
+  });
+});
