@@ -1,6 +1,6 @@
 // Development sign-in: a short-lived clinician token without pasting one, for `npm start` in dev
-// mode only (a generated development secret, announced as NOT FOR PATIENT DATA). The route is
-// not registered otherwise (404), and it answers only callers on this machine.
+// mode only (a generated development secret, announced as NOT FOR PATIENT DATA); routes.ts
+// answers 404 "no such path" otherwise. It answers only callers on this machine.
 import { VarselError } from "../../engine/errors.js";
 import { MAX_TEXT_LENGTH } from "../../engine/ingest/normalize.js";
 import { textProblem } from "../../engine/ingest/text.js";
