@@ -71,9 +71,10 @@ interface Child {
 }
 
 async function startChild(database: string, transport: string): Promise<Child> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--port", "0", "--database", database, "--transport", transport], {
+  const proc = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--port", "0", "--database", database, "--transport", transport], {
     cwd: SERVER_ROOT,
-    env: { ...process.env, VARSEL_JWT_SECRET: SECRET, VARSEL_TRANSPORT: transport, LOG_LEVEL: "warn" },
+    // info: the address is an info line ("varsel listening").
+    env: { ...process.env, VARSEL_JWT_SECRET: SECRET, VARSEL_TRANSPORT: transport, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const child: Child = { proc, port: 0, exited: new Promise((resolve) => proc.once("exit", resolve)), errorLogs: 0, tail: "" };
@@ -85,7 +86,7 @@ async function startChild(database: string, transport: string): Promise<Child> {
   proc.stdout!.on("data", onData);
   proc.stderr!.on("data", onData);
   for (let i = 0; i < 400; i++) {
-    const m = /varsel on http:\/\/127\.0\.0\.1:(\d+) \((\w+)\)/.exec(child.tail);
+    const m = /"port":(\d+),"transport":"(\w+)"[^\n]*"msg":"varsel listening"/.exec(child.tail);
     if (m) {
       if (m[2] !== transport) throw new Error(`asked for transport ${transport}, server runs ${m[2]}`);
       child.port = Number(m[1]);

@@ -13,6 +13,7 @@ import { Cors } from "./http/cors.js";
 import { buildRouter } from "./http/routes.js";
 import { replyError } from "./http/respond.js";
 import { Metrics } from "./metrics.js";
+import { logRefusals, observeDurable } from "./observe.js";
 import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
 import { Hub } from "./ws/hub.js";
@@ -43,6 +44,11 @@ export interface ServerOptions {
   backlog?: Partial<BacklogLimits>;
 }
 
+/** A host as it goes in a URL (IPv6 addresses in brackets). */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 export class VarselServer {
   readonly durable: DurablePipeline;
   readonly metrics: Metrics;
@@ -68,6 +74,7 @@ export class VarselServer {
       backlog: options.backlog,
       pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
       onError: (err, what) => logger.error({ err, what }, "durability"),
+      onReport: observeDurable(logger, metrics),
     });
     return new VarselServer({ ...options, metrics, logger, durable });
   }
@@ -79,7 +86,7 @@ export class VarselServer {
     this.durable =
       options.durable ??
       DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
-    this.auth = new Auth(options.auth);
+    this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {
       durable,
@@ -130,7 +137,7 @@ export class VarselServer {
     const actual = await this.transport.listen(port, host);
     const tickMs = this.options.tickMs ?? 1000;
     if (tickMs > 0) this.ticker = setInterval(() => void this.tick(), tickMs);
-    this.ctx.logger.info({ port: actual, transport: this.transport.kind }, "varsel listening");
+    this.ctx.logger.info({ host, port: actual, transport: this.transport.kind, url: `http://${urlHost(host)}:${actual}` }, "varsel listening");
     return actual;
   }
 

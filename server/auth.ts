@@ -31,17 +31,16 @@ export interface AuthOptions {
 /** Verified tokens remembered (a handshake storm of one gateway's sockets verifies once). */
 const VERIFIED_CACHE = 4096;
 
-/** The `iss` / `aud` a token must carry, from VARSEL_JWT_ISSUER / VARSEL_JWT_AUDIENCE (unset or empty: not checked). */
-export function claimChecksFromEnv(env: NodeJS.ProcessEnv): Pick<AuthOptions, "issuer" | "audience"> {
-  return { issuer: env.VARSEL_JWT_ISSUER || undefined, audience: env.VARSEL_JWT_AUDIENCE || undefined };
-}
-
 export class Auth {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   /** token → its principal, until the token expires; cleared whole when full (simple, bounded). */
   private readonly verified = new Map<string, Principal>();
 
-  constructor(private readonly options: AuthOptions) {
+  /** `onRefused`: told why a token was refused (never the token), for the log. */
+  constructor(
+    private readonly options: AuthOptions,
+    private readonly onRefused?: (reason: string) => void,
+  ) {
     if (options.jwksFile !== undefined) this.key = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")));
     else if (options.secret !== undefined && options.secret.length >= 32) this.key = new TextEncoder().encode(options.secret);
     else throw new Error("auth needs a JWKS file or an HS256 secret of at least 32 characters");
@@ -58,6 +57,17 @@ export class Auth {
   }
 
   private async verifyNow(token: string): Promise<Principal> {
+    try {
+      return await this.check(token);
+    } catch (err) {
+      // jose's codes (ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ERR_JWT_CLAIM_VALIDATION_FAILED, ...) say why; ours are messages.
+      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+      this.onRefused?.(err instanceof VarselError ? (typeof cause === "string" ? cause : err.code === "token_expired" ? "token_expired" : err.message) : "error");
+      throw err;
+    }
+  }
+
+  private async check(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.key as Uint8Array, {
         issuer: this.options.issuer,
@@ -77,7 +87,7 @@ export class Auth {
     } catch (err) {
       if (err instanceof VarselError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new VarselError("token_expired");
-      throw new VarselError("unauthorized", "invalid token");
+      throw new VarselError("unauthorized", "invalid token", undefined, { cause: err });
     }
   }
 

@@ -5,6 +5,7 @@
 // data, blue). Live readings arrive in compressed time: each patient reports every 15 s.
 // Kept apart from the server so that a fuller simulator can replace it.
 import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { Metrics } from "./metrics.js";
 import { canonicalReadings } from "../engine/ingest/canonical.js";
 import type { RuleDef } from "../engine/rules/definitions.js";
 import type { ProgrammeId } from "../engine/rules/programmes.js";
@@ -109,24 +110,30 @@ function history(p: DemoPatient, now: number, random: () => number): Item[] {
   return items.sort((a, b) => a.time - b.time);
 }
 
-/** Registers the demo patients, adds their history, and starts feeding live readings; returns a stop function. */
-export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promise<() => void> {
+/**
+ * Registers the demo patients, adds their history, and starts feeding live readings (counted as
+ * channel `demo`); returns a stop function.
+ */
+export async function startDemo(durable: DurablePipeline, metrics: Metrics, everyMs = 5000): Promise<() => void> {
   const started = Date.now();
   const random = Math.random;
   const backfill: Item[] = [];
   for (const p of DEMO_PATIENTS) {
     const known = durable.pipeline.patient(p.id) !== undefined;
     const roles = ["hospital", "municipality", "gp"] as const;
-    await durable.execute({
-      kind: "patient",
-      id: p.id,
-      input: { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
-    });
+    await durable.execute(
+      {
+        kind: "patient",
+        id: p.id,
+        input: { programme: p.programme, careTeams: p.teams.map((team, i) => ({ team, role: roles[Math.min(i, 2)] })), paused: false, references: {} },
+      },
+      { actor: "demo" },
+    );
     if (known) continue; // a restart on a kept store has its history and overrides
-    if (p.overrides) await durable.execute({ kind: "patient_thresholds", id: p.id, rules: p.overrides, author: "demo", reason: "demo patient" });
+    if (p.overrides) await durable.execute({ kind: "patient_thresholds", id: p.id, rules: p.overrides, author: "demo", reason: "demo patient" }, { actor: "demo" });
     backfill.push(...history(p, started, random));
   }
-  if (backfill.length > 0) await ingest(durable, backfill.sort((a, b) => a.time - b.time));
+  if (backfill.length > 0) await ingest(durable, metrics, backfill.sort((a, b) => a.time - b.time));
   let step = 0;
   const feed = () => {
     const t = Date.now();
@@ -137,7 +144,7 @@ export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promi
       for (const course of p.courses) items.push({ patient: p.id, metric: course.metric, value: courseValue(course, Math.max(minutes, 0.01), random), time: t, id: `${p.id}-${course.metric}-${t}` });
     });
     step++;
-    void ingest(durable, items);
+    void ingest(durable, metrics, items);
   };
   // Everyone reports once at the start, so the board is full from the first look.
   for (let g = 0; g < REPORT_GROUPS; g++) feed();
@@ -145,8 +152,10 @@ export async function startDemo(durable: DurablePipeline, everyMs = 5000): Promi
   return () => clearInterval(timer);
 }
 
-function ingest(durable: DurablePipeline, items: Item[]): Promise<unknown> {
+function ingest(durable: DurablePipeline, metrics: Metrics, items: Item[]): Promise<unknown> {
   const t = Date.now();
-  // A store outage is logged by the engine; the demo just carries on.
-  return durable.execute({ kind: "ingest", source: "readings", channel: "demo", batch: canonicalReadings(items, t) }).catch(() => undefined);
+  return durable
+    .execute({ kind: "ingest", source: "readings", channel: "demo", batch: canonicalReadings(items, t) })
+    .then((answer) => metrics.readingsIngested.inc({ channel: "demo" }, answer.accepted))
+    .catch(() => undefined); // a store outage is logged by the engine; the demo just carries on
 }

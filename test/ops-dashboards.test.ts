@@ -2,9 +2,12 @@
 // a real server exposes at GET /metrics (with the labels they select on), the dashboard is
 // importable in shape and never paints a plain rate green, every rule is complete, and nothing
 // in either file mentions patients.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../engine/store/open-store.js";
 import { registerPatient, startServer, type Harness } from "./support/server.js";
 import { TestSocket } from "./support/ws-client.js";
 
@@ -119,10 +122,12 @@ describe("the metric-name extraction itself", () => {
 describe("docs/ops against a real scrape", () => {
   let h: Harness;
   let scrape: Scrape;
+  const storeDir = mkdtempSync(join(tmpdir(), "varsel-ops-"));
   const sockets: TestSocket[] = [];
 
   beforeAll(async () => {
-    h = await startServer("uws");
+    // On a store, as in production: the durability series (commits, snapshots, recovery) exist.
+    h = await startServer("uws", {}, { store: await openStore(`sqlite:${join(storeDir, "varsel.db")}`) });
     await registerPatient(h, "ops-1", "team-ops");
     // A subscribed clinician socket: clients by role, subscriptions, pushed events.
     const clinician = await TestSocket.connect(h.wsUrl, await h.token("clinician", ["team-ops"]));
@@ -150,6 +155,7 @@ describe("docs/ops against a real scrape", () => {
   afterAll(async () => {
     sockets.forEach((s) => s.close());
     await h?.close();
+    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("exposes every metric the dashboard's panels and variables query", () => {

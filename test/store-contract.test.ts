@@ -374,6 +374,45 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     expect(ids(p7)).toEqual(Array.from({ length: 100 }, (_, i) => `m-${9_907 - i * 100}`));
   });
 
+  it("open reports the migrations it applied: all on a fresh location, none on reopen", async () => {
+    await store.close();
+    await loc.drop();
+    loc = await target.location();
+    const fresh = another();
+    const first = await fresh.open();
+    expect(first.version).toBe(latestVersion);
+    expect(first.applied.map((m) => m.version)).toEqual(Array.from({ length: latestVersion }, (_, i) => i + 1));
+    expect(first.applied.at(-1)).toEqual({ version: 4, name: "audit trail" });
+    await fresh.close();
+    expect(await another().open()).toEqual({ version: latestVersion, applied: [] });
+  });
+
+  it("writes audit entries with their commit and reads them oldest first, by time and after a position, at most limit; a refused batch writes none", async () => {
+    const audited = (pos: number, patient?: string) => ({
+      pos,
+      at: T0 + pos * 1_000,
+      actor: `admin-${pos}`,
+      action: patient === undefined ? "programme_thresholds" : "patient",
+      target: patient ?? "telekol",
+      ...(patient === undefined ? {} : { patient }),
+      details: { reason: "r", rules: [{ id: "x", limits: [1, 2] }], version: pos, note: "æøå 😀" },
+    });
+    const first = [audited(2, "p-1"), audited(3)];
+    await store.commit(batch({ entries: entries(1, 3), audit: first }));
+    await store.commit(batch({ entries: entries(4, 5), audit: [audited(5, "p-2")] }));
+    expect(await store.audit({ limit: 100 })).toEqual([...first, audited(5, "p-2")]);
+    expect((await store.audit({ since: T0 + 3_000, limit: 100 })).map((a) => a.pos)).toEqual([3, 5]);
+    expect((await store.audit({ after: 2, limit: 1 })).map((a) => a.pos)).toEqual([3]);
+    expect(await store.audit({ since: T0 + 6_000, limit: 100 })).toEqual([]);
+
+    // One transaction: the journal refuses the batch, and its audit entry is not written either.
+    await expect(store.commit(batch({ entries: [entry(5)], audit: [audited(6, "p-bad")] }))).rejects.toMatchObject({ details: { reason: "journal_conflict" } });
+    // Positions must increase within a batch.
+    await expect(store.commit(batch({ entries: [entry(6), entry(7)], audit: [audited(7), audited(6)] }))).rejects.toMatchObject({ details: { reason: "journal_conflict" } });
+    expect((await store.audit({ limit: 100 })).map((a) => a.pos)).toEqual([2, 3, 5]);
+    expect(await store.lastPosition()).toBe(5);
+  });
+
   it("upgrades a store of schema version 2 in place: its journal stays, the unread views go", async () => {
     await store.close();
     await loc.drop();
@@ -383,7 +422,7 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
     await loc.sql(`INSERT INTO patients (id, updated_at, body) VALUES ('p-1', ${T0}, ${target.kind === "sqlite" ? "x'80'" : "'\\x80'"})`);
     const upgraded = another();
     await upgraded.open();
-    expect((await upgraded.appliedMigrations()).map((m) => m.version)).toEqual([1, 2, 3]);
+    expect((await upgraded.appliedMigrations()).map((m) => m.version)).toEqual(Array.from({ length: latestVersion }, (_, i) => i + 1));
     expect(await upgraded.readJournal(0, 10)).toEqual([{ pos: 1, at: T0, command: { kind: "tick" } }]);
     for (const table of ["patients", "threshold_versions", "silences"]) await expect(loc.count(table), table).rejects.toThrow();
     await upgraded.commit(batch({ entries: [entry(2)], readings: [reading(T0)] }));

@@ -16,7 +16,8 @@ import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
 import { asBuffer } from "../store/codec.js";
-import type { CommitBatch, Store, StoredReading, StoredSnapshot } from "../store/store.js";
+import type { AuditEntry, CommitBatch, Store, StoredReading, StoredSnapshot } from "../store/store.js";
+import { auditOf } from "./audit.js";
 import { applyCommand, checkCommand, upgradeEntry, type Applied, type ResultOf } from "./apply.js";
 import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
@@ -86,9 +87,33 @@ export interface DurableOptions {
   onError?: (err: unknown, what: string) => void;
   /** Readings one flush applies and commits at most (default DEFAULT_GROUP_READINGS; at least one command). */
   groupReadings?: number;
+  /** What the engine did, for logs and metrics (recoveries, snapshots, commits, store outages). */
+  onReport?: (report: DurableReport) => void;
   /** Past these bounds of uncommitted work, new ingest is refused `overloaded` (see backlog.ts). */
   backlog?: Partial<BacklogLimits>;
 }
+
+/** What the engine reports (`onReport`); never a patient identifier. */
+export type DurableReport =
+  | {
+      kind: "recovered";
+      /** start: opening; outage: after the store failed; bug: after a command failed inside the engine. */
+      after: "start" | "outage" | "bug";
+      /** The journal position of the snapshot restored (undefined: none, replayed from the start). */
+      snapshotPos: number | undefined;
+      /** Journal entries replayed after it. */
+      replayed: number;
+      /** The position reached. */
+      pos: number;
+      ms: number;
+    }
+  | { kind: "snapshot"; pos: number; bytes: number; ms: number }
+  | { kind: "commit"; commands: number; ms: number }
+  /** A commit failed: work is refused until the store answers again (then `recovered`, after: outage). */
+  | { kind: "store_unavailable" };
+
+/** What a recovery restored and replayed. */
+type Recovery = Omit<Extract<DurableReport, { kind: "recovered" }>, "kind" | "after">;
 
 /** A command admitted and checked, waiting for its turn to be applied. */
 interface Queued {
@@ -96,6 +121,8 @@ interface Queued {
   /** Its journal bytes, encoded before it was checked. */
   body: Uint8Array;
   weight: Weight;
+  /** Who makes it, when the command does not name its author (for the audit trail). */
+  actor: string | undefined;
   resolve: (result: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -107,6 +134,8 @@ interface Pending {
   body: Uint8Array;
   events: LifecycleEvent[];
   readings: StoredReading[];
+  /** Its audit trail entry, when it is an admin change. */
+  audit: AuditEntry | undefined;
   /** Its share of the backlog, given back once its commit settled. */
   weight: Weight;
   resolve: () => void;
@@ -159,8 +188,9 @@ export class DurablePipeline {
 
   /** Opens: restores the newest snapshot and replays the journal after it (or starts empty). */
   static async open(options: DurableOptions = {}): Promise<DurablePipeline> {
-    const { pipeline, pos } = await DurablePipeline.recover(options);
-    return new DurablePipeline(pipeline, pos, options);
+    const { pipeline, recovery } = await DurablePipeline.recover(options);
+    if (options.store !== undefined) options.onReport?.({ kind: "recovered", after: "start", ...recovery });
+    return new DurablePipeline(pipeline, recovery.pos, options);
   }
 
   /** The pipeline for reads (queries, snapshots for subscribers). Writes go through `execute`. */
@@ -205,9 +235,10 @@ export class DurablePipeline {
    * Checks, journals and applies a command; resolves with its answer once it and the events it
    * caused are durable. Rejects with the command's own VarselError when refused (nothing
    * changed), or store_unavailable when the store did not take it. `sender`: whose share of the
-   * admission bound an ingest counts against (a token's `sub`).
+   * admission bound an ingest counts against (a token's `sub`). `actor`: who makes an admin
+   * change whose command does not name its author (a patient's registration), for the audit trail.
    */
-  async execute<C extends Command>(command: C, options: { sender?: string } = {}): Promise<ResultOf<C>> {
+  async execute<C extends Command>(command: C, options: { sender?: string; actor?: string } = {}): Promise<ResultOf<C>> {
     if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
     // Before any work on it: a refused ingest costs nothing and changes nothing.
@@ -219,7 +250,7 @@ export class DurablePipeline {
     const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);
     return new Promise<ResultOf<C>>((resolve, reject) => {
-      this.queue.push(options.sender ?? "", { command: canonical, body, weight, resolve: resolve as (r: unknown) => void, reject });
+      this.queue.push(options.sender ?? "", { command: canonical, body, weight, actor: options.actor, resolve: resolve as (r: unknown) => void, reject });
       this.scheduleFlush();
     });
   }
@@ -318,7 +349,11 @@ export class DurablePipeline {
       this.replayMs = 0;
     }
     try {
-      if (store !== undefined && group.length > 0) await store.commit(this.batchOf(group));
+      if (store !== undefined && group.length > 0) {
+        const started = performance.now();
+        await store.commit(this.batchOf(group));
+        this.options.onReport?.({ kind: "commit", commands: group.length, ms: performance.now() - started });
+      }
     } catch (err) {
       this.report(err, "commit");
       const failure = new VarselError("store_unavailable", "the store did not accept the batch; it was not acknowledged");
@@ -347,7 +382,9 @@ export class DurablePipeline {
       () => true,
       (err) => (this.report(err, "snapshot"), false),
     );
-    if (!saved) {
+    if (saved) {
+      this.options.onReport?.({ kind: "snapshot", pos: captured.pos, bytes: captured.kernel.byteLength + captured.state.byteLength, ms: captureMs + performance.now() - started });
+    } else {
       // The journal since the last stored snapshot is still to be replayed: due again as before.
       this.sinceSnapshot += covered.commands;
       this.replayMs += covered.replayMs;
@@ -424,7 +461,8 @@ export class DurablePipeline {
       }
       this.replayMs += performance.now() - started;
       this.pos = entry.pos;
-      group.push({ entry, body: q.body, events, readings, weight: q.weight, resolve: () => q.resolve(result), reject: q.reject });
+      const audit = auditOf(entry, result, q.actor);
+      group.push({ entry, body: q.body, events, readings, audit, weight: q.weight, resolve: () => q.resolve(result), reject: q.reject });
     }
     return group;
   }
@@ -436,10 +474,11 @@ export class DurablePipeline {
 
   /** The group's journal entries (with their bytes), the events and readings they returned. */
   private batchOf(group: Pending[]): CommitBatch {
-    const batch: CommitBatch = { entries: [], bodies: [], events: [], readings: [] };
+    const batch: CommitBatch = { entries: [], bodies: [], events: [], readings: [], audit: [] };
     for (const p of group) {
       batch.entries.push(p.entry);
       batch.bodies!.push(p.body);
+      if (p.audit !== undefined) batch.audit!.push(p.audit);
       for (const e of p.events) batch.events.push(e);
       for (const r of p.readings) batch.readings.push(r);
     }
@@ -481,16 +520,18 @@ export class DurablePipeline {
    */
   private startRecovery(why: "recovering" | "rebuilding" = "recovering", firstTryMs = this.options.retryMs ?? 1000): void {
     if (this.state !== "ready" && this.state !== "rebuilding") return;
+    if (why === "recovering") this.options.onReport?.({ kind: "store_unavailable" });
     this.state = why;
     for (const q of this.queue.drain()) this.refuse(q, new VarselError("store_unavailable"));
     const attempt = async () => {
       if (this.state !== why) return;
       try {
         await this.options.store!.ping();
-        const { pipeline, pos } = await DurablePipeline.recover(this.options);
+        const { pipeline, recovery } = await DurablePipeline.recover(this.options);
         this.pipelineNow = pipeline;
-        this.pos = pos;
+        this.pos = recovery.pos;
         this.state = "ready";
+        this.options.onReport?.({ kind: "recovered", after: why === "recovering" ? "outage" : "bug", ...recovery });
         for (const cb of this.recoveredListeners) cb();
       } catch (err) {
         this.report(err, "recovery");
@@ -500,16 +541,19 @@ export class DurablePipeline {
     this.retryTimer = setTimeout(() => void attempt(), firstTryMs);
   }
 
-  private static async recover(options: DurableOptions): Promise<{ pipeline: Pipeline; pos: number }> {
+  private static async recover(options: DurableOptions): Promise<{ pipeline: Pipeline; recovery: Recovery }> {
+    const started = performance.now();
     const store = options.store;
     const snap = await store?.latestSnapshot();
     let pipeline: Pipeline;
     let pos = 0;
+    let snapshotPos: number | undefined;
     const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
     const kernelLayout = snap === undefined ? undefined : snapshotLayoutVersion(snap.kernel);
     if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT && kernelLayout === LAYOUT_VERSION) {
       pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, options.pipeline);
       pos = snap.pos;
+      snapshotPos = snap.pos;
     } else {
       if (snap !== undefined) {
         const why = stored?.format !== SNAPSHOT_FORMAT ? `layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}` : `kernel layout ${kernelLayout ?? "unknown"}, not ${LAYOUT_VERSION}`;
@@ -517,7 +561,11 @@ export class DurablePipeline {
       }
       pipeline = new Pipeline(options.pipeline);
     }
-    if (store === undefined) return { pipeline, pos };
+    const recovery = (): { pipeline: Pipeline; recovery: Recovery } => ({
+      pipeline,
+      recovery: { snapshotPos, replayed: pos - (snapshotPos ?? 0), pos, ms: performance.now() - started },
+    });
+    if (store === undefined) return recovery();
     for (;;) {
       const entries = await store.readJournal(pos, REPLAY_PAGE);
       for (const stored of entries) {
@@ -536,7 +584,7 @@ export class DurablePipeline {
         pipeline.lifecycle.takeEvents(); // already stored with the entry
         pos = entry.pos;
       }
-      if (entries.length < REPLAY_PAGE) return { pipeline, pos };
+      if (entries.length < REPLAY_PAGE) return recovery();
     }
   }
 

@@ -2,7 +2,7 @@
 // doubling before any call that needs more), copies readings into the input columns and decodes
 // the transition records. The kernel does the rest.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "../package-root.js";
 import * as L from "../../assembly/layout.js";
 import type { BatchResult, CompiledRule, Evaluator, Limits, ParamSet, SlotConfig, Transition } from "../evaluator.js";
 import { KernelError } from "./errors.js";
@@ -46,7 +46,7 @@ const {
   SLOT_INFO_BYTES,
 } = L;
 
-const DEFAULT_WASM = fileURLToPath(new URL("../../build/varsel.wasm", import.meta.url));
+const DEFAULT_WASM = packageFile("build/varsel.wasm");
 
 /** Record capacities of a kernel (it grows them by doubling as needed). */
 export interface KernelCapacity {
@@ -74,7 +74,14 @@ const modules = new Map<string, WebAssembly.Module>();
 function instantiate(wasmPath: string): KernelExports {
   let mod = modules.get(wasmPath);
   if (mod === undefined) {
-    mod = new WebAssembly.Module(readFileSync(wasmPath));
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(readFileSync(wasmPath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`the wasm kernel ${wasmPath} is missing: run npm run build`);
+      throw err;
+    }
+    mod = new WebAssembly.Module(bytes);
     modules.set(wasmPath, mod);
   }
   // The release build imports nothing; a debug build may import abort.

@@ -11,7 +11,7 @@
 // for people reading the database; the body alone is authoritative.
 import { Packr } from "msgpackr";
 import type { MetricKey } from "../metrics.js";
-import type { CommitBatch, StoredReading } from "./store.js";
+import type { AuditEntry, CommitBatch, StoredReading } from "./store.js";
 import { VarselError } from "../errors.js";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: false, int64AsType: "number" });
@@ -84,6 +84,7 @@ export interface JournalRow { pos: number; at: number; kind: string; body: Buffe
 export interface EventRow { seq: number; at: number; type: string; patient: string | null; alertId: string | null; body: Buffer }
 export interface AlertRow { id: string; patient: string; rule: string; state: string; updatedAt: number; body: Buffer }
 export interface ReadingRow { patient: string; metric: string; time: number; value: number; triage: string; receivedAt: number; id: string | null; device: string | null }
+export interface AuditRow { pos: number; at: number; actor: string; action: string; target: string; patient: string | null; body: Buffer }
 
 export interface BatchRows {
   journal: JournalRow[];
@@ -92,6 +93,7 @@ export interface BatchRows {
   alerts: AlertRow[];
   /** In the batch's order: the order they were received in. */
   readings: ReadingRow[];
+  audit: AuditRow[];
 }
 
 /**
@@ -112,6 +114,13 @@ export function batchRows(batch: CommitBatch): BatchRows {
       throw conflict(`event numbers must be strictly increasing integers: ${e.seq} follows ${prev}`, { seq: e.seq });
     }
     prev = e.seq;
+  }
+  prev = -Infinity;
+  for (const a of batch.audit ?? []) {
+    if (!Number.isSafeInteger(a.pos) || a.pos <= prev) {
+      throw conflict(`audit positions must be strictly increasing integers: ${a.pos} follows ${prev}`, { pos: a.pos });
+    }
+    prev = a.pos;
   }
 
   const alerts = new Map<string, AlertRow>();
@@ -141,7 +150,15 @@ export function batchRows(batch: CommitBatch): BatchRows {
       id: r.id ?? null,
       device: r.device ?? null,
     })),
+    audit: (batch.audit ?? []).map((a) => ({ pos: a.pos, at: a.at, actor: a.actor, action: a.action, target: a.target, patient: a.patient ?? null, body: encodeBody(a.details) })),
   };
+}
+
+/** A stored audit row back as an AuditEntry. */
+export function auditEntry(r: AuditRow): AuditEntry {
+  const out: AuditEntry = { pos: r.pos, at: r.at, actor: r.actor, action: r.action, target: r.target, details: decodeBody<Record<string, unknown>>(r.body) };
+  if (r.patient !== null) out.patient = r.patient;
+  return out;
 }
 
 /** A stored row back as a StoredReading (absent id and device stay absent). */

@@ -12,9 +12,9 @@ import pg from "pg";
 import type { JournalEntry, Command } from "../durable/commands.js";
 import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
+import { auditEntry, batchRows, conflict, decodeBody, PRUNE_ROWS, SerialQueue, SnapshotAssembler, snapshotParts, storedReading, storeError, type AuditRow, type ReadingRow } from "./codec.js";
 import { POSTGRES_MIGRATIONS } from "./migrations/postgres.js";
-import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
+import type { AuditEntry, AuditQuery, CommitBatch, MigrationReport, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -67,8 +67,8 @@ export class PostgresStore implements Store {
     this.lockKey = fnv1a(this.schema);
   }
 
-  async open(): Promise<void> {
-    if (this.pool !== undefined) return;
+  async open(): Promise<MigrationReport> {
+    if (this.pool !== undefined) return { version: POSTGRES_MIGRATIONS.at(-1)?.version ?? 0, applied: [] };
     const statementTimeout = this.options.statementTimeoutMs ?? 30_000;
     const pool = new pg.Pool({
       connectionString: this.options.connectionString,
@@ -83,16 +83,18 @@ export class PostgresStore implements Store {
       types,
     });
     pool.on("error", (err) => this.options.onError?.(err));
+    let report: MigrationReport;
     try {
-      await this.transaction(pool, "open", async (c) => {
+      report = await this.transaction(pool, "open", async (c) => {
         await c.query(`SELECT pg_advisory_xact_lock(${LOCK_MIGRATE}, ${this.lockKey})`);
-        await this.migrate(c);
+        return this.migrate(c);
       });
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
     }
     this.pool = pool;
+    return report;
   }
 
   /** Waits for queued writes, then closes every connection. */
@@ -163,6 +165,15 @@ export class PostgresStore implements Store {
               r.map((x) => x.patient), r.map((x) => x.metric), r.map((x) => x.time), r.map((x) => x.value),
               r.map((x) => x.triage), r.map((x) => x.receivedAt), r.map((x) => x.id), r.map((x) => x.device),
             ],
+          );
+        }
+        const u = rows.audit;
+        if (u.length > 0) {
+          await c.query(
+            `INSERT INTO ${s}.audit (pos, at, actor, action, target, patient, body)
+             SELECT pos, at, actor, action, target, patient, substring($7::bytea FROM o FOR n)
+             FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[], $8::int[], $9::int[]) AS u(pos, at, actor, action, target, patient, o, n)`,
+            [u.map((r) => r.pos), u.map((r) => r.at), u.map((r) => r.actor), u.map((r) => r.action), u.map((r) => r.target), u.map((r) => r.patient), ...packed(u.map((r) => r.body))],
           );
         }
       });
@@ -306,6 +317,34 @@ export class PostgresStore implements Store {
     }
   }
 
+  async audit(q: AuditQuery): Promise<AuditEntry[]> {
+    const r = await this.query<AuditRow>(
+      "audit",
+      `SELECT pos, at, actor, action, target, patient, body FROM ${this.s}.audit WHERE at >= $1 AND pos > $2 ORDER BY pos LIMIT $3`,
+      [q.since ?? Number.MIN_SAFE_INTEGER, q.after ?? 0, q.limit],
+    );
+    return r.rows.map(auditEntry);
+  }
+
+  /**
+   * The schema version without changing anything (`varsel check`): one connection, no
+   * migration; 0 when the schema or its schema_migrations table does not exist yet.
+   */
+  async inspect(): Promise<{ version: number; latest: number }> {
+    const client = new pg.Client({ connectionString: this.options.connectionString, connectionTimeoutMillis: this.options.connectTimeoutMs ?? 2_000, types });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      const table = await client.query<{ t: string | null }>("SELECT to_regclass($1) AS t", [`${this.s}.schema_migrations`]);
+      const version = table.rows[0]?.t == null ? 0 : ((await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.s}.schema_migrations`)).rows[0]?.v ?? 0);
+      return { version, latest: POSTGRES_MIGRATIONS.at(-1)?.version ?? 0 };
+    } catch (err) {
+      throw storeError(err, "postgres", "inspect");
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
   /** Versions recorded in schema_migrations, in order (for operators and tests). */
   async appliedMigrations(): Promise<{ version: number; name: string; appliedAt: string }[]> {
     const r = await this.query<{ version: number; name: string; applied_at: Date }>(
@@ -318,7 +357,7 @@ export class PostgresStore implements Store {
   // ---- internals ----
 
   /** Called inside the open transaction, holding the migration lock. */
-  private async migrate(c: pg.PoolClient): Promise<void> {
+  private async migrate(c: pg.PoolClient): Promise<MigrationReport> {
     const s = this.s;
     const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0;
     // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists.
@@ -334,11 +373,14 @@ export class PostgresStore implements Store {
     if (newest > latest) {
       throw new VarselError("store_unavailable", `database schema ${this.schema} is at version ${newest}, newer than this varsel knows (${latest}): upgrade varsel`);
     }
+    const report: MigrationReport = { version: latest, applied: [] };
     for (const m of POSTGRES_MIGRATIONS) {
       if (applied.has(m.version)) continue;
       await c.query(m.sql(s));
       await c.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      report.applied.push({ version: m.version, name: m.name });
     }
+    return report;
   }
 
   private requirePool(op: string): pg.Pool {

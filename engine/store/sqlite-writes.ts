@@ -39,6 +39,9 @@ export function writeStatements(db: Db) {
     insReading: db.prepare<[string, string, number, number, string, number, string | null, string | null]>(
       "INSERT INTO readings (patient, metric, time, value, triage, received_at, measurement_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
+    insAudit: db.prepare<[number, number, string, string, string, string | null, Buffer]>(
+      "INSERT INTO audit (pos, at, actor, action, target, patient, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
     insSnapshot: db.prepare<[number, number, number, number, number]>(
       "INSERT INTO snapshots (pos, seq, at, kernel, state, complete, kernel_length, state_length) VALUES (?, ?, ?, x'', x'', 0, ?, ?)",
     ),
@@ -74,6 +77,7 @@ export function runWrite(db: Db, s: WriteStatements, w: Write): number {
         for (const r of rows.events) s.insEvent.run(r.seq, r.at, r.type, r.patient, r.alertId, asBuffer(r.body));
         for (const r of rows.alerts) s.upAlert.run(r.id, r.patient, r.rule, r.state, r.updatedAt, asBuffer(r.body));
         for (const r of rows.readings) s.insReading.run(r.patient, r.metric, r.time, r.value, r.triage, r.receivedAt, r.id, r.device);
+        for (const r of rows.audit) s.insAudit.run(r.pos, r.at, r.actor, r.action, r.target, r.patient, asBuffer(r.body));
       }).immediate();
       return 0;
     }

@@ -3,17 +3,17 @@
 // order on a writer thread with its own connection (sqlite-writer.ts), so a commit's inserts
 // and fsync do not hold the event loop; reads run here (better-sqlite3 is synchronous: a read
 // runs to completion on the event loop), and see every committed write (WAL).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { JournalEntry, Command } from "../durable/commands.js";
 import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { batchRows, decodeBody, PRUNE_ROWS, SnapshotAssembler, snapshotParts, storedReading, storeError, type ReadingRow } from "./codec.js";
+import { auditEntry, batchRows, decodeBody, PRUNE_ROWS, SnapshotAssembler, snapshotParts, storedReading, storeError, type AuditRow, type ReadingRow } from "./codec.js";
 import { InPlaceWriter, ThreadWriter, type SqliteWriter } from "./sqlite-writer.js";
 import { configure, type Write } from "./sqlite-writes.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
-import type { CommitBatch, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
+import type { AuditEntry, AuditQuery, CommitBatch, MigrationReport, ReadingQuery, Store, StoredReading, StoredSnapshot } from "./store.js";
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" (tests). The folder is created at `open`. */
@@ -55,6 +55,9 @@ function statements(db: Db) {
     readingsOfMetric: db.prepare<[string, string, number, number, number], ReadingRow>(
       `SELECT ${READING_COLUMNS} FROM readings WHERE patient = ? AND metric = ? AND time >= ? AND time <= ? ORDER BY time DESC, receipt DESC LIMIT ?`,
     ),
+    audit: db.prepare<[number, number, number], AuditRow>(
+      "SELECT pos, at, actor, action, target, patient, body FROM audit WHERE at >= ? AND pos > ? ORDER BY pos LIMIT ?",
+    ),
   };
 }
 
@@ -75,8 +78,8 @@ export class SqliteStore implements Store {
     this.busyTimeoutMs = o.busyTimeoutMs ?? 5_000;
   }
 
-  async open(): Promise<void> {
-    if (this.db !== undefined) return;
+  async open(): Promise<MigrationReport> {
+    if (this.db !== undefined) return { version: SQLITE_MIGRATIONS.at(-1)?.version ?? 0, applied: [] };
     let db: Db | undefined;
     try {
       const memory = this.path === ":memory:";
@@ -88,10 +91,11 @@ export class SqliteStore implements Store {
       // Reads through a memory map: a snapshot of a few hundred MB is one overflow chain of 4 kB
       // pages, read ~3× faster mapped than page by page (measured at restart).
       if (!memory) db.pragma(`mmap_size = ${MMAP_BYTES}`);
-      migrate(db);
+      const report = migrate(db);
       this.writer = memory ? new InPlaceWriter(db) : await ThreadWriter.start(this.path, this.busyTimeoutMs);
       this.stmts = statements(db);
       this.db = db;
+      return report;
     } catch (err) {
       db?.close();
       throw storeError(err, "sqlite", "open");
@@ -218,6 +222,30 @@ export class SqliteStore implements Store {
     }
   }
 
+  async audit(q: AuditQuery): Promise<AuditEntry[]> {
+    return this.use("audit", (_db, s) => s.audit.all(q.since ?? Number.MIN_SAFE_INTEGER, q.after ?? 0, q.limit).map(auditEntry));
+  }
+
+  /**
+   * The schema version of the file without changing anything (`varsel check`): undefined when
+   * the file does not exist yet (the first start creates it), 0 before the first migration.
+   */
+  static inspect(path: string): { version: number | undefined; latest: number } {
+    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+    if (path !== ":memory:" && !existsSync(path)) return { version: undefined, latest };
+    let db: Db | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+      const version = table === undefined ? 0 : (db.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM schema_migrations").get()?.v ?? 0);
+      return { version, latest };
+    } catch (err) {
+      throw storeError(err, "sqlite", "inspect");
+    } finally {
+      db?.close();
+    }
+  }
+
   /** Versions recorded in schema_migrations, in order (for operators and tests). */
   async appliedMigrations(): Promise<{ version: number; name: string; appliedAt: string }[]> {
     return this.use("appliedMigrations", (db) =>
@@ -254,8 +282,9 @@ export class SqliteStore implements Store {
 }
 
 /** Applies the migrations this database has not seen yet, in one immediate transaction. */
-function migrate(db: Db): void {
+function migrate(db: Db): MigrationReport {
   const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+  const report: MigrationReport = { version: latest, applied: [] };
   db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    INTEGER PRIMARY KEY,
@@ -272,6 +301,8 @@ function migrate(db: Db): void {
       if (applied.has(m.version)) continue;
       db.exec(m.sql);
       record.run(m.version, m.name);
+      report.applied.push({ version: m.version, name: m.name });
     }
   }).immediate();
+  return report;
 }

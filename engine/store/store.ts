@@ -15,6 +15,43 @@ export interface CommitBatch {
   events: LifecycleEvent[];
   /** The readings the entries evaluated, with their triage (the readings view). */
   readings: StoredReading[];
+  /** The admin changes among the entries (the audit trail), positions strictly increasing. */
+  audit?: AuditEntry[];
+}
+
+/** One admin change in the audit trail: a patient, thresholds, a silence or an acknowledgement. */
+export interface AuditEntry {
+  /** The journal position of the change (one command, one entry). */
+  pos: number;
+  /** Clock time it was applied at (epoch ms). */
+  at: number;
+  /** Who made it: the token's `sub`. */
+  actor: string;
+  /** The command: `patient`, `patient_thresholds`, `programme_thresholds`, `silence_add`, `silence_remove` or `ack`. */
+  action: string;
+  /** What it changed: the patient, programme, silence or alert id. */
+  target: string;
+  /** The patient concerned, when there is one. */
+  patient?: string;
+  /** The change itself (reason, rules, until, note, care teams, ...) and what it answered (version, silence id). */
+  details: Record<string, unknown>;
+}
+
+/** Which audit entries to read: oldest first. */
+export interface AuditQuery {
+  /** Applied at or after this time (epoch ms). */
+  since?: number;
+  /** After this journal position (paging: the last `pos` of the previous page). */
+  after?: number;
+  limit: number;
+}
+
+/** What opening a store did to its schema. */
+export interface MigrationReport {
+  /** The schema version now. */
+  version: number;
+  /** The migrations this open applied (none when the schema was current). */
+  applied: { version: number; name: string }[];
 }
 
 /** One evaluated reading as stored: canonical unit, with the triage it got. */
@@ -61,7 +98,7 @@ export interface StoredSnapshot {
 export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** Connects and runs the versioned migrations. */
-  open(): Promise<void>;
+  open(): Promise<MigrationReport>;
   close(): Promise<void>;
   /** Cheap round trip; throws when the store cannot be reached. */
   ping(): Promise<void>;
@@ -92,4 +129,6 @@ export interface Store {
   readings(query: ReadingQuery): Promise<StoredReading[]>;
   /** Deletes readings received before `before` (ms), oldest receipt first, stopping at the first received at or after it; returns how many. */
   pruneReadings(before: number): Promise<number>;
+  /** The audit trail, oldest first (never pruned). */
+  audit(query: AuditQuery): Promise<AuditEntry[]>;
 }

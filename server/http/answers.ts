@@ -191,6 +191,20 @@ export const Silence = Type.Object({
 });
 export const SilenceList = Type.Object({ silences: Type.Array(Silence) });
 
+export const AuditList = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      pos: Type.Integer({ description: "The journal position of the change (one command, one entry)" }),
+      at: EpochMs,
+      actor: Type.String({ description: "Who made it: the token's `sub`" }),
+      action: Enum(["patient", "patient_thresholds", "programme_thresholds", "silence_add", "silence_remove", "ack"]),
+      target: Type.String({ description: "The patient, programme, silence or alert id" }),
+      patient: Type.Optional(Type.String({ description: "The patient concerned, when there is one" })),
+      details: Type.Record(Type.String(), Type.Unknown(), { description: "The change itself and what it answered" }),
+    }),
+  ),
+});
+
 export const DevToken = Type.Object(
   {
     token: Type.String({ description: "A clinician JWT signed with the development secret (15 minutes)" }),
@@ -223,4 +237,5 @@ export const NAMED_ANSWERS: Record<string, TSchema> = {
   AlertHistory,
   Silence,
   SilenceList,
+  AuditList,
 };

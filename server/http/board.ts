@@ -2,12 +2,13 @@
 // at `/` and its assets at `/board/<file>`, with a strict Content-Security-Policy. Files are read
 // per request, so a rebuild is served without a restart, and a missing build says how to make it.
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { extname, join } from "node:path";
 import { VarselError } from "../../engine/errors.js";
+import { packageFile } from "../../engine/package-root.js";
 import type { HttpResponse } from "../transport/types.js";
 
-export const BOARD_DIR = fileURLToPath(new URL("../../build/board/", import.meta.url));
+/** build/board/ of the package, from the sources (tsx) and from dist/ (node) alike. */
+export const BOARD_DIR = packageFile("build/board");
 
 /**
  * Only our own script, style and socket; nothing inline, no framing, no plugins. `connect-src

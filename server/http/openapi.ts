@@ -136,6 +136,14 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   }),
   "POST /v1/silences": writing("silences", CLINICAL, "Silence a patient, a rule, or a rule for one patient, until a time (all-patient silences: admins)", bodies.SilenceBody, answers.Silence, "The silence", { status: 201 }),
   "DELETE /v1/silences/:id": reading("silences", CLINICAL, "End a silence", answers.Silence, "The ended silence"),
+
+  "GET /v1/audit": reading("operations", ADMIN, "The audit trail: who changed patients, thresholds, silences and acknowledgements, in journal order", answers.AuditList, "Entries after `after`, at or after `since`", {
+    query: [
+      { name: "since", schema: time, description: "Applied at or after" },
+      { name: "after", schema: { type: "integer", minimum: 0 }, description: "Journal position to continue after (the last entry's `pos`)" },
+      { name: "limit", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 }, description: "Entries per answer" },
+    ],
+  }),
 };
 
 /** The routes served but not documented here, and documented but not served: both empty, or the server does not start. */

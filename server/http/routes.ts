@@ -7,7 +7,7 @@ import type { Alert, AlertQuery, LifecycleEvent } from "../../engine/lifecycle/t
 import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/metrics.js";
 import type { RuleDef } from "../../engine/rules/definitions.js";
 import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
-import type { ReadingQuery, StoredReading } from "../../engine/store/store.js";
+import type { AuditQuery, ReadingQuery, StoredReading } from "../../engine/store/store.js";
 import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
@@ -93,11 +93,14 @@ export function buildRouter(ctx: AppContext): Router {
       const problem = id.length > MAX_TEXT_LENGTH ? `is longer than ${MAX_TEXT_LENGTH} characters` : textProblem(id);
       if (problem !== undefined) throw new VarselError("invalid_field", `patient id ${problem}`);
       const body = validate(PatientBody, readBody(req));
-      const record = await ctx.durable.execute({
-        kind: "patient",
-        id,
-        input: { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
-      });
+      const record = await ctx.durable.execute(
+        {
+          kind: "patient",
+          id,
+          input: { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
+        },
+        { actor: p.sub },
+      );
       return reply(req, 200, record);
     })
     .on("GET", "/v1/patients/:id", async (req, { id }) => {
@@ -232,6 +235,19 @@ export function buildRouter(ctx: AppContext): Router {
       if (silence.patient !== undefined) seeOrNotFound(p, silence.patient, silenceNotFound);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }));
+    })
+
+    .on("GET", "/v1/audit", async (req) => {
+      const p = await who(req);
+      requireRole(p, "admin");
+      const q = req.query;
+      const query: AuditQuery = { limit: limitParam(q.get("limit"), AUDIT_LIMITS) };
+      const since = q.get("since");
+      if (since !== null) query.since = timeParam(since, "since");
+      const after = q.get("after");
+      if (after !== null) query.after = positionParam(after, "after");
+      // Without a store (--memory) nothing is kept: no trail.
+      return reply(req, 200, { entries: (await ctx.durable.store?.audit(query)) ?? [] });
     });
   // Development sign-in: only with a generated development secret; otherwise answered exactly as
   // an unknown path (a route table that does not depend on the mode keeps one OpenAPI document).
@@ -262,11 +278,21 @@ function timeParam(value: string | number, name: string): number {
   return t;
 }
 
-/** Readings per answer: `limit`, default 1 000, at most 10 000. */
-function limitParam(value: string | null): number {
-  if (value === null) return READINGS_LIMIT.default;
+/** Audit entries per answer: `limit`, default 100, at most 1 000. */
+const AUDIT_LIMITS = { default: 100, max: 1_000 };
+
+/** Entries per answer: `limit`, from 1 to the limit's max (readings by default: 1 000, at most 10 000). */
+function limitParam(value: string | null, limits: { default: number; max: number } = READINGS_LIMIT): number {
+  if (value === null) return limits.default;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= READINGS_LIMIT.max)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${READINGS_LIMIT.max}`, { limit: value });
+  if (!(n >= 1 && n <= limits.max)) throw new VarselError("invalid_field", `limit must be a whole number from 1 to ${limits.max}`, { limit: value });
+  return n;
+}
+
+/** A journal position (a whole number ≥ 0) as a query parameter. */
+function positionParam(value: string, name: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new VarselError("invalid_field", `${name} must be a whole number ≥ 0`, { [name]: value });
   return n;
 }
 

@@ -20,6 +20,11 @@ import type {
 /** The uWebSockets.js module (the native binding). */
 export type UwsModule = typeof uws;
 
+/** uWS ListenOptions: fail when the port is in use. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+/** The native listen takes a host and options together; its type declarations list only port and options. */
+type ListenWithOptions = { listen(host: string, port: number, options: number, cb: (ls: uws.us_listen_socket | false) => void): unknown };
+
 const EMPTY = Buffer.alloc(0);
 /** uWS's own status codes for WebSocket.send. */
 const SEND_DROPPED = 2;
@@ -140,8 +145,9 @@ class UwsTransport implements Transport {
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       if (this.closing !== undefined) return reject(new Error("transport is closed"));
-      this.app.listen(host, port, (ls) => {
-        if (ls === false) return reject(new Error(`uWS could not listen on ${host}:${port}`));
+      // Exclusive: without it uWS sets SO_REUSEPORT, and a second server on a port in use "listens" beside the first.
+      (this.app as unknown as ListenWithOptions).listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (ls) => {
+        if (ls === false) return reject(new Error(`uWS could not listen on ${host}:${port} (in use, or not an address of this machine)`));
         this.listenSocket = ls;
         resolve(this.uws.us_socket_local_port(ls as unknown as uws.us_socket));
       });

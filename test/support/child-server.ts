@@ -1,5 +1,5 @@
-// varsel as a real child process on loopback (`server/main.ts`), so a test can kill -9 it and
-// start it again on the same database.
+// varsel as a real child process on loopback (`server/main.ts serve`), so a test can kill -9 it
+// and start it again on the same database. Its address comes from its "varsel listening" log line.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
@@ -13,6 +13,12 @@ export interface ChildServer {
   exited: Promise<unknown>;
 }
 
+/** The port of a "varsel listening" pino line in `log`, or undefined. */
+export function listeningPort(log: string): number | undefined {
+  const m = /"port":(\d+),[^\n]*"msg":"varsel listening"/.exec(log);
+  return m === null ? undefined : Number(m[1]);
+}
+
 /**
  * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
  * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
@@ -22,17 +28,23 @@ export interface ChildServer {
  * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
-  const child = spawn(process.execPath, [...(process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "server/main.ts", "--port", String(port), "--database", database], {
+  const nodeArgs = process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server/main.ts", "serve", "--port", String(port), "--database", database], {
     cwd: ROOT,
-    env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "warn", ...env },
+    // info: the address is an info line; the rest of stdout is read and dropped.
+    env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
+  const collect = (d: Buffer) => (out += d);
+  child.stdout!.on("data", collect);
   for (let i = 0; i < 200; i++) {
-    const m = /varsel on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) return { child, port: Number(m[1]), exited };
+    const port = listeningPort(out);
+    if (port !== undefined) {
+      child.stdout!.off("data", collect).resume();
+      return { child, port, exited };
+    }
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -18,8 +18,8 @@ export function removeFlakyStores(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** `options`: limits and backlog bounds for the server. */
-export async function serverOnFlakyStore(name: string, transport?: TransportKind, options: Pick<ServerOptions, "limits" | "backlog"> = {}) {
+/** `options`: limits and backlog bounds for the server, and a logger (default silent). */
+export async function serverOnFlakyStore(name: string, transport?: TransportKind, options: Pick<ServerOptions, "limits" | "backlog" | "logger"> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "varsel-flaky-store-"));
   dirs.push(dir);
   const store = await openStore(`sqlite:${join(dir, name)}`);

@@ -125,4 +125,21 @@ DROP TABLE ${s}.threshold_versions;
 DROP TABLE ${s}.silences;
 `,
   },
+  {
+    // The audit trail (see the SQLite migration 4).
+    version: 4,
+    name: "audit trail",
+    sql: (s) => `
+CREATE TABLE ${s}.audit (
+  pos     bigint           PRIMARY KEY,
+  at      double precision NOT NULL,
+  actor   text             NOT NULL,
+  action  text             NOT NULL,
+  target  text             NOT NULL,
+  patient text,
+  body    bytea            NOT NULL
+);
+CREATE INDEX audit_at ON ${s}.audit (at, pos);
+`,
+  },
 ];

@@ -126,4 +126,23 @@ DROP TABLE threshold_versions;
 DROP TABLE silences;
 `,
   },
+  {
+    // The audit trail: one row per admin change (patients, thresholds, silences, acknowledgements),
+    // written in the same transaction as the change's journal entry (`pos`), never pruned.
+    // `body` holds the change's details as MessagePack.
+    version: 4,
+    name: "audit trail",
+    sql: `
+CREATE TABLE audit (
+  pos     INTEGER PRIMARY KEY,
+  at      REAL    NOT NULL,
+  actor   TEXT    NOT NULL,
+  action  TEXT    NOT NULL,
+  target  TEXT    NOT NULL,
+  patient TEXT,
+  body    BLOB    NOT NULL
+) STRICT;
+CREATE INDEX audit_at ON audit (at, pos);
+`,
+  },
 ];

@@ -1,0 +1,44 @@
+// The audit trail: which commands are admin changes, and what of them is kept. An entry is
+// written in the same transaction as its command's journal entry (durable-pipeline.ts), so the
+// trail holds exactly the changes that were acknowledged. It is for admins (GET /v1/audit),
+// never for logs: it names patients.
+import type { AuditEntry } from "../store/store.js";
+import type { CommandResults } from "./apply.js";
+import type { JournalEntry } from "./commands.js";
+
+/** Who made a change when the command itself does not say (a patient's registration): the token's `sub`. */
+export const UNKNOWN_ACTOR = "unknown";
+
+/** The fields that are set (an absent optional field is not stored as `undefined`). */
+function defined(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+/** The audit entry of an applied command, or undefined when it is not an admin change (ingest, tick). */
+export function auditOf(entry: JournalEntry, result: CommandResults[keyof CommandResults], actor: string | undefined): AuditEntry | undefined {
+  const { pos, at, command: c } = entry;
+  const base = { pos, at, action: c.kind };
+  switch (c.kind) {
+    case "patient":
+      return { ...base, actor: actor ?? UNKNOWN_ACTOR, target: c.id, patient: c.id, details: defined({ ...c.input }) };
+    case "patient_thresholds":
+      return { ...base, actor: c.author, target: c.id, patient: c.id, details: { reason: c.reason, rules: c.rules, version: (result as CommandResults["patient_thresholds"]).version } };
+    case "programme_thresholds":
+      return { ...base, actor: c.author, target: c.id, details: { reason: c.reason, rules: c.rules, version: (result as CommandResults["programme_thresholds"]).version } };
+    case "silence_add": {
+      const silence = result as CommandResults["silence_add"];
+      return { ...base, actor: c.author, target: silence.id, ...(c.patient === undefined ? {} : { patient: c.patient }), details: defined({ rule: c.rule, until: c.until, reason: c.reason }) };
+    }
+    case "silence_remove": {
+      const silence = result as CommandResults["silence_remove"];
+      return { ...base, actor: c.by, target: c.id, ...(silence.patient === undefined ? {} : { patient: silence.patient }), details: {} };
+    }
+    case "ack": {
+      const alert = result as CommandResults["ack"];
+      return { ...base, actor: c.by, target: c.alert, patient: alert.patient, details: defined({ rule: alert.rule, note: c.note }) };
+    }
+    case "ingest":
+    case "tick":
+      return undefined;
+  }
+}

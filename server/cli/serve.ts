@@ -1,0 +1,96 @@
+// `varsel serve` (what `npm start` runs): opens the store, recovers the engine, listens. Logs are
+// pino JSON lines on stdout and nothing else goes there; dev mode also warns on stderr. Stops
+// gracefully on SIGTERM / SIGINT. Never prints or logs a token or a secret.
+import { Command } from "commander";
+import { pino, type Logger } from "pino";
+import { VarselServer } from "../app.js";
+import { DEMO_PATIENTS, DEMO_TEAMS, startDemo } from "../demo.js";
+import type { AuthOptions } from "../auth.js";
+import type { Store } from "../../engine/store/store.js";
+import { devSecret, devSecretFile } from "./dev-secret.js";
+import { openConfiguredStore } from "./store.js";
+import { addServerOptions, environmentHelp, serverSettings, type ServerOptionValues, type ServerSettings } from "./settings.js";
+
+export function serveCommand(): Command {
+  return addServerOptions(new Command("serve"))
+    .description("run the server (what `npm start` runs; the default command)")
+    .option("--demo", "feed a few simulated patients so alerts appear within a minute")
+    .addHelpText("after", environmentHelp())
+    .action((opts: ServerOptionValues & { demo?: boolean }) => serve(serverSettings(opts), opts.demo === true));
+}
+
+/** Opens the store (running its migrations) and logs what it did. */
+async function openLogged(url: string | undefined, logger: Logger): Promise<Store> {
+  const { store, report, where } = await openConfiguredStore(url);
+  const migrated = report.applied.map((m) => `${m.version} ${m.name}`);
+  logger.info({ store: store.kind, where, schemaVersion: report.version, migrated }, migrated.length > 0 ? "store opened and migrated" : "store opened");
+  return store;
+}
+
+function authOptions(s: ServerSettings): AuthOptions {
+  const keys = s.keys;
+  if (keys.kind === "jwks") return { jwksFile: keys.file, ...s.claims };
+  return { secret: keys.kind === "secret" ? keys.secret : devSecret(true), ...s.claims };
+}
+
+async function serve(s: ServerSettings, demo: boolean): Promise<void> {
+  const logger = pino({ level: s.logLevel });
+  const store = s.database === undefined ? undefined : await openLogged(s.database.url, logger);
+  const server = await VarselServer.open({
+    auth: authOptions(s),
+    // Development sign-in (GET /v1/dev/token) only with a generated development secret.
+    devSignIn: s.keys.kind === "dev",
+    logger,
+    transport: s.transport,
+    corsOrigins: s.corsOrigins,
+    store,
+    ...s.snapshot,
+    readingRetentionMs: s.readingRetentionMs,
+  }).catch(async (err: unknown) => {
+    await store?.close().catch(() => undefined);
+    throw err;
+  });
+  let port: number;
+  try {
+    port = await server.listen(s.port, s.host);
+  } catch (err) {
+    await server.close().catch(() => undefined);
+    throw new Error(`cannot listen on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
+  }
+  const stopDemo = demo ? await startDemo(server.durable, server.metrics) : undefined;
+  const board = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${port}/`;
+  const signIn = s.keys.kind === "dev" ? 'press "Sign in for development" (no token needed)' : "paste a clinician token (npx varsel token --role clinician --teams <teams>)";
+  logger.info({ board }, `the clinician's board: open ${board} and ${signIn}`);
+  if (stopDemo) logger.info({ patients: DEMO_PATIENTS.length, teams: DEMO_TEAMS }, "demo: simulated patients of these teams; a few deteriorate over the first minutes");
+
+  if (s.keys.kind === "dev") {
+    const file = devSecretFile();
+    logger.warn({ devSecretFile: file }, "DEV MODE, NOT FOR PATIENT DATA: VARSEL_JWT_SECRET and VARSEL_JWKS are unset, so tokens are signed with a generated development secret");
+    process.stderr.write(
+      `WARNING: DEV MODE, NOT FOR PATIENT DATA: VARSEL_JWT_SECRET is unset, so tokens are signed with a generated development secret kept in ${file} (owner-only). Tokens are not printed.\n` +
+        "  mint one with: npx varsel token --role clinician --teams hospital-lung,hospital-heart [--sub name] [--ttl 1h]   (or: npm run token -- ...)\n" +
+        `  the board: ${board} (press "Sign in for development": no token needed)\n`,
+    );
+  }
+
+  // A signal often arrives twice (Ctrl-C reaches npm and node; npm forwards it too): a repeat
+  // within REPEAT_MS is the same request; a later one forces the exit.
+  let stopping: number | undefined;
+  const shutdown = async (signal: string) => {
+    if (stopping !== undefined) {
+      if (Date.now() - stopping < REPEAT_MS) return;
+      logger.warn({ signal }, "stopping at once: the graceful shutdown did not finish");
+      process.exit(1);
+    }
+    stopping = Date.now();
+    logger.info({ signal }, "shutting down");
+    stopDemo?.();
+    await server.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** Signals this close to the first are repeats of it (see shutdown). */
+const REPEAT_MS = 2_000;

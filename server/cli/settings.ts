@@ -1,0 +1,228 @@
+// Every setting varsel reads: its environment variable, its option, what it means, and how a bad
+// value is refused. A bad value is a SettingError: one line on stderr and exit code 2, never a
+// stack trace (program.ts). `varsel --help` lists the ENVIRONMENT table.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import type { AuthOptions } from "../auth.js";
+import type { TransportKind } from "../transport/types.js";
+import { redact } from "../../engine/store/open-store.js";
+
+/** A bad option or setting: reported as one line, exit code 2. */
+export class SettingError extends Error {}
+
+export const DEFAULT_PORT = 8080;
+/** This machine only: a fresh start is not reachable from the network until HOST says so. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** HS256 needs a key of at least 256 bits; 32 characters is the floor (random ones: `openssl rand -base64 32`). */
+export const MIN_SECRET_LENGTH = 32;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Every environment variable varsel reads (and the option that overrides it). */
+export const ENVIRONMENT: readonly { name: string; option?: string; meaning: string }[] = [
+  { name: "PORT", option: "--port", meaning: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)` },
+  { name: "HOST", option: "--host", meaning: `address to listen on (default ${DEFAULT_HOST}: this machine only; 0.0.0.0 in a container)` },
+  { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "uws or ws (default: uws when its native binary loads, else ws)" },
+  {
+    name: "VARSEL_DATABASE_URL",
+    option: "--database",
+    meaning:
+      "the store: postgres://user[:password]@host[:port]/database[?schema=name] (the schema is created if missing, default public; " +
+      "other parameters such as sslmode go to the pg driver), or a SQLite file (sqlite:<path> or a path; default .varsel/varsel.db)",
+  },
+  { name: "VARSEL_JWT_SECRET", meaning: `HS256 secret tokens are verified and minted with, at least ${MIN_SECRET_LENGTH} characters (openssl rand -base64 32)` },
+  { name: "VARSEL_JWKS", option: "--jwks", meaning: "a JWKS file: verify tokens with its keys (an identity provider's) instead of a secret" },
+  { name: "VARSEL_JWT_ISSUER", option: "--jwt-issuer", meaning: "the iss claim every token must carry (default: not checked)" },
+  { name: "VARSEL_JWT_AUDIENCE", option: "--jwt-audience", meaning: "the aud claim every token must carry (default: not checked)" },
+  { name: "VARSEL_DEV_SECRET_FILE", meaning: "dev mode (no secret, no JWKS): where the generated secret is kept (default .varsel/dev-secret, mode 0600)" },
+  { name: "VARSEL_CORS_ORIGINS", option: "--cors-origin", meaning: "comma-separated browser origins allowed to call the HTTP API, or * (default none)" },
+  { name: "VARSEL_READINGS_RETENTION_DAYS", option: "--readings-retention", meaning: "days stored readings are kept (default 30; 0 stores none)" },
+  { name: "VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", meaning: "snapshot once replaying the journal since the last one would take this long (default 1000)" },
+  { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit)" },
+  { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000)" },
+  { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1)" },
+  { name: "LOG_LEVEL", meaning: `${LOG_LEVELS.join(", ")} (default info); logs are JSON lines (pino) on stdout` },
+  { name: "PGUSER, PGPASSWORD", meaning: "the PostgreSQL user and password when the URL has none (read by the pg driver)" },
+];
+
+/** The `Environment:` section of --help. */
+export function environmentHelp(): string {
+  const width = Math.max(...ENVIRONMENT.map((e) => e.name.length));
+  const lines = ENVIRONMENT.map((e) => `  ${e.name.padEnd(width)}  ${e.option === undefined ? "" : `(${e.option}) `}${e.meaning}`);
+  return `\nEnvironment (an option given on the command line wins; an empty variable counts as unset):\n${lines.join("\n")}\n`;
+}
+
+/** The variable's value, or undefined when it is unset or empty. */
+export function env(name: string, from: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = from[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+// ---- single values: each throws SettingError naming where the value came from ----
+
+export function parsePort(value: string, source: string): number {
+  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 65_535)) throw new SettingError(`${source} must be a whole number from 0 to 65535, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A number (≥ `min`, ≤ `max`), or undefined when unset. */
+export function parseNumber(value: string | undefined, source: string, min: number, max = Infinity): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new SettingError(`${source} must be a number${max === Infinity ? ` ≥ ${min}` : ` from ${min} to ${max}`}, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** The HS256 secret, checked: never echoed in a message. */
+export function checkSecret(secret: string, source = "VARSEL_JWT_SECRET"): string {
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new SettingError(`${source} must be at least ${MIN_SECRET_LENGTH} characters (it has ${secret.length}); make one with: openssl rand -base64 32`);
+  }
+  return secret;
+}
+
+/** A JWKS file that can be read and holds a `keys` array. */
+export function checkJwksFile(file: string, source: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new SettingError(`${source} ${file}: ${e.code === "ENOENT" ? "no such file" : e instanceof SyntaxError ? "not JSON" : e.message}`);
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new SettingError(`${source} ${file}: not a JWKS (no "keys" array with a key)`);
+  return file;
+}
+
+/**
+ * A store URL as open-store.ts reads it, checked before anything connects: PostgreSQL URLs
+ * must parse, name a user (or PGUSER must), and a valid `?schema=`; SQLite paths pass.
+ */
+export function checkDatabaseUrl(url: string, source: string, from: NodeJS.ProcessEnv = process.env): string {
+  const text = url.trim();
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      throw new SettingError(`${source} is not a valid URL: ${redact(text)}`);
+    }
+    if (parsed.username === "" && env("PGUSER", from) === undefined) {
+      throw new SettingError(`${source} names no PostgreSQL user: write postgres://USER[:PASSWORD]@${parsed.host || "HOST"}${parsed.pathname} (or set PGUSER)`);
+    }
+    const schema = parsed.searchParams.get("schema");
+    if (schema !== null && !SCHEMA_NAME.test(schema)) {
+      throw new SettingError(`${source}: ?schema=${JSON.stringify(schema)} is not a schema name (letters, digits and _, not starting with a digit, at most 63)`);
+    }
+    return text;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && !/^sqlite:/i.test(text)) {
+    throw new SettingError(`${source} ${JSON.stringify(redact(text))} is not a store: use postgres://..., sqlite:<path> or a file path`);
+  }
+  return text;
+}
+
+/** The store URL: the option, else VARSEL_DATABASE_URL, checked; undefined for the default SQLite file. */
+export function databaseUrl(option: string | undefined, from: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (option !== undefined) return checkDatabaseUrl(option, "--database", from);
+  const url = env("VARSEL_DATABASE_URL", from);
+  return url === undefined ? undefined : checkDatabaseUrl(url, "VARSEL_DATABASE_URL", from);
+}
+
+// ---- the server's settings ----
+
+/** The options `serve` and `check` share (check checks what serve would use). */
+export function addServerOptions(cmd: Command): Command {
+  return cmd
+    .option("--port <port>", "port to listen on (env PORT; default 8080)")
+    .option("--host <host>", "address to listen on (env HOST; default 127.0.0.1)")
+    .addOption(new Option("--transport <kind>", "uws or ws (env VARSEL_TRANSPORT)").choices(["uws", "ws"]))
+    .option("--database <url>", "postgres://… or a SQLite file (env VARSEL_DATABASE_URL; default .varsel/varsel.db)")
+    .option("--memory", "keep nothing: no store (for trying things out)")
+    .option("--jwks <file>", "verify tokens with this JWKS file instead of VARSEL_JWT_SECRET (env VARSEL_JWKS)")
+    .option("--jwt-issuer <iss>", "the iss claim tokens must carry (env VARSEL_JWT_ISSUER)")
+    .option("--jwt-audience <aud>", "the aud claim tokens must carry (env VARSEL_JWT_AUDIENCE)")
+    .option("--readings-retention <days>", "keep stored readings this many days, 0 for none (env VARSEL_READINGS_RETENTION_DAYS; default 30)")
+    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS)");
+}
+
+export interface ServerOptionValues {
+  port?: string;
+  host?: string;
+  transport?: TransportKind;
+  database?: string;
+  memory?: boolean;
+  jwks?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  readingsRetention?: string;
+  corsOrigin?: string;
+}
+
+/** How tokens are verified: a configured secret, a JWKS, or dev mode (a generated secret). */
+export type TokenKeys = { kind: "secret"; secret: string } | { kind: "jwks"; file: string } | { kind: "dev" };
+
+export interface ServerSettings {
+  port: number;
+  host: string;
+  transport?: TransportKind;
+  /** undefined with --memory. */
+  database: { url: string | undefined } | undefined;
+  keys: TokenKeys;
+  claims: Pick<AuthOptions, "issuer" | "audience">;
+  corsOrigins?: string[];
+  readingRetentionMs?: number;
+  snapshot: { snapshotReplayBudgetMs?: number; snapshotEveryCommands?: number; snapshotEveryMs?: number; snapshotMaxShare?: number };
+  logLevel: string;
+}
+
+/** The token keys the environment configures (a JWKS wins over a secret). */
+export function tokenKeys(jwksOption: string | undefined, from: NodeJS.ProcessEnv = process.env): TokenKeys {
+  const jwks = jwksOption ?? env("VARSEL_JWKS", from);
+  if (jwks !== undefined) return { kind: "jwks", file: checkJwksFile(jwks, jwksOption !== undefined ? "--jwks" : "VARSEL_JWKS") };
+  const secret = env("VARSEL_JWT_SECRET", from);
+  return secret === undefined ? { kind: "dev" } : { kind: "secret", secret: checkSecret(secret) };
+}
+
+/** The LOG_LEVEL, checked. */
+export function logLevel(from: NodeJS.ProcessEnv = process.env): string {
+  const level = env("LOG_LEVEL", from) ?? "info";
+  if (!LOG_LEVELS.includes(level)) throw new SettingError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(level)}`);
+  return level;
+}
+
+/** Every server setting from the options and the environment; throws SettingError on the first bad one. */
+export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = process.env): ServerSettings {
+  const pick = (option: string | undefined, flag: string, name: string): { value: string; source: string } | undefined =>
+    option !== undefined ? { value: option, source: flag } : env(name, from) !== undefined ? { value: env(name, from)!, source: name } : undefined;
+  const port = pick(o.port, "--port", "PORT");
+  const host = pick(o.host, "--host", "HOST");
+  if (host !== undefined && host.value.trim() === "") throw new SettingError(`${host.source} is empty`);
+  const transport = o.transport ?? env("VARSEL_TRANSPORT", from);
+  if (transport !== undefined && transport !== "uws" && transport !== "ws") throw new SettingError(`VARSEL_TRANSPORT must be uws or ws, not ${JSON.stringify(transport)}`);
+  const retention = pick(o.readingsRetention, "--readings-retention", "VARSEL_READINGS_RETENTION_DAYS");
+  const retentionDays = retention === undefined ? undefined : parseNumber(retention.value, retention.source, 0);
+  const cors = o.corsOrigin ?? env("VARSEL_CORS_ORIGINS", from);
+  const snapshotNumber = (name: string, min: number, max?: number) => parseNumber(env(name, from), name, min, max);
+  return {
+    port: port === undefined ? DEFAULT_PORT : parsePort(port.value, port.source),
+    host: host?.value.trim() ?? DEFAULT_HOST,
+    transport,
+    database: o.memory ? undefined : { url: databaseUrl(o.database, from) },
+    keys: tokenKeys(o.jwks, from),
+    claims: { issuer: o.jwtIssuer ?? env("VARSEL_JWT_ISSUER", from), audience: o.jwtAudience ?? env("VARSEL_JWT_AUDIENCE", from) },
+    corsOrigins: cors?.split(",").map((c) => c.trim()).filter(Boolean),
+    readingRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
+    snapshot: {
+      snapshotReplayBudgetMs: snapshotNumber("VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", 0),
+      snapshotEveryCommands: snapshotNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS", 1),
+      snapshotEveryMs: snapshotNumber("VARSEL_SNAPSHOT_EVERY_MS", 0),
+      snapshotMaxShare: snapshotNumber("VARSEL_SNAPSHOT_MAX_SHARE", 0.001, 1),
+    },
+    logLevel: logLevel(from),
+  };
+}
