@@ -138,6 +138,8 @@ describe("real answers match the OpenAPI document", () => {
     await call("GET", "/v1/silences", "/v1/silences", { token: nurse });
     await call("DELETE", "/v1/silences/:id", `/v1/silences/${silence.body.id}`, { token: nurse });
     await call("GET", "/v1/silences", "/v1/silences?ended=true", { token: nurse });
+    const audit = await call("GET", "/v1/audit", "/v1/audit?limit=50", { token: admin });
+    expect(audit.body.entries.map((e: { action: string }) => e.action)).toContain("silence_remove");
 
     // Errors: the Error schema, whatever the route.
     expect((await call("GET", "/v1/alerts", "/v1/alerts")).status).toBe(401);

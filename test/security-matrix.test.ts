@@ -120,6 +120,7 @@ const HTTP: Row[] = [
   ["GET /v1/silences",                 { all: [OK, OK, CLIN], ended: [OK, OK, CLIN] }],
   ["POST /v1/silences",                { in: [CREATED, CREATED, CLIN], out: [CREATED, NOT_MINE, CLIN], unknown: [NO_PATIENT, NOT_MINE, CLIN], all: [CREATED, ALL_PATIENTS_ADMIN, CLIN] }],
   ["DELETE /v1/silences/:id",          { in: [OK, OK, CLIN], out: [OK, NO_SILENCE, CLIN], unknown: [NO_SILENCE, NO_SILENCE, CLIN], all: [OK, ALL_PATIENTS_END, CLIN], "in-closed": [ENDED, ENDED, CLIN], "out-closed": [ENDED, NO_SILENCE, CLIN] }],
+  ["GET /v1/audit",                    { all: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
   ["GET /healthz",                     { "-": [OK, OK, OK] }],
   ["GET /readyz",                      { "-": [OK, OK, OK] }],
   ["GET /metrics",                     { "-": [OK, OK, OK] }],
