@@ -31,8 +31,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let databases = 0;
 const newDatabase = () => `sqlite:${join(tmp, `sdk-${++databases}.db`)}`;
-/** A server to be killed and replaced on its port runs the ws transport (see startChildServer). */
-const REPLACEABLE = { VARSEL_TRANSPORT: "ws" };
 
 async function call(port: number, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -107,7 +105,7 @@ function follow(port: number, format: Format, options: Partial<ClientOptions> = 
 
 /** A replaceable server with the patients, and a subscribed client that has seen `batches` batches. */
 async function streaming(database: string, format: Format, batches: number) {
-  const server = await startChildServer(database, REPLACEABLE);
+  const server = await startChildServer(database);
   const f = follow(server.port, format);
   try {
     await prepare(server.port);

@@ -842,18 +842,20 @@ describe("createTransport selection", () => {
     expect(typeof (mod as unknown as Record<string, unknown>).getParts).toBe("function"); // native only
   });
 
-  it("prefers uws, and takes ws when asked", async () => {
-    const s = new TransportSelector(loadNativeUws, {});
-    expect((await s.create(options)).kind).toBe("uws");
-    expect((await s.create(options, "ws")).kind).toBe("ws");
+  it("takes ws by default without loading the native binary, and uws when asked", async () => {
+    const load = vi.fn(loadNativeUws);
+    const s = new TransportSelector(load, {});
+    expect((await s.create(options)).kind).toBe("ws");
+    expect(load).not.toHaveBeenCalled();
+    expect((await s.create(options, "uws")).kind).toBe("uws");
   });
 
-  it("falls back to ws when the native binary does not load, and logs why once", async () => {
+  it("falls back to ws when uws is preferred but its native binary does not load, and logs why once", async () => {
     const { warn, logger: log } = logger();
     const load = vi.fn(failing);
     const s = new TransportSelector(load, {});
-    expect((await s.create({ ...options, logger: log })).kind).toBe("ws");
-    expect((await s.create({ ...options, logger: log })).kind).toBe("ws");
+    expect((await s.create({ ...options, logger: log }, "uws")).kind).toBe("ws");
+    expect((await s.create({ ...options, logger: log }, "uws")).kind).toBe("ws");
     expect(load).toHaveBeenCalledTimes(1);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String((warn.mock.calls[0]![0] as { err: Error }).err.message)).toContain("invalid ELF header");

@@ -41,7 +41,7 @@ async function attempt(item: string, probe: () => Promise<Omit<Finding, "item">>
 function configuration(opts: ServerOptionValues): Omit<Finding, "item"> {
   const s = serverSettings(opts);
   const local = s.host === DEFAULT_HOST ? " (this machine only; HOST=0.0.0.0 listens on every interface)" : "";
-  return { status: "ok", text: `listens on ${s.host}:${s.port}${local}, transport ${s.transport ?? "uws, else ws"}, log level ${s.logLevel}` };
+  return { status: "ok", text: `listens on ${s.host}:${s.port}${local}, transport ${s.transport ?? "ws"}, log level ${s.logLevel}` };
 }
 
 function keys(opts: ServerOptionValues): Omit<Finding, "item"> {
@@ -83,12 +83,12 @@ function kernel(): Omit<Finding, "item"> {
 
 function transport(opts: ServerOptionValues): Omit<Finding, "item"> {
   const wanted = opts.transport ?? env("VARSEL_TRANSPORT");
-  if (wanted === "ws") return { status: "ok", text: "node:http + ws (chosen)" };
+  if (wanted !== "uws") return { status: "ok", text: "node:http + ws (the default)" };
   try {
     loadNativeUws();
     return { status: "ok", text: "uWebSockets.js loads" };
   } catch (err) {
-    return { status: wanted === "uws" ? "fail" : "warn", text: `uWebSockets.js does not load (${(err as Error).message}); ${wanted === "uws" ? "it was asked for" : "the server falls back to node:http + ws"}` };
+    return { status: "fail", text: `uWebSockets.js does not load (${(err as Error).message}); it was asked for` };
   }
 }
 

@@ -8,6 +8,7 @@ import { packageFile } from "../../engine/package-root.js";
 import { checkCommand } from "./check.js";
 import { migrateCommand } from "./migrate.js";
 import { serveCommand } from "./serve.js";
+import { simulateCommand } from "./simulate.js";
 import { environmentHelp, SettingError } from "./settings.js";
 import { tokenCommand } from "./token.js";
 
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`varsel: ${oneLine(text)}\n`) })
     .addHelpText("after", environmentHelp());
-  const commands = [serveCommand(), tokenCommand(), migrateCommand(), checkCommand()];
+  const commands = [serveCommand(), tokenCommand(), migrateCommand(), checkCommand(), simulateCommand()];
   for (const command of commands) program.addCommand(command.copyInheritedSettings(program), { isDefault: command.name() === "serve" });
   return program;
 }

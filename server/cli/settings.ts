@@ -22,7 +22,7 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export const ENVIRONMENT: readonly { name: string; option?: string; meaning: string }[] = [
   { name: "PORT", option: "--port", meaning: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)` },
   { name: "HOST", option: "--host", meaning: `address to listen on (default ${DEFAULT_HOST}: this machine only; 0.0.0.0 in a container)` },
-  { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "uws or ws (default: uws when its native binary loads, else ws)" },
+  { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "ws (node:http + ws, the default) or uws (uWebSockets.js: Node 20 only; falls back to ws with a log line when its binary does not load)" },
   {
     name: "VARSEL_DATABASE_URL",
     option: "--database",
@@ -41,6 +41,8 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit)" },
   { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000)" },
   { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1)" },
+  { name: "VARSEL_URL", option: "--url", meaning: "simulate: the server to send to (default http://127.0.0.1:8080)" },
+  { name: "VARSEL_TOKEN", option: "--token", meaning: "simulate: an admin token (default: minted with the development secret)" },
   { name: "LOG_LEVEL", meaning: `${LOG_LEVELS.join(", ")} (default info); logs are JSON lines (pino) on stdout` },
   { name: "PGUSER, PGPASSWORD", meaning: "the PostgreSQL user and password when the URL has none (read by the pg driver)" },
 ];

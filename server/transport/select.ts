@@ -1,8 +1,10 @@
-// Picks the transport: uWebSockets.js when its native binary loads, else node:http + ws.
+// Picks the transport: node:http + ws by default; uWebSockets.js when asked for.
 //
-// VARSEL_TRANSPORT=uws|ws forces one (a forced uws that cannot load is an error, not a silent
-// fallback). Otherwise `preferred` (default "uws") is tried and a failed native load falls back
-// to ws, logged once per process with the reason.
+// ws is the default because no registry build of uWebSockets.js loads on Node 22/24 with glibc
+// 2.36, and the measured gain is small (README, Choices). VARSEL_TRANSPORT=uws|ws forces one (a
+// forced uws that cannot load is an error, not a silent fallback). Otherwise `preferred` (default
+// "ws") is used, and a preferred uws whose native load fails falls back to ws, logged once per
+// process with the reason.
 //
 // The binary is required directly (binaries/uws_<platform>_<arch>_<abi>.node) rather than
 // through the package's entry point: the installed build (@trufflesuite/uws-js-unofficial)
@@ -57,7 +59,7 @@ export class TransportSelector {
     return this.loaded;
   }
 
-  async create(options: TransportOptions, preferred: TransportKind = "uws"): Promise<Transport> {
+  async create(options: TransportOptions, preferred: TransportKind = "ws"): Promise<Transport> {
     const logger: Logger = options.logger ?? pino({ enabled: false });
     const forced = this.env[TRANSPORT_ENV];
     if (forced !== undefined && forced !== "") {

@@ -6,6 +6,7 @@
 // synchronously has an onAborted handler; body chunks are copied (uWS neuters them after the
 // callback); writes from outside a uWS callback are corked; nothing touches a response after
 // it ended or was aborted, nor a WebSocket after its close event (both throw).
+import { createServer, type AddressInfo } from "node:net";
 import type * as uws from "uWebSockets.js";
 import {
   SHUTDOWN_CLOSE_CODE, SHUTDOWN_REASON, TOO_BIG_CLOSE_CODE, TOO_BIG_REASON, TRANSPORT_HEADERS, addHeader, bodyless,
@@ -142,7 +143,25 @@ class UwsTransport implements Transport {
     return this.conns.size;
   }
 
-  listen(port: number, host: string): Promise<number> {
+  /**
+   * uSockets sets SO_REUSEADDR only on a listener with a fixed port (its
+   * bsd.c: `if (port != 0)`). Without it, the connections of a server killed with -9 hold the
+   * port in TIME_WAIT / FIN_WAIT2 against every new listener for ~60 s. So port 0 is resolved
+   * first: the kernel names a free port and uWS listens on it as on a fixed one (again if another
+   * process took it meanwhile).
+   */
+  async listen(port: number, host: string): Promise<number> {
+    if (port !== 0) return this.listenOn(port, host);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listenOn(await freePort(host), host);
+      } catch (err) {
+        if (attempt === 3 || this.closing !== undefined) throw err;
+      }
+    }
+  }
+
+  private listenOn(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       if (this.closing !== undefined) return reject(new Error("transport is closed"));
       // Exclusive: without it uWS sets SO_REUSEPORT, and a second server on a port in use "listens" beside the first.
@@ -368,6 +387,18 @@ class UwsTransport implements Transport {
       decide(choice);
     }
   }
+}
+
+/** A port that is free on `host` now, named by the kernel. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen({ port: 0, host, exclusive: true }, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** The uWebSockets.js transport on an already loaded native module (see select.ts). */

@@ -22,9 +22,7 @@ export function listeningPort(log: string): number | undefined {
 /**
  * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
  * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
- * reconnect to the same address). Such a server must have been started on an explicit port
- * (`freePort()`) or run the ws transport (env VARSEL_TRANSPORT: "ws"): uWebSockets.js cannot
- * bind a port it had been given for port 0 again while its killed connections are in TIME_WAIT.
+ * reconnect to the same address), on either transport (test/uws-restart.test.ts).
  * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
@@ -52,7 +50,7 @@ export async function startChildServer(database: string, env: Record<string, str
   throw new Error(`server did not start: ${out}`);
 }
 
-/** A port that was free a moment ago (see `startChildServer` on restarts). */
+/** A port that was free a moment ago: a server that will be restarted on its port can start there. */
 export async function freePort(): Promise<number> {
   const srv = createServer().listen(0, "127.0.0.1");
   await once(srv, "listening");
