@@ -25,6 +25,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build/varsel.wasm ./build/varsel.wasm
+# The clinician's board (GET /), bundled by `npm run build`.
+COPY --from=build /app/build/board ./build/board
 # The working folder is the state folder: with no VARSEL_DATABASE_URL the embedded SQLite store is
 # /data/.varsel/varsel.db. The code under /app stays owned by root, read-only to the server.
 RUN mkdir /data && chown node:node /data

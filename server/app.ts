@@ -35,6 +35,11 @@ export interface ServerOptions {
   metrics?: Metrics;
   /** Browser origins allowed to call the HTTP API (CORS); "*" for any; default none. */
   corsOrigins?: readonly string[];
+  /**
+   * Offer `GET /v1/dev/token` (a clinician token without pasting one): only for a server whose
+   * secret was generated for development (`npm start` without VARSEL_JWT_SECRET or a JWKS).
+   */
+  devSignIn?: boolean;
   /** Bounds of uncommitted work past which ingest is refused `overloaded` (engine/durable/backlog.ts). */
   backlog?: Partial<BacklogLimits>;
 }
@@ -92,6 +97,7 @@ export class VarselServer {
       metrics: this.metrics,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       logger,
+      devSignIn: options.devSignIn === true && options.auth.secret !== undefined,
       now: options.now ?? Date.now,
       ready: () => !this.stopping && this.transport !== undefined && durable.ready(),
       batchStarted: (at) => this.hub.batchStarted(at),

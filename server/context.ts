@@ -54,6 +54,8 @@ export interface AppContext {
   metrics: Metrics;
   limits: Limits;
   logger: Logger;
+  /** Development sign-in (`GET /v1/dev/token`): only when the server signs with a generated development secret. */
+  devSignIn: boolean;
   /** The clock (tests control it). */
   now(): number;
   /** Readiness for /readyz (false while shutting down or when the store is unavailable). */

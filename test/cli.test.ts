@@ -162,6 +162,12 @@ describe("varsel serve", () => {
       const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(Number(/^varsel_readings_ingested_total\{channel="demo"\} (\d+)/m.exec(scrape)?.[1])).toBeGreaterThan(0);
 
+      // The board: where it is and how to sign in; development sign-in needs no token.
+      expect(output.err).toContain(`the board: http://127.0.0.1:${port}/ (press "Sign in for development": no token needed)`);
+      const dev = await fetch(`http://127.0.0.1:${port}/v1/dev/token?role=clinician&teams=hospital-lung`);
+      expect(dev.status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${((await dev.json()) as { token: string }).token}` } })).status).toBe(200);
+
       const socket = await TestSocket.connect(`ws://127.0.0.1:${port}/v1/ws`, token);
       child.kill("SIGTERM");
       expect(await socket.closed).toEqual({ code: 1001, reason: "shutting_down" });
@@ -174,6 +180,8 @@ describe("varsel serve", () => {
       expect(lines.find((l) => l.msg === "engine recovered from the store")).toMatchObject({ after: "start", snapshotPos: null, replayed: 0 });
       expect(lines.find((l) => l.msg === "varsel listening")).toMatchObject({ host: "127.0.0.1", port, url: `http://127.0.0.1:${port}` });
       expect(lines.find((l) => l.level === 40 && /DEV MODE/.test(l.msg))).toBeDefined();
+      expect(lines.find((l) => /clinician's board/.test(l.msg))).toMatchObject({ board: `http://127.0.0.1:${port}/`, msg: expect.stringContaining("Sign in for development") });
+      expect(lines.find((l) => /^demo: simulated patients/.test(l.msg))).toMatchObject({ patients: 16 });
       const snapshot = lines.find((l) => l.msg === "snapshot stored");
       expect(snapshot?.bytes).toBeGreaterThan(0);
       expect(messages.at(-1)).toBe("varsel stopped");
@@ -204,6 +212,8 @@ describe("varsel serve", () => {
       expect((await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${minted.out.trim()}` } })).status).toBe(200);
       const forged = minted.out.trim().slice(0, -4) + "AAAA";
       expect((await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
+      // No development sign-in with a configured secret: answered as an unknown path.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/dev/token?role=clinician&teams=hospital-lung`)).status).toBe(404);
       await new Promise((r) => setTimeout(r, 100));
       child.kill("SIGTERM");
       await exited;
@@ -213,6 +223,7 @@ describe("varsel serve", () => {
       expect(output.out + output.err).not.toMatch(JWT);
       expect(output.out + output.err).not.toContain(SECRET);
       expect(output.out + output.err).not.toMatch(/DEV MODE/);
+      expect(logLines(output.out).find((l) => /clinician's board/.test(l.msg))?.msg).toContain("paste a clinician token");
       expect(existsSync(env.VARSEL_DEV_SECRET_FILE)).toBe(false);
     } finally {
       child.kill("SIGKILL");

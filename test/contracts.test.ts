@@ -12,6 +12,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
+import { buildBoard } from "../board/build.js";
 import { openStore } from "../engine/store/open-store.js";
 import { decode } from "../server/codec.js";
 import { openApiDocument, openApiText, ROUTE_DOCS } from "../server/http/openapi.js";
@@ -52,6 +53,7 @@ describe("real answers match the OpenAPI document", () => {
   let admin: string;
   let device: string;
   let nurse: string;
+  let boardFiles: string[];
 
   /** Sends a request and checks its answer against the document's schema for the route, status and media type. */
   async function call(method: string, pattern: string, path: string, options: Parameters<Harness["http"]>[2] = {}) {
@@ -75,7 +77,9 @@ describe("real answers match the OpenAPI document", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "varsel-contracts-"));
-    h = await startServer("ws", {}, { store: await openStore(`sqlite:${join(dir, "varsel.db")}`) });
+    // With development sign-in, so that GET /v1/dev/token answers its document's 200 too.
+    h = await startServer("ws", {}, { store: await openStore(`sqlite:${join(dir, "varsel.db")}`), devSignIn: true });
+    boardFiles = await buildBoard();
     admin = await h.token("admin", []);
     device = await h.token("device", ["lung"]);
     nurse = await h.token("clinician", ["lung"], "1h", "nurse-1");
@@ -90,6 +94,9 @@ describe("real answers match the OpenAPI document", () => {
     await call("GET", "/readyz", "/readyz");
     await call("GET", "/metrics", "/metrics");
     expect((await call("GET", "/openapi.json", "/openapi.json")).body).toEqual(openApiDocument());
+    expect((await call("GET", "/", "/")).body).toContain("<!doctype html>");
+    for (const file of boardFiles.filter((f) => f !== "index.html")) await call("GET", "/board/:file", `/board/${file}`);
+    expect((await call("GET", "/v1/dev/token", "/v1/dev/token?role=clinician&teams=lung")).body).toMatchObject({ role: "clinician", teams: ["lung"] });
 
     const patient = { programme: "telekol", careTeams: [{ team: "lung", role: "hospital" }, { team: "gp-1", role: "gp", hours: { from: "08:00", to: "16:00", days: ["mon"] } }], references: { weight: 80 } };
     expect((await call("PUT", "/v1/patients/:id", "/v1/patients/p-1", { token: admin, body: patient })).status).toBe(200);

@@ -22,6 +22,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { buildBoard } from "../board/build.js";
 import { VarselServer } from "../server/app.js";
 import type { Role } from "../server/auth.js";
 import { ROUTE_DOCS } from "../server/http/openapi.js";
@@ -91,6 +92,8 @@ const ALL_PATIENTS_ADMIN: E = { status: 403, code: "forbidden", message: "only a
 const ALL_PATIENTS_END: E = { status: 403, code: "forbidden" };
 const NOT_OPEN: E = { status: 409, code: "alert_not_open" };
 const ENDED: E = { status: 409, code: "silence_ended" };
+const NO_FILE: E = { status: 404, code: "not_found", message: "no such file" };
+const NO_PATH: E = { status: 404, code: "not_found", message: "no such path" };
 
 /**
  * in / out / unknown: the target is the token's team's, another team's, or does not exist;
@@ -122,8 +125,12 @@ const HTTP: Row[] = [
   ["GET /readyz",                      { "-": [OK, OK, OK] }],
   ["GET /metrics",                     { "-": [OK, OK, OK] }],
   ["GET /openapi.json",                { "-": [OK, OK, OK] }],
+  ["GET /",                            { "-": [OK, OK, OK] }],
+  ["GET /board/:file",                 { in: [OK, OK, OK], unknown: [NO_FILE, NO_FILE, NO_FILE] }],
+  ["GET /v1/dev/token",                { "-": [NO_PATH, NO_PATH, NO_PATH] }], // a server with a configured key: as an unknown path
 ];
-const OPEN_ROUTES = new Set(["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"]);
+/** Routes without authentication: whatever the token (none, bad, forged), the same answer as with a valid one. */
+const OPEN_ROUTES = new Set(["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /", "GET /board/:file", "GET /v1/dev/token"]);
 
 interface HttpCell {
   route: string;
@@ -140,9 +147,9 @@ function httpCells(mode: AuthMode, which: "bad" | "valid"): HttpCell[] {
       const open = OPEN_ROUTES.has(route);
       if (which === "valid") {
         WHO.forEach((role, i) => cells.push({ route, scope, role, kind: "valid", expect: byRole[i] }));
-        cells.push({ route, scope, role: "none", kind: "missing", expect: open ? OK : { status: 401, ...NO_TOKEN } });
+        cells.push({ route, scope, role: "none", kind: "missing", expect: open ? byRole[0] : { status: 401, ...NO_TOKEN } });
       } else {
-        for (const kind of BAD_KINDS[mode]) for (const role of WHO) cells.push({ route, scope, role, kind, expect: open ? OK : { status: 401, ...refusal(kind) } });
+        for (const kind of BAD_KINDS[mode]) for (const role of WHO) cells.push({ route, scope, role, kind, expect: open ? byRole[0] : { status: 401, ...refusal(kind) } });
       }
     }
   }
@@ -217,6 +224,8 @@ interface World {
   silence: { in: string; out: string; all: string; "in-closed": string; "out-closed": string };
   /** Ids of the other team's alerts and silences (grows as admins create silences for it). */
   secretIds: Set<string>;
+  /** A file of the built board (`/board/app-<hash>.js`). */
+  boardAsset: string;
   close(): Promise<void>;
 }
 
@@ -332,6 +341,7 @@ async function startWorld(transport: TransportKind, mode: AuthMode): Promise<Wor
     alert: { in: alertOf(PATIENT.in).id, out: alertOf(PATIENT.out).id, "in-closed": alertOf(CLOSED_PATIENT.in).id, "out-closed": alertOf(CLOSED_PATIENT.out).id },
     silence: { in: await silence(PATIENT.in), out: await silence(PATIENT.out), all: await silence(), "in-closed": await ended(PATIENT.in), "out-closed": await ended(PATIENT.out) },
     secretIds: new Set(),
+    boardAsset: `/board/${(await buildBoard()).find((f) => f.endsWith(".js"))}`,
     close,
   };
   for (const id of [world.alert.out, world.alert["out-closed"], world.silence.out, world.silence["out-closed"]]) world.secretIds.add(id);
@@ -419,6 +429,8 @@ async function httpRequest(w: World, cell: HttpCell): Promise<{ method: string; 
       }
       return { method, path: sub(id), swap: [[`"${id}"`, `"${UNKNOWN_SILENCE}"`], ...swap] };
     }
+    case "GET /board/:file":
+      return { method, path: cell.scope === "in" ? w.boardAsset : "/board/nope.js", swap };
     default:
       return { method, path: template, swap };
   }

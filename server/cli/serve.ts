@@ -4,7 +4,7 @@
 import { Command } from "commander";
 import { pino, type Logger } from "pino";
 import { VarselServer } from "../app.js";
-import { startDemo } from "../demo.js";
+import { DEMO_PATIENTS, DEMO_TEAMS, startDemo } from "../demo.js";
 import type { AuthOptions } from "../auth.js";
 import type { Store } from "../../engine/store/store.js";
 import { devSecret, devSecretFile } from "./dev-secret.js";
@@ -38,6 +38,8 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
   const store = s.database === undefined ? undefined : await openLogged(s.database.url, logger);
   const server = await VarselServer.open({
     auth: authOptions(s),
+    // Development sign-in (GET /v1/dev/token) only with a generated development secret.
+    devSignIn: s.keys.kind === "dev",
     logger,
     transport: s.transport,
     corsOrigins: s.corsOrigins,
@@ -48,20 +50,26 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     await store?.close().catch(() => undefined);
     throw err;
   });
+  let port: number;
   try {
-    await server.listen(s.port, s.host);
+    port = await server.listen(s.port, s.host);
   } catch (err) {
     await server.close().catch(() => undefined);
     throw new Error(`cannot listen on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
   }
   const stopDemo = demo ? await startDemo(server.durable, server.metrics) : undefined;
+  const board = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${port}/`;
+  const signIn = s.keys.kind === "dev" ? 'press "Sign in for development" (no token needed)' : "paste a clinician token (npx varsel token --role clinician --teams <teams>)";
+  logger.info({ board }, `the clinician's board: open ${board} and ${signIn}`);
+  if (stopDemo) logger.info({ patients: DEMO_PATIENTS.length, teams: DEMO_TEAMS }, "demo: simulated patients of these teams; a few deteriorate over the first minutes");
 
   if (s.keys.kind === "dev") {
     const file = devSecretFile();
     logger.warn({ devSecretFile: file }, "DEV MODE, NOT FOR PATIENT DATA: VARSEL_JWT_SECRET and VARSEL_JWKS are unset, so tokens are signed with a generated development secret");
     process.stderr.write(
       `WARNING: DEV MODE, NOT FOR PATIENT DATA: VARSEL_JWT_SECRET is unset, so tokens are signed with a generated development secret kept in ${file} (owner-only). Tokens are not printed.\n` +
-        "  mint one with: npx varsel token --role clinician --teams hospital-lung,hospital-heart [--sub name] [--ttl 1h]   (or: npm run token -- ...)\n",
+        "  mint one with: npx varsel token --role clinician --teams hospital-lung,hospital-heart [--sub name] [--ttl 1h]   (or: npm run token -- ...)\n" +
+        `  the board: ${board} (press "Sign in for development": no token needed)\n`,
     );
   }
 

@@ -205,6 +205,17 @@ export const AuditList = Type.Object({
   ),
 });
 
+export const DevToken = Type.Object(
+  {
+    token: Type.String({ description: "A clinician JWT signed with the development secret (15 minutes)" }),
+    sub: Str,
+    role: Type.Literal("clinician"),
+    teams: Strings,
+    expiresAt: EpochMs,
+  },
+  { description: "A development sign-in (dev mode only)" },
+);
+
 export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0") }, { additionalProperties: true, description: "An OpenAPI 3.1 document" });
 
 /** The answers named in the document's components, by name. */

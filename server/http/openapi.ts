@@ -23,17 +23,23 @@ interface QueryParam {
 
 interface RouteDoc {
   summary: string;
-  tag: "ingest" | "patients" | "thresholds" | "alerts" | "silences" | "operations";
+  tag: "ingest" | "patients" | "thresholds" | "alerts" | "silences" | "operations" | "board";
   /** Who may call it; absent = no authentication. */
   roles?: readonly Role[];
   description?: string;
   query?: readonly QueryParam[];
   /** The request body by media type; `optional` when it may be empty. */
   body?: { schemas: Record<string, TSchema>; optional?: boolean };
-  /** The success status and answer (a TypeBox schema: JSON or MessagePack; or plain text). */
-  ok: { status: number; answer: TSchema | { text: string }; description: string };
+  /** The success status and answer (a TypeBox schema: JSON or MessagePack; or text, plain unless `types` says). */
+  ok: { status: number; answer: TSchema | TextAnswer; description: string };
   /** Other answers than the error body, by status. */
-  more?: Record<string, { answer: TSchema | { text: string }; description: string }>;
+  more?: Record<string, { answer: TSchema | TextAnswer; description: string }>;
+}
+
+/** A text answer: an example, and its media types (default text/plain). */
+interface TextAnswer {
+  text: string;
+  types?: readonly string[];
 }
 
 const ALL: readonly Role[] = ["device", "clinician", "admin"];
@@ -63,6 +69,21 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   }),
   "GET /metrics": reading("operations", undefined, "Prometheus metrics (varsel_* and Node's process metrics; no patient identifier)", { text: "text/plain; version=0.0.4" }, "Prometheus text format"),
   "GET /openapi.json": reading("operations", undefined, "This document", answers.OpenApiDocument, "This OpenAPI 3.1 document"),
+
+  "GET /": reading("board", undefined, "The clinician's board (it signs in with a token itself)", { text: "<!doctype html>…", types: ["text/html"] }, "The page (Cache-Control: no-cache; a strict Content-Security-Policy)", {
+    description: "404 `not_found` when the board is not built (`npm run build:board`).",
+  }),
+  "GET /board/:file": reading("board", undefined, "A script, stylesheet or icon of the board", { text: "…", types: ["text/javascript", "text/css", "image/svg+xml"] }, "The file; its name carries its content hash (Cache-Control: immutable)"),
+  "GET /v1/dev/token": reading("board", undefined, "Development sign-in: a short-lived clinician token, without one", answers.DevToken, "The token", {
+    description:
+      "Only on a server that signs with a generated development secret (dev mode), and only from this machine (`403 forbidden` otherwise); " +
+      "on any other server `404 not_found` as for an unknown path. `422 invalid_field` without `teams` or with a role other than clinician.",
+    query: [
+      { name: "role", schema: { type: "string", enum: ["clinician"], default: "clinician" }, description: "Only clinician" },
+      { name: "teams", schema: { type: "string" }, description: "Care teams, comma-separated (required)" },
+      { name: "sub", schema: { type: "string", default: "dev-clinician" }, description: "Who" },
+    ],
+  }),
 
   "POST /v1/measurements": {
     tag: "ingest",
@@ -165,7 +186,7 @@ export function openApiDocument(): Record<string, unknown> {
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
     servers: [{ url: "http://127.0.0.1:8080", description: "`npm start` (PORT, HOST)" }],
-    tags: ["ingest", "patients", "thresholds", "alerts", "silences", "operations"].map((name) => ({ name })),
+    tags: ["ingest", "patients", "thresholds", "alerts", "silences", "operations", "board"].map((name) => ({ name })),
     security: [{ bearer: [] }],
     paths,
     components: {
@@ -225,8 +246,11 @@ function operation(method: string, pattern: string, doc: RouteDoc, refs: Refs): 
   return op;
 }
 
-function answer(shape: TSchema | { text: string }, description: string, refs: Refs): Record<string, unknown> {
-  if ("text" in shape && typeof shape.text === "string") return { description, content: { "text/plain": { schema: { type: "string" }, example: shape.text } } };
+function answer(shape: TSchema | TextAnswer, description: string, refs: Refs): Record<string, unknown> {
+  if ("text" in shape && typeof shape.text === "string") {
+    const text = shape as TextAnswer;
+    return { description, content: Object.fromEntries((text.types ?? ["text/plain"]).map((type) => [type, { schema: { type: "string" }, example: text.text }])) };
+  }
   const schema = refs.json(shape as TSchema);
   // Answers are JSON, or MessagePack when the request's Accept asks for it (errors always JSON).
   return { description, content: { [JSON_TYPE]: { schema }, [MSGPACK_TYPE]: { schema } } };

@@ -11,6 +11,8 @@ import type { AuditQuery, ReadingQuery, StoredReading } from "../../engine/store
 import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
+import { boardAsset, boardPage } from "./board.js";
+import { devToken } from "./dev-token.js";
 import { ingestBody } from "./measurements.js";
 import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
@@ -64,6 +66,9 @@ export function buildRouter(ctx: AppContext): Router {
 
   const openapi = JSON.stringify(openApiDocument());
   const router = new Router()
+    // The clinician's board (board/, built into build/board/).
+    .on("GET", "/", () => boardPage())
+    .on("GET", "/board/:file", (_req, { file }) => boardAsset(file))
     .on("GET", "/healthz", () => ({ status: 200, headers: TEXT, body: "ok" }))
     .on("GET", "/readyz", () => (ctx.ready() ? { status: 200, headers: TEXT, body: "ready" } : { status: 503, headers: TEXT, body: "not ready" }))
     .on("GET", "/metrics", async () => {
@@ -244,6 +249,12 @@ export function buildRouter(ctx: AppContext): Router {
       // Without a store (--memory) nothing is kept: no trail.
       return reply(req, 200, { entries: (await ctx.durable.store?.audit(query)) ?? [] });
     });
+  // Development sign-in: only with a generated development secret; otherwise answered exactly as
+  // an unknown path (a route table that does not depend on the mode keeps one OpenAPI document).
+  router.on("GET", "/v1/dev/token", (req) => {
+    if (!ctx.devSignIn) throw new VarselError("not_found", "no such path");
+    return devToken(ctx, req);
+  });
   // The document is built from server/http/openapi.ts's route table: a route missing there (or
   // there but not served) is a bug caught at the first start, never a silently wrong document.
   const { undocumented, unserved } = undocumentedRoutes(router.list());

@@ -1,6 +1,8 @@
 // varsel as a real child process on loopback (`server/main.ts serve`), so a test can kill -9 it
 // and start it again on the same database. Its address comes from its "varsel listening" log line.
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
 
 export const CHILD_SECRET = "crash-test-secret-long-enough-for-hs256-signing";
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -46,6 +48,15 @@ export async function startChildServer(database: string, env: Record<string, str
   }
   child.kill("SIGKILL");
   throw new Error(`server did not start: ${out}`);
+}
+
+/** A port that was free a moment ago: a server that will be restarted on its port can start there. */
+export async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
 }
 
 /** kill -9, and wait until the process is gone. */

@@ -1,0 +1,113 @@
+// What the board shows, as plain data: the open alerts of the subscription (replaced by id from
+// each event, so a replayed event never duplicates one), the readings waiting for review, and
+// the work queue's order and colours. No DOM here, so it is tested on its own.
+import type { Alert, LifecycleEvent, ReviewEvent, Update } from "../client/index.js";
+
+/** Red and yellow by priority, blue for missing data, grey for not triaged. Never green. */
+export type Colour = "red" | "yellow" | "blue" | "grey";
+
+/** Readings of one patient and metric that need a clinician's eye without being an alert. */
+export interface ReviewItem {
+  key: string;
+  patient: string;
+  metric: string;
+  reason: ReviewEvent["reason"];
+  count: number;
+  /** Newest event time. */
+  at: number;
+  /** Oldest event time: the item's age. */
+  since: number;
+}
+
+export type QueueItem = { kind: "alert"; alert: Alert } | { kind: "review"; review: ReviewItem };
+
+const PRIORITY_RANK: Record<Alert["priority"], number> = { high: 0, medium: 1, low: 2 };
+/** Grey items come after every alert: they are not alarms. */
+const REVIEW_RANK = 3;
+
+export function colourOf(alert: Alert): Colour {
+  if (alert.ruleKind === "missing") return "blue";
+  return alert.priority === "high" ? "red" : "yellow";
+}
+
+export function queueKey(item: QueueItem): string {
+  return item.kind === "alert" ? item.alert.id : `review:${item.review.key}`;
+}
+
+/** Priority first (high before medium before low, reviews last), then age (the oldest first). */
+export function compareQueue(a: QueueItem, b: QueueItem): number {
+  const rank = (i: QueueItem) => (i.kind === "alert" ? PRIORITY_RANK[i.alert.priority] : REVIEW_RANK);
+  const since = (i: QueueItem) => (i.kind === "alert" ? i.alert.openedAt : i.review.since);
+  return rank(a) - rank(b) || since(a) - since(b) || queueKey(a).localeCompare(queueKey(b));
+}
+
+export class BoardModel {
+  readonly alerts = new Map<string, Alert>();
+  readonly reviews = new Map<string, ReviewItem>();
+  /** The last event number applied (from the snapshot, then each event). */
+  seq = 0;
+  /** Bumped on every change, so views re-render only when something changed. */
+  version = 0;
+
+  /** Applies what the client delivers (once each, in order). */
+  apply(update: Update): void {
+    if (update.type === "snapshot") this.applySnapshot(update.alerts, update.seq);
+    else if (update.type === "event") this.applyEvent(update.event);
+    else this.applySnapshot([], this.seq); // the subscription ended: nothing is current any more
+  }
+
+  /** Replaces every open alert (a snapshot, or a resync): alerts it lacks are gone. */
+  applySnapshot(alerts: readonly Alert[], seq: number): void {
+    this.alerts.clear();
+    for (const a of alerts) if (a.state !== "resolved") this.alerts.set(a.id, a);
+    this.seq = seq;
+    this.version++;
+  }
+
+  /** Applies one event; an event at or before `seq` (a replay of one already seen) changes nothing. */
+  applyEvent(ev: LifecycleEvent): boolean {
+    if (ev.seq <= this.seq) return false;
+    this.seq = ev.seq;
+    if (ev.type === "review") this.addReview(ev);
+    else if (ev.type !== "silence") {
+      if (ev.alert.state === "resolved") this.alerts.delete(ev.alert.id);
+      else this.alerts.set(ev.alert.id, ev.alert);
+    }
+    this.version++;
+    return true;
+  }
+
+  dismissReview(key: string): void {
+    if (this.reviews.delete(key)) this.version++;
+  }
+
+  /** The work queue in order. */
+  queue(): QueueItem[] {
+    const items: QueueItem[] = [];
+    for (const alert of this.alerts.values()) items.push({ kind: "alert", alert });
+    for (const review of this.reviews.values()) items.push({ kind: "review", review });
+    return items.sort(compareQueue);
+  }
+
+  /** Patients with at least one open alert or review item. */
+  patientCount(): number {
+    const patients = new Set<string>();
+    for (const a of this.alerts.values()) patients.add(a.patient);
+    for (const r of this.reviews.values()) patients.add(r.patient);
+    return patients.size;
+  }
+
+  private addReview(ev: ReviewEvent): void {
+    const key = `${ev.patient}|${ev.metric}|${ev.reason}`;
+    const held = this.reviews.get(key);
+    this.reviews.set(key, {
+      key,
+      patient: ev.patient,
+      metric: ev.metric,
+      reason: ev.reason,
+      count: (held?.count ?? 0) + ev.count,
+      at: ev.at,
+      since: held?.since ?? ev.at,
+    });
+  }
+}
