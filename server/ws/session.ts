@@ -218,7 +218,13 @@ export class Session {
       return { type: "ack_result", id: msg.id, alert: acked };
     }
     const sender = { sub: who.sub, teams: requireIngest(who), channel: "ws" };
-    this.ctx.durable.admitIngest(sender.sub); // before validating the batch: a refused flood costs nothing more
+    try {
+      this.ctx.durable.admitIngest(sender.sub); // before validating the batch: a refused flood costs nothing more
+    } catch (err) {
+      // Told to come back later: read nothing more from it until then (its frames wait in TCP, not in our CPU).
+      if (err instanceof VarselError && err.code === "overloaded") this.conn.pauseReading((err.details as { retryAfterMs: number }).retryAfterMs);
+      throw err;
+    }
     this.ctx.batchStarted(process.hrtime.bigint());
     const compact = msg.answer !== "full";
     const answer =
