@@ -58,6 +58,16 @@ function logLines(out: string): { level: number; msg: string; [k: string]: unkno
   return out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 
+describe("varsel/client for integrators", () => {
+  it("plain node imports the compiled client by its package name, with its type declarations beside it", () => {
+    const script = 'import("varsel/client").then((m) => console.log(typeof m.VarselClient))';
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("function");
+    expect(existsSync(join(ROOT, "dist/client/index.d.ts"))).toBe(true);
+  });
+});
+
 describe("varsel --version and --help", () => {
   it("--version prints package.json's version", () => {
     const r = varsel(["--version"]);

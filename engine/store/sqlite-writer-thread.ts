@@ -5,7 +5,7 @@
 import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { storeError } from "./codec.js";
-import { configure, runWrite, writeStatements, type Write } from "./sqlite-writes.js";
+import { configure, runWrite, type Write } from "./sqlite-writes.js";
 
 type Request =
   | { id: number; open: { path: string; busyTimeoutMs: number } }
@@ -13,7 +13,7 @@ type Request =
   | { id: number; close: number };
 
 const port = parentPort!;
-const conns = new Map<number, { db: Database.Database; s: ReturnType<typeof writeStatements> }>();
+const conns = new Map<number, Database.Database>();
 let nextConn = 1;
 
 port.on("message", (m: Request) => {
@@ -23,16 +23,16 @@ port.on("message", (m: Request) => {
       const db = new Database(m.open.path, { timeout: m.open.busyTimeoutMs });
       configure(db, false);
       const conn = nextConn++;
-      conns.set(conn, { db, s: writeStatements(db) });
+      conns.set(conn, db);
       port.postMessage({ id: m.id, result: conn });
     } else if ("close" in m) {
-      conns.get(m.close)?.db.close();
+      conns.get(m.close)?.close();
       conns.delete(m.close);
       port.postMessage({ id: m.id, result: 0 });
     } else {
       const c = conns.get(m.conn);
       if (c === undefined) throw new Error(`no writer connection ${m.conn}`);
-      port.postMessage({ id: m.id, result: runWrite(c.db, c.s, m.write) });
+      port.postMessage({ id: m.id, result: runWrite(c, m.write) });
     }
   } catch (err) {
     const e = storeError(err, "sqlite", op);

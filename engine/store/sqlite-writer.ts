@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { VarselError, type ErrorCode } from "../errors.js";
 import { SerialQueue, storeError } from "./codec.js";
-import { runWrite, writeStatements, type Write } from "./sqlite-writes.js";
+import { runWrite, type Write } from "./sqlite-writes.js";
 
 export interface SqliteWriter {
   /** Runs a write after every earlier one; resolves with its result (see runWrite). */
@@ -22,16 +22,13 @@ export interface SqliteWriter {
 export class InPlaceWriter implements SqliteWriter {
   readonly alive = true;
   private readonly queue = new SerialQueue();
-  private readonly s: ReturnType<typeof writeStatements>;
 
-  constructor(private readonly db: Database.Database) {
-    this.s = writeStatements(db);
-  }
+  constructor(private readonly db: Database.Database) {}
 
   run(write: Write): Promise<number> {
     return this.queue.run(() => {
       try {
-        return runWrite(this.db, this.s, write);
+        return runWrite(this.db, write);
       } catch (err) {
         throw storeError(err, "sqlite", write.op);
       }

@@ -24,7 +24,7 @@ export function configure(db: Db, memory: boolean): void {
   if (!memory) db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
 
-export function writeStatements(db: Db) {
+function writeStatements(db: Db) {
   return {
     lastPos: db.prepare<[], { pos: number }>("SELECT coalesce(max(pos), 0) AS pos FROM journal"),
     insJournal: db.prepare<[number, number, string, Buffer]>("INSERT INTO journal (pos, at, kind, body) VALUES (?, ?, ?, ?)"),
@@ -60,10 +60,13 @@ export function writeStatements(db: Db) {
   };
 }
 
-export type WriteStatements = ReturnType<typeof writeStatements>;
+/** Each connection's prepared write statements, prepared at its first write. */
+const prepared = new WeakMap<Db, ReturnType<typeof writeStatements>>();
 
 /** Runs one write; answers the new snapshot's id (begin) or the rows deleted (prune), else 0. */
-export function runWrite(db: Db, s: WriteStatements, w: Write): number {
+export function runWrite(db: Db, w: Write): number {
+  let s = prepared.get(db);
+  if (s === undefined) prepared.set(db, (s = writeStatements(db)));
   switch (w.op) {
     case "commit": {
       const rows = w.rows;
