@@ -7,7 +7,7 @@ import { t } from "./i18n.js";
 export type Session = { kind: "token"; token: string } | { kind: "dev"; teams: string };
 
 const SESSION_KEY = "varsel.session";
-const DEFAULT_DEV_TEAMS = "hospital-lung,hospital-heart,municipality-aarhus,gp-1234";
+const DEFAULT_DEV_TEAMS = "hospital-lung,hospital-heart,hospital-diabetes,municipality-aarhus,gp-1234";
 
 export function savedSession(): Session | undefined {
   try {

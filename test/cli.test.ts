@@ -166,11 +166,18 @@ describe("varsel serve", () => {
       expect(claims).toMatchObject({ sub: "dr-test", role: "clinician", teams: ["hospital-lung", "hospital-heart"] });
       expect(claims.exp - claims.iat).toBe(600);
 
-      const alerts = await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${token}` } });
-      expect(alerts.status).toBe(200);
-      expect(((await alerts.json()) as { alerts: unknown[] }).alerts.length).toBeGreaterThan(0);
-      const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(Number(/^varsel_readings_ingested_total\{channel="demo"\} (\d+)/m.exec(scrape)?.[1])).toBeGreaterThan(0);
+      // The simulated demo replays two days in the background: alerts come within seconds.
+      const openAlerts = async () => {
+        const alerts = await fetch(`http://127.0.0.1:${port}/v1/alerts`, { headers: { authorization: `Bearer ${token}` } });
+        expect(alerts.status).toBe(200);
+        return ((await alerts.json()) as { alerts: unknown[] }).alerts.length;
+      };
+      for (let i = 0; i < 150 && (await openAlerts()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await openAlerts()).toBeGreaterThan(0);
+      // The simulated demo replays its history in the background: its readings are counted as they are accepted.
+      const demoReadings = async () => Number(/^varsel_readings_ingested_total\{channel="demo"\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
+      for (let i = 0; i < 100 && (await demoReadings()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await demoReadings()).toBeGreaterThan(0);
 
       // The board: where it is and how to sign in; development sign-in needs no token.
       expect(output.err).toContain(`the board: http://127.0.0.1:${port}/ (press "Sign in for development": no token needed)`);

@@ -4,7 +4,7 @@
 import { Command } from "commander";
 import { pino, type Logger } from "pino";
 import { VarselServer } from "../app.js";
-import { DEMO_PATIENTS, DEMO_TEAMS, startDemo } from "../demo.js";
+import { DEMO_PATIENTS, DEMO_TEAMS, startSimulatedDemo } from "../simulate/pipeline-target.js";
 import type { AuthOptions } from "../auth.js";
 import type { Store } from "../../engine/store/store.js";
 import { devSecret, devSecretFile } from "./dev-secret.js";
@@ -57,11 +57,13 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     await server.close().catch(() => undefined);
     throw new Error(`cannot listen on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
   }
-  const stopDemo = demo ? await startDemo(server.durable, server.metrics) : undefined;
+  const stopDemo = demo
+    ? await startSimulatedDemo(server.durable, { patients: DEMO_PATIENTS, onAccepted: (n) => server.metrics.readingsIngested.inc({ channel: "demo" }, n) })
+    : undefined;
   const board = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${port}/`;
   const signIn = s.keys.kind === "dev" ? 'press "Sign in for development" (no token needed)' : "paste a clinician token (npx varsel token --role clinician --teams <teams>)";
   logger.info({ board }, `the clinician's board: open ${board} and ${signIn}`);
-  if (stopDemo) logger.info({ patients: DEMO_PATIENTS.length, teams: DEMO_TEAMS }, "demo: simulated patients of these teams; a few deteriorate over the first minutes");
+  if (stopDemo) logger.info({ patients: DEMO_PATIENTS, teams: DEMO_TEAMS }, "demo: simulated patients of these teams (the simulator: two days replayed at start, then live; a quarter deteriorate)");
 
   if (s.keys.kind === "dev") {
     const file = devSecretFile();

@@ -16,7 +16,7 @@ export const FLAKY_GATEWAY_SHARE = 0.2;
 const TEAMS: Record<ProgrammeId, string[]> = {
   telekol: ["hospital-lung", "municipality-aarhus", "gp-1234"],
   telehjerte: ["hospital-heart", "municipality-aarhus", "gp-1234"],
-  cgm: ["hospital-heart", "gp-1234"],
+  cgm: ["hospital-diabetes", "gp-1234"],
   niv: ["hospital-lung", "municipality-aarhus"],
 };
 

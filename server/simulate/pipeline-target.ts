@@ -35,6 +35,10 @@ export class PipelineTarget implements Target {
   }
 }
 
+/** The demo cohort: four patients per programme, cared for by these teams (the board's development sign-in covers them). */
+export const DEMO_PATIENTS = 16;
+export const DEMO_TEAMS = ["hospital-lung", "hospital-heart", "hospital-diabetes", "municipality-aarhus", "gp-1234"];
+
 export interface DemoOptions {
   /** Default 16: four per programme. */
   patients?: number;
