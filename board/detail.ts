@@ -253,7 +253,8 @@ function triggerTable(a: Alert, unit: string): HTMLElement {
             {},
             h("td", {}, `${formatTime(r.time)} (${t("age", { age: formatAge(Date.now() - r.time) })})`),
             h("td", {}, r.readingValue === undefined ? "–" : `${formatNumber(r.readingValue)} ${unit}`),
-            h("td", {}, r.value === null ? "–" : formatNumber(r.value)),
+            // The derived value that decided is not the reading (a forecast, a change, a score): say which it is.
+            h("td", {}, r.value === null ? "–" : `${formatNumber(r.value)} (${tOr(`valueKind.${a.ruleKind}`, a.ruleKind)})`),
             h("td", {}, tOr(`transition.${r.transition}`, r.transition) + (r.withdrawn ? ` (${t("withdrawn")})` : "")),
           ),
         ),

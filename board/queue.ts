@@ -154,8 +154,12 @@ export class QueueView {
 export function alertTitle(a: Alert, withValue: boolean): string {
   const what = `${a.patient} · ${metricName(a.metric)}`;
   if (a.ruleKind === "missing") return what;
-  const value = withValue ? a.why.readings.at(-1)?.readingValue : undefined;
-  return `${what}${value === undefined ? "" : ` ${formatNumber(value)}`} (${a.interpretation})`;
+  const last = withValue ? a.why.readings.at(-1) : undefined;
+  const value = last?.readingValue;
+  // A trend alert fires on its slope or forecast, not on the reading: a red LL beside a normal
+  // glucose must say what was low.
+  const trend = a.ruleKind === "rate" && last?.value !== null && last?.value !== undefined ? ` · ${t("trendValue", { value: formatNumber(last.value) })}` : "";
+  return `${what}${value === undefined ? "" : ` ${formatNumber(value)}`}${trend} (${a.interpretation})`;
 }
 
 /** The colour as a word too: colour is never the only signal. */

@@ -1,7 +1,9 @@
 // The board's model without a browser: colours (never green), the work queue's order, and that
 // replayed events neither duplicate nor resurrect an alert.
 import { describe, expect, it } from "vitest";
+import { setLang } from "../board/i18n.js";
 import { BoardModel, colourOf, compareQueue, type QueueItem } from "../board/model.js";
+import { alertTitle } from "../board/queue.js";
 import type { Alert, LifecycleEvent } from "../client/index.js";
 import { alert as storedAlert } from "./support/stores.js";
 
@@ -79,5 +81,15 @@ describe("board model", () => {
     expect(m.alerts.size).toBe(1);
     m.apply({ type: "unsubscribed", reason: "the new token no longer covers the subscription" });
     expect(m.alerts.size).toBe(0);
+  });
+});
+
+describe("an alert's title in the queue", () => {
+  it("names a trend alert's slope or forecast beside the reading: a red LL next to a normal glucose says what was low", () => {
+    setLang("en");
+    const trend = alert({ ruleKind: "rate", metric: "cgm", interpretation: "LL", why: { thresholdVersion: null, limits: null, readings: [{ time: 0, value: 2.99, readingValue: 6.1, transition: "raise" }] } });
+    expect(alertTitle(trend, true)).toMatch(/6\.1 · trend 2\.99 \(LL\)$/);
+    const band = alert({ ruleKind: "band", interpretation: "LL", why: { thresholdVersion: null, limits: null, readings: [{ time: 0, value: 86, readingValue: 86, transition: "raise" }] } });
+    expect(alertTitle(band, true)).not.toContain("trend");
   });
 });
