@@ -109,7 +109,9 @@ log(`server pid ${server.child.pid} on port ${server.port}, ${FLOOD_PATIENTS + 1
 
 // ---------------------------------------------------------------- RSS sampler
 
-const rssSamples: { t: number; mb: number; cpuTicks: number }[] = [];
+// VmRSS, and the anonymous part of it (RssAnon: the heap and buffers; the rest is mostly SQLite's
+// mapped file pages, which the kernel may drop at any time).
+const rssSamples: { t: number; mb: number; anonMb: number; cpuTicks: number }[] = [];
 /** utime + stime of the server process, clock ticks (100 Hz). */
 const cpuTicks = (): number => {
   try {
@@ -119,14 +121,16 @@ const cpuTicks = (): number => {
     return NaN;
   }
 };
-const rssMb = (): number => {
+const rssMb = (): { mb: number; anonMb: number } => {
   try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server!.child.pid}/status`, "utf8"))![1]) / 1024;
+    const status = readFileSync(`/proc/${server!.child.pid}/status`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
+    return { mb: kb("VmRSS") / 1024, anonMb: kb("RssAnon") / 1024 };
   } catch {
-    return NaN;
+    return { mb: NaN, anonMb: NaN };
   }
 };
-const sampler = setInterval(() => rssSamples.push({ t: Date.now(), mb: rssMb(), cpuTicks: cpuTicks() }), 100);
+const sampler = setInterval(() => rssSamples.push({ t: Date.now(), ...rssMb(), cpuTicks: cpuTicks() }), 100);
 
 // ---------------------------------------------------------------- bystander and clinician
 
@@ -292,7 +296,7 @@ const acked = posts.filter((p) => p.accepted);
 const lostIn = (stored: Set<number> | string) => (typeof stored === "string" ? acked.length : acked.filter((p) => !stored.has(p.time)).length);
 const storedBefore = await storedTimes();
 const alertsBefore = await call("GET", "/v1/alerts", admin);
-const rssBeforeKill = rssMb();
+const rssBeforeKill = rssMb().mb;
 server.child.kill("SIGKILL");
 await server.exited;
 const restartAt = performance.now();
@@ -341,6 +345,8 @@ interface PhaseFigures {
   server_cores: number;
   ramp_s: number | null;
   peak_rss_mb: number;
+  /** The largest RssAnon (heap and buffers) in the window. */
+  peak_anon_mb: number;
   post_p50_ms: number;
   post_p99_ms: number;
   post_max_ms: number;
@@ -374,7 +380,8 @@ function figuresOf(w: Window): PhaseFigures {
     rss_rise_mb: Math.max(...inside.map((s) => s.mb)) - inside[0].mb,
     server_cores: (inside.at(-1)!.cpuTicks - inside[0].cpuTicks) / 100 / ((inside.at(-1)!.t - inside[0].t) / 1000),
     ramp_s: w.rampMs === undefined ? null : w.rampMs / 1000,
-    peak_rss_mb: Math.max(...rssSamples.filter((s) => s.t >= w.t0 && s.t <= w.t1).map((s) => s.mb)),
+    peak_rss_mb: Math.max(...inside.map((s) => s.mb)),
+    peak_anon_mb: Math.max(...inside.map((s) => s.anonMb)),
     post_p50_ms: pct(ps.map((p) => p.ms), 0.5),
     post_p99_ms: pct(ps.map((p) => p.ms), 0.99),
     post_max_ms: pct(ps.map((p) => p.ms), 1),
@@ -406,6 +413,7 @@ for (const phase of phases) {
     server_cores: median(figs.map((f) => f.server_cores)),
     ramp_s: figs[0].ramp_s === null ? null : median(figs.map((f) => f.ramp_s!)),
     peak_rss_mb: Math.max(...figs.map((f) => f.peak_rss_mb)),
+    peak_anon_mb: Math.max(...figs.map((f) => f.peak_anon_mb)),
     post_p50_ms: median(figs.map((f) => f.post_p50_ms)),
     post_p99_ms: median(figs.map((f) => f.post_p99_ms)),
     post_max_ms: Math.max(...figs.map((f) => f.post_max_ms)),
@@ -447,7 +455,7 @@ function floodText(phase: Phase, f: PhaseFigures["flood"]): string {
 const rows = phases.map((phase) => {
   const a = perPhase.get(phase)!.agg;
   return [
-    phase, fmt(a.window_s, 1) + (a.ramp_s !== null ? ` (ramp ${fmt(a.ramp_s, 1)})` : ""), fmt(a.server_cores, 2), fmt(a.peak_rss_mb), `+${fmt(a.rss_rise_mb)}`,
+    phase, fmt(a.window_s, 1) + (a.ramp_s !== null ? ` (ramp ${fmt(a.ramp_s, 1)})` : ""), fmt(a.server_cores, 2), fmt(a.peak_rss_mb), fmt(a.peak_anon_mb), `+${fmt(a.rss_rise_mb)}`,
     fmt(a.post_p50_ms, 1), ratio(a.post_p50_ms, baseAgg.post_p50_ms), fmt(a.post_p99_ms, 1), ratio(a.post_p99_ms, baseAgg.post_p99_ms),
     fmt(a.event_p99_ms), ratio(a.event_p99_ms, baseAgg.event_p99_ms), `${a.posts_failed}/${a.posts}`, `${a.found}/${a.acked}`,
   ];
@@ -458,6 +466,7 @@ const floodRows = phases.filter((p) => p !== "baseline").map((phase) => {
 });
 
 const peakRss = Math.max(...rssSamples.map((s) => s.mb).filter(Number.isFinite));
+const peakAnon = Math.max(...rssSamples.map((s) => s.anonMb).filter(Number.isFinite));
 const worst = phases.reduce((w, p) => (perPhase.get(p)!.agg.post_p99_ms > perPhase.get(w)!.agg.post_p99_ms ? p : w), phases[0]);
 const bystanderP99 = perPhase.get(worst)!.agg.post_p99_ms;
 const goals = {
@@ -470,7 +479,7 @@ process.stdout.write(
   `\nbench:abuse — ${RUNS} run(s) × ${phases.length} phases of ${PHASE_MS / 1000} s (+ ramp-up for idle / slowloris), ${quick ? "quick" : "full"}; ` +
     `server: server/main.ts on SQLite, ${FLOOD_PATIENTS + 1} patients; bystander: 1 reading / 100 ms over HTTP, clinician subscribed; figures are medians over runs (peak RSS: the largest; RSS rise: peak − RSS at the window's start, median)\n\n` +
     renderTable(
-      ["phase", "window s", "server cores", "peak RSS MB", "RSS rise MB", "POST p50 ms", "÷ base", "POST p99 ms", "÷ base", "event p99 ms", "÷ base", "POST failed", "found/acked"],
+      ["phase", "window s", "server cores", "peak RSS MB", "of it anon MB", "RSS rise MB", "POST p50 ms", "÷ base", "POST p99 ms", "÷ base", "event p99 ms", "÷ base", "POST failed", "found/acked"],
       rows,
       ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ) +
@@ -488,7 +497,7 @@ const phaseJson = Object.fromEntries(
   phases.map((p) => {
     const a = perPhase.get(p)!.agg;
     return [p, {
-      peak_rss_mb: round(a.peak_rss_mb, 0), rss_rise_mb: round(a.rss_rise_mb, 0), server_cores: round(a.server_cores, 2), post_p50_ms: round(a.post_p50_ms), post_p99_ms: round(a.post_p99_ms), post_max_ms: round(a.post_max_ms),
+      peak_rss_mb: round(a.peak_rss_mb, 0), peak_anon_mb: round(a.peak_anon_mb, 0), rss_rise_mb: round(a.rss_rise_mb, 0), server_cores: round(a.server_cores, 2), post_p50_ms: round(a.post_p50_ms), post_p99_ms: round(a.post_p99_ms), post_max_ms: round(a.post_max_ms),
       post_p99_over_base: round(a.post_p99_ms / baseAgg.post_p99_ms, 2), event_p99_ms: round(a.event_p99_ms, 0), event_p99_over_base: round(a.event_p99_ms / baseAgg.event_p99_ms, 2),
       window_s: round(a.window_s), ramp_s: a.ramp_s === null ? null : round(a.ramp_s), posts: a.posts, posts_failed: a.posts_failed, events_missing: a.events_missing, out_of_order: a.out_of_order, statuses: a.statuses,
       acked: a.acked, found: a.found, flood: { ...a.flood, cpu_s: round(a.flood.cpu_s) },
@@ -497,7 +506,7 @@ const phaseJson = Object.fromEntries(
 );
 process.stdout.write(
   `${JSON.stringify({
-    peak_rss_mb: round(peakRss, 0), bystander_p99_ms: round(bystanderP99), bystander_p99_phase: worst, acked_lost: ackedLost, acked: acked.length,
+    peak_rss_mb: round(peakRss, 0), peak_anon_mb: round(peakAnon, 0), bystander_p99_ms: round(bystanderP99), bystander_p99_phase: worst, acked_lost: ackedLost, acked: acked.length,
     alerts_equal_after_restart: alertsEqual, alerts: alertDiff, restart_s: round(restartS, 2), clinician_closes: clinicianCloses,
     phases: phaseJson, runs: RUNS, phase_s: PHASE_MS / 1000, idle_connections: IDLE_CONNS, slowloris_connections: SLOW_CONNS, quick, goals,
   })}\n`,
