@@ -5,8 +5,7 @@
 // The server now gives every command its token's `sub` as sender (routes, socket ack), as here.
 import { afterEach, describe, expect, it } from "vitest";
 import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
-import type { CommitBatch } from "../engine/store/store.js";
-import { STORES } from "./support/durable-stores.js";
+import { recordingPipeline, STORES } from "./support/durable-stores.js";
 import { readingsCommand } from "./support/ingest.js";
 
 const T0 = Date.UTC(2026, 11, 5, 8, 0, 0);
@@ -17,11 +16,7 @@ describe(`fair lanes on ${sqliteName}`, () => {
   afterEach(() => sqlite.cleanup());
 
   it("clinicians' commands queued beside a flood of several gateways are all in the next group", async () => {
-    const store = await sqlite.create();
-    const groups: CommitBatch[] = [];
-    const commit = store.commit.bind(store);
-    store.commit = (batch) => (groups.push(batch), commit(batch));
-    const d = await DurablePipeline.open({ store, now: () => T0, snapshotEveryMs: 1e12 });
+    const { d, groups } = await recordingPipeline(await sqlite.create(), () => T0);
     try {
       await d.execute({ kind: "patient", id: "p", input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
       groups.length = 0;

@@ -258,7 +258,7 @@ export class DurablePipeline {
     });
   }
 
-  /** Readings and journal bytes applied but not yet committed. */
+  /** Readings and journal bytes admitted but not yet committed (queued, applied, or being committed). */
   uncommitted(): Weight {
     return this.backlog.size;
   }

@@ -1,8 +1,8 @@
 // Admitted commands wait here until a flush applies them. Applying in arrival order put a
 // bystander's one reading behind every reading a flooding gateway had queued (issue 11: POST
-// p99 ≈ 1 s); a group is therefore taken round-robin across senders, one command of each per
-// turn, in arrival order within a sender, up to a weight bound: whoever else is waiting is in
-// the next group, however much one sender queued.
+// p99 ≈ 1 s); commands are therefore taken round-robin across senders, one of each per turn, in
+// arrival order within a sender (the flush bounds its group: durable-pipeline.ts applyNext), so
+// whoever else is waiting is in the next group, however much one sender queued.
 //
 // A barrier (the clock's tick) is the exception: it is taken only once everything that arrived
 // before it was taken. A tick that overtook a gateway's queued reading judged that patient's
@@ -38,21 +38,9 @@ export class FairQueue<T> {
   }
 
   /**
-   * Takes commands round-robin until their weight reaches `limit` (at least one, while any
-   * waits). A sender that had its turn moves behind the others, so the next group starts where
-   * this one stopped.
+   * The next command in turn (a barrier whose turn has come first), or undefined when none
+   * waits. A sender that had its turn moves behind the others.
    */
-  take(weigh: (item: T) => number, limit: number): T[] {
-    const taken: T[] = [];
-    for (let weight = 0; this.length > 0 && weight < limit; ) {
-      const item = this.takeOne()!;
-      taken.push(item);
-      weight += weigh(item);
-    }
-    return taken;
-  }
-
-  /** The next command in turn (a barrier whose turn has come first), or undefined when none waits. */
   takeOne(): T | undefined {
     if (this.barrierDue()) return this.barriers.shift()!.item;
     const next = this.lanes.entries().next();

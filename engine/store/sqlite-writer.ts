@@ -55,12 +55,10 @@ type Answer = { id: number; result?: number; error?: { code: ErrorCode; message:
  */
 class WriterThread {
   private static current: WriterThread | undefined;
-  /** Bumped each time a thread is started: a store's connection belongs to one generation. */
-  static generation = 0;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (n: number) => void; reject: (err: unknown) => void }>();
 
-  private constructor(private readonly worker: Worker, readonly generation: number) {
+  private constructor(private readonly worker: Worker) {
     worker.unref();
     worker.on("message", (m: Answer) => {
       const w = this.waiting.get(m.id);
@@ -89,13 +87,14 @@ class WriterThread {
       const worker = ts
         ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true })
         : new Worker(entry);
-      WriterThread.current = new WriterThread(worker, ++WriterThread.generation);
+      WriterThread.current = new WriterThread(worker);
     }
     return WriterThread.current;
   }
 
-  static alive(generation: number): boolean {
-    return WriterThread.current?.generation === generation;
+  /** Still the process's writer thread (one that ended is replaced, and its connections with it). */
+  get alive(): boolean {
+    return WriterThread.current === this;
   }
 
   request(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<number> {
@@ -153,7 +152,7 @@ export class ThreadWriter implements SqliteWriter {
   }
 
   get alive(): boolean {
-    return !this.closed && WriterThread.alive(this.thread.generation);
+    return !this.closed && this.thread.alive;
   }
 
   run(write: Write): Promise<number> {

@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import type { JournalEntry, Command } from "../durable/commands.js";
 import type { Alert, LifecycleEvent } from "../lifecycle/types.js";
 import { VarselError } from "../errors.js";
-import { auditEntry, batchRows, decodeBody, PRUNE_ROWS, SnapshotAssembler, snapshotParts, storedReading, storeError, type AuditRow, type ReadingRow } from "./codec.js";
+import { auditEntry, batchRows, decodeBody, PRUNE_ROWS, SnapshotAssembler, snapshotParts, storedReading, storeError, type AuditRow, type BatchRows, type ReadingRow } from "./codec.js";
 import { InPlaceWriter, ThreadWriter, type SqliteWriter } from "./sqlite-writer.js";
 import { configure, type Write } from "./sqlite-writes.js";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite.js";
@@ -126,13 +126,12 @@ export class SqliteStore implements Store {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const rows = (() => {
-      try {
-        return batchRows(batch);
-      } catch (err) {
-        throw storeError(err, "sqlite", "commit");
-      }
-    })();
+    let rows: BatchRows;
+    try {
+      rows = batchRows(batch);
+    } catch (err) {
+      throw storeError(err, "sqlite", "commit");
+    }
     await this.write({ op: "commit", rows });
   }
 

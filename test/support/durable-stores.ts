@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { openStore } from "../../engine/store/open-store.js";
-import type { Store } from "../../engine/store/store.js";
+import { DurablePipeline } from "../../engine/durable/durable-pipeline.js";
+import type { CommitBatch, Store } from "../../engine/store/store.js";
 
 export interface StoreFactory {
   /** A fresh, empty store. */
@@ -81,3 +82,11 @@ export const STORES: [string, StoreFactory][] = [
   ["sqlite", sqliteFactory()],
   ...((await postgresAvailable()) ? [["postgres", postgresFactory()] as [string, StoreFactory]] : []),
 ];
+
+/** A pipeline on `store` at a fixed clock whose commits are recorded group by group (the real store commits them). */
+export async function recordingPipeline(store: Store, now: () => number): Promise<{ d: DurablePipeline; groups: CommitBatch[] }> {
+  const groups: CommitBatch[] = [];
+  const commit = store.commit.bind(store);
+  store.commit = (batch) => (groups.push(batch), commit(batch));
+  return { d: await DurablePipeline.open({ store, now, snapshotEveryMs: 1e12 }), groups };
+}
