@@ -1,6 +1,7 @@
 // The board's files and the development sign-in over real HTTP on both transports: the page and
 // its hashed assets with their types, caching and Content-Security-Policy; nothing outside the
 // build; and GET /v1/dev/token only on a server that signs with a generated development secret.
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBoard } from "../board/build.js";
 import { startServer, TRANSPORTS, type Harness } from "./support/server.js";
@@ -51,7 +52,7 @@ describe.each(TRANSPORTS)("the board on %s", (transport) => {
   });
 
   it("serves nothing outside the build: unknown names, dot files, other types and escapes are 404", async () => {
-    for (const path of ["/board/nope.js", "/board/index.html", "/board/.hidden.js", "/board/..%2F..%2Fpackage.json", "/board/%2e%2e%2Fvarsel.wasm", "/board/app.map", "/index.html"]) {
+    for (const path of ["/board/nope.js", "/board/index.html", "/board/.hidden.js", "/board/..%2F..%2Fpackage.json", "/board/%2e%2e%2Fvarsel.wasm", "/board/app.map", "/index.html", `/board/${"a".repeat(300)}.js`]) {
       const res = await h.http("GET", path);
       expect(res.status, path).toBe(404);
       expect(res.body.code).toBe("not_found");
@@ -72,6 +73,27 @@ describe.each(TRANSPORTS)("the board on %s", (transport) => {
     const claims = JSON.parse(Buffer.from(res.body.token.split(".")[1], "base64url").toString());
     expect(claims.exp - claims.iat).toBe(15 * 60);
     expect((await dev.http("GET", "/v1/alerts", { token: res.body.token })).status).toBe(200);
+  });
+
+  it("development sign-in answers only the board's own loopback origin: not a rebound host name, not another site", async () => {
+    // node:http, not fetch: fetch will not send a Host of our choosing.
+    const get = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const r = request(`${dev.base}/v1/dev/token?teams=team-a`, { headers }, (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d)).on("end", () => resolve({ status: res.statusCode!, body }));
+        });
+        r.on("error", reject).end();
+      });
+    const port = new URL(dev.base).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) expect((await get({ host })).status, host).toBe(200);
+    const refused: Record<string, string>[] = [{ host: `evil.example:${port}` }, { host: `127.0.0.1:${port}`, origin: "https://evil.example" }];
+    for (const headers of refused) {
+      const res = await get(headers);
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+      expect(res.body).not.toContain("token\"");
+    }
+    expect((await get({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
   });
 
   it("development sign-in refuses other roles, no teams, and text that is not plain", async () => {

@@ -33,8 +33,11 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
 };
 
-/** Asset names the build writes: a name, a content hash, a known extension; no path, no dot file. */
-const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*\.(js|css|svg)$/;
+/**
+ * Asset names the build writes: a name, a content hash, a known extension; no path, no dot file.
+ * Bounded in length: a name past the file system's limit (ENAMETOOLONG) was a 500, not a 404.
+ */
+const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}\.(js|css|svg)$/;
 
 /** The page: revalidated every time, so a new build (new asset hashes) is picked up at once. */
 export async function boardPage(dir = BOARD_DIR): Promise<HttpResponse> {
