@@ -1,10 +1,12 @@
-// Routing to care teams by programme, priority and Copenhagen local time (CET and CEST), and
-// escalation along the chain on a controllable clock.
+// Routing to care teams by programme, priority and Copenhagen local time (CET and CEST), Danish
+// holidays and half days (across Easter and both daylight-saving changes), and escalation along
+// the chain on a controllable clock.
 import { describe, expect, it } from "vitest";
 import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
 import { AlertLifecycle, coversHours, localTime, type AlertEvent, type LifecycleEvent, type LifecycleOptions, type RoutingEntry } from "../engine/lifecycle/index.js";
 import { utcOffsetMs } from "../engine/clock.js";
+import { epochDay } from "../engine/calendar/holidays.js";
 import { Pipeline } from "../engine/pipeline.js";
 import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
 
@@ -24,6 +26,14 @@ const CHAIN: RoutingEntry[] = [
   { team: "hjemmepleje", role: "municipality" },
   { team: "egen-laege", role: "gp", hours: { from: "08:00", to: "16:00" } },
 ];
+
+/** A Copenhagen wall time as routing sees it (the date and weekday of the local day). */
+function wall(iso: string, hhmm: string) {
+  const [y, m, d] = iso.split("-").map(Number);
+  const date = epochDay(y, m, d);
+  const [h, min] = hhmm.split(":").map(Number);
+  return { minute: h * 60 + min, day: (new Date(date * 86_400_000).getUTCDay() + 6) % 7, date };
+}
 
 function raise(patient: string, rule: string, to: "yellow" | "red", time: number): AlertTransition {
   return {
@@ -52,9 +62,12 @@ function routedAt(now: number, level: "yellow" | "red", programme = "telehjerte"
 
 describe("lifecycle: routing", () => {
   it("knows Copenhagen local time in winter and summer", () => {
-    expect(localTime(WINTER_10, CPH(WINTER_10))).toEqual({ minute: 600, day: 2 });
-    expect(localTime(SUMMER_10, CPH(SUMMER_10))).toEqual({ minute: 600, day: 2 });
-    expect(localTime(SUMMER_22, CPH(SUMMER_22))).toEqual({ minute: 1320, day: 2 });
+    expect(localTime(WINTER_10, CPH(WINTER_10))).toEqual({ minute: 600, day: 2, date: epochDay(2026, 1, 14) });
+    expect(localTime(SUMMER_10, CPH(SUMMER_10))).toEqual({ minute: 600, day: 2, date: epochDay(2026, 7, 15) });
+    expect(localTime(SUMMER_22, CPH(SUMMER_22))).toEqual({ minute: 1320, day: 2, date: epochDay(2026, 7, 15) });
+    // 23:30 UTC on 14 July is 01:30 on the 15th in Copenhagen: the local date, not the UTC one
+    const late = Date.UTC(2026, 6, 14, 23, 30);
+    expect(localTime(late, CPH(late))).toEqual({ minute: 90, day: 2, date: epochDay(2026, 7, 15) });
   });
 
   it("routes a weekday 10:00 alert to the daytime hospital team and a 22:00 one down the chain, CET and CEST", () => {
@@ -89,11 +102,11 @@ describe("lifecycle: routing", () => {
 
   it("a window spanning midnight belongs to the day it starts", () => {
     const hours = { from: "22:00", to: "07:00", days: ["fri" as const] };
-    expect(coversHours(hours, { minute: 23 * 60, day: 4 })).toBe(true); // Friday 23:00
-    expect(coversHours(hours, { minute: 3 * 60, day: 5 })).toBe(true); // Saturday 03:00
-    expect(coversHours(hours, { minute: 3 * 60, day: 4 })).toBe(false); // Friday 03:00 (Thursday's night)
-    expect(coversHours(hours, { minute: 7 * 60, day: 5 })).toBe(false);
-    expect(coversHours({ from: "00:00", to: "00:00" }, { minute: 5, day: 6 })).toBe(true);
+    expect(coversHours(hours, wall("2026-01-16", "23:00"))).toBe(true); // Friday 23:00
+    expect(coversHours(hours, wall("2026-01-17", "03:00"))).toBe(true); // Saturday 03:00
+    expect(coversHours(hours, wall("2026-01-16", "03:00"))).toBe(false); // Friday 03:00 (Thursday's night)
+    expect(coversHours(hours, wall("2026-01-17", "07:00"))).toBe(false);
+    expect(coversHours({ from: "00:00", to: "00:00" }, wall("2026-01-18", "00:05"))).toBe(true);
   });
 
   it("re-routes on a priority change", () => {
@@ -131,6 +144,138 @@ describe("lifecycle: routing", () => {
     expect(bad({ team: "t", role: "gp", priorities: ["urgent"] })).toBe("invalid_routing");
     expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "24:00", days: ["monday"] } })).toBe("invalid_routing");
     expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "24:00" } })).toBe("ok");
+    expect(bad({ team: "t", role: "gp", hours: null })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", holidays: "never" } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", extraHolidays: ["store_bededag"] } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", halfDays: { on: [], to: "12:00" } } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", halfDays: { on: ["juleaftensdag"] } } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", halfDays: { on: ["juleaftensdag"], to: "12" } } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", extraHolidays: ["juleaftensdag"], halfDays: { on: ["juleaftensdag"], to: "12:00" } } })).toBe("invalid_routing");
+    expect(bad({ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", holidays: "exclude", extraHolidays: ["grundlovsdag"], halfDays: { on: ["juleaftensdag"], to: "12:00" } } })).toBe("ok");
+  });
+
+  it("names the bad field in the message", () => {
+    const { lc } = lifecycle();
+    expect(() => lc.setPatient("p", { careTeams: [{ team: "t", role: "gp", hours: { from: "08:00", to: "16:00", halfDays: { on: ["juleaftensdag"] } } }] }, WINTER_10))
+      .toThrow("care team entry 0: hours.halfDays needs from or to");
+  });
+});
+
+describe("lifecycle: routing on Danish holidays", () => {
+  const MON_FRI = ["mon", "tue", "wed", "thu", "fri"] as const;
+  // Municipal daytime nursing (holidays by default as on Sundays: off), closed on grundlovsdag
+  // and until 12:00 on juleaftensdag and nytårsaftensdag; the out-of-hours GP service at night
+  // and in daytime on holidays; the hospital's acute function for what is left (weekend days).
+  // The chain of docs/http.md's holiday example.
+  const HOLIDAY_CHAIN: RoutingEntry[] = [
+    { team: "hjemmepleje", role: "municipality", hours: { from: "08:00", to: "16:00", days: [...MON_FRI], extraHolidays: ["grundlovsdag"], halfDays: { on: ["juleaftensdag", "nytaarsaftensdag"], to: "12:00" } } },
+    { team: "laegevagt", role: "gp", hours: { from: "16:00", to: "08:00" } },
+    { team: "laegevagt", role: "gp", hours: { from: "00:00", to: "00:00", holidays: "only", extraHolidays: ["juleaftensdag", "nytaarsaftensdag", "grundlovsdag"] } },
+    { team: "akut", role: "hospital" },
+  ];
+  const routed = (at: number) => {
+    const { lc } = lifecycle();
+    lc.setPatient("p", { careTeams: HOLIDAY_CHAIN }, at);
+    lc.apply([raise("p", "pulse-band", "yellow", at)], at);
+    const r = lc.list()[0].routedTo!;
+    return `${r.team}#${r.entry}`;
+  };
+
+  // Instants in UTC; Copenhagen is UTC+1 until 29 March 2026 / 28 March 2027 02:00 and after
+  // 25 October 2026 03:00, UTC+2 between.
+  it.each([
+    ["Wednesday before Easter 2026, 10:00 CEST", Date.UTC(2026, 3, 1, 8, 0), "hjemmepleje#0"],
+    ["skærtorsdag 2026-04-02, 10:00 CEST", Date.UTC(2026, 3, 2, 8, 0), "laegevagt#2"],
+    ["langfredag 2026-04-03, 15:59 CEST", Date.UTC(2026, 3, 3, 13, 59), "laegevagt#2"],
+    ["påskedag 2026-04-05 (a Sunday), 10:00 CEST", Date.UTC(2026, 3, 5, 8, 0), "laegevagt#2"],
+    ["2. påskedag 2026-04-06, 10:00 CEST", Date.UTC(2026, 3, 6, 8, 0), "laegevagt#2"],
+    ["Tuesday after 2. påskedag, 07:59 CEST (Monday's night)", Date.UTC(2026, 3, 7, 5, 59), "laegevagt#1"],
+    ["Tuesday after 2. påskedag, 08:00 CEST", Date.UTC(2026, 3, 7, 6, 0), "hjemmepleje#0"],
+    ["Saturday 2026-01-17, 10:00 CET (no holiday)", Date.UTC(2026, 0, 17, 9, 0), "akut#3"],
+    ["Kristi himmelfartsdag 2026-05-14, 10:00 CEST", Date.UTC(2026, 4, 14, 8, 0), "laegevagt#2"],
+    ["store bededag's old date 2026-05-01, 10:00 CEST: a working day", Date.UTC(2026, 4, 1, 8, 0), "hjemmepleje#0"],
+    ["2. pinsedag 2026-05-25, 10:00 CEST", Date.UTC(2026, 4, 25, 8, 0), "laegevagt#2"],
+    ["grundlovsdag 2026-06-05 (team closed), 10:00 CEST", Date.UTC(2026, 5, 5, 8, 0), "laegevagt#2"],
+    ["juleaftensdag 2026-12-24, 11:59 CET (half day)", Date.UTC(2026, 11, 24, 10, 59), "hjemmepleje#0"],
+    ["juleaftensdag 2026-12-24, 12:00 CET (half day over)", Date.UTC(2026, 11, 24, 11, 0), "laegevagt#2"],
+    ["nytårsaftensdag 2026-12-31, 12:00 CET", Date.UTC(2026, 11, 31, 11, 0), "laegevagt#2"],
+    ["nytårsdag 2027-01-01, 10:00 CET", Date.UTC(2027, 0, 1, 9, 0), "laegevagt#2"],
+    // Easter 2027 falls on the spring change (28 March): skærtorsdag in CET, 2. påskedag in CEST
+    ["Wednesday 2027-03-24, 10:00 CET", Date.UTC(2027, 2, 24, 9, 0), "hjemmepleje#0"],
+    ["skærtorsdag 2027-03-25, 10:00 CET", Date.UTC(2027, 2, 25, 9, 0), "laegevagt#2"],
+    ["påskedag 2027-03-28, 10:00 CEST, the first day of summer time", Date.UTC(2027, 2, 28, 8, 0), "laegevagt#2"],
+    ["2. påskedag 2027-03-29, 08:30 CEST (07:30 if the offset were still CET)", Date.UTC(2027, 2, 29, 6, 30), "laegevagt#2"],
+    ["Tuesday 2027-03-30, 07:59 CEST (2. påskedag's night)", Date.UTC(2027, 2, 30, 5, 59), "laegevagt#1"],
+    ["Tuesday 2027-03-30, 08:00 CEST (07:00 if the offset were still CET)", Date.UTC(2027, 2, 30, 6, 0), "hjemmepleje#0"],
+    // The autumn change, 25 October 2026: 02:00–03:00 happens twice
+    ["Friday 2026-10-23, 08:30 CEST", Date.UTC(2026, 9, 23, 6, 30), "hjemmepleje#0"],
+    ["Sunday 2026-10-25, the first 02:30 (CEST)", Date.UTC(2026, 9, 25, 0, 30), "laegevagt#1"],
+    ["Sunday 2026-10-25, the second 02:30 (CET)", Date.UTC(2026, 9, 25, 1, 30), "laegevagt#1"],
+    ["Sunday 2026-10-25, 10:00 CET", Date.UTC(2026, 9, 25, 9, 0), "akut#3"],
+    ["Monday 2026-10-26, 07:30 CET (08:30 if it were still CEST)", Date.UTC(2026, 9, 26, 6, 30), "laegevagt#1"],
+    ["Monday 2026-10-26, 08:00 CET", Date.UTC(2026, 9, 26, 7, 0), "hjemmepleje#0"],
+  ])("%s", (_what, at, expected) => {
+    expect(routed(at)).toBe(expected);
+  });
+
+  it("combines days and holidays: as_sunday (default), include, exclude, only", () => {
+    const weekdays = { from: "08:00", to: "16:00", days: [...MON_FRI] };
+    const everyDay = { from: "08:00", to: "16:00" };
+    const table: [object, string, string, boolean][] = [
+      // skærtorsdag 2026-04-02 (Thursday), påskedag 2026-04-05 (Sunday), an ordinary Thursday and Sunday
+      [weekdays, "2026-04-02", "10:00", false],
+      [weekdays, "2026-04-09", "10:00", true],
+      [everyDay, "2026-04-02", "10:00", true],
+      [{ ...weekdays, days: ["thu"] }, "2026-04-02", "10:00", false],
+      [{ ...weekdays, days: ["sun"] }, "2026-04-02", "10:00", true], // a holiday counts as a Sunday
+      [{ ...weekdays, holidays: "include" }, "2026-04-02", "10:00", true],
+      [{ ...weekdays, holidays: "include" }, "2026-04-05", "10:00", true],
+      [{ ...weekdays, holidays: "include" }, "2026-04-12", "10:00", false],
+      [{ ...everyDay, holidays: "exclude" }, "2026-04-05", "10:00", false],
+      [{ ...everyDay, holidays: "exclude" }, "2026-04-12", "10:00", true],
+      [{ ...everyDay, holidays: "only" }, "2026-04-02", "10:00", true],
+      [{ ...everyDay, holidays: "only" }, "2026-04-09", "10:00", false],
+      [{ ...weekdays, holidays: "only" }, "2026-04-05", "10:00", false], // påskedag is a Sunday
+      [{ ...weekdays, holidays: "only" }, "2026-04-06", "10:00", true],
+      [{ ...weekdays, holidays: "only" }, "2026-04-06", "16:00", false],
+      // observances are ordinary days unless the entry names them
+      [{ ...everyDay, holidays: "only" }, "2026-12-24", "10:00", false],
+      [{ ...everyDay, holidays: "only", extraHolidays: ["juleaftensdag"] }, "2026-12-24", "10:00", true],
+      [{ ...weekdays, holidays: "exclude", extraHolidays: ["juleaftensdag"] }, "2026-12-24", "10:00", false],
+      [{ ...weekdays, holidays: "exclude", extraHolidays: ["juleaftensdag"] }, "2026-12-31", "10:00", true],
+    ];
+    for (const [hours, date, time, covered] of table) {
+      expect([hours, date, time, coversHours(hours as RoutingEntry["hours"] & object, wall(date, time))]).toEqual([hours, date, time, covered]);
+    }
+  });
+
+  it("a night window's morning takes the holiday status of the evening it started", () => {
+    const nights = { from: "22:00", to: "07:00", holidays: "only" as const };
+    expect(coversHours(nights, wall("2026-04-01", "23:00"))).toBe(false); // Wednesday evening
+    expect(coversHours(nights, wall("2026-04-02", "03:00"))).toBe(false); // skærtorsdag 03:00 is Wednesday's night
+    expect(coversHours(nights, wall("2026-04-02", "23:00"))).toBe(true); // skærtorsdag evening
+    expect(coversHours(nights, wall("2026-04-07", "03:00"))).toBe(true); // Tuesday 03:00 is 2. påskedag's night
+    expect(coversHours(nights, wall("2026-04-07", "23:00"))).toBe(false);
+    // 2. juledag's night ends on an ordinary Sunday morning
+    expect(coversHours({ ...nights, holidays: "exclude" }, wall("2026-12-27", "06:59"))).toBe(false);
+    expect(coversHours({ ...nights, holidays: "exclude" }, wall("2026-12-28", "06:59"))).toBe(true);
+  });
+
+  it("half days move the window's start or end on the named days only", () => {
+    const day = { from: "08:00", to: "16:00", halfDays: { on: ["juleaftensdag" as const], to: "12:00" } };
+    expect(coversHours(day, wall("2026-12-24", "11:59"))).toBe(true);
+    expect(coversHours(day, wall("2026-12-24", "12:00"))).toBe(false);
+    expect(coversHours(day, wall("2026-12-23", "15:00"))).toBe(true);
+    expect(coversHours(day, wall("2026-12-31", "15:00"))).toBe(true);
+    // an evening service that starts at 12:00 on juleaftensdag and runs through the night
+    const evening = { from: "16:00", to: "08:00", halfDays: { on: ["juleaftensdag" as const], from: "12:00" } };
+    expect(coversHours(evening, wall("2026-12-24", "12:00"))).toBe(true);
+    expect(coversHours(evening, wall("2026-12-25", "07:59"))).toBe(true);
+    expect(coversHours(evening, wall("2026-12-23", "12:00"))).toBe(false);
+    // a half day that falls on a public holiday is the holiday (2. pinsedag = grundlovsdag in 2028)
+    const grundlov = { from: "08:00", to: "16:00", holidays: "include" as const, halfDays: { on: ["grundlovsdag" as const], to: "12:00" } };
+    expect(coversHours(grundlov, wall("2028-06-05", "15:00"))).toBe(true);
+    expect(coversHours(grundlov, wall("2029-06-05", "15:00"))).toBe(false);
   });
 });
 

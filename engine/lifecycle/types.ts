@@ -4,6 +4,7 @@
 import type { Direction, Interpretation, Level, Priority, TransitionKind } from "../alerts.js";
 import type { ErrorBody } from "../errors.js";
 import type { LimitsDef, MissingRule, RuleDef, Weekday } from "../rules/definitions.js";
+import type { Observance } from "../calendar/holidays.js";
 
 /** A rule kind (engine/rules/definitions.ts), or "unknown" when the rule lookup does not know the rule. */
 export type RuleKind = RuleDef["kind"] | "unknown";
@@ -96,7 +97,21 @@ export interface RoutingHours {
   to: string;
   /** Days the window starts on (a window spanning midnight belongs to the day it starts); all days when absent. */
   days?: Weekday[];
+  /**
+   * Public holidays (engine/calendar/holidays.ts), decided for the day a window starts on:
+   * "as_sunday" (default) = a holiday counts as a Sunday, so an entry whose days leave out Sunday
+   * is off on holidays; "include" = the days and every holiday; "exclude" = the days except
+   * holidays; "only" = holidays among the days.
+   */
+  holidays?: HolidayRule;
+  /** Observance days this entry counts as public holidays (e.g. a practice closed on grundlovsdag). */
+  extraHolidays?: Observance[];
+  /** Other hours for windows starting on these observance days (e.g. `to: "12:00"` on juleaftensdag); a public holiday on the same day wins. */
+  halfDays?: { on: Observance[]; from?: string; to?: string };
 }
+
+/** How an hours window treats public holidays (see RoutingHours.holidays). */
+export type HolidayRule = "as_sunday" | "include" | "exclude" | "only";
 
 /** One link of a patient's care chain, in chain order. Absent criteria match everything. */
 export interface RoutingEntry {

@@ -2,10 +2,28 @@
 // rule compiler, which answers invalid_threshold with the rule id and the reason.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { OBSERVANCES } from "../../engine/calendar/holidays.js";
 import { VarselError } from "../../engine/errors.js";
 
 const Text = (max = 256) => Type.String({ minLength: 1, maxLength: max });
 const Weekday = Type.Union([Type.Literal("mon"), Type.Literal("tue"), Type.Literal("wed"), Type.Literal("thu"), Type.Literal("fri"), Type.Literal("sat"), Type.Literal("sun")]);
+const Observance = Type.Union(OBSERVANCES.map((o) => Type.Literal(o)));
+const RoutingHoursSchema = Type.Object(
+  {
+    from: Text(5),
+    to: Text(5),
+    days: Type.Optional(Type.Array(Weekday)),
+    holidays: Type.Optional(Type.Union([Type.Literal("as_sunday"), Type.Literal("include"), Type.Literal("exclude"), Type.Literal("only")], {
+      description: "Danish public holidays: as_sunday (default: a holiday counts as a Sunday), include, exclude or only.",
+    })),
+    extraHolidays: Type.Optional(Type.Array(Observance, { description: "Observance days this entry counts as public holidays." })),
+    halfDays: Type.Optional(Type.Object(
+      { on: Type.Array(Observance, { minItems: 1 }), from: Type.Optional(Text(5)), to: Type.Optional(Text(5)) },
+      { additionalProperties: false, description: "Other hours for windows starting on these observance days." },
+    )),
+  },
+  { additionalProperties: false },
+);
 
 export const RoutingEntrySchema = Type.Object(
   {
@@ -13,7 +31,7 @@ export const RoutingEntrySchema = Type.Object(
     role: Type.Union([Type.Literal("hospital"), Type.Literal("municipality"), Type.Literal("gp")]),
     programmes: Type.Optional(Type.Array(Text())),
     priorities: Type.Optional(Type.Array(Type.Union([Type.Literal("high"), Type.Literal("medium"), Type.Literal("low")]))),
-    hours: Type.Optional(Type.Object({ from: Text(5), to: Text(5), days: Type.Optional(Type.Array(Weekday)) }, { additionalProperties: false })),
+    hours: Type.Optional(RoutingHoursSchema),
   },
   { additionalProperties: false },
 );
