@@ -150,7 +150,14 @@ export class DurablePipeline {
   /** Admitted, checked, not yet applied (applied in the next flush). */
   private readonly queue = new FairQueue<Queued>();
   private flushing: Promise<void> | undefined;
-  /** The snapshot being written, if any (one at a time). */
+  /**
+   * The commit of the last group applied: true once it and every group before it are durable,
+   * false when one of them failed. The next group is applied while this one commits (the kernel
+   * on this thread, the store's write on its own), and commits only after it: the journal never
+   * holds a group whose predecessor it lacks.
+   */
+  private committing: Promise<boolean> = Promise.resolve(true);
+  /** The snapshot being written, if any (one at a time), from its capture until its save settled. */
   private saving: Promise<void> | undefined;
   /** The memory the last snapshot's kernel bytes and state went into (see capture). */
   private kernelMemory: Uint8Array | undefined;
@@ -275,6 +282,7 @@ export class DurablePipeline {
     // Holding the flushing slot keeps scheduled flushes from committing beside this one.
     this.flushing = this.flush(true).finally(() => this.afterFlush());
     await this.flushing;
+    await this.committing;
     await this.saving;
   }
 
@@ -324,7 +332,11 @@ export class DurablePipeline {
     if (this.queue.length > 0) this.scheduleFlush();
   }
 
-  /** Applies the next group (see applyNext), commits it in one transaction, then releases its events and callers. */
+  /**
+   * Applies the next group (see applyNext) and chains its commit after the previous group's;
+   * returns once that previous commit settled, so that at most one group waits applied while one
+   * commits. Its events and callers are released when its own commit succeeds (commitGroup).
+   */
   private async flush(forceSnapshot: boolean): Promise<void> {
     const group = this.applyNext();
     const store = this.options.store;
@@ -351,6 +363,29 @@ export class DurablePipeline {
       this.sinceSnapshot = 0;
       this.replayMs = 0;
     }
+    const prior = this.committing;
+    const committed = this.commitGroup(prior, group);
+    this.committing = committed;
+    if (captured !== undefined && store !== undefined) {
+      // Saved once its group is durable (the store writes it in parts while later groups commit);
+      // `saving` holds from now, so no capture reuses its memory before then.
+      this.saving = committed.then((ok) => this.save(store, ok ? captured : undefined, captureMs, covered));
+    }
+    await prior;
+  }
+
+  /** Commits a group after the previous one; answers its callers and sends its events, or refuses them all. */
+  private async commitGroup(prior: Promise<boolean>, group: Pending[]): Promise<boolean> {
+    const store = this.options.store;
+    const release = (err: VarselError): false => {
+      for (const p of group) {
+        this.backlog.remove(p.weight);
+        p.reject(err);
+      }
+      return false;
+    };
+    // Applied on top of a group the store did not take: memory is rebuilt from the store anyway.
+    if (!(await prior)) return release(new VarselError("store_unavailable", "the store did not accept an earlier batch; this one was not acknowledged"));
     try {
       if (store !== undefined && group.length > 0) {
         const started = performance.now();
@@ -359,32 +394,27 @@ export class DurablePipeline {
       }
     } catch (err) {
       this.report(err, "commit");
-      const failure = new VarselError("store_unavailable", "the store did not accept the batch; it was not acknowledged");
-      for (const p of group) {
-        this.backlog.remove(p.weight);
-        p.reject(failure);
-      }
       this.startRecovery();
-      return;
+      return release(new VarselError("store_unavailable", "the store did not accept the batch; it was not acknowledged"));
     }
     for (const p of group) {
       this.backlog.remove(p.weight);
       for (const event of p.events) this.dispatch(event);
       p.resolve();
     }
-    if (captured !== undefined && store !== undefined) {
-      this.lastSnapshotAt = captured.at;
-      // Not awaited: the store writes it in parts while the next groups commit in between.
-      this.saving = this.save(store, captured, captureMs, covered);
-    }
+    return true;
   }
 
-  private async save(store: Store, captured: StoredSnapshot, captureMs: number, covered: { commands: number; replayMs: number; since: number }): Promise<void> {
+  /** Writes a captured snapshot (undefined: its group was not committed, nothing to write), then prunes. */
+  private async save(store: Store, captured: StoredSnapshot | undefined, captureMs: number, covered: { commands: number; replayMs: number; since: number }): Promise<void> {
     const started = performance.now();
-    const saved = await store.saveSnapshot(captured).then(
-      () => true,
-      (err) => (this.report(err, "snapshot"), false),
-    );
+    if (captured !== undefined) this.lastSnapshotAt = captured.at;
+    const saved =
+      captured !== undefined &&
+      (await store.saveSnapshot(captured).then(
+        () => true,
+        (err) => (this.report(err, "snapshot"), false),
+      ));
     if (saved) {
       this.options.onReport?.({ kind: "snapshot", pos: captured.pos, bytes: captured.kernel.byteLength + captured.state.byteLength, ms: captureMs + performance.now() - started });
     } else {
@@ -396,10 +426,12 @@ export class DurablePipeline {
     this.lastSnapshotDone = performance.now();
     // The write's wall time includes the commits that went in between: on the safe side.
     this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
-    const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
-    await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
-    const keepReadings = this.options.readingRetentionMs ?? DEFAULT_READING_RETENTION_MS;
-    await store.pruneReadings(captured.at - keepReadings).catch((err) => this.report(err, "reading retention"));
+    if (saved) {
+      const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
+      await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
+      const keepReadings = this.options.readingRetentionMs ?? DEFAULT_READING_RETENTION_MS;
+      await store.pruneReadings(captured.at - keepReadings).catch((err) => this.report(err, "reading retention"));
+    }
     this.saving = undefined;
   }
 
@@ -407,9 +439,9 @@ export class DurablePipeline {
    * The snapshot of this instant, or undefined when it could not be taken (reported; the commit
    * goes on). Its bytes go into the memory of the previous snapshot: fresh hundreds of MB each
    * time made V8 collect the whole heap inside the capture, more than half of its stall. That
-   * memory is free: a capture runs only in a flush (which holds the flushing slot until its own
-   * snapshot's save is under way in `saving`) and only while no save is running, and a store does
-   * not keep a snapshot's bytes once saveSnapshot settled.
+   * memory is free: a capture runs only while no snapshot is `saving` (which holds from the
+   * capture until its save settled), and a store does not keep a snapshot's bytes once
+   * saveSnapshot settled.
    */
   private capture(): StoredSnapshot | undefined {
     try {
@@ -512,6 +544,7 @@ export class DurablePipeline {
     for (const q of this.queue.drain()) this.refuse(q, new VarselError("engine_recovering"));
     const rebuild = async () => {
       while (this.flushing !== undefined) await this.flushing;
+      await this.committing; // what was applied before the bug is durable (or refused) before the store is read
       if (this.state !== "rebuilding") return; // a failed commit started the store's recovery
       this.startRecovery("rebuilding", 0);
     };
@@ -534,6 +567,7 @@ export class DurablePipeline {
         const { pipeline, recovery } = await DurablePipeline.recover(this.options);
         this.pipelineNow = pipeline;
         this.pos = recovery.pos;
+        this.committing = Promise.resolve(true);
         this.state = "ready";
         this.options.onReport?.({ kind: "recovered", after: why === "recovering" ? "outage" : "bug", ...recovery });
         for (const cb of this.recoveredListeners) cb();
