@@ -34,6 +34,7 @@ import { gOutCount, outBegin } from "./out";
 import { stepDirect } from "./persistence";
 import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
 import { passes, PLAIN_BAND, PLAIN_BAND_MASK, refreshGate } from "./quiet";
+import { setsBefore, setsBegin, setsEnd } from "./rules/score-set";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
 
@@ -107,8 +108,13 @@ function general(s: u32, t: f64, v: f32, i: u32): u32 {
   return code;
 }
 
-/** Reading i = (slot s, t, v), any case (docs/kernel.md, "Readings"); returns its triage code. */
+/**
+ * Reading i = (slot s, t, v), any case (docs/kernel.md, "Readings"); returns its triage code.
+ * Step 0, the score sets the reading closes, is only here: a quiet-path reading's slot has no
+ * score link, so it never closes one.
+ */
 function applyOne(s: u32, t: f64, v: f32, i: u32): u32 {
+  setsBefore(s, t);
   const sp = slotPtr(s);
   const lastTime = load<f64>(sp, S_LAST_TIME);
   if (t < lastTime) return TRIAGE_OUT_OF_ORDER;
@@ -130,6 +136,7 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   if (n > 0 && maxSlot(inSlot, n) >= gSlotCount) return ERR_BAD_SLOT;
   if (<u64>n * <u64>hget(H_MAX_RULES_PER_SLOT) * 2 > <u64>hget(H_OUT_CAP)) return ERR_OUT_FULL;
   outBegin();
+  setsBegin();
   gNow = now;
   gTz = tz;
   const inTime = <usize>hget(H_OFF_IN_TIME);
@@ -175,5 +182,6 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
     }
   }
   sinkStore(sink);
+  setsEnd();
   return <i32>gOutCount;
 }

@@ -103,6 +103,12 @@ export const RULE_COMPUTED_REF = 2; // baseline: use the median of recent histor
 // ---- Score inputs (32 bytes): slot ids feeding a NEWS2 rule, NONE when absent ----
 export const SCORE_BYTES = 32;
 export const SCORE_INPUTS = 6; // resp, spo2, sys, pulse, temp, consciousness
+// Inside evaluate() only (NONE at rest): a score's pending observation set (docs/kernel.md, "NEWS2 score")
+export const SC_OPENER = 24; // u32, the score link whose reading opened the set
+export const SC_NEXT = 28; // u32, the next pending score rule
+// While a set is pending, its opening link's record holds t0 = the set's first time, t1 = its
+// latest time, t2 = the reading that last joined it (NaN at rest).
+export const SCORE_SET_MS = 300000; // one batch's readings of a score's inputs within 5 min of the set's first reading are one set
 
 // ---- Transition record (32 bytes) written by evaluate() and tick() ----
 export const TR_BYTES = 32;

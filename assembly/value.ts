@@ -10,7 +10,6 @@ import {
   KIND_RATE,
   KIND_SCORE_LINK,
   P_MARGIN,
-  R_AUX,
   RULE_K_NO_MARGIN,
   RULE_K_NO_PERSIST,
   TRIAGE_REF_NEEDED,
@@ -21,7 +20,7 @@ import { delta } from "./rules/delta";
 import { gXHigh, gXLow } from "./rules/derived";
 import { moveMissing } from "./rules/missing";
 import { rate } from "./rules/rate";
-import { scoreEval } from "./rules/score";
+import { joinSet } from "./rules/score-set";
 
 /** Applies reading (t, v), index `reading`, to the rule at rp whose first word is hdr (cp: its slot's cold record). */
 export function evalRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading: i32, now: f64, tz: f64): u32 {
@@ -30,10 +29,7 @@ export function evalRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading
     moveMissing(rp, now, tz, reading);
     return 0;
   }
-  if (kind == KIND_SCORE_LINK) {
-    scoreEval(load<u32>(rp, R_AUX), t, reading);
-    return 0;
-  }
+  if (kind == KIND_SCORE_LINK) return joinSet(rp, t, v, reading);
   const pp = paramOf(rp);
   let xLow: f64;
   let xHigh: f64;

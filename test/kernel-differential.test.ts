@@ -4,9 +4,22 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Oracle } from "../engine/oracle/oracle.js";
 import { expectKernelAsOracle, expectRestoreContinues, runOps, setUp } from "./support/run-world.js";
-import { worldArb } from "./support/random-world.js";
+import { compiledRules, worldArb, type Op } from "./support/random-world.js";
+import { KIND_SCORE, SCORE_SET_MS } from "../assembly/layout.js";
+import type { CompiledRule, Transition } from "../engine/evaluator.js";
 
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 1000);
+
+/** Score transitions of a batch that held two or more readings of the score's inputs within one set window. */
+function setTransitions(op: Op, rules: CompiledRule[], transitions: Transition[]): number {
+  if (op.type !== "batch") return 0;
+  return transitions.filter((t) => {
+    const rule = rules[t.rule];
+    if (rule.kind !== KIND_SCORE) return false;
+    const offsets = op.readings.filter((r) => rule.scoreInputs!.includes(r.slot)).map((r) => r.offset);
+    return offsets.length >= 2 && Math.max(...offsets) - Math.min(...offsets) <= SCORE_SET_MS;
+  }).length;
+}
 
 describe("wasm kernel against the oracle", () => {
   it(`answers the same triage and transitions on ${RUNS} random worlds`, () => {
@@ -23,21 +36,25 @@ describe("wasm kernel against the oracle", () => {
     );
   });
 
-  it("the generator reaches every rule kind and every transition kind (the test is not vacuous)", () => {
+  it("the generator reaches every rule kind and every transition kind, and scores observation sets (the test is not vacuous)", () => {
     const kinds = new Set<number>();
     const triage = new Set<number>();
+    let scoredSets = 0;
     fc.assert(
       fc.property(worldArb, (world) => {
         const oracle = new Oracle();
         setUp(world, oracle);
+        const compiled = compiledRules(world);
         for (const step of runOps(world, oracle)) {
           step.transitions.forEach((t) => kinds.add(t.kind));
+          if (step.triage !== undefined) scoredSets += setTransitions(world.ops[step.op], compiled, step.transitions);
           step.triage?.forEach((c) => triage.add(c));
         }
       }),
       { numRuns: 300, seed: 42 },
     );
     expect([...kinds].sort()).toEqual([1, 2, 3, 4]);
+    expect(scoredSets).toBeGreaterThan(20);
     expect([...triage].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });

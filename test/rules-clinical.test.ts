@@ -57,22 +57,22 @@ describe.each(EVALUATORS)("clinical rules on %s", (name) => {
       expect(brief(vitals(s, { resp: 22, spo2: 95, sys: 120, pulse: 95, temp: 37 }, MONDAY))).toEqual([]);
     });
 
-    it("5–6 is medium (yellow) and reports the parameters still missing", () => {
+    it("5–6 is medium (yellow) and reports the parameters the set lacks", () => {
       const s = new Scenario(name, [NEWS2]);
-      // resp 22 (2) + spo2 94 (1) + sys 105 (1) + pulse 95 (1) = 5, after the fourth reading
+      // resp 22 (2) + spo2 94 (1) + sys 105 (1) + pulse 95 (1) + temp 37 (0) = 5, scored once for the set
       const t = vitals(s, { resp: 22, spo2: 94, sys: 105, pulse: 95, temp: 37 }, MONDAY);
       expect(brief(t)).toEqual(["news2 raise yellow high"]);
       expect(t[0].x).toBe(5);
-      // temp (bit 4) and consciousness (bit 5) had not been read when it fired
-      expect(t[0].detail & 0xff).toBe((1 << 4) | (1 << 5));
+      // only consciousness (bit 5) was not in the set
+      expect(t[0].detail & 0xff).toBe(1 << 5);
     });
 
-    it(">= 7 is high (red)", () => {
+    it(">= 7 is high (red), raised once for the set", () => {
       const s = new Scenario(name, [NEWS2]);
-      // resp 25 (3) + spo2 93 (2) + sys 105 (1) + pulse 115 (2) = 8 → red once it reaches 7
+      // resp 25 (3) + spo2 93 (2) + sys 105 (1) + pulse 115 (2) = 8
       const t = vitals(s, { resp: 25, spo2: 93, sys: 105, pulse: 115, temp: 37 }, MONDAY);
-      expect(brief(t)).toEqual(["news2 raise yellow high", "news2 upgrade red high"]);
-      expect(t[1].x).toBeGreaterThanOrEqual(7);
+      expect(brief(t)).toEqual(["news2 raise red high"]);
+      expect(t[0].x).toBe(8);
     });
 
     it("a single parameter scoring 3 is a low-medium trigger (yellow) on its own", () => {

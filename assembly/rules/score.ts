@@ -16,8 +16,12 @@ import {
   S_LAST_VALUE,
   SCORE_INPUTS,
   TRIAGE_H,
+  TRIAGE_HH,
+  TRIAGE_L,
+  TRIAGE_LL,
+  TRIAGE_N,
 } from "../layout";
-import { gRuleCount, gRules, gScoreCount, gScores, gSlotCount, slotPtr } from "../memory";
+import { gRuleCount, gRules, gScoreCount, gScores, gSlotCount, rulePtr, slotPtr } from "../memory";
 import { paramOf, step } from "../persistence";
 
 /** Points of input k (resp, spo2, sys, pulse, temp, consciousness); upper bounds inclusive. */
@@ -41,6 +45,36 @@ function points(k: i32, v: f64, scale2: bool, oxygen: bool): u32 {
     default:
       return v > 0 ? 3 : 0;
   }
+}
+
+/** Highest value of input k still on the low side of its 0-point row (consciousness has none). */
+function lowTop(k: i32, scale2: bool): f64 {
+  switch (k) {
+    case 0: return 11;
+    case 1: return scale2 ? 87 : 95;
+    case 2: return 110;
+    case 3: return 50;
+    case 4: return 36;
+    default: return -Infinity;
+  }
+}
+
+/**
+ * Triage of a reading v on `slot` that score rule `rid` (inputs record sc) consumes: its NEWS2
+ * row — 0 points N, 1–2 L/H, 3 LL/HH, by the side of the 0-point row; 0 (not counted) for NaN
+ * or a slot that is not an input.
+ */
+export function scoreTriage(rid: u32, sc: usize, slot: u32, v: f64): u32 {
+  if (isNaN(v)) return 0;
+  let k = 0;
+  while (k < SCORE_INPUTS && load<u32>(sc + (<usize>k << 2)) != slot) k++;
+  if (k == SCORE_INPUTS) return 0;
+  const rp = rulePtr(rid);
+  const scale2 = load<u8>(paramOf(rp), P_MODE) == NEWS2_SCALE_2;
+  const p = points(k, v, scale2, (load<u8>(rp, R_FLAGS) & RULE_ON_OXYGEN) != 0);
+  if (p == 0) return TRIAGE_N;
+  const low = v <= lowTop(k, scale2);
+  return p == 3 ? (low ? TRIAGE_LL : TRIAGE_HH) : low ? TRIAGE_L : TRIAGE_H;
 }
 
 /** Scores the rule `rid` at time t and steps it (nothing when it is not an enabled score rule). */

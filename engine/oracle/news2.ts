@@ -1,6 +1,6 @@
 // NEWS2 (Royal College of Physicians, 2017) parameter scores (docs/kernel.md, "NEWS2 score").
 // Upper bounds are inclusive as in the RCP chart; a value between two rows falls in the upper row.
-import { NEWS2_SCALE_2 } from "../../assembly/layout.js";
+import { NEWS2_SCALE_2, TRIAGE_H, TRIAGE_HH, TRIAGE_L, TRIAGE_LL, TRIAGE_N } from "../../assembly/layout.js";
 
 /** Input order of a score rule's slots; bit i of the missing mask is input i. */
 export const NEWS2_INPUTS = ["resp_rate", "spo2", "bp_sys", "pulse", "temp", "consciousness"] as const;
@@ -36,6 +36,24 @@ export function parameterPoints(input: number, value: number, scale: number, onO
     case 4: return points(TEMPERATURE, value);
     default: return value > 0 ? 3 : 0;
   }
+}
+
+/** Highest value of each input still on the low side of its 0-point row (consciousness has none). */
+function lowTop(input: number, scale: number): number {
+  return [11, scale === NEWS2_SCALE_2 ? 87 : 95, 110, 50, 36, -Infinity][input];
+}
+
+/**
+ * The triage of a reading a score consumes: its parameter's NEWS2 row — 0 points N, 1–2 points
+ * L or H, 3 points LL or HH, low or high by the side of the 0-point row it lies on. null (not
+ * counted) for a NaN value.
+ */
+export function parameterTriage(input: number, value: number, scale: number, onOxygen: boolean): number | null {
+  if (Number.isNaN(value)) return null;
+  const p = parameterPoints(input, value, scale, onOxygen);
+  if (p === 0) return TRIAGE_N;
+  const low = value <= lowTop(input, scale);
+  return p === 3 ? (low ? TRIAGE_LL : TRIAGE_HH) : low ? TRIAGE_L : TRIAGE_H;
 }
 
 export interface News2Result {

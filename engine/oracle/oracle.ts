@@ -12,6 +12,7 @@ import {
   KIND_SCORE,
   KIND_SCORE_LINK,
   RULE_ON_OXYGEN,
+  SCORE_SET_MS,
   TRIAGE_DUPLICATE,
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
@@ -21,7 +22,7 @@ import type { BatchResult, CompiledRule, Evaluator, Limits, ParamSet, SlotConfig
 import { classify, NO_ALERT, type Raw } from "./classify.js";
 import { baselineDeviation, baselineReference, delta, rate, type Derived } from "./derive.js";
 import { overdue } from "./missing.js";
-import { news2 } from "./news2.js";
+import { news2, parameterTriage } from "./news2.js";
 import { moveTo, resetTimers, settle, step } from "./persistence.js";
 import type { Cause, RuleState, SlotState } from "./state.js";
 import { triageOf, worse } from "./triage.js";
@@ -32,6 +33,16 @@ function roundLimits(limits: Limits): Limits {
   return [f32(limits[0]), f32(limits[1]), f32(limits[2]), f32(limits[3])];
 }
 
+/** A score's observation set being collected inside one evaluate() call. */
+interface PendingSet {
+  rule: number;
+  /** Time of the reading that opened it, and the latest time that joined it. */
+  start: number;
+  end: number;
+  /** The last reading that joined it. */
+  reading: number;
+}
+
 function roundParams(params: ParamSet): ParamSet {
   return { ...params, margin: f32(params.margin) };
 }
@@ -39,6 +50,8 @@ function roundParams(params: ParamSet): ParamSet {
 export class Oracle implements Evaluator {
   private readonly slots: SlotState[] = [];
   private readonly rules: RuleState[] = [];
+  /** Score sets of the batch being evaluated, in opening order; empty between calls. */
+  private pending: PendingSet[] = [];
 
   addSlot(cfg: SlotConfig): number {
     this.slots.push({
@@ -110,8 +123,10 @@ export class Oracle implements Evaluator {
     const triage = new Uint8Array(slots.length);
     const out: Transition[] = [];
     for (let i = 0; i < slots.length; i++) {
+      if (this.hasScoreLink(slots[i])) this.scoreSets(times[i], out);
       triage[i] = this.applyReading(i, slots[i], times[i], f32(values[i]), now, tzOffsetMs, out);
     }
+    this.scoreSets(Infinity, out);
     return { triage, transitions: out };
   }
 
@@ -157,9 +172,11 @@ export class Oracle implements Evaluator {
         case KIND_MISSING:
           this.moveMissing(rule, id, now, tz, { x: NaN, reading: i, detail: 0 }, out);
           break;
-        case KIND_SCORE_LINK:
-          this.evaluateScore(rule.target, t, i, out);
+        case KIND_SCORE_LINK: {
+          const code = this.joinSet(rule.target, slotId, t, v, i);
+          if (code !== null) triage = worse(triage, code);
           break;
+        }
       }
     }
     if (slot.histCap > 0) {
@@ -192,6 +209,35 @@ export class Oracle implements Evaluator {
     const x = overdue(rule, slot, now, tz);
     const raw = slot.paused ? NO_ALERT : classify(NaN, x, rule.limits, 0, DIR_NONE, 0);
     moveTo(rule, id, raw.level, raw.dir, now, { ...cause, x }, out);
+  }
+
+  private hasScoreLink(slotId: number): boolean {
+    return this.slots[slotId].rules.some((id) => this.rules[id].kind === KIND_SCORE_LINK);
+  }
+
+  /**
+   * A score link's reading joins its score's pending set (or opens one); returns the reading's
+   * triage by its NEWS2 parameter row (null: not counted).
+   */
+  private joinSet(scoreId: number, slotId: number, t: number, v: number, reading: number): number | null {
+    const score = this.rules[scoreId];
+    if (score === undefined || score.kind !== KIND_SCORE) return null;
+    const set = this.pending.find((s) => s.rule === scoreId);
+    if (set === undefined) this.pending.push({ rule: scoreId, start: t, end: t, reading });
+    else {
+      set.end = Math.max(set.end, t);
+      set.reading = reading;
+    }
+    const input = score.scoreInputs.indexOf(slotId);
+    return input < 0 ? null : parameterTriage(input, v, score.params.mode, (score.flags & RULE_ON_OXYGEN) !== 0);
+  }
+
+  /** Scores, in opening order, the pending sets a reading at time t closes (t > start + SCORE_SET_MS; Infinity: all). */
+  private scoreSets(t: number, out: Transition[]): void {
+    const due = this.pending.filter((s) => t > s.start + SCORE_SET_MS);
+    if (due.length === 0) return;
+    this.pending = this.pending.filter((s) => !due.includes(s));
+    for (const s of due) this.evaluateScore(s.rule, s.end, s.reading, out);
   }
 
   private evaluateScore(scoreId: number, t: number, reading: number, out: Transition[]): void {

@@ -84,24 +84,24 @@ export type Op =
 
 const advanceArb = fc.constantFrom(0, MIN, 5 * MIN, 20 * MIN, HOUR, 6 * HOUR, 26 * HOUR);
 
+/** A batch of 1..8 readings (at least minLength) whose times are `now - lag + offset`. */
+const batchArb = (slots: number, offset: fc.Arbitrary<number>, minLength: number) =>
+  fc.record({
+    type: fc.constant("batch" as const),
+    advance: advanceArb,
+    lag: fc.constantFrom(0, 0, MIN, 3 * HOUR),
+    readings: fc.array(
+      fc.record({ slot: fc.integer({ min: 0, max: slots - 1 }), offset, value: half(0, 110) }),
+      { minLength, maxLength: 8 },
+    ),
+  });
+
 const opArb = (slots: number, rules: number): fc.Arbitrary<Op> =>
   fc.oneof(
-    {
-      weight: 8,
-      arbitrary: fc.record({
-        type: fc.constant("batch" as const),
-        advance: advanceArb,
-        lag: fc.constantFrom(0, 0, MIN, 3 * HOUR),
-        readings: fc.array(
-          fc.record({
-            slot: fc.integer({ min: 0, max: slots - 1 }),
-            offset: fc.integer({ min: -3, max: 3 }).map((i) => i * 5 * MIN),
-            value: half(0, 110),
-          }),
-          { minLength: 1, maxLength: 8 },
-        ),
-      }),
-    },
+    { weight: 8, arbitrary: batchArb(slots, fc.integer({ min: -3, max: 3 }).map((i) => i * 5 * MIN), 1) },
+    // Observation sets: several readings at one time or seconds to minutes apart, as a device
+    // sends a set of vitals (docs/kernel.md, "NEWS2 score"); 5 min is the set window's edge.
+    { weight: 4, arbitrary: batchArb(slots, fc.constantFrom(0, 0, 0, 1000, MIN, 5 * MIN, 5 * MIN + 1, 6 * MIN), 2) },
     { weight: 3, arbitrary: fc.record({ type: fc.constant("tick" as const), advance: advanceArb }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("ref" as const), slot: fc.integer({ min: 0, max: slots - 1 }), value: fc.oneof(fc.constant(NaN), half(0, 100)) }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("pause" as const), slot: fc.integer({ min: 0, max: slots - 1 }), paused: fc.boolean() }) },
