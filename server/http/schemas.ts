@@ -14,6 +14,7 @@ export const RoutingEntrySchema = Type.Object(
     programmes: Type.Optional(Type.Array(Text())),
     priorities: Type.Optional(Type.Array(Type.Union([Type.Literal("high"), Type.Literal("medium"), Type.Literal("low")]))),
     hours: Type.Optional(Type.Object({ from: Text(5), to: Text(5), days: Type.Optional(Type.Array(Weekday)) }, { additionalProperties: false })),
+    ackTimeout: Type.Optional(Type.String({ minLength: 2, maxLength: 16, description: 'How long this team has to acknowledge before escalation moves on, "1m".."24h" (default: the escalation delay).' })),
   },
   { additionalProperties: false },
 );
