@@ -70,6 +70,7 @@ export const ERRORS = {
   alert_not_open: { status: 409, message: "alert is not open: it has already been resolved" },
   invalid_silence: { status: 422, message: "silence is invalid: it needs a patient and/or a rule, a future end, a reason and an author" },
   silence_ended: { status: 409, message: "silence has already ended" },
+  silence_too_long: { status: 422, message: "silence is longer than the organisation allows (details.maxMs: the bound per priority)" },
   invalid_routing: { status: 422, message: "care-team routing entry is invalid" },
 } as const satisfies Record<string, ErrorSpec>;
 

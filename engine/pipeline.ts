@@ -12,6 +12,7 @@ import { PatientCache, type SenderScope } from "./ingest/patient-cache.js";
 import type { BatchRejection } from "./ingest/normalize.js";
 import { AlertLifecycle } from "./lifecycle/lifecycle.js";
 import { validateChain } from "./lifecycle/routing.js";
+import { checkAckTimeouts } from "./lifecycle/alarm-policy.js";
 import { limitsInForce } from "./lifecycle/rules.js";
 import type { LifecycleOptions, LifecycleState, RoutingEntry, RuleContext } from "./lifecycle/types.js";
 import { IdempotencyWindow, type IdempotencyState } from "./idempotency.js";
@@ -179,6 +180,7 @@ export class Pipeline {
       throw new VarselError("invalid_body", `unknown programme ${input.programme}`, { programme: input.programme });
     }
     validateChain(input.careTeams);
+    checkAckTimeouts(input.careTeams);
     for (const [metric, value] of Object.entries(input.references)) {
       if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
       if (typeof value !== "number" || !Number.isFinite(value)) throw new VarselError("invalid_body", `reference for ${metric} must be a finite number`);
@@ -265,7 +267,10 @@ export class Pipeline {
   private ruleContext(patient: string, rule: string): RuleContext | undefined {
     const def = this.engine.patients.definition(patient, rule);
     if (def === undefined) return undefined;
-    return { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits: limitsInForce(def) };
+    const ctx: RuleContext = { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits: limitsInForce(def) };
+    if (def.latching === true) ctx.latching = true;
+    if (def.unsilenceable !== undefined) ctx.unsilenceable = def.unsilenceable;
+    return ctx;
   }
 
   private requirePatient(id: string): PatientRecord {

@@ -5,7 +5,7 @@ import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
 import type { BacklogLimits } from "../engine/durable/backlog.js";
 import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-pipeline.js";
-import type { Pipeline } from "../engine/pipeline.js";
+import type { Pipeline, PipelineOptions } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
 import { DEFAULT_LIMITS, type AppContext, type Limits } from "./context.js";
@@ -42,6 +42,8 @@ export interface ServerOptions {
   devSignIn?: boolean;
   /** Bounds of uncommitted work past which ingest is refused `overloaded` (engine/durable/backlog.ts). */
   backlog?: Partial<BacklogLimits>;
+  /** Alarm behaviour (latching, re-alert, escalation, silence floors, episodes; server/cli/settings.ts reads it from the environment). */
+  alarms?: PipelineOptions["lifecycle"];
 }
 
 /** A host as it goes in a URL (IPv6 addresses in brackets). */
@@ -72,7 +74,7 @@ export class VarselServer {
       snapshotMaxShare: options.snapshotMaxShare,
       readingRetentionMs: options.readingRetentionMs,
       backlog: options.backlog,
-      pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
+      pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: options.alarms },
       onError: (err, what) => logger.error({ err, what }, "durability"),
       onReport: observeDurable(logger, metrics),
     });
@@ -85,7 +87,11 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     this.durable =
       options.durable ??
-      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
+      DurablePipeline.inMemory({
+        now: options.now,
+        backlog: options.backlog,
+        pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: options.alarms },
+      });
     this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {

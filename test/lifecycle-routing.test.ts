@@ -289,8 +289,8 @@ describe("lifecycle: escalation", () => {
   const escalations = (events: LifecycleEvent[]) =>
     events.filter((e): e is AlertEvent => e.type === "escalated").map((e) => [e.at - T0, e.escalation!.step, e.escalation!.team, e.escalation!.final]);
 
-  it("walks the chain after each delay, re-announces to every team once at the end, then stops", () => {
-    const { lc, events } = lifecycle();
+  it("walks the chain after each delay, re-announces to every team once at the end, then stops (no loops)", () => {
+    const { lc, events } = lifecycle({ escalationLoops: 0 });
     lc.setPatient("p", { careTeams: chain }, T0);
     lc.apply([raise("p", "pulse-band", "red", T0)], T0);
     expect(lc.list()[0].escalation.nextAt).toBe(T0 + 15 * MIN);
@@ -354,7 +354,7 @@ describe("lifecycle: escalation", () => {
   });
 
   it("prefers the next team that is on duty, skipping one whose hours are out", () => {
-    const { lc, events } = lifecycle();
+    const { lc, events } = lifecycle({ escalationLoops: 0 });
     lc.setPatient("p", { careTeams: [chain[0], { team: "gp", role: "gp", hours: { from: "08:00", to: "16:00" } }, chain[1]] }, WINTER_22);
     lc.apply([raise("p", "pulse-band", "red", WINTER_22)], WINTER_22);
     lc.tick(WINTER_22 + 15 * MIN);
@@ -362,7 +362,7 @@ describe("lifecycle: escalation", () => {
     // no team after kommune: the chain has ended, so every team (the skipped GP too) hears it once more
     lc.tick(WINTER_22 + 30 * MIN);
     const last = events().at(-1) as AlertEvent;
-    expect(last.escalation).toEqual({ step: 2, team: null, final: true, teams: ["hospital", "gp", "kommune"] });
+    expect(last.escalation).toEqual({ step: 2, team: null, final: true, teams: ["hospital", "gp", "kommune"], loop: 0 });
     expect(lc.list()[0].routedTo?.team).toBe("kommune");
   });
 

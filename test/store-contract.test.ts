@@ -230,7 +230,7 @@ describe.each(targets)("Store contract: $kind ($where)", (target) => {
       alertEvent(4, "raised", other),
       { ...alertEvent(5, "updated", upgraded), change: "upgraded" },
       reviewEvent(6, T0 + 25),
-      { ...alertEvent(7, "escalated", upgraded), escalation: { step: 1, team: "team-b", role: "municipality", final: false, teams: ["team-b"] } },
+      { ...alertEvent(7, "escalated", upgraded), escalation: { step: 1, team: "team-b", role: "municipality", final: false, teams: ["team-b"], loop: 0 } },
       { ...alertEvent(8, "updated", cleared), change: "cleared" },
     ];
     await store.commit(batch({ entries: entries(1, 8), events }));

@@ -17,10 +17,12 @@
 //   escalation stops; it stays routed to the last team.
 // - Retention: 10 000 events / 24 h; resolved alerts and ended silences are kept 24 h.
 // - An ack of an already acknowledged alert is a no-op (the first ack stands, no event).
+// - Re-alert, acknowledgement timeouts and loops, silence floors, episodes: alarm-policy.ts.
 import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.js";
 import type { Priority } from "../alerts.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
 import { VarselError } from "../errors.js";
+import { ackTimeoutOf, alarmPolicy, checkAckTimeouts, checkSilenceLength, silenceEnds, type AlarmPolicy } from "./alarm-policy.js";
 import { admits, EventLog, scopeFilter } from "./event-log.js";
 import { inhibitorOf, sameInhibition } from "./inhibition.js";
 import { reviewItems, type ReviewSource } from "./review.js";
@@ -74,6 +76,7 @@ export class AlertLifecycle {
   /** Events emitted since the last takeEvents(), in order. */
   private outbox: LifecycleEvent[] = [];
   private readonly latching: LatchingPolicy;
+  private readonly policy: AlarmPolicy;
   private readonly delayMs: number;
   private readonly defaultChain: RoutingEntry[];
   private readonly offset: (at: number) => number;
@@ -86,8 +89,10 @@ export class AlertLifecycle {
   constructor(private readonly options: LifecycleOptions) {
     this.latching = options.latching ?? DEFAULT_LATCHING;
     this.delayMs = positive(options.escalationDelayMs ?? DEFAULT_ESCALATION_DELAY_MS, "escalationDelayMs");
+    this.policy = alarmPolicy(options);
     this.defaultChain = [...(options.defaultCareTeams ?? [])];
     validateChain(this.defaultChain);
+    checkAckTimeouts(this.defaultChain);
     this.offset = options.utcOffset ?? ((at) => utcOffsetMs(DEFAULT_TIME_ZONE, at));
     this.keepReadings = Math.max(1, options.keepReadings ?? DEFAULT_KEEP_READINGS);
     this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
@@ -121,7 +126,10 @@ export class AlertLifecycle {
    */
   importState(state: LifecycleState, routing: Iterable<[string, PatientRouting]> = state.patients ?? []): void {
     this.alerts.clear();
-    for (const a of state.alerts) this.alerts.set(a.id, a);
+    for (const a of state.alerts) {
+      a.episode ??= a.id; // alerts stored before episodes existed are episodes of their own
+      this.alerts.set(a.id, a);
+    }
     this.open.clear();
     this.openByPatient.clear();
     for (const [k, id] of state.open) this.markOpen(k, this.alerts.get(id)!);
@@ -137,6 +145,7 @@ export class AlertLifecycle {
   /** Sets a patient's programme and care chain; open alerts routed to a team no longer in the chain are routed afresh. */
   setPatient(patient: string, routing: PatientRouting, now: number): void {
     validateChain(routing.careTeams);
+    checkAckTimeouts(routing.careTeams);
     if (routing.escalationDelayMs !== undefined) positive(routing.escalationDelayMs, "escalationDelayMs");
     this.patients.set(patient, { ...routing, careTeams: routing.careTeams.map((e) => ({ ...e })) });
     const chain = this.chainOf(patient);
@@ -203,15 +212,17 @@ export class AlertLifecycle {
   }
 
   /**
-   * Advances the clock: expires silences, escalates what is due, forgets what fell out of
-   * retention. True when it forgot something: a change without an event, which must be journaled
-   * all the same (replay must forget it at the same point).
+   * Advances the clock: expires silences (and their per-priority ends), escalates and re-alerts
+   * what is due, forgets what fell out of retention. True when it forgot something: a change
+   * without an event, which must be journaled all the same (replay must forget it at the same point).
    */
   tick(now: number): boolean {
     this.expireSilences(now);
     for (const id of [...this.open.values()]) {
       const a = this.alerts.get(id)!;
+      if (a.silencedBy.length > 0) this.resilence(a, now);
       if (a.escalation.nextAt !== undefined && a.escalation.nextAt <= now) this.escalate(a, now);
+      if (this.reAlertDue(a, now)) this.reAlert(a, now);
     }
     let forgot = false;
     for (const [id, a] of this.alerts) {
@@ -249,9 +260,16 @@ export class AlertLifecycle {
     if (this.decide(a, "ack").effect === "not_open") throw new VarselError("alert_not_open", `alert ${id} is resolved`, { alert: id });
   }
 
-  /** Throws what addSilence would refuse (`invalid_silence`); changes nothing. */
+  /** Throws what addSilence would refuse (`invalid_silence`, `silence_too_long`); changes nothing. */
   checkSilence(input: SilenceInput, now: number): void {
-    SilenceBook.validate(input, now);
+    this.validSilence(input, now);
+  }
+
+  /** A new silence from `input` with its per-priority ends (alarm-policy.ts, silence floor). */
+  private validSilence(input: SilenceInput, now: number): Omit<Silence, "id"> {
+    const valid = SilenceBook.validate(input, now);
+    checkSilenceLength(valid.until, now, this.policy.maxSilenceMs);
+    return { ...valid, untilByPriority: silenceEnds(now, valid.until, this.policy.maxSilenceMs) };
   }
 
   /** Throws what removeSilence would refuse (`invalid_field`, `not_found`, `silence_ended`); changes nothing. */
@@ -260,20 +278,16 @@ export class AlertLifecycle {
     this.silenceBook.checkRemovable(id, now);
   }
 
-  /** Creates a silence; matching open alerts are marked silenced (`silenced`). Throws `invalid_silence`. */
+  /**
+   * Creates a silence; matching open alerts it may hide are marked silenced (`silenced`): not an
+   * unsilenceable one, nor one whose priority's bound has passed. Throws `invalid_silence`, `silence_too_long`.
+   */
   addSilence(input: SilenceInput, now: number): Silence {
-    const valid = SilenceBook.validate(input, now);
+    const valid = this.validSilence(input, now);
     this.expireSilences(now);
     const silence = this.silenceBook.add(this.newId("silence"), valid);
     this.emitSilence("created", silence, now);
-    const ref = refOf(silence);
-    for (const a of this.openAlerts()) {
-      if (matches(silence, a.patient, a.rule)) {
-        a.silencedBy.push(ref);
-        a.updatedAt = now;
-        this.emitAlert("silenced", a, now, { silence: ref });
-      }
-    }
+    for (const a of this.openAlerts()) if (matches(silence, a.patient, a.rule)) this.resilence(a, now);
     return silence;
   }
 
@@ -391,6 +405,7 @@ export class AlertLifecycle {
         a.latching = this.latches(a);
         if (change === "upgraded") delete a.ack; // worse news must be seen
         if (change !== undefined) this.reroute(a, now);
+        a.silencedBy = this.silenceRefs(a, now); // the priority's bound and the unsilenceable level follow the level
         this.setInhibition(a);
         this.emitAlert("updated", a, now, { change: reopened ? "reopened" : change! });
         this.reinhibit(a.patient, now, a.id);
@@ -435,16 +450,20 @@ export class AlertLifecycle {
       direction: t.direction,
       peakLevel: level,
       latching: false,
+      episode: "",
       openedAt: now,
       conditionSince: t.time,
       updatedAt: now,
-      silencedBy: this.silenceBook.matching(t.patient, t.rule).map(refOf),
+      silencedBy: [],
       routedTo: null,
       escalation: { step: 0, done: false, notified: [] },
       teams: [],
       why: { thresholdVersion: ctx?.thresholdVersion ?? null, limits: ctx?.limits ?? null, readings: [trigger] },
     };
     if (t.missingParameters !== undefined) a.why.missingParameters = [...t.missingParameters];
+    if (ctx?.unsilenceable !== undefined) a.unsilenceable = ctx.unsilenceable;
+    a.episode = this.episodeFor(a.patient, now) ?? a.id;
+    a.silencedBy = this.silenceRefs(a, now);
     a.latching = this.latches(a);
     this.alerts.set(a.id, a);
     this.markOpen(key(a.patient, a.rule), a);
@@ -461,6 +480,8 @@ export class AlertLifecycle {
       a.ruleKind = ctx.kind;
       a.why.thresholdVersion = ctx.thresholdVersion ?? null;
       a.why.limits = ctx.limits ?? null;
+      if (ctx.unsilenceable === undefined) delete a.unsilenceable;
+      else a.unsilenceable = ctx.unsilenceable;
     }
     if (t.to !== "none") {
       a.direction = t.direction;
@@ -504,6 +525,7 @@ export class AlertLifecycle {
   private latches(a: Alert): boolean {
     const p = this.latching;
     return (
+      this.options.rules(a.patient, a.rule)?.latching === true ||
       (p.rules?.includes(a.rule) ?? false) ||
       (p.levels?.includes(a.peakLevel) ?? false) ||
       (a.ruleKind !== "unknown" && (p.kinds?.includes(a.ruleKind) ?? false))
@@ -541,15 +563,59 @@ export class AlertLifecycle {
 
   private silenceEnded(silence: Silence, action: "removed" | "expired", now: number): void {
     this.emitSilence(action, silence, now);
-    const ref: SilenceRef = refOf(silence);
-    for (const a of this.openAlerts()) {
-      const i = a.silencedBy.findIndex((r) => r.id === silence.id);
-      if (i < 0) continue;
-      a.silencedBy.splice(i, 1);
-      a.updatedAt = now;
-      if (a.silencedBy.length === 0) this.emitAlert("unsilenced", a, now, { silence: ref });
-      else this.emitAlert("updated", a, now, { change: "silences", silence: ref });
+    for (const a of this.openAlerts()) if (a.silencedBy.some((r) => r.id === silence.id)) this.resilence(a, now);
+  }
+
+  /**
+   * The silences hiding the alert now: the active matching ones whose end for the alert's
+   * priority is still ahead, none from the rule's unsilenceable level up. Each shows that end.
+   */
+  private silenceRefs(a: Alert, now: number): SilenceRef[] {
+    if (a.unsilenceable !== undefined && RANK[a.level] >= RANK[a.unsilenceable]) return [];
+    const out: SilenceRef[] = [];
+    for (const s of this.silenceBook.matching(a.patient, a.rule)) {
+      const until = s.untilByPriority?.[a.priority] ?? s.until;
+      if (until > now) out.push({ ...refOf(s), until });
     }
+    return out;
+  }
+
+  /** Re-judges which silences hide the alert and announces a change: silenced, unsilenced, or updated (silences). */
+  private resilence(a: Alert, now: number): void {
+    const before = a.silencedBy;
+    const next = this.silenceRefs(a, now);
+    if (next.length === before.length && next.every((r, i) => r.id === before[i].id && r.until === before[i].until)) return;
+    a.silencedBy = next;
+    a.updatedAt = now;
+    const added = next.find((r) => !before.some((b) => b.id === r.id));
+    const ended = before.find((b) => !next.some((r) => r.id === b.id));
+    if (added !== undefined) this.emitAlert("silenced", a, now, { silence: added });
+    else if (next.length === 0) this.emitAlert("unsilenced", a, now, { silence: ended ?? before[0] });
+    else this.emitAlert("updated", a, now, { change: "silences", silence: ended ?? before[0] });
+  }
+
+  // ---- re-alert and episodes ------------------------------------------------------------------
+
+  /** An acknowledged alert whose condition still holds at its reAlertAt, and nothing hides it now (a silence defers it). */
+  private reAlertDue(a: Alert, now: number): boolean {
+    return a.reAlertAt !== undefined && a.reAlertAt <= now && a.state === "firing" && a.ack !== undefined && a.silencedBy.length === 0 && a.inhibitedBy === undefined;
+  }
+
+  /** Announces the alert again: the acknowledgement lapses (it must be acknowledged again) and escalation is live again. */
+  private reAlert(a: Alert, now: number): void {
+    const lapsedAck = a.ack!;
+    delete a.ack;
+    a.reAlerts = (a.reAlerts ?? 0) + 1;
+    a.updatedAt = now;
+    this.emitAlert("updated", a, now, { change: "re_alerted", lapsedAck });
+  }
+
+  /** The open episode of the patient an alert raised now joins: one opened within the group wait (see alarm-policy.ts). */
+  private episodeFor(patient: string, now: number): string | undefined {
+    const wait = this.policy.episodeGroupWaitMs;
+    if (wait === 0) return undefined;
+    for (const b of this.openOf(patient)) if (b.episode === b.id && now - b.openedAt <= wait) return b.id;
+    return undefined;
   }
 
   // ---- routing and escalation ---------------------------------------------------------------
@@ -558,29 +624,41 @@ export class AlertLifecycle {
   private reroute(a: Alert, now: number): void {
     const routed = route(this.chainOf(a.patient), this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
     a.routedTo = routed;
-    a.escalation = { step: 0, done: false, notified: routed === null ? [] : [routed.team] };
+    a.escalation = { step: 0, loop: 0, done: false, notified: routed === null ? [] : [routed.team] };
   }
 
   private escalate(a: Alert, now: number): void {
     const chain = this.chainOf(a.patient);
     const current = a.routedTo!;
-    const next = nextInChain(chain, current.entry, a.escalation.notified, this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    const programme = this.patients.get(a.patient)?.programme;
+    const next = nextInChain(chain, current.entry, a.escalation.notified, programme, a.priority, localTime(now, this.offset(now)));
+    const loop = a.escalation.loop ?? 0;
     a.escalation.step++;
     a.updatedAt = now;
-    if (next !== null) {
-      a.routedTo = next;
-      a.escalation.notified.push(next.team);
-      a.escalation.nextAt = now + this.delayOf(a.patient);
-      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: next.team, role: next.role, final: false, teams: [next.team] } });
+    // The chain ended: start it again from the top while loops remain (PagerDuty "repeat").
+    const restart = next === null && loop < this.policy.escalationLoops ? route(chain, programme, a.priority, localTime(now, this.offset(now))) : null;
+    const to = next ?? restart;
+    if (to !== null) {
+      if (restart !== null) {
+        a.escalation.loop = loop + 1;
+        a.escalation.notified = [];
+      }
+      a.routedTo = to;
+      a.escalation.notified.push(to.team);
+      a.escalation.nextAt = now + this.stepTimeout(a);
+      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: to.team, role: to.role, final: false, teams: [to.team], loop: a.escalation.loop ?? 0 } });
     } else {
       a.escalation.done = true;
       delete a.escalation.nextAt;
-      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: null, final: true, teams: teamsOf(chain) } });
+      this.emitAlert("escalated", a, now, { escalation: { step: a.escalation.step, team: null, final: true, teams: teamsOf(chain), loop } });
     }
   }
 
-  /** Arms or cancels the escalation timer from the alert's liveness (see state-machine.ts, timing rules). */
+  /** Arms or cancels the escalation and re-alert timers from the alert's state (see state-machine.ts, timing rules). */
   private reschedule(a: Alert, now: number): void {
+    const reAlertAfter = this.policy.reAlertAfterMs[a.priority];
+    if (a.state === "firing" && a.ack !== undefined && reAlertAfter > 0) a.reAlertAt = a.ack.at + reAlertAfter;
+    else delete a.reAlertAt;
     const live =
       a.state === "firing" &&
       a.priority === "high" &&
@@ -590,7 +668,13 @@ export class AlertLifecycle {
       !a.escalation.done &&
       a.routedTo !== null;
     if (!live) delete a.escalation.nextAt;
-    else if (a.escalation.nextAt === undefined) a.escalation.nextAt = now + this.delayOf(a.patient);
+    else if (a.escalation.nextAt === undefined) a.escalation.nextAt = now + this.stepTimeout(a);
+  }
+
+  /** How long the team the alert is routed to has to acknowledge: its entry's ackTimeout, else the patient's or organisation's delay. */
+  private stepTimeout(a: Alert): number {
+    const entry = a.routedTo === null ? undefined : this.chainOf(a.patient)[a.routedTo.entry];
+    return ackTimeoutOf(entry) ?? this.delayOf(a.patient);
   }
 
   private chainOf(patient: string): RoutingEntry[] {
@@ -608,7 +692,7 @@ export class AlertLifecycle {
 
   // ---- events: the one way out ------------------------------------------------------------------
 
-  private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation"> = {}): void {
+  private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation" | "lapsedAck"> = {}): void {
     this.reschedule(a, now);
     const event: Draft<AlertEvent> = { type, at: now, patient: a.patient, alert: this.view(a, true), ...extra };
     this.emit(event);

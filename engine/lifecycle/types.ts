@@ -5,6 +5,7 @@ import type { Direction, Interpretation, Level, Priority, TransitionKind } from 
 import type { ErrorBody } from "../errors.js";
 import type { LimitsDef, MissingRule, RuleDef, Weekday } from "../rules/definitions.js";
 import type { Observance } from "../calendar/holidays.js";
+import type { AlarmPolicyInput, PerPriority } from "./alarm-policy.js";
 
 /** A rule kind (engine/rules/definitions.ts), or "unknown" when the rule lookup does not know the rule. */
 export type RuleKind = RuleDef["kind"] | "unknown";
@@ -31,6 +32,10 @@ export interface RuleContext {
   thresholdVersion?: string | number;
   /** The limits in force (value and score rules: red/yellow limits; missing rules: stale/daily). */
   limits?: LimitsDef | MissingLimits;
+  /** The rule latches whatever the organisation's latching policy says (rule definition `latching: true`). */
+  latching?: boolean;
+  /** From this level up, silences do not hide the rule's alert (rule definition `unsilenceable`). */
+  unsilenceable?: AlertLevel;
 }
 
 /** Looks up a patient's rule by its rule id; undefined when unknown. */
@@ -120,6 +125,8 @@ export interface RoutingEntry {
   programmes?: string[];
   priorities?: Priority[];
   hours?: RoutingHours;
+  /** How long this entry's team has to acknowledge before escalation moves on ("10m", 1m..24h); default: the escalation delay. */
+  ackTimeout?: string;
 }
 
 /** What the lifecycle knows about a patient. */
@@ -142,8 +149,10 @@ export interface RoutedTo {
 
 /** Escalation progress of an alert. */
 export interface EscalationState {
-  /** 0 = routed only; n = escalated n times (the final re-announcement counts as a step). */
+  /** 0 = routed only; n = escalated n times (restarts of the chain and the final re-announcement count as steps). */
   step: number;
+  /** Passes through the chain started again after it ended (0 on the first pass; absent in alerts stored before loops existed). */
+  loop?: number;
   /** When the next escalation is due; absent while the alert is not live (acked, silenced, inhibited, cleared, not high) or the chain has ended. */
   nextAt?: number;
   /** The chain ended and every team was told once more: no further escalation. */
@@ -167,8 +176,16 @@ export interface Alert {
   direction: Direction;
   /** Highest level reached while open. */
   peakLevel: AlertLevel;
-  /** Whether the organisation's latching policy applies to this alert. */
+  /** Whether the alert latches (the organisation's latching policy, or the rule's own `latching: true`). */
   latching: boolean;
+  /** The episode: the id of the first alert of this patient raised within the group wait before this one (its own id when it opened the episode). */
+  episode: string;
+  /** From this level up (the rule's `unsilenceable`) silences do not hide the alert; absent: silences apply. */
+  unsilenceable?: AlertLevel;
+  /** Acknowledged while the condition holds: when it is announced again (re-alert) if still firing then. */
+  reAlertAt?: number;
+  /** How many times the alert was re-announced after an acknowledgement. */
+  reAlerts?: number;
   /** When the lifecycle opened the alert (its clock, ms). */
   openedAt: number;
   /** Time of the transition (reading or clock) that raised it. */
@@ -196,6 +213,8 @@ export interface Silence {
   patient?: string;
   rule?: string;
   until: number;
+  /** When it stops hiding alerts of each priority (the organisation's maximum per priority, counted from creation; never after `until`). */
+  untilByPriority?: PerPriority;
   reason: string;
   author: string;
   createdAt: number;
@@ -217,7 +236,7 @@ export interface SilenceInput {
 export type ReviewReason = "not_triaged" | "reference_needed" | "unit_mismatch";
 
 /** What changed in an `updated` event. */
-export type UpdateChange = "upgraded" | "downgraded" | "cleared" | "reopened" | "rerouted" | "silences" | "reading_withdrawn";
+export type UpdateChange = "upgraded" | "downgraded" | "cleared" | "reopened" | "rerouted" | "silences" | "reading_withdrawn" | "re_alerted";
 
 interface EventBase {
   /** Strictly increasing, global, no gaps. */
@@ -240,7 +259,9 @@ export interface AlertEvent extends EventBase {
   /** `silenced`: the silence that now matches; `unsilenced`/`updated` (silences): the silence that ended. */
   silence?: SilenceRef;
   /** `escalated`: the step, and the team told (null for the final re-announcement to every team). */
-  escalation?: { step: number; team: string | null; role?: TeamRole; final: boolean; teams: string[] };
+  escalation?: { step: number; team: string | null; role?: TeamRole; final: boolean; teams: string[]; loop: number };
+  /** `updated` (re_alerted): the acknowledgement that lapsed because the condition still holds. */
+  lapsedAck?: Acknowledgement;
 }
 
 /** A silence was created, removed or expired. */
@@ -323,13 +344,13 @@ export interface RetentionPolicy {
   resolvedAlertMs?: number;
 }
 
-/** Organisation configuration of the lifecycle. */
-export interface LifecycleOptions {
+/** Organisation configuration of the lifecycle (alarm behaviour defaults: alarm-policy.ts). */
+export interface LifecycleOptions extends AlarmPolicyInput {
   /** What the caller knows about rules: kind, threshold version, limits in force. */
   rules: RuleLookup;
   /** Default: every red alert latches. `{}` = nothing latches. */
   latching?: LatchingPolicy;
-  /** Escalation delay (default 15 min). */
+  /** Escalation delay: the acknowledgement timeout of a chain entry without its own `ackTimeout` (default 15 min). */
   escalationDelayMs?: number;
   /** Chain for patients without their own (default none). */
   defaultCareTeams?: RoutingEntry[];

@@ -198,6 +198,7 @@ export function compileRuleSet(rules: RuleDef[], ctx: CompileContext): CompiledD
 /** Compiles one definition for one patient; throws VarselError (invalid_threshold, unknown_metric, unit_mismatch). */
 export function compileRule(rule: RuleDef, ctx: CompileContext): CompiledDefinition {
   if (typeof rule.id !== "string" || rule.id.length === 0) throw invalid(rule, "id is required");
+  checkAlarmFlags(rule);
   if (rule.kind === "score") return compileScore(rule, ctx);
   checkUnit(rule, rule.metric, ctx);
   const slot = ctx.slotOf(rule.metric);
@@ -262,4 +263,10 @@ function params(rule: Exclude<RuleDef, MissingRule | ScoreRule>, extra: Partial<
 
 function one(rule: CompiledRule): CompiledDefinition {
   return { rule, links: [] };
+}
+
+/** The lifecycle's rule flags (definitions.ts AlarmFlags): nothing the kernel evaluates, checked all the same. */
+function checkAlarmFlags(rule: RuleDef): void {
+  if (rule.latching !== undefined && typeof rule.latching !== "boolean") throw invalid(rule, "latching must be true or false");
+  if (rule.unsilenceable !== undefined && rule.unsilenceable !== "yellow" && rule.unsilenceable !== "red") throw invalid(rule, 'unsilenceable must be "yellow" or "red"');
 }

@@ -21,7 +21,15 @@ export interface ModifiersDef {
   keepFiringFor?: string;
 }
 
-interface RuleBase {
+/** Alarm behaviour a rule may ask for, whatever the organisation's defaults (the lifecycle applies it). */
+export interface AlarmFlags {
+  /** The rule's alerts latch (stay until acknowledged) even where the organisation's policy would not latch them. */
+  latching?: boolean;
+  /** From this level up a silence never hides the rule's alert ("red": urgent only; "yellow": always). */
+  unsilenceable?: "yellow" | "red";
+}
+
+interface RuleBase extends AlarmFlags {
   /** Stable name within the threshold set; an alert is identified by (patient, rule id). */
   id: string;
   /** The metric key (engine/metrics.ts). */
@@ -76,7 +84,7 @@ export interface MissingRule extends Omit<RuleBase, "modifiers"> {
   };
 }
 
-export interface ScoreRule {
+export interface ScoreRule extends AlarmFlags {
   kind: "score";
   id: string;
   score: "news2";

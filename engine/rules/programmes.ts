@@ -50,8 +50,9 @@ const CGM: Programme = {
   id: "cgm",
   name: "Diabetes, CGM sensor",
   rules: [
-    // Nightscout defaults in mmol/L: urgent low < 3.1, low < 4.4 fire at once ...
-    { id: "cgm-low", kind: "band", metric: "cgm", limits: { redLow: 3.1, yellowLow: 4.4 }, modifiers: { clearMargin: 0.2 } },
+    // Nightscout defaults in mmol/L: urgent low < 3.1, low < 4.4 fire at once; a snooze never
+    // hides the urgent low (what Nightscout, nightguard and LoopFollow users ask for) ...
+    { id: "cgm-low", kind: "band", metric: "cgm", limits: { redLow: 3.1, yellowLow: 4.4 }, modifiers: { clearMargin: 0.2 }, unsilenceable: "red" },
     // ... highs must persist 15 minutes (three 5-minute readings) to cut false alarms.
     { id: "cgm-high", kind: "band", metric: "cgm", limits: { yellowHigh: 10, redHigh: 14.4 }, modifiers: { for: "15m", clearMargin: 0.5 } },
     // Predicted low: the 20-minute linear forecast from the last 15 minutes falls below urgent low.

@@ -46,6 +46,7 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     store,
     ...s.snapshot,
     readingRetentionMs: s.readingRetentionMs,
+    alarms: s.alarms,
   }).catch(async (err: unknown) => {
     await store?.close().catch(() => undefined);
     throw err;

@@ -6,6 +6,10 @@ import { Command, Option } from "commander";
 import type { AuthOptions } from "../auth.js";
 import type { TransportKind } from "../transport/types.js";
 import { redact } from "../../engine/store/open-store.js";
+import type { Priority } from "../../engine/alerts.js";
+import { alarmPolicy, MAX_ESCALATION_LOOPS, PRIORITY_ORDER, type AlarmPolicyInput } from "../../engine/lifecycle/alarm-policy.js";
+import type { AlertLevel, LatchingPolicy, LifecycleOptions, RuleKind } from "../../engine/lifecycle/types.js";
+import { parseDuration } from "../../engine/rules/duration.js";
 
 /** A bad option or setting: reported as one line, exit code 2. */
 export class SettingError extends Error {}
@@ -41,6 +45,17 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit)" },
   { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000)" },
   { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1)" },
+  {
+    name: "VARSEL_LATCHING",
+    meaning:
+      "which alerts latch (stay until acknowledged after the value returns to normal): none, or a comma-separated list of red|high, yellow|medium, " +
+      "kind:<rule kind> and rule:<rule id> (default red: every alert that reached red; a rule's own latching: true always latches)",
+  },
+  { name: "VARSEL_RE_ALERT_AFTER", meaning: "announce an acknowledged alert again when still in condition this long after the ack, per priority (default high=30m,medium=4h,low=0; 0 = never)" },
+  { name: "VARSEL_ESCALATION_DELAY", meaning: "acknowledgement timeout of a care-chain step without its own ackTimeout (default 15m)" },
+  { name: "VARSEL_ESCALATION_LOOPS", meaning: `passes through the care chain again after it ended, before the final announcement to every team (default 1, at most ${MAX_ESCALATION_LOOPS})` },
+  { name: "VARSEL_MAX_SILENCE", meaning: "longest time a silence hides an alert, per priority (default high=1h,medium=24h,low=7d); a longer silence than the longest is refused (silence_too_long)" },
+  { name: "VARSEL_EPISODE_GROUP_WAIT", meaning: "alerts of one patient raised within this of an episode's first alert share its episode id (default 60s; 0 = every alert its own episode)" },
   { name: "VARSEL_URL", option: "--url", meaning: "simulate: the server to send to (default http://127.0.0.1:8080)" },
   { name: "VARSEL_TOKEN", option: "--token", meaning: "simulate: an admin token (default: minted with the development secret)" },
   { name: "LOG_LEVEL", meaning: `${LOG_LEVELS.join(", ")} (default info); logs are JSON lines (pino) on stdout` },
@@ -179,7 +194,81 @@ export interface ServerSettings {
   corsOrigins?: string[];
   readingRetentionMs?: number;
   snapshot: { snapshotReplayBudgetMs?: number; snapshotEveryCommands?: number; snapshotEveryMs?: number; snapshotMaxShare?: number };
+  /** The alarm behaviour (only what the environment sets; the lifecycle's defaults for the rest). */
+  alarms: AlarmSettings;
   logLevel: string;
+}
+
+/** The lifecycle options the environment may set. */
+export type AlarmSettings = Pick<LifecycleOptions, "latching" | "escalationDelayMs"> & AlarmPolicyInput;
+
+const LEVEL_NAMES: Record<string, AlertLevel> = { red: "red", high: "red", yellow: "yellow", medium: "yellow" };
+const RULE_KINDS: readonly Exclude<RuleKind, "unknown">[] = ["band", "baseline", "delta", "rate", "missing", "score"];
+
+/** VARSEL_LATCHING: "none", or red|high, yellow|medium, kind:<kind>, rule:<id>, comma-separated. */
+export function parseLatching(value: string, source: string): LatchingPolicy {
+  const items = value.split(",").map((i) => i.trim()).filter(Boolean);
+  if (items.length === 1 && items[0] === "none") return {};
+  const policy: Required<LatchingPolicy> = { levels: [], kinds: [], rules: [] };
+  for (const item of items) {
+    const [prefix, rest] = item.includes(":") ? [item.slice(0, item.indexOf(":")), item.slice(item.indexOf(":") + 1)] : ["", item];
+    if (prefix === "" && Object.hasOwn(LEVEL_NAMES, item)) policy.levels.push(LEVEL_NAMES[item]);
+    else if (prefix === "kind" && (RULE_KINDS as readonly string[]).includes(rest)) policy.kinds.push(rest as Exclude<RuleKind, "unknown">);
+    else if (prefix === "rule" && rest !== "") policy.rules.push(rest);
+    else throw new SettingError(`${source}: ${JSON.stringify(item)} is not none, red, high, yellow, medium, kind:<${RULE_KINDS.join("|")}> or rule:<rule id>`);
+  }
+  if (items.length === 0) throw new SettingError(`${source} is empty: write none to latch nothing`);
+  return policy;
+}
+
+/** A duration setting ("30m", "4h", "7d", or 0), in ms. */
+export function parseDurationSetting(value: string, source: string): number {
+  const text = value.trim();
+  const ms = text === "0" ? 0 : parseDuration(text);
+  if (ms === null) throw new SettingError(`${source} must be a duration such as 90s, 30m, 4h or 7d (or 0), not ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** "high=30m,medium=4h,low=0": a duration per priority (the ones not named keep their default). */
+export function parsePerPriority(value: string, source: string): Partial<Record<Priority, number>> {
+  const out: Partial<Record<Priority, number>> = {};
+  for (const item of value.split(",").map((i) => i.trim()).filter(Boolean)) {
+    const [name, duration] = item.split("=").map((p) => p.trim());
+    if (!(PRIORITY_ORDER as readonly string[]).includes(name) || duration === undefined) {
+      throw new SettingError(`${source}: ${JSON.stringify(item)} is not <priority>=<duration> with priority high, medium or low`);
+    }
+    out[name as Priority] = parseDurationSetting(duration, `${source} ${name}`);
+  }
+  return out;
+}
+
+/** The alarm settings of the environment, checked together (alarmPolicy's bounds) as the lifecycle will. */
+export function alarmSettings(from: NodeJS.ProcessEnv = process.env): AlarmSettings {
+  const out: AlarmSettings = {};
+  const latching = env("VARSEL_LATCHING", from);
+  if (latching !== undefined) out.latching = parseLatching(latching, "VARSEL_LATCHING");
+  const reAlert = env("VARSEL_RE_ALERT_AFTER", from);
+  if (reAlert !== undefined) out.reAlertAfterMs = parsePerPriority(reAlert, "VARSEL_RE_ALERT_AFTER");
+  const delay = env("VARSEL_ESCALATION_DELAY", from);
+  if (delay !== undefined) {
+    out.escalationDelayMs = parseDurationSetting(delay, "VARSEL_ESCALATION_DELAY");
+    if (out.escalationDelayMs === 0) throw new SettingError("VARSEL_ESCALATION_DELAY must be longer than 0");
+  }
+  const loops = parseNumber(env("VARSEL_ESCALATION_LOOPS", from), "VARSEL_ESCALATION_LOOPS", 0, MAX_ESCALATION_LOOPS);
+  if (loops !== undefined) {
+    if (!Number.isInteger(loops)) throw new SettingError(`VARSEL_ESCALATION_LOOPS must be a whole number from 0 to ${MAX_ESCALATION_LOOPS}`);
+    out.escalationLoops = loops;
+  }
+  const silence = env("VARSEL_MAX_SILENCE", from);
+  if (silence !== undefined) out.maxSilenceMs = parsePerPriority(silence, "VARSEL_MAX_SILENCE");
+  const wait = env("VARSEL_EPISODE_GROUP_WAIT", from);
+  if (wait !== undefined) out.episodeGroupWaitMs = parseDurationSetting(wait, "VARSEL_EPISODE_GROUP_WAIT");
+  try {
+    alarmPolicy(out);
+  } catch (err) {
+    throw new SettingError(`alarm settings: ${(err as Error).message}`);
+  }
+  return out;
 }
 
 /** The token keys the environment configures (a JWKS wins over a secret). */
@@ -225,6 +314,7 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
       snapshotEveryMs: snapshotNumber("VARSEL_SNAPSHOT_EVERY_MS", 0),
       snapshotMaxShare: snapshotNumber("VARSEL_SNAPSHOT_MAX_SHARE", 0.001, 1),
     },
+    alarms: alarmSettings(from),
     logLevel: logLevel(from),
   };
 }

@@ -32,6 +32,7 @@ export const RoutingEntrySchema = Type.Object(
     programmes: Type.Optional(Type.Array(Text())),
     priorities: Type.Optional(Type.Array(Type.Union([Type.Literal("high"), Type.Literal("medium"), Type.Literal("low")]))),
     hours: Type.Optional(RoutingHoursSchema),
+    ackTimeout: Type.Optional(Type.String({ minLength: 2, maxLength: 16, description: 'How long this team has to acknowledge before escalation moves on, "1m".."24h" (default: the escalation delay).' })),
   },
   { additionalProperties: false },
 );

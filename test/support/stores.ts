@@ -187,6 +187,7 @@ export function alert(id: string, state: AlertState, updatedAt: number, extra: P
     direction: "low",
     peakLevel: "red",
     latching: true,
+    episode: id,
     openedAt: T0,
     conditionSince: T0,
     updatedAt,
