@@ -428,6 +428,7 @@ export class AlertLifecycle {
       rule: t.rule,
       ruleKind: ctx?.kind ?? "unknown",
       metric: t.metric,
+      programmes: ctx?.programmes ?? this.patientProgrammes(t.patient),
       state: s.to as Alert["state"],
       level,
       priority: PRIORITY[level],
@@ -459,6 +460,7 @@ export class AlertLifecycle {
     const ctx = this.options.rules(a.patient, a.rule);
     if (ctx !== undefined) {
       a.ruleKind = ctx.kind;
+      if (ctx.programmes !== undefined) a.programmes = ctx.programmes;
       a.why.thresholdVersion = ctx.thresholdVersion ?? null;
       a.why.limits = ctx.limits ?? null;
     }
@@ -556,15 +558,25 @@ export class AlertLifecycle {
 
   /** Routes an alert afresh by its current priority and the local time: step 0, timer re-armed. */
   private reroute(a: Alert, now: number): void {
-    const routed = route(this.chainOf(a.patient), this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    const routed = route(this.chainOf(a.patient), this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
     a.routedTo = routed;
     a.escalation = { step: 0, done: false, notified: routed === null ? [] : [routed.team] };
+  }
+
+  /** The programmes an alert is routed by: its rule's, else (alerts from before) the patient's. */
+  private programmesOf(a: Alert): string[] {
+    return a.programmes ?? this.patientProgrammes(a.patient);
+  }
+
+  private patientProgrammes(patient: string): string[] {
+    const r = this.patients.get(patient);
+    return r?.programmes ?? (r?.programme === undefined ? [] : [r.programme]);
   }
 
   private escalate(a: Alert, now: number): void {
     const chain = this.chainOf(a.patient);
     const current = a.routedTo!;
-    const next = nextInChain(chain, current.entry, a.escalation.notified, this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    const next = nextInChain(chain, current.entry, a.escalation.notified, this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
     a.escalation.step++;
     a.updatedAt = now;
     if (next !== null) {
