@@ -7,13 +7,16 @@ import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
 import { metricByKey } from "./metrics.js";
 import { compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
-import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
+import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "./rules/programmes.js";
 import { definitionTable, Restored, RestoredPatient, RULE_ACTIVE, type RegistryState } from "./registry-snapshot.js";
 
 export type { RegistryState } from "./registry-snapshot.js";
 
 /** What a clinician or administrator sets for a patient. */
 export interface PatientConfig {
+  /** The patient's programmes, in order; their rules are merged into one set (engine/rules/merge.ts). */
+  programmes?: ProgrammeId[];
+  /** The one programme of configurations from before `programmes` (read as `[programme]`). */
   programme?: ProgrammeId;
   /** Per-patient overrides of the programme's rules, by rule id. */
   rules?: (RuleDef | { id: string; remove: true })[];
@@ -63,9 +66,9 @@ export class PatientRegistry {
     private readonly programmeRules: (id: ProgrammeId) => RuleDef[] = (id) => PROGRAMMES[id].rules,
   ) {}
 
-  /** Ids of the patients on a programme (to recompile them when its rules change). */
+  /** Ids of the patients on a programme, alone or with others (to recompile them when its rules change). */
   onProgramme(programme: ProgrammeId): string[] {
-    return [...this.patients.values()].filter((p) => p.config.programme === programme).map((p) => p.id);
+    return [...this.patients.values()].filter((p) => programmesOf(p.config).includes(programme)).map((p) => p.id);
   }
 
   /** The configuration a patient was last given. */
@@ -225,16 +228,16 @@ export class PatientRegistry {
    * Returns the ids of the rules that were removed (their open alerts must be retired).
    */
   configure(patient: string, config: PatientConfig, now: number): string[] {
-    if (config.programme !== undefined && !Object.hasOwn(PROGRAMMES, config.programme)) {
-      throw new VarselError("invalid_threshold", `unknown programme ${config.programme}`, { programme: config.programme });
-    }
+    const programmes = programmesOf(config);
+    checkProgrammes(programmes, "invalid_threshold");
     for (const metric of Object.keys(config.references ?? {})) {
       if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
     }
     const existed = this.patients.get(patient);
     const p: Patient = existed ?? { id: patient, config, slots: new Map(), rules: new Map(), links: new Map() };
-    const programme = config.programme === undefined ? undefined : { ...PROGRAMMES[config.programme], rules: this.programmeRules(config.programme) };
-    const definitions = effectiveRules(programme, config.rules);
+    // The merged rule set is compiled once here; the oracle and the kernel both evaluate it.
+    const sets = programmes.map((id) => ({ ...PROGRAMMES[id], rules: this.programmeRules(id) }));
+    const definitions = effectiveRules(sets, config.rules).map((e) => e.rule);
     const compiled = this.compileAll(p, definitions, now);
     const wasPaused = p.config.paused === true;
     p.config = config;

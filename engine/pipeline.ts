@@ -19,7 +19,8 @@ import { IdempotencyWindow, type IdempotencyState } from "./idempotency.js";
 import type { RegistryState } from "./patients.js";
 import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
-import { effectiveRules, PROGRAMMES, type ProgrammeId } from "./rules/programmes.js";
+import { programmesOfRule, type EffectiveRule } from "./rules/merge.js";
+import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
 import { metricByKey } from "./metrics.js";
 import type { StoredReading } from "./store/store.js";
@@ -27,7 +28,8 @@ import type { StoredReading } from "./store/store.js";
 /** A patient as the API shows it. */
 export interface PatientRecord {
   id: string;
-  programme?: ProgrammeId;
+  /** The patient's programmes, in the order given (COPD and heart failure together is common); empty = none. */
+  programmes: ProgrammeId[];
   /** The care chain in order (hospital, municipality, GP); teams also decide who may see the patient. */
   careTeams: RoutingEntry[];
   paused: boolean;
@@ -36,7 +38,11 @@ export interface PatientRecord {
   updatedAt: number;
 }
 
-export type PatientInput = Omit<PatientRecord, "id" | "updatedAt">;
+/**
+ * What a patient command carries. The API journals `programmes`; journals written before several
+ * programmes per patient carry the one `programme`, which is still read (as `[programme]`).
+ */
+export type PatientInput = Omit<PatientRecord, "id" | "updatedAt" | "programmes"> & { programmes?: ProgrammeId[]; programme?: ProgrammeId };
 
 /** Who sends readings: devices only for patients of their teams. */
 export interface IngestScope {
@@ -151,7 +157,7 @@ export class Pipeline {
   /** A pipeline continuing exactly from an exported state (the evaluator restored from its bytes). */
   static fromState(evaluator: Evaluator, state: PipelineState, options: Omit<PipelineOptions, "evaluator"> = {}): Pipeline {
     const p = new Pipeline({ ...options, evaluator });
-    for (const record of state.patients) p.patients.set(record.id, record);
+    for (const record of state.patients) p.patients.set(record.id, currentRecord(record));
     p.seen.importState(state.seen);
     p.thresholds.importState(state.thresholds);
     p.engine.patients.importState(
@@ -159,12 +165,12 @@ export class Pipeline {
       state.registry.patients.map((id) => {
         const r = p.patients.get(id);
         if (r === undefined) throw new RangeError(`snapshot: patient ${id} is in the registry but has no record`);
-        return { programme: r.programme, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
+        return { programmes: r.programmes, rules: p.thresholds.patientOverrides(id), references: r.references, paused: r.paused };
       }),
     );
     p.lifecycle.importState(
       state.lifecycle,
-      state.patients.map((r) => [r.id, { programme: r.programme, careTeams: r.careTeams }]),
+      [...p.patients.values()].map((r) => [r.id, { programmes: r.programmes, careTeams: r.careTeams }]),
     );
     return p;
   }
@@ -176,41 +182,49 @@ export class Pipeline {
 
   /** Throws what upsertPatient would refuse; changes nothing. */
   checkPatient(id: string, input: PatientInput, now: number): void {
-    if (input.programme !== undefined && !Object.hasOwn(PROGRAMMES, input.programme)) {
-      throw new VarselError("invalid_body", `unknown programme ${input.programme}`, { programme: input.programme });
-    }
+    if (input.programme !== undefined && input.programmes !== undefined) throw new VarselError("invalid_body", "give programmes or programme, not both");
+    const programmes = programmesOf(input);
+    checkProgrammes(programmes, "invalid_body");
     validateChain(input.careTeams);
     checkAckTimeouts(input.careTeams);
     for (const [metric, value] of Object.entries(input.references)) {
       if (metricByKey(metric) === undefined) throw new VarselError("unknown_metric", `unknown metric ${metric}`, { metric });
       if (typeof value !== "number" || !Number.isFinite(value)) throw new VarselError("invalid_body", `reference for ${metric} must be a finite number`);
     }
-    this.checkRules(input.programme, undefined, this.thresholds.patientOverrides(id), now);
+    this.checkRules(programmes, undefined, this.thresholds.patientOverrides(id), now);
   }
 
   /** Throws what setPatientThresholds would refuse; changes nothing. */
   checkPatientThresholds(id: string, rules: RuleOverride[], now: number): void {
-    this.checkRules(this.requirePatient(id).programme, undefined, rules, now);
+    this.checkRules(this.requirePatient(id).programmes, undefined, rules, now);
   }
 
   /** Throws what setProgrammeThresholds would refuse (the set, and each patient's overrides on it); changes nothing. */
   checkProgrammeThresholds(id: ProgrammeId, rules: RuleDef[], now: number): void {
     if (!Object.hasOwn(PROGRAMMES, id)) throw new VarselError("not_found", `unknown programme ${id}`);
     compileRuleSet(rules, { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
-    for (const patient of this.engine.patients.onProgramme(id)) this.checkRules(id, rules, this.thresholds.patientOverrides(patient), now);
+    // Each patient on it, with its other programmes, must still merge and compile.
+    for (const patient of this.engine.patients.onProgramme(id)) {
+      this.checkRules(this.requirePatient(patient).programmes, { id, rules }, this.thresholds.patientOverrides(patient), now);
+    }
   }
 
-  /** Compiles a patient's effective rules without keeping them: throws invalid_threshold as configuring would. */
-  private checkRules(programme: ProgrammeId | undefined, programmeRules: RuleDef[] | undefined, overrides: RuleOverride[], now: number): void {
-    const base = programme === undefined ? undefined : { ...PROGRAMMES[programme], rules: programmeRules ?? this.thresholds.programmeRules(programme) };
-    compileRuleSet(effectiveRules(base, overrides), { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
+  /** The programmes' current rule sets; `replaced`: one programme's set as it would become. */
+  private programmeSets(programmes: readonly ProgrammeId[], replaced?: { id: ProgrammeId; rules: RuleDef[] }) {
+    return programmes.map((p) => ({ ...PROGRAMMES[p], rules: p === replaced?.id ? replaced.rules : this.thresholds.programmeRules(p) }));
+  }
+
+  /** Merges and compiles a patient's effective rules without keeping them: throws invalid_threshold as configuring would. */
+  private checkRules(programmes: readonly ProgrammeId[], replaced: { id: ProgrammeId; rules: RuleDef[] } | undefined, overrides: RuleOverride[], now: number): void {
+    const rules = effectiveRules(this.programmeSets(programmes, replaced), overrides).map((e) => e.rule);
+    compileRuleSet(rules, { now, canonicalUnit: ruleMetricUnit, slotOf: () => 0 });
   }
 
   /** Creates or updates a patient (checked by checkPatient). */
   upsertPatient(id: string, input: PatientInput, now: number): PatientRecord {
-    const record: PatientRecord = { id, ...input, updatedAt: now };
+    const record = currentRecord({ id, ...input, updatedAt: now });
     this.reconfigure(record, this.thresholds.patientOverrides(id), now);
-    this.lifecycle.setPatient(id, { programme: input.programme, careTeams: input.careTeams }, now);
+    this.lifecycle.setPatient(id, { programmes: record.programmes, careTeams: record.careTeams }, now);
     this.patients.set(id, record);
     this.cache.forget(id); // its teams may have changed
     return record;
@@ -241,24 +255,25 @@ export class Pipeline {
     return version;
   }
 
-  /** The rules that judge a patient now: the programme's with the patient's overrides applied. */
-  effectiveRules(id: string): RuleDef[] {
-    const programme = this.requirePatient(id).programme;
-    const base = programme === undefined ? undefined : { ...PROGRAMMES[programme], rules: this.thresholds.programmeRules(programme) };
-    return effectiveRules(base, this.thresholds.patientOverrides(id));
+  /** The rules that judge a patient now, each with its programmes: the programmes' rules merged, the patient's overrides applied. */
+  effectiveRules(id: string): EffectiveRule[] {
+    return effectiveRules(this.programmeSets(this.requirePatient(id).programmes), this.thresholds.patientOverrides(id));
   }
 
-  /** The threshold version that judges a patient now: "<programme>:v<n>/patient:v<m>" (v0 = built-in defaults). */
+  /**
+   * The threshold version that judges a patient now: "<programme>:v<n>/patient:v<m>", programmes
+   * joined by "+" ("telekol:v0+telehjerte:v2/patient:v1"); v0 = built-in defaults, "none" without a programme.
+   */
   thresholdVersion(patient: string): string {
-    const programme = this.patients.get(patient)?.programme;
-    const p = programme === undefined ? "none" : `${programme}:v${this.thresholds.programmeHistory(programme).length}`;
+    const programmes = this.patients.get(patient)?.programmes ?? [];
+    const p = programmes.length === 0 ? "none" : programmes.map((id) => `${id}:v${this.thresholds.programmeHistory(id).length}`).join("+");
     return `${p}/patient:v${this.thresholds.patientHistory(patient).length}`;
   }
 
   private reconfigure(record: PatientRecord, overrides: RuleOverride[], now: number): void {
     const removed = this.engine.configurePatient(
       record.id,
-      { programme: record.programme, rules: overrides, references: record.references, paused: record.paused },
+      { programmes: record.programmes, rules: overrides, references: record.references, paused: record.paused },
       now,
     );
     for (const rule of removed) this.lifecycle.retire(record.id, rule, now);
@@ -267,7 +282,8 @@ export class Pipeline {
   private ruleContext(patient: string, rule: string): RuleContext | undefined {
     const def = this.engine.patients.definition(patient, rule);
     if (def === undefined) return undefined;
-    const ctx: RuleContext = { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits: limitsInForce(def) };
+    const programmes = programmesOfRule(this.programmeSets(this.requirePatient(patient).programmes), rule);
+    const ctx: RuleContext = { kind: def.kind, thresholdVersion: this.thresholdVersion(patient), limits: limitsInForce(def), programmes };
     if (def.latching === true) ctx.latching = true;
     if (def.unsilenceable !== undefined) ctx.unsilenceable = def.unsilenceable;
     return ctx;
@@ -397,4 +413,10 @@ function storedReading(r: CanonicalReading, triage: string, receivedAt: number):
   if (r.id !== undefined) out.id = r.id;
   if (r.device !== undefined) out.device = r.device;
   return out;
+}
+
+/** A patient record in the current form: a record or command of before several programmes has `programme`. */
+function currentRecord(r: PatientRecord | (Omit<PatientRecord, "programmes"> & PatientInput)): PatientRecord {
+  const { programme: _legacy, ...rest } = r as PatientRecord & { programme?: ProgrammeId };
+  return { ...rest, programmes: programmesOf(r) };
 }

@@ -45,7 +45,7 @@ describe("GET /v1/audit", () => {
         ["silence_remove", "admin", silence.id],
       ]);
       for (const e of entries) expect(e.patient).toBe("p-1");
-      expect(entries[0]!.details).toMatchObject({ programme: "telekol", careTeams: [{ team: "lung", role: "hospital" }] });
+      expect(entries[0]!.details).toMatchObject({ programmes: ["telekol"], careTeams: [{ team: "lung", role: "hospital" }] });
       expect(entries[1]!.details).toMatchObject({ reason: "own baseline", rules: [], version: 1 });
       expect(entries[2]!.details).toMatchObject({ note: "called", rule: open!.rule });
       expect(entries[3]!.details).toMatchObject({ reason: "admitted" });

@@ -443,6 +443,7 @@ export class AlertLifecycle {
       rule: t.rule,
       ruleKind: ctx?.kind ?? "unknown",
       metric: t.metric,
+      programmes: ctx?.programmes ?? this.patientProgrammes(t.patient),
       state: s.to as Alert["state"],
       level,
       priority: PRIORITY[level],
@@ -478,6 +479,7 @@ export class AlertLifecycle {
     const ctx = this.options.rules(a.patient, a.rule);
     if (ctx !== undefined) {
       a.ruleKind = ctx.kind;
+      if (ctx.programmes !== undefined) a.programmes = ctx.programmes;
       a.why.thresholdVersion = ctx.thresholdVersion ?? null;
       a.why.limits = ctx.limits ?? null;
       if (ctx.unsilenceable === undefined) delete a.unsilenceable;
@@ -622,21 +624,30 @@ export class AlertLifecycle {
 
   /** Routes an alert afresh by its current priority and the local time: step 0, timer re-armed. */
   private reroute(a: Alert, now: number): void {
-    const routed = route(this.chainOf(a.patient), this.patients.get(a.patient)?.programme, a.priority, localTime(now, this.offset(now)));
+    const routed = route(this.chainOf(a.patient), this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
     a.routedTo = routed;
     a.escalation = { step: 0, loop: 0, done: false, notified: routed === null ? [] : [routed.team] };
+  }
+
+  /** The programmes an alert is routed by: its rule's, else (alerts from before) the patient's. */
+  private programmesOf(a: Alert): string[] {
+    return a.programmes ?? this.patientProgrammes(a.patient);
+  }
+
+  private patientProgrammes(patient: string): string[] {
+    const r = this.patients.get(patient);
+    return r?.programmes ?? (r?.programme === undefined ? [] : [r.programme]);
   }
 
   private escalate(a: Alert, now: number): void {
     const chain = this.chainOf(a.patient);
     const current = a.routedTo!;
-    const programme = this.patients.get(a.patient)?.programme;
-    const next = nextInChain(chain, current.entry, a.escalation.notified, programme, a.priority, localTime(now, this.offset(now)));
+    const next = nextInChain(chain, current.entry, a.escalation.notified, this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
     const loop = a.escalation.loop ?? 0;
     a.escalation.step++;
     a.updatedAt = now;
     // The chain ended: start it again from the top while loops remain (PagerDuty "repeat").
-    const restart = next === null && loop < this.policy.escalationLoops ? route(chain, programme, a.priority, localTime(now, this.offset(now))) : null;
+    const restart = next === null && loop < this.policy.escalationLoops ? route(chain, this.programmesOf(a), a.priority, localTime(now, this.offset(now))) : null;
     const to = next ?? restart;
     if (to !== null) {
       if (restart !== null) {

@@ -68,17 +68,17 @@ function windowOn(hours: RoutingHours, date: number, day: number): { from: numbe
   };
 }
 
-/** True when the entry takes an alert of this programme and priority at this local time. */
-export function entryMatches(entry: RoutingEntry, programme: string | undefined, priority: Priority, t: LocalTime): boolean {
-  if (entry.programmes !== undefined && (programme === undefined || !entry.programmes.includes(programme))) return false;
+/** True when the entry takes an alert of these programmes (any one listed) and priority at this local time. */
+export function entryMatches(entry: RoutingEntry, programmes: readonly string[], priority: Priority, t: LocalTime): boolean {
+  if (entry.programmes !== undefined && !programmes.some((p) => entry.programmes!.includes(p))) return false;
   if (entry.priorities !== undefined && !entry.priorities.includes(priority)) return false;
   return entry.hours === undefined || coversHours(entry.hours, t);
 }
 
 /** The entry an alert is routed to: the first match, else the first entry; null for an empty chain. */
-export function route(chain: readonly RoutingEntry[], programme: string | undefined, priority: Priority, t: LocalTime): RoutedTo | null {
+export function route(chain: readonly RoutingEntry[], programmes: readonly string[], priority: Priority, t: LocalTime): RoutedTo | null {
   if (chain.length === 0) return null;
-  const i = chain.findIndex((e) => entryMatches(e, programme, priority, t));
+  const i = chain.findIndex((e) => entryMatches(e, programmes, priority, t));
   const entry = i >= 0 ? i : 0;
   return { team: chain[entry].team, role: chain[entry].role, entry };
 }
@@ -88,14 +88,14 @@ export function nextInChain(
   chain: readonly RoutingEntry[],
   current: number,
   notified: readonly string[],
-  programme: string | undefined,
+  programmes: readonly string[],
   priority: Priority,
   t: LocalTime,
 ): RoutedTo | null {
   const candidates: number[] = [];
   for (let i = current + 1; i < chain.length; i++) if (!notified.includes(chain[i].team)) candidates.push(i);
   if (candidates.length === 0) return null;
-  const entry = candidates.find((i) => entryMatches(chain[i], programme, priority, t)) ?? candidates[0];
+  const entry = candidates.find((i) => entryMatches(chain[i], programmes, priority, t)) ?? candidates[0];
   return { team: chain[entry].team, role: chain[entry].role, entry };
 }
 

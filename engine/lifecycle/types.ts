@@ -36,6 +36,8 @@ export interface RuleContext {
   latching?: boolean;
   /** From this level up, silences do not hide the rule's alert (rule definition `unsilenceable`). */
   unsilenceable?: AlertLevel;
+  /** The programmes the rule belongs to (several when their rules were merged), matched against RoutingEntry.programmes. */
+  programmes?: string[];
 }
 
 /** Looks up a patient's rule by its rule id; undefined when unknown. */
@@ -131,7 +133,9 @@ export interface RoutingEntry {
 
 /** What the lifecycle knows about a patient. */
 export interface PatientRouting {
-  /** The patient's programme (e.g. "telehjerte"), matched against RoutingEntry.programmes. */
+  /** The patient's programmes (e.g. ["telekol", "telehjerte"]): routing of an alert whose rule is not known. */
+  programmes?: string[];
+  /** The one programme of states from before `programmes`. */
   programme?: string;
   /** The care chain in order; empty = the organisation's default chain. */
   careTeams: RoutingEntry[];
@@ -168,6 +172,8 @@ export interface Alert {
   rule: string;
   ruleKind: RuleKind;
   metric: string;
+  /** The programme(s) whose rule fired; routing takes the alert to an entry listing any of them. Absent on alerts from before. */
+  programmes?: string[];
   state: AlertState;
   /** Current level; while cleared_awaiting_ack, the last level before the condition cleared. */
   level: AlertLevel;

@@ -1,7 +1,9 @@
 // Programme default threshold sets (OpenTele StandardThresholdSet; FUT ActivityDefinition).
 // A clinician overrides them per patient by rule id. Sources: ../shared/spec/rules.md
 // (ESC heart-failure advice, TELBIL bands, Nightscout CGM defaults, NEWS2) and thresholds.md.
+import { VarselError } from "../errors.js";
 import type { RuleDef } from "./definitions.js";
+import { mergeProgrammes, type EffectiveRule } from "./merge.js";
 
 export type ProgrammeId = "telekol" | "telehjerte" | "cgm" | "niv";
 
@@ -81,12 +83,26 @@ export const PROGRAMMES: Record<ProgrammeId, Programme> = {
   niv: NIV,
 };
 
-/** The programme's rules with a patient's overrides applied: same id replaces, a new id adds, `{id, remove: true}` removes. */
-export function effectiveRules(programme: Programme | undefined, overrides: (RuleDef | { id: string; remove: true })[] = []): RuleDef[] {
-  const byId = new Map<string, RuleDef>((programme?.rules ?? []).map((r) => [r.id, r]));
-  for (const o of overrides) {
-    if ("remove" in o) byId.delete(o.id);
-    else byId.set(o.id, o);
-  }
-  return [...byId.values()];
+/**
+ * The rules that judge a patient: its programmes' rules merged by rule id (engine/rules/merge.ts),
+ * then its overrides: same id replaces, a new id adds, `{id, remove: true}` removes.
+ */
+export function effectiveRules(programmes: readonly Programme[], overrides: (RuleDef | { id: string; remove: true })[] = []): EffectiveRule[] {
+  return mergeProgrammes(programmes, overrides);
+}
+
+/**
+ * A patient's programmes from either form: `programmes` (a list), or the one `programme` of
+ * journals, snapshots and clients from before several programmes per patient.
+ */
+export function programmesOf(config: { programmes?: readonly ProgrammeId[]; programme?: ProgrammeId }): ProgrammeId[] {
+  return config.programmes !== undefined ? [...config.programmes] : config.programme !== undefined ? [config.programme] : [];
+}
+
+/** Throws `code` unless every id is a known programme, listed once. */
+export function checkProgrammes(ids: readonly string[], code: "invalid_body" | "invalid_threshold"): void {
+  ids.forEach((id, i) => {
+    if (typeof id !== "string" || !Object.hasOwn(PROGRAMMES, id)) throw new VarselError(code, `unknown programme ${String(id)}`, { programme: id });
+    if (ids.indexOf(id) !== i) throw new VarselError(code, `programme ${id} is listed twice`, { programme: id });
+  });
 }

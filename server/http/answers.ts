@@ -54,7 +54,7 @@ export const IngestAnswer = Type.Object(
 
 export const Patient = Type.Object({
   id: Str,
-  programme: Type.Optional(Enum(["telekol", "telehjerte", "cgm", "niv"])),
+  programmes: Type.Array(Enum(["telekol", "telehjerte", "cgm", "niv"]), { description: "The patient's programmes in the order given; empty = none." }),
   careTeams: Type.Array(RoutingEntrySchema, { description: "The care chain in order; its teams decide who may see the patient." }),
   paused: Type.Boolean(),
   references: Type.Record(Type.String(), Type.Number(), { description: "Clinician reference values for baseline rules, by metric key." }),
@@ -76,9 +76,9 @@ export const PatientThresholdsWritten = Type.Object({
 });
 export const PatientThresholds = Type.Object({
   thresholdVersion: Str,
-  programme: Type.Union([Str, Type.Null()]),
+  programmes: Strings,
   overrides: Type.Array(RuleOverride),
-  effective: Type.Array(RuleShape, { description: "The rules that judge the patient now." }),
+  effective: Type.Array(RuleShape, { description: "The rules that judge the patient now, each with `programmes`: the programmes it belongs to (several when merged)." }),
   history: Type.Array(ThresholdVersion),
 });
 export const ProgrammeThresholdsWritten = Type.Object({ version: Type.Integer({ minimum: 1 }) });
@@ -128,6 +128,7 @@ export const Alert = Type.Object(
     rule: Str,
     ruleKind: Enum(["band", "baseline", "delta", "rate", "missing", "score", "unknown"]),
     metric: Str,
+    programmes: Type.Optional(Type.Array(Str, { description: "The programme(s) whose rule fired; routing matches any of them. Absent on alerts raised before several programmes per patient." })),
     state: Enum(ALERT_STATES),
     level: Level,
     priority: Enum(PRIORITIES),

@@ -93,11 +93,14 @@ export function buildRouter(ctx: AppContext): Router {
       const problem = id.length > MAX_TEXT_LENGTH ? `is longer than ${MAX_TEXT_LENGTH} characters` : textProblem(id);
       if (problem !== undefined) throw new VarselError("invalid_field", `patient id ${problem}`);
       const body = validate(PatientBody, readBody(req));
+      if (body.programme !== undefined && body.programmes !== undefined) throw new VarselError("invalid_body", "give programmes or programme, not both");
+      // The journal holds the canonical list; `programme` is its one-element form.
+      const programmes = (body.programmes ?? (body.programme === undefined ? [] : [body.programme])) as ProgrammeId[];
       const record = await ctx.durable.execute(
         {
           kind: "patient",
           id,
-          input: { programme: body.programme as ProgrammeId | undefined, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
+          input: { programmes, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
         },
         { actor: p.sub, sender: p.sub },
       );
@@ -141,9 +144,9 @@ export function buildRouter(ctx: AppContext): Router {
       const record = ctx.pipeline.patient(id)!;
       return reply(req, 200, {
         thresholdVersion: ctx.pipeline.thresholdVersion(id),
-        programme: record.programme ?? null,
+        programmes: record.programmes,
         overrides: ctx.pipeline.thresholds.patientOverrides(id),
-        effective: ctx.pipeline.effectiveRules(id),
+        effective: ctx.pipeline.effectiveRules(id).map((e) => ({ ...e.rule, programmes: e.programmes })),
         history: ctx.pipeline.thresholds.patientHistory(id),
       });
     })

@@ -37,9 +37,12 @@ export const RoutingEntrySchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Programme = Type.Union(["telekol", "telehjerte", "cgm", "niv"].map((p) => Type.Literal(p)));
+
 export const PatientBody = Type.Object(
   {
-    programme: Type.Optional(Type.Union(["telekol", "telehjerte", "cgm", "niv"].map((p) => Type.Literal(p)))),
+    programmes: Type.Optional(Type.Array(Programme, { maxItems: 4, description: "The patient's programmes, each once; their rules are merged (docs/http.md)." })),
+    programme: Type.Optional(Type.Union([Programme], { description: "One programme: the same as programmes: [programme]. Not with programmes." })),
     careTeams: Type.Array(RoutingEntrySchema, { minItems: 1, maxItems: 20 }),
     paused: Type.Optional(Type.Boolean()),
     references: Type.Optional(Type.Record(Type.String(), Type.Number())),
