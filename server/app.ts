@@ -5,6 +5,7 @@ import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
 import type { BacklogLimits } from "../engine/durable/backlog.js";
 import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-pipeline.js";
+import type { RetentionPolicy } from "../engine/lifecycle/types.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
@@ -18,8 +19,11 @@ import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
 import { Hub } from "./ws/hub.js";
 
-/** How often the engine snapshots (see DurableOptions; unset fields keep its defaults). */
-export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare" | "readingRetentionMs">;
+/** How often the engine snapshots and how long it keeps what it stores (see DurableOptions; unset fields keep its defaults). */
+export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare" | "readingRetentionMs" | "eventRetentionMs">;
+
+/** The in-memory event window clients resume from (engine/lifecycle/event-log.ts; unset: its defaults). */
+export type EventWindow = Pick<RetentionPolicy, "maxEvents" | "maxAgeMs">;
 
 export interface ServerOptions {
   auth: AuthOptions;
@@ -42,6 +46,13 @@ export interface ServerOptions {
   devSignIn?: boolean;
   /** Bounds of uncommitted work past which ingest is refused `overloaded` (engine/durable/backlog.ts). */
   backlog?: Partial<BacklogLimits>;
+  /** The in-memory event window clients resume from (count and age; unset: the event log's defaults). */
+  eventWindow?: EventWindow;
+}
+
+/** The pipeline's options: kernel batch times to the metrics, the event window to the lifecycle. */
+function pipelineOptions(metrics: Metrics, eventWindow: EventWindow = {}): DurableOptions["pipeline"] {
+  return { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: { retention: { ...eventWindow } } };
 }
 
 /** A host as it goes in a URL (IPv6 addresses in brackets). */
@@ -71,8 +82,9 @@ export class VarselServer {
       snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
       snapshotMaxShare: options.snapshotMaxShare,
       readingRetentionMs: options.readingRetentionMs,
+      eventRetentionMs: options.eventRetentionMs,
       backlog: options.backlog,
-      pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) },
+      pipeline: pipelineOptions(metrics, options.eventWindow),
       onError: (err, what) => logger.error({ err, what }, "durability"),
       onReport: observeDurable(logger, metrics),
     });
@@ -85,7 +97,7 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     this.durable =
       options.durable ??
-      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds) } });
+      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: pipelineOptions(metrics, options.eventWindow) });
     this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {

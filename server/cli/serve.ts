@@ -46,6 +46,8 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     store,
     ...s.snapshot,
     readingRetentionMs: s.readingRetentionMs,
+    eventRetentionMs: s.storedEventRetentionMs,
+    eventWindow: s.eventWindow,
   }).catch(async (err: unknown) => {
     await store?.close().catch(() => undefined);
     throw err;
