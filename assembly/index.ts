@@ -5,7 +5,7 @@
 //   heapBase()                           address of the header
 //   reserve(slots, rules, hist, params, scores, batch, out)  grow capacities; 0 or ERR_NO_MEMORY
 //   addParamSet(forMs, keepMs, windowMs, horizonMs, deadlineMs, graceMs, margin, n, m, mode,
-//               minCount, weekdays, everyNDays)            -> param id
+//               minCount, weekdays, everyNDays, enrolmentDay) -> param id
 //   addSlot(histCap) -> slot id;  setSlotRef(slot, ref);  setSlotPaused(slot, paused, now)
 //   addScoreInputs(s0..s5) -> entry;  addRule(kind, slot, param, flags, l0..l3, aux, anchor) -> rule id
 //   setRuleLimits(rule, l0..l3);  setRuleParam(rule, param);  disableRule(rule)

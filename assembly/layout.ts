@@ -53,6 +53,9 @@ export const P_MODE = 54; // u8
 export const P_MIN_COUNT = 55; // u8
 export const P_WEEKDAYS = 56; // u8, bit 0 = Monday
 export const P_EVERY_N_DAYS = 57; // u8
+// u8, missing daily mode: MISSING_ENROLMENT_DAY_*. Skipped is 0, so a param record of a snapshot
+// made before this field existed (zero-filled) reads as before: no layout version bump.
+export const P_ENROLMENT_DAY = 58;
 
 // ---- Slot, hot record (16 bytes): all that a reading on a quiet slot touches ----
 export const SLOT_BYTES = 16;
@@ -164,6 +167,10 @@ export const RATE_FORECAST = 1;
 
 export const MISSING_INTERVAL = 0;
 export const MISSING_DAILY = 1;
+
+// Does the day a daily rule is armed on count (docs/kernel.md "Missing data")?
+export const MISSING_ENROLMENT_DAY_SKIPPED = 0;
+export const MISSING_ENROLMENT_DAY_COUNTS = 1;
 
 export const NEWS2_SCALE_1 = 1;
 export const NEWS2_SCALE_2 = 2;

@@ -28,6 +28,8 @@ export interface ParamSet {
   weekdays: number;
   /** Missing daily mode: every n-th day counted from the anchor's day (1 = every scheduled weekday). */
   everyNDays: number;
+  /** Missing daily mode: MISSING_ENROLMENT_DAY_SKIPPED (0) or _COUNTS (1): does the day the rule is armed on count? */
+  enrolmentDay: number;
 }
 
 /** Four limits: red low, yellow low, yellow high, red high. NaN = absent. */
@@ -107,4 +109,5 @@ export const DEFAULT_PARAMS: ParamSet = Object.freeze({
   minCount: 0,
   weekdays: 0x7f,
   everyNDays: 1,
+  enrolmentDay: 0,
 });

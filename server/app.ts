@@ -5,6 +5,7 @@ import { pino, type Logger } from "pino";
 import { VarselError } from "../engine/errors.js";
 import type { BacklogLimits } from "../engine/durable/backlog.js";
 import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-pipeline.js";
+import type { RetentionPolicy } from "../engine/lifecycle/types.js";
 import type { Pipeline, PipelineOptions } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
 import { Auth, type AuthOptions } from "./auth.js";
@@ -18,8 +19,11 @@ import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
 import { Hub } from "./ws/hub.js";
 
-/** How often the engine snapshots (see DurableOptions; unset fields keep its defaults). */
-export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare" | "readingRetentionMs">;
+/** How often the engine snapshots and how long it keeps what it stores (see DurableOptions; unset fields keep its defaults). */
+export type SnapshotCadence = Pick<DurableOptions, "snapshotReplayBudgetMs" | "snapshotEveryCommands" | "snapshotEveryMs" | "snapshotMaxShare" | "readingRetentionMs" | "eventRetentionMs">;
+
+/** The in-memory event window clients resume from (engine/lifecycle/event-log.ts; unset: its defaults). */
+export type EventWindow = Pick<RetentionPolicy, "maxEvents" | "maxAgeMs">;
 
 export interface ServerOptions {
   auth: AuthOptions;
@@ -44,6 +48,13 @@ export interface ServerOptions {
   backlog?: Partial<BacklogLimits>;
   /** Alarm behaviour (latching, re-alert, escalation, silence floors, episodes; server/cli/settings.ts reads it from the environment). */
   alarms?: PipelineOptions["lifecycle"];
+  /** The in-memory event window clients resume from (count and age; unset: the event log's defaults). */
+  eventWindow?: EventWindow;
+}
+
+/** The pipeline's options: kernel batch times to the metrics, the event window and the alarm behaviour to the lifecycle. */
+function pipelineOptions(metrics: Metrics, eventWindow: EventWindow = {}, alarms: PipelineOptions["lifecycle"] = {}): DurableOptions["pipeline"] {
+  return { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: { ...alarms, retention: { ...eventWindow } } };
 }
 
 /** A host as it goes in a URL (IPv6 addresses in brackets). */
@@ -73,8 +84,9 @@ export class VarselServer {
       snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
       snapshotMaxShare: options.snapshotMaxShare,
       readingRetentionMs: options.readingRetentionMs,
+      eventRetentionMs: options.eventRetentionMs,
       backlog: options.backlog,
-      pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: options.alarms },
+      pipeline: pipelineOptions(metrics, options.eventWindow, options.alarms),
       onError: (err, what) => logger.error({ err, what }, "durability"),
       onReport: observeDurable(logger, metrics),
     });
@@ -87,11 +99,7 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     this.durable =
       options.durable ??
-      DurablePipeline.inMemory({
-        now: options.now,
-        backlog: options.backlog,
-        pipeline: { onBatch: (seconds) => metrics.kernelBatchSeconds.observe(seconds), lifecycle: options.alarms },
-      });
+      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: pipelineOptions(metrics, options.eventWindow, options.alarms) });
     this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {

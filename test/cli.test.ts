@@ -109,6 +109,8 @@ describe("bad options and settings: one line on stderr, a non-zero exit code, no
     { name: "a URL of another database", args: ["migrate"], env: { VARSEL_DATABASE_URL: "mysql://u:pw@host/db" }, says: /VARSEL_DATABASE_URL "mysql:\/\/u:\*\*\*@host\/db" is not a store/ },
     { name: "an unknown option", args: ["serve", "--prot", "1"], says: /unknown option '--prot'/ },
     { name: "an unknown LOG_LEVEL", args: ["serve", "--memory"], env: { LOG_LEVEL: "loud" }, says: /LOG_LEVEL must be one of/ },
+    { name: "a VARSEL_EVENT_RETENTION_AGE that is not a duration", args: ["serve", "--memory"], env: { VARSEL_EVENT_RETENTION_AGE: "24" }, says: /VARSEL_EVENT_RETENTION_AGE must be a duration such as 90m, 24h or 30d/ },
+    { name: "a VARSEL_EVENT_RETENTION_COUNT under its floor", args: ["serve", "--memory"], env: { VARSEL_EVENT_RETENTION_COUNT: "10" }, says: /VARSEL_EVENT_RETENTION_COUNT must be a whole number from 5000 to 1000000/ },
     { name: "a missing JWKS file", args: ["serve", "--memory", "--jwks", "/nonexistent/jwks.json"], says: /--jwks \/nonexistent\/jwks.json: no such file/ },
     { name: "token without --role", args: ["token"], says: /required option '--role <role>'/ },
     { name: "token --ttl 5x", args: ["token", "--role", "admin", "--ttl", "5x"], says: /'5x' is invalid/ },
@@ -152,6 +154,8 @@ describe("varsel serve", () => {
     const env = { VARSEL_DEV_SECRET_FILE: join(dir, "keys", "dev-secret") };
     const { child, output, exited } = await start(process.execPath, [MAIN, "serve", "--demo", "--port", String(port), "--database", `sqlite:${join(dir, "dev.db")}`], env);
     try {
+      // stderr is its own pipe: under load its lines may arrive after the address on stdout.
+      for (let i = 0; i < 200 && !/varsel token --role/.test(output.err); i++) await new Promise((r) => setTimeout(r, 50));
       expect(output.err).toMatch(/WARNING: DEV MODE, NOT FOR PATIENT DATA.*generated development secret.*Tokens are not printed/);
       expect(output.err).toMatch(/varsel token --role clinician --teams/);
       const secret = readFileSync(env.VARSEL_DEV_SECRET_FILE, "utf8").trim();

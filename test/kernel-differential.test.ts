@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Oracle } from "../engine/oracle/oracle.js";
 import { expectKernelAsOracle, expectRestoreContinues, runOps, setUp } from "./support/run-world.js";
-import { compiledRules, worldArb, type Op } from "./support/random-world.js";
+import { compiledRules, dailyWorldArb, worldArb, type Op, type World } from "./support/random-world.js";
 import { KIND_SCORE, SCORE_SET_MS } from "../assembly/layout.js";
 import type { CompiledRule, Transition } from "../engine/evaluator.js";
 
@@ -25,6 +25,16 @@ describe("wasm kernel against the oracle", () => {
   it(`answers the same triage and transitions on ${RUNS} random worlds`, () => {
     fc.assert(
       fc.property(worldArb, expectKernelAsOracle),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`answers the same on ${RUNS} worlds of daily missing rules (whether the armed day counts), also across a snapshot`, () => {
+    fc.assert(
+      fc.property(dailyWorldArb, fc.nat(), (world, cut) => {
+        expectKernelAsOracle(world);
+        expectRestoreContinues(world, cut);
+      }),
       { numRuns: RUNS },
     );
   });
@@ -56,5 +66,22 @@ describe("wasm kernel against the oracle", () => {
     expect([...kinds].sort()).toEqual([1, 2, 3, 4]);
     expect(scoredSets).toBeGreaterThan(20);
     expect([...triage].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("the generator reaches worlds where daily.enrolmentDay changes the answer (counted armed days are compared)", () => {
+    const answers = (world: World) => {
+      const oracle = new Oracle();
+      setUp(world, oracle);
+      return runOps(world, oracle).map((s) => s.transitions);
+    };
+    let differing = 0;
+    fc.assert(
+      fc.property(dailyWorldArb, (world) => {
+        const flipped = { ...world, rules: world.rules.map((r) => ({ ...r, params: { ...r.params, enrolmentDay: 1 - r.params.enrolmentDay } })) };
+        if (JSON.stringify(answers(world)) !== JSON.stringify(answers(flipped))) differing++;
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+    expect(differing).toBeGreaterThan(30);
   });
 });

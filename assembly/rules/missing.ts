@@ -4,8 +4,10 @@ import { classifyPlain, codeDir, codeLevel } from "../classify";
 import {
   DAY_MS,
   MISSING_DAILY,
+  MISSING_ENROLMENT_DAY_COUNTS,
   MISSING_MAX_DAYS,
   P_DEADLINE_MS,
+  P_ENROLMENT_DAY,
   P_EVERY_N_DAYS,
   P_GRACE_MS,
   P_MODE,
@@ -50,8 +52,16 @@ export function overdue(rp: usize, sp: usize, cp: usize, now: f64, tz: f64): f64
   if (load<u8>(pp, P_MODE) != MISSING_DAILY) return (now - refT) / MINUTE;
   const today = localDay(now, tz);
   const anchorDay = localDay(anchor, tz);
+  // The first day that can be missed: the day after refT's, or the armed day itself when it
+  // counts, had no reading and the rule was armed before its deadline.
+  let first = localDay(refT, tz) + 1;
+  if (
+    load<u8>(pp, P_ENROLMENT_DAY) == MISSING_ENROLMENT_DAY_COUNTS &&
+    localDay(load<f64>(sp, S_LAST_TIME), tz) < anchorDay &&
+    anchor < anchorDay * DAY_MS - tz + load<f64>(pp, P_DEADLINE_MS)
+  ) first = anchorDay;
   let missed: f64 = 0;
-  for (let d = max<f64>(localDay(refT, tz) + 1, today - MISSING_MAX_DAYS); d <= today; d += 1) {
+  for (let d = max<f64>(first, today - MISSING_MAX_DAYS); d <= today; d += 1) {
     const deadline = d * DAY_MS - tz + load<f64>(pp, P_DEADLINE_MS) + load<f64>(pp, P_GRACE_MS);
     if (deadline <= now && scheduled(pp, d, anchorDay)) missed += 1;
   }

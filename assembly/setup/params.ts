@@ -4,6 +4,7 @@ import {
   H_PARAM_COUNT,
   NONE,
   P_DEADLINE_MS,
+  P_ENROLMENT_DAY,
   P_EVERY_N_DAYS,
   P_FOR_MS,
   P_GRACE_MS,
@@ -41,6 +42,7 @@ export function derivedFlags(param: u32): u32 {
 export function addParamSet(
   forMs: f64, keepMs: f64, windowMs: f64, horizonMs: f64, deadlineMs: f64, graceMs: f64,
   margin: f32, n: u32, m: u32, mode: u32, minCount: u32, weekdays: u32, everyNDays: u32,
+  enrolmentDay: u32,
 ): u32 {
   sync();
   const id = hget(H_PARAM_COUNT);
@@ -60,6 +62,7 @@ export function addParamSet(
   store<u8>(pp, minCount, P_MIN_COUNT);
   store<u8>(pp, weekdays, P_WEEKDAYS);
   store<u8>(pp, everyNDays, P_EVERY_N_DAYS);
+  store<u8>(pp, enrolmentDay, P_ENROLMENT_DAY);
   hset(H_PARAM_COUNT, id + 1);
   return id;
 }

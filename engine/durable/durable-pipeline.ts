@@ -42,6 +42,8 @@ const REPLAY_PAGE = 5_000;
 export const DEFAULT_GROUP_READINGS = 5_000;
 /** Stored readings are kept 30 days by default. */
 export const DEFAULT_READING_RETENTION_MS = 30 * 86_400_000;
+/** Stored events (alert history) are kept this long by default. */
+export const DEFAULT_EVENT_RETENTION_MS = 30 * 86_400_000;
 
 /**
  * Packs into `memory` (fresh memory when there is none or it is too small; msgpackr grows it),
@@ -80,7 +82,7 @@ export interface DurableOptions {
   snapshotMaxShare?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
-  /** Stored events older than this are pruned at each snapshot (default 30 days; resume and alert history read them). */
+  /** Stored events older than this are pruned at each snapshot (default 30 days; alert history reads them). */
   eventRetentionMs?: number;
   /** Evaluated readings are stored (the readings view) and pruned this long after receipt (default 30 days; 0: none stored). */
   readingRetentionMs?: number;
@@ -427,7 +429,7 @@ export class DurablePipeline {
     // The write's wall time includes the commits that went in between: on the safe side.
     this.lastSnapshotCost = captureMs + (this.lastSnapshotDone - started);
     if (saved) {
-      const keep = this.options.eventRetentionMs ?? 30 * 86_400_000;
+      const keep = this.options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
       await store.pruneEvents(captured.at - keep).catch((err) => this.report(err, "event retention"));
       const keepReadings = this.options.readingRetentionMs ?? DEFAULT_READING_RETENTION_MS;
       await store.pruneReadings(captured.at - keepReadings).catch((err) => this.report(err, "reading retention"));

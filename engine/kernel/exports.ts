@@ -8,6 +8,7 @@ export interface KernelExports {
   addParamSet(
     forMs: number, keepMs: number, windowMs: number, horizonMs: number, deadlineMs: number, graceMs: number,
     margin: number, n: number, m: number, mode: number, minCount: number, weekdays: number, everyNDays: number,
+    enrolmentDay: number,
   ): number;
   addSlot(histCap: number): number;
   setSlotRef(slot: number, ref: number): number;

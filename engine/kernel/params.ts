@@ -15,6 +15,7 @@ export function checkParams(p: ParamSet): void {
   checkU8("minCount", p.minCount);
   checkU8("weekdays", p.weekdays);
   checkU8("everyNDays", p.everyNDays);
+  checkU8("enrolmentDay", p.enrolmentDay);
 }
 
 /** Do two param sets store the same record? (margin compared as f32, like the key) */
@@ -23,11 +24,12 @@ export function sameParams(a: ParamSet, b: ParamSet): boolean {
     Object.is(a.forMs, b.forMs) && Object.is(a.keepMs, b.keepMs) && Object.is(a.windowMs, b.windowMs) &&
     Object.is(a.horizonMs, b.horizonMs) && Object.is(a.deadlineMs, b.deadlineMs) && Object.is(a.graceMs, b.graceMs) &&
     Object.is(Math.fround(a.margin), Math.fround(b.margin)) && a.n === b.n && a.m === b.m && a.mode === b.mode &&
-    a.minCount === b.minCount && a.weekdays === b.weekdays && a.everyNDays === b.everyNDays
+    a.minCount === b.minCount && a.weekdays === b.weekdays && a.everyNDays === b.everyNDays &&
+    a.enrolmentDay === b.enrolmentDay
   );
 }
 
 /** The dedup key of a param set. */
 export function paramKey(p: ParamSet): string {
-  return `${p.forMs},${p.keepMs},${p.windowMs},${p.horizonMs},${p.deadlineMs},${p.graceMs},${Math.fround(p.margin)},${p.n},${p.m},${p.mode},${p.minCount},${p.weekdays},${p.everyNDays}`;
+  return `${p.forMs},${p.keepMs},${p.windowMs},${p.horizonMs},${p.deadlineMs},${p.graceMs},${Math.fround(p.margin)},${p.n},${p.m},${p.mode},${p.minCount},${p.weekdays},${p.everyNDays},${p.enrolmentDay}`;
 }

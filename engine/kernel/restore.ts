@@ -1,6 +1,7 @@
 // Reading param sets back out of kernel memory, so a restored kernel rebuilds its dedup map.
 import {
   P_DEADLINE_MS,
+  P_ENROLMENT_DAY,
   P_EVERY_N_DAYS,
   P_FOR_MS,
   P_GRACE_MS,
@@ -39,6 +40,7 @@ export function readParamSets(views: Views, at: number, count: number): ParamSet
       minCount: u8[p + P_MIN_COUNT],
       weekdays: u8[p + P_WEEKDAYS],
       everyNDays: u8[p + P_EVERY_N_DAYS],
+      enrolmentDay: u8[p + P_ENROLMENT_DAY],
     });
   }
   return out;

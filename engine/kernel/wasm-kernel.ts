@@ -364,7 +364,7 @@ export class WasmKernel implements Evaluator {
     if (known !== undefined) return known;
     this.ensure({ params: this.hdr(H_PARAM_COUNT) + 1 });
     const id =
-      this.ex.addParamSet(p.forMs, p.keepMs, p.windowMs, p.horizonMs, p.deadlineMs, p.graceMs, p.margin, p.n, p.m, p.mode, p.minCount, p.weekdays, p.everyNDays) >>> 0;
+      this.ex.addParamSet(p.forMs, p.keepMs, p.windowMs, p.horizonMs, p.deadlineMs, p.graceMs, p.margin, p.n, p.m, p.mode, p.minCount, p.weekdays, p.everyNDays, p.enrolmentDay) >>> 0;
     if (id === NONE) throw new Error("kernel refused addParamSet (at most 65536 param sets)");
     this.paramIds.set(key, id);
     return id;

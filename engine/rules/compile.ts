@@ -12,6 +12,8 @@ import {
   KIND_RATE,
   KIND_SCORE,
   MISSING_DAILY,
+  MISSING_ENROLMENT_DAY_COUNTS,
+  MISSING_ENROLMENT_DAY_SKIPPED,
   MISSING_INTERVAL,
   NEWS2_SCALE_1,
   NEWS2_SCALE_2,
@@ -143,6 +145,8 @@ function compileMissing(rule: MissingRule): { limits: Limits; params: Partial<Pa
   if (!Number.isInteger(everyNDays) || everyNDays < 1 || everyNDays > 255) throw invalid(rule, "daily.everyNDays must be 1..255");
   const redAfter = daily.redAfter;
   if (redAfter !== undefined && (!Number.isInteger(redAfter) || redAfter < 2)) throw invalid(rule, "daily.redAfter must be an integer >= 2");
+  const enrolmentDay = daily.enrolmentDay ?? "skipped";
+  if (enrolmentDay !== "counts" && enrolmentDay !== "skipped") throw invalid(rule, 'daily.enrolmentDay must be "counts" or "skipped"');
   return {
     limits: [NaN, NaN, 0, redAfter === undefined ? NaN : redAfter - 1],
     params: {
@@ -151,6 +155,7 @@ function compileMissing(rule: MissingRule): { limits: Limits; params: Partial<Pa
       graceMs: duration(rule, "daily.grace", daily.grace, false),
       weekdays,
       everyNDays,
+      enrolmentDay: enrolmentDay === "counts" ? MISSING_ENROLMENT_DAY_COUNTS : MISSING_ENROLMENT_DAY_SKIPPED,
     },
   };
 }

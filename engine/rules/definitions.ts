@@ -81,6 +81,8 @@ export interface MissingRule extends Omit<RuleBase, "modifiers"> {
     everyNDays?: number;
     /** Missed deadlines in a row that make it red (default: never red). */
     redAfter?: number;
+    /** The day the rule is armed (enrolment, added, end of a pause): "skipped" (default) or "counts" when armed before its deadline. */
+    enrolmentDay?: "counts" | "skipped";
   };
 }
 

@@ -47,6 +47,8 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     ...s.snapshot,
     readingRetentionMs: s.readingRetentionMs,
     alarms: s.alarms,
+    eventRetentionMs: s.storedEventRetentionMs,
+    eventWindow: s.eventWindow,
   }).catch(async (err: unknown) => {
     await store?.close().catch(() => undefined);
     throw err;

@@ -5,11 +5,13 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { AuthOptions } from "../auth.js";
 import type { TransportKind } from "../transport/types.js";
+import { DEFAULT_EVENT_RETENTION_MS, DEFAULT_GROUP_READINGS } from "../../engine/durable/durable-pipeline.js";
+import { DEFAULT_MAX_EVENT_AGE_MS, DEFAULT_MAX_EVENTS } from "../../engine/lifecycle/event-log.js";
+import { MAX_DURATION_MS, parseDuration } from "../../engine/rules/duration.js";
 import { redact } from "../../engine/store/open-store.js";
 import type { Priority } from "../../engine/alerts.js";
 import { alarmPolicy, MAX_ESCALATION_LOOPS, PRIORITY_ORDER, type AlarmPolicyInput } from "../../engine/lifecycle/alarm-policy.js";
 import type { AlertLevel, LatchingPolicy, LifecycleOptions, RuleKind } from "../../engine/lifecycle/types.js";
-import { parseDuration } from "../../engine/rules/duration.js";
 
 /** A bad option or setting: reported as one line, exit code 2. */
 export class SettingError extends Error {}
@@ -20,6 +22,18 @@ export const DEFAULT_HOST = "127.0.0.1";
 /** HS256 needs a key of at least 256 bits; 32 characters is the floor (random ones: `openssl rand -base64 32`). */
 export const MIN_SECRET_LENGTH = 32;
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/**
+ * Bounds of the in-memory event window (WebSocket resumeFrom). Its floor is one commit group's
+ * events: a subscriber's snapshot is taken as of the last committed event by reading back the
+ * events applied since (engine/lifecycle/lifecycle.ts asOf), so the window must still hold them.
+ * Its ceiling bounds memory (every event carries its whole alert).
+ */
+export const EVENT_RETENTION_COUNT = { min: DEFAULT_GROUP_READINGS, max: 1_000_000 };
+/** ... and a minute at least by age: longer than a commit takes, so those events are still held. */
+export const MIN_EVENT_RETENTION_AGE_MS = 60_000;
+/** Stored events (alert history): a day at least (shorter is a typo for days, or no history at all). */
+export const MIN_STORED_EVENT_RETENTION_MS = 86_400_000;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** Every environment variable varsel reads (and the option that overrides it). */
@@ -41,6 +55,17 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_DEV_SECRET_FILE", meaning: "dev mode (no secret, no JWKS): where the generated secret is kept (default .varsel/dev-secret, mode 0600)" },
   { name: "VARSEL_CORS_ORIGINS", option: "--cors-origin", meaning: "comma-separated browser origins allowed to call the HTTP API, or * (default none)" },
   { name: "VARSEL_READINGS_RETENTION_DAYS", option: "--readings-retention", meaning: "days stored readings are kept (default 30; 0 stores none)" },
+  {
+    name: "VARSEL_EVENT_RETENTION_COUNT",
+    meaning:
+      `events held in memory for WebSocket resumeFrom (default ${DEFAULT_MAX_EVENTS}, ${EVENT_RETENTION_COUNT.min} to ${EVENT_RETENTION_COUNT.max}); ` +
+      "a cursor older than the window is answered resync_required and a snapshot",
+  },
+  { name: "VARSEL_EVENT_RETENTION_AGE", meaning: `... and for at most this long (a duration: 90m, 24h, 3d; default ${DEFAULT_MAX_EVENT_AGE_MS / 3_600_000}h, at least 1m)` },
+  {
+    name: "VARSEL_STORED_EVENT_RETENTION",
+    meaning: `how long stored events (alert history) are kept, pruned at each snapshot (a duration; default ${DEFAULT_EVENT_RETENTION_MS / 86_400_000}d, at least 1d)`,
+  },
   { name: "VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", meaning: "snapshot once replaying the journal since the last one would take this long (default 1000)" },
   { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit)" },
   { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000)" },
@@ -91,6 +116,25 @@ export function parseNumber(value: string | undefined, source: string, min: numb
     throw new SettingError(`${source} must be a number${max === Infinity ? ` ≥ ${min}` : ` from ${min} to ${max}`}, not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A whole number from `min` to `max`, or undefined when unset. */
+export function parseCount(value: string | undefined, source: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d{1,16}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new SettingError(`${source} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Milliseconds of a duration ("90m", "24h", "30d": engine/rules/duration.ts) of at least `minMs`, or undefined when unset. */
+export function parseDurationSetting(value: string | undefined, source: string, minMs: number, minText: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === null) {
+    throw new SettingError(`${source} must be a duration such as 90m, 24h or 30d (at most ${MAX_DURATION_MS / 86_400_000}d), not ${JSON.stringify(value)}`);
+  }
+  if (ms < minMs) throw new SettingError(`${source} must be at least ${minText}, not ${JSON.stringify(value)}`);
+  return ms;
 }
 
 /** The HS256 secret, checked: never echoed in a message. */
@@ -193,6 +237,10 @@ export interface ServerSettings {
   claims: Pick<AuthOptions, "issuer" | "audience">;
   corsOrigins?: string[];
   readingRetentionMs?: number;
+  /** The in-memory event window clients resume from (unset: the event log's defaults). */
+  eventWindow: { maxEvents?: number; maxAgeMs?: number };
+  /** Stored events are pruned this long after they happened (unset: 30 days). */
+  storedEventRetentionMs?: number;
   snapshot: { snapshotReplayBudgetMs?: number; snapshotEveryCommands?: number; snapshotEveryMs?: number; snapshotMaxShare?: number };
   /** The alarm behaviour (only what the environment sets; the lifecycle's defaults for the rest). */
   alarms: AlarmSettings;
@@ -222,7 +270,7 @@ export function parseLatching(value: string, source: string): LatchingPolicy {
 }
 
 /** A duration setting ("30m", "4h", "7d", or 0), in ms. */
-export function parseDurationSetting(value: string, source: string): number {
+export function parseDurationOrZero(value: string, source: string): number {
   const text = value.trim();
   const ms = text === "0" ? 0 : parseDuration(text);
   if (ms === null) throw new SettingError(`${source} must be a duration such as 90s, 30m, 4h or 7d (or 0), not ${JSON.stringify(value)}`);
@@ -237,7 +285,7 @@ export function parsePerPriority(value: string, source: string): Partial<Record<
     if (!(PRIORITY_ORDER as readonly string[]).includes(name) || duration === undefined) {
       throw new SettingError(`${source}: ${JSON.stringify(item)} is not <priority>=<duration> with priority high, medium or low`);
     }
-    out[name as Priority] = parseDurationSetting(duration, `${source} ${name}`);
+    out[name as Priority] = parseDurationOrZero(duration, `${source} ${name}`);
   }
   return out;
 }
@@ -251,7 +299,7 @@ export function alarmSettings(from: NodeJS.ProcessEnv = process.env): AlarmSetti
   if (reAlert !== undefined) out.reAlertAfterMs = parsePerPriority(reAlert, "VARSEL_RE_ALERT_AFTER");
   const delay = env("VARSEL_ESCALATION_DELAY", from);
   if (delay !== undefined) {
-    out.escalationDelayMs = parseDurationSetting(delay, "VARSEL_ESCALATION_DELAY");
+    out.escalationDelayMs = parseDurationOrZero(delay, "VARSEL_ESCALATION_DELAY");
     if (out.escalationDelayMs === 0) throw new SettingError("VARSEL_ESCALATION_DELAY must be longer than 0");
   }
   const loops = parseNumber(env("VARSEL_ESCALATION_LOOPS", from), "VARSEL_ESCALATION_LOOPS", 0, MAX_ESCALATION_LOOPS);
@@ -262,7 +310,7 @@ export function alarmSettings(from: NodeJS.ProcessEnv = process.env): AlarmSetti
   const silence = env("VARSEL_MAX_SILENCE", from);
   if (silence !== undefined) out.maxSilenceMs = parsePerPriority(silence, "VARSEL_MAX_SILENCE");
   const wait = env("VARSEL_EPISODE_GROUP_WAIT", from);
-  if (wait !== undefined) out.episodeGroupWaitMs = parseDurationSetting(wait, "VARSEL_EPISODE_GROUP_WAIT");
+  if (wait !== undefined) out.episodeGroupWaitMs = parseDurationOrZero(wait, "VARSEL_EPISODE_GROUP_WAIT");
   try {
     alarmPolicy(out);
   } catch (err) {
@@ -308,6 +356,11 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
     claims: { issuer: o.jwtIssuer ?? env("VARSEL_JWT_ISSUER", from), audience: o.jwtAudience ?? env("VARSEL_JWT_AUDIENCE", from) },
     corsOrigins: cors?.split(",").map((c) => c.trim()).filter(Boolean),
     readingRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
+    eventWindow: {
+      maxEvents: parseCount(env("VARSEL_EVENT_RETENTION_COUNT", from), "VARSEL_EVENT_RETENTION_COUNT", EVENT_RETENTION_COUNT.min, EVENT_RETENTION_COUNT.max),
+      maxAgeMs: parseDurationSetting(env("VARSEL_EVENT_RETENTION_AGE", from), "VARSEL_EVENT_RETENTION_AGE", MIN_EVENT_RETENTION_AGE_MS, "1m"),
+    },
+    storedEventRetentionMs: parseDurationSetting(env("VARSEL_STORED_EVENT_RETENTION", from), "VARSEL_STORED_EVENT_RETENTION", MIN_STORED_EVENT_RETENTION_MS, "1d"),
     snapshot: {
       snapshotReplayBudgetMs: snapshotNumber("VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", 0),
       snapshotEveryCommands: snapshotNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS", 1),

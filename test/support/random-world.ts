@@ -10,6 +10,7 @@ import {
   KIND_RATE,
   KIND_SCORE,
   KIND_SCORE_LINK,
+  MISSING_DAILY,
   RULE_COMPUTED_REF,
   RULE_ON_OXYGEN,
 } from "../../assembly/layout.js";
@@ -29,6 +30,17 @@ export const limitsArb: fc.Arbitrary<Limits> = fc
     return sorted.map((v, i) => (present[i] ? v : NaN)) as Limits;
   });
 
+/**
+ * Missing rules classify a count of missed deadlines or minutes without data: limits from the
+ * shared grid seldom fall where 1, 2 or 15 cross them, so half of them get small limits instead.
+ */
+const missingLimitsArb: fc.Arbitrary<Limits> = fc.oneof(
+  limitsArb,
+  fc
+    .tuple(fc.constantFrom(NaN, 0, 0.5, 1, 15), fc.constantFrom(NaN, 1, 2, 30))
+    .map(([yellow, red]) => [NaN, NaN, yellow, red > yellow ? red : NaN] as Limits),
+);
+
 const durationArb = fc.constantFrom(0, 0, 5 * MIN, 30 * MIN, 2 * HOUR);
 
 export const paramsArb: fc.Arbitrary<ParamSet> = fc
@@ -45,6 +57,7 @@ export const paramsArb: fc.Arbitrary<ParamSet> = fc
     graceMs: fc.constantFrom(0, HOUR),
     weekdays: fc.integer({ min: 1, max: 0x7f }),
     everyNDays: fc.integer({ min: 1, max: 3 }),
+    enrolmentDay: fc.integer({ min: 0, max: 1 }),
   })
   .map(({ nm, ...p }) => ({ ...DEFAULT_PARAMS, ...p, n: nm ? nm[0] : 0, m: nm ? nm[1] : 0 }));
 
@@ -64,14 +77,16 @@ export interface RuleSpec {
 }
 
 const ruleArb = (slots: number): fc.Arbitrary<RuleSpec> =>
-  fc.record({
-    kind: fc.constantFrom(KIND_BAND, KIND_BAND, KIND_BASELINE, KIND_DELTA, KIND_RATE, KIND_MISSING, KIND_SCORE),
-    slot: fc.integer({ min: 0, max: slots - 1 }),
-    flags: fc.constantFrom(0, RULE_COMPUTED_REF, RULE_ON_OXYGEN),
-    limits: limitsArb,
-    params: paramsArb,
-    inputs: fc.array(fc.integer({ min: -1, max: slots - 1 }), { minLength: 6, maxLength: 6 }),
-  });
+  fc.constantFrom(KIND_BAND, KIND_BAND, KIND_BASELINE, KIND_DELTA, KIND_RATE, KIND_MISSING, KIND_SCORE).chain((kind) =>
+    fc.record({
+      kind: fc.constant(kind),
+      slot: fc.integer({ min: 0, max: slots - 1 }),
+      flags: fc.constantFrom(0, RULE_COMPUTED_REF, RULE_ON_OXYGEN),
+      limits: kind === KIND_MISSING ? missingLimitsArb : limitsArb,
+      params: paramsArb,
+      inputs: fc.array(fc.integer({ min: -1, max: slots - 1 }), { minLength: 6, maxLength: 6 }),
+    }),
+  );
 
 export type Op =
   | { type: "batch"; advance: number; readings: { slot: number; offset: number; value: number }[]; lag: number }
@@ -150,3 +165,37 @@ export function compiledRules(world: World): CompiledRule[] {
   }
   return out;
 }
+
+/**
+ * Worlds of daily missing rules only, for the day a rule is armed on: deadlines around the
+ * anchor's local time (T0 06:00 UTC, tz 0-2 h; unpausing moves it), small limits, readings
+ * sparse against ticks and pauses, so whether that day counts decides transitions often.
+ */
+export const dailyWorldArb: fc.Arbitrary<World> = fc
+  .record({
+    slots: fc.array(fc.record({ histCap: fc.constant(0), ref: fc.constant(NaN), paused: fc.constantFrom(false, false, true) }), { minLength: 1, maxLength: 3 }),
+    tz: fc.constantFrom(0, HOUR, 2 * HOUR),
+  })
+  .chain(({ slots, tz }) => {
+    const params = fc
+      .record({
+        deadlineMs: fc.constantFrom(0, 5, 6, 7, 8, 9, 12, 23).map((h) => h * HOUR),
+        graceMs: fc.constantFrom(0, HOUR),
+        weekdays: fc.constantFrom(0x7f, 0x7f, 0x15, 0x01),
+        everyNDays: fc.integer({ min: 1, max: 2 }),
+        enrolmentDay: fc.integer({ min: 0, max: 1 }),
+      })
+      .map((p): ParamSet => ({ ...DEFAULT_PARAMS, ...p, mode: MISSING_DAILY }));
+    const limits = fc
+      .tuple(fc.constantFrom(NaN, 0, 0.5, 1), fc.constantFrom(NaN, 1, 2, 3))
+      .map(([yellow, red]) => [NaN, NaN, yellow, red > yellow ? red : NaN] as Limits);
+    const rule = fc.record({ kind: fc.constant(KIND_MISSING), slot: fc.integer({ min: 0, max: slots.length - 1 }), flags: fc.constant(0), limits, params, inputs: fc.constant<number[]>([]) });
+    const at = fc.constantFrom(0, MIN, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 26 * HOUR);
+    const slot = fc.integer({ min: 0, max: slots.length - 1 });
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ type: fc.constant("tick" as const), advance: at }) },
+      { weight: 2, arbitrary: fc.record({ type: fc.constant("batch" as const), advance: at, lag: fc.constantFrom(0, 3 * HOUR), readings: fc.array(fc.record({ slot, offset: fc.constant(0), value: fc.constant(1) }), { minLength: 1, maxLength: 2 }) }) },
+      { weight: 2, arbitrary: fc.record({ type: fc.constant("pause" as const), slot, paused: fc.boolean() }) },
+    );
+    return fc.array(rule, { minLength: 1, maxLength: 4 }).chain((rules) => fc.record({ slots: fc.constant(slots), rules: fc.constant(rules), tz: fc.constant(tz), ops: fc.array(op, { minLength: 1, maxLength: 30 }) }));
+  });

@@ -2,7 +2,7 @@
 // HTTP and WebSocket as an admin, clinician or device would.
 import { pino } from "pino";
 import { encode, type Format } from "../../server/codec.js";
-import { VarselServer, type ServerOptions } from "../../server/app.js";
+import { VarselServer, type ServerOptions, type SnapshotCadence } from "../../server/app.js";
 import type { Store } from "../../engine/store/store.js";
 import type { Limits } from "../../server/context.js";
 import type { Role } from "../../server/auth.js";
@@ -30,7 +30,11 @@ export interface Harness {
 }
 
 /** `store`: the server recovers from it and writes to it (closed with the server); default in memory. */
-export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins" | "devSignIn"> & { store?: Store } = {}): Promise<Harness> {
+export async function startServer(
+  transport: TransportKind,
+  limits: Partial<Limits> = {},
+  options: Pick<ServerOptions, "corsOrigins" | "devSignIn" | "eventWindow"> & Pick<SnapshotCadence, "eventRetentionMs"> & { store?: Store } = {},
+): Promise<Harness> {
   const clock = new TestClock();
   const serverOptions = { auth: { secret: SECRET }, transport, now: clock.now, tickMs: 0, limits, logger: pino({ level: "silent" }), ...options };
   const server = options.store === undefined ? new VarselServer(serverOptions) : await VarselServer.open(serverOptions);
