@@ -71,6 +71,11 @@ export const ERRORS = {
   invalid_silence: { status: 422, message: "silence is invalid: it needs a patient and/or a rule, a future end, a reason and an author" },
   silence_ended: { status: 409, message: "silence has already ended" },
   invalid_routing: { status: 422, message: "care-team routing entry is invalid" },
+
+  // -- virtual clock (development only) --
+  clock_not_virtual: { status: 409, message: "the server runs on the system clock: only a server started with --clock virtual moves time by calls" },
+  clock_backwards: { status: 409, message: "the virtual clock never goes backwards" },
+  invalid_clock_advance: { status: 422, message: "give advanceTo (a time) or advanceBy (a duration), at most 366 days ahead" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code from the catalogue. */

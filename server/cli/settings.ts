@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import type { AuthOptions } from "../auth.js";
 import type { TransportKind } from "../transport/types.js";
 import { redact } from "../../engine/store/open-store.js";
+import { parseIsoTime } from "../../engine/ingest/normalize.js";
 
 /** A bad option or setting: reported as one line, exit code 2. */
 export class SettingError extends Error {}
@@ -41,6 +42,11 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit)" },
   { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000)" },
   { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1)" },
+  {
+    name: "VARSEL_CLOCK",
+    option: "--clock",
+    meaning: "system (default) or virtual: the engine's time moves only by POST /v1/clock (tests and simulations; refused without --allow-virtual-clock on the command line)",
+  },
   { name: "VARSEL_URL", option: "--url", meaning: "simulate: the server to send to (default http://127.0.0.1:8080)" },
   { name: "VARSEL_TOKEN", option: "--token", meaning: "simulate: an admin token (default: minted with the development secret)" },
   { name: "LOG_LEVEL", meaning: `${LOG_LEVELS.join(", ")} (default info); logs are JSON lines (pino) on stdout` },
@@ -149,7 +155,10 @@ export function addServerOptions(cmd: Command): Command {
     .option("--jwt-issuer <iss>", "the iss claim tokens must carry (env VARSEL_JWT_ISSUER)")
     .option("--jwt-audience <aud>", "the aud claim tokens must carry (env VARSEL_JWT_AUDIENCE)")
     .option("--readings-retention <days>", "keep stored readings this many days, 0 for none (env VARSEL_READINGS_RETENTION_DAYS; default 30)")
-    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS)");
+    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS)")
+    .option("--clock <kind>", "system, or virtual: time moves only by POST /v1/clock (env VARSEL_CLOCK; development only)")
+    .option("--allow-virtual-clock", "confirm --clock virtual (never on a server with patient data)")
+    .option("--clock-start <time>", "where a virtual clock starts: ISO 8601 or epoch ms (default now; never before what the store's journal holds)");
 }
 
 export interface ServerOptionValues {
@@ -163,6 +172,9 @@ export interface ServerOptionValues {
   jwtAudience?: string;
   readingsRetention?: string;
   corsOrigin?: string;
+  clock?: string;
+  allowVirtualClock?: boolean;
+  clockStart?: string;
 }
 
 /** How tokens are verified: a configured secret, a JWKS, or dev mode (a generated secret). */
@@ -178,6 +190,8 @@ export interface ServerSettings {
   claims: Pick<AuthOptions, "issuer" | "audience">;
   corsOrigins?: string[];
   readingRetentionMs?: number;
+  /** virtual: the engine's time moves only by POST /v1/clock (engine/virtual-clock.ts), from `start` (default now). */
+  clock: { kind: "system" } | { kind: "virtual"; start?: number };
   snapshot: { snapshotReplayBudgetMs?: number; snapshotEveryCommands?: number; snapshotEveryMs?: number; snapshotMaxShare?: number };
   logLevel: string;
 }
@@ -195,6 +209,28 @@ export function logLevel(from: NodeJS.ProcessEnv = process.env): string {
   const level = env("LOG_LEVEL", from) ?? "info";
   if (!LOG_LEVELS.includes(level)) throw new SettingError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(level)}`);
   return level;
+}
+
+/**
+ * The clock: a virtual one only with --allow-virtual-clock on the command line (no variable
+ * turns that on, so a deployment's environment cannot do it by accident).
+ */
+export function clockSetting(o: Pick<ServerOptionValues, "clock" | "allowVirtualClock" | "clockStart">, from: NodeJS.ProcessEnv = process.env): ServerSettings["clock"] {
+  const source = o.clock !== undefined ? "--clock" : "VARSEL_CLOCK";
+  const kind = (o.clock ?? env("VARSEL_CLOCK", from) ?? "system").trim();
+  if (kind !== "system" && kind !== "virtual") throw new SettingError(`${source} must be system or virtual, not ${JSON.stringify(kind)}`);
+  if (kind === "system") {
+    if (o.clockStart !== undefined) throw new SettingError("--clock-start needs --clock virtual");
+    return { kind };
+  }
+  if (o.allowVirtualClock !== true) {
+    throw new SettingError(`${source} virtual lets an admin call move the engine's clock (tests and simulations only, never patient data): add --allow-virtual-clock to confirm`);
+  }
+  if (o.clockStart === undefined) return { kind };
+  const text = o.clockStart.trim();
+  const start = /^\d+$/.test(text) ? Number(text) : parseIsoTime(text);
+  if (start === undefined || !Number.isSafeInteger(start)) throw new SettingError(`--clock-start must be an ISO 8601 time with an offset or epoch ms, not ${JSON.stringify(o.clockStart)}`);
+  return { kind, start };
 }
 
 /** Every server setting from the options and the environment; throws SettingError on the first bad one. */
@@ -219,6 +255,7 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
     claims: { issuer: o.jwtIssuer ?? env("VARSEL_JWT_ISSUER", from), audience: o.jwtAudience ?? env("VARSEL_JWT_AUDIENCE", from) },
     corsOrigins: cors?.split(",").map((c) => c.trim()).filter(Boolean),
     readingRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
+    clock: clockSetting(o, from),
     snapshot: {
       snapshotReplayBudgetMs: snapshotNumber("VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", 0),
       snapshotEveryCommands: snapshotNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS", 1),

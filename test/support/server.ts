@@ -30,7 +30,7 @@ export interface Harness {
 }
 
 /** `store`: the server recovers from it and writes to it (closed with the server); default in memory. */
-export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins" | "devSignIn"> & { store?: Store } = {}): Promise<Harness> {
+export async function startServer(transport: TransportKind, limits: Partial<Limits> = {}, options: Pick<ServerOptions, "corsOrigins" | "devSignIn" | "clock"> & { store?: Store } = {}): Promise<Harness> {
   const clock = new TestClock();
   const serverOptions = { auth: { secret: SECRET }, transport, now: clock.now, tickMs: 0, limits, logger: pino({ level: "silent" }), ...options };
   const server = options.store === undefined ? new VarselServer(serverOptions) : await VarselServer.open(serverOptions);
