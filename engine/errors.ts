@@ -72,6 +72,11 @@ export const ERRORS = {
   silence_ended: { status: 409, message: "silence has already ended" },
   silence_too_long: { status: 422, message: "silence is longer than the organisation allows (details.maxMs: the bound per priority)" },
   invalid_routing: { status: 422, message: "care-team routing entry is invalid" },
+
+  // -- virtual clock (development only) --
+  clock_not_virtual: { status: 409, message: "the server runs on the system clock: only a server started with --clock virtual moves time by calls" },
+  clock_backwards: { status: 409, message: "the virtual clock never goes backwards" },
+  invalid_clock_advance: { status: 422, message: "give advanceTo (a time) or advanceBy (a duration), at most 366 days ahead" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code from the catalogue. */

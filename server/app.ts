@@ -8,6 +8,7 @@ import { DurablePipeline, type DurableOptions } from "../engine/durable/durable-
 import type { RetentionPolicy } from "../engine/lifecycle/types.js";
 import type { Pipeline, PipelineOptions } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
+import type { VirtualClock } from "../engine/virtual-clock.js";
 import { Auth, type AuthOptions } from "./auth.js";
 import { DEFAULT_LIMITS, type AppContext, type Limits } from "./context.js";
 import { Cors } from "./http/cors.js";
@@ -36,6 +37,11 @@ export interface ServerOptions {
   now?: () => number;
   /** How often the clock is ticked (missing data, timers, escalation); 0 = never (tests tick by hand). */
   tickMs?: number;
+  /**
+   * A virtual clock (`serve --clock virtual`, development only): the engine's time, moved only
+   * by `POST /v1/clock`; replaces `now`, and nothing ticks on its own.
+   */
+  clock?: VirtualClock;
   metrics?: Metrics;
   /** Browser origins allowed to call the HTTP API (CORS); "*" for any; default none. */
   corsOrigins?: readonly string[];
@@ -78,7 +84,7 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     const durable = await DurablePipeline.open({
       store: options.store,
-      now: options.now,
+      now: options.clock?.now ?? options.now,
       snapshotEveryMs: options.snapshotEveryMs,
       snapshotEveryCommands: options.snapshotEveryCommands,
       snapshotReplayBudgetMs: options.snapshotReplayBudgetMs,
@@ -99,7 +105,7 @@ export class VarselServer {
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? "info" });
     this.durable =
       options.durable ??
-      DurablePipeline.inMemory({ now: options.now, backlog: options.backlog, pipeline: pipelineOptions(metrics, options.eventWindow, options.alarms) });
+      DurablePipeline.inMemory({ now: options.clock?.now ?? options.now, backlog: options.backlog, pipeline: pipelineOptions(metrics, options.eventWindow, options.alarms) });
     this.auth = new Auth(options.auth, logRefusals(logger));
     const durable = this.durable;
     this.ctx = {
@@ -112,7 +118,8 @@ export class VarselServer {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       logger,
       devSignIn: options.devSignIn === true && options.auth.secret !== undefined,
-      now: options.now ?? Date.now,
+      now: options.clock?.now ?? options.now ?? Date.now,
+      clock: options.clock,
       ready: () => !this.stopping && this.transport !== undefined && durable.ready(),
       batchStarted: (at) => this.hub.batchStarted(at),
       releasedSeq: () => this.hub.releasedSeq,
@@ -149,7 +156,7 @@ export class VarselServer {
       this.options.transport,
     );
     const actual = await this.transport.listen(port, host);
-    const tickMs = this.options.tickMs ?? 1000;
+    const tickMs = this.options.clock !== undefined ? 0 : (this.options.tickMs ?? 1000);
     if (tickMs > 0) this.ticker = setInterval(() => void this.tick(), tickMs);
     this.ctx.logger.info({ host, port: actual, transport: this.transport.kind, url: `http://${urlHost(host)}:${actual}` }, "varsel listening");
     return actual;

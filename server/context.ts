@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import type { Pipeline } from "../engine/pipeline.js";
+import type { VirtualClock } from "../engine/virtual-clock.js";
 import type { Auth } from "./auth.js";
 import type { Metrics } from "./metrics.js";
 
@@ -58,6 +59,8 @@ export interface AppContext {
   devSignIn: boolean;
   /** The clock (tests control it). */
   now(): number;
+  /** The virtual clock `POST /v1/clock` moves; undefined on the system clock. */
+  clock: VirtualClock | undefined;
   /** Readiness for /readyz (false while shutting down or when the store is unavailable). */
   ready(): boolean;
   /** Marks the start of an ingest batch, for the ingest → push latency histogram. */

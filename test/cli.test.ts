@@ -19,7 +19,7 @@ const MAIN = join(ROOT, "dist/server/main.js");
 const JWT = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 const SECRET = "configured-secret-long-enough-for-hs256-0123456789";
 /** Settings of the developer's shell that would change what the command sees. */
-const CLEAN = { PORT: "", HOST: "", VARSEL_JWKS: "", VARSEL_JWT_SECRET: "", VARSEL_DATABASE_URL: "", VARSEL_TRANSPORT: "", LOG_LEVEL: "", PGUSER: "" };
+const CLEAN = { PORT: "", HOST: "", VARSEL_CLOCK: "", VARSEL_JWKS: "", VARSEL_JWT_SECRET: "", VARSEL_DATABASE_URL: "", VARSEL_TRANSPORT: "", LOG_LEVEL: "", PGUSER: "" };
 
 const dir = mkdtempSync(join(tmpdir(), "varsel-cli-"));
 
@@ -112,6 +112,12 @@ describe("bad options and settings: one line on stderr, a non-zero exit code, no
     { name: "a VARSEL_EVENT_RETENTION_AGE that is not a duration", args: ["serve", "--memory"], env: { VARSEL_EVENT_RETENTION_AGE: "24" }, says: /VARSEL_EVENT_RETENTION_AGE must be a duration such as 90m, 24h or 30d/ },
     { name: "a VARSEL_EVENT_RETENTION_COUNT under its floor", args: ["serve", "--memory"], env: { VARSEL_EVENT_RETENTION_COUNT: "10" }, says: /VARSEL_EVENT_RETENTION_COUNT must be a whole number from 5000 to 1000000/ },
     { name: "a missing JWKS file", args: ["serve", "--memory", "--jwks", "/nonexistent/jwks.json"], says: /--jwks \/nonexistent\/jwks.json: no such file/ },
+    { name: "--clock virtual without --allow-virtual-clock", args: ["serve", "--memory", "--clock", "virtual"], says: /--clock virtual lets an admin call move the engine's clock .*add --allow-virtual-clock to confirm/ },
+    { name: "VARSEL_CLOCK=virtual without --allow-virtual-clock", args: ["serve", "--memory"], env: { VARSEL_CLOCK: "virtual" }, says: /VARSEL_CLOCK virtual lets an admin call .*--allow-virtual-clock/ },
+    { name: "--clock sundial", args: ["serve", "--memory", "--clock", "sundial"], says: /--clock must be system or virtual, not "sundial"/ },
+    { name: "--clock-start without a virtual clock", args: ["serve", "--memory", "--clock-start", "2027-01-01T00:00:00Z"], says: /--clock-start needs --clock virtual/ },
+    { name: "--demo on a virtual clock", args: ["serve", "--memory", "--demo", "--clock", "virtual", "--allow-virtual-clock"], says: /--demo runs on the system clock/ },
+    { name: "simulate --accelerate --follow", args: ["simulate", "--accelerate", "--follow"], says: /option '--accelerate' cannot be used with option '--follow'/ },
     { name: "token without --role", args: ["token"], says: /required option '--role <role>'/ },
     { name: "token --ttl 5x", args: ["token", "--role", "admin", "--ttl", "5x"], says: /'5x' is invalid/ },
     { name: "token without teams", args: ["token", "--role", "device"], env: { VARSEL_JWT_SECRET: SECRET }, says: /--teams is required/ },

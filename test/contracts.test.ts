@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { buildBoard } from "../board/build.js";
 import { openStore } from "../engine/store/open-store.js";
+import { VirtualClock } from "../engine/virtual-clock.js";
 import { decode } from "../server/codec.js";
 import { openApiDocument, openApiText, ROUTE_DOCS } from "../server/http/openapi.js";
 import { startServer, msgpack, type Harness } from "./support/server.js";
@@ -148,6 +149,21 @@ describe("real answers match the OpenAPI document", () => {
     expect((await call("PUT", "/v1/patients/:id", "/v1/patients/p-2", { token: admin, body: { careTeams: [] } })).status).toBe(422);
     expect((await call("POST", "/v1/measurements", "/v1/measurements", { token: device, raw: "[", type: "application/json" })).status).toBe(400);
     expect((await call("DELETE", "/v1/silences/:id", `/v1/silences/${silence.body.id}`, { token: nurse })).status).toBe(409);
+
+    // The clock: this server's is the system clock; a second server runs a virtual one.
+    expect((await call("GET", "/v1/clock", "/v1/clock", { token: admin })).body.clock).toBe("system");
+    expect((await call("POST", "/v1/clock", "/v1/clock", { token: admin, body: { advanceBy: "1h" } })).status).toBe(409);
+    const system = h;
+    h = await startServer("ws", {}, { clock: new VirtualClock(t) });
+    try {
+      const virtualAdmin = await h.token("admin", []);
+      expect((await call("GET", "/v1/clock", "/v1/clock", { token: virtualAdmin })).body).toEqual({ clock: "virtual", now: t });
+      expect((await call("POST", "/v1/clock", "/v1/clock", { token: virtualAdmin, body: { advanceBy: "90m", step: "5m" } })).body).toMatchObject({ from: t, now: t + 90 * 60_000 });
+      expect((await call("POST", "/v1/clock", "/v1/clock", { token: virtualAdmin, body: { advanceTo: t } })).status).toBe(409);
+    } finally {
+      await h.close();
+      h = system;
+    }
 
     expect([...exercised].sort()).toEqual(Object.keys(ROUTE_DOCS).sort());
   });

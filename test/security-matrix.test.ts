@@ -94,6 +94,7 @@ const NOT_OPEN: E = { status: 409, code: "alert_not_open" };
 const ENDED: E = { status: 409, code: "silence_ended" };
 const NO_FILE: E = { status: 404, code: "not_found", message: "no such file" };
 const NO_PATH: E = { status: 404, code: "not_found", message: "no such path" };
+const NOT_VIRTUAL: E = { status: 409, code: "clock_not_virtual" }; // the matrix's servers run on the system clock
 
 /**
  * in / out / unknown: the target is the token's team's, another team's, or does not exist;
@@ -121,6 +122,8 @@ const HTTP: Row[] = [
   ["POST /v1/silences",                { in: [CREATED, CREATED, CLIN], out: [CREATED, NOT_MINE, CLIN], unknown: [NO_PATIENT, NOT_MINE, CLIN], all: [CREATED, ALL_PATIENTS_ADMIN, CLIN] }],
   ["DELETE /v1/silences/:id",          { in: [OK, OK, CLIN], out: [OK, NO_SILENCE, CLIN], unknown: [NO_SILENCE, NO_SILENCE, CLIN], all: [OK, ALL_PATIENTS_END, CLIN], "in-closed": [ENDED, ENDED, CLIN], "out-closed": [ENDED, NO_SILENCE, CLIN] }],
   ["GET /v1/audit",                    { all: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
+  ["GET /v1/clock",                    { all: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
+  ["POST /v1/clock",                   { all: [NOT_VIRTUAL, ADMIN_ONLY, ADMIN_ONLY] }],
   ["GET /healthz",                     { "-": [OK, OK, OK] }],
   ["GET /readyz",                      { "-": [OK, OK, OK] }],
   ["GET /metrics",                     { "-": [OK, OK, OK] }],
@@ -431,6 +434,8 @@ async function httpRequest(w: World, cell: HttpCell): Promise<{ method: string; 
     }
     case "GET /board/:file":
       return { method, path: cell.scope === "in" ? w.boardAsset : "/board/nope.js", swap };
+    case "POST /v1/clock":
+      return { method, path: template, body: { advanceBy: "1m" }, swap };
     default:
       return { method, path: template, swap };
   }

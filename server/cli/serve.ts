@@ -7,9 +7,10 @@ import { VarselServer } from "../app.js";
 import { DEMO_PATIENTS, DEMO_TEAMS, startSimulatedDemo } from "../simulate/pipeline-target.js";
 import type { AuthOptions } from "../auth.js";
 import type { Store } from "../../engine/store/store.js";
+import { resumeInstant, VirtualClock } from "../../engine/virtual-clock.js";
 import { devSecret, devSecretFile } from "./dev-secret.js";
 import { openConfiguredStore } from "./store.js";
-import { addServerOptions, environmentHelp, serverSettings, type ServerOptionValues, type ServerSettings } from "./settings.js";
+import { addServerOptions, environmentHelp, serverSettings, SettingError, type ServerOptionValues, type ServerSettings } from "./settings.js";
 
 export function serveCommand(): Command {
   return addServerOptions(new Command("serve"))
@@ -34,9 +35,14 @@ function authOptions(s: ServerSettings): AuthOptions {
 }
 
 async function serve(s: ServerSettings, demo: boolean): Promise<void> {
+  // The demo's simulator sends readings of the system clock's time.
+  if (demo && s.clock.kind === "virtual") throw new SettingError("--demo runs on the system clock: leave out --demo or --clock virtual");
   const logger = pino({ level: s.logLevel });
   const store = s.database === undefined ? undefined : await openLogged(s.database.url, logger);
+  // A virtual clock resumes where the journal left off: a restart never moves time back.
+  const clock = s.clock.kind === "virtual" ? new VirtualClock(await resumeInstant(store, s.clock.start)) : undefined;
   const server = await VarselServer.open({
+    clock,
     auth: authOptions(s),
     // Development sign-in (GET /v1/dev/token) only with a generated development secret.
     devSignIn: s.keys.kind === "dev",
@@ -76,6 +82,12 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
         "  mint one with: npx varsel token --role clinician --teams hospital-lung,hospital-heart [--sub name] [--ttl 1h]   (or: npm run token -- ...)\n" +
         `  the board: ${board} (press "Sign in for development": no token needed)\n`,
     );
+  }
+
+  if (clock !== undefined) {
+    const now = new Date(clock.now()).toISOString();
+    logger.warn({ clock: "virtual", now }, "virtual clock: time is controlled by admin calls (POST /v1/clock), nothing ticks on its own; not for patient data");
+    process.stderr.write(`WARNING: VIRTUAL CLOCK: the engine's time is controlled by admin calls (POST /v1/clock {"advanceBy": "3h"}); it stands at ${now}. Not for patient data.\n`);
   }
 
   // A signal often arrives twice (Ctrl-C reaches npm and node; npm forwards it too): a repeat

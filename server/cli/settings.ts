@@ -12,6 +12,7 @@ import { redact } from "../../engine/store/open-store.js";
 import type { Priority } from "../../engine/alerts.js";
 import { alarmPolicy, MAX_ESCALATION_LOOPS, PRIORITY_ORDER, type AlarmPolicyInput } from "../../engine/lifecycle/alarm-policy.js";
 import type { AlertLevel, LatchingPolicy, LifecycleOptions, RuleKind } from "../../engine/lifecycle/types.js";
+import { parseIsoTime } from "../../engine/ingest/normalize.js";
 
 /** A bad option or setting: reported as one line, exit code 2. */
 export class SettingError extends Error {}
@@ -81,6 +82,11 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_ESCALATION_LOOPS", meaning: `passes through the care chain again after it ended, before the final announcement to every team (default 1, at most ${MAX_ESCALATION_LOOPS})` },
   { name: "VARSEL_MAX_SILENCE", meaning: "longest time a silence hides an alert, per priority (default high=1h,medium=24h,low=7d); a longer silence than the longest is refused (silence_too_long)" },
   { name: "VARSEL_EPISODE_GROUP_WAIT", meaning: "alerts of one patient raised within this of an episode's first alert share its episode id (default 60s; 0 = every alert its own episode)" },
+  {
+    name: "VARSEL_CLOCK",
+    option: "--clock",
+    meaning: "system (default) or virtual: the engine's time moves only by POST /v1/clock (tests and simulations; refused without --allow-virtual-clock on the command line)",
+  },
   { name: "VARSEL_URL", option: "--url", meaning: "simulate: the server to send to (default http://127.0.0.1:8080)" },
   { name: "VARSEL_TOKEN", option: "--token", meaning: "simulate: an admin token (default: minted with the development secret)" },
   { name: "LOG_LEVEL", meaning: `${LOG_LEVELS.join(", ")} (default info); logs are JSON lines (pino) on stdout` },
@@ -208,7 +214,10 @@ export function addServerOptions(cmd: Command): Command {
     .option("--jwt-issuer <iss>", "the iss claim tokens must carry (env VARSEL_JWT_ISSUER)")
     .option("--jwt-audience <aud>", "the aud claim tokens must carry (env VARSEL_JWT_AUDIENCE)")
     .option("--readings-retention <days>", "keep stored readings this many days, 0 for none (env VARSEL_READINGS_RETENTION_DAYS; default 30)")
-    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS)");
+    .option("--cors-origin <origins>", "comma-separated browser origins allowed to call the HTTP API, or * (env VARSEL_CORS_ORIGINS)")
+    .option("--clock <kind>", "system, or virtual: time moves only by POST /v1/clock (env VARSEL_CLOCK; development only)")
+    .option("--allow-virtual-clock", "confirm --clock virtual (never on a server with patient data)")
+    .option("--clock-start <time>", "where a virtual clock starts: ISO 8601 or epoch ms (default now; never before what the store's journal holds)");
 }
 
 export interface ServerOptionValues {
@@ -222,6 +231,9 @@ export interface ServerOptionValues {
   jwtAudience?: string;
   readingsRetention?: string;
   corsOrigin?: string;
+  clock?: string;
+  allowVirtualClock?: boolean;
+  clockStart?: string;
 }
 
 /** How tokens are verified: a configured secret, a JWKS, or dev mode (a generated secret). */
@@ -241,6 +253,8 @@ export interface ServerSettings {
   eventWindow: { maxEvents?: number; maxAgeMs?: number };
   /** Stored events are pruned this long after they happened (unset: 30 days). */
   storedEventRetentionMs?: number;
+  /** virtual: the engine's time moves only by POST /v1/clock (engine/virtual-clock.ts), from `start` (default now). */
+  clock: { kind: "system" } | { kind: "virtual"; start?: number };
   snapshot: { snapshotReplayBudgetMs?: number; snapshotEveryCommands?: number; snapshotEveryMs?: number; snapshotMaxShare?: number };
   /** The alarm behaviour (only what the environment sets; the lifecycle's defaults for the rest). */
   alarms: AlarmSettings;
@@ -334,6 +348,28 @@ export function logLevel(from: NodeJS.ProcessEnv = process.env): string {
   return level;
 }
 
+/**
+ * The clock: a virtual one only with --allow-virtual-clock on the command line (no variable
+ * turns that on, so a deployment's environment cannot do it by accident).
+ */
+export function clockSetting(o: Pick<ServerOptionValues, "clock" | "allowVirtualClock" | "clockStart">, from: NodeJS.ProcessEnv = process.env): ServerSettings["clock"] {
+  const source = o.clock !== undefined ? "--clock" : "VARSEL_CLOCK";
+  const kind = (o.clock ?? env("VARSEL_CLOCK", from) ?? "system").trim();
+  if (kind !== "system" && kind !== "virtual") throw new SettingError(`${source} must be system or virtual, not ${JSON.stringify(kind)}`);
+  if (kind === "system") {
+    if (o.clockStart !== undefined) throw new SettingError("--clock-start needs --clock virtual");
+    return { kind };
+  }
+  if (o.allowVirtualClock !== true) {
+    throw new SettingError(`${source} virtual lets an admin call move the engine's clock (tests and simulations only, never patient data): add --allow-virtual-clock to confirm`);
+  }
+  if (o.clockStart === undefined) return { kind };
+  const text = o.clockStart.trim();
+  const start = /^\d+$/.test(text) ? Number(text) : parseIsoTime(text);
+  if (start === undefined || !Number.isSafeInteger(start)) throw new SettingError(`--clock-start must be an ISO 8601 time with an offset or epoch ms, not ${JSON.stringify(o.clockStart)}`);
+  return { kind, start };
+}
+
 /** Every server setting from the options and the environment; throws SettingError on the first bad one. */
 export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = process.env): ServerSettings {
   const pick = (option: string | undefined, flag: string, name: string): { value: string; source: string } | undefined =>
@@ -361,6 +397,7 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
       maxAgeMs: parseDurationSetting(env("VARSEL_EVENT_RETENTION_AGE", from), "VARSEL_EVENT_RETENTION_AGE", MIN_EVENT_RETENTION_AGE_MS, "1m"),
     },
     storedEventRetentionMs: parseDurationSetting(env("VARSEL_STORED_EVENT_RETENTION", from), "VARSEL_STORED_EVENT_RETENTION", MIN_STORED_EVENT_RETENTION_MS, "1d"),
+    clock: clockSetting(o, from),
     snapshot: {
       snapshotReplayBudgetMs: snapshotNumber("VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", 0),
       snapshotEveryCommands: snapshotNumber("VARSEL_SNAPSHOT_EVERY_COMMANDS", 1),

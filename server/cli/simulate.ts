@@ -18,6 +18,7 @@ interface SimulateValues {
   seed: number;
   prefix?: string;
   follow?: boolean;
+  accelerate?: boolean;
   json?: boolean;
 }
 
@@ -33,6 +34,7 @@ export function simulateCommand(): Command {
     .addOption(new Option("--seed <n>", "the same seed gives the same patients and readings").argParser(wholeNumber(0, 2 ** 31 - 1)).default(1))
     .option("--prefix <text>", "patient ids start with it (default: sim<seed>-<a new tag for every run>)")
     .option("--follow", "after the window, keep simulating in real time until Ctrl-C")
+    .addOption(new Option("--accelerate", "move the server's virtual clock instead of waiting (a server started with --clock virtual); the window starts at its now").conflicts(["follow", "speed"]))
     .option("--json", "print the summary as one JSON object")
     .action(run);
 }
@@ -43,9 +45,11 @@ async function run(o: SimulateValues): Promise<void> {
   const onSignal = () => (stop.signal.aborted ? process.exit(130) : stop.abort());
   process.on("SIGINT", onSignal);
   try {
-    const summary = await simulate({ url: o.url, token: o.token, patients: o.patients, programmes: o.programmes, durationMs: o.duration, speed: o.speed, seed: o.seed, prefix: o.prefix, follow: o.follow, signal: stop.signal });
+    const summary = await simulate({ url: o.url, token: o.token, patients: o.patients, programmes: o.programmes, durationMs: o.duration, speed: o.speed, seed: o.seed, prefix: o.prefix, follow: o.follow, accelerate: o.accelerate, signal: stop.signal });
     process.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-    if (summary.serverAlerts !== undefined && !sameCounts(summary.alerts, summary.serverAlerts)) process.exitCode = 1;
+    // An accelerated run longer than a day differs by design: the server forgets resolved alerts 24 h of its time on.
+    const comparable = !(o.accelerate && o.duration > 86_400_000);
+    if (comparable && summary.serverAlerts !== undefined && !sameCounts(summary.alerts, summary.serverAlerts)) process.exitCode = 1;
   } finally {
     process.off("SIGINT", onSignal);
   }

@@ -233,6 +233,23 @@ export const DevToken = Type.Object(
   { description: "A development sign-in (dev mode only)" },
 );
 
+export const ClockState = Type.Object({
+  clock: Enum(["system", "virtual"], "virtual: the engine's time moves only by POST /v1/clock (a development server)"),
+  now: EpochMs,
+});
+
+export const ClockAdvance = Type.Object(
+  {
+    clock: Type.Literal("virtual"),
+    from: EpochMs,
+    now: EpochMs,
+    ticks: Type.Integer({ minimum: 0, description: "Instants the engine's clock was ticked at on the way (every whole minute and every daily deadline + grace)" }),
+    events: Type.Integer({ minimum: 0, description: "Lifecycle events the engine emitted while the clock advanced" }),
+    seq: Seq,
+  },
+  { description: "What an advance did; its events are on the socket and in GET /v1/alerts" },
+);
+
 export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0") }, { additionalProperties: true, description: "An OpenAPI 3.1 document" });
 
 /** The answers named in the document's components, by name. */
@@ -255,4 +272,6 @@ export const NAMED_ANSWERS: Record<string, TSchema> = {
   Silence,
   SilenceList,
   AuditList,
+  ClockState,
+  ClockAdvance,
 };

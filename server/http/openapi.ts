@@ -144,6 +144,15 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       { name: "limit", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 }, description: "Entries per answer" },
     ],
   }),
+
+  "GET /v1/clock": reading("operations", ADMIN, "The engine's clock: system, or virtual (a development server whose time moves only by POST /v1/clock)", answers.ClockState, "The clock and its now"),
+  "POST /v1/clock": {
+    ...writing("operations", ADMIN, "Move a virtual clock forward, ticking the engine at every minute and every daily deadline + grace on the way", bodies.ClockBody, answers.ClockAdvance, "What the advance did, once every tick is durable"),
+    description:
+      "Only on a server started with `--clock virtual --allow-virtual-clock` (`409 clock_not_virtual` otherwise). " +
+      "`409 clock_backwards` for a target before the clock's now; `422 invalid_clock_advance` without exactly one of `advanceTo` / `advanceBy`, or more than 366 days ahead. " +
+      "Advances run one after another; readings sent meanwhile are received at the virtual now.",
+  },
 };
 
 /** The routes served but not documented here, and documented but not served: both empty, or the server does not start. */
@@ -166,6 +175,7 @@ export function openApiDocument(): Record<string, unknown> {
     ProgrammeThresholdsBody: bodies.ProgrammeThresholdsBody,
     AckBody: bodies.AckBody,
     SilenceBody: bodies.SilenceBody,
+    ClockBody: bodies.ClockBody,
   };
   const refs = new Refs(named);
   const paths: Record<string, Record<string, unknown>> = {};

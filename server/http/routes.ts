@@ -12,13 +12,14 @@ import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, r
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { boardAsset, boardPage } from "./board.js";
+import { advanceClock, clockState } from "./clock.js";
 import { devToken } from "./dev-token.js";
 import { ingestBody } from "./measurements.js";
 import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
 import { ALERT_STATES, LEVELS, PRIORITIES } from "./answers.js";
-import { AckBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
+import { AckBody, ClockBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
@@ -251,6 +252,16 @@ export function buildRouter(ctx: AppContext): Router {
       if (after !== null) query.after = positionParam(after, "after");
       // Without a store (--memory) nothing is kept: no trail.
       return reply(req, 200, { entries: (await ctx.durable.store?.audit(query)) ?? [] });
+    })
+
+    // The engine's clock; a virtual one (serve --clock virtual, development only) moves by calls.
+    .on("GET", "/v1/clock", async (req) => {
+      requireRole(await who(req), "admin");
+      return reply(req, 200, clockState(ctx));
+    })
+    .on("POST", "/v1/clock", async (req) => {
+      requireRole(await who(req), "admin");
+      return reply(req, 200, await advanceClock(ctx, validate(ClockBody, readBody(req))));
     });
   // Development sign-in: only with a generated development secret; otherwise answered exactly as
   // an unknown path (a route table that does not depend on the mode keeps one OpenAPI document).

@@ -79,6 +79,16 @@ export const SilenceBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** POST /v1/clock: exactly one of them (checked by the handler: `invalid_clock_advance`). */
+export const ClockBody = Type.Object(
+  {
+    advanceTo: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], { description: "ISO 8601 time or epoch ms, not before the clock's now" })),
+    advanceBy: Type.Optional(Type.String({ maxLength: 32, description: 'A duration: "90s", "15m", "3h", "2d" (at most 366d)' })),
+    step: Type.Optional(Type.String({ maxLength: 32, description: 'The regular tick step, "1s" to "1h" (default "1m"); daily deadlines are ticked exactly whatever the step' })),
+  },
+  { additionalProperties: false },
+);
+
 /** `limit` of GET /v1/patients/:id/readings: readings per answer. */
 export const READINGS_LIMIT = { default: 1_000, max: 10_000 } as const;
 

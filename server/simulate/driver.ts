@@ -101,12 +101,12 @@ export async function runSimulation(patients: SimPatient[], o: SimulationOptions
   return { patients, window, reached, startedAt, endedAt: now(), totals, stillBuffered: countBuffered(streams, Math.min(reached, window.to)) };
 }
 
-interface Peekable {
+export interface Peekable {
   peek(): Upload | undefined;
   shift(): Upload | undefined;
 }
 
-function peekable(it: Iterator<Upload>): Peekable {
+export function peekable(it: Iterator<Upload>): Peekable {
   let head: IteratorResult<Upload> | undefined;
   const peek = () => (head ??= it.next()).done ? undefined : (head as IteratorYieldResult<Upload>).value;
   return {
@@ -120,7 +120,7 @@ function peekable(it: Iterator<Upload>): Peekable {
 }
 
 /** The due uploads of these patients as readings, at most `max`, each patient's in order. */
-function take(streams: Peekable[], ids: string[], due: number, max: number): WireReading[] {
+export function take(streams: Peekable[], ids: string[], due: number, max: number): WireReading[] {
   const out: WireReading[] = [];
   for (let i = 0; i < streams.length && out.length < max; i++) {
     for (let u = streams[i].peek(); u !== undefined && u.uploadAt <= due && out.length < max; u = streams[i].peek()) {
@@ -132,13 +132,13 @@ function take(streams: Peekable[], ids: string[], due: number, max: number): Wir
 }
 
 /** Uploads measured in the window whose gateway had not sent them by its end. */
-function countBuffered(streams: Peekable[], to: number): number {
+export function countBuffered(streams: Peekable[], to: number): number {
   let n = 0;
   for (const s of streams) for (let u = s.shift(); u !== undefined && u.time <= to; u = s.shift()) n++;
   return n;
 }
 
-function add(t: Totals, r: IngestResult, sent: number): void {
+export function add(t: Totals, r: IngestResult, sent: number): void {
   t.sent += sent;
   t.batches++;
   t.accepted += r.accepted;
@@ -148,7 +148,7 @@ function add(t: Totals, r: IngestResult, sent: number): void {
   for (const [code, n] of Object.entries(r.retried)) t.retried[code] = (t.retried[code] ?? 0) + n;
 }
 
-async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(width, items.length) }, async () => {

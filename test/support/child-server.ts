@@ -23,11 +23,12 @@ export function listeningPort(log: string): number | undefined {
  * Starts server/main.ts on `database` and waits for its address; extra environment in `env`.
  * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
  * reconnect to the same address), on either transport (test/uws-restart.test.ts).
- * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server).
+ * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server);
+ * `args` adds options to `serve`.
  */
-export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
+export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0, args: readonly string[] = []): Promise<ChildServer> {
   const nodeArgs = process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server/main.ts", "serve", "--port", String(port), "--database", database], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server/main.ts", "serve", "--port", String(port), "--database", database, ...args], {
     cwd: ROOT,
     // info: the address is an info line; the rest of stdout is read and dropped.
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "info", ...env },
