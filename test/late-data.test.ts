@@ -163,6 +163,14 @@ describe.each(EVALUATORS)("late data, table (%s)", (ev) => {
     expect(w.alert("weight-missing")).toMatchObject({ state: "resolved", resolution: "backfilled" });
   });
 
+  it("a backfill does not raise the stale-data alert it fills (a missing rule is judged on the request's newest reading)", () => {
+    const w = world(ev);
+    w.send([["cgm", 6.5, NOW - 2 * HOUR]], NOW - 2 * HOUR); // no tick since: no stale-data alert open
+    const { answer, events } = w.send(cgmDay([]).filter(([, , t]) => t > NOW - 2 * HOUR), NOW);
+    expect(answer.transitions).toBeGreaterThan(0); // the kernel judged the rule at each reading ...
+    expect(alertEvents(events)).toEqual([]); // ... the lifecycle announced only the net outcome: nothing
+  });
+
   it("a fresh reading after a real gap (no backfill) leaves a latched stale-data alert for review", () => {
     const w = world(ev);
     w.send([["cgm", 6.5, T0]], T0);
