@@ -363,7 +363,11 @@ export class Pipeline {
     b.admitted.push(r);
   }
 
-  /** Evaluates the batch's columns, feeds the lifecycle and builds the answer. */
+  /**
+   * Evaluates the batch's columns in time order (the reorder window is the request; a reading
+   * older than its metric's last one from an earlier request is out_of_order: engine/lifecycle/late.ts),
+   * feeds the lifecycle, which marks what describes the past as late, and builds the answer.
+   */
   private evaluate(b: Batch, batch: CanonicalBatch, invalidated: { index: number; id: string }[], now: number, options: IngestOptions): Ingested {
     const cols = b.cols;
     const n = cols.length;
@@ -395,7 +399,11 @@ export class Pipeline {
         .filter((r) => r.patient !== undefined && this.cache.admits(this.cache.entry(r.patient), b.scope))
         .map((r) => [r.index, { patient: r.patient!, metric: r.metric! }]),
     );
-    this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, { attribute: (r) => attribution.get(r.index), knownPatient: (p) => this.patients.has(p) });
+    this.lifecycle.ingest({ readings: needed, rejected, transitions }, now, {
+      attribute: (r) => attribution.get(r.index),
+      knownPatient: (p) => this.patients.has(p),
+      oldestReading: (patient, metric) => oldestReading(b.admitted, patient, metric),
+    });
     rejected.sort((a, c) => a.index - c.index);
     return { answer: { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length }, readings: stored };
   }
@@ -405,6 +413,13 @@ export class Pipeline {
     this.lifecycle.apply(this.engine.tick(now), now);
     return this.lifecycle.tick(now);
   }
+}
+
+/** The earliest time among a batch's admitted readings of a patient's metric (asked only when a missing-data alert clears). */
+function oldestReading(admitted: readonly CanonicalReading[], patient: string, metric: string): number | undefined {
+  let oldest: number | undefined;
+  for (const r of admitted) if (r.patient === patient && r.metric === metric && (oldest === undefined || r.time < oldest)) oldest = r.time;
+  return oldest;
 }
 
 /** An evaluated reading as the store keeps it. */

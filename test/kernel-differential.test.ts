@@ -21,6 +21,11 @@ function setTransitions(op: Op, rules: CompiledRule[], transitions: Transition[]
   }).length;
 }
 
+/** A batch of late data: its oldest reading more than a day before the clock (random-world.ts, backfillArb). */
+function isBackfill(op: Op): boolean {
+  return op.type === "batch" && op.lag >= 24 * 3_600_000 && op.readings.length >= 2;
+}
+
 describe("wasm kernel against the oracle", () => {
   it(`answers the same triage and transitions on ${RUNS} random worlds`, () => {
     fc.assert(
@@ -46,10 +51,11 @@ describe("wasm kernel against the oracle", () => {
     );
   });
 
-  it("the generator reaches every rule kind and every transition kind, and scores observation sets (the test is not vacuous)", () => {
+  it("the generator reaches every rule kind and every transition kind, scores observation sets and moves rules on a day's backfill (the test is not vacuous)", () => {
     const kinds = new Set<number>();
     const triage = new Set<number>();
     let scoredSets = 0;
+    let backfills = 0;
     fc.assert(
       fc.property(worldArb, (world) => {
         const oracle = new Oracle();
@@ -58,13 +64,15 @@ describe("wasm kernel against the oracle", () => {
         for (const step of runOps(world, oracle)) {
           step.transitions.forEach((t) => kinds.add(t.kind));
           if (step.triage !== undefined) scoredSets += setTransitions(world.ops[step.op], compiled, step.transitions);
+          if (isBackfill(world.ops[step.op]) && step.transitions.length > 0) backfills++;
           step.triage?.forEach((c) => triage.add(c));
         }
       }),
-      { numRuns: 300, seed: 42 },
+      { numRuns: 400, seed: 42 },
     );
     expect([...kinds].sort()).toEqual([1, 2, 3, 4]);
     expect(scoredSets).toBeGreaterThan(20);
+    expect(backfills).toBeGreaterThan(10);
     expect([...triage].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 

@@ -18,6 +18,14 @@
 // - Retention: 10 000 events / 24 h; resolved alerts and ended silences are kept 24 h.
 // - An ack of an already acknowledged alert is a no-op (the first ack stands, no event).
 // - Re-alert, acknowledgement timeouts and loops, silence floors, episodes: alarm-policy.ts.
+// - Late data (late.ts decides which transitions are late): a late transition that opens an
+//   alert opens a record of the past (`late: true`, priority low: never escalated, routed as
+//   low); on a late alert it moves the level with the priority kept low; on a present alert it
+//   never raises the priority nor reopens a latched alert awaiting acknowledgement (that alert is
+//   already there to be reviewed). A present transition holding the condition makes a late alert
+//   present. A late alert never inhibits another: the past does not hide the present. A missing-
+//   data alert whose gap a backfill covers (the request's oldest reading of the metric is no later
+//   than the alert's conditionSince) resolves (`backfilled`) even when it latches: the gap is data now.
 import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.js";
 import type { Priority } from "../alerts.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
@@ -25,6 +33,7 @@ import { VarselError } from "../errors.js";
 import { ackTimeoutOf, alarmPolicy, checkAckTimeouts, checkSilenceLength, silenceEnds, type AlarmPolicy } from "./alarm-policy.js";
 import { admits, EventLog, scopeFilter } from "./event-log.js";
 import { inhibitorOf, sameInhibition } from "./inhibition.js";
+import { lateAfterOf, lateFlags, supersededMissing } from "./late.js";
 import { reviewItems, type ReviewSource } from "./review.js";
 import { localTime, nextInChain, route, teamsOf, validateChain } from "./routing.js";
 import { matches, refOf, SilenceBook } from "./silences.js";
@@ -60,6 +69,17 @@ export const DEFAULT_LATCHING: Readonly<LatchingPolicy> = Object.freeze({ levels
 
 const RANK: Record<AlertLevel, number> = { yellow: 1, red: 2 };
 const PRIORITY: Record<AlertLevel, Priority> = { yellow: "medium", red: "high" };
+const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2 };
+
+/** What the lifecycle knows about the request a transition came from. */
+export interface BatchFacts {
+  /** Per transition (same order): it describes the past (late.ts). */
+  late?: readonly boolean[];
+  /** Per transition: a later one of the same missing-data rule in the request supersedes it (late.ts); skipped. */
+  skip?: readonly boolean[];
+  /** The request's oldest reading time of a patient's metric (a backfill covering a missing-data gap). */
+  oldestReading?: (patient: string, metric: string) => number | undefined;
+}
 
 type Draft<E extends LifecycleEvent> = E extends LifecycleEvent ? Omit<E, "seq" | "teams"> : never;
 
@@ -82,6 +102,7 @@ export class AlertLifecycle {
   private readonly offset: (at: number) => number;
   private readonly keepReadings: number;
   private readonly resolvedMs: number;
+  private readonly lateAfterMs: number;
   private readonly newId: (kind: "alert" | "silence") => string;
   private counters = { alert: 0, silence: 0 };
 
@@ -96,6 +117,7 @@ export class AlertLifecycle {
     this.offset = options.utcOffset ?? ((at) => utcOffsetMs(DEFAULT_TIME_ZONE, at));
     this.keepReadings = Math.max(1, options.keepReadings ?? DEFAULT_KEEP_READINGS);
     this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
+    this.lateAfterMs = lateAfterOf(options.lateAfterMs);
     this.log = new EventLog(options.startSeq ?? 0, options.retention?.maxEvents, options.retention?.maxAgeMs);
     this.newId = options.newId ?? ((kind) => `${kind === "alert" ? "a" : "s"}-${++this.counters[kind]}`);
   }
@@ -166,18 +188,29 @@ export class AlertLifecycle {
 
   // ---- input from the engine ------------------------------------------------------------
 
-  /** Applies engine transitions in order; `readings` (the same request's) add measurement ids to the why. */
-  apply(transitions: readonly AlertTransition[], now: number, readings: readonly EvaluatedReading[] = []): void {
+  /** Applies engine transitions in order; `readings` (the same request's) add measurement ids to the why; `batch`: lateness and backfill. */
+  apply(transitions: readonly AlertTransition[], now: number, readings: readonly EvaluatedReading[] = [], batch: BatchFacts = {}): void {
     this.expireSilences(now);
     if (transitions.length === 0) return;
     const wanted = new Set(transitions.map((t) => t.reading));
     const byIndex = new Map(readings.filter((r) => wanted.has(r.index)).map((r) => [r.index, r]));
-    for (const t of transitions) this.transition(t, now, byIndex);
+    transitions.forEach((t, i) => {
+      if (batch.skip?.[i] !== true) this.transition(t, now, byIndex, batch.late?.[i] === true, batch);
+    });
   }
 
-  /** Applies an ingest result: its transitions, then review events (not_triaged, reference_needed, unit_mismatch of known patients). */
-  ingest(result: Pick<IngestResult, "readings" | "rejected" | "transitions">, now: number, source: Partial<ReviewSource> = {}): void {
-    this.apply(result.transitions, now, result.readings);
+  /**
+   * Applies an ingest result: its transitions (those describing the past marked late: late.ts),
+   * then review events (not_triaged, reference_needed, unit_mismatch of known patients).
+   */
+  ingest(
+    result: Pick<IngestResult, "readings" | "rejected" | "transitions">,
+    now: number,
+    source: Partial<ReviewSource> & Pick<BatchFacts, "oldestReading"> = {},
+  ): void {
+    const late = lateFlags(result.transitions, now, this.lateAfterMs);
+    const skip = supersededMissing(result.transitions, (patient, rule) => this.options.rules(patient, rule)?.kind === "missing");
+    this.apply(result.transitions, now, result.readings, { late, skip, oldestReading: source.oldestReading });
     const knownPatient = source.knownPatient ?? ((p: string) => this.patients.has(p));
     for (const item of reviewItems(result, { ...source, knownPatient })) {
       this.emit({ type: "review", at: now, patient: item.patient, reason: item.reason, metric: item.metric, count: item.count });
@@ -379,14 +412,15 @@ export class AlertLifecycle {
 
   // ---- transitions ------------------------------------------------------------------------
 
-  private transition(t: AlertTransition, now: number, readings: Map<number, EvaluatedReading>): void {
+  private transition(t: AlertTransition, now: number, readings: Map<number, EvaluatedReading>, late: boolean, batch: BatchFacts): void {
     const input: AlertInput = t.to === "none" ? "resolve" : t.kind;
     const existing = this.openAlert(t.patient, t.rule);
     const s = existing === undefined ? step("none", input, { latching: false, acked: false }) : this.decide(existing, input);
     const trigger = this.trigger(t, readings);
+    const mark = late ? { late: true as const } : {};
     switch (s.effect) {
       case "raise":
-        this.raise(t, s, trigger, now);
+        this.raise(t, s, trigger, now, late);
         return;
       case "level":
       case "reopen": {
@@ -396,28 +430,37 @@ export class AlertLifecycle {
         const reopened = s.effect === "reopen";
         const change = levelChange(RANK[from], RANK[level]);
         if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
+        if (late && reopened && a.late !== true) return; // a past episode of a rule whose alert awaits review: that alert covers it
         this.refresh(a, t, trigger, now);
         enter(a, s);
         delete a.clearedAt;
         a.level = level;
-        a.priority = PRIORITY[level];
+        const priority = a.priority;
+        if (!late) {
+          delete a.late; // the condition holds now: the alert is present
+          a.priority = PRIORITY[level];
+        } else a.priority = a.late === true ? "low" : lower(PRIORITY[level], a.priority); // the past never raises a priority
         if (RANK[level] > RANK[a.peakLevel]) a.peakLevel = level;
         a.latching = this.latches(a);
-        if (change === "upgraded") delete a.ack; // worse news must be seen
-        if (change !== undefined) this.reroute(a, now);
+        if (change === "upgraded" && !late) delete a.ack; // worse news must be seen
+        if (late ? a.priority !== priority : change !== undefined) this.reroute(a, now);
         a.silencedBy = this.silenceRefs(a, now); // the priority's bound and the unsilenceable level follow the level
         this.setInhibition(a);
-        this.emitAlert("updated", a, now, { change: reopened ? "reopened" : change! });
+        this.emitAlert("updated", a, now, { change: reopened ? "reopened" : change!, ...mark });
         this.reinhibit(a.patient, now, a.id);
         return;
       }
       case "clear": {
         const a = existing!;
         this.refresh(a, t, trigger, now);
-        enter(a, s);
         a.clearedAt = now;
         a.interpretation = t.interpretation;
-        this.emitAlert("updated", a, now, { change: "cleared" });
+        if (this.backfilled(a, batch)) {
+          this.resolve(a, step(a.state, "resolve", { latching: false, acked: false }), now, "backfilled");
+          return;
+        }
+        enter(a, s);
+        this.emitAlert("updated", a, now, { change: "cleared", ...mark });
         this.reinhibit(a.patient, now);
         return;
       }
@@ -426,7 +469,7 @@ export class AlertLifecycle {
         this.refresh(a, t, trigger, now);
         a.clearedAt = now;
         a.interpretation = t.interpretation;
-        this.resolve(a, s, now, "condition_cleared");
+        this.resolve(a, s, now, this.backfilled(a, batch) ? "backfilled" : "condition_cleared", mark);
         return;
       }
       default:
@@ -434,7 +477,7 @@ export class AlertLifecycle {
     }
   }
 
-  private raise(t: AlertTransition, s: Step, trigger: TriggerReading, now: number): void {
+  private raise(t: AlertTransition, s: Step, trigger: TriggerReading, now: number, late: boolean): void {
     const level = t.to as AlertLevel;
     const ctx = this.options.rules(t.patient, t.rule);
     const a: Alert = {
@@ -446,7 +489,7 @@ export class AlertLifecycle {
       programmes: ctx?.programmes ?? this.patientProgrammes(t.patient),
       state: s.to as Alert["state"],
       level,
-      priority: PRIORITY[level],
+      priority: late ? "low" : PRIORITY[level],
       interpretation: t.interpretation,
       direction: t.direction,
       peakLevel: level,
@@ -463,6 +506,7 @@ export class AlertLifecycle {
     };
     if (t.missingParameters !== undefined) a.why.missingParameters = [...t.missingParameters];
     if (ctx?.unsilenceable !== undefined) a.unsilenceable = ctx.unsilenceable;
+    if (late) a.late = true;
     a.episode = this.episodeFor(a.patient, now) ?? a.id;
     a.silencedBy = this.silenceRefs(a, now);
     a.latching = this.latches(a);
@@ -470,7 +514,7 @@ export class AlertLifecycle {
     this.markOpen(key(a.patient, a.rule), a);
     this.reroute(a, now);
     this.setInhibition(a);
-    this.emitAlert("raised", a, now);
+    this.emitAlert("raised", a, now, late ? { late: true } : {});
     this.reinhibit(a.patient, now, a.id);
   }
 
@@ -495,7 +539,7 @@ export class AlertLifecycle {
   }
 
   /** Ends an alert: `s` is the step that decided it (its `to` is the state the alert enters). */
-  private resolve(a: Alert, s: Step, now: number, resolution: Alert["resolution"]): void {
+  private resolve(a: Alert, s: Step, now: number, resolution: Alert["resolution"], extra: { late?: true } = {}): void {
     enter(a, s);
     a.resolvedAt = now;
     a.resolution = resolution;
@@ -503,8 +547,15 @@ export class AlertLifecycle {
     delete a.inhibitedBy;
     this.open.delete(key(a.patient, a.rule));
     this.openByPatient.get(a.patient)?.delete(a.id);
-    this.emitAlert("resolved", a, now);
+    this.emitAlert("resolved", a, now, extra);
     this.reinhibit(a.patient, now);
+  }
+
+  /** A missing-data alert whose gap the request's readings cover: its oldest reading of the metric is no later than the alert's start. */
+  private backfilled(a: Alert, batch: BatchFacts): boolean {
+    if (a.ruleKind !== "missing" || batch.oldestReading === undefined) return false;
+    const oldest = batch.oldestReading(a.patient, a.metric);
+    return oldest !== undefined && oldest <= a.conditionSince;
   }
 
   private trigger(t: AlertTransition, readings: Map<number, EvaluatedReading>): TriggerReading {
@@ -551,7 +602,9 @@ export class AlertLifecycle {
 
   /** Sets the alert's own inhibitor from the patient's open alerts; returns it. */
   private setInhibition(a: Alert): Alert["inhibitedBy"] {
-    const next = a.state === "resolved" ? undefined : inhibitorOf(a as InhibitionAlert, this.openOf(a.patient) as InhibitionAlert[]);
+    // A late alert is a record of the past: it never hides a present one.
+    const sources = this.openOf(a.patient).filter((b) => b.late !== true) as InhibitionAlert[];
+    const next = a.state === "resolved" ? undefined : inhibitorOf(a as InhibitionAlert, sources);
     if (next === undefined) delete a.inhibitedBy;
     else a.inhibitedBy = next;
     return next;
@@ -703,7 +756,7 @@ export class AlertLifecycle {
 
   // ---- events: the one way out ------------------------------------------------------------------
 
-  private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation" | "lapsedAck"> = {}): void {
+  private emitAlert(type: AlertEvent["type"], a: Alert, now: number, extra: Pick<AlertEvent, "change" | "silence" | "escalation" | "lapsedAck" | "late"> = {}): void {
     this.reschedule(a, now);
     const event: Draft<AlertEvent> = { type, at: now, patient: a.patient, alert: this.view(a, true), ...extra };
     this.emit(event);
@@ -759,6 +812,11 @@ type InhibitionAlert = Alert & { state: "firing" | "cleared_awaiting_ack" };
 function enter(a: Alert, s: Step): void {
   if (s.to === "none") throw new Error(`state machine: a step into "none" cannot apply to alert ${a.id}`);
   a.state = s.to;
+}
+
+/** The lower of two priorities. */
+function lower(a: Priority, b: Priority): Priority {
+  return PRIORITY_RANK[a] <= PRIORITY_RANK[b] ? a : b;
 }
 
 function key(patient: string, rule: string): string {

@@ -14,7 +14,7 @@ export type RuleKind = RuleDef["kind"] | "unknown";
 export type AlertState = "firing" | "cleared_awaiting_ack" | "resolved";
 
 /** Why an alert was resolved. */
-export type Resolution = "condition_cleared" | "acknowledged" | "rule_removed";
+export type Resolution = "condition_cleared" | "acknowledged" | "rule_removed" | "backfilled";
 
 /** A level an alert can have while it exists. */
 export type AlertLevel = Exclude<Level, "none">;
@@ -192,6 +192,8 @@ export interface Alert {
   reAlertAt?: number;
   /** How many times the alert was re-announced after an acknowledgement. */
   reAlerts?: number;
+  /** Raised by readings older than lateAfter: a record of the past for review (priority low), never an alarm; removed when a reading of now holds the condition. */
+  late?: true;
   /** When the lifecycle opened the alert (its clock, ms). */
   openedAt: number;
   /** Time of the transition (reading or clock) that raised it. */
@@ -268,6 +270,8 @@ export interface AlertEvent extends EventBase {
   escalation?: { step: number; team: string | null; role?: TeamRole; final: boolean; teams: string[]; loop: number };
   /** `updated` (re_alerted): the acknowledgement that lapsed because the condition still holds. */
   lapsedAck?: Acknowledgement;
+  /** The transition came from readings older than lateAfter: the event describes the past. */
+  late?: true;
 }
 
 /** A silence was created, removed or expired. */
@@ -358,6 +362,8 @@ export interface LifecycleOptions extends AlarmPolicyInput {
   latching?: LatchingPolicy;
   /** Escalation delay: the acknowledgement timeout of a chain entry without its own `ackTimeout` (default 15 min). */
   escalationDelayMs?: number;
+  /** Transitions from readings older than this (ms before the request) describe the past (late.ts; default 15 min). */
+  lateAfterMs?: number;
   /** Chain for patients without their own (default none). */
   defaultCareTeams?: RoutingEntry[];
   /** Local-time offset at an instant (ms); default: Europe/Copenhagen via engine/clock.ts. */

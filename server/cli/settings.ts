@@ -11,6 +11,7 @@ import { MAX_DURATION_MS, parseDuration } from "../../engine/rules/duration.js";
 import { redact } from "../../engine/store/open-store.js";
 import type { Priority } from "../../engine/alerts.js";
 import { alarmPolicy, MAX_ESCALATION_LOOPS, PRIORITY_ORDER, type AlarmPolicyInput } from "../../engine/lifecycle/alarm-policy.js";
+import { MAX_LATE_AFTER_MS, MIN_LATE_AFTER_MS } from "../../engine/lifecycle/late.js";
 import type { AlertLevel, LatchingPolicy, LifecycleOptions, RuleKind } from "../../engine/lifecycle/types.js";
 import { parseIsoTime } from "../../engine/ingest/normalize.js";
 
@@ -81,6 +82,12 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "VARSEL_ESCALATION_DELAY", meaning: "acknowledgement timeout of a care-chain step without its own ackTimeout (default 15m)" },
   { name: "VARSEL_ESCALATION_LOOPS", meaning: `passes through the care chain again after it ended, before the final announcement to every team (default 1, at most ${MAX_ESCALATION_LOOPS})` },
   { name: "VARSEL_MAX_SILENCE", meaning: "longest time a silence hides an alert, per priority (default high=1h,medium=24h,low=7d); a longer silence than the longest is refused (silence_too_long)" },
+  {
+    name: "VARSEL_LATE_AFTER",
+    meaning:
+      "readings older than this when they arrive are late: an alert they raise for an episode already over is a record for review (late, priority low), " +
+      "never an urgent alarm (default 15m; 1m to 7d)",
+  },
   { name: "VARSEL_EPISODE_GROUP_WAIT", meaning: "alerts of one patient raised within this of an episode's first alert share its episode id (default 60s; 0 = every alert its own episode)" },
   {
     name: "VARSEL_CLOCK",
@@ -262,7 +269,7 @@ export interface ServerSettings {
 }
 
 /** The lifecycle options the environment may set. */
-export type AlarmSettings = Pick<LifecycleOptions, "latching" | "escalationDelayMs"> & AlarmPolicyInput;
+export type AlarmSettings = Pick<LifecycleOptions, "latching" | "escalationDelayMs" | "lateAfterMs"> & AlarmPolicyInput;
 
 const LEVEL_NAMES: Record<string, AlertLevel> = { red: "red", high: "red", yellow: "yellow", medium: "yellow" };
 const RULE_KINDS: readonly Exclude<RuleKind, "unknown">[] = ["band", "baseline", "delta", "rate", "missing", "score"];
@@ -325,6 +332,11 @@ export function alarmSettings(from: NodeJS.ProcessEnv = process.env): AlarmSetti
   if (silence !== undefined) out.maxSilenceMs = parsePerPriority(silence, "VARSEL_MAX_SILENCE");
   const wait = env("VARSEL_EPISODE_GROUP_WAIT", from);
   if (wait !== undefined) out.episodeGroupWaitMs = parseDurationOrZero(wait, "VARSEL_EPISODE_GROUP_WAIT");
+  const late = env("VARSEL_LATE_AFTER", from);
+  if (late !== undefined) {
+    out.lateAfterMs = parseDurationOrZero(late, "VARSEL_LATE_AFTER");
+    if (!(out.lateAfterMs >= MIN_LATE_AFTER_MS && out.lateAfterMs <= MAX_LATE_AFTER_MS)) throw new SettingError(`VARSEL_LATE_AFTER must be from 1m to 7d, not ${JSON.stringify(late)}`);
+  }
   try {
     alarmPolicy(out);
   } catch (err) {

@@ -111,12 +111,33 @@ const batchArb = (slots: number, offset: fc.Arbitrary<number>, minLength: number
     ),
   });
 
+/**
+ * A gateway's buffer sent at once (late data, docs/http.md "Late and out-of-order data"): 2..24
+ * readings in time order (the host sorts a request) 5 min to 1 h apart, the newest `lag` before
+ * now: up to a day of readings, across missing-data limits and daily deadlines.
+ */
+const backfillArb = (slots: number): fc.Arbitrary<Op> =>
+  fc
+    .record({
+      advance: advanceArb,
+      lag: fc.constantFrom(0, 5 * MIN, 24 * HOUR),
+      readings: fc.array(fc.record({ slot: fc.integer({ min: 0, max: slots - 1 }), gap: fc.constantFrom(5 * MIN, 5 * MIN, 15 * MIN, HOUR), value: half(0, 110) }), {
+        minLength: 2,
+        maxLength: 24,
+      }),
+    })
+    .map(({ advance, lag, readings }) => {
+      let offset = -readings.reduce((sum, r) => sum + r.gap, 0);
+      return { type: "batch" as const, advance, lag, readings: readings.map(({ slot, gap, value }) => ({ slot, value, offset: (offset += gap) })) };
+    });
+
 const opArb = (slots: number, rules: number): fc.Arbitrary<Op> =>
   fc.oneof(
     { weight: 8, arbitrary: batchArb(slots, fc.integer({ min: -3, max: 3 }).map((i) => i * 5 * MIN), 1) },
     // Observation sets: several readings at one time or seconds to minutes apart, as a device
     // sends a set of vitals (docs/kernel.md, "NEWS2 score"); 5 min is the set window's edge.
     { weight: 4, arbitrary: batchArb(slots, fc.constantFrom(0, 0, 0, 1000, MIN, 5 * MIN, 5 * MIN + 1, 6 * MIN), 2) },
+    { weight: 2, arbitrary: backfillArb(slots) },
     { weight: 3, arbitrary: fc.record({ type: fc.constant("tick" as const), advance: advanceArb }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("ref" as const), slot: fc.integer({ min: 0, max: slots - 1 }), value: fc.oneof(fc.constant(NaN), half(0, 100)) }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("pause" as const), slot: fc.integer({ min: 0, max: slots - 1 }), paused: fc.boolean() }) },
