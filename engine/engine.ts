@@ -17,7 +17,7 @@ import {
   type TransitionKind,
   type Triage,
 } from "./alerts.js";
-import { KIND_SCORE } from "../assembly/layout.js";
+import { KIND_BAND, KIND_BASELINE, KIND_DELTA, KIND_RATE, KIND_SCORE } from "../assembly/layout.js";
 import { WasmKernel } from "./kernel/wasm-kernel.js";
 import type { ReadingColumns } from "./ingest/columns.js";
 import type { BatchRejection, Reading } from "./ingest/normalize.js";
@@ -130,6 +130,30 @@ export class Engine {
       this.describe(t, t.reading >= 0 ? cols.index[order === undefined ? t.reading : order[t.reading]] : undefined),
     );
     return { triage: result.triage, order, transitions };
+  }
+
+  /**
+   * Takes a withdrawn reading (time t) out of its metric's slot when it is still that slot's
+   * latest (Evaluator.retractLast); false otherwise, changing nothing.
+   */
+  retractReading(patient: string, metric: string, t: number): boolean {
+    const slot = this.patients.existingSlot(patient, metric);
+    return slot !== undefined && this.ev.retractLast(slot, t);
+  }
+
+  /**
+   * Resets a patient's value rule (band, baseline, delta, rate) on one of `slots` to no alert;
+   * false, changing nothing, for any other rule (a score or missing rule is not one reading's).
+   */
+  resetValueRule(patient: string, ruleId: string, metrics: ReadonlySet<string>): boolean {
+    const id = this.patients.ruleIndex(patient, ruleId);
+    if (id === undefined) return false;
+    const info = this.patients.rule(id);
+    const kind = info.compiled.kind;
+    if (kind !== KIND_BAND && kind !== KIND_BASELINE && kind !== KIND_DELTA && kind !== KIND_RATE) return false;
+    if (!metrics.has(info.metric)) return false;
+    this.ev.resetRule(id);
+    return true;
   }
 
   /** Advances the clock: missing data, pending `for` and keep-firing timers. */

@@ -85,6 +85,14 @@ export interface Evaluator {
   setRuleParams(rule: number, params: ParamSet): void;
   /** Stops evaluating a rule (its alert state is left as it was; the lifecycle resolves it). */
   disableRule(rule: number): void;
+  /**
+   * Takes back the slot's latest reading, at time t (a withdrawn measurement): its history entry
+   * goes, the slot's last time and value return to the reading before (unknown: the largest time
+   * below t, value NaN). False, changing nothing, when t is not the slot's latest reading.
+   */
+  retractLast(slot: number, t: number): boolean;
+  /** Puts a rule back to no alert with empty timers and N-of-M masks (a missing rule keeps its anchor). */
+  resetRule(rule: number): void;
   evaluate(
     slots: ArrayLike<number>,
     times: ArrayLike<number>,

@@ -7,14 +7,20 @@
 // of integer inserts; eviction is O(1). Lookups compare the exact bytes: a hash collision only
 // costs a comparison, it can never make a new reading look like a duplicate. (A fill costs
 // ~0.7 µs per key here against ~0.3 µs for a Set that never evicts.)
+// Each key also keeps its reading's time, and a key can be removed (a withdrawn reading, whose
+// corrected resend reuses the id): its entry stays in the FIFO (it still counts towards the
+// capacity) with no bytes, and leaves the table, so the order and the snapshot layout stay as they
+// were. A removed entry has length 0 and a hash no empty key has (the empty key's, inverted).
 
 import { alignedCopy, bytesOf } from "./typed-bytes.js";
 
-/** The window as plain bytes (snapshots): key lengths, key hashes and the keys' bytes, oldest first. */
+/** The window as plain bytes (snapshots): key lengths (0 = removed), key hashes and the keys' bytes, oldest first. */
 export interface IdempotencyState {
   lengths: Uint8Array;
   hashes: Uint8Array;
   bytes: Uint8Array;
+  /** Float64 reading time per entry (NaN unknown); absent in snapshots written before withdrawals. */
+  times?: Uint8Array;
 }
 
 const EMPTY = -1;
@@ -29,6 +35,7 @@ export class IdempotencyWindow {
   private starts = new Uint32Array(MIN_ENTRIES);
   private lengths = new Uint32Array(MIN_ENTRIES);
   private hashes = new Int32Array(MIN_ENTRIES);
+  private times = new Float64Array(MIN_ENTRIES);
   /** Live entries are indices [head, tail). */
   private head = 0;
   private tail = 0;
@@ -49,8 +56,8 @@ export class IdempotencyWindow {
     return this.find(this.encode(key)) !== EMPTY;
   }
 
-  /** Remembers a key (a key already held keeps its place); forgets the oldest beyond the capacity. */
-  add(key: string): void {
+  /** Remembers a key with its reading's time (a key already held keeps its place); forgets the oldest beyond the capacity. */
+  add(key: string, time = NaN): void {
     const hash = this.encode(key);
     if (this.find(hash) !== EMPTY) return;
     const n = this.scratchLength;
@@ -61,20 +68,40 @@ export class IdempotencyWindow {
     this.starts[e] = this.arenaEnd;
     this.lengths[e] = n;
     this.hashes[e] = hash;
+    this.times[e] = time;
     this.arenaEnd += n;
     this.insert(e);
     if (this.size > this.capacity) this.evictOldest();
   }
 
+  /**
+   * Forgets a key so that it is new again; returns the time it was added with (NaN: unknown), or
+   * undefined when the window does not hold it. Its bytes leave the arena (O(window), rare).
+   */
+  remove(key: string): number | undefined {
+    const e = this.find(this.encode(key));
+    if (e === EMPTY) return undefined;
+    this.unlink(e);
+    const start = this.starts[e];
+    const n = this.lengths[e];
+    this.arena.copyWithin(start, start + n, this.arenaEnd);
+    this.arenaEnd -= n;
+    for (let k = e + 1; k < this.tail; k++) this.starts[k] -= n;
+    this.lengths[e] = 0;
+    this.hashes[e] = ~EMPTY_KEY_HASH;
+    return this.times[e];
+  }
+
   /** The window's keys as plain bytes; `copy: false` gives views of the live window, valid until it changes. */
   exportState(options: { copy?: boolean } = {}): IdempotencyState {
     const from = this.size === 0 ? this.arenaEnd : this.starts[this.head];
-    const part = <T extends Uint32Array | Int32Array | Uint8Array>(a: T, start: number, end: number): T =>
+    const part = <T extends Uint32Array | Int32Array | Uint8Array | Float64Array>(a: T, start: number, end: number): T =>
       (options.copy === false ? a.subarray(start, end) : a.slice(start, end)) as T;
     return {
       lengths: bytesOf(part(this.lengths, this.head, this.tail)),
       hashes: bytesOf(part(this.hashes, this.head, this.tail)),
       bytes: part(this.arena, from, this.arenaEnd),
+      times: bytesOf(part(this.times, this.head, this.tail)),
     };
   }
 
@@ -87,8 +114,10 @@ export class IdempotencyWindow {
     this.starts = new Uint32Array(entries);
     this.lengths = new Uint32Array(entries);
     this.hashes = new Int32Array(entries);
+    this.times = new Float64Array(entries).fill(NaN);
     this.lengths.set(lengths);
     this.hashes.set(hashes);
+    if (state.times !== undefined) this.times.set(new Float64Array(alignedCopy(state.times)));
     let at = 0;
     for (let e = 0; e < count; e++) {
       this.starts[e] = at;
@@ -139,9 +168,14 @@ export class IdempotencyWindow {
     this.table[i] = e;
   }
 
-  /** Removes the oldest entry from the table (backward-shift deletion: no tombstones). */
+  /** Forgets the oldest entry (a removed one is no longer in the table). */
   private evictOldest(): void {
     const e = this.head++;
+    if (!this.removed(e)) this.unlink(e);
+  }
+
+  /** Takes entry e out of the table (backward-shift deletion: no tombstones). */
+  private unlink(e: number): void {
     const table = this.table;
     const mask = table.length - 1;
     let i = this.hashes[e] & mask;
@@ -165,12 +199,15 @@ export class IdempotencyWindow {
     const starts = new Uint32Array(entries);
     const lengths = new Uint32Array(entries);
     const hashes = new Int32Array(entries);
+    const times = new Float64Array(entries);
+    times.set(this.times.subarray(this.head, this.tail));
     starts.set(this.starts.subarray(this.head, this.tail));
     lengths.set(this.lengths.subarray(this.head, this.tail));
     hashes.set(this.hashes.subarray(this.head, this.tail));
     this.starts = starts;
     this.lengths = lengths;
     this.hashes = hashes;
+    this.times = times;
     this.head = 0;
     this.tail = live;
     this.rebuildTable(2 * entries);
@@ -193,7 +230,11 @@ export class IdempotencyWindow {
 
   private rebuildTable(cells: number): void {
     this.table = new Int32Array(cells).fill(EMPTY);
-    for (let e = this.head; e < this.tail; e++) this.insert(e);
+    for (let e = this.head; e < this.tail; e++) if (!this.removed(e)) this.insert(e);
+  }
+
+  private removed(e: number): boolean {
+    return this.lengths[e] === 0 && this.hashes[e] !== EMPTY_KEY_HASH;
   }
 }
 
@@ -214,6 +255,8 @@ function mix(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
 }
+
+const EMPTY_KEY_HASH = hashBytes(new Uint8Array(0), 0);
 
 function pow2AtLeast(n: number): number {
   let p = 1;

@@ -214,6 +214,21 @@ export class PatientRegistry {
     return slot;
   }
 
+  /** The slot of a patient's metric if it has one (never allocates). */
+  existingSlot(patient: string, metric: string): number | undefined {
+    return this.patients.get(patient)?.slots.get(metric);
+  }
+
+  /** The metrics a patient has a slot for (every metric it was sent readings of). */
+  metricsOf(patient: string): string[] {
+    return [...(this.patients.get(patient)?.slots.keys() ?? [])];
+  }
+
+  /** The evaluator id of a patient's active rule, or undefined. */
+  ruleIndex(patient: string, ruleId: string): number | undefined {
+    return this.patients.get(patient)?.rules.get(ruleId);
+  }
+
   slotOwner(slot: number): { patient: string; metric: string } {
     return { patient: this.slotPatients[slot], metric: this.slotMetrics[slot] };
   }

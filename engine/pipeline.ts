@@ -1,7 +1,7 @@
 // The whole of varsel below the protocol: patients and their care teams, versioned thresholds,
 // ingest (plain or FHIR) with idempotent measurement ids, evaluation, and the alert lifecycle.
 // The server only translates HTTP and WebSocket into calls on this class.
-import { TRIAGE_N, TRIAGE_NOT_TRIAGED, TRIAGE_REF_NEEDED } from "../assembly/layout.js";
+import { TRIAGE_DUPLICATE, TRIAGE_N, TRIAGE_NOT_TRIAGED, TRIAGE_OUT_OF_ORDER, TRIAGE_REF_NEEDED } from "../assembly/layout.js";
 import { TRIAGE_NAMES } from "./alerts.js";
 import { Engine, type EvaluatedReading } from "./engine.js";
 import { VarselError } from "./errors.js";
@@ -78,6 +78,20 @@ export interface Ingested {
   readings: StoredReading[];
 }
 
+/** What withdrawing a measurement did (FHIR cancelled / entered-in-error, DELETE /v1/measurements/{id}). */
+export interface Withdrawal {
+  patient: string;
+  id: string;
+  /** Metrics whose reading with this id was forgotten by the idempotency window: a resend with the id is evaluated as new. */
+  metrics: string[];
+  /** Metrics whose reading was taken out of the rules' state (it was still that metric's latest reading). */
+  retracted: string[];
+  /** Alerts resolved with `reading_withdrawn`: every reading they list was withdrawn, and taken out. */
+  resolved: string[];
+  /** Alerts kept open and marked (`updated`, change `reading_withdrawn`) for a clinician to review. */
+  marked: string[];
+}
+
 /** Everything but the kernel, as plain data (snapshots). */
 export interface PipelineState {
   patients: PatientRecord[];
@@ -110,6 +124,8 @@ interface Batch {
   inBatch: Set<string> | undefined;
   /** The same keys in order, remembered once the batch is evaluated. */
   keys: string[];
+  /** Per key, its reading's column position (its time is remembered with the key). */
+  keyPos: number[];
 }
 
 export class Pipeline {
@@ -312,7 +328,7 @@ export class Pipeline {
     for (const i of batch.invalidations) {
       // Only a sender that may send for the patient may withdraw its readings.
       const entry = i.patient === undefined ? undefined : this.cache.entry(i.patient);
-      if (entry !== undefined && this.cache.admits(entry, b.scope)) this.lifecycle.withdrawReading(i.patient!, i.id, now);
+      if (entry !== undefined && this.cache.admits(entry, b.scope)) this.withdraw(i.patient!, i.id, now);
     }
     return ingested;
   }
@@ -327,6 +343,7 @@ export class Pipeline {
       duplicates: [],
       inBatch: undefined,
       keys: [],
+      keyPos: [],
     };
   }
 
@@ -347,7 +364,7 @@ export class Pipeline {
       return;
     }
     if (id !== undefined) {
-      const key = `${patient}\u0000${metric}\u0000${id}`;
+      const key = measurementKey(patient, metric, id);
       b.inBatch ??= new Set();
       if (this.seen.has(key) || b.inBatch.has(key)) {
         b.duplicates.push({ index, id });
@@ -355,6 +372,7 @@ export class Pipeline {
       }
       b.inBatch.add(key);
       b.keys.push(key);
+      b.keyPos.push(b.admitted.length);
     }
     const metricIndex = metricByKey(metric)!.index;
     let slot = entry.slots[metricIndex];
@@ -372,7 +390,9 @@ export class Pipeline {
     const cols = b.cols;
     const n = cols.length;
     const { triage, order, transitions } = this.engine.evaluateColumns(cols, now);
-    for (const key of b.keys) this.seen.add(key);
+    // Triage by column position, for the keys' times (a withdrawal takes a reading back by its time).
+    const triageAt = b.keys.length === 0 ? undefined : order === undefined ? triage : new Uint8Array(n);
+    if (triageAt !== undefined && triageAt !== triage) for (let k = 0; k < n; k++) triageAt[order![k]] = triage[k];
     const triggers = new Set<number>();
     for (const t of transitions) if (t.reading !== undefined) triggers.add(t.reading);
     // The lifecycle sees only the readings it uses: transition triggers (measurement ids for the
@@ -391,6 +411,7 @@ export class Pipeline {
         needed.push({ patient: r.patient, metric: r.metric, metricIndex: cols.metric[pos], value: r.value, time: r.time, id: r.id, device: r.device, index, triage: TRIAGE_NAMES[code] });
       }
     }
+    if (triageAt !== undefined) this.rememberKeys(b, triageAt);
     const rejected = b.rejected;
     // A unit failure is shown to the patient's clinicians (canonicalization attributed it), only
     // when the sender may send for that patient: no writing into another team's stream.
@@ -408,6 +429,48 @@ export class Pipeline {
     return { answer: { accepted: n, duplicates: b.duplicates, rejected, invalidated, readings, transitions: transitions.length }, readings: stored };
   }
 
+  /**
+   * Remembers the batch's measurement keys, each with its reading's time; NaN for a reading the
+   * kernel did not apply (out of order, or at its slot's latest time): there is nothing to take back.
+   */
+  private rememberKeys(b: Batch, triageAt: Uint8Array): void {
+    for (let j = 0; j < b.keys.length; j++) {
+      const pos = b.keyPos[j];
+      const code = triageAt[pos];
+      this.seen.add(b.keys[j], code === TRIAGE_OUT_OF_ORDER || code === TRIAGE_DUPLICATE ? NaN : b.admitted[pos].time);
+    }
+  }
+
+  // ---- withdrawing a measurement ----
+
+  /** Throws not_found unless the patient exists and has a reading with this id held (idempotency window or an open alert's why). */
+  checkWithdraw(patient: string, id: string): void {
+    this.requirePatient(patient);
+    const held = this.engine.patients.metricsOf(patient).some((m) => this.seen.has(measurementKey(patient, m, id)));
+    if (!held && !this.lifecycle.listsReading(patient, id)) throw new VarselError("not_found", "unknown measurement");
+  }
+
+  /**
+   * Withdraws a patient's readings with measurement id `id` (every metric). The id is forgotten, so
+   * the corrected resend with the same id is evaluated. A reading that is still its metric's
+   * latest is taken out of the slot (history, last time and value); then each open alert that
+   * only withdrawn readings raised is resolved (`reading_withdrawn`) and its rule reset, when its
+   * metric's reading was taken out; the other alerts listing it are marked for review. The scope
+   * (who may withdraw) is the caller's.
+   */
+  withdraw(patient: string, id: string, now: number): Withdrawal {
+    const metrics: string[] = [];
+    const retracted = new Set<string>();
+    for (const metric of this.engine.patients.metricsOf(patient)) {
+      const time = this.seen.remove(measurementKey(patient, metric, id));
+      if (time === undefined) continue;
+      metrics.push(metric);
+      if (!Number.isNaN(time) && this.engine.retractReading(patient, metric, time)) retracted.add(metric);
+    }
+    const { resolved, marked } = this.lifecycle.withdrawReading(patient, id, now, (rule) => this.engine.resetValueRule(patient, rule, retracted));
+    return { patient, id, metrics, retracted: [...retracted], resolved, marked };
+  }
+
   /** Advances the clock for missing data, pending timers, silences and escalation; true when it forgot retained data (see AlertLifecycle.tick). */
   tick(now: number): boolean {
     this.lifecycle.apply(this.engine.tick(now), now);
@@ -420,6 +483,11 @@ function oldestReading(admitted: readonly CanonicalReading[], patient: string, m
   let oldest: number | undefined;
   for (const r of admitted) if (r.patient === patient && r.metric === metric && (oldest === undefined || r.time < oldest)) oldest = r.time;
   return oldest;
+}
+
+/** A reading's key in the idempotency window: ids are the sender's, per patient and metric. */
+function measurementKey(patient: string, metric: string, id: string): string {
+  return `${patient}\u0000${metric}\u0000${id}`;
 }
 
 /** An evaluated reading as the store keeps it. */

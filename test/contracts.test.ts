@@ -139,8 +139,12 @@ describe("real answers match the OpenAPI document", () => {
     await call("GET", "/v1/silences", "/v1/silences", { token: nurse });
     await call("DELETE", "/v1/silences/:id", `/v1/silences/${silence.body.id}`, { token: nurse });
     await call("GET", "/v1/silences", "/v1/silences?ended=true", { token: nurse });
+    // The spo2 reading m-1 raised an alert; withdrawn by the nurse, the id may be sent again.
+    const withdrawn = await call("DELETE", "/v1/measurements/:id", "/v1/measurements/m-1?patient=p-1&reason=probe%20off", { token: nurse });
+    expect(withdrawn.body).toMatchObject({ patient: "p-1", id: "m-1", metrics: ["spo2"] });
+    expect((await call("DELETE", "/v1/measurements/:id", "/v1/measurements/m-1?patient=p-1", { token: nurse })).status).toBe(404);
     const audit = await call("GET", "/v1/audit", "/v1/audit?limit=50", { token: admin });
-    expect(audit.body.entries.map((e: { action: string }) => e.action)).toContain("silence_remove");
+    expect(audit.body.entries.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(["silence_remove", "withdraw"]));
 
     // Errors: the Error schema, whatever the route.
     expect((await call("GET", "/v1/alerts", "/v1/alerts")).status).toBe(401);

@@ -8,11 +8,25 @@ import { IdempotencyWindow } from "../engine/idempotency.js";
 /** The reference: a Set in insertion order. */
 class Reference {
   readonly set = new Set<string>();
+  /** Entries oldest first; a removed key's entry stays (it counts towards the capacity) as null. */
+  private readonly fifo: (string | null)[] = [];
   constructor(private readonly capacity: number) {}
+  get size(): number {
+    return this.fifo.length;
+  }
   add(key: string): void {
     if (this.set.has(key)) return;
     this.set.add(key);
-    if (this.set.size > this.capacity) this.set.delete(this.set.values().next().value as string);
+    this.fifo.push(key);
+    if (this.fifo.length > this.capacity) {
+      const oldest = this.fifo.shift();
+      if (oldest !== null && oldest !== undefined) this.set.delete(oldest);
+    }
+  }
+  remove(key: string): boolean {
+    if (!this.set.delete(key)) return false;
+    this.fifo[this.fifo.indexOf(key)] = null;
+    return true;
   }
 }
 
@@ -24,13 +38,16 @@ const key = fc.oneof(
 describe("idempotency window", () => {
   it("answers like a Set of the last N keys, across growth, eviction and snapshot round trips", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3_000 }), fc.array(fc.tuple(fc.constantFrom("add", "add", "add", "has", "snap"), key), { maxLength: 6_000 }), (capacity, ops) => {
+      fc.property(fc.integer({ min: 1, max: 3_000 }), fc.array(fc.tuple(fc.constantFrom("add", "add", "add", "has", "snap", "remove"), key), { maxLength: 6_000 }), (capacity, ops) => {
         let w = new IdempotencyWindow(capacity);
         const ref = new Reference(capacity);
         for (const [op, k] of ops) {
           if (op === "add") {
             w.add(k);
             ref.add(k);
+          } else if (op === "remove") {
+            // A removed key is new again (a withdrawn reading's id); the others keep their order.
+            expect(w.remove(k) !== undefined).toBe(ref.remove(k));
           } else if (op === "has") {
             expect(w.has(k)).toBe(ref.set.has(k));
           } else {
@@ -38,7 +55,7 @@ describe("idempotency window", () => {
             restored.importState(w.exportState());
             w = restored;
           }
-          expect(w.size).toBe(ref.set.size);
+          expect(w.size).toBe(ref.size);
         }
         for (const k of ref.set) expect(w.has(k)).toBe(true);
       }),

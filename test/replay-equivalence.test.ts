@@ -108,6 +108,7 @@ type Request =
   | { kind: "ack"; alert: string; note?: string }
   | { kind: "silence_add"; patient?: string; rule?: string; untilMin: number; reason: string }
   | { kind: "silence_remove"; id: string }
+  | { kind: "withdraw"; patient: string; id: string }
   | { kind: "patient"; id: string; programme: string; references: string; team: string }
   | { kind: "thresholds"; id: string; red: number; rule: string };
 
@@ -125,6 +126,7 @@ const requestArb = (now: number): fc.Arbitrary<Request> =>
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("ack" as const), alert: fc.constantFrom("a-1", "a-2", "a-3", "a-9"), note: fc.option(fc.constantFrom("ok", "seen\ud800"), { nil: undefined }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("silence_add" as const), patient: fc.option(fc.constantFrom(...PATIENTS), { nil: undefined }), rule: fc.option(fc.constantFrom("pulse-band", "spo2-band"), { nil: undefined }), untilMin: fc.integer({ min: -5, max: 30 }), reason: fc.constantFrom("visit", "r\udc00") }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("silence_remove" as const), id: fc.constantFrom("s-1", "s-2", "s-3") }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), patient: fc.constantFrom("p1", "p2", "p9"), id: fc.constantFrom(...IDS) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("patient" as const), id: fc.constantFrom("p1", "p3", "k\ud800"), programme: fc.constantFrom("telekol", "telehjerte", "constructor"), references: fc.constantFrom("{}", '{"weight":80}', '{"weight":-0}', '{"constructor":5}', '{"__proto__":{"weight":1}}'), team: fc.constantFrom("team-a", "\ufffd\ufffd\ufffd", "team\u0000a") }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("thresholds" as const), id: fc.constantFrom("p1", "p2", "p9"), red: fc.integer({ min: 90, max: 200 }), rule: fc.constantFrom("pulse-band", "pulse-band", "m\u0000", "x\udc00") }) },
   );
@@ -153,6 +155,8 @@ function commandOf(r: Request, now: number): Command {
       return { kind: "silence_add", patient: r.patient, rule: r.rule, until: now + r.untilMin * MIN, reason: r.reason, author: "nurse" };
     case "silence_remove":
       return { kind: "silence_remove", id: r.id, by: "nurse" };
+    case "withdraw":
+      return { kind: "withdraw", patient: r.patient, id: r.id, actor: "nurse", reason: "entered in error" };
     case "patient":
       return {
         kind: "patient",

@@ -87,6 +87,7 @@ const NOT_MINE: E = { status: 403, code: "forbidden", message: "patient is not i
 const NO_PATIENT: E = { status: 404, code: "not_found" }; // admins, unknown patient
 const NO_ALERT: E = { status: 404, code: "not_found", message: "alert not found" };
 const NO_SILENCE: E = { status: 404, code: "not_found", message: "unknown silence" };
+const NO_MEASUREMENT: E = { status: 404, code: "not_found", message: "unknown measurement" };
 const NO_PROGRAMME: E = { status: 404, code: "not_found", message: `unknown programme ${PROGRAMME.unknown}` };
 const ALL_PATIENTS_ADMIN: E = { status: 403, code: "forbidden", message: "only an admin may silence a rule for every patient" };
 const ALL_PATIENTS_END: E = { status: 403, code: "forbidden" };
@@ -108,6 +109,7 @@ type Row = [route: string, expected: Partial<Record<Scope, [admin: E, clinician:
 // prettier-ignore
 const HTTP: Row[] = [
   ["POST /v1/measurements",            { in: [INGESTED, DEV, INGESTED], out: [INGESTED, DEV, rejected("forbidden")], unknown: [rejected("unknown_patient"), DEV, rejected("forbidden")] }],
+  ["DELETE /v1/measurements/:id",      { in: [OK, OK, OK], out: [OK, NO_MEASUREMENT, NO_MEASUREMENT], unknown: [NO_MEASUREMENT, NO_MEASUREMENT, NO_MEASUREMENT] }],
   ["PUT /v1/patients/:id",             { in: [OK, ADMIN_ONLY, ADMIN_ONLY], out: [OK, ADMIN_ONLY, ADMIN_ONLY], new: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
   ["GET /v1/patients/:id",             { in: [OK, OK, OK], out: [OK, NOT_MINE, NOT_MINE], unknown: [NO_PATIENT, NOT_MINE, NOT_MINE] }],
   ["PUT /v1/patients/:id/thresholds",  { in: [OK, ADMIN_ONLY, ADMIN_ONLY], out: [OK, ADMIN_ONLY, ADMIN_ONLY], unknown: [NO_PATIENT, ADMIN_ONLY, ADMIN_ONLY] }],
@@ -390,6 +392,15 @@ async function httpRequest(w: World, cell: HttpCell): Promise<{ method: string; 
   switch (cell.route) {
     case "POST /v1/measurements":
       return { method, path: template, body: [{ patient, metric: "pulse", value: 125, time: w.clock.now() }], swap };
+    case "DELETE /v1/measurements/:id": {
+      // A valid token may withdraw it: every such cell gets a reading of its own (past the limit,
+      // as the fixture's alert: withdrawing it leaves that alert open).
+      const id = `m-matrix-${++fresh}`;
+      if (valid && cell.scope !== "unknown") {
+        await call(w.base, "POST", "/v1/measurements", await admin(), [{ patient, metric: "pulse", value: 125, time: w.clock.now() + fresh, id }]);
+      }
+      return { method, path: `${sub(id)}?patient=${encodeURIComponent(patient!)}`, swap };
+    }
     case "PUT /v1/patients/:id": {
       const id = cell.scope === "new" ? `new-${++fresh}` : patient!;
       // A bad token's PUT would add an intruding team: the no-side-effects check looks for it.

@@ -191,38 +191,39 @@ describe.each(TRANSPORTS)("ingest and configuration on %s", (transport) => {
     expect(pulse.body.readings[0]).toMatchObject({ metric: "pulse", triage: "L" });
   });
 
-  it("a withdrawn FHIR Observation marks the alert it raised for review, keeps it open, and only its own teams may withdraw", async () => {
+  it("a withdrawn FHIR Observation resolves the alert it alone raised (reading_withdrawn), only its own teams may withdraw, and the id may be sent again", async () => {
     await registerPatient(h, "pw", "team-a");
     const clinician = await TestSocket.connect(h.wsUrl, await h.token("clinician", ["team-a"]));
     try {
       clinician.send({ type: "subscribe", id: "s", teams: ["team-a"] });
       await clinician.next((f) => f.type === "snapshot");
       h.clock.advance(60_000);
+      const at = iso();
       const observation = (status: string, value?: number) => ({
         resourceType: "Observation",
         status,
         identifier: [{ value: "m-withdraw-1" }],
         code: { coding: [{ system: "http://loinc.org", code: "8867-4" }] },
         subject: { reference: "Patient/pw" },
-        ...(value === undefined ? {} : { effectiveDateTime: iso(), valueQuantity: { value, unit: "/min", system: "http://unitsofmeasure.org", code: "/min" } }),
+        ...(value === undefined ? {} : { effectiveDateTime: at, valueQuantity: { value, unit: "/min", system: "http://unitsofmeasure.org", code: "/min" } }),
       });
       const fhir = (token: string, body: object) => h.http("POST", "/v1/measurements", { token, raw: JSON.stringify(body), type: "application/fhir+json" });
       expect((await fhir(device, observation("final", 135))).body.transitions).toBe(1);
       const raised = await clinician.next((f) => f.type === "event" && f.event.type === "raised" && f.event.patient === "pw");
       expect(raised.event.alert.why.readings.at(-1).measurementId).toBe("m-withdraw-1");
 
+      // Another team's device: listed, no effect.
       const otherTeam = await h.token("device", ["team-b"]);
       expect((await fhir(otherTeam, observation("entered-in-error"))).body.invalidated).toEqual([{ index: 0, id: "m-withdraw-1" }]);
+      expect((await h.http("GET", `/v1/alerts/${raised.event.alert.id}/history`, { token: admin })).body.alert.state).toBe("firing");
       expect((await fhir(device, observation("entered-in-error"))).body.invalidated).toEqual([{ index: 0, id: "m-withdraw-1" }]);
-      const marked = await clinician.next((f) => f.type === "event" && f.event.type === "updated");
-      expect(marked.event.change).toBe("reading_withdrawn");
-      expect(marked.event.alert).toMatchObject({ id: raised.event.alert.id, state: "firing" });
-      expect(marked.event.alert.why.readings.at(-1)).toMatchObject({ measurementId: "m-withdraw-1", withdrawn: true });
-      // The out-of-scope withdrawal changed nothing, and a repeated one marks nothing again.
-      await fhir(device, observation("cancelled"));
-      const alerts = (await h.http("GET", "/v1/alerts", { token: admin })).body.alerts as any[];
-      expect(alerts.find((x) => x.id === raised.event.alert.id).why.readings.at(-1).withdrawn).toBe(true);
-      expect(clinician.frames.filter((f) => f.type === "event" && f.event.change === "reading_withdrawn")).toHaveLength(1);
+      const resolved = await clinician.next((f) => f.type === "event" && f.event.type === "resolved" && f.event.patient === "pw");
+      expect(resolved.event.alert).toMatchObject({ id: raised.event.alert.id, state: "resolved", resolution: "reading_withdrawn" });
+      expect(resolved.event.alert.why.readings.at(-1)).toMatchObject({ measurementId: "m-withdraw-1", withdrawn: true });
+      // The corrected resend with the same id and time is evaluated; a repeated withdrawal of it marks nothing.
+      const corrected = await fhir(device, observation("final", 72));
+      expect(corrected.body).toMatchObject({ accepted: 1, duplicates: [], readings: [{ triage: "N" }] });
+      expect(clinician.frames.filter((f) => f.type === "event" && f.event.change === "reading_withdrawn")).toHaveLength(0);
     } finally {
       clinician.ws.terminate();
     }

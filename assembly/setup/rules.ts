@@ -122,13 +122,18 @@ export function setRuleParam(rule: u32, param: u32): i32 {
   const rp = rulePtr(rule);
   store<u16>(rp, param, R_PARAM);
   store<u8>(rp, (load<u8>(rp, R_FLAGS) & RULE_HOST_FLAGS) | derivedFlags(param), R_FLAGS);
+  clearPersistence(rp);
+  refreshGate(load<u32>(rp, R_SLOT));
+  return 0;
+}
+
+/** Empties a rule's N-of-M masks and timers (not a missing rule's anchor). */
+export function clearPersistence(rp: usize): void {
   store<u16>(rp, 0, R_MASK_Y);
   store<u16>(rp, 0, R_MASK_R);
   if (load<u8>(rp, R_KIND) != KIND_MISSING) store<f64>(rp, NaN, R_T0);
   store<f64>(rp, NaN, R_T1);
   store<f64>(rp, NaN, R_T2);
-  refreshGate(load<u32>(rp, R_SLOT));
-  return 0;
 }
 
 /** Stops evaluating a rule (kind OFF); it stays in its slot's list with its alert state. */

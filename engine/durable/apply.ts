@@ -7,7 +7,7 @@
 // check is refused with no change; one that throws inside `applyCommand` is a bug (the durable
 // layer rebuilds from the store).
 import { canonicalFhir, canonicalReadings } from "../ingest/canonical.js";
-import type { IngestAnswer, PatientRecord, Pipeline } from "../pipeline.js";
+import type { IngestAnswer, PatientRecord, Pipeline, Withdrawal } from "../pipeline.js";
 import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
 import type { StoredReading } from "../store/store.js";
 import type { ThresholdVersion } from "../thresholds.js";
@@ -24,6 +24,7 @@ export interface CommandResults {
   ack: Alert;
   silence_add: Silence;
   silence_remove: Silence;
+  withdraw: Withdrawal;
 }
 
 export type ResultOf<C extends Command> = CommandResults[C["kind"]];
@@ -56,6 +57,8 @@ export function checkCommand(pipeline: Pipeline, entry: JournalEntry): void {
       return pipeline.lifecycle.checkSilence(silenceInput(c), at);
     case "silence_remove":
       return pipeline.lifecycle.checkRemoveSilence(c.id, c.by, at);
+    case "withdraw":
+      return pipeline.checkWithdraw(c.patient, c.id);
   }
 }
 
@@ -82,6 +85,8 @@ export function applyCommand(pipeline: Pipeline, entry: JournalEntry, keepReadin
       return done(pipeline.lifecycle.addSilence(silenceInput(c), at));
     case "silence_remove":
       return done(pipeline.lifecycle.removeSilence(c.id, c.by, at));
+    case "withdraw":
+      return done(pipeline.withdraw(c.patient, c.id, at));
   }
 }
 

@@ -37,6 +37,10 @@ export function auditOf(entry: JournalEntry, result: CommandResults[keyof Comman
       const alert = result as CommandResults["ack"];
       return { ...base, actor: c.by, target: c.alert, patient: alert.patient, details: defined({ rule: alert.rule, note: c.note }) };
     }
+    case "withdraw": {
+      const w = result as CommandResults["withdraw"];
+      return { ...base, actor: c.actor, target: c.id, patient: c.patient, details: defined({ reason: c.reason, metrics: w.metrics, resolved: w.resolved, marked: w.marked }) };
+    }
     case "ingest":
     case "tick":
       return undefined;

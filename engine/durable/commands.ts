@@ -15,7 +15,9 @@ export type Command =
   | { kind: "tick" }
   | { kind: "ack"; alert: string; by: string; note?: string }
   | { kind: "silence_add"; patient?: string; rule?: string; until: number; reason: string; author: string }
-  | { kind: "silence_remove"; id: string; by: string };
+  | { kind: "silence_remove"; id: string; by: string }
+  /** A measurement withdrawn by its sender or a clinician (scope checked before journaling); `id` is the measurement id. */
+  | { kind: "withdraw"; patient: string; id: string; actor: string; reason?: string };
 
 export type CommandKind = Command["kind"];
 

@@ -18,6 +18,8 @@ export interface KernelExports {
   setRuleLimits(rule: number, l0: number, l1: number, l2: number, l3: number): number;
   setRuleParam(rule: number, param: number): number;
   disableRule(rule: number): number;
+  retractLast(slot: number, t: number): number;
+  resetRule(rule: number): number;
   evaluate(n: number, now: number, tzOffsetMs: number): number;
   tick(now: number, tzOffsetMs: number): number;
 }

@@ -195,6 +195,18 @@ export class WasmKernel implements Evaluator {
     this.ex.disableRule(rule);
   }
 
+  /** Takes a slot's latest reading (time t) back; false when t is not its latest (see Evaluator.retractLast). */
+  retractLast(slot: number, t: number): boolean {
+    checkIndex("slot", slot, this.hdr(H_SLOT_COUNT));
+    return this.ex.retractLast(slot, t) === 1;
+  }
+
+  /** Puts a rule back to no alert, empty timers and masks. */
+  resetRule(rule: number): void {
+    checkIndex("rule", rule, this.hdr(H_RULE_COUNT));
+    this.ex.resetRule(rule);
+  }
+
   /** Applies readings in order; a bad slot anywhere throws KernelError(ERR_BAD_SLOT) with nothing applied. */
   evaluate(slots: ArrayLike<number>, times: ArrayLike<number>, values: ArrayLike<number>, now: number, tzOffsetMs: number): BatchResult {
     const n = slots.length;

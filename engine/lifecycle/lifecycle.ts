@@ -218,20 +218,40 @@ export class AlertLifecycle {
   }
 
   /**
-   * The source withdrew a measurement (FHIR `cancelled` / `entered-in-error`). The open alerts it
-   * triggered are marked (`updated`, change `reading_withdrawn`, the trigger reading `withdrawn`)
-   * for a clinician to review and acknowledge — not resolved: the rule's state in the kernel
-   * already includes the reading and cannot take it back, so resolving here would leave the rule
-   * at its level with no open alert, and the next reading past the limit would raise nothing.
+   * A measurement was withdrawn (FHIR `cancelled` / `entered-in-error`, DELETE
+   * /v1/measurements/{id}). Each open alert of the patient whose why lists it has that entry
+   * marked `withdrawn`. An alert every listed reading of which is now withdrawn (or only cleared it) is resolved
+   * (`reading_withdrawn`) when `takeBack` says the engine took the reading out of the rule's
+   * state (it resets the rule: a rule left at its level with no open alert would raise nothing at
+   * the next reading past the limit); any other is kept open and announced `updated`, change
+   * `reading_withdrawn`, for a clinician to review.
    */
-  withdrawReading(patient: string, measurementId: string, now: number): void {
+  withdrawReading(patient: string, measurementId: string, now: number, takeBack: (rule: string) => boolean = () => false): { resolved: string[]; marked: string[] } {
+    const resolved: string[] = [];
+    const marked: string[] = [];
     for (const a of this.openOf(patient)) {
-      const trigger = a.why.readings.find((r) => r.measurementId === measurementId && r.withdrawn === undefined);
-      if (trigger === undefined) continue;
-      trigger.withdrawn = true;
+      const hits = a.why.readings.filter((r) => r.measurementId === measurementId && r.withdrawn === undefined);
+      if (hits.length === 0) continue;
+      for (const r of hits) r.withdrawn = true;
       a.updatedAt = now;
-      this.emitAlert("updated", a, now, { change: "reading_withdrawn" });
+      const s = this.decide(a, "retire");
+      // The readings that hold it: not those that cleared it. A latched alert already cleared has
+      // its rule at no alert: nothing to take back.
+      const onlyWithdrawn = a.why.readings.every((r) => r.withdrawn === true || r.transition === "resolve");
+      if (s.effect === "retire" && onlyWithdrawn && (a.state === "cleared_awaiting_ack" || takeBack(a.rule))) {
+        this.resolve(a, s, now, "reading_withdrawn");
+        resolved.push(a.id);
+      } else {
+        this.emitAlert("updated", a, now, { change: "reading_withdrawn" });
+        marked.push(a.id);
+      }
     }
+    return { resolved, marked };
+  }
+
+  /** Does an open alert of the patient list this measurement among its readings? */
+  listsReading(patient: string, measurementId: string): boolean {
+    return this.openOf(patient).some((a) => a.why.readings.some((r) => r.measurementId === measurementId && r.withdrawn === undefined));
   }
 
   /** Resolves the open alert of a rule that was removed from the patient's thresholds (the engine stops evaluating it). */

@@ -14,7 +14,7 @@ export type RuleKind = RuleDef["kind"] | "unknown";
 export type AlertState = "firing" | "cleared_awaiting_ack" | "resolved";
 
 /** Why an alert was resolved. */
-export type Resolution = "condition_cleared" | "acknowledged" | "rule_removed" | "backfilled";
+export type Resolution = "condition_cleared" | "acknowledged" | "rule_removed" | "backfilled" | "reading_withdrawn";
 
 /** A level an alert can have while it exists. */
 export type AlertLevel = Exclude<Level, "none">;

@@ -116,6 +116,38 @@ export class Oracle implements Evaluator {
     this.rules[rule].kind = KIND_OFF;
   }
 
+  retractLast(slotId: number, t: number): boolean {
+    const slot = this.slots[slotId];
+    if (slot === undefined) throw new RangeError(`bad slot ${slotId}`);
+    if (slot.lastTime !== t) return false;
+    // As the kernel: unknown before it (no ring, or a full one-entry ring) = the largest time below t.
+    let lastTime = timeBelow(t);
+    let lastValue = NaN;
+    const len = slot.history.length;
+    if (slot.histCap > 0 && len > 0) {
+      slot.history.pop();
+      const before = slot.history.at(-1);
+      if (before !== undefined) {
+        lastTime = before.time;
+        lastValue = before.value;
+      } else if (len < slot.histCap) lastTime = -Infinity; // the ring never dropped one: there was none before
+    }
+    slot.lastTime = lastTime;
+    slot.lastValue = lastValue;
+    return true;
+  }
+
+  resetRule(id: number): void {
+    const rule = this.rules[id];
+    rule.level = 0;
+    rule.dir = DIR_NONE;
+    rule.rawLevel = 0;
+    rule.rawDir = DIR_NONE;
+    rule.maskYellow = 0;
+    rule.maskRed = 0;
+    resetTimers(rule);
+  }
+
   evaluate(slots: ArrayLike<number>, times: ArrayLike<number>, values: ArrayLike<number>, now: number, tzOffsetMs: number): BatchResult {
     for (let i = 0; i < slots.length; i++) {
       if (!(slots[i] >= 0 && slots[i] < this.slots.length)) throw new Error(`bad slot ${slots[i]} at ${i}`);
@@ -254,6 +286,14 @@ export class Oracle implements Evaluator {
     const detail = result.missingMask | (result.single3 ? 1 << 8 : 0);
     step(rule, scoreId, raw, t, { x: result.score, reading, detail }, out);
   }
+}
+
+/** The largest time below t (t > 0), as the kernel computes it; -Infinity otherwise. */
+function timeBelow(t: number): number {
+  if (!(t > 0)) return -Infinity;
+  const bits = new BigUint64Array(new Float64Array([t]).buffer);
+  bits[0] -= 1n;
+  return new Float64Array(bits.buffer)[0];
 }
 
 function causeOf(raw: Raw, derived: Derived, reading: number, detail: number): Cause {

@@ -146,7 +146,7 @@ export const Alert = Type.Object(
     updatedAt: EpochMs,
     clearedAt: Type.Optional(EpochMs),
     resolvedAt: Type.Optional(EpochMs),
-    resolution: Type.Optional(Enum(["condition_cleared", "acknowledged", "rule_removed", "backfilled"])),
+    resolution: Type.Optional(Enum(["condition_cleared", "acknowledged", "rule_removed", "backfilled", "reading_withdrawn"])),
     ack: Type.Optional(Type.Object({ by: Str, at: EpochMs, note: Type.Optional(Str) })),
     silencedBy: Type.Array(SilenceRef),
     inhibitedBy: Type.Optional(Type.Object({ alert: Str, rule: Str, reason: Enum(["stale_data", "higher_severity"]) })),
@@ -207,6 +207,14 @@ export const Silence = Type.Object({
   removedBy: Type.Optional(Str),
   endedAt: Type.Optional(EpochMs),
 });
+export const Withdrawal = Type.Object({
+  patient: Str,
+  id: Type.String({ description: "The measurement id withdrawn" }),
+  metrics: Type.Array(Type.String(), { description: "Metrics whose reading with this id was forgotten: a resend with the id is evaluated as new" }),
+  retracted: Type.Array(Type.String(), { description: "Metrics whose reading was taken out of the rules' state (it was still that metric's latest reading)" }),
+  resolved: Type.Array(Type.String(), { description: "Alerts resolved with `reading_withdrawn`: raised only by withdrawn readings, taken out" }),
+  marked: Type.Array(Type.String(), { description: "Alerts kept open, marked `reading_withdrawn` for review (other readings count, or the reading could not be taken out)" }),
+});
 export const SilenceList = Type.Object({ silences: Type.Array(Silence) });
 
 export const AuditList = Type.Object({
@@ -215,7 +223,7 @@ export const AuditList = Type.Object({
       pos: Type.Integer({ description: "The journal position of the change (one command, one entry)" }),
       at: EpochMs,
       actor: Type.String({ description: "Who made it: the token's `sub`" }),
-      action: Enum(["patient", "patient_thresholds", "programme_thresholds", "silence_add", "silence_remove", "ack"]),
+      action: Enum(["patient", "patient_thresholds", "programme_thresholds", "silence_add", "silence_remove", "ack", "withdraw"]),
       target: Type.String({ description: "The patient, programme, silence or alert id" }),
       patient: Type.Optional(Type.String({ description: "The patient concerned, when there is one" })),
       details: Type.Record(Type.String(), Type.Unknown(), { description: "The change itself and what it answered" }),
@@ -259,6 +267,7 @@ export const NAMED_ANSWERS: Record<string, TSchema> = {
   Error: ErrorAnswer,
   BatchRejection,
   IngestAnswer,
+  Withdrawal,
   Patient,
   ThresholdVersion,
   PatientThresholds,

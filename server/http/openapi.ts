@@ -103,6 +103,12 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     more: { "422": { answer: answers.IngestAnswer, description: "Every item was rejected (a body that is refused as a whole gets the error body)" } },
   },
 
+  "DELETE /v1/measurements/:id": reading("ingest", ALL, "Withdraw a reading (its sender's device, a clinician of the patient's teams, an admin): alerts only it raised resolve (`reading_withdrawn`); the id may be sent again", answers.Withdrawal, "What the withdrawal did", {
+    query: [
+      { name: "patient", schema: { type: "string" }, description: "The patient the reading is of (required)" },
+      { name: "reason", schema: { type: "string" }, description: "Why (kept in the journal and the audit trail)" },
+    ],
+  }),
   "PUT /v1/patients/:id": writing("patients", ADMIN, "Register or update a patient and its care chain", bodies.PatientBody, answers.Patient, "The patient"),
   "GET /v1/patients/:id": reading("patients", ALL, "A patient of your care teams", answers.Patient, "The patient"),
   "GET /v1/patients/:id/readings": reading("patients", CLINICAL, "Stored readings of a patient with their triage, newest first", answers.StoredReadings, "The readings", {

@@ -1,5 +1,6 @@
 // The HTTP API under /v1 (docs/http.md). Every route authenticates, checks role and care-team
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
+import type { Command } from "../../engine/durable/commands.js";
 import { statusOf, VarselError } from "../../engine/errors.js";
 import { MAX_TEXT_LENGTH, parseIsoTime } from "../../engine/ingest/normalize.js";
 import { textProblem } from "../../engine/ingest/text.js";
@@ -86,6 +87,22 @@ export function buildRouter(ctx: AppContext): Router {
       const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
       const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
       return reply(req, status, answer);
+    })
+
+    // Withdrawing a reading: its patient's devices (a device's token covers the teams it sends
+    // for), clinicians of the patient's teams, admins. An unknown patient, one outside the
+    // caller's teams and an unknown measurement id get the same 404: nothing can be probed.
+    .on("DELETE", "/v1/measurements/:id", async (req, { id }) => {
+      const p = await who(req);
+      const patient = req.query.get("patient");
+      if (patient === null || patient === "") throw new VarselError("invalid_field", "patient is required");
+      const reason = req.query.get("reason") ?? undefined;
+      if (reason !== undefined && (reason.length > MAX_TEXT_LENGTH || textProblem(reason) !== undefined)) throw new VarselError("invalid_field", "reason is not valid text");
+      const unknown = () => new VarselError("not_found", "unknown measurement");
+      if (ctx.pipeline.patient(patient) === undefined || !canSeePatient(p, ctx.pipeline.teamsOf(patient))) throw unknown();
+      const command: Command = { kind: "withdraw", patient, id, actor: p.sub };
+      if (reason !== undefined) command.reason = reason;
+      return reply(req, 200, await ctx.durable.execute(command, { actor: p.sub, sender: p.sub }));
     })
 
     .on("PUT", "/v1/patients/:id", async (req, { id }) => {
