@@ -11,13 +11,22 @@ import { resumeInstant, VirtualClock } from "../../engine/virtual-clock.js";
 import { devSecret, devSecretFile } from "./dev-secret.js";
 import { openConfiguredStore } from "./store.js";
 import { addServerOptions, environmentHelp, serverSettings, SettingError, type ServerOptionValues, type ServerSettings } from "./settings.js";
+import { clusterSettings, serveRoles, ROLES, type ClusterOptionValues } from "./roles.js";
 
 export function serveCommand(): Command {
   return addServerOptions(new Command("serve"))
     .description("run the server (what `npm start` runs; the default command)")
     .option("--demo", "feed a few simulated patients so alerts appear within a minute")
+    .option("--role <roles>", `run as part of a cluster on NATS JetStream: ${ROLES.join(", ")} (comma-separated; see docs/cluster.md)`)
+    .option("--nats <url>", "the cluster's NATS server(s) with JetStream, nats://HOST:PORT (with --role)")
+    .option("--partitions <n>", "partitions (default 16 for a new cluster; must match an existing cluster's count)")
+    .option("--cluster-prefix <name>", "names of the cluster's streams and buckets start with it (default varsel)")
     .addHelpText("after", environmentHelp())
-    .action((opts: ServerOptionValues & { demo?: boolean }) => serve(serverSettings(opts), opts.demo === true));
+    .action(async (opts: ServerOptionValues & ClusterOptionValues & { demo?: boolean }) => {
+      const cluster = clusterSettings(opts);
+      if (cluster !== undefined) return serveRoles(cluster, pino({ level: serverSettings(opts).logLevel }));
+      return serve(serverSettings(opts), opts.demo === true);
+    });
 }
 
 /** Opens the store (running its migrations) and logs what it did. */

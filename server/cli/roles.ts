@@ -1,0 +1,78 @@
+// `varsel serve --role <roles> --nats <url>`: this process as part of a cluster on NATS JetStream
+// (docs/cluster.md) instead of the single process `npm start` runs. Roles are comma-separated;
+// several in one process are allowed. Built so far: engine. The ingest and gateway roles are
+// named (so a deployment can be written against them) and refused until they exist.
+import type { Logger } from "pino";
+import { EngineNode } from "../cluster/engine-node.js";
+import { checkPartitionCount } from "../cluster/partitions.js";
+import { openCluster } from "../cluster/streams.js";
+import { SettingError } from "./settings.js";
+
+export const ROLES = ["ingest", "engine", "gateway"] as const;
+export type Role = (typeof ROLES)[number];
+/** Roles this build can run. */
+const BUILT: readonly Role[] = ["engine"];
+
+export interface ClusterSettings {
+  roles: Role[];
+  nats: string;
+  prefix: string;
+  partitions: number | undefined;
+}
+
+export interface ClusterOptionValues {
+  role?: string;
+  nats?: string;
+  clusterPrefix?: string;
+  partitions?: string;
+}
+
+/** The cluster settings, undefined without --role (the single process); SettingError when incomplete. */
+export function clusterSettings(o: ClusterOptionValues): ClusterSettings | undefined {
+  if (o.role === undefined) {
+    if (o.nats !== undefined || o.partitions !== undefined || o.clusterPrefix !== undefined) throw new SettingError("--nats, --partitions and --cluster-prefix go with --role");
+    return undefined;
+  }
+  const roles = [...new Set(o.role.split(",").map((r) => r.trim()))];
+  for (const r of roles) {
+    if (!(ROLES as readonly string[]).includes(r)) throw new SettingError(`--role: ${JSON.stringify(r)} is not ${ROLES.join(", ")}`);
+    if (!BUILT.includes(r as Role)) throw new SettingError(`--role ${r} is not built yet (only ${BUILT.join(", ")}; see docs/cluster.md)`);
+  }
+  if (o.nats === undefined) throw new SettingError("--role needs --nats nats://HOST:PORT (a NATS server with JetStream)");
+  if (!/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/.test(o.nats)) throw new SettingError(`--nats must be nats://HOST:PORT (several comma-separated), not ${JSON.stringify(o.nats)}`);
+  let partitions: number | undefined;
+  if (o.partitions !== undefined) {
+    partitions = Number(o.partitions);
+    try {
+      checkPartitionCount(partitions);
+    } catch (err) {
+      throw new SettingError(`--partitions: ${(err as Error).message}`);
+    }
+  }
+  const prefix = o.clusterPrefix ?? "varsel";
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new SettingError(`--cluster-prefix is 1-64 letters, digits, - or _, not ${JSON.stringify(prefix)}`);
+  return { roles: roles as Role[], nats: o.nats, prefix, partitions };
+}
+
+/** Runs the roles until SIGTERM / SIGINT; an engine hands its partitions over (final snapshots) before it exits. */
+export async function serveRoles(s: ClusterSettings, logger: Logger): Promise<void> {
+  const cluster = await openCluster({ servers: s.nats, prefix: s.prefix, partitions: s.partitions, name: `varsel-${s.roles.join("-")}` });
+  logger.info({ roles: s.roles, prefix: s.prefix, partitions: cluster.partitions }, "joined the cluster");
+  const engine = s.roles.includes("engine")
+    ? EngineNode.start(cluster, {
+        onReport: (report) => logger.info(report, `partition ${report.partition}: ${report.kind}`),
+        onError: (err, what) => logger.error({ err, what }, `cluster: ${what} failed`),
+      })
+    : undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "leaving the cluster");
+    await engine?.stop().catch((err: unknown) => logger.error({ err }, "engine stop failed"));
+    await cluster.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

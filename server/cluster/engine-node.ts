@@ -1,0 +1,216 @@
+// The engine role: a node that owns a share of the partitions and runs each one it owns
+// (partition.ts). Every scanMs it announces itself (`member.<id>`), renews its leases and looks at
+// the others (lease.ts): it takes free or stale partitions while it owns fewer than its share
+// (N / live members, rounded up) and hands over its highest ones, after a final snapshot, while
+// it owns more (a member joined). A dead engine's leases go stale after leaseMs; the survivors
+// then take its partitions, restore their snapshots and replay after them: with the defaults
+// (lease 3 s, scan 0.5 s) a partition is running again about 4 s after its owner died.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
+import { fnv1a32 } from "./partitions.js";
+import { FENCE_SHARE, RevisionLeases, type Holder } from "./lease.js";
+import { PartitionEngine, type PartitionOptions, type PartitionReport } from "./partition.js";
+import type { Cluster } from "./streams.js";
+
+export interface EngineNodeOptions extends Omit<PartitionOptions, "holds" | "onReport"> {
+  /** This node's id in leases (default host-pid-random); a restarted node is a new member. */
+  id?: string;
+  /** A lease or membership whose revision stands still this long is stale (default 3 000 ms). */
+  leaseMs?: number;
+  /** How often leases are renewed and the others looked at (default 500 ms; at most leaseMs / 3). */
+  scanMs?: number;
+  onReport?: (report: EngineReport) => void;
+}
+
+/** What an engine node reports (never a patient id). */
+export type EngineReport = PartitionReport | { kind: "acquired"; partition: number; from: string | undefined } | { kind: "lost"; partition: number } | { kind: "released"; partition: number };
+
+interface Owned {
+  /** The lease's revision this node wrote last. */
+  revision: number;
+  /** performance.now() of the last successful write. */
+  renewedAt: number;
+  /** Running once restored (undefined while it starts). */
+  engine: PartitionEngine | undefined;
+}
+
+export class EngineNode {
+  readonly id: string;
+  private readonly leases: RevisionLeases;
+  private readonly leaseMs: number;
+  private readonly scanMs: number;
+  private readonly owned = new Map<number, Owned>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+  private memberRevision: number | undefined;
+  private running = true;
+  private scans = 0;
+
+  private constructor(
+    private readonly cluster: Cluster,
+    private readonly options: EngineNodeOptions,
+  ) {
+    this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.leaseMs = options.leaseMs ?? 3_000;
+    this.scanMs = Math.min(options.scanMs ?? 500, this.leaseMs / 3);
+    this.leases = new RevisionLeases(cluster.kv, this.leaseMs);
+  }
+
+  /** Joins the cluster: the first scan runs at once. */
+  static start(cluster: Cluster, options: EngineNodeOptions = {}): EngineNode {
+    const node = new EngineNode(cluster, options);
+    node.schedule(0);
+    return node;
+  }
+
+  /** The partitions this node runs now, in order. */
+  partitions(): number[] {
+    return [...this.owned.entries()].filter(([, o]) => o.engine !== undefined).map(([p]) => p).sort((a, b) => a - b);
+  }
+
+  /** The running engine of a partition this node owns (tests, reads). */
+  partition(p: number): PartitionEngine | undefined {
+    return this.owned.get(p)?.engine;
+  }
+
+  /** Waits for the scan under way (tests). */
+  settled(): Promise<void> {
+    return this.scanning;
+  }
+
+  /** Leaves gracefully: every partition snapshotted and its lease freed for the others. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.scanning;
+    for (const p of [...this.owned.keys()]) await this.release(p);
+    if (this.memberRevision !== undefined) await this.cluster.kv.delete(this.member(this.id)).catch(() => undefined);
+  }
+
+  /**
+   * Stops at once as a crash would: no snapshot, no renewals, leases left to go stale (tests of
+   * failover; a process killed with -9 does the same).
+   */
+  async halt(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.scanning;
+    await Promise.all([...this.owned.values()].map((o) => o.engine?.stop(false)));
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.scanning = this.scan()
+        .catch((err: unknown) => this.options.onError?.(err, "scan"))
+        .finally(() => this.schedule(this.scanMs));
+    }, ms);
+  }
+
+  private member(id: string): string {
+    return `member.${id}`;
+  }
+
+  private lease(p: number): string {
+    return `lease.${p}`;
+  }
+
+  /** May this node apply commands of partition p now (its lease renewed recently enough)? */
+  private holds(p: number): boolean {
+    const o = this.owned.get(p);
+    return this.running && o !== undefined && performance.now() - o.renewedAt < this.leaseMs * FENCE_SHARE;
+  }
+
+  private async scan(): Promise<void> {
+    const { kv, partitions } = this.cluster;
+    this.memberRevision = await kv.put(this.member(this.id), String(Date.now()));
+    // The first scan only announces this node: engines starting together then see each other
+    // before taking their shares, instead of the first taking every partition and handing most back.
+    if (this.scans++ === 0) return;
+    const members = await this.liveMembers();
+    const share = Math.ceil(partitions / Math.max(1, members));
+    await this.renew();
+    const holders = new Map<number, Holder | undefined>();
+    for (let p = 0; p < partitions; p++) holders.set(p, await this.leases.read(this.lease(p)));
+    // Start at a place of its own, so that engines starting together try different partitions first.
+    const offset = fnv1a32(this.id) % partitions;
+    for (let i = 0; i < partitions && this.owned.size < share && this.running; i++) {
+      const p = (offset + i) % partitions;
+      if (this.owned.has(p)) continue;
+      const holder = holders.get(p);
+      if (holder === undefined || this.leases.stale(this.lease(p), holder)) await this.acquire(p, holder);
+    }
+    // Hand over one at a time: the others take it at their next scan.
+    if (this.owned.size > share) await this.release(Math.max(...this.owned.keys()));
+  }
+
+  /** Members whose heartbeat moved within leaseMs (this one included). */
+  private async liveMembers(): Promise<number> {
+    let live = 0;
+    const keys = await this.cluster.kv.keys("member.*");
+    for await (const key of keys) {
+      const holder = await this.leases.read(key);
+      if (holder !== undefined && (key === this.member(this.id) || !this.leases.stale(key, holder))) live++;
+    }
+    return live;
+  }
+
+  private async renew(): Promise<void> {
+    for (const [p, o] of this.owned) {
+      const revision = await this.leases.take(this.lease(p), this.id, o.revision).catch((err: unknown) => (this.options.onError?.(err, "renew"), o.revision));
+      if (revision === undefined) {
+        // Someone took it: the lease had gone stale here (a long pause). Stop without a snapshot.
+        this.owned.delete(p);
+        this.report({ kind: "lost", partition: p });
+        await o.engine?.stop(false);
+        continue;
+      }
+      if (revision !== o.revision) {
+        o.revision = revision;
+        o.renewedAt = performance.now();
+      }
+    }
+  }
+
+  private async acquire(p: number, from: Holder | undefined): Promise<void> {
+    const revision = await this.leases.take(this.lease(p), this.id, from?.revision);
+    if (revision === undefined) return; // another engine was faster
+    const owned: Owned = { revision, renewedAt: performance.now(), engine: undefined };
+    this.owned.set(p, owned);
+    this.report({ kind: "acquired", partition: p, from: from?.owner });
+    // Restored beside the scans, which go on renewing this node's other leases meanwhile.
+    void PartitionEngine.start(this.cluster, p, { ...this.options, holds: () => this.holds(p), onReport: (r) => this.report(r) }, () => void this.drop(p)).then(
+      async (engine) => {
+        if (this.owned.get(p) === owned && this.running) owned.engine = engine;
+        else await engine.stop(false); // lost or halted while it was restoring
+      },
+      async (err: unknown) => {
+        this.options.onError?.(err, "partition start");
+        if (this.owned.get(p) === owned) await this.drop(p);
+      },
+    );
+  }
+
+  /** A partition that stopped by itself (fenced, or failed): its lease is freed for another try. */
+  private async drop(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (o === undefined) return;
+    this.owned.delete(p);
+    await this.leases.release(this.lease(p), o.revision).catch((err: unknown) => this.options.onError?.(err, "release"));
+  }
+
+  /** Hands a partition over: final snapshot, then the lease freed. */
+  private async release(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (o === undefined) return;
+    await o.engine?.stop(true).catch((err: unknown) => this.options.onError?.(err, "final snapshot"));
+    this.owned.delete(p);
+    await this.leases.release(this.lease(p), o.revision).catch((err: unknown) => this.options.onError?.(err, "release"));
+    this.report({ kind: "released", partition: p });
+  }
+
+  private report(r: EngineReport): void {
+    this.options.onReport?.(r);
+  }
+}

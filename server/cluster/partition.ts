@@ -1,0 +1,296 @@
+// One partition on the engine that owns it: the partition's own Pipeline (wasm kernel and
+// lifecycle), fed from the partition's durable consumer in stream order through
+// engine/durable/apply.ts, the code the single process's journal replay runs. What a command
+// caused is published to the events stream; a command is acknowledged once its events are stored.
+//
+// Taking a partition over: restore its newest snapshot (object store), read the last event the
+// events stream holds for it, recreate the durable consumer at the stream sequence after the
+// snapshot, and apply from there. Replay is deterministic (every command carries its clock time),
+// so the commands after the snapshot cause the same events with the same numbers: those the
+// stream already holds are not published again, the rest are (a dead owner may have applied a
+// command without publishing what it caused). Nats-Msg-Id `<partition>-<seq>` drops a copy
+// anyway, should two owners ever overlap.
+//
+// A snapshot is written only once every event up to it is stored: a snapshot ahead of the events
+// stream would let a successor skip events nobody published.
+import { performance } from "node:perf_hooks";
+import { Packr } from "msgpackr";
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type PubAck } from "@nats-io/jetstream";
+import { LAYOUT_VERSION } from "../../assembly/layout.js";
+import { applyCommand, checkCommand } from "../../engine/durable/apply.js";
+import type { JournalEntry } from "../../engine/durable/commands.js";
+import { SNAPSHOT_FORMAT } from "../../engine/durable/durable-pipeline.js";
+import { VarselError } from "../../engine/errors.js";
+import { snapshotLayoutVersion } from "../../engine/kernel/snapshot.js";
+import { WasmKernel } from "../../engine/kernel/wasm-kernel.js";
+import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
+import { Pipeline, type PipelineOptions, type PipelineState } from "../../engine/pipeline.js";
+import { decodeBody, encodeBody } from "../../engine/store/codec.js";
+import type { CommandMessage } from "./ingest.js";
+import type { Cluster } from "./streams.js";
+
+// As the durable layer's snapshot state: records decode several times faster for many alerts.
+const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
+/** A command is redelivered when not acknowledged within this (it is skipped then: already applied). */
+const ACK_WAIT_MS = 30_000;
+
+/** What the events stream holds per event. */
+export interface EventMessage {
+  partition: number;
+  event: LifecycleEvent;
+}
+
+/** A partition's snapshot in the object store (`p<partition>`). */
+interface PartitionSnapshot {
+  format: number;
+  partition: number;
+  /** The commands stream sequence of the last command applied. */
+  seq: number;
+  /** The clock time of the last command applied (commands apply no earlier: see `clock`). */
+  at: number;
+  kernel: Uint8Array;
+  state: PipelineState;
+}
+
+export interface PartitionOptions {
+  pipeline?: Omit<PipelineOptions, "evaluator">;
+  /** Snapshot after this many commands (default 10 000) ... */
+  snapshotEveryCommands?: number;
+  /** ... or this long after the last one when commands came meanwhile (default 30 000 ms). */
+  snapshotEveryMs?: number;
+  /** How often the owner puts a tick on the partition (missing data, escalations, expiries; default 5 000 ms; 0: none). */
+  tickMs?: number;
+  now?: () => number;
+  /** Whether the node may apply now (its lease is fresh); checked before every command. */
+  holds: () => boolean;
+  onReport?: (report: PartitionReport) => void;
+  onError?: (err: unknown, what: string) => void;
+}
+
+/** What a partition reports (never a patient id). */
+export type PartitionReport =
+  | { kind: "restored"; partition: number; snapshotSeq: number | undefined; lastEventSeq: number; ms: number }
+  | { kind: "snapshot"; partition: number; seq: number; bytes: number; ms: number }
+  | { kind: "refused"; partition: number; seq: number; code: string }
+  | { kind: "stopped"; partition: number; reason: "released" | "failed" | "fenced" };
+
+export class PartitionEngine {
+  /** The stream sequence of the last command applied. */
+  private applied: number;
+  /** The clock of the last command applied: a command from a node whose clock is behind applies at this time. */
+  private clock: number;
+  private sinceSnapshot = 0;
+  private lastSnapshotAt = performance.now();
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  /** Resolves once the events of every command applied so far are stored (false: one failed). */
+  private published: Promise<boolean> = Promise.resolve(true);
+  private saving: Promise<void> | undefined;
+  private stopped = false;
+  private ticker: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly cluster: Cluster,
+    readonly partition: number,
+    private pipelineNow: Pipeline,
+    snapshot: { seq: number; at: number } | undefined,
+    /** Events up to this number are in the events stream already. */
+    private lastEventSeq: number,
+    private readonly options: PartitionOptions,
+  ) {
+    this.applied = snapshot?.seq ?? 0;
+    this.clock = snapshot?.at ?? 0;
+  }
+
+  /** Restores the partition and starts applying its commands; `onStop` is told when it stops by itself. */
+  static async start(cluster: Cluster, partition: number, options: PartitionOptions, onStop: (reason: "failed" | "fenced") => void): Promise<PartitionEngine> {
+    const started = performance.now();
+    const snapshot = await readSnapshot(cluster, partition, options);
+    const pipeline = snapshot === undefined ? new Pipeline(options.pipeline) : Pipeline.fromState(WasmKernel.restore(snapshot.kernel), snapshot.state, options.pipeline);
+    const lastEventSeq = await lastPublishedSeq(cluster, partition);
+    const engine = new PartitionEngine(cluster, partition, pipeline, snapshot, lastEventSeq, options);
+    options.onReport?.({ kind: "restored", partition, snapshotSeq: snapshot?.seq, lastEventSeq, ms: performance.now() - started });
+    await engine.consume(onStop);
+    engine.startTicks();
+    return engine;
+  }
+
+  /** The partition's pipeline (reads; tests). */
+  get pipeline(): Pipeline {
+    return this.pipelineNow;
+  }
+
+  /** The commands stream sequence of the last command applied. */
+  position(): number {
+    return this.applied;
+  }
+
+  /** Stops applying; `snapshot`: write a final snapshot first (a graceful hand-over). */
+  async stop(snapshot: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    await this.messages?.close().catch(() => undefined);
+    await this.loop;
+    if (snapshot && (await this.published)) await this.snapshot();
+    await this.saving;
+  }
+
+  /** Takes a snapshot now and waits until it is stored (after every event up to it). */
+  async snapshot(): Promise<void> {
+    await this.saving;
+    this.saving = this.save();
+    await this.saving;
+  }
+
+  /** Recreates the partition's durable consumer at the command after the snapshot and applies from there. */
+  private async consume(onStop: (reason: "failed" | "fenced") => void): Promise<void> {
+    const { jsm, js, names } = this.cluster;
+    const stream = names.commandStream;
+    const name = names.consumer(this.partition);
+    // The previous owner's consumer points at its own position: replaced (its reads end with it).
+    await jsm.consumers.delete(stream, name).catch(() => undefined);
+    await jsm.consumers.add(stream, {
+      durable_name: name,
+      filter_subject: names.commandSubject(this.partition),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: ACK_WAIT_MS * 1_000_000,
+      ...(this.applied === 0 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 }),
+    });
+    const consumer = await js.consumers.get(stream, name);
+    const messages = await consumer.consume({ max_messages: 512 });
+    this.messages = messages;
+    this.loop = (async () => {
+      let reason: "failed" | "fenced" | undefined;
+      try {
+        for await (const m of messages) {
+          if (this.stopped) break;
+          if (!this.options.holds()) {
+            reason = "fenced";
+            break;
+          }
+          this.handle(m);
+        }
+      } catch (err) {
+        if (!this.stopped) this.options.onError?.(err, "partition consumer");
+        reason = "failed";
+      }
+      if (!this.stopped && reason === undefined) reason = "failed"; // the consumer ended under us (deleted by a new owner)
+      if (reason !== undefined && !this.stopped) {
+        this.stopped = true;
+        clearInterval(this.ticker);
+        await messages.close().catch(() => undefined);
+        this.options.onReport?.({ kind: "stopped", partition: this.partition, reason });
+        onStop(reason);
+      }
+    })();
+  }
+
+  /**
+   * Ticks travel as commands, so a successor replays them at the same times. Their message id is
+   * the partition and the tick's slot: an old and a new owner overlapping put one tick per slot.
+   */
+  private startTicks(): void {
+    const every = this.options.tickMs ?? 5_000;
+    if (every <= 0) return;
+    const now = this.options.now ?? Date.now;
+    this.ticker = setInterval(() => {
+      if (this.stopped || !this.options.holds()) return;
+      const at = now();
+      const body = encodeBody({ at, command: { kind: "tick" } } satisfies CommandMessage);
+      this.cluster.js.publish(this.cluster.names.commandSubject(this.partition), body, { msgID: `tick-${this.partition}-${Math.floor(at / every)}` }).catch((err: unknown) => this.options.onError?.(err, "tick"));
+    }, every);
+    this.ticker.unref();
+  }
+
+  /** Applies one command (a redelivery of one applied already is only acknowledged). */
+  private handle(m: JsMsg): void {
+    if (m.seq <= this.applied) {
+      m.ack();
+      return;
+    }
+    const message = decodeBody<CommandMessage>(m.data);
+    this.clock = Math.max(this.clock, message.at);
+    const entry: JournalEntry = { pos: m.seq, at: this.clock, command: message.command };
+    const events = this.apply(entry);
+    this.applied = m.seq;
+    this.sinceSnapshot++;
+    const stores: Promise<PubAck>[] = [];
+    for (const event of events) {
+      if (event.seq <= this.lastEventSeq) continue; // published by an owner before this one
+      stores.push(this.cluster.js.publish(this.cluster.names.eventSubject(this.partition), encodeBody({ partition: this.partition, event } satisfies EventMessage), { msgID: `${this.partition}-${event.seq}` }));
+      this.lastEventSeq = event.seq;
+    }
+    const prior = this.published;
+    this.published = Promise.all([prior, ...stores]).then(
+      ([ok]) => {
+        if (ok) m.ack();
+        return ok;
+      },
+      (err: unknown) => {
+        this.options.onError?.(err, "publish events");
+        void this.messages?.close();
+        return false;
+      },
+    );
+    if (this.snapshotDue()) void this.snapshot().catch((err: unknown) => this.options.onError?.(err, "snapshot"));
+  }
+
+  /** checkCommand then applyCommand, as the journal replay does; a refused command changes nothing and causes nothing. */
+  private apply(entry: JournalEntry): LifecycleEvent[] {
+    try {
+      checkCommand(this.pipelineNow, entry);
+    } catch (err) {
+      // The ingest answered already; a refusal here (an ack of an alert resolved meanwhile) is final.
+      this.options.onReport?.({ kind: "refused", partition: this.partition, seq: entry.pos, code: err instanceof VarselError ? err.code : "invalid_body" });
+      return [];
+    }
+    return applyCommand(this.pipelineNow, entry).events;
+  }
+
+  private snapshotDue(): boolean {
+    if (this.saving !== undefined || this.sinceSnapshot === 0) return false;
+    return this.sinceSnapshot >= (this.options.snapshotEveryCommands ?? 10_000) || performance.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 30_000);
+  }
+
+  /** Captures the state now; stores it once the events up to here are stored. */
+  private async save(): Promise<void> {
+    const started = performance.now();
+    const { kernel, state } = this.pipelineNow.exportState();
+    const snapshot: PartitionSnapshot = { format: SNAPSHOT_FORMAT, partition: this.partition, seq: this.applied, at: this.clock, kernel, state };
+    const bytes = packr.pack(snapshot);
+    this.sinceSnapshot = 0;
+    this.lastSnapshotAt = performance.now();
+    try {
+      if (!(await this.published)) return;
+      await this.cluster.snapshots.putBlob({ name: snapshotName(this.partition) }, bytes);
+      this.options.onReport?.({ kind: "snapshot", partition: this.partition, seq: snapshot.seq, bytes: bytes.byteLength, ms: performance.now() - started });
+    } finally {
+      this.saving = undefined;
+    }
+  }
+}
+
+function snapshotName(partition: number): string {
+  return `p${partition}`;
+}
+
+/** The partition's newest snapshot, or undefined (none, or of another layout: the stream from the start rebuilds it). */
+async function readSnapshot(cluster: Cluster, partition: number, options: PartitionOptions): Promise<PartitionSnapshot | undefined> {
+  const bytes = await cluster.snapshots.getBlob(snapshotName(partition));
+  if (bytes === null) return undefined;
+  const snapshot = packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as PartitionSnapshot;
+  if (snapshot.format !== SNAPSHOT_FORMAT || snapshotLayoutVersion(snapshot.kernel) !== LAYOUT_VERSION || snapshot.partition !== partition) {
+    options.onError?.(new Error(`snapshot of partition ${partition} has another layout: replaying its commands from the start`), "restore");
+    return undefined;
+  }
+  return snapshot;
+}
+
+/** The number of the partition's last event in the events stream (0: none). */
+async function lastPublishedSeq(cluster: Cluster, partition: number): Promise<number> {
+  const { jsm, names } = cluster;
+  // null when the stream holds none; any other failure throws (guessing 0 would publish every event again).
+  const last = await jsm.streams.getMessage(names.eventStream, { last_by_subj: names.eventSubject(partition) });
+  return last === null ? 0 : decodeBody<EventMessage>(last.data).event.seq;
+}
