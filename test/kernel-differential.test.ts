@@ -68,7 +68,7 @@ describe("wasm kernel against the oracle", () => {
           step.triage?.forEach((c) => triage.add(c));
         }
       }),
-      { numRuns: 400, seed: 42 },
+      { numRuns: 800, seed: 42 },
     );
     expect([...kinds].sort()).toEqual([1, 2, 3, 4]);
     expect(scoredSets).toBeGreaterThan(20);
