@@ -12,7 +12,8 @@ import { canonicalReadings, type CanonicalReading } from "../engine/ingest/canon
 import type { AlertEvent } from "../engine/lifecycle/types.js";
 import { Pipeline } from "../engine/pipeline.js";
 import type { RuleDef } from "../engine/rules/definitions.js";
-import { effectiveRules, PROGRAMMES, type ProgrammeId } from "../engine/rules/programmes.js";
+import { effectiveRules, PROGRAMMES } from "../engine/rules/programmes.js";
+import { Random } from "../server/simulate/random.js";
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -20,18 +21,6 @@ const DAY = 86_400_000;
 /** Monday 2026-01-05 00:00 in Copenhagen (CET). */
 const FROM = Date.UTC(2026, 0, 4, 23);
 const STEP = 5 * MIN;
-
-/** mulberry32: a small seeded generator, so the cohort is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Raw {
   patient: string;
@@ -42,7 +31,8 @@ interface Raw {
 
 /** A mixed cohort over `days`: daily vitals with skipped days and excursions; CGM every 5 min with gaps. */
 function cohort(days: number, seed: number): { patients: BacktestPatient[]; readings: CanonicalReading[] } {
-  const r = rng(seed);
+  const random = Random.seeded(seed);
+  const r = () => random.next();
   const patients: BacktestPatient[] = [];
   const raw: Raw[] = [];
   const around = (centre: number, spread: number, wild: number) => Math.round((centre + (r() - 0.5) * 2 * (r() < 0.2 ? wild : spread)) * 10) / 10;
@@ -66,7 +56,7 @@ function cohort(days: number, seed: number): { patients: BacktestPatient[]; read
     for (let d = 0; d < days; d++) {
       if (r() < 0.25) continue;
       const time = FROM + d * DAY + 7 * HOUR + Math.floor(r() * 8 * 60) * MIN;
-      weight += (r() - 0.4) * 1.5;
+      weight += (r() - 0.3) * 2; // gaining: fluid retention now and then
       raw.push({ patient: id, metric: "weight", value: Math.round(weight * 10) / 10, time });
       raw.push({ patient: id, metric: "bp_sys", value: Math.round(around(130, 15, 50)), time: time + MIN });
       raw.push({ patient: id, metric: "bp_dia", value: Math.round(around(80, 8, 25)), time: time + MIN });
@@ -81,7 +71,7 @@ function cohort(days: number, seed: number): { patients: BacktestPatient[]; read
     for (let t = FROM + 3 * MIN; t < FROM + days * DAY; t += 5 * MIN) {
       if (t < gapUntil) continue;
       if (r() < 0.003) gapUntil = t + (10 + r() * 60) * MIN; // sensor gaps: stale data
-      g = Math.max(2.2, Math.min(22, g + (r() - 0.5) * 0.9 + (7 - g) * 0.02));
+      g = Math.max(2.2, Math.min(22, g + (r() - 0.5) * 1.4 + (8 - g) * 0.02));
       raw.push({ patient: id, metric: "cgm", value: Math.round(g * 10) / 10, time: t });
     }
   }

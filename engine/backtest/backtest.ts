@@ -43,7 +43,7 @@ export class Backtest {
 
   constructor(
     private readonly options: BacktestOptions,
-    evaluator: () => Evaluator = () => WasmKernel.load(),
+    evaluator: (patients: number) => Evaluator = kernelFor,
   ) {
     const { patients, from, to } = options;
     if (!(to > from)) throw new RangeError("a backtest period must end after it starts");
@@ -181,6 +181,11 @@ export class Backtest {
       perPatient,
     };
   }
+}
+
+/** A wasm kernel with room for a group's patients reserved up front (programme sets: ≤ 6 metrics and rules each). */
+function kernelFor(patients: number): Evaluator {
+  return WasmKernel.load(undefined, { slots: patients * 6, rules: patients * 8, hist: patients * 6 * 16 });
 }
 
 export function emptyChunk(n: number): ReadingChunk {

@@ -50,7 +50,8 @@ export interface ReplaySetup {
   from: number;
   to: number;
   tickStepMs: number;
-  evaluator: () => Evaluator;
+  /** A fresh evaluator for `patients` patients (the count lets the kernel reserve its capacity once). */
+  evaluator: (patients: number) => Evaluator;
   timeZone?: string;
 }
 
@@ -78,7 +79,7 @@ export class RuleSetReplay {
       list.push(i);
     });
     for (const [programme, members] of byProgramme) {
-      const ev = setup.evaluator();
+      const ev = setup.evaluator(members.length);
       const engine = new Engine({ evaluator: ev, programmeRules: setup.programmeRules, timeZone: this.timeZone });
       const base = programme === "" ? undefined : { ...PROGRAMMES[programme as ProgrammeId], rules: setup.programmeRules(programme as ProgrammeId) };
       const ruleLists: RuleDef[][] = [];
