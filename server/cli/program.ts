@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { packageFile } from "../../engine/package-root.js";
+import { backtestCommand } from "./backtest.js";
 import { checkCommand } from "./check.js";
 import { migrateCommand } from "./migrate.js";
 import { serveCommand } from "./serve.js";
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`varsel: ${oneLine(text)}\n`) })
     .addHelpText("after", environmentHelp());
-  const commands = [serveCommand(), tokenCommand(), migrateCommand(), checkCommand(), simulateCommand()];
+  const commands = [serveCommand(), tokenCommand(), migrateCommand(), checkCommand(), simulateCommand(), backtestCommand()];
   for (const command of commands) program.addCommand(command.copyInheritedSettings(program), { isDefault: command.name() === "serve" });
   return program;
 }

@@ -1,0 +1,251 @@
+// One rule set's replay: the cohort configured on its own evaluators (one per programme, each
+// with its own tick plan: tick-plan.ts says why), readings fed as columns in time order, the
+// virtual clock ticked between them, transitions recorded as episodes. Nothing here touches the
+// live engine: every evaluator is a fresh instance.
+//
+// Order, as the live pipeline applies it: readings before a tick instant T are evaluated (with
+// `now` = the newest of them, so a missing rule judged at a reading sees no deadline that a tick
+// has not yet seen), then tick(T). Readings come per group in batches of at most BATCH.
+import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
+import { Engine } from "../engine.js";
+import type { Evaluator, Transition } from "../evaluator.js";
+import { WasmKernel } from "../kernel/wasm-kernel.js";
+import { METRIC_COUNT, METRICS } from "../metrics.js";
+import type { RuleDef } from "../rules/definitions.js";
+import { effectiveRules, PROGRAMMES, type ProgrammeId } from "../rules/programmes.js";
+import { EpisodeLog } from "./episodes.js";
+import { TickPlan } from "./tick-plan.js";
+import type { BacktestPatient } from "./types.js";
+
+const BATCH = 65_536;
+
+/** One programme's patients on one evaluator. */
+interface Group {
+  engine: Engine;
+  ev: Evaluator;
+  /** The same evaluator when it is the wasm kernel: its input columns are filled directly. */
+  wasm: WasmKernel | undefined;
+  plan: TickPlan;
+  nextTick: number;
+  lastTick: number;
+  slots: Uint32Array;
+  times: Float64Array;
+  values: Float64Array;
+  n: number;
+  sorted: boolean;
+  /** Per evaluator rule id: the cohort index of its patient (-1 until first seen), its rule name index, its open episode. */
+  rulePatient: Int32Array;
+  ruleName: Int32Array;
+  ruleEpisode: Int32Array;
+}
+
+export interface ReplaySetup {
+  name: string;
+  /** A programme's rules under this rule set. */
+  programmeRules: (id: ProgrammeId) => RuleDef[];
+  patients: readonly BacktestPatient[];
+  patientIndex: ReadonlyMap<string, number>;
+  /** Rule names shared by every rule set of a backtest (episodes store the index). */
+  ruleNames: Map<string, number>;
+  from: number;
+  to: number;
+  tickStepMs: number;
+  /** A fresh evaluator for `patients` patients (the count lets the kernel reserve its capacity once). */
+  evaluator: (patients: number) => Evaluator;
+  timeZone?: string;
+}
+
+export class RuleSetReplay {
+  readonly name: string;
+  readonly episodes = new EpisodeLog();
+  transitions = 0;
+  private readonly groups: Group[] = [];
+  private readonly groupOf: Uint16Array;
+  /** Slot of (patient, metric), -1 until allocated. */
+  private readonly slotTable: Int32Array;
+  private readonly timeZone: string;
+
+  constructor(private readonly setup: ReplaySetup) {
+    this.name = setup.name;
+    this.timeZone = setup.timeZone ?? DEFAULT_TIME_ZONE;
+    const { patients, from } = setup;
+    this.groupOf = new Uint16Array(patients.length);
+    this.slotTable = new Int32Array(patients.length * METRIC_COUNT).fill(-1);
+    const byProgramme = new Map<string, number[]>();
+    patients.forEach((p, i) => {
+      const key = p.programme ?? "";
+      let list = byProgramme.get(key);
+      if (list === undefined) byProgramme.set(key, (list = []));
+      list.push(i);
+    });
+    for (const [programme, members] of byProgramme) {
+      const ev = setup.evaluator(members.length);
+      const engine = new Engine({ evaluator: ev, programmeRules: setup.programmeRules, timeZone: this.timeZone });
+      const base = programme === "" ? undefined : { ...PROGRAMMES[programme as ProgrammeId], rules: setup.programmeRules(programme as ProgrammeId) };
+      const ruleLists: RuleDef[][] = [];
+      for (const i of members) {
+        const p = patients[i];
+        engine.configurePatient(p.id, { programme: p.programme, rules: p.overrides, references: p.references }, from);
+        ruleLists.push(p.overrides === undefined || p.overrides.length === 0 ? (base?.rules ?? []) : effectiveRules(base, p.overrides));
+        this.groupOf[i] = this.groups.length;
+      }
+      const plan = new TickPlan(unique(ruleLists), setup.tickStepMs, this.timeZone);
+      this.groups.push({
+        engine,
+        ev,
+        wasm: ev instanceof WasmKernel ? ev : undefined,
+        plan,
+        nextTick: this.capped(plan.next(from)),
+        lastTick: from,
+        slots: new Uint32Array(BATCH),
+        times: new Float64Array(BATCH),
+        values: new Float64Array(BATCH),
+        n: 0,
+        sorted: true,
+        rulePatient: new Int32Array(0),
+        ruleName: new Int32Array(0),
+        ruleEpisode: new Int32Array(0),
+      });
+    }
+  }
+
+  /**
+   * Feeds n readings (cohort patient index, metric index, time, value), all within the period.
+   * Returns how many came before their group's last tick (late: evaluated, as a late upload is).
+   */
+  push(n: number, patient: Uint32Array, metric: Uint8Array, time: Float64Array, value: Float64Array): number {
+    const groups = this.groups;
+    const groupOf = this.groupOf;
+    const slotTable = this.slotTable;
+    let late = 0;
+    for (let i = 0; i < n; i++) {
+      const p = patient[i];
+      const t = time[i];
+      const g = groups[groupOf[p]];
+      if (t >= g.nextTick) this.advanceGroup(g, t);
+      else if (t < g.lastTick) late++;
+      const key = p * METRIC_COUNT + metric[i];
+      let slot = slotTable[key];
+      if (slot < 0) slot = slotTable[key] = g.engine.patients.slotOf(this.setup.patients[p].id, METRICS[metric[i]].key);
+      let k = g.n;
+      if (k === BATCH) {
+        this.flush(g);
+        k = 0;
+      }
+      if (k > 0 && t < g.times[k - 1]) g.sorted = false;
+      g.slots[k] = slot;
+      g.times[k] = t;
+      g.values[k] = value[i];
+      g.n = k + 1;
+    }
+    return late;
+  }
+
+  /** Ticks every group through the instants up to `time` (no reading before `time` is still to come). */
+  advance(time: number): void {
+    for (const g of this.groups) if (g.nextTick <= time) this.advanceGroup(g, time);
+  }
+
+  /** Evaluates what is left, ticks to the period's end and ends the open episodes there. */
+  finish(): void {
+    this.advance(this.setup.to);
+    for (const g of this.groups) this.flush(g);
+    this.episodes.closeAll(this.setup.to);
+  }
+
+  private advanceGroup(g: Group, time: number): void {
+    while (g.nextTick <= time) {
+      const at = g.nextTick;
+      this.flush(g);
+      this.record(g, g.ev.tick(at, utcOffsetMs(this.timeZone, at)));
+      g.lastTick = at;
+      g.nextTick = this.capped(g.plan.next(at));
+    }
+  }
+
+  private capped(at: number): number {
+    return at <= this.setup.to ? at : Infinity;
+  }
+
+  private flush(g: Group): void {
+    const n = g.n;
+    if (n === 0) return;
+    if (!g.sorted) sortByTime(g, n);
+    const now = g.times[n - 1];
+    const tz = utcOffsetMs(this.timeZone, now);
+    if (g.wasm !== undefined) {
+      const cols = g.wasm.inputColumns(n);
+      cols.slots.set(g.slots.subarray(0, n));
+      cols.times.set(g.times.subarray(0, n));
+      cols.values.set(g.values.subarray(0, n));
+      const count = g.wasm.run(n, now, tz);
+      if (count > 0) this.record(g, g.wasm.readTransitions(count), g.times);
+    } else {
+      this.record(g, g.ev.evaluate(g.slots.subarray(0, n), g.times.subarray(0, n), g.values.subarray(0, n), now, tz).transitions, g.times);
+    }
+    g.n = 0;
+    g.sorted = true;
+  }
+
+  /**
+   * Records transitions as episodes. `times`: the batch's reading times. A missing rule judged at
+   * a reading is stamped with the batch's `now`; its level is the same at the reading's own time
+   * (no tick instant, hence no deadline, lies between), so the reading's time is the time it
+   * would have had live, where `now` is the reading's arrival.
+   */
+  private record(g: Group, transitions: readonly Transition[], times?: Float64Array): void {
+    const log = this.episodes;
+    for (const t of transitions) {
+      const time = times !== undefined && t.reading >= 0 ? times[t.reading] : t.time;
+      this.transitions++;
+      const r = t.rule;
+      if (r >= g.rulePatient.length) growRules(g, r + 1);
+      if (g.rulePatient[r] < 0) {
+        const info = g.engine.patients.rule(r);
+        g.rulePatient[r] = this.setup.patientIndex.get(info.patient)!;
+        let name = this.setup.ruleNames.get(info.ruleId);
+        if (name === undefined) this.setup.ruleNames.set(info.ruleId, (name = this.setup.ruleNames.size));
+        g.ruleName[r] = name;
+      }
+      const open = g.ruleEpisode[r];
+      // A change of direction is a resolve then a raise; an upgrade or downgrade moves the episode.
+      if (open >= 0 && log.isOpen(open)) {
+        log.move(open, time, t.to);
+        if (t.to === 0) g.ruleEpisode[r] = -1;
+      } else if (t.to > 0) {
+        g.ruleEpisode[r] = log.open(g.rulePatient[r], g.ruleName[r], time, t.to);
+      }
+    }
+  }
+}
+
+function growRules(g: Group, need: number): void {
+  const size = Math.max(need, g.rulePatient.length * 2, 1024);
+  const patient = new Int32Array(size).fill(-1);
+  const name = new Int32Array(size).fill(-1);
+  const episode = new Int32Array(size).fill(-1);
+  patient.set(g.rulePatient);
+  name.set(g.ruleName);
+  episode.set(g.ruleEpisode);
+  g.rulePatient = patient;
+  g.ruleName = name;
+  g.ruleEpisode = episode;
+}
+
+/** Stable sort of a group's buffer by time (an upload out of order). */
+function sortByTime(g: Group, n: number): void {
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
+  const slots = g.slots.slice(0, n);
+  const times = g.times.slice(0, n);
+  const values = g.values.slice(0, n);
+  for (let k = 0; k < n; k++) {
+    g.slots[k] = slots[order[k]];
+    g.times[k] = times[order[k]];
+    g.values[k] = values[order[k]];
+  }
+}
+
+/** The distinct rule lists (patients of a programme without overrides share one). */
+function unique(lists: RuleDef[][]): RuleDef[][] {
+  return [...new Set(lists)];
+}
