@@ -100,7 +100,7 @@ function directReplay(patients: BacktestPatient[], readings: CanonicalReading[],
       pipeline.upsertPatient(p.id, { programme, careTeams: [], paused: false, references: {} }, FROM);
       if (p.overrides !== undefined) pipeline.setPatientThresholds(p.id, p.overrides, "test", "override", FROM);
     }
-    const plan = new TickPlan(members.map((p) => effectiveRules(base, p.overrides)), STEP);
+    const plan = new TickPlan(members.map((p) => effectiveRules([base], p.overrides).map((e) => e.rule)), STEP);
     const open = new Map<string, AlertItem>();
     const take = () => {
       for (const e of pipeline.lifecycle.takeEvents()) {

@@ -86,7 +86,7 @@ export class RuleSetReplay {
       for (const i of members) {
         const p = patients[i];
         engine.configurePatient(p.id, { programme: p.programme, rules: p.overrides, references: p.references }, from);
-        ruleLists.push(p.overrides === undefined || p.overrides.length === 0 ? (base?.rules ?? []) : effectiveRules(base, p.overrides));
+        ruleLists.push(p.overrides === undefined || p.overrides.length === 0 ? (base?.rules ?? []) : effectiveRules(base === undefined ? [] : [base], p.overrides).map((e) => e.rule));
         this.groupOf[i] = this.groups.length;
       }
       const plan = new TickPlan(unique(ruleLists), setup.tickStepMs, this.timeZone);
