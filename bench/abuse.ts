@@ -144,6 +144,8 @@ interface Post {
   accepted: boolean;
   /** The reading's triage in the answer (out_of_order: overtaken by a later POST on another connection). */
   triage?: string;
+  /** Alert transitions the answer reports (0 for the POST that overtook another: its value left the alert as it was). */
+  transitions?: number;
   phase: string;
   eventMs?: number;
 }
@@ -168,9 +170,10 @@ const bystanderTimer = setInterval(() => {
     signal: AbortSignal.timeout(10_000),
   })
     .then(async (res) => {
-      const body = (await res.json()) as { accepted?: number; readings?: { triage?: string }[] };
+      const body = (await res.json()) as { accepted?: number; transitions?: number; readings?: { triage?: string }[] };
       p.status = res.status;
       p.triage = body.readings?.[0]?.triage;
+      p.transitions = body.transitions;
       p.accepted = res.status === 200 && body.accepted === 1;
     })
     .catch(() => (p.status = -1))
@@ -266,7 +269,7 @@ async function runPhase(phase: Phase, run: number): Promise<void> {
   currentPhase = "gap";
   await Promise.all(children.map((c) => stopChild(c, 2000)));
   windows.push(w);
-  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post +${((p.sentAt - w.t0) / 1000).toFixed(1)} s ${p.ms.toFixed(0)} ms ${p.status}`);
+  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post ${p.id} +${((p.sentAt - w.t0) / 1000).toFixed(1)} s ${p.ms.toFixed(0)} ms ${p.status} ${p.triage ?? "-"} event ${p.eventMs ?? "none"}`);
   const peak = Math.max(...rssSamples.filter((s) => s.t >= w.t0 && s.t <= w.t1).map((s) => s.mb));
   const opens = w.flood.reduce((a, f) => a + f.peakOpen, 0);
   log(`run ${run} ${phase}: ${((w.t1 - w.t0) / 1000).toFixed(1)} s${w.rampMs !== undefined ? ` (ramp ${(w.rampMs / 1000).toFixed(1)} s, ${opens} open at peak)` : ""}, peak RSS ${peak.toFixed(0)} MB`);
@@ -388,7 +391,7 @@ function figuresOf(w: Window): PhaseFigures {
     event_p99_ms: pct(ok.filter((p) => p.eventMs !== undefined).map((p) => p.eventMs!), 0.99),
     posts: ps.length,
     posts_failed: ps.length - ok.length,
-    events_missing: ok.filter((p) => p.eventMs === undefined && p.triage !== "out_of_order").length,
+    events_missing: ok.filter((p) => p.eventMs === undefined && p.triage !== "out_of_order" && p.transitions !== 0).length,
     out_of_order: ok.filter((p) => p.triage === "out_of_order").length,
     statuses: ps.reduce<Record<string, number>>((o, p) => ((o[p.status] = (o[p.status] ?? 0) + 1), o), {}),
     acked: ps.filter((p) => p.accepted).length,
@@ -486,7 +489,7 @@ process.stdout.write(
     "\n\nWhat the flooders did and saw (all runs summed; closes: WebSocket close code, 1006 = cut without a close frame; raw TCP: how it ended):\n\n" +
     renderTable(["phase", "flood", "closes", "error frames / statuses", "flooder CPU s"], floodRows) +
     `\n\nbystander answers by status (-1: none within 10 s): ${phases.map((p) => `${p} ${recText(perPhase.get(p)!.agg.statuses)}`).join(", ")}
-clinician socket closes: ${recText(clinicianCloses)}; bystander readings triaged out_of_order (overtaken by a later POST on another keep-alive connection: no transition, no event): ${phases.map((p) => `${p} ${perPhase.get(p)!.agg.out_of_order}`).join(", ")}; events missing otherwise (a 200 POST, not out_of_order, whose event never arrived): ${phases.map((p) => `${p} ${perPhase.get(p)!.agg.events_missing}`).join(", ")}\n` +
+clinician socket closes: ${recText(clinicianCloses)}; bystander readings triaged out_of_order (overtaken by a later POST on another keep-alive connection: no transition, no event): ${phases.map((p) => `${p} ${perPhase.get(p)!.agg.out_of_order}`).join(", ")}; events missing otherwise (a 200 POST, not out_of_order, whose answer reported a transition, and whose event never arrived; the POST that overtook an out_of_order one usually has none): ${phases.map((p) => `${p} ${perPhase.get(p)!.agg.events_missing}`).join(", ")}\n` +
     `after the last phase: ${acked.length} bystander readings acknowledged, ${ackedLostBefore} not in GET /v1/patients/${BYSTANDER}/readings` +
     `${typeof storedBefore === "string" ? ` (${storedBefore})` : ""}; after kill -9 + restart (${restartS.toFixed(1)} s, RSS before kill ${fmt(rssBeforeKill)} MB): ${ackedLostAfter} missing` +
     `${typeof storedAfter === "string" ? ` (${storedAfter})` : ""}; alerts ${alertDiff.before} before / ${alertDiff.after} after, ${alertDiff.missing} missing, ${alertDiff.extra} extra, ${alertDiff.changed} changed` +
