@@ -4,7 +4,7 @@
 // client slowed down). New ingest is refused `overloaded` past a bound instead; everything
 // else (acks, patients, thresholds, ticks) is still admitted: it is small, and clinically it
 // must not wait behind readings. One sender (a token's `sub`, however many sockets it opens) may
-// hold at most a quarter of the bound, so its flood is refused before everyone else's readings.
+// hold at most a tenth of the bound, so its flood is refused before everyone else's readings.
 import { VarselError } from "../errors.js";
 import type { Command } from "./commands.js";
 
@@ -13,13 +13,13 @@ export interface BacklogLimits {
   maxReadings: number;
   /** Journal bytes applied but not yet committed (default 64 MiB). */
   maxBytes: number;
-  /** Readings one sender may have applied but not committed (default 25 000: a quarter of the whole). */
+  /** Readings one sender may have applied but not committed (default 10 000: the group being committed and the one applied ahead of it; a tenth of the whole). */
   maxReadingsPerSender: number;
   /** What an `overloaded` answer asks the client to wait (default 1 000 ms: a few group commits). */
   retryAfterMs: number;
 }
 
-export const DEFAULT_BACKLOG: BacklogLimits = { maxReadings: 100_000, maxBytes: 64 * 1024 * 1024, maxReadingsPerSender: 25_000, retryAfterMs: 1_000 };
+export const DEFAULT_BACKLOG: BacklogLimits = { maxReadings: 100_000, maxBytes: 64 * 1024 * 1024, maxReadingsPerSender: 10_000, retryAfterMs: 1_000 };
 
 /** The weight of one uncommitted command. */
 export interface Weight {
