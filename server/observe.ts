@@ -1,5 +1,5 @@
 // What the engine reports (engine/durable/durable-pipeline.ts DurableReport), as log lines and
-// metrics: recoveries, snapshots, store outages in the log; commit latency, snapshot time and
+// metrics: recoveries, snapshots, store outages, alarm policy changes in the log; commit latency, snapshot time and
 // size and recovery time as metrics. Reports carry positions and counts, never a patient.
 // Also refused tokens as log lines, with their reason only.
 import type { Logger } from "pino";
@@ -30,6 +30,9 @@ export function observeDurable(logger: Logger, metrics: Metrics): (report: Durab
         return;
       case "store_unavailable":
         logger.warn("store unavailable: refusing work (store_unavailable, /readyz 503) until it answers");
+        return;
+      case "alarm_policy":
+        logger.info({ pos: r.pos, changed: r.changed }, "alarm settings changed since the last run: the new alarm policy is journaled and in force from here on");
         return;
     }
   };

@@ -4,7 +4,10 @@
 // canonical validation, on SQLite and PostgreSQL. After the run, without a clean shutdown (as after
 // kill -9), the engine rebuilt from the journal alone and from snapshot + journal holds exactly
 // the live state and event number; replaying the journal entry by entry gives the live answers
-// and events; the store holds exactly the events that were published.
+// and events; the store holds exactly the events that were published. The mix includes alarm
+// policy changes (latching, late-after, re-alert, loops, episodes), each journaled as the
+// `alarm_policy` command; a restart whose settings equal the policy in force journals nothing.
+import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
@@ -13,6 +16,7 @@ import type { Command } from "../engine/durable/commands.js";
 import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import { VarselError } from "../engine/errors.js";
 import { canonicalFhir, canonicalReadings } from "../engine/ingest/canonical.js";
+import { alarmPolicy, type AlarmPolicy } from "../engine/lifecycle/alarm-policy.js";
 import type { LifecycleEvent } from "../engine/lifecycle/types.js";
 import { Pipeline } from "../engine/pipeline.js";
 import type { Store } from "../engine/store/store.js";
@@ -110,13 +114,25 @@ type Request =
   | { kind: "silence_remove"; id: string }
   | { kind: "withdraw"; patient: string; id: string }
   | { kind: "patient"; id: string; programme: string; references: string; team: string }
-  | { kind: "thresholds"; id: string; red: number; rule: string };
+  | { kind: "thresholds"; id: string; red: number; rule: string }
+  | { kind: "policy"; latching: string; lateAfterMin: number; reAlertHighMin: number; loops: number; waitMin: number; variant: "whole" | "partial" | "unsorted" };
 
 interface Step {
   dtMs: number;
   request: Request;
   snapshotAfter: boolean;
 }
+
+/** An alarm policy change (the settings at a restart: always whole). */
+const policyArb = fc.record({
+  kind: fc.constant("policy" as const),
+  latching: fc.constantFrom("none", "red", "yellow", "missing", "pulse-band"),
+  lateAfterMin: fc.constantFrom(1, 15, 120),
+  reAlertHighMin: fc.constantFrom(0, 5, 30),
+  loops: fc.integer({ min: 0, max: 3 }),
+  waitMin: fc.constantFrom(0, 1, 10),
+  variant: fc.constantFrom("whole" as const, "whole" as const, "whole" as const, "partial" as const, "unsorted" as const),
+});
 
 const requestArb = (now: number): fc.Arbitrary<Request> =>
   fc.oneof(
@@ -129,7 +145,17 @@ const requestArb = (now: number): fc.Arbitrary<Request> =>
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), patient: fc.constantFrom("p1", "p2", "p9"), id: fc.constantFrom(...IDS) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("patient" as const), id: fc.constantFrom("p1", "p3", "k\ud800"), programme: fc.constantFrom("telekol", "telehjerte", "constructor"), references: fc.constantFrom("{}", '{"weight":80}', '{"weight":-0}', '{"constructor":5}', '{"__proto__":{"weight":1}}'), team: fc.constantFrom("team-a", "\ufffd\ufffd\ufffd", "team\u0000a") }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("thresholds" as const), id: fc.constantFrom("p1", "p2", "p9"), red: fc.integer({ min: 90, max: 200 }), rule: fc.constantFrom("pulse-band", "pulse-band", "m\u0000", "x\udc00") }) },
+    { weight: 1, arbitrary: policyArb },
   );
+
+/** The whole policy a policy request sets; `partial` and `unsorted` are not canonical (refused: invalid_field). */
+function policyOf(r: Extract<Request, { kind: "policy" }>): AlarmPolicy {
+  const latching = { none: {}, red: { levels: ["red" as const] }, yellow: { levels: ["yellow" as const, "red" as const] }, missing: { kinds: ["missing" as const] }, "pulse-band": { rules: ["pulse-band"] } }[r.latching];
+  const policy = alarmPolicy({ latching, lateAfterMs: r.lateAfterMin * MIN, reAlertAfterMs: { high: r.reAlertHighMin * MIN }, escalationLoops: r.loops, episodeGroupWaitMs: r.waitMin * MIN });
+  if (r.variant === "partial") delete (policy as Partial<AlarmPolicy>).maxSilenceMs;
+  if (r.variant === "unsorted") policy.latching.levels = ["yellow", "red", "red"];
+  return policy;
+}
 
 const scriptArb = fc.array(
   // Mostly minutes apart; sometimes a day (resolved alerts, ended silences and old events are forgotten by a tick).
@@ -165,11 +191,15 @@ function commandOf(r: Request, now: number): Command {
       };
     case "thresholds":
       return { kind: "patient_thresholds", id: r.id, rules: [{ id: r.rule, kind: "band", metric: "pulse", limits: { yellowHigh: r.red - 10, redHigh: r.red } }], author: "admin", reason: "test" };
+    case "policy":
+      return { kind: "alarm_policy", policy: policyOf(r), actor: "settings" };
   }
 }
 
-function packedState(p: Pipeline): Buffer {
+/** The state's bytes; `policy`: as if that alarm policy were in force. */
+function packedState(p: Pipeline, policy?: AlarmPolicy): Buffer {
   const { kernel, state } = p.exportState();
+  if (policy !== undefined) state.lifecycle.policy = policy;
   return Buffer.concat([Buffer.from(kernel), stateBytes.pack(state)]);
 }
 
@@ -187,7 +217,8 @@ const SETUP: Command[] = [
 describe.each(STORES)("replay equals live under any input (%s)", (_name, factory) => {
   it(`journal alone and snapshot + journal rebuild the live state, answers and events (${RUNS} runs)`, async () => {
     await fc.assert(
-      fc.asyncProperty(scriptArb, async (script: Step[]) => {
+      // The settings of the restarts: the policy in force (unchanged), or another one (changed).
+      fc.asyncProperty(scriptArb, fc.option(policyArb, { nil: undefined }), async (script: Step[], restartPolicy: Extract<Request, { kind: "policy" }> | undefined) => {
         const store = await factory.create();
         try {
           const clock = { now: T0 };
@@ -241,11 +272,22 @@ describe.each(STORES)("replay equals live under any input (%s)", (_name, factory
           }
           expect(packedState(replay)).toEqual(liveState);
 
-          // Restarts without a clean shutdown: journal alone, then snapshot + journal.
+          // Restarts without a clean shutdown: journal alone, then snapshot + journal. Settings
+          // equal to the policy in force journal nothing; other ones journal one alarm_policy
+          // command after the replay, which rebuilt the live state all the same.
+          const inForce = live.pipeline.lifecycle.alarmPolicy();
+          const wanted = restartPolicy === undefined ? inForce : policyOf({ ...restartPolicy, variant: "whole" });
+          const changed = !isDeepStrictEqual(wanted, inForce);
           for (const s of [journalOnly(await factory.reopen()), await factory.reopen()]) {
-            const restarted = await DurablePipeline.open({ store: s, ...options });
+            const restarted = await DurablePipeline.open({ store: s, ...options, pipeline: { lifecycle: wanted } });
+            expect(restarted.position()).toBe(live.position() + (changed ? 1 : 0));
             expect(restarted.pipeline.lifecycle.lastSeq()).toBe(liveSeq);
-            expect(packedState(restarted.pipeline)).toEqual(liveState);
+            expect(restarted.pipeline.lifecycle.alarmPolicy()).toEqual(wanted);
+            expect(packedState(restarted.pipeline, inForce)).toEqual(liveState);
+          }
+          if (changed) {
+            const [last] = await store.readJournal(live.position(), 10);
+            expect(last.command).toEqual({ kind: "alarm_policy", policy: wanted, actor: "settings" });
           }
         } finally {
           await factory.cleanup();

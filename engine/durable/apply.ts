@@ -6,8 +6,10 @@
 // caused (the answer, the lifecycle events, the readings evaluated). A command that fails its
 // check is refused with no change; one that throws inside `applyCommand` is a bug (the durable
 // layer rebuilds from the store).
+import { VarselError } from "../errors.js";
 import { canonicalFhir, canonicalReadings } from "../ingest/canonical.js";
 import type { IngestAnswer, PatientRecord, Pipeline, Withdrawal } from "../pipeline.js";
+import type { AlarmPolicy } from "../lifecycle/alarm-policy.js";
 import type { Alert, LifecycleEvent, Silence } from "../lifecycle/types.js";
 import type { StoredReading } from "../store/store.js";
 import type { ThresholdVersion } from "../thresholds.js";
@@ -25,6 +27,8 @@ export interface CommandResults {
   silence_add: Silence;
   silence_remove: Silence;
   withdraw: Withdrawal;
+  /** The policy now in force and the one it replaced. */
+  alarm_policy: { policy: AlarmPolicy; previous: AlarmPolicy };
 }
 
 export type ResultOf<C extends Command> = CommandResults[C["kind"]];
@@ -59,6 +63,9 @@ export function checkCommand(pipeline: Pipeline, entry: JournalEntry): void {
       return pipeline.lifecycle.checkRemoveSilence(c.id, c.by, at);
     case "withdraw":
       return pipeline.checkWithdraw(c.patient, c.id);
+    case "alarm_policy":
+      if (typeof c.actor !== "string" || c.actor.trim() === "") throw new VarselError("invalid_field", "alarm_policy: actor is required");
+      return pipeline.lifecycle.checkPolicy(c.policy);
   }
 }
 
@@ -87,6 +94,8 @@ export function applyCommand(pipeline: Pipeline, entry: JournalEntry, keepReadin
       return done(pipeline.lifecycle.removeSilence(c.id, c.by, at));
     case "withdraw":
       return done(pipeline.withdraw(c.patient, c.id, at));
+    case "alarm_policy":
+      return done(pipeline.lifecycle.setPolicy(c.policy));
   }
 }
 

@@ -2,6 +2,7 @@
 // written in the same transaction as its command's journal entry (durable-pipeline.ts), so the
 // trail holds exactly the changes that were acknowledged. It is for admins (GET /v1/audit),
 // never for logs: it names patients.
+import { policyChanges } from "../lifecycle/alarm-policy.js";
 import type { AuditEntry } from "../store/store.js";
 import type { CommandResults } from "./apply.js";
 import type { JournalEntry } from "./commands.js";
@@ -14,7 +15,7 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
-/** The audit entry of an applied command, or undefined when it is not an admin change (ingest, tick). */
+/** The audit entry of an applied command, or undefined when it is not an admin change (ingest, tick). An alarm policy's names no patient. */
 export function auditOf(entry: JournalEntry, result: CommandResults[keyof CommandResults], actor: string | undefined): AuditEntry | undefined {
   const { pos, at, command: c } = entry;
   const base = { pos, at, action: c.kind };
@@ -40,6 +41,10 @@ export function auditOf(entry: JournalEntry, result: CommandResults[keyof Comman
     case "withdraw": {
       const w = result as CommandResults["withdraw"];
       return { ...base, actor: c.actor, target: c.id, patient: c.patient, details: defined({ reason: c.reason, metrics: w.metrics, resolved: w.resolved, marked: w.marked }) };
+    }
+    case "alarm_policy": {
+      const { previous } = result as CommandResults["alarm_policy"];
+      return { ...base, actor: c.actor, target: "alarm_policy", details: { changed: policyChanges(previous, c.policy), policy: c.policy, previous } };
     }
     case "ingest":
     case "tick":

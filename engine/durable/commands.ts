@@ -6,6 +6,7 @@ import type { ProgrammeId } from "../rules/programmes.js";
 import type { PatientInput } from "../pipeline.js";
 import type { RuleOverride } from "../thresholds.js";
 import type { CanonicalBatch } from "../ingest/canonical.js";
+import type { AlarmPolicy } from "../lifecycle/alarm-policy.js";
 
 export type Command =
   | { kind: "patient"; id: string; input: PatientInput }
@@ -17,7 +18,13 @@ export type Command =
   | { kind: "silence_add"; patient?: string; rule?: string; until: number; reason: string; author: string }
   | { kind: "silence_remove"; id: string; by: string }
   /** A measurement withdrawn by its sender or a clinician (scope checked before journaling); `id` is the measurement id. */
-  | { kind: "withdraw"; patient: string; id: string; actor: string; reason?: string };
+  | { kind: "withdraw"; patient: string; id: string; actor: string; reason?: string }
+  /**
+   * The alarm behaviour in force from here on: the whole policy, canonical (alarm-policy.ts).
+   * Journaled at start when the settings differ from the policy the recovered state holds
+   * (`actor` "settings"), so a replay applies every command under the policy it was applied under.
+   */
+  | { kind: "alarm_policy"; policy: AlarmPolicy; actor: string };
 
 export type CommandKind = Command["kind"];
 

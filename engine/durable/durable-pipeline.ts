@@ -6,12 +6,18 @@
 // send) and the callers answered. A failed commit
 // leaves memory ahead of the store: the engine refuses work (store_unavailable) and rebuilds
 // itself from the store (snapshot + journal replay) as soon as the store answers again.
+//
+// The alarm policy is state, never read from the options after the first start: a recovered
+// state holds the policy of its snapshot and the journal's `alarm_policy` commands (a journal
+// starts under BASELINE_POLICY); `open` journals the options' policy when it differs (see
+// adoptPolicy). Replay thus applies every command under the policy it was applied under live.
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { VarselError } from "../errors.js";
 import { LAYOUT_VERSION } from "../../assembly/layout.js";
 import { snapshotLayoutVersion } from "../kernel/snapshot.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
+import { alarmPolicy, BASELINE_POLICY, policyChanges, type AlarmPolicy } from "../lifecycle/alarm-policy.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
 import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
@@ -34,6 +40,8 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefined
  */
 export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
+/** Who changes the alarm policy at start (its audit entry's actor): the server's settings. */
+export const SETTINGS_ACTOR = "settings";
 /**
  * A flush applies and commits about this many readings and events at most: a bounded group
  * bounds how long the next sender waits for its turn (the commit of 5 000 readings takes tens of
@@ -57,6 +65,14 @@ function packInto(memory: Buffer | undefined, value: unknown): Buffer {
   } finally {
     packr.useBuffer(Buffer.allocUnsafeSlow(8192));
   }
+}
+
+/**
+ * The pipeline options a recovery builds with: the alarm policy of a journal's start, never the
+ * options' (a restored state brings its own; the journal's `alarm_policy` commands change it).
+ */
+function journalOptions(options: DurableOptions): Omit<PipelineOptions, "evaluator"> {
+  return { ...options.pipeline, lifecycle: { ...options.pipeline?.lifecycle, ...structuredClone(BASELINE_POLICY) } };
 }
 
 export interface DurableOptions {
@@ -112,7 +128,9 @@ export type DurableReport =
   | { kind: "snapshot"; pos: number; bytes: number; ms: number }
   | { kind: "commit"; commands: number; ms: number }
   /** A commit failed: work is refused until the store answers again (then `recovered`, after: outage). */
-  | { kind: "store_unavailable" };
+  | { kind: "store_unavailable" }
+  /** At start, the settings' alarm policy differed from the recovered one and was journaled: these fields changed. */
+  | { kind: "alarm_policy"; pos: number; changed: (keyof AlarmPolicy)[] };
 
 /** What a recovery restored and replayed. */
 type Recovery = Omit<Extract<DurableReport, { kind: "recovered" }>, "kind" | "after">;
@@ -195,11 +213,36 @@ export class DurablePipeline {
     return new DurablePipeline(new Pipeline(options.pipeline), 0, options);
   }
 
-  /** Opens: restores the newest snapshot and replays the journal after it (or starts empty). */
+  /**
+   * Opens: restores the newest snapshot and replays the journal after it (or starts empty), then
+   * puts the options' alarm policy in force (adoptPolicy) before anything else is accepted.
+   */
   static async open(options: DurableOptions = {}): Promise<DurablePipeline> {
     const { pipeline, recovery } = await DurablePipeline.recover(options);
     if (options.store !== undefined) options.onReport?.({ kind: "recovered", after: "start", ...recovery });
-    return new DurablePipeline(pipeline, recovery.pos, options);
+    const durable = new DurablePipeline(pipeline, recovery.pos, options);
+    try {
+      await durable.adoptPolicy();
+    } catch (err) {
+      clearTimeout(durable.retryTimer);
+      durable.state = "closed";
+      throw err;
+    }
+    return durable;
+  }
+
+  /**
+   * The settings' alarm policy (the options' lifecycle fields, defaults filled in), journaled as
+   * an `alarm_policy` command when it differs from the policy the recovered state holds; an
+   * unchanged policy journals nothing. Throws RangeError on a policy out of bounds, or what the
+   * command was refused with (store_unavailable).
+   */
+  private async adoptPolicy(): Promise<void> {
+    const wanted = alarmPolicy(this.options.pipeline?.lifecycle);
+    const changed = policyChanges(this.pipelineNow.lifecycle.alarmPolicy(), wanted);
+    if (changed.length === 0) return;
+    await this.execute({ kind: "alarm_policy", policy: wanted, actor: SETTINGS_ACTOR });
+    this.options.onReport?.({ kind: "alarm_policy", pos: this.pos, changed });
   }
 
   /** The pipeline for reads (queries, snapshots for subscribers). Writes go through `execute`. */
@@ -591,7 +634,7 @@ export class DurablePipeline {
     const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
     const kernelLayout = snap === undefined ? undefined : snapshotLayoutVersion(snap.kernel);
     if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT && kernelLayout === LAYOUT_VERSION) {
-      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, options.pipeline);
+      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, journalOptions(options));
       pos = snap.pos;
       snapshotPos = snap.pos;
     } else {
@@ -599,7 +642,7 @@ export class DurablePipeline {
         const why = stored?.format !== SNAPSHOT_FORMAT ? `layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}` : `kernel layout ${kernelLayout ?? "unknown"}, not ${LAYOUT_VERSION}`;
         options.onError?.(new Error(`snapshot at ${snap.pos} has ${why}: replaying the journal from the start`), "recovery");
       }
-      pipeline = new Pipeline(options.pipeline);
+      pipeline = new Pipeline(journalOptions(options));
     }
     const recovery = (): { pipeline: Pipeline; recovery: Recovery } => ({
       pipeline,

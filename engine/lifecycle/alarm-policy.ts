@@ -20,10 +20,16 @@
 // - Episodes: Alertmanager delays a group by `group_wait` to deliver it together. varsel never
 //   delays an alarm: alerts of one patient raised within `episodeGroupWaitMs` (default 60 s) of
 //   the episode's first alert carry its id as `episode` and are delivered at once; frontends group.
+// - The policy in force is state, not configuration: it is journaled (`alarm_policy` command,
+//   engine/durable/) and carried by snapshots, so a replay applies each command under the policy
+//   it was applied under live. A change takes effect for what happens after it; see `setPolicy`
+//   in lifecycle.ts for what that means for open alerts and silences.
+import { isDeepStrictEqual } from "node:util";
 import type { Priority } from "../alerts.js";
 import { VarselError } from "../errors.js";
 import { parseDuration } from "../rules/duration.js";
-import type { RoutingEntry } from "./types.js";
+import { lateAfterOf } from "./late.js";
+import type { AlertLevel, LatchingPolicy, RoutingEntry, RuleKind } from "./types.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -45,9 +51,22 @@ export const MAX_ESCALATION_LOOPS = 3;
 export const DEFAULT_EPISODE_GROUP_WAIT_MS = 60_000;
 /** Bound of every alarm duration setting: a year (as rule durations). */
 export const MAX_POLICY_MS = 366 * DAY;
+/** Escalation delay default: 15 minutes. */
+export const DEFAULT_ESCALATION_DELAY_MS = 15 * MIN;
+/** Default latching policy: every red alert latches. */
+export const DEFAULT_LATCHING: Readonly<LatchingPolicy> = Object.freeze({ levels: ["red"] satisfies AlertLevel[] });
+/** The rule kinds a latching policy may name. */
+export const LATCHING_KINDS: readonly Exclude<RuleKind, "unknown">[] = ["band", "baseline", "delta", "rate", "missing", "score"];
+const LATCHING_LEVELS: readonly AlertLevel[] = ["red", "yellow"];
 
-/** The alarm behaviour in force, every field set. */
+/** The alarm behaviour in force, every field set, in canonical form (what the `alarm_policy` command journals). */
 export interface AlarmPolicy {
+  /** Which alerts latch; every list present, sorted, without repeats. */
+  latching: Required<LatchingPolicy>;
+  /** Acknowledgement timeout of a care-chain step without its own `ackTimeout` (a patient's own delay wins). */
+  escalationDelayMs: number;
+  /** Transitions from readings older than this (ms before the request) describe the past (late.ts). */
+  lateAfterMs: number;
   reAlertAfterMs: PerPriority;
   maxSilenceMs: PerPriority;
   escalationLoops: number;
@@ -56,14 +75,40 @@ export interface AlarmPolicy {
 
 /** The options as given (absent = default). */
 export interface AlarmPolicyInput {
+  /** Default: every red alert latches. `{}` = nothing latches. */
+  latching?: LatchingPolicy;
+  /** Escalation delay (default 15 min). */
+  escalationDelayMs?: number;
+  /** Default 15 min (late.ts). */
+  lateAfterMs?: number;
   reAlertAfterMs?: Partial<PerPriority>;
   maxSilenceMs?: Partial<PerPriority>;
   escalationLoops?: number;
   episodeGroupWaitMs?: number;
 }
 
-/** The policy with defaults filled in; throws RangeError on a value out of bounds. */
+/**
+ * The policy of a state that records none: a snapshot or a journal written before the policy was
+ * journaled, and the start of every journal. These are the defaults of that time, spelled out:
+ * they must never follow a later change of the defaults (a replay from the start would change).
+ * A server whose settings differ journals an `alarm_policy` command at start (durable-pipeline.ts).
+ */
+export const BASELINE_POLICY: Readonly<AlarmPolicy> = deepFreeze({
+  latching: { levels: ["red"], kinds: [], rules: [] },
+  escalationDelayMs: 15 * MIN,
+  lateAfterMs: 15 * MIN,
+  reAlertAfterMs: { high: 30 * MIN, medium: 4 * HOUR, low: 0 },
+  maxSilenceMs: { high: HOUR, medium: DAY, low: 7 * DAY },
+  escalationLoops: 1,
+  episodeGroupWaitMs: 60_000,
+});
+
+/** The policy with defaults filled in, in canonical form; throws RangeError on a value out of bounds. */
 export function alarmPolicy(input: AlarmPolicyInput = {}): AlarmPolicy {
+  const latching = latchingPolicy(input.latching ?? DEFAULT_LATCHING);
+  const delay = input.escalationDelayMs ?? DEFAULT_ESCALATION_DELAY_MS;
+  if (typeof delay !== "number" || !(delay > 0 && delay <= MAX_POLICY_MS)) throw new RangeError("escalationDelayMs must be a positive number of ms up to a year");
+  const lateAfterMs = lateAfterOf(input.lateAfterMs);
   const reAlertAfterMs = perPriority(input.reAlertAfterMs, DEFAULT_RE_ALERT_AFTER_MS, "reAlertAfterMs", 0);
   const maxSilenceMs = perPriority(input.maxSilenceMs, DEFAULT_MAX_SILENCE_MS, "maxSilenceMs", 1);
   if (!(maxSilenceMs.high <= maxSilenceMs.medium && maxSilenceMs.medium <= maxSilenceMs.low)) {
@@ -73,7 +118,41 @@ export function alarmPolicy(input: AlarmPolicyInput = {}): AlarmPolicy {
   if (!Number.isInteger(loops) || loops < 0 || loops > MAX_ESCALATION_LOOPS) throw new RangeError(`escalationLoops must be an integer from 0 to ${MAX_ESCALATION_LOOPS}`);
   const wait = input.episodeGroupWaitMs ?? DEFAULT_EPISODE_GROUP_WAIT_MS;
   if (!(wait >= 0 && wait <= DAY)) throw new RangeError("episodeGroupWaitMs must be from 0 to a day");
-  return { reAlertAfterMs, maxSilenceMs, escalationLoops: loops, episodeGroupWaitMs: wait };
+  return { latching, escalationDelayMs: delay, lateAfterMs, reAlertAfterMs, maxSilenceMs, escalationLoops: loops, episodeGroupWaitMs: wait };
+}
+
+/** Refuses (invalid_field) a policy that is not complete, in bounds and canonical: the journal holds exactly what is applied. */
+export function checkAlarmPolicy(policy: unknown): asserts policy is AlarmPolicy {
+  let canonical: AlarmPolicy;
+  try {
+    canonical = alarmPolicy(policy as AlarmPolicyInput);
+  } catch (err) {
+    throw new VarselError("invalid_field", `alarm policy: ${(err as Error).message}`);
+  }
+  if (!isDeepStrictEqual(canonical, policy)) throw new VarselError("invalid_field", "alarm policy: every field must be given, in canonical form (lists sorted, without repeats)");
+}
+
+/** The fields in which two policies differ (empty: the same). */
+export function policyChanges(from: AlarmPolicy, to: AlarmPolicy): (keyof AlarmPolicy)[] {
+  return (Object.keys(to) as (keyof AlarmPolicy)[]).filter((k) => !isDeepStrictEqual(from[k], to[k]));
+}
+
+/** Latching in canonical form: every list, sorted, without repeats; throws RangeError on an unknown level or kind. */
+function latchingPolicy(given: LatchingPolicy): Required<LatchingPolicy> {
+  if (typeof given !== "object" || given === null) throw new RangeError("latching must be an object of levels, kinds and rules");
+  const list = <T extends string>(v: T[] | undefined, name: string, allowed?: readonly T[]): T[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x === "" || (allowed !== undefined && !allowed.includes(x)))) {
+      throw new RangeError(`latching.${name} must be a list of ${allowed === undefined ? "rule ids" : allowed.join(", ")}`);
+    }
+    return [...new Set(v)].sort();
+  };
+  return { levels: list(given.levels, "levels", LATCHING_LEVELS), kinds: list(given.kinds, "kinds", LATCHING_KINDS), rules: list(given.rules, "rules") };
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === "object" && x !== null) for (const v of Object.values(Object.freeze(x))) deepFreeze(v);
+  return x;
 }
 
 function perPriority(given: Partial<PerPriority> | undefined, defaults: Readonly<PerPriority>, name: string, min: number): PerPriority {

@@ -30,10 +30,10 @@ import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.
 import type { Priority } from "../alerts.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
 import { VarselError } from "../errors.js";
-import { ackTimeoutOf, alarmPolicy, checkAckTimeouts, checkSilenceLength, silenceEnds, type AlarmPolicy } from "./alarm-policy.js";
+import { ackTimeoutOf, alarmPolicy, BASELINE_POLICY, checkAckTimeouts, checkAlarmPolicy, checkSilenceLength, silenceEnds, type AlarmPolicy } from "./alarm-policy.js";
 import { admits, EventLog, scopeFilter } from "./event-log.js";
 import { inhibitorOf, sameInhibition } from "./inhibition.js";
-import { lateAfterOf, lateFlags, supersededMissing } from "./late.js";
+import { lateFlags, supersededMissing } from "./late.js";
 import { reviewItems, type ReviewSource } from "./review.js";
 import { localTime, nextInChain, route, teamsOf, validateChain } from "./routing.js";
 import { matches, refOf, SilenceBook } from "./silences.js";
@@ -43,7 +43,6 @@ import type {
   AlertEvent,
   AlertLevel,
   AlertQuery,
-  LatchingPolicy,
   LifecycleEvent,
   LifecycleOptions,
   LifecycleState,
@@ -58,14 +57,11 @@ import type {
   TriggerReading,
 } from "./types.js";
 
-/** Escalation delay default: 15 minutes. */
-export const DEFAULT_ESCALATION_DELAY_MS = 15 * 60_000;
 /** Resolved alerts and ended silences stay queryable this long by default. */
 export const DEFAULT_RESOLVED_RETENTION_MS = 24 * 3_600_000;
 /** Trigger readings kept per alert by default. */
 export const DEFAULT_KEEP_READINGS = 5;
-/** Default latching policy: every red alert latches. */
-export const DEFAULT_LATCHING: Readonly<LatchingPolicy> = Object.freeze({ levels: ["red"] satisfies AlertLevel[] });
+export { DEFAULT_ESCALATION_DELAY_MS, DEFAULT_LATCHING } from "./alarm-policy.js";
 
 const RANK: Record<AlertLevel, number> = { yellow: 1, red: 2 };
 const PRIORITY: Record<AlertLevel, Priority> = { yellow: "medium", red: "high" };
@@ -95,21 +91,17 @@ export class AlertLifecycle {
   private readonly log: EventLog;
   /** Events emitted since the last takeEvents(), in order. */
   private outbox: LifecycleEvent[] = [];
-  private readonly latching: LatchingPolicy;
-  private readonly policy: AlarmPolicy;
-  private readonly delayMs: number;
+  /** The alarm behaviour in force: the options' at construction, then what `setPolicy` and `importState` set. */
+  private policy: AlarmPolicy;
   private readonly defaultChain: RoutingEntry[];
   private readonly offset: (at: number) => number;
   private readonly keepReadings: number;
   private readonly resolvedMs: number;
-  private readonly lateAfterMs: number;
   private readonly newId: (kind: "alert" | "silence") => string;
   private counters = { alert: 0, silence: 0 };
 
   /** Creates an empty lifecycle; `options.rules` says what each rule is (kind, version, limits). */
   constructor(private readonly options: LifecycleOptions) {
-    this.latching = options.latching ?? DEFAULT_LATCHING;
-    this.delayMs = positive(options.escalationDelayMs ?? DEFAULT_ESCALATION_DELAY_MS, "escalationDelayMs");
     this.policy = alarmPolicy(options);
     this.defaultChain = [...(options.defaultCareTeams ?? [])];
     validateChain(this.defaultChain);
@@ -117,7 +109,6 @@ export class AlertLifecycle {
     this.offset = options.utcOffset ?? ((at) => utcOffsetMs(DEFAULT_TIME_ZONE, at));
     this.keepReadings = Math.max(1, options.keepReadings ?? DEFAULT_KEEP_READINGS);
     this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
-    this.lateAfterMs = lateAfterOf(options.lateAfterMs);
     this.log = new EventLog(options.startSeq ?? 0, options.retention?.maxEvents, options.retention?.maxAgeMs);
     this.newId = options.newId ?? ((kind) => `${kind === "alert" ? "a" : "s"}-${++this.counters[kind]}`);
   }
@@ -138,11 +129,13 @@ export class AlertLifecycle {
       silences: this.silenceBook.exportAll(),
       log: this.log.exportState(),
       counters: { ...this.counters },
+      policy: this.policy,
     };
   }
 
   /**
-   * Restores `exportState`'s data into this (empty) lifecycle. Takes
+   * Restores `exportState`'s data into this (empty) lifecycle, its alarm policy included (a state
+   * that records none was written before the policy was journaled: BASELINE_POLICY). Takes
    * the objects over rather than copying them (a decoded snapshot has no other owner; copying
    * tens of thousands of alerts was a visible part of recovery).
    */
@@ -160,6 +153,36 @@ export class AlertLifecycle {
     this.silenceBook.importAll(state.silences);
     this.log.importState(state.log);
     this.counters = { ...state.counters };
+    this.policy = state.policy ?? BASELINE_POLICY;
+  }
+
+  // ---- alarm policy ---------------------------------------------------------------------
+
+  /** The alarm behaviour in force (a copy). */
+  alarmPolicy(): AlarmPolicy {
+    return structuredClone(this.policy);
+  }
+
+  /** Throws what setPolicy would refuse (`invalid_field`: not a complete, canonical policy); changes nothing. */
+  checkPolicy(policy: AlarmPolicy): void {
+    checkAlarmPolicy(policy);
+  }
+
+  /**
+   * Puts a policy in force (the `alarm_policy` command); returns it and the one it replaces. It
+   * governs what happens from now on, and nothing already decided is redone, so no event: an
+   * alert keeps its latching, re-alert time and armed escalation timer until its next change
+   * computes them afresh (its next event), and a silence keeps its per-priority ends. What is
+   * read when used applies at once to open alerts too: the escalation delay and loops at their
+   * next escalation step, the late-after limit at the next ingest, the episode wait at the next
+   * alert raised. (Recomputing open alerts without an event would show clients alerts no event
+   * carries.)
+   */
+  setPolicy(policy: AlarmPolicy): { policy: AlarmPolicy; previous: AlarmPolicy } {
+    this.checkPolicy(policy);
+    const previous = this.policy;
+    this.policy = structuredClone(policy);
+    return { policy: structuredClone(policy), previous };
   }
 
   // ---- configuration ------------------------------------------------------------------
@@ -208,7 +231,7 @@ export class AlertLifecycle {
     now: number,
     source: Partial<ReviewSource> & Pick<BatchFacts, "oldestReading"> = {},
   ): void {
-    const late = lateFlags(result.transitions, now, this.lateAfterMs);
+    const late = lateFlags(result.transitions, now, this.policy.lateAfterMs);
     const skip = supersededMissing(result.transitions, (patient, rule) => this.options.rules(patient, rule)?.kind === "missing");
     this.apply(result.transitions, now, result.readings, { late, skip, oldestReading: source.oldestReading });
     const knownPatient = source.knownPatient ?? ((p: string) => this.patients.has(p));
@@ -596,7 +619,7 @@ export class AlertLifecycle {
   }
 
   private latches(a: Alert): boolean {
-    const p = this.latching;
+    const p = this.policy.latching;
     return (
       this.options.rules(a.patient, a.rule)?.latching === true ||
       (p.rules?.includes(a.rule) ?? false) ||
@@ -771,7 +794,7 @@ export class AlertLifecycle {
   }
 
   private delayOf(patient: string): number {
-    return this.patients.get(patient)?.escalationDelayMs ?? this.delayMs;
+    return this.patients.get(patient)?.escalationDelayMs ?? this.policy.escalationDelayMs;
   }
 
   // ---- events: the one way out ------------------------------------------------------------------

@@ -5,7 +5,7 @@ import type { Direction, Interpretation, Level, Priority, TransitionKind } from 
 import type { ErrorBody } from "../errors.js";
 import type { LimitsDef, MissingRule, RuleDef, Weekday } from "../rules/definitions.js";
 import type { Observance } from "../calendar/holidays.js";
-import type { AlarmPolicyInput, PerPriority } from "./alarm-policy.js";
+import type { AlarmPolicy, AlarmPolicyInput, PerPriority } from "./alarm-policy.js";
 
 /** A rule kind (engine/rules/definitions.ts), or "unknown" when the rule lookup does not know the rule. */
 export type RuleKind = RuleDef["kind"] | "unknown";
@@ -304,6 +304,8 @@ export interface LifecycleState {
   silences: Silence[];
   log: { last: number; events: LifecycleEvent[] };
   counters: { alert: number; silence: number };
+  /** The alarm policy in force; absent in a state written before it was journaled (BASELINE_POLICY). */
+  policy?: AlarmPolicy;
 }
 
 /** A subscriber's scope: absent sets admit everything; both given = both must admit. */
@@ -354,16 +356,13 @@ export interface RetentionPolicy {
   resolvedAlertMs?: number;
 }
 
-/** Organisation configuration of the lifecycle (alarm behaviour defaults: alarm-policy.ts). */
+/**
+ * Organisation configuration of the lifecycle. The alarm behaviour (latching, escalation delay,
+ * late-after and the rest: alarm-policy.ts) is the initial policy; the durable layer journals it.
+ */
 export interface LifecycleOptions extends AlarmPolicyInput {
   /** What the caller knows about rules: kind, threshold version, limits in force. */
   rules: RuleLookup;
-  /** Default: every red alert latches. `{}` = nothing latches. */
-  latching?: LatchingPolicy;
-  /** Escalation delay: the acknowledgement timeout of a chain entry without its own `ackTimeout` (default 15 min). */
-  escalationDelayMs?: number;
-  /** Transitions from readings older than this (ms before the request) describe the past (late.ts; default 15 min). */
-  lateAfterMs?: number;
   /** Chain for patients without their own (default none). */
   defaultCareTeams?: RoutingEntry[];
   /** Local-time offset at an instant (ms); default: Europe/Copenhagen via engine/clock.ts. */

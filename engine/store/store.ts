@@ -25,9 +25,9 @@ export interface AuditEntry {
   pos: number;
   /** Clock time it was applied at (epoch ms). */
   at: number;
-  /** Who made it: the token's `sub`. */
+  /** Who made it: the token's `sub` (`settings`: the server's alarm settings at start). */
   actor: string;
-  /** The command: `patient`, `patient_thresholds`, `programme_thresholds`, `silence_add`, `silence_remove` or `ack`. */
+  /** The command: `patient`, `patient_thresholds`, `programme_thresholds`, `silence_add`, `silence_remove`, `ack`, `withdraw` or `alarm_policy`. */
   action: string;
   /** What it changed: the patient, programme, silence or alert id. */
   target: string;

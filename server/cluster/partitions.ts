@@ -80,6 +80,7 @@ export function route(command: Command, n: number): Routed[] {
     case "patient_thresholds":
       return [{ partition: partitionOf(command.id, n), command }];
     case "programme_thresholds":
+    case "alarm_policy":
       return all();
     case "ack": {
       const { partition, id } = parseQualifiedId(command.alert, n);

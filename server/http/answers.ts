@@ -222,9 +222,9 @@ export const AuditList = Type.Object({
     Type.Object({
       pos: Type.Integer({ description: "The journal position of the change (one command, one entry)" }),
       at: EpochMs,
-      actor: Type.String({ description: "Who made it: the token's `sub`" }),
-      action: Enum(["patient", "patient_thresholds", "programme_thresholds", "silence_add", "silence_remove", "ack", "withdraw"]),
-      target: Type.String({ description: "The patient, programme, silence or alert id" }),
+      actor: Type.String({ description: "Who made it: the token's `sub` (`settings`: the server's alarm settings at start)" }),
+      action: Enum(["patient", "patient_thresholds", "programme_thresholds", "silence_add", "silence_remove", "ack", "withdraw", "alarm_policy"]),
+      target: Type.String({ description: "The patient, programme, silence or alert id (`alarm_policy` for an alarm policy change)" }),
       patient: Type.Optional(Type.String({ description: "The patient concerned, when there is one" })),
       details: Type.Record(Type.String(), Type.Unknown(), { description: "The change itself and what it answered" }),
     }),
