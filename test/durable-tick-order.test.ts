@@ -29,8 +29,9 @@ describe(`a tick and a busy gateway on ${name}`, () => {
 
       // At T0 the gateway sends three large batches for y, then x's next reading (in time: x is stale only at T0 + 1 min).
       now = T0;
+      // (3 000 each: the three and x's reading stay within one sender's share of the backlog, 10 000.)
       const sent = [0, 1, 2].map((k) =>
-        d.execute(readingsCommand(Array.from({ length: 5000 }, (_, i) => ({ patient: "y", metric: "pulse", value: 70, time: T0 - 3_600_000 + k * 5000 + i, id: `y-${k}-${i}` })), now), { sender: "gw" }),
+        d.execute(readingsCommand(Array.from({ length: 3000 }, (_, i) => ({ patient: "y", metric: "pulse", value: 70, time: T0 - 3_600_000 + k * 3000 + i, id: `y-${k}-${i}` })), now), { sender: "gw" }),
       );
       sent.push(d.execute(readingsCommand([{ patient: "x", metric: "pulse", value: 70, time: T0 - 1000, id: "x-1" }], now), { sender: "gw" }));
       // Two minutes later by the clock (x would be stale now without the reading it sent), the tick.

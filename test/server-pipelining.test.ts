@@ -18,8 +18,8 @@ async function until(ok: () => boolean, ms = 2000): Promise<void> {
 }
 
 describe.each(TRANSPORTS)("a socket's commands on %s", (transport) => {
-  async function setup(name: string) {
-    const h = await serverOnFlakyStore(`${name}-${transport}.db`, transport);
+  async function setup(name: string, options: Parameters<typeof serverOnFlakyStore>[2] = {}) {
+    const h = await serverOnFlakyStore(`${name}-${transport}.db`, transport, options);
     expect((await h.send("/v1/patients/p1", PATIENT, "PUT")).status).toBe(200);
     let release = () => {};
     const hold = () => (h.flaky.hold = new Promise<void>((r) => (release = r)));
@@ -108,7 +108,8 @@ describe.each(TRANSPORTS)("a socket's commands on %s", (transport) => {
   });
 
   it("a prompt reader is not taken for a slow consumer when one commit releases several large answers", async () => {
-    const h = await setup("large-answers");
+    // 32 000 readings of one sender held uncommitted: more than its default share of the backlog.
+    const h = await setup("large-answers", { backlog: { maxReadingsPerSender: 100_000 } });
     const gw = await TestSocket.connect(h.wsUrl, await h.device());
     try {
       h.hold();
