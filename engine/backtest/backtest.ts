@@ -72,6 +72,11 @@ export class Backtest {
     this.perPatient = new Float64Array(patients.length);
   }
 
+  /** Readings replayed so far. */
+  get replayedReadings(): number {
+    return this.replayed;
+  }
+
   /** Share of the period replayed so far (by virtual time). */
   progress(): number {
     return Math.min(1, (this.lastTime - this.options.from) / (this.options.to - this.options.from));
