@@ -254,6 +254,10 @@ describe("POST /v1/backtests", () => {
       [{ ...period, proposed: [{ name: "x", programmes: { telekol: [{ id: "pulse-band", kind: "band", metric: "pulse", limits: { redHigh: 90, yellowHigh: 100 } }] } }] }, 422, "invalid_threshold"],
       [{ ...period, programme: "niv" }, 422, "invalid_body"], // nobody on it: an empty cohort
     ];
+    // A file that cannot be read at all fails the job (on its thread) with the code ingest would answer.
+    const broken = await http("POST", "/v1/backtests", admin, { ...period, upload: "{\"resourceType\": \"Bundle\", ", format: "fhir" });
+    expect(broken.status).toBe(202);
+    expect(await settled(broken.body.id, admin)).toMatchObject({ status: "failed", error: { code: "invalid_body" } });
     for (const [body, status, code] of cases) {
       const res = await http("POST", "/v1/backtests", admin, body);
       expect([JSON.stringify(body), res.status, res.body.code]).toEqual([JSON.stringify(body), status, code]);
