@@ -77,6 +77,10 @@ export const ERRORS = {
   clock_not_virtual: { status: 409, message: "the server runs on the system clock: only a server started with --clock virtual moves time by calls" },
   clock_backwards: { status: 409, message: "the virtual clock never goes backwards" },
   invalid_clock_advance: { status: 422, message: "give advanceTo (a time) or advanceBy (a duration), at most 366 days ahead" },
+
+  // -- backtests --
+  backtests_busy: { status: 503, message: "as many backtests as the server runs at once are running; retry after the given time" },
+  backtest_not_done: { status: 409, message: "the backtest has no report: it is still running, failed or was cancelled" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code from the catalogue. */

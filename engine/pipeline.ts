@@ -250,6 +250,11 @@ export class Pipeline {
     return this.patients.get(id);
   }
 
+  /** Every registered patient's id. */
+  patientIds(): IterableIterator<string> {
+    return this.patients.keys();
+  }
+
   /** Teams that may see a patient (its care chain). */
   teamsOf(patient: string): string[] {
     return [...new Set(this.patients.get(patient)?.careTeams.map((e) => e.team) ?? [])];

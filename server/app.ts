@@ -11,6 +11,7 @@ import type { Store } from "../engine/store/store.js";
 import type { VirtualClock } from "../engine/virtual-clock.js";
 import { Auth, type AuthOptions } from "./auth.js";
 import { DEFAULT_LIMITS, type AppContext, type Limits } from "./context.js";
+import { BacktestJobs, type BacktestLimits } from "./http/backtests.js";
 import { Cors } from "./http/cors.js";
 import { buildRouter } from "./http/routes.js";
 import { replyError } from "./http/respond.js";
@@ -56,6 +57,8 @@ export interface ServerOptions {
   alarms?: PipelineOptions["lifecycle"];
   /** The in-memory event window clients resume from (count and age; unset: the event log's defaults). */
   eventWindow?: EventWindow;
+  /** Backtest jobs: how many run at once, how long and how many finished ones are kept (unset: server/http/backtests.ts's defaults). */
+  backtests?: Partial<BacktestLimits>;
 }
 
 /** The pipeline's options: kernel batch times to the metrics, the event window and the alarm behaviour to the lifecycle. */
@@ -74,6 +77,7 @@ export class VarselServer {
   readonly auth: Auth;
   private readonly ctx: AppContext;
   private readonly hub: Hub;
+  private readonly backtests: BacktestJobs;
   private transport: Transport | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -125,6 +129,7 @@ export class VarselServer {
       releasedSeq: () => this.hub.releasedSeq,
     };
     this.hub = new Hub(this.ctx);
+    this.backtests = new BacktestJobs(this.ctx, options.backtests);
     this.metrics.countOpenAlertsWith(() => {
       const counts: Record<string, number> = { high: 0, medium: 0, low: 0 };
       for (const a of this.durable.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] })) counts[a.priority]++;
@@ -144,7 +149,7 @@ export class VarselServer {
 
   /** Starts listening; resolves the port (0 = a free one). */
   async listen(port: number, host = "127.0.0.1"): Promise<number> {
-    const router = buildRouter(this.ctx);
+    const router = buildRouter(this.ctx, this.backtests);
     const cors = new Cors(this.options.corsOrigins);
     this.transport = await createTransport(
       {
@@ -177,6 +182,7 @@ export class VarselServer {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.ticker);
+    this.backtests.close();
     this.hub.shutdown();
     await this.transport?.close();
     await this.durable.close();

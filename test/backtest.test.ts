@@ -12,7 +12,7 @@ import { canonicalReadings, type CanonicalReading } from "../engine/ingest/canon
 import type { AlertEvent } from "../engine/lifecycle/types.js";
 import { Pipeline } from "../engine/pipeline.js";
 import type { RuleDef } from "../engine/rules/definitions.js";
-import { effectiveRules, PROGRAMMES } from "../engine/rules/programmes.js";
+import { effectiveRules, PROGRAMMES, programmesOf } from "../engine/rules/programmes.js";
 import { Random } from "../server/simulate/random.js";
 
 const MIN = 60_000;
@@ -83,24 +83,27 @@ function cohort(days: number, seed: number): { patients: BacktestPatient[]; read
 }
 
 /**
- * The same readings through the live pipeline, one programme per pipeline (each with the tick
- * plan of its rules), one reading per ingest at its own time, nothing latching (nobody acks in a
- * replay): the alerts from the lifecycle's events.
+ * The same readings through the live pipeline, one pipeline per combination of programmes (each
+ * with the tick plan of its rules), one reading per ingest at its own time, nothing latching
+ * (nobody acks in a replay): the alerts from the lifecycle's events.
  */
 function directReplay(patients: BacktestPatient[], readings: CanonicalReading[], rules: ProgrammeRules, to: number): AlertItem[] {
   const out: AlertItem[] = [];
-  const programmes = [...new Set(patients.map((p) => p.programme!))];
-  for (const programme of programmes) {
-    const members = patients.filter((p) => p.programme === programme);
+  const keyOf = (p: BacktestPatient) => programmesOf(p).sort().join("+");
+  for (const combination of new Set(patients.map(keyOf))) {
+    const members = patients.filter((p) => keyOf(p) === combination);
     const pipeline = new Pipeline({ lifecycle: { latching: {} } });
-    const proposed = rules[programme];
-    if (proposed !== undefined) pipeline.setProgrammeThresholds(programme, proposed, "test", "proposal", FROM);
-    const base = { ...PROGRAMMES[programme], rules: proposed ?? PROGRAMMES[programme].rules };
+    const programmes = programmesOf(members[0]).sort();
+    for (const programme of programmes) {
+      const proposed = rules[programme];
+      if (proposed !== undefined) pipeline.setProgrammeThresholds(programme, proposed, "test", "proposal", FROM);
+    }
+    const bases = programmes.map((id) => ({ ...PROGRAMMES[id], rules: rules[id] ?? PROGRAMMES[id].rules }));
     for (const p of members) {
-      pipeline.upsertPatient(p.id, { programme, careTeams: [], paused: false, references: {} }, FROM);
+      pipeline.upsertPatient(p.id, { programmes: programmesOf(p), careTeams: [], paused: false, references: {} }, FROM);
       if (p.overrides !== undefined) pipeline.setPatientThresholds(p.id, p.overrides, "test", "override", FROM);
     }
-    const plan = new TickPlan(members.map((p) => effectiveRules([base], p.overrides).map((e) => e.rule)), STEP);
+    const plan = new TickPlan(members.map((p) => effectiveRules(bases, p.overrides).map((e) => e.rule)), STEP);
     const open = new Map<string, AlertItem>();
     const take = () => {
       for (const e of pipeline.lifecycle.takeEvents()) {
@@ -203,6 +206,47 @@ describe("backtest", () => {
     expect(others(bt.alerts("pulse-105"))).toEqual(others(bt.alerts("current")));
   });
 
+  it("judges a patient on several programmes by the merged rule set, whatever the order of its programmes", () => {
+    // Two TeleKOL + TeleHjerte patients (the programmes in either order: one evaluator) beside
+    // one-programme patients, measuring what both programmes watch.
+    const random = Random.seeded(11);
+    const both: BacktestPatient[] = [
+      { id: "both-0", programmes: ["telekol", "telehjerte"] },
+      { id: "both-1", programmes: ["telehjerte", "telekol"], overrides: [{ id: "spo2-missing", remove: true }] },
+      { id: "kol-only", programme: "telekol" },
+      { id: "hf-only", programmes: ["telehjerte"] },
+    ];
+    const raw: Raw[] = [];
+    for (const p of both) {
+      let weight = 80;
+      for (let d = 0; d < days; d++) {
+        if (random.next() < 0.2) continue;
+        const time = FROM + d * DAY + 8 * HOUR + Math.floor(random.next() * 300) * MIN;
+        weight += (random.next() - 0.3) * 2;
+        raw.push({ patient: p.id, metric: "spo2", value: Math.round(88 + random.next() * 10), time });
+        raw.push({ patient: p.id, metric: "pulse", value: Math.round(70 + random.next() * 50), time });
+        raw.push({ patient: p.id, metric: "weight", value: Math.round(weight * 10) / 10, time: time + MIN });
+        raw.push({ patient: p.id, metric: "bp_sys", value: Math.round(100 + random.next() * 80), time: time + MIN });
+      }
+    }
+    raw.sort((a, b) => a.time - b.time);
+    const rs = canonicalReadings(raw, FROM + 400 * DAY).readings;
+    const proposals: ProgrammeRules = { telekol: raisedPulseLimit() };
+    const bt = new Backtest({ patients: both, from: FROM, to, proposed: [{ name: "proposal", programmes: proposals }], tickStepMs: STEP });
+    bt.pushReadings(rs);
+    const report = bt.finish();
+    const rulesOf = (p: string) => new Set(bt.alerts("current").filter((a) => a.patient === p).map((a) => a.rule));
+    // Rules of both programmes fired for the patients on both; one programme's only for the others.
+    for (const p of ["both-0", "both-1"]) for (const rule of ["spo2-band", "weight-change"]) expect(rulesOf(p)).toContain(rule);
+    expect(rulesOf("kol-only")).not.toContain("weight-change");
+    expect(rulesOf("hf-only")).not.toContain("spo2-band");
+    expect(rulesOf("both-1")).not.toContain("spo2-missing");
+    expect(sorted(bt.alerts("current"))).toEqual(sorted(directReplay(both, rs, {}, to)));
+    expect(sorted(bt.alerts("proposal"))).toEqual(sorted(directReplay(both, rs, proposals, to)));
+    expect(report.perPatient.map((p) => p.programmes)).toEqual([["telekol", "telehjerte"], ["telehjerte", "telekol"], ["telekol"], ["telehjerte"]]);
+    expect(patientCsv(report).split("\n")[1]).toMatch(/^both-0,telekol\+telehjerte,current,/);
+  });
+
   it("counts alerts, patient-days, time in alert and marker lead times as a hand-computed table says", () => {
     // One rule, no programme: pulse yellow above 100, red above 110.
     const rule: RuleDef = { id: "p", kind: "band", metric: "pulse", limits: { yellowHigh: 100, redHigh: 110 } };
@@ -251,7 +295,7 @@ describe("backtest", () => {
     });
     expect(report.perPatient[0].ruleSets.current).toEqual({ alerts: { all: 2, high: 1, medium: 1 }, redDays: 1, yellowDays: 2, hoursInAlert: 40, hoursRed: 1 });
     expect(patientCsv(report).split("\n").slice(0, 2)).toEqual([
-      "patient,programme,rule_set,readings,alerts,alerts_high,alerts_medium,red_days,yellow_days,hours_in_alert,hours_red,appeared,disappeared,cgm_readings,cgm_time_in_range,cgm_below_3_9,cgm_below_3_0,cgm_above_10,cgm_above_13_9,cgm_mean,cgm_sd,cgm_cv,cgm_gmi,cgm_coverage",
+      "patient,programmes,rule_set,readings,alerts,alerts_high,alerts_medium,red_days,yellow_days,hours_in_alert,hours_red,appeared,disappeared,cgm_readings,cgm_time_in_range,cgm_below_3_9,cgm_below_3_0,cgm_above_10,cgm_above_13_9,cgm_mean,cgm_sd,cgm_cv,cgm_gmi,cgm_coverage",
       "a,,current,4,2,1,1,1,2,40,1,,,,,,,,,,,,,",
     ]);
   });

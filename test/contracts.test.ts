@@ -146,6 +146,19 @@ describe("real answers match the OpenAPI document", () => {
     const audit = await call("GET", "/v1/audit", "/v1/audit?limit=50", { token: admin });
     expect(audit.body.entries.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(["silence_remove", "withdraw"]));
 
+    // A backtest of the nurse's patient over the last day: started, followed, its CSV, forgotten.
+    const started = await call("POST", "/v1/backtests", "/v1/backtests", { token: nurse, body: { patients: ["p-1"], from: t - 86_400_000, to: t, markers: [{ patient: "p-1", time: t - 1000 }] } });
+    expect(started.status).toBe(202);
+    let job = started.body;
+    while (job.status === "running") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      job = (await call("GET", "/v1/backtests/:id", `/v1/backtests/${job.id}`, { token: nurse, accept: "application/msgpack" })).body;
+    }
+    expect(job).toMatchObject({ status: "done", report: { patients: 1 } });
+    expect((await call("GET", "/v1/backtests/:id/patients.csv", `/v1/backtests/${job.id}/patients.csv`, { token: nurse })).body).toMatch(/^patient,programmes,/);
+    await call("DELETE", "/v1/backtests/:id", `/v1/backtests/${job.id}`, { token: nurse });
+    expect((await call("GET", "/v1/backtests/:id", `/v1/backtests/${job.id}`, { token: nurse })).status).toBe(404);
+
     // Errors: the Error schema, whatever the route.
     expect((await call("GET", "/v1/alerts", "/v1/alerts")).status).toBe(401);
     expect((await call("GET", "/v1/alerts", "/v1/alerts", { token: device })).status).toBe(403);

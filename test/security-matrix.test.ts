@@ -96,6 +96,12 @@ const ENDED: E = { status: 409, code: "silence_ended" };
 const NO_FILE: E = { status: 404, code: "not_found", message: "no such file" };
 const NO_PATH: E = { status: 404, code: "not_found", message: "no such path" };
 const NOT_VIRTUAL: E = { status: 409, code: "clock_not_virtual" }; // the matrix's servers run on the system clock
+const ACCEPTED: E = { status: 202 };
+const NO_COHORT_PATIENT: E = { status: 404, code: "not_found", message: "unknown patient" };
+const NO_BACKTEST: E = { status: 404, code: "not_found", message: "unknown backtest" };
+const UNKNOWN_BACKTEST = "bt-nope";
+/** Backtest jobs of the matrix run side by side (the bound itself: test/server-backtests.test.ts). */
+const BACKTESTS = { maxRunning: 1000 };
 
 /**
  * in / out / unknown: the target is the token's team's, another team's, or does not exist;
@@ -123,6 +129,10 @@ const HTTP: Row[] = [
   ["GET /v1/silences",                 { all: [OK, OK, CLIN], ended: [OK, OK, CLIN] }],
   ["POST /v1/silences",                { in: [CREATED, CREATED, CLIN], out: [CREATED, NOT_MINE, CLIN], unknown: [NO_PATIENT, NOT_MINE, CLIN], all: [CREATED, ALL_PATIENTS_ADMIN, CLIN] }],
   ["DELETE /v1/silences/:id",          { in: [OK, OK, CLIN], out: [OK, NO_SILENCE, CLIN], unknown: [NO_SILENCE, NO_SILENCE, CLIN], all: [OK, ALL_PATIENTS_END, CLIN], "in-closed": [ENDED, ENDED, CLIN], "out-closed": [ENDED, NO_SILENCE, CLIN] }],
+  ["POST /v1/backtests",               { in: [ACCEPTED, ACCEPTED, CLIN], out: [ACCEPTED, NO_COHORT_PATIENT, CLIN], unknown: [NO_COHORT_PATIENT, NO_COHORT_PATIENT, CLIN], all: [ACCEPTED, ACCEPTED, CLIN] }],
+  ["GET /v1/backtests/:id",            { in: [OK, OK, CLIN], out: [OK, NO_BACKTEST, CLIN], unknown: [NO_BACKTEST, NO_BACKTEST, CLIN] }],
+  ["DELETE /v1/backtests/:id",         { in: [OK, OK, CLIN], out: [OK, NO_BACKTEST, CLIN], unknown: [NO_BACKTEST, NO_BACKTEST, CLIN] }],
+  ["GET /v1/backtests/:id/patients.csv", { in: [OK, OK, CLIN], out: [OK, NO_BACKTEST, CLIN], unknown: [NO_BACKTEST, NO_BACKTEST, CLIN] }],
   ["GET /v1/audit",                    { all: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
   ["GET /v1/clock",                    { all: [OK, ADMIN_ONLY, ADMIN_ONLY] }],
   ["POST /v1/clock",                   { all: [NOT_VIRTUAL, ADMIN_ONLY, ADMIN_ONLY] }],
@@ -245,7 +255,7 @@ async function startWorld(transport: TransportKind, mode: AuthMode): Promise<Wor
   const rsa = await generateKeyPair("RS256", { extractable: true });
 
   if (mode === "hs256") {
-    const h = await startServer(transport);
+    const h = await startServer(transport, {}, { backtests: BACKTESTS });
     ({ base, wsUrl, clock } = h);
     close = () => h.close();
     sign = (c, exp) => h.server.auth.sign({ sub: c.sub, role: c.role as Role, teams: c.teams }, exp);
@@ -258,7 +268,7 @@ async function startWorld(transport: TransportKind, mode: AuthMode): Promise<Wor
     const jwksText = JSON.stringify(jwks);
     writeFileSync(join(dir, "jwks.json"), jwksText);
     clock = new TestClock();
-    const server = new VarselServer({ auth: { jwksFile: join(dir, "jwks.json") }, transport, now: clock.now, tickMs: 0, logger: pino({ level: "silent" }) });
+    const server = new VarselServer({ auth: { jwksFile: join(dir, "jwks.json") }, transport, now: clock.now, tickMs: 0, logger: pino({ level: "silent" }), backtests: BACKTESTS });
     const port = await server.listen(0, "127.0.0.1");
     base = `http://127.0.0.1:${port}`;
     wsUrl = `ws://127.0.0.1:${port}/v1/ws`;
@@ -353,6 +363,32 @@ async function startWorld(transport: TransportKind, mode: AuthMode): Promise<Wor
   return world;
 }
 
+/** A backtest of one patient (or of everyone in scope) over the last day, on an upload: the matrix's servers keep no readings. */
+function backtestBody(w: World, patient: string | undefined) {
+  return { ...(patient === undefined ? {} : { patients: [patient] }), from: w.clock.now() - 24 * 60 * MIN, to: w.clock.now(), upload: "" };
+}
+
+const sharedJobs = new Map<string, Promise<string>>();
+/** One job per world, owner and patient for the cells that leave it as it is. */
+function sharedBacktest(w: World, owner: "admin" | "clinician" | "other", patient: string): Promise<string> {
+  const key = `${w.base} ${owner} ${patient}`;
+  if (!sharedJobs.has(key)) sharedJobs.set(key, backtest(w, owner, patient));
+  return sharedJobs.get(key)!;
+}
+
+/** A finished backtest job started by `owner` ("other": a clinician of the other team); its id. */
+async function backtest(w: World, owner: "admin" | "clinician" | "other", patient: string): Promise<string> {
+  const token = owner === "other" ? await w.sign({ sub: "other-clinician", role: "clinician", teams: [TEAM.out] }) : await w.token(owner);
+  const started = await call(w.base, "POST", "/v1/backtests", token, backtestBody(w, patient));
+  if (started.status !== 202) throw new Error(`setup: ${started.text}`);
+  for (;;) {
+    const job = await call(w.base, "GET", `/v1/backtests/${started.body.id}`, token);
+    if (job.body.status === "done") return started.body.id;
+    if (job.body.status !== "running") throw new Error(`setup: ${job.text.slice(0, 300)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function patientBody(team: string) {
   return { programme: "telehjerte", careTeams: [{ team, role: "hospital" }, { team: `${team}-gp`, role: "gp" }] };
 }
@@ -442,6 +478,21 @@ async function httpRequest(w: World, cell: HttpCell): Promise<{ method: string; 
         if (cell.scope === "out") w.secretIds.add(id);
       }
       return { method, path: sub(id), swap: [[`"${id}"`, `"${UNKNOWN_SILENCE}"`], ...swap] };
+    }
+    case "POST /v1/backtests":
+      return { method, path: template, body: backtestBody(w, cell.scope === "all" ? undefined : patient), swap };
+    case "GET /v1/backtests/:id":
+    case "DELETE /v1/backtests/:id":
+    case "GET /v1/backtests/:id/patients.csv": {
+      // In scope: a job of the cell's own user; out: one of the other team's clinician over its
+      // patient (the admin sees it); a valid token may cancel it, so every such cell has its own.
+      let id = UNKNOWN_BACKTEST;
+      const owner = (cell.scope === "out" || cell.role === "device" || !valid ? "other" : cell.role) as "admin" | "clinician" | "other";
+      const patientOf = owner === "other" ? PATIENT.out : PATIENT.in;
+      const ended = method === "DELETE" && cell.expect.status === 200; // a job per cell that forgets it
+      if (cell.scope !== "unknown") id = ended ? await backtest(w, owner, patientOf) : await sharedBacktest(w, owner, patientOf);
+      if (owner === "other") w.secretIds.add(id);
+      return { method, path: sub(id), swap: [[id, UNKNOWN_BACKTEST], ...swap] };
     }
     case "GET /board/:file":
       return { method, path: cell.scope === "in" ? w.boardAsset : "/board/nope.js", swap };

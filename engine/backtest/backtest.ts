@@ -8,7 +8,7 @@ import type { CanonicalReading } from "../ingest/canonical.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
 import { metricByKey } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
-import { PROGRAMMES, type ProgrammeId } from "../rules/programmes.js";
+import { PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { CgmAccumulator } from "./cgm.js";
 import { alertItem, LocalDays, periodDays, ruleSetReport } from "./report.js";
 import { RuleSetReplay } from "./replay.js";
@@ -70,6 +70,11 @@ export class Backtest {
     );
     this.cgm = new CgmAccumulator(patients.length);
     this.perPatient = new Float64Array(patients.length);
+  }
+
+  /** Readings replayed so far. */
+  get replayedReadings(): number {
+    return this.replayed;
   }
 
   /** Share of the period replayed so far (by virtual time). */
@@ -167,7 +172,7 @@ export class Backtest {
     const perPatient: PatientReport[] = patients.map((p, i) => {
       const ruleSets: Record<string, PatientRuleSetRow> = {};
       results.forEach((res, k) => (ruleSets[this.replays[k].name] = res.rows[i]));
-      return { id: p.id, programme: p.programme ?? null, readings: this.perPatient[i], ruleSets, cgm: this.cgm.seen[i] === 1 ? this.cgm.patient(i, periodMs, intervalMs) : null };
+      return { id: p.id, programmes: programmesOf(p), readings: this.perPatient[i], ruleSets, cgm: this.cgm.seen[i] === 1 ? this.cgm.patient(i, periodMs, intervalMs) : null };
     });
     const days = periodDays(from, to, this.days);
     return {

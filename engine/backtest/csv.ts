@@ -1,10 +1,11 @@
 // The report's per-patient table as CSV: one row per patient and rule set, the CGM summary
-// repeated on each of the patient's rows (docs/backtest.md lists the columns).
+// repeated on each of the patient's rows (docs/backtest.md lists the columns). Programmes are
+// joined by "+" ("telekol+telehjerte"), as thresholdVersion joins them.
 import type { BacktestReport } from "./types.js";
 
 export const PATIENT_CSV_COLUMNS = [
   "patient",
-  "programme",
+  "programmes",
   "rule_set",
   "readings",
   "alerts",
@@ -35,7 +36,7 @@ export function patientCsv(report: BacktestReport): string {
     const c = p.cgm;
     const cgm = c === null ? Array(11).fill("") : [c.readings, c.timeInRange, c.below3_9, c.below3_0, c.above10, c.above13_9, c.mean, c.sd, c.cv, c.gmi, c.coverage];
     for (const [name, r] of Object.entries(p.ruleSets)) {
-      const row = [p.id, p.programme ?? "", name, p.readings, r.alerts.all, r.alerts.high, r.alerts.medium, r.redDays, r.yellowDays, r.hoursInAlert, r.hoursRed, r.appeared ?? "", r.disappeared ?? "", ...cgm];
+      const row = [p.id, p.programmes.join("+"), name, p.readings, r.alerts.all, r.alerts.high, r.alerts.medium, r.redDays, r.yellowDays, r.hoursInAlert, r.hoursRed, r.appeared ?? "", r.disappeared ?? "", ...cgm];
       lines.push(row.map(cell).join(","));
     }
   }

@@ -1,6 +1,6 @@
-// One rule set's replay: the cohort configured on its own evaluators (one per programme, each
-// with its own tick plan: tick-plan.ts says why), readings fed as columns in time order, the
-// virtual clock ticked between them, transitions recorded as episodes. Nothing here touches the
+// One rule set's replay: the cohort configured on its own evaluators (one per combination of
+// programmes, each with its own tick plan: tick-plan.ts says why), readings fed as columns in
+// time order, the virtual clock ticked between them, transitions recorded as episodes. Nothing here touches the
 // live engine: every evaluator is a fresh instance.
 //
 // Order, as the live pipeline applies it: readings before a tick instant T are evaluated (with
@@ -12,14 +12,14 @@ import type { Evaluator, Transition } from "../evaluator.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
 import { METRIC_COUNT, METRICS } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
-import { effectiveRules, PROGRAMMES, type ProgrammeId } from "../rules/programmes.js";
+import { effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { EpisodeLog } from "./episodes.js";
 import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
 
 const BATCH = 65_536;
 
-/** One programme's patients on one evaluator. */
+/** The patients of one combination of programmes on one evaluator. */
 interface Group {
   engine: Engine;
   ev: Evaluator;
@@ -71,22 +71,26 @@ export class RuleSetReplay {
     const { patients, from } = setup;
     this.groupOf = new Uint16Array(patients.length);
     this.slotTable = new Int32Array(patients.length * METRIC_COUNT).fill(-1);
-    const byProgramme = new Map<string, number[]>();
+    // Patients on the same programmes (in whatever order) share an evaluator and a tick plan.
+    const byProgrammes = new Map<string, number[]>();
     patients.forEach((p, i) => {
-      const key = p.programme ?? "";
-      let list = byProgramme.get(key);
-      if (list === undefined) byProgramme.set(key, (list = []));
+      const key = programmesOf(p).sort().join(",");
+      let list = byProgrammes.get(key);
+      if (list === undefined) byProgrammes.set(key, (list = []));
       list.push(i);
     });
-    for (const [programme, members] of byProgramme) {
+    for (const [key, members] of byProgrammes) {
       const ev = setup.evaluator(members.length);
       const engine = new Engine({ evaluator: ev, programmeRules: setup.programmeRules, timeZone: this.timeZone });
-      const base = programme === "" ? undefined : { ...PROGRAMMES[programme as ProgrammeId], rules: setup.programmeRules(programme as ProgrammeId) };
+      const sets = key === "" ? [] : key.split(",").map((id) => ({ ...PROGRAMMES[id as ProgrammeId], rules: setup.programmeRules(id as ProgrammeId) }));
+      // The merged set of patients without overrides: one list shared by the tick plan.
+      const base = effectiveRules(sets).map((e) => e.rule);
       const ruleLists: RuleDef[][] = [];
       for (const i of members) {
         const p = patients[i];
-        engine.configurePatient(p.id, { programme: p.programme, rules: p.overrides, references: p.references }, from);
-        ruleLists.push(p.overrides === undefined || p.overrides.length === 0 ? (base?.rules ?? []) : effectiveRules(base === undefined ? [] : [base], p.overrides).map((e) => e.rule));
+        const programmes = programmesOf(p);
+        engine.configurePatient(p.id, { programmes, rules: p.overrides, references: p.references }, from);
+        ruleLists.push(p.overrides === undefined || p.overrides.length === 0 ? base : effectiveRules(sets, p.overrides).map((e) => e.rule));
         this.groupOf[i] = this.groups.length;
       }
       const plan = new TickPlan(unique(ruleLists), setup.tickStepMs, this.timeZone);
@@ -245,7 +249,7 @@ function sortByTime(g: Group, n: number): void {
   }
 }
 
-/** The distinct rule lists (patients of a programme without overrides share one). */
+/** The distinct rule lists (patients of the same programmes without overrides share one). */
 function unique(lists: RuleDef[][]): RuleDef[][] {
   return [...new Set(lists)];
 }

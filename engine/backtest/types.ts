@@ -8,6 +8,9 @@ import type { CgmSummary } from "./cgm.js";
 /** A patient of the cohort as the replay configures it (as the live pipeline would). */
 export interface BacktestPatient {
   id: string;
+  /** The patient's programmes: their rules are merged into one set (engine/rules/merge.ts), as live. */
+  programmes?: ProgrammeId[];
+  /** One programme: the same as `programmes: [programme]` (used when `programmes` is absent). */
   programme?: ProgrammeId;
   /** The patient's own overrides, applied on top of every rule set's programme rules. */
   overrides?: RuleOverride[];
@@ -126,7 +129,8 @@ export interface PatientRuleSetRow {
 
 export interface PatientReport {
   id: string;
-  programme: ProgrammeId | null;
+  /** The patient's programmes (empty: none). */
+  programmes: ProgrammeId[];
   readings: number;
   ruleSets: Record<string, PatientRuleSetRow>;
   cgm: CgmSummary | null;

@@ -2,11 +2,10 @@
 // the event loop goes on reading sockets while a commit inserts and fsyncs (issue 11: a
 // commit on the event loop held every other client for its whole duration); or in place, in
 // order, for an in-memory database that no second connection can open.
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { VarselError, type ErrorCode } from "../errors.js";
+import { startWorker } from "../worker.js";
 import { SerialQueue, storeError } from "./codec.js";
 import { runWrite, type Write } from "./sqlite-writes.js";
 
@@ -38,11 +37,6 @@ export class InPlaceWriter implements SqliteWriter {
   close(): Promise<void> {
     return this.queue.idle();
   }
-}
-
-/** tsx's ESM loader API, found from this file (not from the working directory). */
-function tsxApi(): string {
-  return pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/index\.cjs$/, "index.mjs")).href;
 }
 
 type Answer = { id: number; result?: number; error?: { code: ErrorCode; message: string; details: unknown } };
@@ -80,14 +74,7 @@ class WriterThread {
 
   static get(): WriterThread {
     if (WriterThread.current === undefined) {
-      // Under tsx (sources, tests) the thread registers the TypeScript loader before loading its
-      // entry (a worker's `--import` is not applied to its entry on Node 20); compiled output needs none.
-      const ts = import.meta.url.endsWith(".ts");
-      const entry = new URL(`./sqlite-writer-thread.${ts ? "ts" : "js"}`, import.meta.url);
-      const worker = ts
-        ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true })
-        : new Worker(entry);
-      WriterThread.current = new WriterThread(worker);
+      WriterThread.current = new WriterThread(startWorker(import.meta.url, "sqlite-writer-thread"));
     }
     return WriterThread.current;
   }

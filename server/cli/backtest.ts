@@ -33,7 +33,7 @@ export function backtestCommand(): Command {
     .description("replay a file of readings under the current rules and proposed ones; report alerts per patient-day, red/yellow days, time in alert, the alerts that appear or disappear, marker sensitivity and a CGM summary")
     .requiredOption("--file <path>", "readings: NDJSON, a JSON array, CSV (header patient,metric,value,time[,unit,id,device]) or a FHIR Bundle")
     .addOption(new Option("--programme <id>", "the programme of every patient in the file (else --patients)").choices(Object.keys(PROGRAMMES)))
-    .option("--patients <path>", "JSON list of {id, programme?, overrides?, references?}: the cohort (readings of others are skipped)")
+    .option("--patients <path>", "JSON list of {id, programmes?, programme?, overrides?, references?}: the cohort (readings of others are skipped)")
     .addOption(new Option("--proposed <path...>", "a proposed rule set: a rule list replacing --programme's, or {name, programmes: {...}} (repeatable)").default([]))
     .option("--markers <path>", "JSON list of {patient, time, label?}: events the alerts should announce (e.g. admissions)")
     .addOption(new Option("--marker-window <d>", "how long before a marker an alert counts").argParser(duration).default(7 * 86_400_000, "7d"))

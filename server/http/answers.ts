@@ -259,6 +259,100 @@ export const ClockAdvance = Type.Object(
   { description: "What an advance did; its events are on the socket and in GET /v1/alerts" },
 );
 
+// ---------------------------------------------------------------- backtests
+
+const Num = Type.Number();
+const NullableNum = Type.Union([Type.Number(), Type.Null()]);
+const ByPriority = Type.Object({ all: Num, high: Num, medium: Num });
+const Change = Enum(["appeared", "disappeared"]);
+const CgmSummary = Type.Object(
+  {
+    readings: Type.Integer(),
+    timeInRange: NullableNum,
+    below3_9: NullableNum,
+    below3_0: NullableNum,
+    above10: NullableNum,
+    above13_9: NullableNum,
+    mean: NullableNum,
+    sd: NullableNum,
+    cv: NullableNum,
+    gmi: NullableNum,
+    coverage: Num,
+  },
+  { description: "By the international consensus on time in ranges (docs/backtest.md, CGM summary): percent of readings, mmol/L, CV and GMI in percent." },
+);
+const RuleSetReport = Type.Object({
+  name: Str,
+  transitions: Type.Integer(),
+  alerts: ByPriority,
+  alertsPerPatientDay: ByPriority,
+  patientDays: Type.Object({ red: Num, yellow: Num, shareRed: Num, shareYellow: Num }),
+  timeInAlert: Type.Object({ hours: Num, redHours: Num, share: Num, shareRed: Num }),
+  byRule: Type.Array(Type.Object({ rule: Str, alerts: ByPriority, hours: Num })),
+  diff: Type.Optional(
+    Type.Object({
+      appeared: Type.Integer(),
+      disappeared: Type.Integer(),
+      items: Type.Array(Type.Object({ patient: Str, rule: Str, time: EpochMs, end: EpochMs, open: Type.Boolean(), priority: Enum(["high", "medium"]), change: Change })),
+      truncated: Type.Boolean(),
+    }, { description: "Proposed sets: the alerts that appear or disappear against the current set." }),
+  ),
+  markers: Type.Optional(
+    Type.Object({
+      events: Type.Integer(),
+      detected: Type.Integer(),
+      sensitivity: NullableNum,
+      detectedHigh: Type.Integer(),
+      sensitivityHigh: NullableNum,
+      leadHours: Type.Object({ median: NullableNum, mean: NullableNum, min: NullableNum, max: NullableNum }),
+      windowHours: Num,
+      outcomes: Type.Array(Type.Object({ patient: Str, time: EpochMs, label: Type.Optional(Str), firstAlert: Type.Union([Type.Object({ rule: Str, time: EpochMs, priority: Enum(["high", "medium"]) }), Type.Null()]), leadHours: NullableNum })),
+    }),
+  ),
+});
+export const BacktestReport = Type.Object(
+  {
+    period: Type.Object({ from: EpochMs, to: EpochMs, days: Type.Integer() }),
+    patients: Type.Integer(),
+    patientDays: Type.Integer(),
+    readings: Type.Object({ replayed: Type.Integer(), skipped: Type.Integer(), late: Type.Integer() }),
+    tickStepMs: Type.Integer(),
+    ruleSets: Type.Array(RuleSetReport, { description: "The current set first (named current), then the proposed ones." }),
+    cgm: Type.Union([CgmSummary, Type.Null()]),
+    perPatient: Type.Array(
+      Type.Object({
+        id: Str,
+        programmes: Strings,
+        readings: Type.Integer(),
+        ruleSets: Type.Record(Type.String(), Type.Object({ alerts: ByPriority, redDays: Num, yellowDays: Num, hoursInAlert: Num, hoursRed: Num, appeared: Type.Optional(Num), disappeared: Type.Optional(Num) })),
+        cgm: Type.Union([CgmSummary, Type.Null()]),
+      }),
+    ),
+  },
+  { description: "What each rule set would have done to the cohort over the period (docs/backtest.md, The report)." },
+);
+export const Backtest = Type.Object(
+  {
+    id: Str,
+    status: Enum(["running", "done", "failed", "cancelled"]),
+    source: Enum(["stored", "upload"]),
+    createdAt: EpochMs,
+    finishedAt: Type.Optional(EpochMs),
+    expiresAt: Type.Optional(Type.Number({ description: "When the finished job and its report are forgotten (epoch ms)." })),
+    patients: Type.Integer({ minimum: 1, description: "Patients in the cohort." }),
+    ruleSets: Strings,
+    progress: Type.Object({
+      readings: Type.Integer({ minimum: 0, description: "Readings replayed." }),
+      total: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: "Readings in all, once known (an upload once parsed, stored readings once all are read)." }),
+      share: Type.Number({ minimum: 0, maximum: 1, description: "Share of the period replayed, by virtual time." }),
+    }),
+    rejected: Type.Optional(Type.Object({ count: Type.Integer(), items: Type.Array(BatchRejection, { description: "The first 20." }) }, { description: "An upload's refused items." })),
+    error: Type.Optional(Type.Object({ code: ErrorCode, message: Str }, { description: "Why the job failed." })),
+    report: Type.Optional(BacktestReport),
+  },
+  { description: "A backtest job: its status and progress; when done, its report." },
+);
+
 export const OpenApiDocument = Type.Object({ openapi: Type.Literal("3.1.0") }, { additionalProperties: true, description: "An OpenAPI 3.1 document" });
 
 /** The answers named in the document's components, by name. */
@@ -284,4 +378,6 @@ export const NAMED_ANSWERS: Record<string, TSchema> = {
   AuditList,
   ClockState,
   ClockAdvance,
+  Backtest,
+  BacktestReport,
 };

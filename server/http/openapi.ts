@@ -23,7 +23,7 @@ interface QueryParam {
 
 interface RouteDoc {
   summary: string;
-  tag: "ingest" | "patients" | "thresholds" | "alerts" | "silences" | "operations" | "board";
+  tag: "ingest" | "patients" | "thresholds" | "alerts" | "silences" | "backtests" | "operations" | "board";
   /** Who may call it; absent = no authentication. */
   roles?: readonly Role[];
   description?: string;
@@ -34,6 +34,8 @@ interface RouteDoc {
   ok: { status: number; answer: TSchema | TextAnswer; description: string };
   /** Other answers than the error body, by status. */
   more?: Record<string, { answer: TSchema | TextAnswer; description: string }>;
+  /** A 503 that says when to retry (Retry-After): what it means here. */
+  retryAfter?: string;
 }
 
 /** A text answer: an example, and its media types (default text/plain). */
@@ -143,6 +145,22 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   "POST /v1/silences": writing("silences", CLINICAL, "Silence a patient, a rule, or a rule for one patient, until a time (all-patient silences: admins)", bodies.SilenceBody, answers.Silence, "The silence", { status: 201 }),
   "DELETE /v1/silences/:id": reading("silences", CLINICAL, "End a silence", answers.Silence, "The ended silence"),
 
+  "POST /v1/backtests": {
+    ...writing("backtests", CLINICAL, "Start a backtest: what the current rules and proposed ones would have done to a cohort of your care teams", bodies.BacktestBody, answers.Backtest, "Started: follow it at Location (GET /v1/backtests/{id})", { status: 202 }),
+    description:
+      "The cohort: `patients` (unknown ones and other teams' answer alike `404 not_found`), a `programme`, or every patient of your care teams. " +
+      "Replays their stored readings over `from`–`to` (default: the 30 days up to now; at most 366 days), or the readings of `upload`, on a thread of its own (docs/backtest.md). " +
+      "`422 invalid_threshold` for a proposed rule that does not compile or cannot be merged with a patient's other programme.",
+    retryAfter: "`backtests_busy`: as many backtests as the server runs at once are running (Retry-After)",
+  },
+  "GET /v1/backtests/:id": reading("backtests", CLINICAL, "A backtest you started: status, progress and, once done, the report", answers.Backtest, "The job", {
+    description: "Another user's job answers `404 not_found` as an unknown one (admins see every job). A finished job is kept an hour (`expiresAt`), the 20 newest at most.",
+  }),
+  "DELETE /v1/backtests/:id": reading("backtests", CLINICAL, "Cancel a running backtest (its thread stops at once), or forget a finished one", answers.Backtest, "The job as it ends"),
+  "GET /v1/backtests/:id/patients.csv": reading("backtests", CLINICAL, "A finished backtest's per-patient table as CSV (docs/backtest.md)", { text: "patient,programmes,rule_set,readings,alerts,…", types: ["text/csv"] }, "One row per patient and rule set", {
+    description: "`409 backtest_not_done` while it runs, or when it failed or was cancelled.",
+  }),
+
   "GET /v1/audit": reading("operations", ADMIN, "The audit trail: who changed patients, thresholds, silences and acknowledgements, in journal order", answers.AuditList, "Entries after `after`, at or after `since`", {
     query: [
       { name: "since", schema: time, description: "Applied at or after" },
@@ -182,6 +200,7 @@ export function openApiDocument(): Record<string, unknown> {
     AckBody: bodies.AckBody,
     SilenceBody: bodies.SilenceBody,
     ClockBody: bodies.ClockBody,
+    BacktestBody: bodies.BacktestBody,
   };
   const refs = new Refs(named);
   const paths: Record<string, Record<string, unknown>> = {};
@@ -202,7 +221,7 @@ export function openApiDocument(): Record<string, unknown> {
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
     servers: [{ url: "http://127.0.0.1:8080", description: "`npm start` (PORT, HOST)" }],
-    tags: ["ingest", "patients", "thresholds", "alerts", "silences", "operations", "board"].map((name) => ({ name })),
+    tags: ["ingest", "patients", "thresholds", "alerts", "silences", "backtests", "operations", "board"].map((name) => ({ name })),
     security: [{ bearer: [] }],
     paths,
     components: {
@@ -249,11 +268,12 @@ function operation(method: string, pattern: string, doc: RouteDoc, refs: Refs): 
   }
   const responses: Record<string, unknown> = { [doc.ok.status]: answer(doc.ok.answer, doc.ok.description, refs) };
   for (const [status, more] of Object.entries(doc.more ?? {})) responses[status] = answer(more.answer, more.description, refs);
-  // Ingest is the one route whose 503 says when to retry (the admission bound, engine/durable/backlog.ts).
-  if (pattern === "/v1/measurements") {
+  // Ingest's 503 says when to retry (the admission bound, engine/durable/backlog.ts); so does a busy backtest's.
+  const retryAfter = pattern === "/v1/measurements" ? "`overloaded` (resend after Retry-After), `store_unavailable`, `engine_recovering` or `shutting_down`" : doc.retryAfter;
+  if (retryAfter !== undefined) {
     responses["503"] = {
-      description: "`overloaded` (resend after Retry-After), `store_unavailable`, `engine_recovering` or `shutting_down`",
-      headers: { "Retry-After": { description: "Seconds to wait (overloaded)", schema: { type: "integer" } } },
+      description: retryAfter,
+      headers: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } } },
       content: { [JSON_TYPE]: { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }

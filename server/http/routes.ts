@@ -13,6 +13,7 @@ import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, r
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { boardAsset, boardPage } from "./board.js";
+import { BacktestJobs } from "./backtests.js";
 import { advanceClock, clockState } from "./clock.js";
 import { devToken } from "./dev-token.js";
 import { ingestBody } from "./measurements.js";
@@ -20,11 +21,11 @@ import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
 import { ALERT_STATES, LEVELS, PRIORITIES } from "./answers.js";
-import { AckBody, ClockBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
+import { AckBody, BacktestBody, ClockBody, PatientBody, PatientThresholdsBody, ProgrammeThresholdsBody, READINGS_LIMIT, SilenceBody, validate } from "./schemas.js";
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
-export function buildRouter(ctx: AppContext): Router {
+export function buildRouter(ctx: AppContext, backtests: BacktestJobs = new BacktestJobs(ctx)): Router {
   const who = async (req: HttpRequest): Promise<Principal> => {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) throw new VarselError("unauthorized", "send Authorization: Bearer <token>");
@@ -256,6 +257,30 @@ export function buildRouter(ctx: AppContext): Router {
       if (silence.patient !== undefined) seeOrNotFound(p, silence.patient, silenceNotFound);
       else if (p.role !== "admin") throw new VarselError("forbidden", "only an admin may end a silence for every patient");
       return reply(req, 200, await ctx.durable.execute({ kind: "silence_remove", id, by: p.sub }, { sender: p.sub }));
+    })
+
+    // Backtests (docs/backtest.md): a job on a thread of its own; clinicians over their teams' patients.
+    .on("POST", "/v1/backtests", async (req) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      const job = backtests.start(p, validate(BacktestBody, readBody(req)));
+      const answer = reply(req, 202, job);
+      return { ...answer, headers: { ...answer.headers, location: `/v1/backtests/${job.id}` } };
+    })
+    .on("GET", "/v1/backtests/:id", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      return reply(req, 200, backtests.get(p, id));
+    })
+    .on("DELETE", "/v1/backtests/:id", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      return reply(req, 200, backtests.cancel(p, id));
+    })
+    .on("GET", "/v1/backtests/:id/patients.csv", async (req, { id }) => {
+      const p = await who(req);
+      requireRole(p, "clinician", "admin");
+      return { status: 200, headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": 'attachment; filename="patients.csv"' }, body: backtests.csv(p, id) };
     })
 
     .on("GET", "/v1/audit", async (req) => {

@@ -89,6 +89,29 @@ export const ClockBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Instant = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], { description: "ISO 8601 time or epoch ms" });
+const ProgrammeRuleSets = Type.Object(
+  Object.fromEntries(["telekol", "telehjerte", "cgm", "niv"].map((p) => [p, Type.Optional(Type.Array(RuleShape, { maxItems: 100 }))])),
+  { additionalProperties: false, description: "A programme's proposed rules replace its current ones; a programme left out keeps them." },
+);
+
+/** POST /v1/backtests (docs/backtest.md). */
+export const BacktestBody = Type.Object(
+  {
+    patients: Type.Optional(Type.Array(Text(), { minItems: 1, maxItems: 10_000, description: "The cohort: these patients (of your care teams). Not with programme." })),
+    programme: Type.Optional(Type.Union([Programme], { description: "The cohort: the patients of your care teams on this programme. Neither: every patient of your care teams." })),
+    from: Type.Optional(Instant),
+    to: Type.Optional(Instant),
+    proposed: Type.Optional(Type.Array(Type.Object({ name: Text(64), programmes: ProgrammeRuleSets }, { additionalProperties: false }), { maxItems: 4, description: "Proposed rule sets, judged beside the current one (named current)." })),
+    markers: Type.Optional(Type.Array(Type.Object({ patient: Text(), time: Instant, label: Type.Optional(Type.String({ maxLength: 256 })) }, { additionalProperties: false }), { maxItems: 10_000, description: "Events the alerts should have announced (admissions ...): sensitivity and lead time." })),
+    markerWindow: Type.Optional(Type.String({ maxLength: 32, description: 'How long before a marker an alert counts, "1m" to "90d" (default "7d").' })),
+    step: Type.Optional(Type.String({ maxLength: 32, description: 'The virtual clock\'s step for stale-data, for and keep-firing rules, "1m" to "1h" (default "5m").' })),
+    upload: Type.Optional(Type.String({ description: "Readings to replay instead of the stored ones: the text of an NDJSON, JSON, CSV file or a FHIR Bundle (the body's size limit applies)." })),
+    format: Type.Optional(Type.Union(["ndjson", "json", "csv", "fhir"].map((f) => Type.Literal(f)), { description: "The upload's format (default: detected)." })),
+  },
+  { additionalProperties: false },
+);
+
 /** `limit` of GET /v1/patients/:id/readings: readings per answer. */
 export const READINGS_LIMIT = { default: 1_000, max: 10_000 } as const;
 
