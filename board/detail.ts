@@ -6,8 +6,8 @@ import type { Alert, LifecycleEvent } from "../client/index.js";
 import { canonicalUnitOf } from "../engine/metrics.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatAge, formatNumber, formatTime, metricName, t, tOr, unitLabel, type TextKey } from "./i18n.js";
-import { colourOf } from "./model.js";
-import { alertTitle, chip } from "./queue.js";
+import { colourOf, needsAckAgain, silenceApplies, type Ack } from "./model.js";
+import { alertTitle, chip, programmeNames, reAlertedText } from "./queue.js";
 import { sparkline, type SparkLimits, type SparkPoint } from "./sparkline.js";
 
 /** What the detail view asks of the rest of the board. */
@@ -17,6 +17,8 @@ export interface DetailActions {
   endSnooze(silenceId: string): Promise<unknown>;
   history(alertId: string): Promise<{ events: LifecycleEvent[] }>;
   readings(patient: string, metric: string, from: number): Promise<{ readings: (SparkPoint & { unit?: string })[] }>;
+  /** The acknowledgement a re-alert took away (known from the live event only). */
+  lapsedAck(alertId: string): Ack | undefined;
 }
 
 export const SNOOZE_CHOICES = ["30m", "1h", "2h", "4h", "8h", "24h"] as const;
@@ -36,6 +38,9 @@ export class DetailView {
   private readonly snoozeReason: HTMLInputElement;
   private readonly snoozeStatus = h("p", { role: "status", class: "muted" });
   private readonly snoozeList = h("div");
+  private readonly snoozeFields: HTMLElement;
+  /** Why no snooze is offered (the alert is unsilenceable at its level), or what a snooze will not do. */
+  private readonly snoozeNote = h("p", { id: "snooze-note", class: "muted", hidden: true });
   private loads = 0;
 
   constructor(
@@ -61,11 +66,16 @@ export class DetailView {
         "form",
         { "aria-labelledby": "snooze-heading", onsubmit: (e) => void this.submitSnooze(e) },
         h("h3", { id: "snooze-heading" }, t("snooze")),
-        h("label", { for: "snooze-for" }, t("snoozeFor")),
-        this.snoozeFor,
-        h("label", { for: "snooze-reason" }, t("reasonLabel")),
-        this.snoozeReason,
-        h("button", { type: "submit", class: "btn", id: "snooze-submit" }, t("snoozeButton")),
+        this.snoozeNote,
+        (this.snoozeFields = h(
+          "div",
+          {},
+          h("label", { for: "snooze-for" }, t("snoozeFor")),
+          this.snoozeFor,
+          h("label", { for: "snooze-reason" }, t("reasonLabel")),
+          this.snoozeReason,
+          h("button", { type: "submit", class: "btn", id: "snooze-submit" }, t("snoozeButton")),
+        )),
         this.snoozeStatus,
         this.snoozeList,
       ),
@@ -124,6 +134,7 @@ export class DetailView {
       [t("responsible"), a.routedTo ? t("routedTo", { team: a.routedTo.team, role: t(`role.${a.routedTo.role}`) }) : t("noRoute")],
       [t("escalation"), escalationText(a)],
     ];
+    if (a.programmes?.length) rows.splice(1, 0, [t("programmes"), programmeNames(a.programmes)]);
     const status: string[] = [t(`state.${a.state}`), t(`priority.${a.priority}`), t("opened", { at: formatTime(a.openedAt) })];
     if (a.resolvedAt !== undefined) status.push(t("resolvedAt", { at: formatTime(a.resolvedAt) }));
     if (a.ack) status.push(t("ackedBy", { by: a.ack.by, at: formatTime(a.ack.at) }) + (a.ack.note ? `: “${a.ack.note}”` : ""));
@@ -136,6 +147,8 @@ export class DetailView {
         h("h2", { id: "detail-heading" }, chip(colour), alertTitle(a, false)),
         h("button", { type: "button", class: "btn secondary", onclick: () => this.onClose() }, t("close")),
       ),
+      a.late ? h("p", { id: "detail-late" }, h("span", { class: "badge past" }, t("colour.past")), " ", t("lateNote")) : null,
+      needsAckAgain(a) ? h("p", { id: "detail-again" }, h("span", { class: "badge again" }, reAlertedText(this.actions.lapsedAck(a.id)))) : null,
       h("p", { id: "detail-status" }, status.join(" · ")),
       h("section", { "aria-labelledby": "why-heading" }, h("h3", { id: "why-heading" }, t("why")), h("dl", {}, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
       triggerTable(a, unit),
@@ -143,6 +156,12 @@ export class DetailView {
   }
 
   private renderSnoozes(a: Alert): void {
+    // A snooze that would hide nothing is not offered: the rule keeps the alert in view from its level up.
+    const applies = silenceApplies(a);
+    this.snoozeFields.hidden = !applies;
+    this.snoozeNote.hidden = a.unsilenceable === undefined;
+    this.snoozeNote.textContent =
+      a.unsilenceable === undefined ? "" : applies ? t("unsilenceableLater", { level: t(`level.${a.unsilenceable}`) }) : t("unsilenceable", { level: t(`level.${a.unsilenceable}`) });
     replaceChildren(
       this.snoozeList,
       ...a.silencedBy.map((s) =>
@@ -185,7 +204,7 @@ export class DetailView {
     e.preventDefault();
     const alert = this.alert;
     const reason = this.snoozeReason.value.trim();
-    if (alert === undefined || reason === "") return;
+    if (alert === undefined || reason === "" || !silenceApplies(alert)) return;
     const until = Date.now() + SNOOZE_MS[this.snoozeFor.value as (typeof SNOOZE_CHOICES)[number]];
     const ok = await this.run(this.snoozeStatus, () => this.actions.snooze(alert, until, reason), t("snoozed", { until: formatTime(until) }));
     if (ok) this.snoozeReason.value = "";
@@ -266,7 +285,7 @@ function triggerTable(a: Alert, unit: string): HTMLElement {
 
 function historyList(events: readonly LifecycleEvent[]): HTMLElement {
   if (events.length === 0) return h("p", { class: "muted" }, t("historyEmpty"));
-  return h("ol", { class: "history" }, ...events.map((ev) => h("li", {}, h("time", {}, formatTime(ev.at)), " ", describeEvent(ev))));
+  return h("ol", { class: "history" }, ...events.map((ev) => h("li", {}, h("time", {}, formatTime(ev.at)), " ", describeHistoryEvent(ev))));
 }
 
 /** One history line: what happened, who did it, and their words. */
@@ -282,9 +301,16 @@ export function describeEvent(ev: LifecycleEvent): string {
       return ev.silence ? t("event.silenced", { author: ev.silence.author, until: formatTime(ev.silence.until), reason: ev.silence.reason }) : t("event.unsilenced");
     case "escalated":
       return ev.escalation?.team ? t("event.escalated", { team: ev.escalation.team }) : t("event.escalatedFinal");
-    case "updated":
-      return `${t("event.updated")}: ${ev.change ? t(`change.${ev.change}`) : ""} (${a.level})`;
+    case "updated": {
+      const lapsed = ev.lapsedAck ? ` (${t("lapsedAck", { by: ev.lapsedAck.by, at: formatTime(ev.lapsedAck.at) })})` : "";
+      return `${t("event.updated")}: ${ev.change ? t(`change.${ev.change}`) : ""}${lapsed} (${t(`level.${a.level}`)})`;
+    }
     default:
       return t(`event.${ev.type}` as TextKey);
   }
+}
+
+/** One history line, marked when it describes the past (late readings). */
+export function describeHistoryEvent(ev: LifecycleEvent): string {
+  return describeEvent(ev) + ("late" in ev && ev.late ? ` · ${t("colour.past")}` : "");
 }

@@ -149,6 +149,7 @@ class BoardApp {
         endSnooze: (id) => this.client!.unsilence(id),
         history: (id) => this.client!.history(id),
         readings: (patient, metric, from) => this.client!.readings(patient, { metric, from, limit: 2000 }),
+        lapsedAck: (id) => this.model.lapsedAcks.get(id),
       },
       () => this.closeDetail(),
     );

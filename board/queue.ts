@@ -2,8 +2,8 @@
 // model's order. Rows are kept by key and rebuilt only when their alert changed, so a live event
 // among 1 000 open alerts touches one row; the list is reordered by moving rows, not redrawing.
 import { h } from "./dom.js";
-import { formatAge, formatNumber, formatTime, metricName, t } from "./i18n.js";
-import { colourOf, queueKey, type BoardModel, type Colour, type QueueItem, type ReviewItem } from "./model.js";
+import { formatAge, formatNumber, formatTime, metricName, t, tOr } from "./i18n.js";
+import { colourOf, needsAckAgain, queueKey, silenceApplies, type Ack, type BoardModel, type Colour, type EpisodeGroup, type QueueItem, type ReviewItem } from "./model.js";
 import type { Alert } from "../client/index.js";
 
 interface Row {
@@ -15,6 +15,15 @@ interface Row {
   since: number;
 }
 
+/** An episode's group: a heading and its alerts' own rows in a list of their own. */
+interface Group {
+  li: HTMLLIElement;
+  heading: HTMLElement;
+  list: HTMLUListElement;
+}
+
+let groupIds = 0;
+
 export class QueueView {
   readonly element: HTMLElement;
   private readonly list: HTMLUListElement;
@@ -22,6 +31,7 @@ export class QueueView {
   private readonly empty: HTMLElement;
   private readonly filter: HTMLInputElement;
   private rows = new Map<string, Row>();
+  private groups = new Map<string, Group>();
   private selected: string | undefined;
   private renderedVersion = -1;
   /** Duration of the last render in ms (shown to the end-to-end test as data-render-ms). */
@@ -61,34 +71,61 @@ export class QueueView {
     const words = this.filter.value.trim().toLowerCase();
     const items = this.model.queue().filter((i) => words === "" || searchText(i).includes(words));
     const keep = new Set<string>();
-    let before: ChildNode | null = this.list.firstChild;
-    for (const item of items) {
-      const key = queueKey(item);
-      keep.add(key);
-      let row = this.rows.get(key);
-      const source = item.kind === "alert" ? item.alert : item.review;
-      if (row === undefined || row.item !== source) {
-        const fresh = this.buildRow(item, key);
-        if (row !== undefined) {
-          row.li.replaceWith(fresh.li);
-          if (before === row.li) before = fresh.li; // the old row is detached now
-        }
-        this.rows.set(key, fresh);
-        row = fresh;
+    const keepGroups = new Set<string>();
+    const top: Element[] = [];
+    for (const entry of this.model.entries(items)) {
+      if (entry.kind !== "episode") {
+        top.push(this.rowFor(entry, keep).li);
+        continue;
       }
-      if (row.li !== before) this.list.insertBefore(row.li, before);
-      before = row.li.nextSibling;
+      keepGroups.add(entry.key);
+      const group = this.groupFor(entry);
+      placeInOrder(group.list, entry.items.map((i) => this.rowFor(i, keep).li));
+      top.push(group.li);
     }
+    placeInOrder(this.list, top);
     for (const [key, row] of this.rows) {
       if (keep.has(key)) continue;
       row.li.remove();
       this.rows.delete(key);
+    }
+    for (const [key, group] of this.groups) {
+      if (keepGroups.has(key)) continue;
+      group.li.remove();
+      this.groups.delete(key);
     }
     this.count.textContent = t("queueCount", { n: this.model.alerts.size, patients: this.model.patientCount() });
     this.empty.hidden = items.length > 0;
     this.lastRenderMs = performance.now() - started;
     this.list.dataset.renderMs = this.lastRenderMs.toFixed(1);
     this.list.dataset.rows = String(items.length);
+  }
+
+  /** The item's row: kept while its alert (or review) object is the same, rebuilt when it changed. */
+  private rowFor(item: QueueItem, keep: Set<string>): Row {
+    const key = queueKey(item);
+    keep.add(key);
+    const row = this.rows.get(key);
+    const source = item.kind === "alert" ? item.alert : item.review;
+    if (row !== undefined && row.item === source) return row;
+    const fresh = this.buildRow(item, key);
+    row?.li.replaceWith(fresh.li);
+    this.rows.set(key, fresh);
+    return fresh;
+  }
+
+  private groupFor(entry: EpisodeGroup): Group {
+    let group = this.groups.get(entry.key);
+    if (group === undefined) {
+      const id = `episode-${++groupIds}`;
+      const heading = h("p", { class: "episode-head", id });
+      const list = h("ul", { class: "episode-list", "aria-labelledby": id });
+      group = { li: h("li", { class: "episode", "data-episode": entry.episode, "data-patient": entry.patient }, heading, list), heading, list };
+      this.groups.set(entry.key, group);
+    }
+    const from = Math.min(...entry.items.map((i) => i.alert.openedAt));
+    group.heading.textContent = t("episodeHeading", { patient: entry.patient, n: entry.items.length, at: formatTime(from) });
+    return group;
   }
 
   /** Ages move on with the clock: only their text is updated. */
@@ -116,13 +153,28 @@ export class QueueView {
     const colour = colourOf(a);
     const age = h("span", { class: "age muted", title: formatTime(a.openedAt) }, formatAge(now - a.openedAt));
     const marks: string[] = [t(`state.${a.state}`), t(`priority.${a.priority}`)];
+    if (a.late) marks.unshift(t("lateNote"));
     if (a.ack) marks.push(t("ackedBy", { by: a.ack.by, at: formatTime(a.ack.at) }));
+    const again = needsAckAgain(a);
+    if (again) marks.unshift(reAlertedText(this.model.lapsedAcks.get(a.id)));
+    if (!silenceApplies(a)) marks.push(t("unsilenceableShort"));
+    if (a.programmes?.length) marks.push(programmeNames(a.programmes));
     if (a.silencedBy.length > 0) marks.push(t("silencedUntil", { until: formatTime(Math.max(...a.silencedBy.map((s) => s.until))) }));
     if (a.inhibitedBy) marks.push(t("inhibited", { reason: t(`inhibit.${a.inhibitedBy.reason}`) }));
     if (a.routedTo) marks.push(a.routedTo.team);
     const button = h(
       "button",
-      { type: "button", class: `row ${colour}`, "data-key": key, "data-alert": a.id, "data-patient": a.patient, "data-state": a.state, "aria-current": this.selected === key ? "true" : null, onclick: () => this.choose(key, item) },
+      {
+        type: "button",
+        class: `row ${colour}${again ? " again" : ""}`,
+        "data-key": key,
+        "data-alert": a.id,
+        "data-patient": a.patient,
+        "data-state": a.state,
+        "data-late": a.late ? "true" : null,
+        "data-ack-again": again ? "true" : null,
+        "data-unsilenceable": silenceApplies(a) ? null : "true",
+        "aria-current": this.selected === key ? "true" : null, onclick: () => this.choose(key, item) },
       chip(colour),
       h("span", { class: "what" }, alertTitle(a, true)),
       age,
@@ -160,6 +212,25 @@ export function alertTitle(a: Alert, withValue: boolean): string {
   // glucose must say what was low.
   const trend = a.ruleKind === "rate" && last?.value !== null && last?.value !== undefined ? ` · ${t("trendValue", { value: formatNumber(last.value) })}` : "";
   return `${what}${value === undefined ? "" : ` ${formatNumber(value)}`}${trend} (${a.interpretation})`;
+}
+
+/** "Acknowledge again", with the acknowledgement that lapsed when the event said which. */
+export function reAlertedText(lapsed: Ack | undefined): string {
+  return t("reAlerted") + (lapsed ? ` (${t("lapsedAck", { by: lapsed.by, at: formatTime(lapsed.at) })})` : "");
+}
+
+/** The programmes whose rule fired, by their names. */
+export function programmeNames(programmes: readonly string[]): string {
+  return programmes.map((p) => tOr(`programme.${p}`, p)).join(", ");
+}
+
+/** Puts `elements` as the first children of `parent` in this order, moving only those out of place. */
+function placeInOrder(parent: Element, elements: readonly Element[]): void {
+  let before: ChildNode | null = parent.firstChild;
+  for (const el of elements) {
+    if (el !== before) parent.insertBefore(el, before);
+    before = el.nextSibling;
+  }
 }
 
 /** The colour as a word too: colour is never the only signal. */

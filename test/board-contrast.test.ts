@@ -51,19 +51,22 @@ describe("board palette (board/board.css)", () => {
     ["accent-bg", "panel-bg"], // secondary buttons: accent text on white
     ["accent-bg", "accent-fg"], // the chosen language: inverted
     ["error-fg", "panel-bg"],
+    ["past-fg", "panel-bg"],
+    ["past-fg", "selected-bg"],
   ];
   // Lines and outlines that carry meaning: the colour stripes, limits, the chart, borders, focus.
   const graphics: (readonly [string, string])[] = [
-    ...["red-line", "yellow-line", "blue-line", "grey-line", "spark-line", "border", "focus"].flatMap((g) => [[g, "panel-bg"] as const, [g, "page-bg"] as const]),
+    ...["red-line", "yellow-line", "blue-line", "grey-line", "past-line", "spark-line", "border", "focus"].flatMap((g) => [[g, "panel-bg"] as const, [g, "page-bg"] as const]),
     ["red-line", "selected-bg"],
     ["yellow-line", "selected-bg"],
     ["blue-line", "selected-bg"],
     ["grey-line", "selected-bg"],
+    ["past-line", "selected-bg"],
   ];
 
   it("finds the colour pairs in the stylesheet", () => {
     expect(pairs.length).toBeGreaterThanOrEqual(9);
-    expect(pairs.map(([fg]) => fg)).toEqual(expect.arrayContaining(["red-fg", "yellow-fg", "blue-fg", "grey-fg", "banner-fg", "accent-fg"]));
+    expect(pairs.map(([fg]) => fg)).toEqual(expect.arrayContaining(["red-fg", "yellow-fg", "blue-fg", "grey-fg", "past-fg", "again-fg", "banner-fg", "accent-fg"]));
   });
 
   it.each([...pairs, ...textOn])("text %s on %s is at least 4.5:1", (fg, bg) => {

@@ -2,8 +2,10 @@
 // replayed events neither duplicate nor resurrect an alert.
 import { describe, expect, it } from "vitest";
 import { setLang } from "../board/i18n.js";
-import { BoardModel, colourOf, compareQueue, type QueueItem } from "../board/model.js";
-import { alertTitle } from "../board/queue.js";
+import { describeEvent, describeHistoryEvent } from "../board/detail.js";
+import { BoardModel, colourOf, compareQueue, needsAckAgain, silenceApplies, type QueueEntry, type QueueItem } from "../board/model.js";
+import { alertTitle, programmeNames, reAlertedText } from "../board/queue.js";
+import { axisLabels, sparkScale } from "../board/sparkline.js";
 import type { Alert, LifecycleEvent } from "../client/index.js";
 import { alert as storedAlert } from "./support/stores.js";
 
@@ -91,5 +93,144 @@ describe("an alert's title in the queue", () => {
     expect(alertTitle(trend, true)).toMatch(/6\.1 · trend 2\.99 \(LL\)$/);
     const band = alert({ ruleKind: "band", interpretation: "LL", why: { thresholdVersion: null, limits: null, readings: [{ time: 0, value: 86, readingValue: 86, transition: "raise" }] } });
     expect(alertTitle(band, true)).not.toContain("trend");
+  });
+});
+
+/** An entry as a line: an alert's id, or an episode's ids in brackets. */
+const shape = (e: QueueEntry) => (e.kind === "episode" ? `[${e.items.map((i) => i.alert.id).join(" ")}]` : e.kind === "alert" ? e.alert.id : `review:${e.review.patient}`);
+
+describe("late alerts: a record of the past, never a present alarm", () => {
+  it.each([
+    ["a red high band alert", { priority: "high", level: "red" }],
+    ["a red alert whose priority is low", { priority: "low", level: "red" }],
+    ["a missing-data alert", { ruleKind: "missing", priority: "low" }],
+    ["a yellow alert", { priority: "low", level: "yellow" }],
+  ] as [string, Partial<Alert>][])("%s with late: true is 'past', not red, yellow or blue", (_, over) => {
+    expect(colourOf(alert({ ...over, late: true }))).toBe("past");
+    expect(colourOf(alert(over))).not.toBe("past");
+  });
+
+  it("comes after every present alert in the queue (priority low), before readings awaiting review", () => {
+    const m = new BoardModel();
+    m.applySnapshot([alert({ id: "late", late: true, priority: "low", openedAt: 1 }), alert({ id: "yellow", priority: "medium", level: "yellow", openedAt: 50 }), alert({ id: "red", openedAt: 60 })], 1);
+    m.applyEvent({ type: "review", seq: 2, at: 0, patient: "p-9", teams: ["t"], reason: "not_triaged", metric: "crp", count: 1 });
+    expect(m.entries().map(shape)).toEqual(["red", "yellow", "late", "review:p-9"]);
+  });
+
+  it("is named as the past in both languages, and its events in the history say so", () => {
+    const a = alert({ late: true, priority: "low" });
+    const ev: LifecycleEvent = { type: "raised", seq: 1, at: 1, patient: a.patient, teams: a.teams, alert: a, late: true };
+    setLang("en");
+    expect(describeHistoryEvent(ev)).toBe("Raised · Late · past");
+    setLang("da");
+    expect(describeHistoryEvent(ev)).toBe("Rejst · Forsinket · fortid");
+    expect(describeHistoryEvent({ ...ev, late: undefined })).toBe("Rejst");
+  });
+});
+
+describe("programmes of an alert", () => {
+  it("named in the chosen language; an unknown id as it is", () => {
+    setLang("en");
+    expect(programmeNames(["telekol", "niv", "research-x"])).toBe("TeleKOL, Home ventilation, research-x");
+    setLang("da");
+    expect(programmeNames(["niv"])).toBe("Hjemmerespirator");
+  });
+});
+
+describe("episodes: alerts of one patient raised together are one group", () => {
+  it("groups by patient and episode, at the place of the group's most urgent alert; lone alerts stay rows", () => {
+    const m = new BoardModel();
+    m.applySnapshot(
+      [
+        alert({ id: "x-yellow", patient: "p-x", episode: "x-red", priority: "medium", level: "yellow", openedAt: 5 }),
+        alert({ id: "lone", patient: "p-y", episode: "lone", openedAt: 2 }),
+        alert({ id: "x-red", patient: "p-x", episode: "x-red", openedAt: 4 }),
+        alert({ id: "other-patient", patient: "p-z", episode: "x-red", openedAt: 1 }), // same id, another patient: not the episode
+        alert({ id: "mid", patient: "p-w", episode: "mid", priority: "medium", level: "yellow", openedAt: 3 }),
+      ],
+      1,
+    );
+    expect(m.entries().map(shape)).toEqual(["other-patient", "lone", "[x-red x-yellow]", "mid"]);
+    const group = m.entries()[2];
+    expect(group).toMatchObject({ kind: "episode", patient: "p-x", episode: "x-red" });
+  });
+
+  it("an episode whose other alert resolved (or is filtered out) is a plain row again", () => {
+    const m = new BoardModel();
+    const a = alert({ id: "a", episode: "a" });
+    const b = alert({ id: "b", episode: "a", openedAt: 2_000 });
+    m.applySnapshot([a, b], 1);
+    expect(m.entries().map(shape)).toEqual(["[a b]"]);
+    expect(m.entries(m.queue().filter((i) => i.kind === "alert" && i.alert.id === "b")).map(shape)).toEqual(["b"]);
+    m.applyEvent(raised(2, { ...a, state: "resolved" }, "resolved"));
+    expect(m.entries().map(shape)).toEqual(["b"]);
+  });
+});
+
+describe("re-alerted: acknowledged, announced again", () => {
+  const lapsed = { by: "dr-jensen", at: Date.UTC(2026, 11, 5, 13, 3) };
+
+  it("needs an acknowledgement again while it has re-alerts and no acknowledgement", () => {
+    expect(needsAckAgain(alert({ reAlerts: 1 }))).toBe(true);
+    expect(needsAckAgain(alert({ reAlerts: 1, ack: { by: "dr", at: 1 } }))).toBe(false);
+    expect(needsAckAgain(alert({}))).toBe(false);
+    expect(needsAckAgain(alert({ reAlerts: 2, state: "resolved" }))).toBe(false);
+  });
+
+  it("keeps the lapsed acknowledgement from the event until the alert is acknowledged again", () => {
+    const m = new BoardModel();
+    const a = alert({ id: "r" });
+    m.applySnapshot([{ ...a, ack: lapsed }], 1);
+    m.applyEvent({ type: "updated", change: "re_alerted", seq: 2, at: 2, patient: a.patient, teams: a.teams, alert: { ...a, reAlerts: 1 }, lapsedAck: lapsed });
+    expect(m.lapsedAcks.get("r")).toEqual(lapsed);
+    m.applyEvent(raised(3, { ...a, reAlerts: 1 })); // another change while still unacknowledged
+    expect(m.lapsedAcks.get("r")).toEqual(lapsed);
+    m.applyEvent(raised(4, { ...a, reAlerts: 1, ack: { by: "dr-b", at: 4 } }, "acknowledged"));
+    expect(m.lapsedAcks.has("r")).toBe(false);
+  });
+
+  it("says so with the lapsed acknowledgement, in both languages", () => {
+    setLang("en");
+    expect(reAlertedText(lapsed)).toBe("Acknowledge again: still in condition after the acknowledgement (lapsed acknowledgement by dr-jensen, 5 Dec, 14:03)");
+    expect(reAlertedText(undefined)).toBe("Acknowledge again: still in condition after the acknowledgement");
+    setLang("da");
+    expect(reAlertedText(lapsed)).toMatch(/^Kvittér igen: .*\(bortfaldet kvittering af dr-jensen, 5\. dec\.,? 14[.:]03\)$/);
+    const a = alert({ reAlerts: 1 });
+    setLang("en");
+    expect(describeEvent({ type: "updated", change: "re_alerted", seq: 1, at: 1, patient: a.patient, teams: a.teams, alert: a, lapsedAck: lapsed })).toContain("acknowledge again (lapsed acknowledgement by dr-jensen");
+  });
+});
+
+describe("unsilenceable: a snooze that would not hide the alert is not offered", () => {
+  it.each([
+    [undefined, "red", true],
+    ["red", "red", false],
+    ["red", "yellow", true],
+    ["yellow", "yellow", false],
+    ["yellow", "red", false],
+  ] as const)("unsilenceable %s at level %s: a silence applies = %s", (unsilenceable, level, applies) => {
+    expect(silenceApplies(alert({ unsilenceable, level }))).toBe(applies);
+  });
+});
+
+describe("sparkline axes", () => {
+  const HOUR = 3_600_000;
+  const points = [
+    { time: 10 * HOUR, value: 91, triage: "L" },
+    { time: 20 * HOUR, value: 95, triage: "N" },
+  ];
+
+  it("the value axis spans readings and limits; the time axis starts at the first reading when the history is shorter", () => {
+    expect(sparkScale(points, { redLow: 88, yellowLow: 92 }, 0, 72 * HOUR)).toEqual({ lo: 88, hi: 95, from: 10 * HOUR, to: 72 * HOUR });
+    expect(sparkScale(points, null, 15 * HOUR, 72 * HOUR)).toMatchObject({ lo: 91, hi: 95, from: 15 * HOUR });
+    expect(sparkScale([points[0]], null, 0, HOUR)).toMatchObject({ lo: 90, hi: 92 }); // one value: a range around it
+  });
+
+  it("labels the axes in the chosen language", () => {
+    const scale = { lo: 88.5, hi: 95, from: Date.UTC(2026, 11, 2, 13, 0), to: Date.UTC(2026, 11, 5, 13, 0) };
+    setLang("en");
+    expect(axisLabels(scale, "%")).toEqual({ top: "95 %", bottom: "88.5 %", from: "2 Dec, 14:00", to: "5 Dec, 14:00" });
+    setLang("da");
+    expect(axisLabels(scale, "")).toMatchObject({ top: "95", bottom: "88,5" });
   });
 });
