@@ -310,6 +310,121 @@ describe.skipIf(problem !== undefined && !REQUIRE_SERVICES)("the board in Chromi
     }
   });
 
+  it("a late record looks like the past, never a present alarm; an urgent low that no snooze hides offers no snooze; programmes shown", async () => {
+    const open = testBrowsers("late-unsilenceable");
+    await server.patients(["p-late", "p-urgent"], "cgm");
+    const now = Date.now();
+    // An urgent low an hour ago that recovered, sent now (a gateway's buffer): a record of the past.
+    await server.ingest([
+      { patient: "p-late", metric: "cgm", value: 2.8, time: now - 60 * 60_000 },
+      { patient: "p-late", metric: "cgm", value: 6.5, time: now - 55 * 60_000 },
+      { patient: "p-late", metric: "cgm", value: 6.5, time: now },
+    ]);
+    await server.ingest([{ patient: "p-urgent", metric: "cgm", value: 2.8, time: now }]);
+    const { page } = await open("en-GB");
+    await signIn(page, server.base, await clinician("dr-late"), "dr-late");
+
+    const late = `${row("p-late")}[data-late=true]`;
+    await page.waitForSelector(late);
+    const lateClass = (await page.getAttribute(late, "class")) ?? "";
+    expect(lateClass.split(" ")).toContain("past");
+    expect(lateClass.split(" ")).not.toEqual(expect.arrayContaining(["red"]));
+    expect(lateClass.split(" ")).not.toEqual(expect.arrayContaining(["yellow"]));
+    expect(await page.textContent(`${late} .chip`)).toBe("Late · past");
+    expect(await page.textContent(late)).toContain("Record of a past episode from late data");
+    // What the clinician sees: no red stripe, no red chip, and it sorts after the present urgent low.
+    const look = await page.$eval(late, (el) => ({ stripe: getComputedStyle(el).borderLeftColor, chip: getComputedStyle(el.querySelector(".chip")!).backgroundColor }));
+    const red = await page.$eval(`${row("p-urgent")} .chip`, (el) => getComputedStyle(el).backgroundColor);
+    expect(red).toBe("rgb(179, 38, 30)");
+    expect([look.stripe, look.chip]).not.toContain(red);
+    const order = await page.$$eval("button.row[data-alert]", (rows) => rows.map((r) => r.getAttribute("data-patient")));
+    expect(order.indexOf("p-urgent")).toBeLessThan(order.indexOf("p-late"));
+    await page.click(late);
+    await page.waitForSelector('#detail-late:has-text("Late · past")');
+
+    const urgent = `${row("p-urgent")}.red[data-unsilenceable=true]`;
+    await page.waitForSelector(urgent);
+    expect(await page.textContent(urgent)).toContain("cannot be snoozed");
+    expect(await page.textContent(urgent)).toContain("CGM");
+    await page.click(urgent);
+    await page.waitForSelector('#detail-heading:has-text("p-urgent")');
+    await page.waitForSelector('#snooze-note:has-text("Cannot be snoozed: a snooze does not hide it from red up")');
+    expect(await page.isVisible("#snooze-submit")).toBe(false);
+    expect(await page.isVisible("#ack-submit")).toBe(true);
+    expect(await page.textContent("#detail")).toContain("Programmes");
+
+    await page.click("[data-lang=da]");
+    await page.waitForSelector(`${late} .chip:has-text("Forsinket · fortid")`);
+    await page.waitForSelector('#snooze-note:has-text("Kan ikke udsættes")');
+    expect(await page.textContent(urgent)).toContain("kan ikke udsættes");
+  });
+
+  it("alerts of one patient raised together are one episode group; each row keeps its own acknowledgement", async () => {
+    const open = testBrowsers("episode");
+    await server.patients(["p-ep"], "telekol");
+    await server.ingest([
+      { patient: "p-ep", metric: "spo2", value: 85 },
+      { patient: "p-ep", metric: "pulse", value: 130 },
+    ]);
+    const { page } = await open("en-GB");
+    await signIn(page, server.base, await clinician("dr-ep"), "dr-ep");
+    const group = 'li.episode[data-patient="p-ep"]';
+    await page.waitForSelector(`${group} >> nth=0`);
+    await page.waitForFunction((sel) => document.querySelectorAll(`${sel} button.row`).length === 2, group);
+    expect(await page.textContent(`${group} .episode-head`)).toMatch(/^p-ep · one episode, 2 alerts raised together from /);
+    const ids = await page.$$eval(`${group} button.row`, (rows) => rows.map((r) => r.getAttribute("data-alert")!));
+    await page.click(`button.row[data-alert="${ids[1]}"]`);
+    await page.click("#ack-submit");
+    await page.waitForSelector(`button.row[data-alert="${ids[1]}"]:has-text("Acknowledged by dr-ep")`);
+    expect(await page.textContent(`button.row[data-alert="${ids[0]}"]`)).not.toContain("Acknowledged");
+    expect(await page.$$eval(`${group} button.row`, (rows) => rows.length)).toBe(2); // still one group
+    await page.click("[data-lang=da]");
+    await page.waitForSelector(`${group} .episode-head:has-text("én episode, 2 alarmer")`);
+  });
+
+  it("an acknowledged alert announced again asks for a new acknowledgement and names the lapsed one", async () => {
+    const open = testBrowsers("re-alert");
+    const quick = await new Server(`sqlite:${join(dir, "realert.db")}`, { VARSEL_RE_ALERT_AFTER: "high=2s" }).start();
+    try {
+      await quick.patients(["p-again"], "telekol");
+      await quick.ingest([{ patient: "p-again", metric: "spo2", value: 85 }]);
+      const { page } = await open("en-GB");
+      await signIn(page, quick.base, await clinician("dr-again"), "dr-again");
+      await page.click(row("p-again"));
+      await page.click("#ack-submit");
+      await page.waitForSelector(`${row("p-again")}:has-text("Acknowledged by dr-again")`);
+      // Still 85 %: after the re-alert time the server announces it again and takes the acknowledgement away.
+      const again = `${row("p-again")}[data-ack-again=true]`;
+      await page.waitForSelector(again, { timeout: 30_000 });
+      expect(await page.textContent(again)).toContain("Acknowledge again: still in condition after the acknowledgement (lapsed acknowledgement by dr-again");
+      expect(await page.textContent(again)).not.toContain("Acknowledged by");
+      await page.waitForSelector('#detail-again:has-text("lapsed acknowledgement by dr-again")');
+      await page.click("#ack-submit");
+      await page.waitForSelector(`${row("p-again")}:not([data-ack-again]):has-text("Acknowledged by dr-again")`);
+      await page.waitForSelector("#detail-again", { state: "detached" });
+    } finally {
+      await quick.stop().catch(() => undefined);
+    }
+  }, 60_000);
+
+  it("the chart has axes: value range and time span", async () => {
+    const open = testBrowsers("axes");
+    await server.patients(["p-axes"], "telekol");
+    const now = Date.now();
+    await server.ingest([
+      { patient: "p-axes", metric: "spo2", value: 95, time: now - 2 * 3_600_000 },
+      { patient: "p-axes", metric: "spo2", value: 85, time: now },
+    ]);
+    const { page } = await open("en-GB");
+    await signIn(page, server.base, await clinician("dr-axes"), "dr-axes");
+    await page.click(row("p-axes"));
+    await page.waitForSelector(".spark-axes");
+    expect(await page.textContent(".spark-max")).toBe("95 %");
+    expect(Number.parseFloat((await page.textContent(".spark-min")) ?? "")).toBeLessThanOrEqual(85);
+    expect(await page.textContent(".spark-from")).toMatch(/\d{2}:\d{2}$/);
+    expect(await page.textContent(".spark-to")).toMatch(/\d{2}:\d{2}$/);
+  });
+
   it("stays responsive with 1 000 open alerts (render times printed)", async () => {
     const open = testBrowsers("1000-alerts");
     const big = await new Server(`sqlite:${join(dir, "big.db")}`).start();
@@ -339,8 +454,10 @@ describe.skipIf(problem !== undefined && !REQUIRE_SERVICES)("the board in Chromi
       const signInToQueue = (await full) - started;
       const firstRender = Number(await page.getAttribute("#queue", "data-render-ms"));
       expect(await page.$$eval("button.row", (rows) => rows.length)).toBe(1000);
-      expect(await page.getAttribute("#queue li:first-child button.row", "class")).toContain("red");
-      expect(await page.getAttribute("#queue li:last-child button.row", "class")).toContain("yellow");
+      // Each patient's five alerts came in one request: one episode group each, its red rows first.
+      expect(await page.$$eval("#queue > li.episode", (groups) => groups.map((g) => g.querySelectorAll("button.row").length))).toEqual(Array(200).fill(5));
+      expect(await page.getAttribute("#queue > li:first-child li:first-child button.row", "class")).toContain("red");
+      expect(await page.getAttribute("#queue > li:last-child li:last-child button.row", "class")).toContain("yellow");
 
       // One live change among 1 000: its row is rebuilt, the other 999 stay as they are.
       const target = alerts[500];
