@@ -9,6 +9,7 @@ import { devToken } from "./http.js";
 import { currentLang, initialLang, LANGS, setLang, t, type Lang } from "./i18n.js";
 import { BoardModel, type QueueItem } from "./model.js";
 import { QueueView } from "./queue.js";
+import { clearReviews, loadReviews, saveReviews } from "./review-store.js";
 import { savedSession, saveSession, signInPage, type Session } from "./signin.js";
 
 const LANG_KEY = "varsel.lang";
@@ -33,6 +34,8 @@ class BoardApp {
   private handover: HandoverView | undefined;
   private banner = h("div", { class: "banner", role: "status", id: "banner", hidden: true });
   private renderPending = false;
+  /** The model's reviewsVersion last saved. */
+  private savedReviews = -1;
   private ageTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(root: HTMLElement) {
@@ -72,6 +75,7 @@ class BoardApp {
 
   private signOut(): void {
     saveSession(undefined);
+    clearReviews();
     this.showSignIn();
   }
 
@@ -89,6 +93,8 @@ class BoardApp {
       saveSession(this.session); // the token was accepted: keep the session for a reload
       if (this.user === undefined) {
         this.user = status.user;
+        this.model.restoreReviews(loadReviews(status.user)); // the inbox from before a reload
+        this.savedReviews = this.model.reviewsVersion;
         this.renderShell(); // the user's name and teams
       } else this.showBanner();
       return;
@@ -118,8 +124,15 @@ class BoardApp {
     requestAnimationFrame(() => {
       this.renderPending = false;
       this.queue?.render();
+      this.saveReviews();
       this.showBanner();
     });
+  }
+
+  private saveReviews(): void {
+    if (this.user === undefined || this.model.reviewsVersion === this.savedReviews) return;
+    this.savedReviews = this.model.reviewsVersion;
+    saveReviews(this.user, [...this.model.reviews.values()]);
   }
 
   private showBanner(): void {

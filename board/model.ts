@@ -118,7 +118,24 @@ export class BoardModel {
   }
 
   dismissReview(key: string): void {
-    if (this.reviews.delete(key)) this.version++;
+    if (this.reviews.delete(key)) {
+      this.version++;
+      this.reviewsVersion++;
+    }
+  }
+
+  /** Bumped when the review items changed: the board saves them then (they come only from events, never from a snapshot). */
+  reviewsVersion = 0;
+
+  /** Review items saved before a reload, merged with any that arrived since (counts added, the older `since` kept). */
+  restoreReviews(saved: readonly ReviewItem[]): void {
+    for (const r of saved) {
+      if (typeof r?.key !== "string" || typeof r.count !== "number") continue; // a damaged save restores nothing of it
+      const held = this.reviews.get(r.key);
+      this.reviews.set(r.key, held ? { ...held, count: held.count + r.count, since: Math.min(held.since, r.since), at: Math.max(held.at, r.at) } : r);
+    }
+    this.version++;
+    this.reviewsVersion++;
   }
 
   /** The work queue in order. */
@@ -164,6 +181,7 @@ export class BoardModel {
   private addReview(ev: ReviewEvent): void {
     const key = `${ev.patient}|${ev.metric}|${ev.reason}`;
     const held = this.reviews.get(key);
+    this.reviewsVersion++;
     this.reviews.set(key, {
       key,
       patient: ev.patient,

@@ -425,6 +425,37 @@ describe.skipIf(problem !== undefined && !REQUIRE_SERVICES)("the board in Chromi
     expect(await page.textContent(".spark-to")).toMatch(/\d{2}:\d{2}$/);
   });
 
+  it("readings awaiting review survive a reload; a dismissed one stays dismissed; another user in the tab does not get them", async () => {
+    const open = testBrowsers("reviews-reload");
+    await server.patients(["p-rev-1", "p-rev-2"], "telekol");
+    const { page } = await open("en-GB");
+    await signIn(page, server.base, await clinician("dr-rev"), "dr-rev");
+    await server.ingest([
+      { patient: "p-rev-1", metric: "weight", value: 70 },
+      { patient: "p-rev-2", metric: "weight", value: 80 },
+    ]);
+    await page.waitForSelector('button.row.grey[data-patient="p-rev-1"]');
+    await page.waitForSelector('button.row.grey[data-patient="p-rev-2"]');
+    await page.click('li:has(button.row.grey[data-patient="p-rev-2"]) >> text=Dismiss');
+    await page.waitForSelector('button.row.grey[data-patient="p-rev-2"]', { state: "detached" });
+
+    await page.reload();
+    await page.waitForSelector('#who:has-text("dr-rev")');
+    await page.waitForSelector('button.row.grey[data-patient="p-rev-1"]:has-text("Not triaged")');
+    expect(await page.$$('button.row.grey[data-patient="p-rev-2"]')).toHaveLength(0);
+
+    // Another clinician's token in the same tab (the saved inbox still there): not theirs to see.
+    const other = await clinician("dr-other-rev");
+    await page.evaluate((token) => sessionStorage.setItem("varsel.session", JSON.stringify({ kind: "token", token })), other);
+    await page.reload();
+    await page.waitForSelector('#who:has-text("dr-other-rev")');
+    await page.waitForSelector("#queue", { state: "attached" }); // restored items render with the signed-in shell
+    expect(await page.$$('button.row.grey[data-patient="p-rev-1"]')).toHaveLength(0);
+    expect(await page.evaluate(() => sessionStorage.getItem("varsel.reviews"))).toContain("p-rev-1"); // dr-rev's, kept, not shown
+    await page.click("#sign-out");
+    expect(await page.evaluate(() => sessionStorage.getItem("varsel.reviews"))).toBeNull();
+  });
+
   it("stays responsive with 1 000 open alerts (render times printed)", async () => {
     const open = testBrowsers("1000-alerts");
     const big = await new Server(`sqlite:${join(dir, "big.db")}`).start();

@@ -234,3 +234,22 @@ describe("sparkline axes", () => {
     expect(axisLabels(scale, "")).toMatchObject({ top: "95", bottom: "88,5" });
   });
 });
+
+describe("review items across a reload", () => {
+  it("restored items merge with those that arrived since: counts added, the older start kept; a damaged entry is skipped", () => {
+    const m = new BoardModel();
+    m.applyEvent({ type: "review", seq: 1, at: 5_000, patient: "p-2", teams: ["t"], reason: "not_triaged", metric: "crp", count: 1 });
+    const before = m.reviewsVersion;
+    m.restoreReviews([
+      { key: "p-2|crp|not_triaged", patient: "p-2", metric: "crp", reason: "not_triaged", count: 2, at: 3_000, since: 1_000 },
+      { key: "p-3|weight|not_triaged", patient: "p-3", metric: "weight", reason: "not_triaged", count: 1, at: 2_000, since: 2_000 },
+      null as never,
+    ]);
+    expect(m.reviewsVersion).toBeGreaterThan(before);
+    expect(m.reviews.get("p-2|crp|not_triaged")).toMatchObject({ count: 3, since: 1_000, at: 5_000 });
+    expect(m.queue().map((i) => (i.kind === "review" ? i.review.patient : ""))).toEqual(["p-2", "p-3"]);
+    const v = m.reviewsVersion;
+    m.dismissReview("p-3|weight|not_triaged");
+    expect(m.reviewsVersion).toBe(v + 1);
+  });
+});
