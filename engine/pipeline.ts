@@ -24,6 +24,7 @@ import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type Program
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
 import { metricByKey } from "./metrics.js";
 import type { StoredReading } from "./store/store.js";
+import { WithdrawnReadings, type WithdrawnState } from "./withdrawn-readings.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -99,6 +100,8 @@ export interface PipelineState {
   thresholds: ReturnType<ThresholdHistory["exportState"]>;
   registry: RegistryState;
   lifecycle: LifecycleState;
+  /** Withdrawn readings still in their slot's history (absent in snapshots written before). */
+  withdrawn?: WithdrawnState;
 }
 
 export interface PipelineOptions {
@@ -134,6 +137,7 @@ export class Pipeline {
   readonly thresholds = new ThresholdHistory();
   private readonly patients = new Map<string, PatientRecord>();
   private readonly seen: IdempotencyWindow;
+  private readonly withdrawn = new WithdrawnReadings();
   private readonly cache = new PatientCache((id) => (this.patients.has(id) ? this.teamsOf(id) : undefined));
   private readonly cols = new ReadingColumns();
 
@@ -166,6 +170,7 @@ export class Pipeline {
         registry: this.engine.patients.exportState({ configs: false }),
         // The routing is the records' programme and care chain (upsertPatient sets both): not stored twice.
         lifecycle: this.lifecycle.exportState({ routing: false }),
+        withdrawn: this.withdrawn.exportState(),
       },
     };
   }
@@ -175,6 +180,7 @@ export class Pipeline {
     const p = new Pipeline({ ...options, evaluator });
     for (const record of state.patients) p.patients.set(record.id, currentRecord(record));
     p.seen.importState(state.seen);
+    p.withdrawn.importState(state.withdrawn);
     p.thresholds.importState(state.thresholds);
     p.engine.patients.importState(
       state.registry,
@@ -443,31 +449,47 @@ export class Pipeline {
 
   // ---- withdrawing a measurement ----
 
-  /** Throws not_found unless the patient exists and has a reading with this id held (idempotency window or an open alert's why). */
+  /**
+   * Throws not_found unless the patient exists and a reading with this id is held: in the
+   * idempotency window, listed by an open alert (withdrawn already or not: a repeat is answered
+   * with empty lists), or withdrawn and still in its slot's history.
+   */
   checkWithdraw(patient: string, id: string): void {
     this.requirePatient(patient);
     const held = this.engine.patients.metricsOf(patient).some((m) => this.seen.has(measurementKey(patient, m, id)));
-    if (!held && !this.lifecycle.listsReading(patient, id)) throw new VarselError("not_found", "unknown measurement");
+    if (!held && !this.lifecycle.listsReading(patient, id) && !this.withdrawn.holds(patient, id)) throw new VarselError("not_found", "unknown measurement");
   }
 
   /**
    * Withdraws a patient's readings with measurement id `id` (every metric). The id is forgotten, so
    * the corrected resend with the same id is evaluated. A reading that is still its metric's
-   * latest is taken out of the slot (history, last time and value); then each open alert that
-   * only withdrawn readings raised is resolved (`reading_withdrawn`) and its rule reset, when its
-   * metric's reading was taken out; the other alerts listing it are marked for review. The scope
-   * (who may withdraw) is the caller's.
+   * latest is taken out of the slot (history, last time and value), and then every withdrawn
+   * reading that became the latest again: a withdrawn reading is never judged as the latest value.
+   * One that is not the latest waits (withdrawn-readings.ts). Then the lifecycle resolves each open
+   * alert whose readings were all taken out (`reading_withdrawn`, its rule reset) and marks the
+   * other alerts listing the reading for review. The scope (who may withdraw) is the caller's.
    */
   withdraw(patient: string, id: string, now: number): Withdrawal {
     const metrics: string[] = [];
-    const retracted = new Set<string>();
+    const taken = new Map<string, Set<string>>();
     for (const metric of this.engine.patients.metricsOf(patient)) {
       const time = this.seen.remove(measurementKey(patient, metric, id));
       if (time === undefined) continue;
       metrics.push(metric);
-      if (!Number.isNaN(time) && this.engine.retractReading(patient, metric, time)) retracted.add(metric);
+      if (Number.isNaN(time)) continue; // never applied: nothing to take back
+      if (!this.engine.retractReading(patient, metric, time)) {
+        this.withdrawn.add(patient, metric, { time, id });
+        continue;
+      }
+      const ids = new Set([id]);
+      taken.set(metric, ids);
+      for (let w = this.withdrawn.newest(patient, metric); w !== undefined && this.engine.retractReading(patient, metric, w.time); w = this.withdrawn.newest(patient, metric)) {
+        ids.add(w.id);
+        this.withdrawn.dropNewest(patient, metric);
+      }
     }
-    const { resolved, marked } = this.lifecycle.withdrawReading(patient, id, now, (rule) => this.engine.resetValueRule(patient, rule, retracted));
+    const retracted = new Set(taken.keys());
+    const { resolved, marked } = this.lifecycle.withdrawReading(patient, id, now, taken, (rule) => this.engine.resetValueRule(patient, rule, retracted));
     return { patient, id, metrics, retracted: [...retracted], resolved, marked };
   }
 

@@ -114,6 +114,46 @@ describe.each(EVALUATORS)("withdrawing a reading on the %s", (_name, make) => {
   });
 });
 
+describe.each(EVALUATORS)("withdrawing two readings on the %s: the same end state in either order", (_name, make) => {
+  // m1 raised the alert, m2 (past the limit too, no transition) sits on top of it.
+  const ORDERS = [["m1", "m2"], ["m2", "m1"]];
+  it.each(ORDERS)("withdraw %s then %s", (first, second) => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    send(p, [pulse("m2", 135, 2)], 2);
+    const raised = pulseAlert(p)!;
+    expect(raised.why.readings.map((r) => r.measurementId)).toEqual(["m1"]);
+    p.withdraw("p", first, T0 + 10 * MIN);
+    const w = p.withdraw("p", second, T0 + 11 * MIN);
+    // Both readings are out of the engine, so the alert only they held resolves.
+    expect(w.retracted).toEqual(["pulse"]);
+    expect(w.resolved).toEqual([raised.id]);
+    expect(pulseAlert(p)).toMatchObject({ id: raised.id, state: "resolved", resolution: "reading_withdrawn" });
+    // m1 is not the metric's latest value again: a new reading at m1's time is in order, not a duplicate.
+    expect(send(p, [pulse("m3", 80, 1)], 12)).toMatchObject({ accepted: 1, readings: [{ triage: "N" }], transitions: 0 });
+    // Nothing holds m1 any more (forgotten, taken out, its alert resolved): a repeat is unknown.
+    expect(() => p.checkWithdraw("p", "m1")).toThrow(/unknown measurement/);
+  });
+
+  it("a withdrawn reading under a valid one stays out of the alert's decision until that one is withdrawn", () => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    send(p, [pulse("m2", 135, 2)], 2);
+    send(p, [pulse("m3", 138, 3)], 3);
+    expect(p.withdraw("p", "m1", T0 + 10 * MIN)).toMatchObject({ retracted: [], marked: [pulseAlert(p)!.id] });
+    // A repeat while an open alert lists m1 (withdrawn already) is answered with empty lists and changes nothing.
+    p.lifecycle.takeEvents();
+    expect(() => p.checkWithdraw("p", "m1")).not.toThrow();
+    expect(p.withdraw("p", "m1", T0 + 10 * MIN)).toEqual({ patient: "p", id: "m1", metrics: [], retracted: [], resolved: [], marked: [] });
+    expect(p.lifecycle.takeEvents()).toEqual([]);
+    // m3 taken out; m2 (valid, past the limit) is the latest and holds the alert.
+    expect(p.withdraw("p", "m3", T0 + 11 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [], marked: [] });
+    expect(pulseAlert(p)).toMatchObject({ state: "firing", level: "red" });
+    // m2 taken out, and m1 under it: the alert resolves.
+    expect(p.withdraw("p", "m2", T0 + 12 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [pulseAlert(p)!.id] });
+  });
+});
+
 describe("withdrawing a reading: the oracle and the kernel agree, snapshots carry it, the journal replays it", () => {
   it("the same lifecycle events on both evaluators for every case", () => {
     for (const c of CASES) {
@@ -140,6 +180,18 @@ describe("withdrawing a reading: the oracle and the kernel agree, snapshots carr
       // m0 is still remembered; m1's resend at its own time is evaluated (not out of order, not a duplicate).
       expect(send(p, [pulse("m0", 80, 0)], 12)).toMatchObject({ accepted: 0, duplicates: [{ id: "m0" }] });
       expect(send(p, [pulse("m1", 82, 1)], 12)).toMatchObject({ accepted: 1, readings: [{ triage: "N" }] });
+    }
+  });
+
+  it("a restored snapshot keeps a withdrawn reading that waits under a later one", () => {
+    const live = pipeline(WasmKernel.load());
+    send(live, [pulse("m1", 140, 1)], 1);
+    send(live, [pulse("m2", 135, 2)], 2);
+    live.withdraw("p", "m1", T0 + 10 * MIN);
+    const { kernel, state } = live.exportState();
+    const restored = Pipeline.fromState(WasmKernel.restore(kernel), structuredClone(state));
+    for (const p of [live, restored]) {
+      expect(p.withdraw("p", "m2", T0 + 11 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [pulseAlert(p)!.id] });
     }
   });
 
