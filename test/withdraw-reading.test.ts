@@ -9,7 +9,9 @@ import type { Evaluator } from "../engine/evaluator.js";
 import { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
 import { Pipeline, type Withdrawal } from "../engine/pipeline.js";
-import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
+import { auditOf } from "../engine/durable/audit.js";
+import type { IngestAnswer } from "../engine/pipeline.js";
+import { ANY_SENDER, fhirCommand, ingestRaw } from "./support/ingest.js";
 import { registerPatient, startServer, type Harness } from "./support/server.js";
 
 const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
@@ -229,6 +231,71 @@ describe("withdrawing a reading: the oracle and the kernel agree, snapshots carr
       expect(answer.invalidated).toEqual([{ index: 0, id: "m1" }]);
       expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
     }
+  });
+});
+
+/** A pulse Observation with identifier `id`: a value, or (no value) a withdrawal by status. */
+function pulseObs(status: string, id: string, value?: number, min = 1) {
+  const obs: Record<string, unknown> = {
+    resourceType: "Observation",
+    status,
+    identifier: [{ value: id }],
+    code: { coding: [{ system: "http://loinc.org", code: "8867-4" }] },
+    subject: { reference: "Patient/p" },
+  };
+  if (value !== undefined) Object.assign(obs, { effectiveDateTime: new Date(T0 + min * MIN).toISOString(), valueQuantity: { value, code: "/min", system: "http://unitsofmeasure.org" } });
+  return obs;
+}
+const bundle = (...resources: object[]) => ({ resourceType: "Bundle", type: "collection", entry: resources.map((resource) => ({ resource })) });
+
+describe.each(EVALUATORS)("FHIR withdrawals and corrections on the %s: entry order, the answer, the audit", (_name, make) => {
+  const fhir = (p: Pipeline, resource: unknown, min: number) => {
+    const entry = { pos: min, at: T0 + min * MIN, command: fhirCommand(resource, T0 + min * MIN, { teams: ["t"] }) };
+    checkCommand(p, entry);
+    const applied = applyCommand(p, entry);
+    return { answer: applied.result as IngestAnswer, audit: auditOf(entry, applied.result, "dev-1") };
+  };
+
+  it("entered-in-error reports what it resolved, counts the resolution, and is audited as DELETE is", () => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    const alert = pulseAlert(p)!;
+    const { answer, audit } = fhir(p, pulseObs("entered-in-error", "m1"), 5);
+    expect(answer.invalidated).toEqual([{ index: 0, id: "m1" }]);
+    expect(answer.withdrawals).toEqual([{ index: 0, patient: "p", id: "m1", metrics: ["pulse"], retracted: ["pulse"], resolved: [alert.id], marked: [] }]);
+    expect(answer.transitions).toBe(1);
+    expect(audit).toMatchObject({ action: "withdraw", actor: "dev-1", target: "m1", patient: "p", details: { source: "fhir", withdrawals: [{ index: 0, id: "m1", resolved: [alert.id] }] } });
+    // An unknown id withdraws nothing: no withdrawals, no audit entry.
+    const none = fhir(p, pulseObs("cancelled", "m-unknown"), 6);
+    expect(none.answer.withdrawals).toBeUndefined();
+    expect(none.audit).toBeUndefined();
+  });
+
+  it("a Bundle [entered-in-error X, final X=97] withdraws X first, then evaluates the correction", () => {
+    const p = pipeline(make());
+    send(p, [pulse("X", 140, 1)], 1);
+    const { answer } = fhir(p, bundle(pulseObs("entered-in-error", "X"), pulseObs("final", "X", 97, 1)), 5);
+    expect(answer).toMatchObject({ accepted: 1, duplicates: [], readings: [{ index: 1, triage: "N" }], withdrawals: [{ index: 0, id: "X", retracted: ["pulse"] }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+  });
+
+  it("a Bundle [final X=140, entered-in-error X] evaluates X, then withdraws it", () => {
+    const p = pipeline(make());
+    const { answer } = fhir(p, bundle(pulseObs("final", "X", 140, 1), pulseObs("entered-in-error", "X")), 5);
+    expect(answer).toMatchObject({ accepted: 1, readings: [{ index: 0, triage: "HH" }], withdrawals: [{ index: 1, id: "X" }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+  });
+
+  it.each(["corrected", "amended"])("status %s with the same identifier withdraws the earlier value and evaluates the new one", (status) => {
+    const p = pipeline(make());
+    send(p, [pulse("Y", 140, 1)], 1);
+    const { answer, audit } = fhir(p, pulseObs(status, "Y", 80, 1), 5);
+    expect(answer).toMatchObject({ accepted: 1, duplicates: [], invalidated: [], readings: [{ triage: "N" }], withdrawals: [{ index: 0, id: "Y", correction: true }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+    expect(audit).toMatchObject({ action: "withdraw", details: { withdrawals: [{ id: "Y", correction: true }] } });
+    // A correction of an id never received is a plain new reading.
+    expect(fhir(p, pulseObs(status, "Z", 81, 2), 6).answer).toMatchObject({ accepted: 1, readings: [{ triage: "N" }] });
+    expect(fhir(p, pulseObs(status, "Z", 81, 2), 6).answer.withdrawals).toMatchObject([{ id: "Z", correction: true }]);
   });
 });
 

@@ -2,6 +2,7 @@
 // written in the same transaction as its command's journal entry (durable-pipeline.ts), so the
 // trail holds exactly the changes that were acknowledged. It is for admins (GET /v1/audit),
 // never for logs: it names patients.
+import type { IngestWithdrawal } from "../pipeline.js";
 import type { AuditEntry } from "../store/store.js";
 import type { CommandResults } from "./apply.js";
 import type { JournalEntry } from "./commands.js";
@@ -14,7 +15,11 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
-/** The audit entry of an applied command, or undefined when it is not an admin change (ingest, tick). */
+/**
+ * The audit entry of an applied command, or undefined when it is not an admin change (tick, an
+ * ingest that withdrew nothing). A FHIR ingest that withdrew readings is audited as DELETE
+ * /v1/measurements/{id} is: action `withdraw`, one entry for the request (journal position).
+ */
 export function auditOf(entry: JournalEntry, result: CommandResults[keyof CommandResults], actor: string | undefined): AuditEntry | undefined {
   const { pos, at, command: c } = entry;
   const base = { pos, at, action: c.kind };
@@ -42,7 +47,26 @@ export function auditOf(entry: JournalEntry, result: CommandResults[keyof Comman
       return { ...base, actor: c.actor, target: c.id, patient: c.patient, details: defined({ reason: c.reason, metrics: w.metrics, resolved: w.resolved, marked: w.marked }) };
     }
     case "ingest":
+      return fhirWithdrawalAudit(base, (result as CommandResults["ingest"]).withdrawals, actor);
     case "tick":
       return undefined;
   }
+}
+
+/** The withdraw entry of an ingest whose FHIR Observations withdrew readings: target the ids, patient when one. */
+function fhirWithdrawalAudit(base: Pick<AuditEntry, "pos" | "at">, withdrawals: IngestWithdrawal[] | undefined, actor: string | undefined): AuditEntry | undefined {
+  if (withdrawals === undefined || withdrawals.length === 0) return undefined;
+  const patients = [...new Set(withdrawals.map((w) => w.patient))];
+  const entry: AuditEntry = {
+    ...base,
+    action: "withdraw",
+    actor: actor ?? UNKNOWN_ACTOR,
+    target: withdrawals.map((w) => w.id).join(","),
+    details: {
+      source: "fhir",
+      withdrawals: withdrawals.map((w) => defined({ index: w.index, patient: w.patient, id: w.id, correction: w.correction, metrics: w.metrics, resolved: w.resolved, marked: w.marked })),
+    },
+  };
+  if (patients.length === 1) entry.patient = patients[0];
+  return entry;
 }
