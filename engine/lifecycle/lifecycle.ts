@@ -23,7 +23,9 @@
 //   low); on a late alert it moves the level with the priority kept low; on a present alert it
 //   never raises the priority nor reopens a latched alert awaiting acknowledgement (that alert is
 //   already there to be reviewed). A present transition holding the condition makes a late alert
-//   present. A late alert never inhibits another: the past does not hide the present. A missing-
+//   present when its episode still holds (firing); one that reopens a late alert whose condition
+//   had cleared is a new episode: the late alert resolves (`condition_cleared`, late) as the
+//   record of its episode and a new alert is raised from the present episode's start. A late alert never inhibits another: the past does not hide the present. A missing-
 //   data alert whose gap a backfill covers (the request's oldest reading of the metric is no later
 //   than the alert's conditionSince) resolves (`backfilled`) even when it latches: the gap is data now.
 import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.js";
@@ -466,6 +468,14 @@ export class AlertLifecycle {
         const change = levelChange(RANK[from], RANK[level]);
         if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
         if (late && reopened && a.late !== true) return; // a past episode of a rule whose alert awaits review: that alert covers it
+        if (!late && reopened && a.late === true) {
+          // A new episode now after one in the past (latched, awaiting review): the past one stays
+          // the record of its own episode (its condition cleared then); the present one is a new
+          // alarm, from its own start: an alarm for the past is never presented as present.
+          this.resolve(a, this.decide(a, "retire"), now, "condition_cleared", { late: true });
+          this.raise(t, step("none", input, { latching: false, acked: false }), trigger, now, false);
+          return;
+        }
         this.refresh(a, t, trigger, now);
         enter(a, s);
         delete a.clearedAt;
