@@ -6,7 +6,7 @@ import { TRIAGE_NAMES } from "./alerts.js";
 import { Engine, type EvaluatedReading } from "./engine.js";
 import { VarselError } from "./errors.js";
 import type { Evaluator } from "./evaluator.js";
-import type { CanonicalBatch, CanonicalReading } from "./ingest/canonical.js";
+import type { CanonicalBatch, CanonicalInvalidation, CanonicalReading } from "./ingest/canonical.js";
 import { ReadingColumns } from "./ingest/columns.js";
 import { PatientCache, type SenderScope } from "./ingest/patient-cache.js";
 import type { BatchRejection } from "./ingest/normalize.js";
@@ -24,6 +24,7 @@ import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type Program
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
 import { metricByKey } from "./metrics.js";
 import type { StoredReading } from "./store/store.js";
+import { WithdrawnReadings, type WithdrawnState } from "./withdrawn-readings.js";
 
 /** A patient as the API shows it. */
 export interface PatientRecord {
@@ -66,6 +67,12 @@ export interface IngestAnswer {
   rejected: BatchRejection[];
   /** FHIR Observations with status cancelled / entered-in-error. */
   invalidated: { index: number; id: string }[];
+  /**
+   * FHIR withdrawals that found the reading (cancelled / entered-in-error, or an amended /
+   * corrected Observation replacing one), each as DELETE /v1/measurements/{id} answers it, in
+   * entry order; absent when there was none.
+   */
+  withdrawals?: IngestWithdrawal[];
   /** Every evaluated reading in evaluation order; with `compact`, only those whose triage is not N. */
   readings: { index: number; metric: string; triage: string }[];
   /** Alert transitions this batch caused. */
@@ -77,6 +84,9 @@ export interface Ingested {
   answer: IngestAnswer;
   readings: StoredReading[];
 }
+
+/** A withdrawal a FHIR ingest made: its entry index, whether it is a correction, and what it did. */
+export type IngestWithdrawal = Withdrawal & { index: number; correction?: true };
 
 /** What withdrawing a measurement did (FHIR cancelled / entered-in-error, DELETE /v1/measurements/{id}). */
 export interface Withdrawal {
@@ -99,6 +109,8 @@ export interface PipelineState {
   thresholds: ReturnType<ThresholdHistory["exportState"]>;
   registry: RegistryState;
   lifecycle: LifecycleState;
+  /** Withdrawn readings still in their slot's history (absent in snapshots written before). */
+  withdrawn?: WithdrawnState;
 }
 
 export interface PipelineOptions {
@@ -134,6 +146,7 @@ export class Pipeline {
   readonly thresholds = new ThresholdHistory();
   private readonly patients = new Map<string, PatientRecord>();
   private readonly seen: IdempotencyWindow;
+  private readonly withdrawn = new WithdrawnReadings();
   private readonly cache = new PatientCache((id) => (this.patients.has(id) ? this.teamsOf(id) : undefined));
   private readonly cols = new ReadingColumns();
 
@@ -166,6 +179,7 @@ export class Pipeline {
         registry: this.engine.patients.exportState({ configs: false }),
         // The routing is the records' programme and care chain (upsertPatient sets both): not stored twice.
         lifecycle: this.lifecycle.exportState({ routing: false }),
+        withdrawn: this.withdrawn.exportState(),
       },
     };
   }
@@ -175,6 +189,7 @@ export class Pipeline {
     const p = new Pipeline({ ...options, evaluator });
     for (const record of state.patients) p.patients.set(record.id, currentRecord(record));
     p.seen.importState(state.seen);
+    p.withdrawn.importState(state.withdrawn);
     p.thresholds.importState(state.thresholds);
     p.engine.patients.importState(
       state.registry,
@@ -320,22 +335,61 @@ export class Pipeline {
 
   /**
    * A validated batch (engine/ingest/canonical.ts): scope, registration and measurement-id checks
-   * per reading, evaluation of the admitted ones, the lifecycle fed with the outcome; FHIR
-   * withdrawals last. Never throws on any batch: every refusal is an item's rejection.
+   * per reading, evaluation of the admitted ones, the lifecycle fed with the outcome. FHIR
+   * withdrawals are applied in entry order: the readings before one are evaluated first, those
+   * after it (a correction's own readings included) after it, each run as its own reorder window.
+   * Never throws on any batch: every refusal is an item's rejection.
    */
   ingest(batch: CanonicalBatch, scope: IngestScope, now: number, options: IngestOptions = {}): Ingested {
-    const b = this.startBatch(scope);
-    const rejected = b.rejected;
-    for (const r of batch.rejected) rejected.push({ index: r.index, code: r.code, message: r.message });
-    for (const r of batch.readings) this.admit(b, r);
-    const invalidated = batch.invalidations.map((i) => ({ index: i.index, id: i.id }));
-    const ingested = this.evaluate(b, batch, invalidated, now, options);
-    for (const i of batch.invalidations) {
-      // Only a sender that may send for the patient may withdraw its readings.
-      const entry = i.patient === undefined ? undefined : this.cache.entry(i.patient);
-      if (entry !== undefined && this.cache.admits(entry, b.scope)) this.withdraw(i.patient!, i.id, now);
+    const invalidations = batch.invalidations;
+    const invalidated = invalidations.filter((i) => i.correction !== true).map((i) => ({ index: i.index, id: i.id }));
+    if (invalidations.length === 0) return this.evaluateRun(batch.readings, batch, scope, now, options, invalidated);
+    // Runs of readings between withdrawals: a withdrawal goes before the readings of its own index.
+    const withdrawals: IngestWithdrawal[] = [];
+    let out: Ingested | undefined;
+    let start = 0;
+    for (let k = 0; k <= invalidations.length; k++) {
+      const before = k < invalidations.length ? invalidations[k].index : Infinity;
+      let end = start;
+      while (end < batch.readings.length && batch.readings[end].index < before) end++;
+      if (out === undefined || end > start) {
+        const run = this.evaluateRun(batch.readings.slice(start, end), out === undefined ? batch : undefined, scope, now, options, invalidated);
+        out = out === undefined ? run : joinRuns(out, run);
+        start = end;
+      }
+      if (k < invalidations.length) {
+        const w = this.ingestWithdrawal(invalidations[k], scope, now);
+        if (w !== undefined) withdrawals.push(w);
+      }
     }
-    return ingested;
+    const answer = out!.answer;
+    if (withdrawals.length > 0) {
+      answer.withdrawals = withdrawals;
+      answer.transitions += withdrawals.reduce((n, w) => n + w.resolved.length, 0);
+    }
+    answer.rejected.sort((a, c) => a.index - c.index);
+    return out!;
+  }
+
+  /** A FHIR withdrawal, when the sender may send for the patient and the reading is held (as DELETE checks it). */
+  private ingestWithdrawal(i: CanonicalInvalidation, scope: IngestScope, now: number): IngestWithdrawal | undefined {
+    // Only a sender that may send for the patient may withdraw its readings.
+    const entry = i.patient === undefined ? undefined : this.cache.entry(i.patient);
+    if (entry === undefined || !this.cache.admits(entry, this.cache.scope(scope.teams)) || !this.holdsReading(i.patient!, i.id)) return undefined;
+    const w: IngestWithdrawal = { index: i.index, ...this.withdraw(i.patient!, i.id, now) };
+    if (i.correction === true) w.correction = true;
+    return w;
+  }
+
+  /**
+   * One run of readings evaluated (see ingest); `batch`: the request's own rejections and their
+   * attribution, given with the first run only.
+   */
+  private evaluateRun(readings: readonly CanonicalReading[], batch: CanonicalBatch | undefined, scope: IngestScope, now: number, options: IngestOptions, invalidated: { index: number; id: string }[]): Ingested {
+    const b = this.startBatch(scope);
+    for (const r of batch?.rejected ?? []) b.rejected.push({ index: r.index, code: r.code, message: r.message });
+    for (const r of readings) this.admit(b, r);
+    return this.evaluate(b, batch?.rejected ?? [], invalidated, now, options);
   }
 
   /** Per-batch state for admit(). */
@@ -391,7 +445,7 @@ export class Pipeline {
    * older than its metric's last one from an earlier request is out_of_order: engine/lifecycle/late.ts),
    * feeds the lifecycle, which marks what describes the past as late, and builds the answer.
    */
-  private evaluate(b: Batch, batch: CanonicalBatch, invalidated: { index: number; id: string }[], now: number, options: IngestOptions): Ingested {
+  private evaluate(b: Batch, batchRejected: CanonicalBatch["rejected"], invalidated: { index: number; id: string }[], now: number, options: IngestOptions): Ingested {
     const cols = b.cols;
     const n = cols.length;
     const { triage, order, transitions } = this.engine.evaluateColumns(cols, now);
@@ -421,7 +475,7 @@ export class Pipeline {
     // A unit failure is shown to the patient's clinicians (canonicalization attributed it), only
     // when the sender may send for that patient: no writing into another team's stream.
     const attribution = new Map(
-      batch.rejected
+      batchRejected
         .filter((r) => r.patient !== undefined && this.cache.admits(this.cache.entry(r.patient), b.scope))
         .map((r) => [r.index, { patient: r.patient!, metric: r.metric! }]),
     );
@@ -448,31 +502,52 @@ export class Pipeline {
 
   // ---- withdrawing a measurement ----
 
-  /** Throws not_found unless the patient exists and has a reading with this id held (idempotency window or an open alert's why). */
+  /**
+   * Throws not_found unless the patient exists and a reading with this id is held: in the
+   * idempotency window, listed by an open alert (withdrawn already or not: a repeat is answered
+   * with empty lists), or withdrawn and still in its slot's history.
+   */
   checkWithdraw(patient: string, id: string): void {
     this.requirePatient(patient);
+    if (!this.holdsReading(patient, id)) throw new VarselError("not_found", "unknown measurement");
+  }
+
+  /** Is a reading of this (registered) patient with this id held (see checkWithdraw)? */
+  private holdsReading(patient: string, id: string): boolean {
     const held = this.engine.patients.metricsOf(patient).some((m) => this.seen.has(measurementKey(patient, m, id)));
-    if (!held && !this.lifecycle.listsReading(patient, id)) throw new VarselError("not_found", "unknown measurement");
+    return held || this.lifecycle.listsReading(patient, id) || this.withdrawn.holds(patient, id);
   }
 
   /**
    * Withdraws a patient's readings with measurement id `id` (every metric). The id is forgotten, so
    * the corrected resend with the same id is evaluated. A reading that is still its metric's
-   * latest is taken out of the slot (history, last time and value); then each open alert that
-   * only withdrawn readings raised is resolved (`reading_withdrawn`) and its rule reset, when its
-   * metric's reading was taken out; the other alerts listing it are marked for review. The scope
-   * (who may withdraw) is the caller's.
+   * latest is taken out of the slot (history, last time and value), and then every withdrawn
+   * reading that became the latest again: a withdrawn reading is never judged as the latest value.
+   * One that is not the latest waits (withdrawn-readings.ts). Then the lifecycle resolves each open
+   * alert whose readings were all taken out (`reading_withdrawn`, its rule reset) and marks the
+   * other alerts listing the reading for review. The scope (who may withdraw) is the caller's.
    */
   withdraw(patient: string, id: string, now: number): Withdrawal {
     const metrics: string[] = [];
-    const retracted = new Set<string>();
+    const taken = new Map<string, Set<string>>();
     for (const metric of this.engine.patients.metricsOf(patient)) {
       const time = this.seen.remove(measurementKey(patient, metric, id));
       if (time === undefined) continue;
       metrics.push(metric);
-      if (!Number.isNaN(time) && this.engine.retractReading(patient, metric, time)) retracted.add(metric);
+      if (Number.isNaN(time)) continue; // never applied: nothing to take back
+      if (!this.engine.retractReading(patient, metric, time)) {
+        this.withdrawn.add(patient, metric, { time, id });
+        continue;
+      }
+      const ids = new Set([id]);
+      taken.set(metric, ids);
+      for (let w = this.withdrawn.newest(patient, metric); w !== undefined && this.engine.retractReading(patient, metric, w.time); w = this.withdrawn.newest(patient, metric)) {
+        ids.add(w.id);
+        this.withdrawn.dropNewest(patient, metric);
+      }
     }
-    const { resolved, marked } = this.lifecycle.withdrawReading(patient, id, now, (rule) => this.engine.resetValueRule(patient, rule, retracted));
+    const retracted = new Set(taken.keys());
+    const { resolved, marked } = this.lifecycle.withdrawReading(patient, id, now, taken, (rule) => this.engine.resetValueRule(patient, rule, retracted));
     return { patient, id, metrics, retracted: [...retracted], resolved, marked };
   }
 
@@ -481,6 +556,22 @@ export class Pipeline {
     this.lifecycle.apply(this.engine.tick(now), now);
     return this.lifecycle.tick(now);
   }
+}
+
+/** Two runs' outcomes as one answer (see Pipeline.ingest): counts added, lists in evaluation order. */
+function joinRuns(a: Ingested, b: Ingested): Ingested {
+  const x = a.answer, y = b.answer;
+  return {
+    answer: {
+      accepted: x.accepted + y.accepted,
+      duplicates: [...x.duplicates, ...y.duplicates],
+      rejected: [...x.rejected, ...y.rejected],
+      invalidated: x.invalidated,
+      readings: [...x.readings, ...y.readings],
+      transitions: x.transitions + y.transitions,
+    },
+    readings: [...a.readings, ...b.readings],
+  };
 }
 
 /** The earliest time among a batch's admitted readings of a patient's metric (asked only when a missing-data alert clears). */

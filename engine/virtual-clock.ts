@@ -72,8 +72,38 @@ export class VirtualClock {
  */
 export async function resumeInstant(store: Store | undefined, start = Date.now()): Promise<number> {
   if (store === undefined) return start;
-  const pos = await store.lastPosition();
-  const last = pos > 0 ? (await store.readJournal(pos - 1, 1))[0]?.at : undefined;
+  const last = await lastJournalInstant(store);
   const snapshot = (await store.latestSnapshot())?.at;
   return Math.max(start, last ?? start, snapshot ?? start);
+}
+
+/** The clock time of the store's last journal entry (epoch ms), or undefined for an empty journal. */
+export async function lastJournalInstant(store: Store): Promise<number | undefined> {
+  const pos = await store.lastPosition();
+  return pos > 0 ? (await store.readJournal(pos - 1, 1))[0]?.at : undefined;
+}
+
+/** How far the system clock may be behind the journal at start-up (clock adjustments, a restart on another host). */
+export const MAX_JOURNAL_LEAD_MS = 5 * 60_000;
+
+/**
+ * Why the system clock `now` cannot run this store, or undefined when it can: the journal's last
+ * entry is more than MAX_JOURNAL_LEAD_MS ahead of it (a store written under `--clock virtual` in
+ * the future). Started anyway, every real reading would be older than its metric's last one
+ * (`out_of_order`) and nothing would tick until the clock caught up.
+ */
+export async function journalAheadOf(store: Store, now: number): Promise<string | undefined> {
+  const last = await lastJournalInstant(store);
+  if (last === undefined || last - now <= MAX_JOURNAL_LEAD_MS) return undefined;
+  return (
+    `the journal's last entry is at ${new Date(last).toISOString()}, ahead of this clock by ${spanText(last - now)}; ` +
+    "start with --clock virtual --allow-virtual-clock or use another --database"
+  );
+}
+
+/** A span as "2d 3h 4m" (minutes rounded down; "0m" under a minute). */
+function spanText(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  const d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60), m = minutes % 60;
+  return [d > 0 ? `${d}d` : "", h > 0 ? `${h}h` : "", m > 0 || (d === 0 && h === 0) ? `${m}m` : ""].filter(Boolean).join(" ");
 }

@@ -90,14 +90,21 @@ describe.each(EVALUATORS)("24 h of CGM in one request (%s)", (ev) => {
     expect(alerts.filter((a) => a.state === "firing")).toEqual([]);
   });
 
-  it("a request whose last readings are low raises an urgent low now (not late); the past episode it reopens becomes present", () => {
+  it("a request whose last readings are low raises a new urgent low now, from its own start; the past episode stays its own late record", () => {
     const { batch, alerts } = backfillDay(ev, [[180, 215, 2.8], [24 * 60 - 15, 24 * 60 + 1, 2.8]]);
-    const low = alerts.find((a) => a.rule === "cgm-low")!;
-    expect(low).toMatchObject({ state: "firing", level: "red", priority: "high" });
+    const lows = alerts.filter((a) => a.rule === "cgm-low");
+    expect(lows).toHaveLength(2);
+    const [past, low] = lows;
+    // The 03:00 episode: a late record, resolved when it cleared (then), kept with its own start.
+    expect(past).toMatchObject({ state: "resolved", resolution: "condition_cleared", late: true, priority: "low", conditionSince: T0 + 180 * MIN });
+    // The present episode: an alarm now, from its own start, not from 21 hours ago.
+    expect(low).toMatchObject({ state: "firing", level: "red", priority: "high", conditionSince: NOW - 15 * MIN, openedAt: NOW });
     expect(low.late).toBeUndefined();
     expect(low.escalation.nextAt).toBeDefined(); // live: it escalates
-    const present = batch.find((e) => e.alert.rule === "cgm-low" && e.change === "reopened")!;
-    expect([present.late, present.alert.priority, present.alert.late]).toEqual([undefined, "high", undefined]);
+    const raised = batch.find((e) => e.alert.rule === "cgm-low" && e.type === "raised" && e.alert.id === low.id)!;
+    expect([raised.late, raised.alert.priority, raised.alert.late]).toEqual([undefined, "high", undefined]);
+    // The present low is never announced as the 03:00 alert reopened.
+    expect(batch.filter((e) => e.alert.rule === "cgm-low" && e.change === "reopened")).toEqual([]);
     expect(alerts.find((a) => a.rule === "cgm-stale")).toMatchObject({ state: "resolved", resolution: "backfilled" });
   });
 

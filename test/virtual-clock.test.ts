@@ -2,6 +2,7 @@
 // engine's clock and the daily deadline of a missing rule fires exactly at deadline + grace,
 // local time, on both sides of each daylight-saving change of Europe/Copenhagen; stale data fires
 // exactly when it is due; the clock never goes back; the journal replays the advance exactly.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -172,6 +173,36 @@ describe("a virtual clock", () => {
       expect(await api.call("POST", "/v1/clock", { advanceBy: "1h" })).toMatchObject({ status: 409, body: { code: "clock_not_virtual" } });
     } finally {
       await killHard(system);
+    }
+  });
+});
+
+describe("a store a virtual clock wrote in the future", () => {
+  it("is refused on the system clock: exit 2, one line naming the journal's time and the way out", async () => {
+    const db = join(dir, "ahead.db");
+    const start = new Date(Date.now() + 400 * 86_400_000).toISOString();
+    const server = await startChildServer(db, {}, 0, [...VIRTUAL, "--clock-start", start]);
+    try {
+      await (await client(server)).register("ahead-1", "cgm");
+    } finally {
+      await killHard(server);
+    }
+    const r = spawnSync(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--port", "0", "--database", db], {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^varsel: the journal's last entry is at 20\d\d-.*Z, ahead of this clock by (399|400)d( \d+h)?( \d+m)?; start with --clock virtual --allow-virtual-clock or use another --database$/);
+    // On the virtual clock it still starts, where the journal left off.
+    const again = await startChildServer(db, {}, 0, VIRTUAL);
+    try {
+      expect((await (await client(again)).ok("GET", "/v1/clock")).now).toBeGreaterThanOrEqual(t(start));
+    } finally {
+      await killHard(again);
     }
   });
 });

@@ -9,7 +9,9 @@ import type { Evaluator } from "../engine/evaluator.js";
 import { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
 import { Pipeline, type Withdrawal } from "../engine/pipeline.js";
-import { ANY_SENDER, ingestRaw } from "./support/ingest.js";
+import { auditOf } from "../engine/durable/audit.js";
+import type { IngestAnswer } from "../engine/pipeline.js";
+import { ANY_SENDER, fhirCommand, ingestRaw } from "./support/ingest.js";
 import { registerPatient, startServer, type Harness } from "./support/server.js";
 
 const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
@@ -114,6 +116,46 @@ describe.each(EVALUATORS)("withdrawing a reading on the %s", (_name, make) => {
   });
 });
 
+describe.each(EVALUATORS)("withdrawing two readings on the %s: the same end state in either order", (_name, make) => {
+  // m1 raised the alert, m2 (past the limit too, no transition) sits on top of it.
+  const ORDERS = [["m1", "m2"], ["m2", "m1"]];
+  it.each(ORDERS)("withdraw %s then %s", (first, second) => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    send(p, [pulse("m2", 135, 2)], 2);
+    const raised = pulseAlert(p)!;
+    expect(raised.why.readings.map((r) => r.measurementId)).toEqual(["m1"]);
+    p.withdraw("p", first, T0 + 10 * MIN);
+    const w = p.withdraw("p", second, T0 + 11 * MIN);
+    // Both readings are out of the engine, so the alert only they held resolves.
+    expect(w.retracted).toEqual(["pulse"]);
+    expect(w.resolved).toEqual([raised.id]);
+    expect(pulseAlert(p)).toMatchObject({ id: raised.id, state: "resolved", resolution: "reading_withdrawn" });
+    // m1 is not the metric's latest value again: a new reading at m1's time is in order, not a duplicate.
+    expect(send(p, [pulse("m3", 80, 1)], 12)).toMatchObject({ accepted: 1, readings: [{ triage: "N" }], transitions: 0 });
+    // Nothing holds m1 any more (forgotten, taken out, its alert resolved): a repeat is unknown.
+    expect(() => p.checkWithdraw("p", "m1")).toThrow(/unknown measurement/);
+  });
+
+  it("a withdrawn reading under a valid one stays out of the alert's decision until that one is withdrawn", () => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    send(p, [pulse("m2", 135, 2)], 2);
+    send(p, [pulse("m3", 138, 3)], 3);
+    expect(p.withdraw("p", "m1", T0 + 10 * MIN)).toMatchObject({ retracted: [], marked: [pulseAlert(p)!.id] });
+    // A repeat while an open alert lists m1 (withdrawn already) is answered with empty lists and changes nothing.
+    p.lifecycle.takeEvents();
+    expect(() => p.checkWithdraw("p", "m1")).not.toThrow();
+    expect(p.withdraw("p", "m1", T0 + 10 * MIN)).toEqual({ patient: "p", id: "m1", metrics: [], retracted: [], resolved: [], marked: [] });
+    expect(p.lifecycle.takeEvents()).toEqual([]);
+    // m3 taken out; m2 (valid, past the limit) is the latest and holds the alert.
+    expect(p.withdraw("p", "m3", T0 + 11 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [], marked: [] });
+    expect(pulseAlert(p)).toMatchObject({ state: "firing", level: "red" });
+    // m2 taken out, and m1 under it: the alert resolves.
+    expect(p.withdraw("p", "m2", T0 + 12 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [pulseAlert(p)!.id] });
+  });
+});
+
 describe("withdrawing a reading: the oracle and the kernel agree, snapshots carry it, the journal replays it", () => {
   it("the same lifecycle events on both evaluators for every case", () => {
     for (const c of CASES) {
@@ -140,6 +182,18 @@ describe("withdrawing a reading: the oracle and the kernel agree, snapshots carr
       // m0 is still remembered; m1's resend at its own time is evaluated (not out of order, not a duplicate).
       expect(send(p, [pulse("m0", 80, 0)], 12)).toMatchObject({ accepted: 0, duplicates: [{ id: "m0" }] });
       expect(send(p, [pulse("m1", 82, 1)], 12)).toMatchObject({ accepted: 1, readings: [{ triage: "N" }] });
+    }
+  });
+
+  it("a restored snapshot keeps a withdrawn reading that waits under a later one", () => {
+    const live = pipeline(WasmKernel.load());
+    send(live, [pulse("m1", 140, 1)], 1);
+    send(live, [pulse("m2", 135, 2)], 2);
+    live.withdraw("p", "m1", T0 + 10 * MIN);
+    const { kernel, state } = live.exportState();
+    const restored = Pipeline.fromState(WasmKernel.restore(kernel), structuredClone(state));
+    for (const p of [live, restored]) {
+      expect(p.withdraw("p", "m2", T0 + 11 * MIN)).toMatchObject({ retracted: ["pulse"], resolved: [pulseAlert(p)!.id] });
     }
   });
 
@@ -177,6 +231,71 @@ describe("withdrawing a reading: the oracle and the kernel agree, snapshots carr
       expect(answer.invalidated).toEqual([{ index: 0, id: "m1" }]);
       expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
     }
+  });
+});
+
+/** A pulse Observation with identifier `id`: a value, or (no value) a withdrawal by status. */
+function pulseObs(status: string, id: string, value?: number, min = 1) {
+  const obs: Record<string, unknown> = {
+    resourceType: "Observation",
+    status,
+    identifier: [{ value: id }],
+    code: { coding: [{ system: "http://loinc.org", code: "8867-4" }] },
+    subject: { reference: "Patient/p" },
+  };
+  if (value !== undefined) Object.assign(obs, { effectiveDateTime: new Date(T0 + min * MIN).toISOString(), valueQuantity: { value, code: "/min", system: "http://unitsofmeasure.org" } });
+  return obs;
+}
+const bundle = (...resources: object[]) => ({ resourceType: "Bundle", type: "collection", entry: resources.map((resource) => ({ resource })) });
+
+describe.each(EVALUATORS)("FHIR withdrawals and corrections on the %s: entry order, the answer, the audit", (_name, make) => {
+  const fhir = (p: Pipeline, resource: unknown, min: number) => {
+    const entry = { pos: min, at: T0 + min * MIN, command: fhirCommand(resource, T0 + min * MIN, { teams: ["t"] }) };
+    checkCommand(p, entry);
+    const applied = applyCommand(p, entry);
+    return { answer: applied.result as IngestAnswer, audit: auditOf(entry, applied.result, "dev-1") };
+  };
+
+  it("entered-in-error reports what it resolved, counts the resolution, and is audited as DELETE is", () => {
+    const p = pipeline(make());
+    send(p, [pulse("m1", 140, 1)], 1);
+    const alert = pulseAlert(p)!;
+    const { answer, audit } = fhir(p, pulseObs("entered-in-error", "m1"), 5);
+    expect(answer.invalidated).toEqual([{ index: 0, id: "m1" }]);
+    expect(answer.withdrawals).toEqual([{ index: 0, patient: "p", id: "m1", metrics: ["pulse"], retracted: ["pulse"], resolved: [alert.id], marked: [] }]);
+    expect(answer.transitions).toBe(1);
+    expect(audit).toMatchObject({ action: "withdraw", actor: "dev-1", target: "m1", patient: "p", details: { source: "fhir", withdrawals: [{ index: 0, id: "m1", resolved: [alert.id] }] } });
+    // An unknown id withdraws nothing: no withdrawals, no audit entry.
+    const none = fhir(p, pulseObs("cancelled", "m-unknown"), 6);
+    expect(none.answer.withdrawals).toBeUndefined();
+    expect(none.audit).toBeUndefined();
+  });
+
+  it("a Bundle [entered-in-error X, final X=97] withdraws X first, then evaluates the correction", () => {
+    const p = pipeline(make());
+    send(p, [pulse("X", 140, 1)], 1);
+    const { answer } = fhir(p, bundle(pulseObs("entered-in-error", "X"), pulseObs("final", "X", 97, 1)), 5);
+    expect(answer).toMatchObject({ accepted: 1, duplicates: [], readings: [{ index: 1, triage: "N" }], withdrawals: [{ index: 0, id: "X", retracted: ["pulse"] }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+  });
+
+  it("a Bundle [final X=140, entered-in-error X] evaluates X, then withdraws it", () => {
+    const p = pipeline(make());
+    const { answer } = fhir(p, bundle(pulseObs("final", "X", 140, 1), pulseObs("entered-in-error", "X")), 5);
+    expect(answer).toMatchObject({ accepted: 1, readings: [{ index: 0, triage: "HH" }], withdrawals: [{ index: 1, id: "X" }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+  });
+
+  it.each(["corrected", "amended"])("status %s with the same identifier withdraws the earlier value and evaluates the new one", (status) => {
+    const p = pipeline(make());
+    send(p, [pulse("Y", 140, 1)], 1);
+    const { answer, audit } = fhir(p, pulseObs(status, "Y", 80, 1), 5);
+    expect(answer).toMatchObject({ accepted: 1, duplicates: [], invalidated: [], readings: [{ triage: "N" }], withdrawals: [{ index: 0, id: "Y", correction: true }] });
+    expect(pulseAlert(p)).toMatchObject({ state: "resolved", resolution: "reading_withdrawn" });
+    expect(audit).toMatchObject({ action: "withdraw", details: { withdrawals: [{ id: "Y", correction: true }] } });
+    // A correction of an id never received is a plain new reading.
+    expect(fhir(p, pulseObs(status, "Z", 81, 2), 6).answer).toMatchObject({ accepted: 1, readings: [{ triage: "N" }] });
+    expect(fhir(p, pulseObs(status, "Z", 81, 2), 6).answer.withdrawals).toMatchObject([{ id: "Z", correction: true }]);
   });
 });
 

@@ -3,6 +3,7 @@
 // trail holds exactly the changes that were acknowledged. It is for admins (GET /v1/audit),
 // never for logs: it names patients.
 import { policyChanges } from "../lifecycle/alarm-policy.js";
+import type { IngestWithdrawal } from "../pipeline.js";
 import type { AuditEntry } from "../store/store.js";
 import type { CommandResults } from "./apply.js";
 import type { JournalEntry } from "./commands.js";
@@ -15,7 +16,11 @@ function defined(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
-/** The audit entry of an applied command, or undefined when it is not an admin change (ingest, tick). An alarm policy's names no patient. */
+/**
+ * The audit entry of an applied command, or undefined when it is not an admin change (tick, an
+ * ingest that withdrew nothing); an alarm policy's names no patient. A FHIR ingest that withdrew readings is audited as DELETE
+ * /v1/measurements/{id} is: action `withdraw`, one entry for the request (journal position).
+ */
 export function auditOf(entry: JournalEntry, result: CommandResults[keyof CommandResults], actor: string | undefined): AuditEntry | undefined {
   const { pos, at, command: c } = entry;
   const base = { pos, at, action: c.kind };
@@ -47,7 +52,26 @@ export function auditOf(entry: JournalEntry, result: CommandResults[keyof Comman
       return { ...base, actor: c.actor, target: "alarm_policy", details: { changed: policyChanges(previous, c.policy), policy: c.policy, previous } };
     }
     case "ingest":
+      return fhirWithdrawalAudit(base, (result as CommandResults["ingest"]).withdrawals, actor);
     case "tick":
       return undefined;
   }
+}
+
+/** The withdraw entry of an ingest whose FHIR Observations withdrew readings: target the ids, patient when one. */
+function fhirWithdrawalAudit(base: Pick<AuditEntry, "pos" | "at">, withdrawals: IngestWithdrawal[] | undefined, actor: string | undefined): AuditEntry | undefined {
+  if (withdrawals === undefined || withdrawals.length === 0) return undefined;
+  const patients = [...new Set(withdrawals.map((w) => w.patient))];
+  const entry: AuditEntry = {
+    ...base,
+    action: "withdraw",
+    actor: actor ?? UNKNOWN_ACTOR,
+    target: withdrawals.map((w) => w.id).join(","),
+    details: {
+      source: "fhir",
+      withdrawals: withdrawals.map((w) => defined({ index: w.index, patient: w.patient, id: w.id, correction: w.correction, metrics: w.metrics, resolved: w.resolved, marked: w.marked })),
+    },
+  };
+  if (patients.length === 1) entry.patient = patients[0];
+  return entry;
 }

@@ -35,11 +35,17 @@ export interface ItemRejection {
   metric?: MetricKey;
 }
 
-/** A FHIR Observation that withdraws earlier readings with the same measurement id. */
+/**
+ * A FHIR Observation that withdraws earlier readings with the same measurement id: cancelled /
+ * entered-in-error, or (`correction`) an amended / corrected one, whose readings at the same
+ * index replace them. Applied in entry order, before the readings of its own index.
+ */
 export interface CanonicalInvalidation {
   index: number;
   id: string;
   patient?: string;
+  /** amended / corrected: withdraws what the id held, if anything, before its own readings are evaluated. */
+  correction?: true;
 }
 
 /** A validated batch: the readings to evaluate, the items refused, the withdrawals. */
@@ -49,6 +55,7 @@ export interface CanonicalBatch {
   readings: CanonicalReading[];
   /** Sorted by index. */
   rejected: ItemRejection[];
+  /** Sorted by index. */
   invalidations: CanonicalInvalidation[];
 }
 
@@ -80,7 +87,8 @@ export function canonicalReadings(items: readonly unknown[], now: number): Canon
 /**
  * Validates a FHIR Observation or Bundle at `now` in one pass over its entries: `index` is the
  * entry index (a BP panel's components share it; a component's rejection says which in its
- * message), cancelled and entered-in-error Observations become invalidations. Throws
+ * message), cancelled and entered-in-error Observations become invalidations, and a valid
+ * amended / corrected Observation with an id an invalidation (`correction`) before its readings. Throws
  * VarselError (`invalid_fhir`, `unsupported_fhir_resource`) when the document as a whole cannot
  * be read.
  */
@@ -92,15 +100,21 @@ export function canonicalFhir(resource: unknown, now: number): CanonicalBatch {
     rejection: fhirRejection(r),
   }));
   const fields = newReadingFields();
-  for (const { entry, component, item } of mapped.items) {
+  for (const { entry, component, item, correction } of mapped.items) {
     let rejection: Rejection | undefined;
     try {
       rejection = readInto(item, now, fields); // the entry's nesting was checked by fhirToItems
     } catch {
       rejection = INTERNAL;
     }
-    if (rejection === undefined) batch.readings.push(canonicalReading(entry, fields));
-    else refused.push({ component: component ?? -1, rejection: itemRejection(entry, rejection, fields, component) });
+    if (rejection === undefined) {
+      const reading = canonicalReading(entry, fields);
+      // A valid correction withdraws the id first (once per entry: a panel's components share it).
+      if (correction === true && reading.id !== undefined && batch.invalidations.at(-1)?.index !== entry) {
+        batch.invalidations.push({ index: entry, id: reading.id, patient: reading.patient, correction: true });
+      }
+      batch.readings.push(reading);
+    } else refused.push({ component: component ?? -1, rejection: itemRejection(entry, rejection, fields, component) });
   }
   refused.sort((a, b) => a.rejection.index - b.rejection.index || a.component - b.component);
   batch.rejected = refused.map((r) => r.rejection);
@@ -109,6 +123,7 @@ export function canonicalFhir(resource: unknown, now: number): CanonicalBatch {
     if (inv.patient !== undefined) invalidation.patient = inv.patient;
     batch.invalidations.push(invalidation);
   }
+  batch.invalidations.sort((a, b) => a.index - b.index); // stable: entries map in order
   return batch;
 }
 

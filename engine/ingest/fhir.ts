@@ -26,7 +26,9 @@
 //   its clinicians can be told without mapping the document again.
 // - status: preliminary/final/amended/corrected -> readings; cancelled/entered-in-error ->
 //   invalidation of the earlier readings with the same id (`observation_cancelled`);
-//   registered -> `value_absent`; anything else -> `invalid_fhir`.
+//   registered -> `value_absent`; anything else -> `invalid_fhir`. amended/corrected with an id
+//   is FHIR's correction path: the reading replaces the earlier one with that id (`correction`:
+//   canonicalFhir adds a withdrawal of the id just before it).
 
 import { VarselError, type ErrorCode } from "../errors.js";
 import { codeMatch, isPanelCode, SYSTEM, type MetricKey } from "../metrics.js";
@@ -46,6 +48,8 @@ export interface FhirOrigin {
 
 /** A raw reading mapped from FHIR, ready for normalize's readInto. */
 export interface FhirItem extends FhirOrigin {
+  /** status corrected / amended with an id: it replaces the earlier reading with that id. */
+  correction?: true;
   item: {
     patient: string;
     /** `system|code` of the coding that identified the metric. */
@@ -194,22 +198,23 @@ function observation(obs: Json, index: number, out: FhirItems): void {
   if (id !== undefined) base.id = id;
   const device = deviceOf(obs.device);
   if (device !== undefined) base.device = device;
+  const correction = id !== undefined && (status === "corrected" || status === "amended");
 
   const components = obs.component ?? [];
   if (!Array.isArray(components)) refuse("invalid_fhir", "Observation.component must be an array");
   // A panel has a few components (BP: 2); a long list would multiply one entry past the batch limit.
   if (components.length > MAX_COMPONENTS) refuse("invalid_fhir", `Observation has ${components.length} components; at most ${MAX_COMPONENTS}`);
-  if (components.length === 0 || hasValue(obs)) valued(obs, base, index, undefined, out);
+  if (components.length === 0 || hasValue(obs)) valued(obs, base, index, undefined, out, correction);
   for (let i = 0; i < components.length; i++) {
     const c: unknown = components[i];
-    valued(isRecord(c) ? c : {}, base, index, i, out);
+    valued(isRecord(c) ? c : {}, base, index, i, out, correction);
   }
 }
 
 type Base = Omit<FhirItem["item"], "metric" | "value" | "unit">;
 
 /** One node with code + value[x] (the Observation itself or a component) -> item or rejection. */
-function valued(node: Json, base: Base, index: number, component: number | undefined, out: FhirItems): void {
+function valued(node: Json, base: Base, index: number, component: number | undefined, out: FhirItems, correction: boolean): void {
   let metricKey: MetricKey | undefined;
   try {
     const { ref, key } = metricRef(node.code);
@@ -237,6 +242,7 @@ function valued(node: Json, base: Base, index: number, component: number | undef
     }
     const mapped: FhirItem = { entry: index, item };
     if (component !== undefined) mapped.component = component;
+    if (correction) mapped.correction = true;
     out.items.push(mapped);
   } catch (e) {
     reject(out, index, component, e, metricKey === undefined ? undefined : { patient: base.patient, metric: metricKey });

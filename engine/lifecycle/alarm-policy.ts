@@ -188,7 +188,8 @@ export function ackTimeoutOf(entry: RoutingEntry | undefined): number | undefine
 export function checkAckTimeouts(chain: readonly RoutingEntry[]): void {
   chain.forEach((e, i) => {
     if (e?.ackTimeout === undefined) return;
-    const ms = typeof e.ackTimeout === "string" ? parseDuration(e.ackTimeout) : null;
+    // As stored and shown: no surrounding spaces (parseDuration would trim them).
+    const ms = typeof e.ackTimeout === "string" && e.ackTimeout.trim() === e.ackTimeout ? parseDuration(e.ackTimeout) : null;
     if (ms === null || ms < MIN || ms > DAY) {
       throw new VarselError("invalid_routing", `care team entry ${i}: ackTimeout must be a duration from 1m to 24h such as "10m"`, { entry: i });
     }

@@ -23,7 +23,9 @@
 //   low); on a late alert it moves the level with the priority kept low; on a present alert it
 //   never raises the priority nor reopens a latched alert awaiting acknowledgement (that alert is
 //   already there to be reviewed). A present transition holding the condition makes a late alert
-//   present. A late alert never inhibits another: the past does not hide the present. A missing-
+//   present when its episode still holds (firing); one that reopens a late alert whose condition
+//   had cleared is a new episode: the late alert resolves (`condition_cleared`, late) as the
+//   record of its episode and a new alert is raised from the present episode's start. A late alert never inhibits another: the past does not hide the present. A missing-
 //   data alert whose gap a backfill covers (the request's oldest reading of the metric is no later
 //   than the alert's conditionSince) resolves (`backfilled`) even when it latches: the gap is data now.
 import type { AlertTransition, EvaluatedReading, IngestResult } from "../engine.js";
@@ -243,28 +245,43 @@ export class AlertLifecycle {
   /**
    * A measurement was withdrawn (FHIR `cancelled` / `entered-in-error`, DELETE
    * /v1/measurements/{id}). Each open alert of the patient whose why lists it has that entry
-   * marked `withdrawn`. An alert every listed reading of which is now withdrawn (or only cleared it) is resolved
-   * (`reading_withdrawn`) when `takeBack` says the engine took the reading out of the rule's
-   * state (it resets the rule: a rule left at its level with no open alert would raise nothing at
-   * the next reading past the limit); any other is kept open and announced `updated`, change
-   * `reading_withdrawn`, for a clinician to review.
+   * marked `withdrawn`. `taken`: per metric, the ids of the readings the engine took out of it
+   * now (this one, and withdrawn ones that became the latest again). An alert is resolved
+   * (`reading_withdrawn`) when the first reading that raised or moved it (the why's first one not
+   * clearing it) was taken out now: the metric is back before the alert, every later reading
+   * having been withdrawn and taken out before it; `takeBack` resets its rule (a rule left at
+   * its level with no open alert would raise nothing at the next reading past the limit). This
+   * re-checks every open alert of the patient, not only those listing this id, so the end state
+   * does not depend on the order of withdrawals. A latched alert already cleared whose listed
+   * readings (but those that cleared it) are all withdrawn resolves too: its rule is at no alert.
+   * Any other alert listing the reading is kept open and announced `updated`, change
+   * `reading_withdrawn`, for a clinician to review. A repeated withdrawal changes nothing.
    */
-  withdrawReading(patient: string, measurementId: string, now: number, takeBack: (rule: string) => boolean = () => false): { resolved: string[]; marked: string[] } {
+  withdrawReading(
+    patient: string,
+    measurementId: string,
+    now: number,
+    taken: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+    takeBack: (rule: string) => boolean = () => false,
+  ): { resolved: string[]; marked: string[] } {
     const resolved: string[] = [];
     const marked: string[] = [];
     for (const a of this.openOf(patient)) {
       const hits = a.why.readings.filter((r) => r.measurementId === measurementId && r.withdrawn === undefined);
-      if (hits.length === 0) continue;
       for (const r of hits) r.withdrawn = true;
-      a.updatedAt = now;
+      const first = a.why.readings.find((r) => r.transition !== "resolve");
+      const takenOut = first?.measurementId !== undefined && taken.get(a.metric)?.has(first.measurementId) === true;
+      if (hits.length === 0 && !takenOut) continue;
       const s = this.decide(a, "retire");
       // The readings that hold it: not those that cleared it. A latched alert already cleared has
       // its rule at no alert: nothing to take back.
       const onlyWithdrawn = a.why.readings.every((r) => r.withdrawn === true || r.transition === "resolve");
-      if (s.effect === "retire" && onlyWithdrawn && (a.state === "cleared_awaiting_ack" || takeBack(a.rule))) {
+      const cleared = a.state === "cleared_awaiting_ack" && onlyWithdrawn;
+      if (s.effect === "retire" && (cleared || (takenOut && takeBack(a.rule)))) {
         this.resolve(a, s, now, "reading_withdrawn");
         resolved.push(a.id);
-      } else {
+      } else if (hits.length > 0) {
+        a.updatedAt = now;
         this.emitAlert("updated", a, now, { change: "reading_withdrawn" });
         marked.push(a.id);
       }
@@ -272,9 +289,9 @@ export class AlertLifecycle {
     return { resolved, marked };
   }
 
-  /** Does an open alert of the patient list this measurement among its readings? */
+  /** Does an open alert of the patient list this measurement among its readings (withdrawn already or not)? */
   listsReading(patient: string, measurementId: string): boolean {
-    return this.openOf(patient).some((a) => a.why.readings.some((r) => r.measurementId === measurementId && r.withdrawn === undefined));
+    return this.openOf(patient).some((a) => a.why.readings.some((r) => r.measurementId === measurementId));
   }
 
   /** Resolves the open alert of a rule that was removed from the patient's thresholds (the engine stops evaluating it). */
@@ -474,6 +491,14 @@ export class AlertLifecycle {
         const change = levelChange(RANK[from], RANK[level]);
         if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
         if (late && reopened && a.late !== true) return; // a past episode of a rule whose alert awaits review: that alert covers it
+        if (!late && reopened && a.late === true) {
+          // A new episode now after one in the past (latched, awaiting review): the past one stays
+          // the record of its own episode (its condition cleared then); the present one is a new
+          // alarm, from its own start: an alarm for the past is never presented as present.
+          this.resolve(a, this.decide(a, "retire"), now, "condition_cleared", { late: true });
+          this.raise(t, step("none", input, { latching: false, acked: false }), trigger, now, false);
+          return;
+        }
         this.refresh(a, t, trigger, now);
         enter(a, s);
         delete a.clearedAt;

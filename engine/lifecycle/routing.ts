@@ -139,13 +139,13 @@ function validateHours(h: RoutingHours, bad: (why: string) => never): void {
   if (typeof h !== "object" || h === null) bad("hours must be an object");
   if (minuteOf(h.from, false) === null) bad('hours.from must be "HH:MM"');
   if (minuteOf(h.to, true) === null) bad('hours.to must be "HH:MM"');
-  if (h.days !== undefined && !isListOf(h.days, WEEKDAYS)) bad(`hours.days must be a list of ${WEEKDAYS.join(", ")}`);
+  if (h.days !== undefined && !isListOf(h.days, WEEKDAYS)) bad(`hours.days must be a list of ${WEEKDAYS.join(", ")}, each once`);
   if (h.holidays !== undefined && !HOLIDAY_RULES.includes(h.holidays)) bad(`hours.holidays must be one of ${HOLIDAY_RULES.join(", ")}`);
-  if (h.extraHolidays !== undefined && !isListOf(h.extraHolidays, OBSERVANCES)) bad(`hours.extraHolidays must be a list of ${OBSERVANCES.join(", ")}`);
+  if (h.extraHolidays !== undefined && !isListOf(h.extraHolidays, OBSERVANCES)) bad(`hours.extraHolidays must be a list of ${OBSERVANCES.join(", ")}, each once`);
   if (h.halfDays !== undefined) {
     const half = h.halfDays;
     if (typeof half !== "object" || half === null) bad("hours.halfDays must be an object");
-    if (!isListOf(half.on, OBSERVANCES) || half.on.length === 0) bad(`hours.halfDays.on must be a non-empty list of ${OBSERVANCES.join(", ")}`);
+    if (!isListOf(half.on, OBSERVANCES) || half.on.length === 0) bad(`hours.halfDays.on must be a non-empty list of ${OBSERVANCES.join(", ")}, each once`);
     if (half.from === undefined && half.to === undefined) bad("hours.halfDays needs from or to");
     if (half.from !== undefined && minuteOf(half.from, false) === null) bad('hours.halfDays.from must be "HH:MM"');
     if (half.to !== undefined && minuteOf(half.to, true) === null) bad('hours.halfDays.to must be "HH:MM"');
@@ -154,6 +154,7 @@ function validateHours(h: RoutingHours, bad: (why: string) => never): void {
   }
 }
 
+/** A list of allowed values, each at most once (so never longer than `allowed`). */
 function isListOf<T>(value: unknown, allowed: readonly T[]): value is T[] {
-  return Array.isArray(value) && value.every((v) => allowed.includes(v));
+  return Array.isArray(value) && value.every((v, i) => allowed.includes(v) && value.indexOf(v) === i);
 }

@@ -7,7 +7,7 @@ import { VarselServer } from "../app.js";
 import { DEMO_PATIENTS, DEMO_TEAMS, startSimulatedDemo } from "../simulate/pipeline-target.js";
 import type { AuthOptions } from "../auth.js";
 import type { Store } from "../../engine/store/store.js";
-import { resumeInstant, VirtualClock } from "../../engine/virtual-clock.js";
+import { journalAheadOf, resumeInstant, VirtualClock } from "../../engine/virtual-clock.js";
 import { devSecret, devSecretFile } from "./dev-secret.js";
 import { openConfiguredStore } from "./store.js";
 import { addServerOptions, environmentHelp, serverSettings, SettingError, type ServerOptionValues, type ServerSettings } from "./settings.js";
@@ -48,6 +48,12 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
   if (demo && s.clock.kind === "virtual") throw new SettingError("--demo runs on the system clock: leave out --demo or --clock virtual");
   const logger = pino({ level: s.logLevel });
   const store = s.database === undefined ? undefined : await openLogged(s.database.url, logger);
+  // A store a virtual clock wrote in the future cannot run on the system clock (every real reading out_of_order).
+  const ahead = store === undefined || s.clock.kind === "virtual" ? undefined : await journalAheadOf(store, Date.now());
+  if (ahead !== undefined) {
+    await store?.close().catch(() => undefined);
+    throw new SettingError(ahead);
+  }
   // A virtual clock resumes where the journal left off: a restart never moves time back.
   const clock = s.clock.kind === "virtual" ? new VirtualClock(await resumeInstant(store, s.clock.start)) : undefined;
   const server = await VarselServer.open({

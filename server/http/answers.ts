@@ -38,14 +38,32 @@ export const BatchRejection = Type.Object({
 });
 const Triage = Enum(["not_triaged", "N", "L", "H", "LL", "HH", "reference_needed", "out_of_order", "duplicate"], "Triage of one reading; not_triaged = no thresholds for this metric (never green).");
 
+export const Withdrawal = Type.Object({
+  patient: Str,
+  id: Type.String({ description: "The measurement id withdrawn" }),
+  metrics: Type.Array(Type.String(), { description: "Metrics whose reading with this id was forgotten: a resend with the id is evaluated as new" }),
+  retracted: Type.Array(Type.String(), { description: "Metrics whose reading was taken out of the rules' state (it was that metric's latest reading, or became it again)" }),
+  resolved: Type.Array(Type.String(), { description: "Alerts resolved with `reading_withdrawn`: their first raising reading was taken out now" }),
+  marked: Type.Array(Type.String(), { description: "Alerts kept open, marked `reading_withdrawn` for review (other readings count, or the reading could not be taken out)" }),
+});
+const IngestWithdrawal = Type.Composite([
+  Withdrawal,
+  Type.Object({
+    index: Type.Integer({ description: "The FHIR Bundle entry index (0 for a single Observation)." }),
+    correction: Type.Optional(Type.Literal(true, { description: "An amended / corrected Observation: it replaced the reading." })),
+  }),
+]);
 export const IngestAnswer = Type.Object(
   {
     accepted: Type.Integer({ minimum: 0, description: "Readings evaluated now." }),
     duplicates: Type.Array(IndexedId, { description: "Measurement ids already received: acknowledged again, not evaluated again." }),
     rejected: Type.Array(BatchRejection),
     invalidated: Type.Array(IndexedId, { description: "FHIR Observations with status cancelled / entered-in-error." }),
+    withdrawals: Type.Optional(
+      Type.Array(IngestWithdrawal, { description: "FHIR only, when the request withdrew a reading it found (cancelled / entered-in-error, or a correction), in entry order, as DELETE /v1/measurements/{id} answers each." }),
+    ),
     readings: Type.Array(Type.Object({ index: Type.Integer(), metric: Str, triage: Triage }), { description: "Every evaluated reading, in evaluation order." }),
-    transitions: Type.Integer({ minimum: 0, description: "Alert transitions this batch caused." }),
+    transitions: Type.Integer({ minimum: 0, description: "Alert transitions this batch caused (alerts its FHIR withdrawals resolved included)." }),
   },
   { description: "What became of each item of an ingest request." },
 );
@@ -206,14 +224,6 @@ export const Silence = Type.Object({
   state: Enum(["active", "expired", "removed"]),
   removedBy: Type.Optional(Str),
   endedAt: Type.Optional(EpochMs),
-});
-export const Withdrawal = Type.Object({
-  patient: Str,
-  id: Type.String({ description: "The measurement id withdrawn" }),
-  metrics: Type.Array(Type.String(), { description: "Metrics whose reading with this id was forgotten: a resend with the id is evaluated as new" }),
-  retracted: Type.Array(Type.String(), { description: "Metrics whose reading was taken out of the rules' state (it was still that metric's latest reading)" }),
-  resolved: Type.Array(Type.String(), { description: "Alerts resolved with `reading_withdrawn`: raised only by withdrawn readings, taken out" }),
-  marked: Type.Array(Type.String(), { description: "Alerts kept open, marked `reading_withdrawn` for review (other readings count, or the reading could not be taken out)" }),
 });
 export const SilenceList = Type.Object({ silences: Type.Array(Silence) });
 

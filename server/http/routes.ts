@@ -4,7 +4,7 @@ import type { Command } from "../../engine/durable/commands.js";
 import { statusOf, VarselError } from "../../engine/errors.js";
 import { MAX_TEXT_LENGTH, parseIsoTime } from "../../engine/ingest/normalize.js";
 import { textProblem } from "../../engine/ingest/text.js";
-import type { Alert, AlertQuery, LifecycleEvent } from "../../engine/lifecycle/types.js";
+import type { Alert, AlertQuery, LifecycleEvent, RoutingEntry } from "../../engine/lifecycle/types.js";
 import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/metrics.js";
 import type { RuleDef } from "../../engine/rules/definitions.js";
 import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
@@ -119,7 +119,8 @@ export function buildRouter(ctx: AppContext, backtests: BacktestJobs = new Backt
         {
           kind: "patient",
           id,
-          input: { programmes, careTeams: body.careTeams, paused: body.paused ?? false, references: body.references ?? {} },
+          // Hour lists and programme ids are checked by the command's check (invalid_routing, invalid_body naming them).
+          input: { programmes, careTeams: body.careTeams as RoutingEntry[], paused: body.paused ?? false, references: body.references ?? {} },
         },
         { actor: p.sub, sender: p.sub },
       );

@@ -6,19 +6,21 @@ import { OBSERVANCES } from "../../engine/calendar/holidays.js";
 import { VarselError } from "../../engine/errors.js";
 
 const Text = (max = 256) => Type.String({ minLength: 1, maxLength: max });
-const Weekday = Type.Union([Type.Literal("mon"), Type.Literal("tue"), Type.Literal("wed"), Type.Literal("thu"), Type.Literal("fri"), Type.Literal("sat"), Type.Literal("sun")]);
-const Observance = Type.Union(OBSERVANCES.map((o) => Type.Literal(o)));
+// Hour lists and holiday rules are loose here (bounded strings): validateChain (engine/lifecycle/
+// routing.ts) names what is wrong with `invalid_routing`, as the error catalogue says.
+const Word = Type.String({ maxLength: 32 });
 const RoutingHoursSchema = Type.Object(
   {
     from: Text(5),
     to: Text(5),
-    days: Type.Optional(Type.Array(Weekday)),
-    holidays: Type.Optional(Type.Union([Type.Literal("as_sunday"), Type.Literal("include"), Type.Literal("exclude"), Type.Literal("only")], {
+    days: Type.Optional(Type.Array(Word, { maxItems: 32, description: "Weekdays mon..sun, each once (at most 7)." })),
+    holidays: Type.Optional(Type.String({
+      maxLength: 32,
       description: "Danish public holidays: as_sunday (default: a holiday counts as a Sunday), include, exclude or only.",
     })),
-    extraHolidays: Type.Optional(Type.Array(Observance, { description: "Observance days this entry counts as public holidays." })),
+    extraHolidays: Type.Optional(Type.Array(Word, { maxItems: 32, description: `Observance days this entry counts as public holidays, each once: ${OBSERVANCES.join(", ")}.` })),
     halfDays: Type.Optional(Type.Object(
-      { on: Type.Array(Observance, { minItems: 1 }), from: Type.Optional(Text(5)), to: Type.Optional(Text(5)) },
+      { on: Type.Array(Word, { maxItems: 32, description: `Observance days, each once: ${OBSERVANCES.join(", ")}.` }), from: Type.Optional(Text(5)), to: Type.Optional(Text(5)) },
       { additionalProperties: false, description: "Other hours for windows starting on these observance days." },
     )),
   },
@@ -37,12 +39,13 @@ export const RoutingEntrySchema = Type.Object(
   { additionalProperties: false },
 );
 
-const Programme = Type.Union(["telekol", "telehjerte", "cgm", "niv"].map((p) => Type.Literal(p)));
+/** A programme id: telekol, telehjerte, cgm or niv (checked by the pipeline, which names an unknown one). */
+const Programme = Type.String({ minLength: 1, maxLength: 32, description: "telekol, telehjerte, cgm or niv" });
 
 export const PatientBody = Type.Object(
   {
     programmes: Type.Optional(Type.Array(Programme, { maxItems: 4, description: "The patient's programmes, each once; their rules are merged (docs/http.md)." })),
-    programme: Type.Optional(Type.Union([Programme], { description: "One programme: the same as programmes: [programme]. Not with programmes." })),
+    programme: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: "One programme: the same as programmes: [programme]. Not with programmes." })),
     careTeams: Type.Array(RoutingEntrySchema, { minItems: 1, maxItems: 20 }),
     paused: Type.Optional(Type.Boolean()),
     references: Type.Optional(Type.Record(Type.String(), Type.Number())),
@@ -74,7 +77,8 @@ export const SilenceBody = Type.Object(
     rule: Type.Optional(Text(64)),
     /** ISO 8601 time or epoch ms. */
     until: Type.Union([Type.String({ maxLength: 64 }), Type.Integer()]),
-    reason: Text(1000),
+    /** Required; an empty or blank one is `invalid_silence` (the silence book's check). */
+    reason: Type.String({ maxLength: 1000 }),
   },
   { additionalProperties: false },
 );
