@@ -27,19 +27,17 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { DeliverPolicy } from "@nats-io/jetstream";
 import WebSocket from "ws";
-import { applyCommand, checkCommand } from "../engine/durable/apply.js";
+import { applyCommand } from "../engine/durable/apply.js";
 import type { Command } from "../engine/durable/commands.js";
-import { VarselError } from "../engine/errors.js";
 import { canonicalReadings } from "../engine/ingest/canonical.js";
 import type { LifecycleEvent } from "../engine/lifecycle/types.js";
 import { Pipeline } from "../engine/pipeline.js";
-import { decodeBody } from "../engine/store/codec.js";
 import { Auth } from "../server/auth.js";
-import { ClusterIngest, type CommandMessage } from "../server/cluster/ingest.js";
-import type { EventMessage } from "../server/cluster/partition.js";
+import { ClusterIngest } from "../server/cluster/ingest.js";
 import { destroyCluster, openCluster, type Cluster } from "../server/cluster/streams.js";
+import { listeningAddress } from "../test/support/child-server.js";
+import { expectedEvents, owners as ownersOf, streamedEventList } from "../test/support/cluster.js";
 import { fmtRate, sig } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
 import { Rng } from "./lib/workload.js";
@@ -104,21 +102,7 @@ async function startRole(prefix: string, roles: string): Promise<Role> {
   });
   const exited = new Promise((r) => child.once("exit", r));
   started.push({ child, exited });
-  if (!listens) return { child, exited };
-  let out = "";
-  const collect = (d: Buffer) => (out += d);
-  child.stdout!.on("data", collect);
-  for (let i = 0; i < 1200; i++) {
-    const m = /"port":(\d+),[^\n]*"msg":"varsel listening"/.exec(out);
-    if (m !== null) {
-      child.stdout!.off("data", collect).resume();
-      return { child, port: Number(m[1]), exited };
-    }
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  child.kill("SIGKILL");
-  throw new Error(`${roles} did not start: ${out}`);
+  return { child, port: listens ? await listeningAddress(child, 60_000) : undefined, exited };
 }
 
 async function kill(r: Role): Promise<void> {
@@ -136,15 +120,7 @@ function usage(pid: number): { rss: number; cpuMs: number } {
 
 // ---- cluster helpers ----
 
-async function owners(cluster: Cluster): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  for (let p = 0; p < N; p++) {
-    const e = await cluster.kv.get(`lease.${p}`);
-    const pid = e?.operation === "PUT" ? /-(\d+)-[0-9a-f]{8}$/.exec(e.string())?.[1] : undefined;
-    if (pid !== undefined) out.set(p, Number(pid));
-  }
-  return out;
-}
+const owners = (cluster: Cluster) => ownersOf(cluster, N);
 
 /** Commands not yet applied, over every partition's consumer (a consumer not created yet: all of its subject). */
 async function pending(cluster: Cluster, total: number): Promise<number> {
@@ -157,52 +133,6 @@ async function pending(cluster: Cluster, total: number): Promise<number> {
     sum += info.num_pending + info.num_ack_pending;
   }
   return seen < N ? Math.max(sum, total) : sum;
-}
-
-/** Every message of a stream, in order (an ordered consumer: one pass). */
-async function readStream(cluster: Cluster, stream: string): Promise<{ subject: string; seq: number; data: Uint8Array }[]> {
-  const last = (await cluster.jsm.streams.info(stream)).state.last_seq;
-  const out: { subject: string; seq: number; data: Uint8Array }[] = [];
-  if (last === 0) return out;
-  const consumer = await cluster.js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    out.push({ subject: m.subject, seq: m.seq, data: m.data });
-    if (m.seq >= last) break;
-  }
-  await messages.close();
-  return out;
-}
-
-const eventKey = (partition: number, e: LifecycleEvent) => `${partition}:${e.seq}:${e.type}:${"alert" in e ? e.alert.id : ""}`;
-
-/** What the commands stream produces, applied per partition as the engines apply it. */
-async function expectedEvents(cluster: Cluster): Promise<string[]> {
-  const state = new Map<number, { p: Pipeline; clock: number }>();
-  const out: string[] = [];
-  for (const m of await readStream(cluster, cluster.names.commandStream)) {
-    const partition = Number(m.subject.split(".").pop());
-    const { at, command } = decodeBody<CommandMessage>(m.data);
-    let s = state.get(partition);
-    if (s === undefined) state.set(partition, (s = { p: new Pipeline(), clock: 0 }));
-    s.clock = Math.max(s.clock, at);
-    const entry = { pos: 0, at: s.clock, command };
-    try {
-      checkCommand(s.p, entry);
-    } catch (err) {
-      if (err instanceof VarselError) continue;
-      throw err;
-    }
-    for (const e of applyCommand(s.p, entry).events) out.push(eventKey(partition, e));
-  }
-  return out;
-}
-
-async function streamedEvents(cluster: Cluster): Promise<{ key: string; seq: number }[]> {
-  return (await readStream(cluster, cluster.names.eventStream)).map((m) => {
-    const { partition, event } = decodeBody<EventMessage>(m.data);
-    return { key: eventKey(partition, event), seq: m.seq };
-  });
 }
 
 /** |a − b| and |b − a| as multisets. */
@@ -451,9 +381,9 @@ async function endToEnd(cluster: Cluster, engines: Role[]): Promise<EndToEnd> {
   // Settle: every command applied and every event delivered.
   await until(async () => (await pending(cluster, 1)) === 0, "the survivors applied every command", 120_000);
   const expected = await expectedEvents(cluster);
-  let streamed = await streamedEvents(cluster);
+  let streamed = await streamedEventList(cluster);
   await until(async () => {
-    streamed = await streamedEvents(cluster);
+    streamed = await streamedEventList(cluster);
     return streamed.length >= expected.length && received.length >= streamed.filter((s) => s.seq > snapshotSeq).length;
   }, "the events stream and the client caught up", 60_000).catch(() => undefined);
   const isAlert = (k: string) => !k.endsWith(":");

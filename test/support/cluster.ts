@@ -1,14 +1,16 @@
 // Helpers of the cluster process tests: varsel role processes (the compiled dist/), the streams'
 // contents, and what the commands stream must produce when applied per partition.
 import { spawn, type ChildProcess } from "node:child_process";
+import { DeliverPolicy } from "@nats-io/jetstream";
 import { applyCommand, checkCommand } from "../../engine/durable/apply.js";
 import { VarselError } from "../../engine/errors.js";
+import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { Pipeline } from "../../engine/pipeline.js";
 import { decodeBody } from "../../engine/store/codec.js";
 import type { CommandMessage } from "../../server/cluster/ingest.js";
 import type { EventMessage } from "../../server/cluster/partition.js";
 import type { Cluster } from "../../server/cluster/streams.js";
-import { CHILD_SECRET, listeningPort } from "./child-server.js";
+import { CHILD_SECRET, listeningAddress } from "./child-server.js";
 import { NATS_URL } from "./nats.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -30,21 +32,7 @@ export async function startRole(cluster: Cluster, roles: string, partitions: num
     stdio: ["ignore", listens ? "pipe" : "inherit", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
-  if (!listens) return { child, port: undefined, exited };
-  let out = "";
-  const collect = (d: Buffer) => (out += d);
-  child.stdout!.on("data", collect);
-  for (let i = 0; i < 600; i++) {
-    const port = listeningPort(out);
-    if (port !== undefined) {
-      child.stdout!.off("data", collect).resume();
-      return { child, port, exited };
-    }
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`${roles} did not start: ${out}`);
+  return { child, port: listens ? await listeningAddress(child, 30_000) : undefined, exited };
 }
 
 /** kill -9 and wait until it is gone (a no-op for one already gone). */
@@ -53,15 +41,24 @@ export async function killHard(p: { child: ChildProcess; exited: Promise<unknown
   await p.exited;
 }
 
-/** Every message of a stream in order, with its subject and sequence. */
+/** Every message of a stream in order, with its subject and sequence (one pass of an ordered consumer). */
 export async function messages(cluster: Cluster, stream: string): Promise<{ subject: string; seq: number; data: Uint8Array }[]> {
-  const info = await cluster.jsm.streams.info(stream);
+  const last = (await cluster.jsm.streams.info(stream)).state.last_seq;
   const out: { subject: string; seq: number; data: Uint8Array }[] = [];
-  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-    const m = await cluster.jsm.streams.getMessage(stream, { seq });
-    if (m !== null) out.push({ subject: m.subject, seq, data: m.data });
+  if (last === 0) return out;
+  const consumer = await cluster.js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const delivered = await consumer.consume();
+  for await (const m of delivered) {
+    out.push({ subject: m.subject, seq: m.seq, data: m.data });
+    if (m.seq >= last) break;
   }
+  await delivered.close();
   return out;
+}
+
+/** An event as expectedEvents and streamedEvents name it. */
+export function eventKey(partition: number, e: LifecycleEvent): string {
+  return `${partition}:${e.seq}:${e.type}:${"alert" in e ? e.alert.id : ""}`;
 }
 
 /** What one Pipeline per partition makes of the commands stream, applied as the engines apply it: `partition:seq:type:alert id` per event, sorted. */
@@ -81,19 +78,29 @@ export async function expectedEvents(cluster: Cluster): Promise<string[]> {
       if (err instanceof VarselError) continue;
       throw err;
     }
-    for (const e of applyCommand(s.p, entry).events) out.push(`${partition}:${e.seq}:${e.type}:${"alert" in e ? e.alert.id : ""}`);
+    for (const e of applyCommand(s.p, entry).events) out.push(eventKey(partition, e));
   }
   return out.sort();
 }
 
-/** The events stream in the same form as expectedEvents. */
+/** The events stream in the same form as expectedEvents, each with its stream sequence, in stream order. */
+export async function streamedEventList(cluster: Cluster): Promise<{ key: string; seq: number }[]> {
+  return (await messages(cluster, cluster.names.eventStream)).map((m) => {
+    const { partition, event } = decodeBody<EventMessage>(m.data);
+    return { key: eventKey(partition, event), seq: m.seq };
+  });
+}
+
+/** The events stream as expectedEvents names it, sorted. */
 export async function streamedEvents(cluster: Cluster): Promise<string[]> {
-  return (await messages(cluster, cluster.names.eventStream))
-    .map((m) => {
-      const { partition, event } = decodeBody<EventMessage>(m.data);
-      return `${partition}:${event.seq}:${event.type}:${"alert" in event ? event.alert.id : ""}`;
-    })
-    .sort();
+  return (await streamedEventList(cluster)).map((e) => e.key).sort();
+}
+
+/** The expected events when the events stream holds exactly them (nothing lost, nothing twice), else undefined. */
+export async function eventsStreamComplete(cluster: Cluster): Promise<string[] | undefined> {
+  const expected = await expectedEvents(cluster);
+  const streamed = await streamedEvents(cluster);
+  return streamed.length === expected.length && streamed.every((e, i) => e === expected[i]) ? expected : undefined;
 }
 
 /** Waits until `check` holds (polling every 100 ms), or throws after `limitMs`. */
