@@ -1,6 +1,7 @@
 // What every route and socket handler shares: the pipeline, auth, metrics, limits, clock, log.
 import type { Logger } from "pino";
 import type { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import type { AlertLifecycle } from "../engine/lifecycle/lifecycle.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { VirtualClock } from "../engine/virtual-clock.js";
 import type { Auth } from "./auth.js";
@@ -46,23 +47,30 @@ export const DEFAULT_LIMITS: Limits = {
   authTimeoutMs: 10_000,
 };
 
-export interface AppContext {
-  /** Every change goes through here: applied, made durable, then announced. */
-  durable: DurablePipeline;
-  /** The current in-memory pipeline, for reads. */
-  readonly pipeline: Pipeline;
+/**
+ * Where commands go and events come from, as sockets and the ingest code paths see it: the
+ * durable pipeline in one process; a cluster's ingest or gateway node supplies its own
+ * (server/cluster/front.ts: commands published to JetStream, events read from it).
+ */
+export type CommandSink = Pick<DurablePipeline, "execute" | "admitIngest" | "onEvent" | "onRecovered">;
+
+/** The reads sockets make: whether a patient is known, its teams, and the alerts (lookup, snapshot, resume). */
+export interface AlertReads {
+  patient(id: string): unknown;
+  teamsOf(patient: string): readonly string[];
+  readonly lifecycle: Pick<AlertLifecycle, "get" | "since" | "snapshot" | "lastSeq">;
+}
+
+/** What the WebSocket hub and the ingest code paths share (a subset of AppContext). */
+export interface SocketContext {
+  durable: CommandSink;
+  readonly pipeline: AlertReads;
   auth: Auth;
   metrics: Metrics;
   limits: Limits;
   logger: Logger;
-  /** Development sign-in (`GET /v1/dev/token`): only when the server signs with a generated development secret. */
-  devSignIn: boolean;
   /** The clock (tests control it). */
   now(): number;
-  /** The virtual clock `POST /v1/clock` moves; undefined on the system clock. */
-  clock: VirtualClock | undefined;
-  /** Readiness for /readyz (false while shutting down or when the store is unavailable). */
-  ready(): boolean;
   /** Marks the start of an ingest batch, for the ingest → push latency histogram. */
   batchStarted(at: bigint): void;
   /**
@@ -71,4 +79,17 @@ export interface AppContext {
    * replays never promise more than this.
    */
   releasedSeq(): number;
+}
+
+export interface AppContext extends SocketContext {
+  /** Every change goes through here: applied, made durable, then announced. */
+  durable: DurablePipeline;
+  /** The current in-memory pipeline, for reads. */
+  readonly pipeline: Pipeline;
+  /** Development sign-in (`GET /v1/dev/token`): only when the server signs with a generated development secret. */
+  devSignIn: boolean;
+  /** The virtual clock `POST /v1/clock` moves; undefined on the system clock. */
+  clock: VirtualClock | undefined;
+  /** Readiness for /readyz (false while shutting down or when the store is unavailable). */
+  ready(): boolean;
 }

@@ -1,5 +1,5 @@
 // `varsel serve --role ... --nats ...` settings (server/cli/roles.ts): without --role the single
-// process runs as before; an incomplete or unbuilt role is a setting error (one line, exit 2).
+// process runs as before; an incomplete setting or an unknown role is a setting error (one line, exit 2).
 import { describe, expect, it } from "vitest";
 import { clusterSettings, type ClusterOptionValues } from "../server/cli/roles.js";
 import { SettingError } from "../server/cli/settings.js";
@@ -16,6 +16,7 @@ describe("cluster roles on serve", () => {
       prefix: "region-h",
       partitions: 8,
     });
+    expect(clusterSettings({ role: "ingest, gateway,engine", nats: "nats://127.0.0.1:4222" })?.roles).toEqual(["ingest", "gateway", "engine"]);
     expect(clusterSettings({ role: "engine,engine", nats: "nats://a:4222,nats://b:4222" })).toEqual({ roles: ["engine"], nats: "nats://a:4222,nats://b:4222", prefix: "varsel", partitions: undefined });
   });
 
@@ -23,8 +24,6 @@ describe("cluster roles on serve", () => {
     ["cluster options without a role", { nats: "nats://127.0.0.1:4222" }, /go with --role/],
     ["a role without a server", { role: "engine" }, /needs --nats/],
     ["an unknown role", { role: "engine,worker", nats: "nats://127.0.0.1:4222" }, /"worker" is not ingest, engine, gateway/],
-    ["the ingest role (not built yet)", { role: "ingest", nats: "nats://127.0.0.1:4222" }, /ingest is not built yet/],
-    ["the gateway role (not built yet)", { role: "engine,gateway", nats: "nats://127.0.0.1:4222" }, /gateway is not built yet/],
     ["a server that is not a nats URL", { role: "engine", nats: "http://127.0.0.1:4222" }, /--nats must be/],
     ["no partitions", { role: "engine", nats: "nats://127.0.0.1:4222", partitions: "0" }, /--partitions/],
     ["a fraction of a partition", { role: "engine", nats: "nats://127.0.0.1:4222", partitions: "2.5" }, /--partitions/],

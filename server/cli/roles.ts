@@ -1,17 +1,17 @@
 // `varsel serve --role <roles> --nats <url>`: this process as part of a cluster on NATS JetStream
 // (docs/cluster.md) instead of the single process `npm start` runs. Roles are comma-separated;
-// several in one process are allowed. Built so far: engine. The ingest and gateway roles are
-// named (so a deployment can be written against them) and refused until they exist.
+// several in one process are allowed (ingest and gateway share one HTTP/WebSocket listener).
 import type { Logger } from "pino";
+import type { AuthOptions } from "../auth.js";
 import { EngineNode } from "../cluster/engine-node.js";
+import { ClusterFront } from "../cluster/front.js";
+import type { TransportKind } from "../transport/types.js";
 import { checkPartitionCount } from "../cluster/partitions.js";
 import { openCluster } from "../cluster/streams.js";
 import { SettingError } from "./settings.js";
 
 export const ROLES = ["ingest", "engine", "gateway"] as const;
 export type Role = (typeof ROLES)[number];
-/** Roles this build can run. */
-const BUILT: readonly Role[] = ["engine"];
 
 export interface ClusterSettings {
   roles: Role[];
@@ -36,7 +36,6 @@ export function clusterSettings(o: ClusterOptionValues): ClusterSettings | undef
   const roles = [...new Set(o.role.split(",").map((r) => r.trim()))];
   for (const r of roles) {
     if (!(ROLES as readonly string[]).includes(r)) throw new SettingError(`--role: ${JSON.stringify(r)} is not ${ROLES.join(", ")}`);
-    if (!BUILT.includes(r as Role)) throw new SettingError(`--role ${r} is not built yet (only ${BUILT.join(", ")}; see docs/cluster.md)`);
   }
   if (o.nats === undefined) throw new SettingError("--role needs --nats nats://HOST:PORT (a NATS server with JetStream)");
   if (!/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/.test(o.nats)) throw new SettingError(`--nats must be nats://HOST:PORT (several comma-separated), not ${JSON.stringify(o.nats)}`);
@@ -54,8 +53,18 @@ export function clusterSettings(o: ClusterOptionValues): ClusterSettings | undef
   return { roles: roles as Role[], nats: o.nats, prefix, partitions };
 }
 
+/** Where an ingest or gateway node listens and whom it admits (the single process's settings). */
+export interface FrontSettings {
+  logger: Logger;
+  auth: AuthOptions;
+  port: number;
+  host: string;
+  transport?: TransportKind;
+}
+
 /** Runs the roles until SIGTERM / SIGINT; an engine hands its partitions over (final snapshots) before it exits. */
-export async function serveRoles(s: ClusterSettings, logger: Logger): Promise<void> {
+export async function serveRoles(s: ClusterSettings, front: FrontSettings): Promise<void> {
+  const { logger } = front;
   const cluster = await openCluster({ servers: s.nats, prefix: s.prefix, partitions: s.partitions, name: `varsel-${s.roles.join("-")}` });
   logger.info({ roles: s.roles, prefix: s.prefix, partitions: cluster.partitions }, "joined the cluster");
   const engine = s.roles.includes("engine")
@@ -64,11 +73,20 @@ export async function serveRoles(s: ClusterSettings, logger: Logger): Promise<vo
         onError: (err, what) => logger.error({ err, what }, `cluster: ${what} failed`),
       })
     : undefined;
+  const ingest = s.roles.includes("ingest");
+  const gateway = s.roles.includes("gateway");
+  const server = ingest || gateway ? await ClusterFront.open(cluster, { ingest, gateway, auth: front.auth, logger, transport: front.transport }) : undefined;
+  try {
+    await server?.listen(front.port, front.host);
+  } catch (err) {
+    throw new Error(`cannot listen on ${front.host}:${front.port}: ${(err as Error).message}`, { cause: err });
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "leaving the cluster");
+    await server?.close().catch((err: unknown) => logger.error({ err }, "listener close failed"));
     await engine?.stop().catch((err: unknown) => logger.error({ err }, "engine stop failed"));
     await cluster.close().catch(() => undefined);
     process.exit(0);

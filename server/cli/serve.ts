@@ -24,7 +24,10 @@ export function serveCommand(): Command {
     .addHelpText("after", environmentHelp())
     .action(async (opts: ServerOptionValues & ClusterOptionValues & { demo?: boolean }) => {
       const cluster = clusterSettings(opts);
-      if (cluster !== undefined) return serveRoles(cluster, pino({ level: serverSettings(opts).logLevel }));
+      if (cluster !== undefined) {
+        const s = serverSettings(opts);
+        return serveRoles(cluster, { logger: pino({ level: s.logLevel }), auth: authOptions(s), port: s.port, host: s.host, transport: s.transport });
+      }
       return serve(serverSettings(opts), opts.demo === true);
     });
 }

@@ -1,12 +1,13 @@
 // POST /v1/measurements bodies: JSON or MessagePack readings (an array, or {readings: [...]}),
 // or FHIR Observations (application/fhir+json: one Observation or a Bundle of them).
 import type { Command } from "../../engine/durable/commands.js";
-import { VarselError } from "../../engine/errors.js";
+import { statusOf, VarselError } from "../../engine/errors.js";
 import { canonicalFhir, canonicalReadings, type CanonicalBatch } from "../../engine/ingest/canonical.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
-import type { AppContext } from "../context.js";
-import type { HttpRequest } from "../transport/types.js";
-import { mediaType, readBody } from "./respond.js";
+import { requireIngest, type Principal } from "../auth.js";
+import type { SocketContext } from "../context.js";
+import type { HttpRequest, HttpResponse } from "../transport/types.js";
+import { mediaType, readBody, reply } from "./respond.js";
 
 export const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
 export const READING_TYPES = ["application/json", "application/msgpack", "application/x-msgpack"];
@@ -18,8 +19,18 @@ export interface Sender {
   channel: string;
 }
 
+/** POST /v1/measurements from an authenticated caller: 200 with the answer, 422 when every item was refused. */
+export async function postMeasurements(ctx: SocketContext, req: HttpRequest, p: Principal): Promise<HttpResponse> {
+  const teams = requireIngest(p);
+  ctx.batchStarted(process.hrtime.bigint());
+  const answer = await ingestBody(ctx, req, { sub: p.sub, teams, channel: "http" });
+  const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
+  const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
+  return reply(req, status, answer);
+}
+
 /** Decodes, checks the batch size, ingests for the sender's teams and counts the outcome. */
-export function ingestBody(ctx: AppContext, req: HttpRequest, sender: Sender): Promise<IngestAnswer> {
+export function ingestBody(ctx: SocketContext, req: HttpRequest, sender: Sender): Promise<IngestAnswer> {
   ctx.durable.admitIngest(sender.sub); // before decoding: a refused flood costs nothing more
   if (FHIR_TYPES.includes(mediaType(req))) return ingestFhirResource(ctx, readBody(req, FHIR_TYPES), sender);
   return ingestReadings(ctx, readBody(req, READING_TYPES), sender);
@@ -30,7 +41,7 @@ export function ingestBody(ctx: AppContext, req: HttpRequest, sender: Sender): P
  * the answer lists only readings whose triage is not N. Validated into a canonical batch first:
  * the journal holds that, never the raw body.
  */
-export async function ingestReadings(ctx: AppContext, body: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
+export async function ingestReadings(ctx: SocketContext, body: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
   checkBatch(ctx, items.length);
@@ -38,7 +49,7 @@ export async function ingestReadings(ctx: AppContext, body: unknown, sender: Sen
 }
 
 /** FHIR from any channel (`compact` as for readings). */
-export async function ingestFhirResource(ctx: AppContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
+export async function ingestFhirResource(ctx: SocketContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const entries = (resource as { entry?: unknown[] })?.entry;
   checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
   const batch = canonicalFhir(resource, ctx.now());
@@ -46,20 +57,20 @@ export async function ingestFhirResource(ctx: AppContext, resource: unknown, sen
   return ingest(ctx, "fhir", batch, sender, compact);
 }
 
-async function ingest(ctx: AppContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean): Promise<IngestAnswer> {
+async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean): Promise<IngestAnswer> {
   const command: Command = { kind: "ingest", source, batch, channel: sender.channel };
   if (sender.teams !== undefined) command.teams = [...sender.teams];
   if (compact) command.compact = true;
   return count(ctx, await ctx.durable.execute(command, { sender: sender.sub }), sender.channel);
 }
 
-function checkBatch(ctx: AppContext, n: number): void {
+function checkBatch(ctx: SocketContext, n: number): void {
   if (n > ctx.limits.maxBatchItems) {
     throw new VarselError("batch_too_large", `at most ${ctx.limits.maxBatchItems} items per batch`, { items: n, max: ctx.limits.maxBatchItems });
   }
 }
 
-function count(ctx: AppContext, answer: IngestAnswer, channel: string): IngestAnswer {
+function count(ctx: SocketContext, answer: IngestAnswer, channel: string): IngestAnswer {
   ctx.metrics.readingsIngested.inc({ channel }, answer.accepted);
   for (const r of answer.rejected) ctx.metrics.readingsRejected.inc({ code: r.code });
   return answer;

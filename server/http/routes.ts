@@ -1,7 +1,7 @@
 // The HTTP API under /v1 (docs/http.md). Every route authenticates, checks role and care-team
 // scope, and answers errors as JSON {code, message, details} from engine/errors.ts.
 import type { Command } from "../../engine/durable/commands.js";
-import { statusOf, VarselError } from "../../engine/errors.js";
+import { VarselError } from "../../engine/errors.js";
 import { MAX_TEXT_LENGTH, parseIsoTime } from "../../engine/ingest/normalize.js";
 import { textProblem } from "../../engine/ingest/text.js";
 import type { Alert, AlertQuery, LifecycleEvent, RoutingEntry } from "../../engine/lifecycle/types.js";
@@ -9,14 +9,14 @@ import { canonicalUnitOf, resolveMetric, type MetricKey } from "../../engine/met
 import type { RuleDef } from "../../engine/rules/definitions.js";
 import { PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
 import type { AuditQuery, ReadingQuery, StoredReading } from "../../engine/store/store.js";
-import { alertNotFound, bearerToken, canSeePatient, requireAck, requireIngest, requireRole, type Principal } from "../auth.js";
+import { alertNotFound, bearerToken, canSeePatient, requireAck, requireRole, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { HttpRequest } from "../transport/types.js";
 import { boardAsset, boardPage } from "./board.js";
 import { BacktestJobs } from "./backtests.js";
 import { advanceClock, clockState } from "./clock.js";
 import { devToken } from "./dev-token.js";
-import { ingestBody } from "./measurements.js";
+import { postMeasurements } from "./measurements.js";
 import { openApiDocument, undocumentedRoutes } from "./openapi.js";
 import { reply, readBody } from "./respond.js";
 import { Router } from "./router.js";
@@ -81,13 +81,7 @@ export function buildRouter(ctx: AppContext, backtests: BacktestJobs = new Backt
     .on("GET", "/openapi.json", () => ({ status: 200, headers: { "content-type": "application/json" }, body: openapi }))
 
     .on("POST", "/v1/measurements", async (req) => {
-      const p = await who(req);
-      const teams = requireIngest(p);
-      ctx.batchStarted(process.hrtime.bigint());
-      const answer = await ingestBody(ctx, req, { sub: p.sub, teams, channel: "http" });
-      const failed = answer.rejected.filter((r) => statusOf(r.code) >= 400).length;
-      const status = failed > 0 && failed === answer.rejected.length && answer.accepted + answer.duplicates.length + answer.invalidated.length === 0 ? 422 : 200;
-      return reply(req, status, answer);
+      return postMeasurements(ctx, req, await who(req));
     })
 
     // Withdrawing a reading: its patient's devices (a device's token covers the teams it sends

@@ -7,7 +7,7 @@
 import { VarselError } from "../../engine/errors.js";
 import type { LifecycleEvent } from "../../engine/lifecycle/types.js";
 import { encode, type Format } from "../codec.js";
-import type { AppContext } from "../context.js";
+import type { SocketContext } from "../context.js";
 import type { SelectProtocol, SocketConn, SocketHandlers, WebSocketRoute } from "../transport/types.js";
 import { bearerToken } from "../auth.js";
 import { CLOSE, chooseFormat, tokenOf } from "./protocols.js";
@@ -41,7 +41,7 @@ export class Hub {
   /** The last event number released by a durable flush (see AppContext.releasedSeq). */
   releasedSeq: number;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly ctx: SocketContext) {
     // Events arrive once durable (engine/durable): nothing is pushed that a restart could lose.
     this.releasedSeq = ctx.pipeline.lifecycle.lastSeq(); // nothing is pending before the first command
     const unlistenEvents = ctx.durable.onEvent((event) => this.publish(event));

@@ -5,7 +5,7 @@ import { admits, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/ev
 import type { LifecycleEvent, Scope } from "../../engine/lifecycle/types.js";
 import { canSeePatient, requireAck, requireIngest, type Principal } from "../auth.js";
 import { decode, encode, type Format } from "../codec.js";
-import type { AppContext } from "../context.js";
+import type { SocketContext } from "../context.js";
 import { ingestFhirResource, ingestReadings } from "../http/measurements.js";
 import type { SocketConn } from "../transport/types.js";
 import { parseClientMessage, type ClientMessage } from "./messages.js";
@@ -48,7 +48,7 @@ export class Session {
 
   constructor(
     private readonly conn: SocketConn,
-    private readonly ctx: AppContext,
+    private readonly ctx: SocketContext,
     /** Told whenever the role or the subscription changes (authenticated, subscribed, re-scoped, ended). */
     private readonly onChange: (session: Session) => void,
   ) {

@@ -35,14 +35,22 @@ export async function startChildServer(database: string, env: Record<string, str
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
+  return { child, port: await listeningAddress(child), exited };
+}
+
+/**
+ * The port a child (stdout piped, LOG_LEVEL info) logs as "varsel listening"; the rest of its
+ * stdout is read and dropped. A child that exits or stays silent past `limitMs` is killed -9.
+ */
+export async function listeningAddress(child: ChildProcess, limitMs = 10_000): Promise<number> {
   let out = "";
   const collect = (d: Buffer) => (out += d);
   child.stdout!.on("data", collect);
-  for (let i = 0; i < 200; i++) {
+  for (const end = Date.now() + limitMs; Date.now() < end; ) {
     const port = listeningPort(out);
     if (port !== undefined) {
       child.stdout!.off("data", collect).resume();
-      return { child, port, exited };
+      return port;
     }
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
