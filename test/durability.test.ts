@@ -184,7 +184,7 @@ describe.each(STORES)("durability on %s", (_name, factory: StoreFactory) => {
     // what an older varsel wrote: no layout number, nothing this one can read
     await expectUnreadableSnapshotSkipped(
       (store, first, clock) => store.saveSnapshot({ pos: first.position(), seq: first.pipeline.lifecycle.lastSeq(), at: clock.t, kernel: new Uint8Array(64), state: encodeBody({ patients: [] }) }),
-      /layout 1, not 3: replaying the journal from the start/,
+      /layout 1, not 2: replaying the journal from the start/,
     );
   });
 

@@ -4,7 +4,7 @@
 // its position, and restoring it plus the journal after it must give the live state.
 import { afterEach, describe, expect, it } from "vitest";
 import { Packr } from "msgpackr";
-import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { DurablePipeline, SNAPSHOT_FORMAT } from "../engine/durable/durable-pipeline.js";
 import type { Command } from "../engine/durable/commands.js";
 import { unpackSnapshotState } from "../engine/durable/snapshot-packer.js";
 import type { Store, StoredSnapshot } from "../engine/store/store.js";
@@ -83,7 +83,7 @@ describe("snapshots packed in slices", () => {
     expect(saved.some((s) => s.laterApplied)).toBe(true);
     for (const s of saved) {
       const stored = unpackSnapshotState(reader(), Buffer.from(s.state));
-      expect(stored.format).toBe(3);
+      expect(stored.format).toBe(SNAPSHOT_FORMAT);
       expect(stored.state).toEqual(atCapture.get(s.pos));
     }
 

@@ -39,9 +39,7 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefined
  * another kernel layout (an older varsel), is not read: the journal from the start rebuilds the
  * same state (it is never pruned), and the next snapshot is written in the current layouts.
  */
-export const SNAPSHOT_FORMAT = 3;
-/** Older layouts still read: 2 is the same state packed as one value (see snapshot-packer.ts). */
-const READABLE_FORMATS = new Set([2, SNAPSHOT_FORMAT]);
+export const SNAPSHOT_FORMAT = 2;
 const REPLAY_PAGE = 5_000;
 /** Who changes the alarm policy at start (its audit entry's actor): the server's settings. */
 export const SETTINGS_ACTOR = "settings";
@@ -661,13 +659,13 @@ export class DurablePipeline {
     let snapshotPos: number | undefined;
     const stored = snap === undefined ? undefined : unpackSnapshotState(packr, asBuffer(snap.state));
     const kernelLayout = snap === undefined ? undefined : snapshotLayoutVersion(snap.kernel);
-    if (snap !== undefined && READABLE_FORMATS.has(stored?.format ?? 1) && kernelLayout === LAYOUT_VERSION) {
+    if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT && kernelLayout === LAYOUT_VERSION) {
       pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored!.state, journalOptions(options));
       pos = snap.pos;
       snapshotPos = snap.pos;
     } else {
       if (snap !== undefined) {
-        const why = !READABLE_FORMATS.has(stored?.format ?? 1) ? `layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}` : `kernel layout ${kernelLayout ?? "unknown"}, not ${LAYOUT_VERSION}`;
+        const why = stored?.format !== SNAPSHOT_FORMAT ? `layout ${stored?.format ?? 1}, not ${SNAPSHOT_FORMAT}` : `kernel layout ${kernelLayout ?? "unknown"}, not ${LAYOUT_VERSION}`;
         options.onError?.(new Error(`snapshot at ${snap.pos} has ${why}: replaying the journal from the start`), "recovery");
       }
       pipeline = new Pipeline(journalOptions(options));

@@ -7,10 +7,11 @@
 // and retained events (deep-frozen when emitted). Those long lists are packed afterwards, a few
 // thousand records per event-loop turn, and appended to the head as further MessagePack values.
 //
-// Layout (SNAPSHOT_FORMAT 3): a concatenation of MessagePack values. The first, the head, is
+// Framing: a concatenation of MessagePack values. The first, the head, is
 // { format, state, chunks: { patients, events } } with the state's `patients` and
 // `lifecycle.log.events` empty; then `chunks.patients` arrays of patient records, then
-// `chunks.events` arrays of events, in order. A format-2 state is the head alone, lists inline.
+// `chunks.events` arrays of events, in order. The state's layout (`format`) is unchanged: a
+// state written as one value (no `chunks`: an earlier varsel, a cluster partition) reads as before.
 import { performance } from "node:perf_hooks";
 import type { Packr } from "msgpackr";
 import type { PipelineState } from "../pipeline.js";
@@ -111,7 +112,7 @@ export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClo
   return out;
 }
 
-/** Reads a state packed by packHead + packRest (format 3) or as one value (format 2). */
+/** Reads a state packed by packHead + packRest, or as one value. */
 export function unpackSnapshotState(packr: Packr, bytes: Buffer): { format?: number; state: PipelineState } {
   const values = packr.unpackMultiple(bytes) as unknown[];
   const head = values[0] as { format?: number; state: PipelineState; chunks?: { patients: number; events: number } };
