@@ -14,7 +14,7 @@ import { runInNewContext } from "node:vm";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { DurablePipeline, type DurableReport } from "../engine/durable/durable-pipeline.js";
 import { batchRows } from "../engine/store/codec.js";
 import { openStore, redact } from "../engine/store/open-store.js";
 import type { Store } from "../engine/store/store.js";
@@ -137,16 +137,22 @@ interface Mode {
   uploads: DriveResult[];
   gatewayStats: StoreStats[];
   uploadStats: StoreStats[];
+  /** Each stored snapshot's longest block of the event loop (ms), in order (DurableReport "snapshot"). */
+  snapshotBlocks: number[];
 }
 
 async function makeMode(key: Mode["key"], store: Store | undefined): Promise<Mode> {
   const clock: SimClock = { now: DAY_START - 3_600_000 };
   const stats = store === undefined ? undefined : instrument(store);
+  const snapshotBlocks: number[] = [];
+  const onReport = (r: DurableReport): void => {
+    if (r.kind === "snapshot") snapshotBlocks.push(r.maxBlockMs);
+  };
   const d =
     store === undefined
       ? DurablePipeline.inMemory({ now: () => clock.now })
-      : await DurablePipeline.open({ store, now: () => clock.now, ...NO_AUTO_SNAPSHOT, onError: (err, what) => log(`${key} ${what}: ${String(err)}`) });
-  return { key, d, clock, store, stats, setupSeconds: 0, gateway: [], uploads: [], gatewayStats: [], uploadStats: [] };
+      : await DurablePipeline.open({ store, now: () => clock.now, ...NO_AUTO_SNAPSHOT, onReport, onError: (err, what) => log(`${key} ${what}: ${String(err)}`) });
+  return { key, d, clock, store, stats, setupSeconds: 0, gateway: [], uploads: [], gatewayStats: [], uploadStats: [], snapshotBlocks };
 }
 
 /** Runs a recovery child process; resolves its JSON line. */
@@ -337,7 +343,7 @@ async function main(): Promise<void> {
     buildCmds.length = 0;
 
     // ---- the explicit snapshot just before the tail; exportState timed on the instance ----
-    const snapInfo: Record<string, { seconds: number; write: number; exportState: number; kernel: number; state: number; pos: number; again: { seconds: number; write: number } }> = {};
+    const snapInfo: Record<string, { seconds: number; write: number; exportState: number; kernel: number; state: number; pos: number; maxBlockMs: number; again: { seconds: number; write: number; maxBlockMs: number } }> = {};
     for (const m of modes) {
       const p = m.d.pipeline;
       const exportState = p.exportState.bind(p);
@@ -357,12 +363,13 @@ async function main(): Promise<void> {
       };
       const { seconds, stats: st } = await timedSnapshot();
       const exportFirst = exportSeconds;
+      const maxBlockMs = m.snapshotBlocks.at(-1) ?? NaN;
       // A second one at once: every snapshot after a process's first (packed into the memory of the one before).
       const next = await timedSnapshot();
-      const again = { seconds: next.seconds, write: next.stats.snapshotSeconds };
+      const again = { seconds: next.seconds, write: next.stats.snapshotSeconds, maxBlockMs: m.snapshotBlocks.at(-1) ?? NaN };
       p.exportState = exportState;
-      snapInfo[m.key] = { seconds, write: st.snapshotSeconds, exportState: exportFirst, kernel: st.snapshotBytes.kernel, state: st.snapshotBytes.state, pos: m.d.position(), again };
-      log(`snapshot ${m.key}: ${(st.snapshotBytes.kernel / 1e6).toFixed(1)} MB kernel + ${(st.snapshotBytes.state / 1e6).toFixed(1)} MB state in ${snapInfo[m.key].seconds.toFixed(2)} s (exportState ${exportFirst.toFixed(2)} s, write ${st.snapshotSeconds.toFixed(2)} s); the next one ${again.seconds.toFixed(2)} s (capture ${(again.seconds - again.write).toFixed(2)} s)`);
+      snapInfo[m.key] = { seconds, write: st.snapshotSeconds, exportState: exportFirst, kernel: st.snapshotBytes.kernel, state: st.snapshotBytes.state, pos: m.d.position(), maxBlockMs, again };
+      log(`snapshot ${m.key}: ${(st.snapshotBytes.kernel / 1e6).toFixed(1)} MB kernel + ${(st.snapshotBytes.state / 1e6).toFixed(1)} MB state in ${snapInfo[m.key].seconds.toFixed(2)} s (exportState ${exportFirst.toFixed(2)} s, write ${st.snapshotSeconds.toFixed(2)} s); the next one ${again.seconds.toFixed(2)} s (capture ${(again.seconds - again.write).toFixed(2)} s); longest event-loop block ${maxBlockMs.toFixed(0)} ms, the next one's ${again.maxBlockMs.toFixed(0)} ms`);
     }
 
     // ---- the tail: the last minutes of the day as device uploads, a tick every second (as the server) ----
@@ -570,7 +577,8 @@ async function main(): Promise<void> {
     const parts = (sp.state_parts ?? {}) as Record<string, number>;
     out.push(
       `snapshot (SQLite, taken explicitly at ${hhmm(dayEnd - cfg.tailMin * 60_000)} local): kernel ${mb(snapSq.kernel)} + state ${mb(snapSq.state)} = ${mb(snapSq.kernel + snapSq.state)}; ` +
-        `it blocked the event loop ${snapSq.seconds.toFixed(2)} s: capture ${captureSeconds.toFixed(2)} s (exportState ${snapSq.exportState.toFixed(2)} s + msgpack ${(captureSeconds - snapSq.exportState).toFixed(2)} s), SQLite write ${snapSq.write.toFixed(2)} s; ` +
+        `longest block of the event loop ${snapSq.maxBlockMs.toFixed(0)} ms (the next snapshot's ${snapSq.again.maxBlockMs.toFixed(0)} ms); ` +
+        `it took ${snapSq.seconds.toFixed(2)} s: capture and packing ${captureSeconds.toFixed(2)} s (exportState ${snapSq.exportState.toFixed(2)} s + msgpack ${(captureSeconds - snapSq.exportState).toFixed(2)} s), SQLite write ${snapSq.write.toFixed(2)} s; ` +
         `the next snapshot (every one after a process's first) captured in ${(snapSq.again.seconds - snapSq.again.write).toFixed(2)} s` +
         (snapInfo.postgres ? `; PostgreSQL ${snapInfo.postgres.seconds.toFixed(2)} s (write ${snapInfo.postgres.write.toFixed(2)} s).` : "."),
     );
@@ -655,6 +663,9 @@ async function main(): Promise<void> {
       snapshot_s: sig(snapSq.seconds, 3),
       snapshot_capture_s: sig(captureSeconds, 3),
       snapshot_capture_again_s: sig(snapSq.again.seconds - snapSq.again.write, 3),
+      /** The longest the event loop was held at once by a snapshot (the process's first or the next, whichever is longer). */
+      snapshot_max_block_ms: sig(Math.max(snapSq.maxBlockMs, snapSq.again.maxBlockMs), 3),
+      snapshot_max_block_ms_again: sig(snapSq.again.maxBlockMs, 3),
       replayed_commands: Number(sp.replayed_commands ?? rec.tailCommands),
       replayed_readings: Number(sp.replayed_readings ?? rec.tailReadings),
       recovery_split_s: Object.fromEntries(

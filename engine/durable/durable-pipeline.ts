@@ -20,7 +20,7 @@ import { WasmKernel } from "../kernel/wasm-kernel.js";
 import { alarmPolicy, BASELINE_POLICY, policyChanges, type AlarmPolicy } from "../lifecycle/alarm-policy.js";
 import type { LifecycleEvent, Scope } from "../lifecycle/types.js";
 import { admits, scopeFilter } from "../lifecycle/event-log.js";
-import { Pipeline, type PipelineOptions, type PipelineState } from "../pipeline.js";
+import { Pipeline, type PipelineOptions } from "../pipeline.js";
 import { asBuffer } from "../store/codec.js";
 import type { AuditEntry, CommitBatch, Store, StoredReading, StoredSnapshot } from "../store/store.js";
 import { auditOf } from "./audit.js";
@@ -29,6 +29,7 @@ import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
 import { Backlog, DEFAULT_BACKLOG, weightOf, type BacklogLimits, type Weight } from "./backlog.js";
 import { FairQueue } from "./fair-queue.js";
+import { BlockClock, packHead, packRest, unpackSnapshotState, type PackCost } from "./snapshot-packer.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
@@ -96,6 +97,13 @@ export interface DurableOptions {
    * collapse.
    */
   snapshotMaxShare?: number;
+  /**
+   * A snapshot packs its immutable lists after its capture, this many ms of work per event-loop
+   * turn (default SLICE_MS), this many records per MessagePack value (default CHUNK_RECORDS);
+   * tests set both small to make later groups interleave with the packing.
+   */
+  snapshotSliceMs?: number;
+  snapshotChunkRecords?: number;
   /** How often a store that failed is tried again. */
   retryMs?: number;
   /** Stored events older than this are pruned at each snapshot (default 30 days; alert history reads them). */
@@ -125,7 +133,8 @@ export type DurableReport =
       pos: number;
       ms: number;
     }
-  | { kind: "snapshot"; pos: number; bytes: number; ms: number }
+  /** ms: the work it cost on this thread (capture and packing) plus its write; maxBlockMs: the longest the event loop was held at once. */
+  | { kind: "snapshot"; pos: number; bytes: number; ms: number; maxBlockMs: number }
   | { kind: "commit"; commands: number; ms: number }
   /** A commit failed: work is refused until the store answers again (then `recovered`, after: outage). */
   | { kind: "store_unavailable" }
@@ -398,10 +407,9 @@ export class DurablePipeline {
           (this.replayMs >= (o.snapshotReplayBudgetMs ?? 1_000) ||
             this.sinceSnapshot >= (o.snapshotEveryCommands ?? Infinity) ||
             this.now() - this.lastSnapshotAt >= (o.snapshotEveryMs ?? 60_000))));
-    // The snapshot is captured here, synchronously, so it matches exactly the end of this group.
-    const captureStarted = performance.now();
+    // The snapshot is captured here, synchronously, so it matches exactly the end of this group
+    // (what later groups may change in place is packed now; the rest in slices, see capture).
     const captured = snapshotDue ? this.capture() : undefined;
-    const captureMs = performance.now() - captureStarted;
     // What the snapshot would cover: given back to the cadence if its save fails.
     const covered = { commands: this.sinceSnapshot, replayMs: this.replayMs, since: this.lastSnapshotAt };
     if (captured !== undefined) {
@@ -414,7 +422,9 @@ export class DurablePipeline {
     if (captured !== undefined && store !== undefined) {
       // Saved once its group is durable (the store writes it in parts while later groups commit);
       // `saving` holds from now, so no capture reuses its memory before then.
-      this.saving = committed.then((ok) => this.save(store, ok ? captured : undefined, captureMs, covered));
+      this.saving = Promise.all([committed, captured.state]).then(([ok, state]) =>
+        this.save(store, ok && state !== undefined ? { ...captured, state } : undefined, captured.cost, covered),
+      );
     }
     await prior;
   }
@@ -451,7 +461,8 @@ export class DurablePipeline {
   }
 
   /** Writes a captured snapshot (undefined: its group was not committed, nothing to write), then prunes. */
-  private async save(store: Store, captured: StoredSnapshot | undefined, captureMs: number, covered: { commands: number; replayMs: number; since: number }): Promise<void> {
+  private async save(store: Store, captured: StoredSnapshot | undefined, cost: PackCost, covered: { commands: number; replayMs: number; since: number }): Promise<void> {
+    const captureMs = cost.totalMs;
     const started = performance.now();
     if (captured !== undefined) this.lastSnapshotAt = captured.at;
     const saved =
@@ -461,7 +472,7 @@ export class DurablePipeline {
         (err) => (this.report(err, "snapshot"), false),
       ));
     if (saved) {
-      this.options.onReport?.({ kind: "snapshot", pos: captured.pos, bytes: captured.kernel.byteLength + captured.state.byteLength, ms: captureMs + performance.now() - started });
+      this.options.onReport?.({ kind: "snapshot", pos: captured.pos, bytes: captured.kernel.byteLength + captured.state.byteLength, ms: captureMs + performance.now() - started, maxBlockMs: cost.maxBlockMs });
     } else {
       // The journal since the last stored snapshot is still to be replayed: due again as before.
       this.sinceSnapshot += covered.commands;
@@ -482,19 +493,34 @@ export class DurablePipeline {
 
   /**
    * The snapshot of this instant, or undefined when it could not be taken (reported; the commit
-   * goes on). Its bytes go into the memory of the previous snapshot: fresh hundreds of MB each
-   * time made V8 collect the whole heap inside the capture, more than half of its stall. That
-   * memory is free: a capture runs only while no snapshot is `saving` (which holds from the
-   * capture until its save settled), and a store does not keep a snapshot's bytes once
-   * saveSnapshot settled.
+   * goes on). The kernel's bytes and what later groups change in place are copied and packed now;
+   * the immutable lists (patient records, retained events) are packed after it, in slices of the
+   * event loop (snapshot-packer.ts): `state` resolves with the bytes (undefined: packing failed,
+   * reported), `cost` holds the longest block once it has. Its bytes go into the memory of the
+   * previous snapshot: fresh hundreds of MB each time made V8 collect the whole heap inside the
+   * capture, more than half of its stall. That memory is free: a capture runs only while no
+   * snapshot is `saving` (which holds from the capture until its save settled), and a store does
+   * not keep a snapshot's bytes once saveSnapshot settled.
    */
-  private capture(): StoredSnapshot | undefined {
+  private capture(): (Omit<StoredSnapshot, "state"> & { state: Promise<Uint8Array | undefined>; cost: PackCost }) | undefined {
+    const clock = new BlockClock(this.options.snapshotSliceMs);
     try {
       const { kernel, state } = this.pipelineNow.exportState({ kernelInto: this.kernelMemory, views: true });
       this.kernelMemory = new Uint8Array(kernel.buffer);
-      const packed = packInto(this.stateMemory, { format: SNAPSHOT_FORMAT, state });
-      this.stateMemory = Buffer.from(packed.buffer, 0, packed.buffer.byteLength);
-      return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed };
+      const head = packHead(SNAPSHOT_FORMAT, state, (value) => packInto(this.stateMemory, value), this.options.snapshotChunkRecords);
+      this.stateMemory = Buffer.from(head.head.buffer, 0, head.head.buffer.byteLength);
+      const packed = packRest(packr, head, clock).then(
+        (bytes) => {
+          this.stateMemory = Buffer.from(bytes.buffer, 0, bytes.buffer.byteLength);
+          clock.lap();
+          return bytes;
+        },
+        (err) => {
+          this.report(err, "snapshot capture");
+          return undefined;
+        },
+      );
+      return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed, cost: clock.cost };
     } catch (err) {
       this.report(err, "snapshot capture");
       return undefined;
@@ -631,10 +657,10 @@ export class DurablePipeline {
     let pipeline: Pipeline;
     let pos = 0;
     let snapshotPos: number | undefined;
-    const stored = snap === undefined ? undefined : (packr.unpack(asBuffer(snap.state)) as { format?: number; state: PipelineState });
+    const stored = snap === undefined ? undefined : unpackSnapshotState(packr, asBuffer(snap.state));
     const kernelLayout = snap === undefined ? undefined : snapshotLayoutVersion(snap.kernel);
     if (snap !== undefined && stored?.format === SNAPSHOT_FORMAT && kernelLayout === LAYOUT_VERSION) {
-      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored.state, journalOptions(options));
+      pipeline = Pipeline.fromState(WasmKernel.restore(snap.kernel), stored!.state, journalOptions(options));
       pos = snap.pos;
       snapshotPos = snap.pos;
     } else {

@@ -1,0 +1,126 @@
+// A snapshot's state bytes, packed without stalling the event loop (docs/kernel.md, "Snapshots").
+//
+// The state must be exactly that of the end of its group, while later groups are applied as it
+// is packed. So the capture packs at once only what later groups change in place (the alerts,
+// the registry's columns, the idempotency window's typed arrays: a memcpy), and keeps references
+// to what no one ever changes: patient records (upsertPatient replaces a record, never edits it)
+// and retained events (deep-frozen when emitted). Those long lists are packed afterwards, a few
+// thousand records per event-loop turn, and appended to the head as further MessagePack values.
+//
+// Framing: a concatenation of MessagePack values. The first, the head, is
+// { format, state, chunks: { patients, events } } with the state's `patients` and
+// `lifecycle.log.events` empty; then `chunks.patients` arrays of patient records, then
+// `chunks.events` arrays of events, in order. The state's layout (`format`) is unchanged: a
+// state written as one value (no `chunks`: an earlier varsel, a cluster partition) reads as before.
+import { performance } from "node:perf_hooks";
+import type { Packr } from "msgpackr";
+import type { PipelineState } from "../pipeline.js";
+
+/** Work done in one event-loop turn at most (ms), after which the packer yields. */
+export const SLICE_MS = 8;
+/** Records packed as one MessagePack value (one array). */
+export const CHUNK_RECORDS = 1_000;
+/** Bytes copied per step while assembling (a memcpy of this size is well under a slice). */
+const COPY_STEP = 8 << 20;
+
+/** What packing a snapshot's state cost: the longest single block of the event loop and the total. */
+export interface PackCost {
+  maxBlockMs: number;
+  totalMs: number;
+}
+
+/** Counts the blocks of work a snapshot does (capture, then each slice). */
+export class BlockClock {
+  readonly cost: PackCost = { maxBlockMs: 0, totalMs: 0 };
+  private started = performance.now();
+
+  /** `sliceMs`: work per event-loop turn (0: yield after every step, as tests do). */
+  constructor(private readonly sliceMs = SLICE_MS) {}
+
+  /** Ends the current block (and starts the next one). */
+  lap(): number {
+    const now = performance.now();
+    const ms = now - this.started;
+    this.cost.totalMs += ms;
+    if (ms > this.cost.maxBlockMs) this.cost.maxBlockMs = ms;
+    this.started = now;
+    return ms;
+  }
+
+  /** Yields the event loop once the current block has taken `SLICE_MS`. */
+  async slice(): Promise<void> {
+    if (performance.now() - this.started < this.sliceMs) return;
+    this.lap();
+    await new Promise((resolve) => setImmediate(resolve));
+    this.started = performance.now();
+  }
+}
+
+/** The capture's synchronous part: the head packed now, and the immutable lists still to pack. */
+export interface HeadPacked {
+  head: Buffer;
+  patients: readonly unknown[];
+  events: readonly unknown[];
+  /** Records per list value. */
+  chunk: number;
+}
+
+/**
+ * Packs the head now (synchronously: what it holds may change in place after this turn) with
+ * `packHead` (which packs into the reused snapshot memory), keeping the immutable lists apart.
+ */
+export function packHead(format: number, state: PipelineState, packHead: (value: unknown) => Buffer, chunk = CHUNK_RECORDS): HeadPacked {
+  const patients = state.patients;
+  const events = state.lifecycle.log.events;
+  const chunks = { patients: Math.ceil(patients.length / chunk), events: Math.ceil(events.length / chunk) };
+  const rest: PipelineState = { ...state, patients: [], lifecycle: { ...state.lifecycle, log: { ...state.lifecycle.log, events: [] } } };
+  return { head: packHead({ format, state: rest, chunks }), patients, events, chunk };
+}
+
+/**
+ * Packs the lists in slices and appends them to the head; resolves with the whole state bytes
+ * (in the head's memory when it has room after the head, else in fresh memory with room to spare).
+ */
+export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClock): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let bytes = packed.head.byteLength;
+  for (const list of [packed.patients, packed.events]) {
+    for (let i = 0; i < list.length; i += packed.chunk) {
+      // Copied out: msgpackr's own buffer is reused by the next pack, anywhere in the process.
+      const part = Buffer.from(packr.pack(list.slice(i, i + packed.chunk)));
+      parts.push(part);
+      bytes += part.byteLength;
+      await clock.slice();
+    }
+  }
+  const head = packed.head;
+  const room = head.buffer.byteLength - head.byteOffset;
+  const out = room >= bytes ? Buffer.from(head.buffer, head.byteOffset, bytes) : Buffer.allocUnsafeSlow(Math.ceil(bytes * 1.25)).subarray(0, bytes);
+  let at = 0;
+  if (out.buffer !== head.buffer) {
+    for (let from = 0; from < head.byteLength; from += COPY_STEP) {
+      out.set(head.subarray(from, Math.min(head.byteLength, from + COPY_STEP)), from);
+      await clock.slice();
+    }
+  }
+  at = head.byteLength;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+    await clock.slice();
+  }
+  return out;
+}
+
+/** Reads a state packed by packHead + packRest, or as one value. */
+export function unpackSnapshotState(packr: Packr, bytes: Buffer): { format?: number; state: PipelineState } {
+  const values = packr.unpackMultiple(bytes) as unknown[];
+  const head = values[0] as { format?: number; state: PipelineState; chunks?: { patients: number; events: number } };
+  if (head?.chunks === undefined) return head;
+  const lists = values.slice(1) as unknown[][];
+  if (lists.length !== head.chunks.patients + head.chunks.events) throw new RangeError(`snapshot state: ${lists.length} lists, the head says ${head.chunks.patients + head.chunks.events}`);
+  const patients = lists.slice(0, head.chunks.patients).flat() as PipelineState["patients"];
+  const events = lists.slice(head.chunks.patients).flat() as PipelineState["lifecycle"]["log"]["events"];
+  const state = head.state;
+  return { format: head.format, state: { ...state, patients, lifecycle: { ...state.lifecycle, log: { ...state.lifecycle.log, events } } } };
+}
