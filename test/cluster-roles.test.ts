@@ -21,7 +21,7 @@ const N = 6;
 const PATIENTS = Array.from({ length: 12 }, (_, i) => `patient-${i}`);
 const auth = new Auth({ secret: CHILD_SECRET });
 
-/** Registers the patients through the ingest library (registration is not an HTTP route of ingest nodes). */
+/** Registers the patients through the ingest library (over HTTP: test/cluster-writes.test.ts). */
 async function register(cluster: Cluster): Promise<void> {
   const ingest = new ClusterIngest(cluster);
   const careTeams = [{ team: "team-a", role: "hospital" as const }];
