@@ -9,10 +9,9 @@ import { decodeBody } from "../engine/store/codec.js";
 import { Auth } from "../server/auth.js";
 import type { CommandMessage } from "../server/cluster/ingest.js";
 import { partitionOf } from "../server/cluster/partitions.js";
-import type { Cluster } from "../server/cluster/streams.js";
 import { CHILD_SECRET } from "./support/child-server.js";
-import { killHard, messages, owners, startRole, until, type RoleProcess } from "./support/cluster.js";
-import { NATS_SKIP, requireNats, TestClusters } from "./support/nats.js";
+import { messages, owners, RoleProcesses, until } from "./support/cluster.js";
+import { NATS_SKIP, requireNats } from "./support/nats.js";
 import { TestSocket, type Frame } from "./support/ws-client.js";
 
 const N = 4;
@@ -25,26 +24,15 @@ function send(port: number, method: string, path: string, token: string, body?: 
 }
 
 describe.skipIf(NATS_SKIP)("admin changes over HTTP on an ingest node", () => {
-  const clusters = new TestClusters();
-  const processes: RoleProcess[] = [];
-  const sockets: TestSocket[] = [];
+  const roles = new RoleProcesses(N);
   beforeAll(() => requireNats());
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.ws.terminate();
-    for (const p of processes.splice(0)) await killHard(p);
-    await clusters.destroyAll();
-  });
-  const start = async (cluster: Cluster, roles: string) => {
-    const p = await startRole(cluster, roles, N);
-    processes.push(p);
-    return p;
-  };
+  afterEach(() => roles.end());
 
   it("a patient registered over HTTP on the ingest raises an alert the gateway's client receives; an HTTP ack and a silence come back as their events", async () => {
-    const cluster = await clusters.open({ partitions: N });
-    await start(cluster, "engine");
-    const ingest = await start(cluster, "ingest");
-    const gateway = await start(cluster, "gateway");
+    const cluster = await roles.cluster();
+    await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
+    const gateway = await roles.start(cluster, "gateway");
     await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
 
     const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
@@ -66,7 +54,7 @@ describe.skipIf(NATS_SKIP)("admin changes over HTTP on an ingest node", () => {
     });
 
     const watcher = await TestSocket.connect(`ws://127.0.0.1:${gateway.port}/v1/ws`, clinician);
-    sockets.push(watcher);
+    roles.keep(watcher);
     watcher.send({ type: "subscribe", id: "s" });
     await watcher.next((f) => f.type === "snapshot");
 
@@ -100,9 +88,9 @@ describe.skipIf(NATS_SKIP)("admin changes over HTTP on an ingest node", () => {
   });
 
   it("refuses what the ingest can judge as the single process does, and publishes nothing for it", async () => {
-    const cluster = await clusters.open({ partitions: N });
-    const ingest = await start(cluster, "ingest");
-    const gateway = await start(cluster, "gateway");
+    const cluster = await roles.cluster();
+    const ingest = await roles.start(cluster, "ingest");
+    const gateway = await roles.start(cluster, "gateway");
     const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
     const clinician = await auth.sign({ sub: "nurse", role: "clinician", teams: ["team-a"] });
     const patient = { programmes: ["telekol"], careTeams: [{ team: "team-a", role: "hospital" }] };
