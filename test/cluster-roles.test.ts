@@ -13,15 +13,15 @@ import { ClusterIngest, type CommandMessage } from "../server/cluster/ingest.js"
 import { parseQualifiedId } from "../server/cluster/partitions.js";
 import type { Cluster } from "../server/cluster/streams.js";
 import { CHILD_SECRET } from "./support/child-server.js";
-import { eventsStreamComplete, killHard, messages, owners, startRole, until, type RoleProcess } from "./support/cluster.js";
-import { NATS_SKIP, requireNats, TestClusters } from "./support/nats.js";
+import { eventsStreamComplete, killHard, messages, owners, RoleProcesses, until, type RoleProcess } from "./support/cluster.js";
+import { NATS_SKIP, requireNats } from "./support/nats.js";
 import { TestSocket, type Frame } from "./support/ws-client.js";
 
 const N = 6;
 const PATIENTS = Array.from({ length: 12 }, (_, i) => `patient-${i}`);
 const auth = new Auth({ secret: CHILD_SECRET });
 
-/** Registers the patients through the ingest library (registration is not an HTTP route of ingest nodes). */
+/** Registers the patients through the ingest library (over HTTP: test/cluster-writes.test.ts). */
 async function register(cluster: Cluster): Promise<void> {
   const ingest = new ClusterIngest(cluster);
   const careTeams = [{ team: "team-a", role: "hospital" as const }];
@@ -39,26 +39,15 @@ function round(i: number, tag: string): { patient: string; metric: string; value
 }
 
 describe.skipIf(NATS_SKIP)("cluster roles as processes", () => {
-  const clusters = new TestClusters();
-  const processes: RoleProcess[] = [];
-  const sockets: TestSocket[] = [];
+  const roles = new RoleProcesses(N);
   beforeAll(() => requireNats());
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.ws.terminate();
-    for (const p of processes.splice(0)) await killHard(p);
-    await clusters.destroyAll();
-  });
-  const start = async (cluster: Cluster, roles: string) => {
-    const p = await startRole(cluster, roles, N);
-    processes.push(p);
-    return p;
-  };
+  afterEach(() => roles.end());
 
   it("kill -9 of an engine mid-stream: the gateway's client receives every expected event exactly once", async () => {
-    const cluster = await clusters.open({ partitions: N });
-    const engines = [await start(cluster, "engine"), await start(cluster, "engine"), await start(cluster, "engine")];
-    const ingest = await start(cluster, "ingest");
-    const gateway = await start(cluster, "gateway");
+    const cluster = await roles.cluster();
+    const engines = [await roles.start(cluster, "engine"), await roles.start(cluster, "engine"), await roles.start(cluster, "engine")];
+    const ingest = await roles.start(cluster, "ingest");
+    const gateway = await roles.start(cluster, "gateway");
     await until(async () => {
       const o = await owners(cluster, N);
       return o.size === N && new Set(o.values()).size === 3;
@@ -68,7 +57,7 @@ describe.skipIf(NATS_SKIP)("cluster roles as processes", () => {
     const clinician = await auth.sign({ sub: "nurse", role: "clinician", teams: ["team-a"] });
     const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });
     const watcher = await TestSocket.connect(`ws://127.0.0.1:${gateway.port}/v1/ws`, clinician);
-    sockets.push(watcher);
+    roles.keep(watcher);
     watcher.send({ type: "subscribe", id: "s" });
     const snapshot = await watcher.next((f) => f.type === "snapshot");
     expect(snapshot.alerts).toEqual([]);
@@ -115,7 +104,7 @@ describe.skipIf(NATS_SKIP)("cluster roles as processes", () => {
     const open = new Map<string, Frame>();
     for (const e of events) if (e.alert !== undefined) (e.alert.state === "resolved" ? open.delete(e.alert.id) : open.set(e.alert.id, e.alert));
     const late = await TestSocket.connect(`ws://127.0.0.1:${gateway.port}/v1/ws`, clinician);
-    sockets.push(late);
+    roles.keep(late);
     late.send({ type: "subscribe", id: "late" });
     const lateSnapshot = await late.next((f) => f.type === "snapshot");
     expect(lateSnapshot.seq).toBe(events.at(-1)!.seq);
@@ -138,9 +127,9 @@ describe.skipIf(NATS_SKIP)("cluster roles as processes", () => {
   });
 
   it("kill -9 of the ingest with requests in flight: every reading answered 2xx is in the commands stream and applied", async () => {
-    const cluster = await clusters.open({ partitions: N });
-    await start(cluster, "engine");
-    const ingest = await start(cluster, "ingest");
+    const cluster = await roles.cluster();
+    await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
     await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
     await register(cluster);
     const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });

@@ -99,6 +99,15 @@ export class ClusterCommandSink implements CommandSink {
     }
   }
 
+  /**
+   * An admin change taken over HTTP on an ingest node (write-routes.ts): published to its
+   * partitions and answered with them once stored; the engine applies (or refuses) it later.
+   */
+  async publishChange(command: Exclude<Command, { kind: "ingest" | "tick" }>): Promise<number[]> {
+    if (!this.options.ingest) throw new VarselError("not_found", "changes are taken by ingest nodes (this node runs without --role ingest)");
+    return (await this.stored(command)).map((p) => p.partition);
+  }
+
   /** Publishes and waits for every PubAck; JetStream's silence is store_unavailable (nothing promised). */
   private async stored(command: Command): Promise<PublishedPart[]> {
     try {

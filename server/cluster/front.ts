@@ -6,8 +6,10 @@
 //   once JetStream stored them (command-sink.ts says what the answer can and cannot say);
 // - gateway: socket `subscribe` (snapshot, events, resume by the events stream's sequence) and
 //   `ack` from the folded events stream (alert-view.ts).
-// Every other HTTP route of the single process (reads of patients, alerts, thresholds, admin
-// changes) is not served by these nodes: not_found.
+// - ingest: the admin changes (patients, thresholds, silences, acks) over HTTP, published the same
+//   way and answered 202 once stored (write-routes.ts).
+// Every other HTTP route of the single process (reads of patients, alerts, thresholds, audit) is
+// not served by these nodes: not_found.
 import type { Logger } from "pino";
 import { VarselError } from "../../engine/errors.js";
 import { Auth, bearerToken, type AuthOptions } from "../auth.js";
@@ -23,6 +25,7 @@ import { Hub } from "../ws/hub.js";
 import { ClusterAlertView } from "./alert-view.js";
 import { ClusterCommandSink } from "./command-sink.js";
 import type { Cluster } from "./streams.js";
+import { addWriteRoutes } from "./write-routes.js";
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
@@ -66,6 +69,7 @@ export class ClusterFront {
     private readonly ctx: SocketContext,
     private readonly hub: Hub,
     private readonly view: ClusterAlertView | undefined,
+    private readonly sink: ClusterCommandSink,
   ) {}
 
   /** Builds the node's context; a gateway first folds the events stream up to its end. */
@@ -74,8 +78,9 @@ export class ClusterFront {
     const view = options.gateway ? await ClusterAlertView.start(cluster) : undefined;
     const metrics = new Metrics();
     let hub: Hub | undefined;
+    const sink = new ClusterCommandSink(cluster, { ingest: options.ingest, view, now });
     const ctx: SocketContext = {
-      durable: new ClusterCommandSink(cluster, { ingest: options.ingest, view, now }),
+      durable: sink,
       pipeline: view ?? NO_ALERTS,
       auth: new Auth(options.auth, logRefusals(options.logger)),
       metrics,
@@ -86,7 +91,7 @@ export class ClusterFront {
       releasedSeq: () => hub?.releasedSeq ?? 0,
     };
     hub = new Hub(ctx);
-    return new ClusterFront(options, ctx, hub, view);
+    return new ClusterFront(options, ctx, hub, view, sink);
   }
 
   /** Starts listening; resolves the port (0 = a free one). */
@@ -103,6 +108,7 @@ export class ClusterFront {
         if (token === undefined) throw new VarselError("unauthorized", "send Authorization: Bearer <token>");
         return postMeasurements(this.ctx, req, await this.ctx.auth.verify(token));
       });
+    if (this.options.ingest) addWriteRoutes(router, this.ctx, this.sink);
     this.transport = await createTransport(
       { http: (req) => this.answer(req, () => router.handle(req)), ws: this.hub.route(), maxBodyBytes: this.ctx.limits.maxBodyBytes, logger: this.ctx.logger },
       this.options.transport,

@@ -323,7 +323,7 @@ function oneOf(values: string[], allowed: readonly string[], name: string): stri
 }
 
 /** An ISO 8601 time or epoch ms, as query parameter or body field. */
-function timeParam(value: string | number, name: string): number {
+export function timeParam(value: string | number, name: string): number {
   const t = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : parseIsoTime(value);
   if (t === undefined || !Number.isFinite(t)) throw new VarselError("invalid_field", `${name} must be an ISO 8601 time or epoch ms`);
   return t;

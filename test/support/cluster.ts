@@ -11,7 +11,8 @@ import type { CommandMessage } from "../../server/cluster/ingest.js";
 import type { EventMessage } from "../../server/cluster/partition.js";
 import type { Cluster } from "../../server/cluster/streams.js";
 import { CHILD_SECRET, listeningAddress } from "./child-server.js";
-import { NATS_URL } from "./nats.js";
+import { NATS_URL, TestClusters } from "./nats.js";
+import type { TestSocket } from "./ws-client.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -33,6 +34,38 @@ export async function startRole(cluster: Cluster, roles: string, partitions: num
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return { child, port: listens ? await listeningAddress(child, 30_000) : undefined, exited };
+}
+
+/** One test's clusters, role processes and client sockets: `end` (afterEach) kills, closes and removes them all. */
+export class RoleProcesses {
+  private readonly clusters = new TestClusters();
+  private readonly processes: RoleProcess[] = [];
+  private readonly sockets: TestSocket[] = [];
+
+  constructor(private readonly partitions: number) {}
+
+  /** A fresh cluster of this many partitions. */
+  cluster(): Promise<Cluster> {
+    return this.clusters.open({ partitions: this.partitions });
+  }
+
+  async start(cluster: Cluster, roles: string): Promise<RoleProcess> {
+    const p = await startRole(cluster, roles, this.partitions);
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Keeps a socket to terminate at the end; returns it. */
+  keep(socket: TestSocket): TestSocket {
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  async end(): Promise<void> {
+    for (const s of this.sockets.splice(0)) s.ws.terminate();
+    for (const p of this.processes.splice(0)) await killHard(p);
+    await this.clusters.destroyAll();
+  }
 }
 
 /** kill -9 and wait until it is gone (a no-op for one already gone). */
