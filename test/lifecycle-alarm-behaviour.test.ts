@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { AlertTransition } from "../engine/engine.js";
 import { AlertLifecycle, type Alert, type AlertEvent, type LifecycleEvent, type LifecycleOptions, type RoutingEntry, type RuleContext } from "../engine/lifecycle/index.js";
+import { Oracle } from "../engine/oracle/oracle.js";
 import { Pipeline } from "../engine/pipeline.js";
 import { alarmSettings, SettingError } from "../server/cli/settings.js";
 import { codeOf } from "./support/code-of.js";
@@ -233,8 +234,8 @@ describe("silence floor: maximum per priority, unsilenceable rules", () => {
     expect([upgraded.type, upgraded.change, upgraded.alert.silencedBy]).toEqual(["updated", "upgraded", []]);
   });
 
-  it("CGM urgent low is unsilenceable by the programme default; the low warning is not (real engine)", () => {
-    const p = new Pipeline();
+  it.each(["kernel", "oracle"] as const)("CGM urgent low is unsilenceable by the programme default; the low warning is not (real engine, %s)", (ev) => {
+    const p = new Pipeline(ev === "oracle" ? { evaluator: new Oracle() } : {});
     p.upsertPatient("p", { programme: "cgm", careTeams: [{ team: "diabetes", role: "hospital" }], paused: false, references: {} }, T0 - HOUR);
     const silence = p.lifecycle.addSilence({ patient: "p", until: T0 + HOUR, reason: "exercise", author: "patient's nurse" }, T0);
     const send = (min: number, value: number) => ingestRaw(p, [{ patient: "p", metric: "cgm", value, time: T0 + min * MIN }], ANY_SENDER, T0 + min * MIN);
