@@ -7,7 +7,7 @@ import type { CompiledRule, Evaluator, Limits, ParamSet } from "./evaluator.js";
 import { metricByKey } from "./metrics.js";
 import { compileRuleSet, ruleMetricUnit, type CompiledDefinition } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
-import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "./rules/programmes.js";
+import { checkProgrammes, effectiveRules, PROGRAMMES, programmeSets, programmesOf, type ProgrammeId } from "./rules/programmes.js";
 import { definitionTable, Restored, RestoredPatient, RULE_ACTIVE, type RegistryState } from "./registry-snapshot.js";
 
 export type { RegistryState } from "./registry-snapshot.js";
@@ -269,7 +269,7 @@ export class PatientRegistry {
     const existed = this.patients.get(patient);
     const p: Patient = existed ?? { id: patient, config, slots: new Map(), rules: new Map(), links: new Map() };
     // The merged rule set is compiled once here; the oracle and the kernel both evaluate it.
-    const sets = programmes.map((id) => ({ ...PROGRAMMES[id], rules: this.programmeRules(id) }));
+    const sets = programmeSets(programmes, this.programmeRules);
     const definitions = effectiveRules(sets, config.rules).map((e) => e.rule);
     const compiled = this.compileAll(p, definitions, now);
     const wasPaused = p.config.paused === true;

@@ -20,7 +20,7 @@ import type { RegistryState } from "./patients.js";
 import { compileRuleSet, ruleMetricUnit } from "./rules/compile.js";
 import type { RuleDef } from "./rules/definitions.js";
 import { programmesOfRule, type EffectiveRule } from "./rules/merge.js";
-import { checkProgrammes, effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "./rules/programmes.js";
+import { checkProgrammes, effectiveRules, PROGRAMMES, programmeSets, programmesOf, type ProgrammeId } from "./rules/programmes.js";
 import { ThresholdHistory, type RuleOverride, type ThresholdVersion } from "./thresholds.js";
 import { metricByKey } from "./metrics.js";
 import type { StoredReading } from "./store/store.js";
@@ -242,7 +242,7 @@ export class Pipeline {
 
   /** The programmes' current rule sets; `replaced`: one programme's set as it would become. */
   private programmeSets(programmes: readonly ProgrammeId[], replaced?: { id: ProgrammeId; rules: RuleDef[] }) {
-    return programmes.map((p) => ({ ...PROGRAMMES[p], rules: p === replaced?.id ? replaced.rules : this.thresholds.programmeRules(p) }));
+    return programmeSets(programmes, (p) => (p === replaced?.id ? replaced.rules : this.thresholds.programmeRules(p)));
   }
 
   /** Merges and compiles a patient's effective rules without keeping them: throws invalid_threshold as configuring would. */

@@ -12,7 +12,7 @@ import type { Evaluator, Transition } from "../evaluator.js";
 import { WasmKernel } from "../kernel/wasm-kernel.js";
 import { METRIC_COUNT, METRICS } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
-import { effectiveRules, PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
+import { effectiveRules, programmeSets, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { EpisodeLog } from "./episodes.js";
 import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
@@ -82,7 +82,7 @@ export class RuleSetReplay {
     for (const [key, members] of byProgrammes) {
       const ev = setup.evaluator(members.length);
       const engine = new Engine({ evaluator: ev, programmeRules: setup.programmeRules, timeZone: this.timeZone });
-      const sets = key === "" ? [] : key.split(",").map((id) => ({ ...PROGRAMMES[id as ProgrammeId], rules: setup.programmeRules(id as ProgrammeId) }));
+      const sets = key === "" ? [] : programmeSets(key.split(",") as ProgrammeId[], setup.programmeRules);
       // The merged set of patients without overrides: one list shared by the tick plan.
       const base = effectiveRules(sets).map((e) => e.rule);
       const ruleLists: RuleDef[][] = [];

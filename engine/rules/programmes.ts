@@ -83,6 +83,11 @@ export const PROGRAMMES: Record<ProgrammeId, Programme> = {
   niv: NIV,
 };
 
+/** The programmes `ids`, each with the rules `rulesOf` says are in force (what effectiveRules merges). */
+export function programmeSets(ids: readonly ProgrammeId[], rulesOf: (id: ProgrammeId) => RuleDef[]): Programme[] {
+  return ids.map((id) => ({ ...PROGRAMMES[id], rules: rulesOf(id) }));
+}
+
 /**
  * The rules that judge a patient: its programmes' rules merged by rule id (engine/rules/merge.ts),
  * then its overrides: same id replaces, a new id adds, `{id, remove: true}` removes.

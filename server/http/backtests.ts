@@ -16,7 +16,7 @@ import type { BacktestPatient, BacktestReport, ProgrammeRules, RuleSetSpec } fro
 import { VarselError } from "../../engine/errors.js";
 import { parseIsoTime } from "../../engine/ingest/normalize.js";
 import { parseDuration } from "../../engine/rules/duration.js";
-import { effectiveRules, PROGRAMMES, type ProgrammeId } from "../../engine/rules/programmes.js";
+import { effectiveRules, PROGRAMMES, programmeSets, type ProgrammeId } from "../../engine/rules/programmes.js";
 import { canSeePatient, type Principal } from "../auth.js";
 import type { AppContext } from "../context.js";
 import type { BacktestBody } from "./schemas.js";
@@ -279,7 +279,7 @@ function checkMerges(patients: readonly BacktestPatient[], current: ProgrammeRul
       if (seen.has(key)) continue;
       seen.add(key);
       effectiveRules(
-        programmes.map((id) => ({ ...PROGRAMMES[id], rules: set.programmes?.[id] ?? current[id] ?? PROGRAMMES[id].rules })),
+        programmeSets(programmes, (id) => set.programmes?.[id] ?? current[id] ?? PROGRAMMES[id].rules),
         p.overrides,
       );
     }
