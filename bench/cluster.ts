@@ -11,7 +11,10 @@
 //    client's receipt minus the event's `at` (the ingest's clock when it received the reading;
 //    one machine, one clock). Then kill -9 of the engine owning partition 0 under the same load:
 //    failover time is from the kill until every partition it owned has a new owner that has
-//    applied a command stored after the kill.
+//    applied a command stored after the kill. Its parts, per partition taken over (from the
+//    engines' own reports, pino lines on their stdout): detection (the kill until a survivor
+//    took the lease), restore (snapshot read and state rebuilt) and replay (the commands stored
+//    since that snapshot applied), the worst partition of each shown.
 // 3. Lost and duplicated: the events stream must equal what the commands stream produces (one
 //    Pipeline per partition), and the client must have received every event after its snapshot
 //    exactly once. `alerts_lost` / `alerts_duplicated` count alert events (raised, updated, …).
@@ -23,6 +26,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -93,15 +97,34 @@ async function open(prefix: string): Promise<Cluster> {
   return cluster;
 }
 
+/** A takeover step an engine reported (its pino line): when (epoch ms, this machine's clock) and what. */
+interface TakeoverReport {
+  pid: number;
+  time: number;
+  kind: "acquired" | "restored" | "replayed";
+  partition: number;
+  ms?: number;
+  commands?: number;
+}
+const takeovers: TakeoverReport[] = [];
+
 async function startRole(prefix: string, roles: string): Promise<Role> {
   const listens = roles !== "engine";
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--role", roles, "--nats", NATS, "--cluster-prefix", prefix, "--partitions", String(N), "--port", "0"], {
     cwd: ROOT,
-    env: { ...process.env, VARSEL_JWT_SECRET: SECRET, LOG_LEVEL: listens ? "info" : "warn" },
-    stdio: ["ignore", listens ? "pipe" : "ignore", "inherit"],
+    env: { ...process.env, VARSEL_JWT_SECRET: SECRET, LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise((r) => child.once("exit", r));
   started.push({ child, exited });
+  if (!listens) {
+    // An engine's reports of its partitions: the takeover steps are kept, the rest read and dropped.
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (!line.includes('"kind":"acquired"') && !line.includes('"kind":"restored"') && !line.includes('"kind":"replayed"')) return;
+      const r = JSON.parse(line) as Omit<TakeoverReport, "pid">;
+      takeovers.push({ pid: child.pid!, time: r.time, kind: r.kind, partition: r.partition, ms: r.ms, commands: r.commands });
+    });
+  }
   return { child, port: listens ? await listeningAddress(child, 60_000) : undefined, exited };
 }
 
@@ -269,6 +292,11 @@ interface EndToEnd {
   steadyP99: number;
   failoverP99: number;
   failoverS: number;
+  /** The worst partition's detection (s), restore (ms), replay (ms, and its commands). */
+  detectS: number;
+  restoreMs: number;
+  replayMs: number;
+  replayCommands: number;
   sent: number;
   refused: number;
   eventsExpected: number;
@@ -374,6 +402,7 @@ async function endToEnd(cluster: Cluster, engines: Role[]): Promise<EndToEnd> {
     }
     await sleep(100);
   }
+  const breakdown = failoverBreakdown(parts, killedAt, victimPid);
   const duringFailover = latencies(killedAt, Date.now());
   sending = false;
   await Promise.all(lanes);
@@ -401,6 +430,7 @@ async function endToEnd(cluster: Cluster, engines: Role[]): Promise<EndToEnd> {
     steadyP99: pct(steady, 0.99),
     failoverP99: pct(duringFailover, 0.99),
     failoverS,
+    ...breakdown,
     sent,
     refused,
     eventsExpected: expected.length,
@@ -409,6 +439,24 @@ async function endToEnd(cluster: Cluster, engines: Role[]): Promise<EndToEnd> {
     clientMissed: client.onlyA.length,
     clientDuplicated: client.onlyB.length,
   };
+}
+
+/** The takeover steps of the partitions the victim owned, from the survivors' reports: the worst of each. */
+function failoverBreakdown(parts: number[], killedAt: number, victimPid: number): { detectS: number; restoreMs: number; replayMs: number; replayCommands: number } {
+  const out = { detectS: NaN, restoreMs: NaN, replayMs: NaN, replayCommands: NaN };
+  const worst = (a: number, b: number | undefined) => (b === undefined ? a : Number.isNaN(a) ? b : Math.max(a, b));
+  for (const p of parts) {
+    const steps = takeovers.filter((r) => r.partition === p && r.pid !== victimPid && r.time >= killedAt);
+    const acquired = steps.find((r) => r.kind === "acquired");
+    if (acquired === undefined) continue;
+    const restored = steps.find((r) => r.kind === "restored" && r.time >= acquired.time);
+    const replayed = steps.find((r) => r.kind === "replayed" && r.time >= acquired.time);
+    out.detectS = worst(out.detectS, (acquired.time - killedAt) / 1000);
+    out.restoreMs = worst(out.restoreMs, restored?.ms);
+    out.replayMs = worst(out.replayMs, replayed?.ms);
+    out.replayCommands = worst(out.replayCommands, replayed?.commands);
+  }
+  return out;
 }
 
 /**
@@ -502,6 +550,9 @@ async function main(): Promise<void> {
         [`ingest→alert p50 / p99, steady (${CFG.rate} readings/s, 3 engines)`, `${e2e.steadyP50} / ${e2e.steadyP99} ms`],
         ["ingest→alert p99 during failover", `${e2e.failoverP99} ms`],
         ["failover (kill -9 → partitions applying again)", `${e2e.failoverS.toFixed(1)} s`],
+        ["  detection (kill -9 → lease taken), worst partition", `${e2e.detectS.toFixed(2)} s`],
+        ["  restore (snapshot read, state rebuilt), worst partition", `${e2e.restoreMs.toFixed(0)} ms`],
+        ["  replay (commands since the snapshot), worst partition", `${e2e.replayMs.toFixed(0)} ms (${e2e.replayCommands} commands)`],
         ["readings sent (2xx) / refused", `${e2e.sent} / ${e2e.refused}`],
         ["events expected (whole run)", String(e2e.eventsExpected)],
         ["alert events lost / duplicated (stream vs commands, client vs stream)", `${e2e.alertsLost} / ${e2e.alertsDuplicated}`],
@@ -523,6 +574,10 @@ async function main(): Promise<void> {
       cluster_p99_ms: e2e.steadyP99,
       failover_p99_ms: e2e.failoverP99,
       failover_s: sig(e2e.failoverS, 3),
+      failover_detect_s: sig(e2e.detectS, 3),
+      failover_restore_ms: sig(e2e.restoreMs, 3),
+      failover_replay_ms: sig(e2e.replayMs, 3),
+      failover_replay_commands: e2e.replayCommands,
       alerts_lost: e2e.alertsLost,
       alerts_duplicated: e2e.alertsDuplicated,
       engine_rss_base_mib: sig(one.rssBefore! / 2 ** 20, 3),

@@ -9,6 +9,7 @@ import type { Command } from "../engine/durable/commands.js";
 import { VarselError } from "../engine/errors.js";
 import { Pipeline } from "../engine/pipeline.js";
 import { decodeBody } from "../engine/store/codec.js";
+import { ClusterAlertView, VIEW_SNAPSHOT } from "../server/cluster/alert-view.js";
 import { EngineNode, type EngineReport } from "../server/cluster/engine-node.js";
 import { ClusterIngest, type CommandMessage } from "../server/cluster/ingest.js";
 import type { EventMessage } from "../server/cluster/partition.js";
@@ -202,6 +203,10 @@ describe.skipIf(NATS_SKIP)("cluster on JetStream", () => {
     const restored = reports.filter((r) => r.kind === "restored");
     expect(restored).toHaveLength(4);
     for (const r of restored) expect(r.snapshotSeq).toBeGreaterThan(0);
+    // Each replayed what was stored after its snapshot (the second half, at least on some partitions).
+    const replayed = reports.filter((r) => r.kind === "replayed");
+    expect(replayed.map((r) => r.partition).sort()).toEqual([0, 1, 2, 3]);
+    expect(replayed.reduce((sum, r) => sum + r.commands, 0)).toBeGreaterThanOrEqual(commands.length - half);
   });
 
   it("engines share the partitions and a graceful stop hands them over with a final snapshot", async () => {
@@ -226,5 +231,68 @@ describe.skipIf(NATS_SKIP)("cluster on JetStream", () => {
     expect(byStop.filter((r) => r.kind === "released").map((r) => r.partition).sort()).toEqual(handedOver);
     await until(() => b.partitions().length === 6, "engine-b took the rest");
     expect(await streamedEvents(cluster)).toEqual(expected);
+  });
+
+  it("a gateway view starts from the view's snapshot and the resume window, not the whole stream, and holds what a whole fold holds", async () => {
+    const cluster = await clusters.open({ partitions: 4 });
+    const clock = new Clock();
+    const ingest = new ClusterIngest(cluster, clock.now);
+    const commands = script();
+    const half = Math.floor(commands.length / 2);
+    const node = EngineNode.start(cluster, ENGINE);
+    nodes.push(node);
+    await publishAll(ingest, clock, commands.slice(0, half));
+    const firstHalf = reference(commands.slice(0, half), 4);
+    await until(async () => (await streamedEvents(cluster)).length >= firstHalf.length, "the first half's events published");
+
+    // No snapshot yet: the whole stream is folded; then it writes one.
+    const WINDOW = { maxEvents: 5, snapshotEveryMs: 0 };
+    const whole = await ClusterAlertView.start(cluster, WINDOW);
+    const views = [whole];
+    try {
+      expect(whole.started).toMatchObject({ snapshotSeq: undefined, from: 1 });
+      await whole.saveSnapshot();
+      const snapshotSeq = whole.lifecycle.lastSeq();
+      expect(snapshotSeq).toBe(firstHalf.length);
+
+      await publishAll(ingest, clock, commands.slice(half));
+      const all = reference(commands, 4);
+      await until(async () => (await streamedEvents(cluster)).length >= all.length, "every event published");
+      const last = all.length;
+      expect(last - snapshotSeq).toBeGreaterThan(WINDOW.maxEvents);
+
+      // Starts at the snapshot: what came after it, and the window (here within it).
+      const fromSnapshot = await ClusterAlertView.start(cluster, WINDOW);
+      views.push(fromSnapshot);
+      expect(fromSnapshot.started).toEqual({ snapshotSeq, from: snapshotSeq + 1, last });
+
+      // With the snapshot newer than the window's start: from the window's start.
+      const wide = { maxEvents: last - snapshotSeq + 3, snapshotEveryMs: 0 };
+      const windowed = await ClusterAlertView.start(cluster, wide);
+      views.push(windowed);
+      expect(windowed.started).toEqual({ snapshotSeq, from: last - wide.maxEvents + 1, last });
+      expect(windowed.started.from).toBeGreaterThan(1);
+      // The same window folded from the whole stream (no snapshot to start from).
+      await cluster.snapshots.delete(VIEW_SNAPSHOT);
+      const wholeWide = await ClusterAlertView.start(cluster, wide);
+      views.push(wholeWide);
+      expect(wholeWide.started).toEqual({ snapshotSeq: undefined, from: 1, last });
+
+      await until(() => whole.lifecycle.lastSeq() === last, "the whole fold caught up");
+      const open = (v: ClusterAlertView) => [...v.lifecycle.snapshot().alerts].sort((a, b) => a.id.localeCompare(b.id));
+      expect(open(whole).length).toBeGreaterThan(0);
+      for (const v of [fromSnapshot, windowed, wholeWide]) {
+        expect(v.lifecycle.snapshot().seq).toBe(last);
+        expect(open(v)).toEqual(open(whole));
+        for (const patient of PATIENTS) expect(v.teamsOf(patient)).toEqual(whole.teamsOf(patient));
+      }
+      // Resume: the same window as a view of that size that read the stream to here.
+      const resumeFrom = last - WINDOW.maxEvents;
+      expect(fromSnapshot.lifecycle.since(resumeFrom)).toEqual(whole.lifecycle.since(resumeFrom));
+      expect(fromSnapshot.lifecycle.since(resumeFrom - 1)).toEqual(whole.lifecycle.since(resumeFrom - 1));
+      expect(windowed.lifecycle.since(last - wide.maxEvents)).toEqual(wholeWide.lifecycle.since(last - wide.maxEvents));
+    } finally {
+      for (const v of views) await v.stop();
+    }
   });
 });

@@ -21,12 +21,22 @@ export function serveCommand(): Command {
     .option("--nats <url>", "the cluster's NATS server(s) with JetStream, nats://HOST:PORT (with --role)")
     .option("--partitions <n>", "partitions (default 16 for a new cluster; must match an existing cluster's count)")
     .option("--cluster-prefix <name>", "names of the cluster's streams and buckets start with it (default varsel)")
+    .option("--cluster-lease <duration>", "an engine's partitions are taken over this long after its last lease renewal (env VARSEL_CLUSTER_LEASE; default 2s)")
+    .option("--cluster-scan <duration>", "how often an engine renews its leases and looks at the others' (env VARSEL_CLUSTER_SCAN; default a fifth of the lease)")
     .addHelpText("after", environmentHelp())
     .action(async (opts: ServerOptionValues & ClusterOptionValues & { demo?: boolean }) => {
       const cluster = clusterSettings(opts);
       if (cluster !== undefined) {
         const s = serverSettings(opts);
-        return serveRoles(cluster, { logger: pino({ level: s.logLevel }), auth: authOptions(s), port: s.port, host: s.host, transport: s.transport });
+        return serveRoles(cluster, {
+          logger: pino({ level: s.logLevel }),
+          auth: authOptions(s),
+          port: s.port,
+          host: s.host,
+          transport: s.transport,
+          eventWindow: s.eventWindow,
+          snapshot: s.snapshot,
+        });
       }
       return serve(serverSettings(opts), opts.demo === true);
     });

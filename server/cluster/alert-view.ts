@@ -9,11 +9,25 @@
 // silence ids carry their partition (`a-3@7`, partitions.ts qualifyId).
 //
 // Every gateway folds the same stream into the same view, so a client may resume on another
-// gateway. Starting folds the whole stream (its retention is 30 days): fine for a region's
-// volume of alert events; a snapshot of the view for faster starts is future work (docs/cluster.md).
+// gateway.
+//
+// A start reads only what it needs: the view's newest snapshot (`gateway-view` in the snapshots
+// object store: the open alerts and the patients' teams as of stream sequence S, written by the
+// gateways every snapshotEveryMs and when they stop) and the stream from
+//
+//   from = min(S + 1, last − maxEvents + 1)      (never before the stream's first message)
+//
+// i.e. what came after the snapshot, and the resume window (VARSEL_EVENT_RETENTION_COUNT, as the
+// single process; the age bound only drops more). Folding again events at or before S changes
+// nothing: each alert and patient takes its latest event's state, and the events from `from` to S
+// end with the same latest ones the snapshot holds. Without a snapshot, or with one older than
+// the stream's first message (events after it expired), the whole stream is folded as before.
+// Gateways overwrite each other's snapshots; any of them is a valid start (the same stream gives
+// the same view at S).
+import { Packr } from "msgpackr";
 import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { VarselError } from "../../engine/errors.js";
-import { admits, EventLog, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
+import { admits, DEFAULT_MAX_EVENTS, EventLog, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
 import type { Alert, LifecycleEvent, Scope, SinceResult, Snapshot } from "../../engine/lifecycle/types.js";
 import { decodeBody } from "../../engine/store/codec.js";
 import type { AlertReads } from "../context.js";
@@ -23,25 +37,74 @@ import type { Cluster } from "./streams.js";
 
 type Listener = { cb: (event: LifecycleEvent) => void; filter: ScopeFilter };
 
+const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
+/** The view's snapshot in the snapshots object store (beside the partitions' p<N>). */
+export const VIEW_SNAPSHOT = "gateway-view";
+const VIEW_SNAPSHOT_FORMAT = 1;
+
+interface ViewSnapshot {
+  format: number;
+  /** The events stream sequence of the last event folded into it. */
+  seq: number;
+  open: Alert[];
+  teams: [string, string[]][];
+}
+
+export interface AlertViewOptions {
+  /** The resume window: events kept (default DEFAULT_MAX_EVENTS) ... */
+  maxEvents?: number;
+  /** ... and for how long (default DEFAULT_MAX_EVENT_AGE_MS). */
+  maxAgeMs?: number;
+  /** Write the view's snapshot this often when events were folded since (default 60 000 ms; 0: only by saveSnapshot). */
+  snapshotEveryMs?: number;
+  onError?: (err: unknown, what: string) => void;
+}
+
+/** Where a start began: the snapshot it restored (undefined: none usable), the first sequence it read and the stream's last then. */
+export interface ViewStart {
+  snapshotSeq: number | undefined;
+  from: number;
+  last: number;
+}
+
 export class ClusterAlertView implements AlertReads {
-  private log = new EventLog(0);
+  private log: EventLog;
   private readonly open = new Map<string, Alert>();
   private readonly teams = new Map<string, string[]>();
   private readonly listeners = new Set<Listener>();
   private messages: ConsumerMessages | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private savedSeq = 0;
+  private saving: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly options: { maxEvents?: number; maxAgeMs?: number }) {}
+  private constructor(
+    private readonly cluster: Cluster,
+    private readonly options: AlertViewOptions,
+    readonly started: ViewStart,
+  ) {
+    this.log = new EventLog(started.from - 1, options.maxEvents, options.maxAgeMs);
+  }
 
-  /** Starts folding; resolves once the view holds every event the stream held at the start. */
-  static async start(cluster: Cluster, options: { maxEvents?: number; maxAgeMs?: number } = {}): Promise<ClusterAlertView> {
-    const view = new ClusterAlertView(options);
+  /** Starts folding from its snapshot and the resume window; resolves once the view holds every event the stream held at the start. */
+  static async start(cluster: Cluster, options: AlertViewOptions = {}): Promise<ClusterAlertView> {
     const stream = cluster.names.eventStream;
-    const last = (await cluster.jsm.streams.info(stream)).state.last_seq;
-    const consumer = await cluster.js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+    const { first_seq: first, last_seq: last } = (await cluster.jsm.streams.info(stream)).state;
+    let snapshot = await readViewSnapshot(cluster);
+    // Too old (events after it expired) or of another stream (recreated): fold what there is.
+    if (snapshot !== undefined && (snapshot.seq + 1 < first || snapshot.seq > last)) snapshot = undefined;
+    const windowFrom = Math.max(first, last - (options.maxEvents ?? DEFAULT_MAX_EVENTS) + 1, 1);
+    const from = snapshot === undefined ? Math.max(first, 1) : Math.min(snapshot.seq + 1, windowFrom);
+    const view = new ClusterAlertView(cluster, options, { snapshotSeq: snapshot?.seq, from, last });
+    if (snapshot !== undefined) {
+      for (const alert of snapshot.open) view.open.set(alert.id, alert);
+      for (const [patient, teams] of snapshot.teams) view.teams.set(patient, teams);
+      view.savedSeq = snapshot.seq;
+    }
+    const consumer = await cluster.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
     view.messages = await consumer.consume();
     let caughtUp: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (caughtUp = resolve));
-    if (last === 0) caughtUp();
+    if (from > last) caughtUp();
     void (async () => {
       for await (const m of view.messages!) {
         view.fold(m.seq, decodeBody<EventMessage>(m.data));
@@ -49,12 +112,33 @@ export class ClusterAlertView implements AlertReads {
       }
     })();
     await ready;
+    const every = options.snapshotEveryMs ?? 60_000;
+    if (every > 0) {
+      view.timer = setInterval(() => void view.saveSnapshot().catch((err: unknown) => options.onError?.(err, "view snapshot")), every);
+      view.timer.unref();
+    }
     return view;
   }
 
-  /** Stops reading the stream. */
+  /** Stops reading the stream, after a last snapshot of the view. */
   async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.saveSnapshot().catch((err: unknown) => this.options.onError?.(err, "view snapshot"));
     await this.messages?.close();
+  }
+
+  /** Writes the view's snapshot when it folded events since the last one (a later start reads it). */
+  async saveSnapshot(): Promise<void> {
+    const write = async () => {
+      const seq = this.log.lastSeq();
+      if (seq <= this.savedSeq) return;
+      // Captured at once: folding is synchronous, so this is the view exactly as of `seq`.
+      const snapshot: ViewSnapshot = { format: VIEW_SNAPSHOT_FORMAT, seq, open: [...this.open.values()], teams: [...this.teams.entries()] };
+      await this.cluster.snapshots.putBlob({ name: VIEW_SNAPSHOT }, packr.pack(snapshot));
+      this.savedSeq = seq;
+    };
+    this.saving = this.saving.catch(() => undefined).then(write);
+    await this.saving;
   }
 
   patient(id: string): unknown {
@@ -112,4 +196,12 @@ export function qualified(event: LifecycleEvent, partition: number, seq: number)
   const out = { ...event, seq, alert };
   if (event.silence !== undefined) out.silence = { ...event.silence, id: q(event.silence.id) };
   return out;
+}
+
+/** The view's newest snapshot, or undefined (none, or of another format: the stream is folded instead). */
+async function readViewSnapshot(cluster: Cluster): Promise<ViewSnapshot | undefined> {
+  const bytes = await cluster.snapshots.getBlob(VIEW_SNAPSHOT);
+  if (bytes === null) return undefined;
+  const snapshot = packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as ViewSnapshot;
+  return snapshot.format === VIEW_SNAPSHOT_FORMAT ? snapshot : undefined;
 }

@@ -4,21 +4,23 @@
 // (N / live members, rounded up) and hands over its highest ones, after a final snapshot, while
 // it owns more (a member joined). A dead engine's leases go stale after leaseMs; the survivors
 // then take its partitions, restore their snapshots and replay after them: with the defaults
-// (lease 3 s, scan 0.5 s) a partition is running again about 4 s after its owner died.
+// (lease 2 s, scan 0.4 s) a dead owner's partitions are taken 1.6 to 2.8 s after it died (the
+// lease's last renewal up to a scan before the death, seen up to a scan after it was written,
+// found stale at the first scan lease 2 s later), then restored and replayed (partition.ts
+// bounds the replay; bench:cluster measures each step).
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { performance } from "node:perf_hooks";
 import { fnv1a32 } from "./partitions.js";
-import { FENCE_SHARE, RevisionLeases, type Holder } from "./lease.js";
-import { PartitionEngine, type PartitionOptions, type PartitionReport } from "./partition.js";
+import { DEFAULT_LEASE_MS, DEFAULT_SCAN_SHARE, MAX_SCAN_SHARE, RevisionLeases, type Holder } from "./lease.js";
+import { PartitionEngine, SnapshotPacer, type PartitionOptions, type PartitionReport } from "./partition.js";
 import type { Cluster } from "./streams.js";
 
-export interface EngineNodeOptions extends Omit<PartitionOptions, "holds" | "onReport"> {
+export interface EngineNodeOptions extends Omit<PartitionOptions, "holds" | "onReport" | "pacer"> {
   /** This node's id in leases (default host-pid-random); a restarted node is a new member. */
   id?: string;
-  /** A lease or membership whose revision stands still this long is stale (default 3 000 ms). */
+  /** A lease or membership whose revision stands still this long is stale (default DEFAULT_LEASE_MS, 2 000 ms). */
   leaseMs?: number;
-  /** How often leases are renewed and the others looked at (default 500 ms; at most leaseMs / 3). */
+  /** How often leases are renewed and the others looked at (default leaseMs / 5; at most leaseMs / 3). */
   scanMs?: number;
   onReport?: (report: EngineReport) => void;
 }
@@ -29,8 +31,8 @@ export type EngineReport = PartitionReport | { kind: "acquired"; partition: numb
 interface Owned {
   /** The lease's revision this node wrote last. */
   revision: number;
-  /** performance.now() of the last successful write. */
-  renewedAt: number;
+  /** leases.now() when the last successful write was sent (the fence counts from it: lease.ts). */
+  renewSentAt: number;
   /** Running once restored (undefined while it starts). */
   engine: PartitionEngine | undefined;
 }
@@ -41,6 +43,8 @@ export class EngineNode {
   private readonly leaseMs: number;
   private readonly scanMs: number;
   private readonly owned = new Map<number, Owned>();
+  /** The snapshots of all this node's partitions share one share of its time. */
+  private readonly pacer: SnapshotPacer;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
   private memberRevision: number | undefined;
@@ -52,9 +56,10 @@ export class EngineNode {
     private readonly options: EngineNodeOptions,
   ) {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.leaseMs = options.leaseMs ?? 3_000;
-    this.scanMs = Math.min(options.scanMs ?? 500, this.leaseMs / 3);
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.scanMs = Math.min(options.scanMs ?? this.leaseMs / DEFAULT_SCAN_SHARE, this.leaseMs * MAX_SCAN_SHARE);
     this.leases = new RevisionLeases(cluster.kv, this.leaseMs);
+    this.pacer = new SnapshotPacer(options.snapshotMaxShare);
   }
 
   /** Joins the cluster: the first scan runs at once. */
@@ -119,7 +124,7 @@ export class EngineNode {
   /** May this node apply commands of partition p now (its lease renewed recently enough)? */
   private holds(p: number): boolean {
     const o = this.owned.get(p);
-    return this.running && o !== undefined && performance.now() - o.renewedAt < this.leaseMs * FENCE_SHARE;
+    return this.running && o !== undefined && this.leases.fresh(o.renewSentAt);
   }
 
   private async scan(): Promise<void> {
@@ -158,29 +163,28 @@ export class EngineNode {
 
   private async renew(): Promise<void> {
     for (const [p, o] of this.owned) {
-      const revision = await this.leases.take(this.lease(p), this.id, o.revision).catch((err: unknown) => (this.options.onError?.(err, "renew"), o.revision));
-      if (revision === undefined) {
+      const renewed = await this.leases.take(this.lease(p), this.id, o.revision).catch((err: unknown) => (this.options.onError?.(err, "renew"), null));
+      if (renewed === null) continue; // not renewed: the fence counts on from the last renewal
+      if (renewed === undefined) {
         // Someone took it: the lease had gone stale here (a long pause). Stop without a snapshot.
         this.owned.delete(p);
         this.report({ kind: "lost", partition: p });
         await o.engine?.stop(false);
         continue;
       }
-      if (revision !== o.revision) {
-        o.revision = revision;
-        o.renewedAt = performance.now();
-      }
+      o.revision = renewed.revision;
+      o.renewSentAt = renewed.sentAt;
     }
   }
 
   private async acquire(p: number, from: Holder | undefined): Promise<void> {
-    const revision = await this.leases.take(this.lease(p), this.id, from?.revision);
-    if (revision === undefined) return; // another engine was faster
-    const owned: Owned = { revision, renewedAt: performance.now(), engine: undefined };
+    const taken = await this.leases.take(this.lease(p), this.id, from?.revision);
+    if (taken === undefined) return; // another engine was faster
+    const owned: Owned = { revision: taken.revision, renewSentAt: taken.sentAt, engine: undefined };
     this.owned.set(p, owned);
     this.report({ kind: "acquired", partition: p, from: from?.owner });
     // Restored beside the scans, which go on renewing this node's other leases meanwhile.
-    void PartitionEngine.start(this.cluster, p, { ...this.options, holds: () => this.holds(p), onReport: (r) => this.report(r) }, () => void this.drop(p)).then(
+    void PartitionEngine.start(this.cluster, p, { ...this.options, pacer: this.pacer, holds: () => this.holds(p), onReport: (r) => this.report(r) }, () => void this.drop(p)).then(
       async (engine) => {
         if (this.owned.get(p) === owned && this.running) owned.engine = engine;
         else await engine.stop(false); // lost or halted while it was restoring

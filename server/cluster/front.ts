@@ -36,6 +36,8 @@ export interface FrontOptions {
   logger: Logger;
   transport?: TransportKind;
   now?: () => number;
+  /** A gateway's resume window (VARSEL_EVENT_RETENTION_COUNT / _AGE); it also bounds what a gateway reads at start. */
+  eventWindow?: { maxEvents?: number; maxAgeMs?: number };
 }
 
 /** Reads of a node without the gateway role: nothing to subscribe to here. */
@@ -72,10 +74,13 @@ export class ClusterFront {
     private readonly sink: ClusterCommandSink,
   ) {}
 
-  /** Builds the node's context; a gateway first folds the events stream up to its end. */
+  /** Builds the node's context; a gateway first restores its view's snapshot and folds the events stream up to its end (alert-view.ts). */
   static async open(cluster: Cluster, options: FrontOptions): Promise<ClusterFront> {
     const now = options.now ?? Date.now;
-    const view = options.gateway ? await ClusterAlertView.start(cluster) : undefined;
+    const view = options.gateway
+      ? await ClusterAlertView.start(cluster, { ...options.eventWindow, onError: (err, what) => options.logger.error({ err, what }, `cluster: ${what} failed`) })
+      : undefined;
+    if (view !== undefined) options.logger.info(view.started, "gateway view restored");
     const metrics = new Metrics();
     let hub: Hub | undefined;
     const sink = new ClusterCommandSink(cluster, { ingest: options.ingest, view, now });

@@ -5,14 +5,36 @@
 // candidate takes a stale or free lease with an update at the revision it saw (or a create when
 // there is none): of several candidates exactly one wins, the others get a revision mismatch.
 //
-// The owner fences itself: it applies commands only while its last successful renewal is younger
-// than FENCE_SHARE of leaseMs, which ends before any observer can find the lease stale (an
-// observer starts counting at the earliest when the renewal was written).
+// The owner fences itself (`fresh`): it applies commands only while the last renewal that
+// succeeded was *sent* less than FENCE_SHARE of leaseMs ago. The invariant, for any network delay:
+//
+//   sent ≤ written ≤ seen   ⇒   sent + FENCE_SHARE·leaseMs  <  seen + leaseMs
+//   (the owner stops applying)   (the earliest an observer finds the lease stale and takes it)
+//
+// since the server writes the renewal after the owner sent it and an observer can first see it
+// only after it was written. Counting from the answer instead would let a slow answer carry the
+// owner past the moment an observer takes over. The remaining (1 − FENCE_SHARE)·leaseMs covers
+// a command already being applied and clocks of machines that run at slightly different rates.
+// test/cluster-lease.test.ts drives both sides on clocks of its own against the real bucket.
 import { performance } from "node:perf_hooks";
 import type { KV } from "@nats-io/kv";
 
-/** The owner stops applying after this share of leaseMs without a renewal. */
+/** The owner stops applying after this share of leaseMs since it sent its last successful renewal. */
 export const FENCE_SHARE = 0.8;
+/**
+ * A lease stands still this long before another engine takes it (default). Failover takes about
+ * this plus a scan, plus restoring the snapshot and replaying after it (docs/cluster.md).
+ */
+export const DEFAULT_LEASE_MS = 2_000;
+/** Leases renewed and the others looked at this often: leaseMs / 5 by default, at most leaseMs / 3. */
+export const DEFAULT_SCAN_SHARE = 5;
+export const MAX_SCAN_SHARE = 1 / 3;
+
+/** Throws RangeError unless scans come often enough for a lease: at least three per leaseMs. */
+export function checkLeaseTiming(leaseMs: number, scanMs: number): void {
+  if (!(leaseMs > 0 && Number.isFinite(leaseMs))) throw new RangeError(`a lease is a positive duration, not ${leaseMs} ms`);
+  if (!(scanMs > 0 && scanMs <= leaseMs * MAX_SCAN_SHARE)) throw new RangeError(`a scan is more than 0 and at most a third of the lease (${Math.floor(leaseMs * MAX_SCAN_SHARE)} ms), not ${scanMs} ms`);
+}
 
 /** What the bucket says about one key. */
 export interface Holder {
@@ -28,7 +50,17 @@ export class RevisionLeases {
   constructor(
     private readonly kv: KV,
     private readonly leaseMs: number,
+    /** A monotonic clock in ms (tests drive their own). */
+    readonly now: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * May the owner apply: is its last successful renewal, sent at `sentAt` (this.now() taken
+   * before the write), younger than FENCE_SHARE of leaseMs? See the invariant above.
+   */
+  fresh(sentAt: number): boolean {
+    return this.now() - sentAt < this.leaseMs * FENCE_SHARE;
+  }
 
   /** The current holder of a key (undefined: free, or deleted). */
   async read(key: string): Promise<Holder | undefined> {
@@ -38,24 +70,26 @@ export class RevisionLeases {
       return undefined;
     }
     const last = this.seen.get(key);
-    if (last === undefined || last.revision !== entry.revision) this.seen.set(key, { revision: entry.revision, since: performance.now() });
+    if (last === undefined || last.revision !== entry.revision) this.seen.set(key, { revision: entry.revision, since: this.now() });
     return { owner: entry.string(), revision: entry.revision };
   }
 
   /** True when the holder's revision has stood still for leaseMs since this observer first saw it. */
   stale(key: string, holder: Holder): boolean {
     const last = this.seen.get(key);
-    return last !== undefined && last.revision === holder.revision && performance.now() - last.since >= this.leaseMs;
+    return last !== undefined && last.revision === holder.revision && this.now() - last.since >= this.leaseMs;
   }
 
   /**
    * Writes `owner` into the key if it is still at `revision` (undefined: the key must be free).
-   * Resolves with the new revision, or undefined when someone else changed it first.
+   * Resolves with the new revision and when the write was sent (this.now(), what `fresh` counts
+   * from), or undefined when someone else changed it first.
    */
-  async take(key: string, owner: string, revision: number | undefined): Promise<number | undefined> {
+  async take(key: string, owner: string, revision: number | undefined): Promise<{ revision: number; sentAt: number } | undefined> {
+    const sentAt = this.now();
     try {
       // create takes a free key, and a deleted one too (its delete marker's revision is checked).
-      return revision === undefined ? await this.kv.create(key, owner) : await this.kv.update(key, owner, revision);
+      return { revision: revision === undefined ? await this.kv.create(key, owner) : await this.kv.update(key, owner, revision), sentAt };
     } catch (err) {
       if (isRevisionConflict(err)) return undefined;
       throw err;

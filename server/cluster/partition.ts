@@ -12,7 +12,12 @@
 // anyway, should two owners ever overlap.
 //
 // A snapshot is written only once every event up to it is stored: a snapshot ahead of the events
-// stream would let a successor skip events nobody published.
+// stream would let a successor skip events nobody published. Snapshots come often enough that a
+// successor's replay stays short (the tail of a failover): once applying the commands since the
+// last one took snapshotReplayBudgetMs (live applying costs what replaying costs), after 10 000
+// commands, or 30 s after the last one; but at most a tenth of the time goes to snapshots, over
+// every partition of the engine process together (SnapshotPacer), so that an engine catching
+// up a backlog lets the replay tail grow rather than its throughput fall.
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type PubAck } from "@nats-io/jetstream";
@@ -52,12 +57,54 @@ interface PartitionSnapshot {
   state: PipelineState;
 }
 
+/**
+ * Spaces the snapshots of the partitions of one engine process: one at a time, and after one
+ * that took s ms the next waits s / share, so snapshots take at most `share` of the time.
+ */
+export class SnapshotPacer {
+  private nextAt = 0;
+  private running = 0;
+
+  constructor(private readonly share = 0.1) {
+    if (!(share > 0 && share <= 1)) throw new RangeError(`a snapshot share is more than 0 and at most 1, not ${share}`);
+  }
+
+  /** May a due snapshot start now? */
+  ready(): boolean {
+    return this.running === 0 && performance.now() >= this.nextAt;
+  }
+
+  /** Resolves once ready (a due snapshot that had to wait tries again then). */
+  async whenReady(): Promise<void> {
+    while (!this.ready()) await new Promise((r) => setTimeout(r, Math.max(10, this.nextAt - performance.now())));
+  }
+
+  begin(): void {
+    this.running++;
+  }
+
+  /** A snapshot ended after `ms` (capture and store). */
+  end(ms: number): void {
+    this.running--;
+    this.nextAt = Math.max(this.nextAt, performance.now() + ms / this.share);
+  }
+}
+
+/** A partition's replay after a takeover should take about this long at most (CPU time applying). */
+export const DEFAULT_PARTITION_REPLAY_BUDGET_MS = 200;
+
 export interface PartitionOptions {
   pipeline?: Omit<PipelineOptions, "evaluator">;
-  /** Snapshot after this many commands (default 10 000) ... */
+  /** Snapshot once applying the commands since the last one took this long (default 200 ms) ... */
+  snapshotReplayBudgetMs?: number;
+  /** ... or after this many commands (default 10 000) ... */
   snapshotEveryCommands?: number;
-  /** ... or this long after the last one when commands came meanwhile (default 30 000 ms). */
+  /** ... or this long after the last one when commands came meanwhile (default 30 000 ms) ... */
   snapshotEveryMs?: number;
+  /** ... but spend at most this share of the time on snapshots (default 0.1: after one that took s, the next waits s / 0.1) ... */
+  snapshotMaxShare?: number;
+  /** ... shared by these partitions (an engine node's; default: this partition's own). */
+  pacer?: SnapshotPacer;
   /** How often the owner puts a tick on the partition (missing data, escalations, expiries; default 5 000 ms; 0: none). */
   tickMs?: number;
   now?: () => number;
@@ -70,6 +117,8 @@ export interface PartitionOptions {
 /** What a partition reports (never a patient id). */
 export type PartitionReport =
   | { kind: "restored"; partition: number; snapshotSeq: number | undefined; lastEventSeq: number; ms: number }
+  /** Applied every command the stream held for it when it was restored: `ms` since restored. */
+  | { kind: "replayed"; partition: number; commands: number; ms: number }
   | { kind: "snapshot"; partition: number; seq: number; bytes: number; ms: number }
   | { kind: "refused"; partition: number; seq: number; code: string }
   | { kind: "stopped"; partition: number; reason: "released" | "failed" | "fenced" };
@@ -80,7 +129,12 @@ export class PartitionEngine {
   /** The clock of the last command applied: a command from a node whose clock is behind applies at this time. */
   private clock: number;
   private sinceSnapshot = 0;
+  /** Time spent applying commands since the last snapshot: what a successor's replay would cost. */
+  private replayMs = 0;
   private lastSnapshotAt = performance.now();
+  private readonly pacer: SnapshotPacer;
+  /** A due snapshot waits for the pacer. */
+  private awaitingPacer = false;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   /** Resolves once the events of every command applied so far are stored (false: one failed). */
@@ -100,6 +154,7 @@ export class PartitionEngine {
   ) {
     this.applied = snapshot?.seq ?? 0;
     this.clock = snapshot?.at ?? 0;
+    this.pacer = options.pacer ?? new SnapshotPacer(options.snapshotMaxShare);
   }
 
   /** Restores the partition and starts applying its commands; `onStop` is told when it stops by itself. */
@@ -158,6 +213,12 @@ export class PartitionEngine {
       ...(this.applied === 0 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 }),
     });
     const consumer = await js.consumers.get(stream, name);
+    // The replay: what the stream held for this partition when the consumer was made.
+    const backlog = (await consumer.info(true)).num_pending;
+    const replayFrom = performance.now();
+    let applied = 0;
+    const replayed = () => this.options.onReport?.({ kind: "replayed", partition: this.partition, commands: backlog, ms: performance.now() - replayFrom });
+    if (backlog === 0) replayed();
     const messages = await consumer.consume({ max_messages: 512 });
     this.messages = messages;
     this.loop = (async () => {
@@ -170,6 +231,7 @@ export class PartitionEngine {
             break;
           }
           this.handle(m);
+          if (++applied === backlog) replayed();
         }
       } catch (err) {
         if (!this.stopped) this.options.onError?.(err, "partition consumer");
@@ -209,12 +271,14 @@ export class PartitionEngine {
       m.ack();
       return;
     }
+    const started = performance.now();
     const message = decodeBody<CommandMessage>(m.data);
     this.clock = Math.max(this.clock, message.at);
     const entry: JournalEntry = { pos: m.seq, at: this.clock, command: message.command };
     const events = this.apply(entry);
     this.applied = m.seq;
     this.sinceSnapshot++;
+    this.replayMs += performance.now() - started;
     const stores: Promise<PubAck>[] = [];
     for (const event of events) {
       if (event.seq <= this.lastEventSeq) continue; // published by an owner before this one
@@ -233,7 +297,21 @@ export class PartitionEngine {
         return false;
       },
     );
-    if (this.snapshotDue()) void this.snapshot().catch((err: unknown) => this.options.onError?.(err, "snapshot"));
+    this.snapshotIfDue();
+  }
+
+  /** Snapshots when due; when the engine's other partitions have the pacer's turn, once they are done. */
+  private snapshotIfDue(): void {
+    if (this.stopped || this.saving !== undefined || this.awaitingPacer || !this.snapshotDue()) return;
+    if (!this.pacer.ready()) {
+      this.awaitingPacer = true;
+      void this.pacer.whenReady().then(() => {
+        this.awaitingPacer = false;
+        this.snapshotIfDue();
+      });
+      return;
+    }
+    this.snapshot().catch((err: unknown) => this.options.onError?.(err, "snapshot"));
   }
 
   /** checkCommand then applyCommand, as the journal replay does; a refused command changes nothing and causes nothing. */
@@ -248,24 +326,45 @@ export class PartitionEngine {
     return applyCommand(this.pipelineNow, entry).events;
   }
 
+  /** Due by the cadence (replay budget, count, time); the pacer decides when. */
   private snapshotDue(): boolean {
-    if (this.saving !== undefined || this.sinceSnapshot === 0) return false;
-    return this.sinceSnapshot >= (this.options.snapshotEveryCommands ?? 10_000) || performance.now() - this.lastSnapshotAt >= (this.options.snapshotEveryMs ?? 30_000);
+    if (this.sinceSnapshot === 0) return false;
+    const o = this.options;
+    const since = performance.now() - this.lastSnapshotAt;
+    return this.replayMs >= (o.snapshotReplayBudgetMs ?? DEFAULT_PARTITION_REPLAY_BUDGET_MS) || this.sinceSnapshot >= (o.snapshotEveryCommands ?? 10_000) || since >= (o.snapshotEveryMs ?? 30_000);
   }
 
   /** Captures the state now; stores it once the events up to here are stored. */
   private async save(): Promise<void> {
     const started = performance.now();
-    const { kernel, state } = this.pipelineNow.exportState();
-    const snapshot: PartitionSnapshot = { format: SNAPSHOT_FORMAT, partition: this.partition, seq: this.applied, at: this.clock, kernel, state };
-    const bytes = packr.pack(snapshot);
-    this.sinceSnapshot = 0;
-    this.lastSnapshotAt = performance.now();
+    this.pacer.begin();
+    let covered: { commands: number; replayMs: number } | undefined;
+    let stored = false;
+    /** Time not spent on the snapshot: waiting for the events before it to be stored. */
+    let waited = 0;
     try {
-      if (!(await this.published)) return;
+      const { kernel, state } = this.pipelineNow.exportState();
+      const snapshot: PartitionSnapshot = { format: SNAPSHOT_FORMAT, partition: this.partition, seq: this.applied, at: this.clock, kernel, state };
+      const bytes = packr.pack(snapshot);
+      covered = { commands: this.sinceSnapshot, replayMs: this.replayMs };
+      this.sinceSnapshot = 0;
+      this.replayMs = 0;
+      this.lastSnapshotAt = performance.now();
+      const waitFrom = performance.now();
+      const ok = await this.published;
+      waited = performance.now() - waitFrom;
+      if (!ok) return;
       await this.cluster.snapshots.putBlob({ name: snapshotName(this.partition) }, bytes);
+      stored = true;
       this.options.onReport?.({ kind: "snapshot", partition: this.partition, seq: snapshot.seq, bytes: bytes.byteLength, ms: performance.now() - started });
     } finally {
+      // The pack is synchronous and the put mostly waiting: both counted, as the single process does.
+      this.pacer.end(performance.now() - started - waited);
+      if (!stored && covered !== undefined) {
+        // Still to be replayed from the previous snapshot: due again as before.
+        this.sinceSnapshot += covered.commands;
+        this.replayMs += covered.replayMs;
+      }
       this.saving = undefined;
     }
   }
