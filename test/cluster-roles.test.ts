@@ -3,13 +3,16 @@
 // (`varsel serve --role …`, the compiled dist/). Readings go in over HTTP to the ingest, a
 // clinician's WebSocket on the gateway receives the alerts.
 // - kill -9 of an engine mid-stream: every event the commands stream produces (applied per
-//   partition by one Pipeline each) reaches the subscribed client exactly once;
+//   partition by one Pipeline each) reaches the subscribed client exactly once; a gateway
+//   restarted after it starts from the view's snapshot and serves the same open alerts;
 // - kill -9 of the ingest with requests in flight: every reading answered 2xx is in the commands
 //   stream, and the engines applied all of it.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBody } from "../engine/store/codec.js";
 import { Auth } from "../server/auth.js";
+import { qualified } from "../server/cluster/alert-view.js";
 import { ClusterIngest, type CommandMessage } from "../server/cluster/ingest.js";
+import type { EventMessage } from "../server/cluster/partition.js";
 import { parseQualifiedId } from "../server/cluster/partitions.js";
 import type { Cluster } from "../server/cluster/streams.js";
 import { CHILD_SECRET } from "./support/child-server.js";
@@ -124,6 +127,34 @@ describe.skipIf(NATS_SKIP)("cluster roles as processes", () => {
     await until(() => ackEvent() !== undefined, "the acknowledgement's event", 15_000);
     const acked = ackEvent()!;
     expect(acked.event).toMatchObject({ type: "acknowledged", alert: { id, ack: { by: "nurse", note: "seen" } } });
+
+    // A gateway that stops writes the view's snapshot; the next one starts from it (not from
+    // nothing) and serves the same open alerts: the fold of the whole events stream.
+    gateway.child.kill("SIGTERM");
+    await gateway.exited;
+    const next = await roles.start(cluster, "gateway");
+    const restored = next
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("gateway view restored"))
+      .map((l) => JSON.parse(l) as { snapshotSeq?: number; from: number; last: number });
+    expect(restored).toHaveLength(1);
+    expect(restored[0].snapshotSeq).toBeGreaterThanOrEqual(acked.event.seq);
+    const again = await TestSocket.connect(`ws://127.0.0.1:${next.port}/v1/ws`, clinician);
+    roles.keep(again);
+    again.send({ type: "subscribe", id: "again" });
+    const againSnapshot = await again.next((f) => f.type === "snapshot");
+    const folded = new Map<string, unknown>();
+    for (const m of await messages(cluster, cluster.names.eventStream)) {
+      if (m.seq > againSnapshot.seq) break;
+      const { partition, event } = decodeBody<EventMessage>(m.data);
+      const q = qualified(event, partition, m.seq);
+      if ("alert" in q) (q.alert.state === "resolved" ? folded.delete(q.alert.id) : folded.set(q.alert.id, JSON.parse(JSON.stringify(q.alert))));
+    }
+    expect(folded.size).toBeGreaterThan(0);
+    expect(new Map(againSnapshot.alerts.map((a: Frame) => [a.id, a]))).toEqual(folded);
+    again.send({ type: "subscribe", id: "again-resume", resumeFrom: events[9].seq });
+    expect(await again.next((f) => f.type === "subscribed" && f.id === "again-resume")).toMatchObject({ replayed: againSnapshot.seq - events[9].seq });
   });
 
   it("kill -9 of the ingest with requests in flight: every reading answered 2xx is in the commands stream and applied", async () => {

@@ -21,6 +21,8 @@ export interface RoleProcess {
   child: ChildProcess;
   port: number | undefined;
   exited: Promise<unknown>;
+  /** What an ingest or gateway wrote on stdout so far (pino lines; an engine's goes to the test's own). */
+  output: () => string;
 }
 
 /** Starts `varsel serve --role <roles>` on the cluster; waits for its address when it listens. */
@@ -33,7 +35,9 @@ export async function startRole(cluster: Cluster, roles: string, partitions: num
     stdio: ["ignore", listens ? "pipe" : "inherit", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
-  return { child, port: listens ? await listeningAddress(child, 30_000) : undefined, exited };
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d));
+  return { child, port: listens ? await listeningAddress(child, 30_000) : undefined, exited, output: () => output };
 }
 
 /** One test's clusters, role processes and client sockets: `end` (afterEach) kills, closes and removes them all. */
