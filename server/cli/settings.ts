@@ -70,8 +70,8 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   },
   { name: "VARSEL_SNAPSHOT_REPLAY_BUDGET_MS", meaning: "snapshot once replaying the journal since the last one would take this long (default 1000; 200 per partition on a cluster engine)" },
   { name: "VARSEL_SNAPSHOT_EVERY_COMMANDS", meaning: "... or after this many commands (default: no limit; 10000 per partition on a cluster engine)" },
-  { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000; 30000 on a cluster engine)" },
-  { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1)" },
+  { name: "VARSEL_SNAPSHOT_EVERY_MS", meaning: "... or this long after the last one (default 60000; 10000 on a cluster engine)" },
+  { name: "VARSEL_SNAPSHOT_MAX_SHARE", meaning: "... but spend at most this share of the time on snapshots (default 0.1; on a cluster engine over all its partitions)" },
   {
     name: "VARSEL_LATCHING",
     meaning:
