@@ -96,7 +96,7 @@ export async function serveRoles(s: ClusterSettings, front: FrontSettings): Prom
     ? EngineNode.start(cluster, {
         leaseMs: s.leaseMs,
         scanMs: s.scanMs,
-        ...withoutUndefined(front.snapshot ?? {}),
+        ...front.snapshot, // an unset one is undefined: the cluster's default (partition.ts)
         onReport: (report) => logger.info(report, `partition ${report.partition}: ${report.kind}`),
         onError: (err, what) => logger.error({ err, what }, `cluster: ${what} failed`),
       })
@@ -121,9 +121,4 @@ export async function serveRoles(s: ClusterSettings, front: FrontSettings): Prom
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-}
-
-/** The settings that were given (an unset one keeps the cluster's default instead of overriding it with undefined). */
-function withoutUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -89,7 +89,8 @@ export class ClusterAlertView implements AlertReads {
   static async start(cluster: Cluster, options: AlertViewOptions = {}): Promise<ClusterAlertView> {
     const stream = cluster.names.eventStream;
     const { first_seq: first, last_seq: last } = (await cluster.jsm.streams.info(stream)).state;
-    let snapshot = await readViewSnapshot(cluster);
+    // Unreadable (another gateway replacing it this moment, a damaged object): fold the stream instead.
+    let snapshot = await readViewSnapshot(cluster).catch((err: unknown) => (options.onError?.(err, "view snapshot read"), undefined));
     // Too old (events after it expired) or of another stream (recreated): fold what there is.
     if (snapshot !== undefined && (snapshot.seq + 1 < first || snapshot.seq > last)) snapshot = undefined;
     const windowFrom = Math.max(first, last - (options.maxEvents ?? DEFAULT_MAX_EVENTS) + 1, 1);
