@@ -113,6 +113,11 @@ describe.skipIf(NATS_SKIP)("lease fencing on the real bucket", () => {
     expect(observer.stale("lease.0", seen!)).toBe(false);
     clock.t = 2 * LEASE - 1;
     expect(observer.stale("lease.0", seen!)).toBe(true);
+    // A scan can be timed for the moment the lease turns stale (the observer's own clock).
+    clock.t = LEASE + 10;
+    expect(observer.nextStaleAt()).toBe(2 * LEASE - 1);
+    clock.t = 2 * LEASE - 1;
+    expect(observer.nextStaleAt()).toBeUndefined();
     // Two candidates with the same revision: exactly one wins.
     const other = new RevisionLeases(cluster.kv, LEASE, clock.now);
     const wins = await Promise.all([observer.take("lease.0", "engine-b", seen!.revision), other.take("lease.0", "engine-c", seen!.revision)]);

@@ -81,6 +81,20 @@ export class RevisionLeases {
   }
 
   /**
+   * When the next key seen standing still will turn stale (this.now() clock; undefined: none
+   * ahead). A scan then, rather than at its usual time, takes a dead owner's lease up to a scan sooner.
+   */
+  nextStaleAt(): number | undefined {
+    const now = this.now();
+    let next: number | undefined;
+    for (const { since } of this.seen.values()) {
+      const at = since + this.leaseMs;
+      if (at > now && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  /**
    * Writes `owner` into the key if it is still at `revision` (undefined: the key must be free).
    * Resolves with the new revision and when the write was sent (this.now(), what `fresh` counts
    * from), or undefined when someone else changed it first.
