@@ -13,7 +13,8 @@
 //    failover time is from the kill until every partition it owned has a new owner that has
 //    applied a command stored after the kill. Its parts, per partition taken over (from the
 //    engines' own reports, pino lines on their stdout): detection (the kill until a survivor
-//    took the lease), restore (snapshot read and state rebuilt) and replay (the commands stored
+//    took the lease), restore (snapshot read, of which the object store read is shown too, and
+//    state rebuilt) and replay (the commands stored
 //    since that snapshot applied), the worst partition of each shown.
 // 3. Lost and duplicated: the events stream must equal what the commands stream produces (one
 //    Pipeline per partition), and the client must have received every event after its snapshot
@@ -104,6 +105,8 @@ interface TakeoverReport {
   kind: "acquired" | "restored" | "replayed";
   partition: number;
   ms?: number;
+  readMs?: number;
+  bytes?: number;
   commands?: number;
 }
 const takeovers: TakeoverReport[] = [];
@@ -122,7 +125,7 @@ async function startRole(prefix: string, roles: string): Promise<Role> {
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!line.includes('"kind":"acquired"') && !line.includes('"kind":"restored"') && !line.includes('"kind":"replayed"')) return;
       const r = JSON.parse(line) as Omit<TakeoverReport, "pid">;
-      takeovers.push({ pid: child.pid!, time: r.time, kind: r.kind, partition: r.partition, ms: r.ms, commands: r.commands });
+      takeovers.push({ pid: child.pid!, time: r.time, kind: r.kind, partition: r.partition, ms: r.ms, readMs: r.readMs, bytes: r.bytes, commands: r.commands });
     });
   }
   return { child, port: listens ? await listeningAddress(child, 60_000) : undefined, exited };
@@ -295,6 +298,8 @@ interface EndToEnd {
   /** The worst partition's detection (s), restore (ms), replay (ms, and its commands). */
   detectS: number;
   restoreMs: number;
+  restoreReadMs: number;
+  restoreBytes: number;
   replayMs: number;
   replayCommands: number;
   sent: number;
@@ -442,8 +447,12 @@ async function endToEnd(cluster: Cluster, engines: Role[]): Promise<EndToEnd> {
 }
 
 /** The takeover steps of the partitions the victim owned, from the survivors' reports: the worst of each. */
-function failoverBreakdown(parts: number[], killedAt: number, victimPid: number): { detectS: number; restoreMs: number; replayMs: number; replayCommands: number } {
-  const out = { detectS: NaN, restoreMs: NaN, replayMs: NaN, replayCommands: NaN };
+function failoverBreakdown(
+  parts: number[],
+  killedAt: number,
+  victimPid: number,
+): { detectS: number; restoreMs: number; restoreReadMs: number; restoreBytes: number; replayMs: number; replayCommands: number } {
+  const out = { detectS: NaN, restoreMs: NaN, restoreReadMs: NaN, restoreBytes: NaN, replayMs: NaN, replayCommands: NaN };
   const worst = (a: number, b: number | undefined) => (b === undefined ? a : Number.isNaN(a) ? b : Math.max(a, b));
   for (const p of parts) {
     const steps = takeovers.filter((r) => r.partition === p && r.pid !== victimPid && r.time >= killedAt);
@@ -453,6 +462,8 @@ function failoverBreakdown(parts: number[], killedAt: number, victimPid: number)
     const replayed = steps.find((r) => r.kind === "replayed" && r.time >= acquired.time);
     out.detectS = worst(out.detectS, (acquired.time - killedAt) / 1000);
     out.restoreMs = worst(out.restoreMs, restored?.ms);
+    out.restoreReadMs = worst(out.restoreReadMs, restored?.readMs);
+    out.restoreBytes = worst(out.restoreBytes, restored?.bytes);
     out.replayMs = worst(out.replayMs, replayed?.ms);
     out.replayCommands = worst(out.replayCommands, replayed?.commands);
   }
@@ -551,7 +562,10 @@ async function main(): Promise<void> {
         ["ingest→alert p99 during failover", `${e2e.failoverP99} ms`],
         ["failover (kill -9 → partitions applying again)", `${e2e.failoverS.toFixed(1)} s`],
         ["  detection (kill -9 → lease taken), worst partition", `${e2e.detectS.toFixed(2)} s`],
-        ["  restore (snapshot read, state rebuilt), worst partition", `${e2e.restoreMs.toFixed(0)} ms`],
+        [
+          "  restore (snapshot read, state rebuilt), worst partition",
+          `${e2e.restoreMs.toFixed(0)} ms (object store read ${e2e.restoreReadMs.toFixed(0)} ms, ${(e2e.restoreBytes / 1024).toFixed(0)} KiB)`,
+        ],
         ["  replay (commands since the snapshot), worst partition", `${e2e.replayMs.toFixed(0)} ms (${e2e.replayCommands} commands)`],
         ["readings sent (2xx) / refused", `${e2e.sent} / ${e2e.refused}`],
         ["events expected (whole run)", String(e2e.eventsExpected)],
@@ -576,6 +590,7 @@ async function main(): Promise<void> {
       failover_s: sig(e2e.failoverS, 3),
       failover_detect_s: sig(e2e.detectS, 3),
       failover_restore_ms: sig(e2e.restoreMs, 3),
+      failover_restore_read_ms: sig(e2e.restoreReadMs, 3),
       failover_replay_ms: sig(e2e.replayMs, 3),
       failover_replay_commands: e2e.replayCommands,
       alerts_lost: e2e.alertsLost,

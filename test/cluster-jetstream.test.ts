@@ -202,7 +202,11 @@ describe.skipIf(NATS_SKIP)("cluster on JetStream", () => {
     expect(acquired.map((r) => r.from).sort()).toEqual(["engine-a", "engine-a", "engine-a", "engine-a"]);
     const restored = reports.filter((r) => r.kind === "restored");
     expect(restored).toHaveLength(4);
-    for (const r of restored) expect(r.snapshotSeq).toBeGreaterThan(0);
+    for (const r of restored) {
+      expect(r.snapshotSeq).toBeGreaterThan(0);
+      expect(r.bytes).toBeGreaterThan(0);
+      expect(r.readMs).toBeLessThanOrEqual(r.ms);
+    }
     // Each replayed what was stored after its snapshot (the second half, at least on some partitions).
     const replayed = reports.filter((r) => r.kind === "replayed");
     expect(replayed.map((r) => r.partition).sort()).toEqual([0, 1, 2, 3]);

@@ -118,7 +118,8 @@ export interface PartitionOptions {
 
 /** What a partition reports (never a patient id). */
 export type PartitionReport =
-  | { kind: "restored"; partition: number; snapshotSeq: number | undefined; lastEventSeq: number; ms: number }
+  /** `ms` in all, `readMs` of it reading the snapshot from the object store (the rest: state rebuilt, last event looked up). */
+  | { kind: "restored"; partition: number; snapshotSeq: number | undefined; lastEventSeq: number; ms: number; readMs: number; bytes: number }
   /** Applied every command the stream held for it when it was restored: `ms` since restored. */
   | { kind: "replayed"; partition: number; commands: number; ms: number }
   | { kind: "snapshot"; partition: number; seq: number; bytes: number; ms: number }
@@ -162,11 +163,11 @@ export class PartitionEngine {
   /** Restores the partition and starts applying its commands; `onStop` is told when it stops by itself. */
   static async start(cluster: Cluster, partition: number, options: PartitionOptions, onStop: (reason: "failed" | "fenced") => void): Promise<PartitionEngine> {
     const started = performance.now();
-    const snapshot = await readSnapshot(cluster, partition, options);
+    const { snapshot, bytes, readMs } = await readSnapshot(cluster, partition, options);
     const pipeline = snapshot === undefined ? new Pipeline(options.pipeline) : Pipeline.fromState(WasmKernel.restore(snapshot.kernel), snapshot.state, options.pipeline);
     const lastEventSeq = await lastPublishedSeq(cluster, partition);
     const engine = new PartitionEngine(cluster, partition, pipeline, snapshot, lastEventSeq, options);
-    options.onReport?.({ kind: "restored", partition, snapshotSeq: snapshot?.seq, lastEventSeq, ms: performance.now() - started });
+    options.onReport?.({ kind: "restored", partition, snapshotSeq: snapshot?.seq, lastEventSeq, ms: performance.now() - started, readMs, bytes });
     await engine.consume(onStop);
     engine.startTicks();
     return engine;
@@ -376,15 +377,17 @@ function snapshotName(partition: number): string {
 }
 
 /** The partition's newest snapshot, or undefined (none, or of another layout: the stream from the start rebuilds it). */
-async function readSnapshot(cluster: Cluster, partition: number, options: PartitionOptions): Promise<PartitionSnapshot | undefined> {
+async function readSnapshot(cluster: Cluster, partition: number, options: PartitionOptions): Promise<{ snapshot: PartitionSnapshot | undefined; bytes: number; readMs: number }> {
+  const started = performance.now();
   const bytes = await cluster.snapshots.getBlob(snapshotName(partition));
-  if (bytes === null) return undefined;
+  const readMs = performance.now() - started;
+  if (bytes === null) return { snapshot: undefined, bytes: 0, readMs };
   const snapshot = packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as PartitionSnapshot;
   if (snapshot.format !== SNAPSHOT_FORMAT || snapshotLayoutVersion(snapshot.kernel) !== LAYOUT_VERSION || snapshot.partition !== partition) {
     options.onError?.(new Error(`snapshot of partition ${partition} has another layout: replaying its commands from the start`), "restore");
-    return undefined;
+    return { snapshot: undefined, bytes: bytes.byteLength, readMs };
   }
-  return snapshot;
+  return { snapshot, bytes: bytes.byteLength, readMs };
 }
 
 /** The number of the partition's last event in the events stream (0: none). */
