@@ -235,13 +235,7 @@ export class WasmKernel implements Evaluator {
 
   /** Runs the clock: missing rules and rules with for/keep timers, in rule id order. */
   tick(now: number, tzOffsetMs: number): Transition[] {
-    let count = this.ex.tick(now, tzOffsetMs);
-    if (count === ERR_OUT_FULL) {
-      this.ensure({ out: 2 * this.hdr(H_RULE_COUNT) });
-      count = this.ex.tick(now, tzOffsetMs);
-    }
-    if (count < 0) throw new KernelError(count);
-    return this.readTransitions(count);
+    return this.readTransitions(this.runTick(now, tzOffsetMs));
   }
 
   // ---- fast path (benchmarks, ingest) ----
@@ -273,6 +267,28 @@ export class WasmKernel implements Evaluator {
     }
     if (count < 0) throw new KernelError(count);
     return count;
+  }
+
+  /** tick() without decoding: the transition count (read them with readTransitions or transitionRecords). */
+  runTick(now: number, tzOffsetMs: number): number {
+    let count = this.ex.tick(now, tzOffsetMs);
+    if (count === ERR_OUT_FULL) {
+      this.ensure({ out: 2 * this.hdr(H_RULE_COUNT) });
+      count = this.ex.tick(now, tzOffsetMs);
+    }
+    if (count < 0) throw new KernelError(count);
+    return count;
+  }
+
+  /**
+   * The transition records of the last run() or runTick() where they lie: record k at byte
+   * `at + k * TR_BYTES` of the views (fields at the TR_* offsets of assembly/layout.ts). For a
+   * caller that needs a few fields of many transitions without an object each; valid until the
+   * next call that can grow memory.
+   */
+  transitionRecords(): { at: number; u8: Uint8Array; u32: Uint32Array; i32: Int32Array; f64: Float64Array } {
+    const { u8, u32, i32, f64 } = this.v.fresh();
+    return { at: this.hdr(H_OFF_OUT), u8, u32, i32, f64 };
   }
 
   /** The first `count` transition records of the last run() or tick() (readings relative to that call). */
