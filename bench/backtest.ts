@@ -233,11 +233,14 @@ class TimedKernels {
   tickNs = 0;
   readings = 0;
   ticks = 0;
+  /** Per kernel (one per combination of programmes): CPU ns in its calls and its readings. */
+  readonly byKernel: { ns: number; readings: number }[] = [];
   constructor(private readonly calls?: Call[]) {}
 
   readonly factory = (patients: number): Evaluator => {
     const k = kernelFor(patients);
     const index = this.kernels.push(k) - 1;
+    const own = (this.byKernel[index] = { ns: 0, readings: 0 });
     const run = k.run.bind(k);
     const runTick = k.runTick.bind(k);
     k.run = (n, now, tz) => {
@@ -247,15 +250,20 @@ class TimedKernels {
       }
       const t0 = process.cpuUsage();
       const count = run(n, now, tz);
-      this.runNs += cpuNs(t0);
+      const ns = cpuNs(t0);
+      this.runNs += ns;
       this.readings += n;
+      own.ns += ns;
+      own.readings += n;
       return count;
     };
     k.runTick = (now, tz) => {
       this.calls?.push({ kernel: index, now, tz });
       const t0 = process.cpuUsage();
       const count = runTick(now, tz);
-      this.tickNs += cpuNs(t0);
+      const ns = cpuNs(t0);
+      this.tickNs += ns;
+      own.ns += ns;
       this.ticks++;
       return count;
     };
@@ -273,7 +281,7 @@ function cpuNs(since: NodeJS.CpuUsage): number {
  * same cohort (set up the same way) with each batch put in their memory first (not timed):
  * evaluate and tick only, no host code between them. ns per reading, evaluate and tick apart.
  */
-function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: number; tickNsPerReading: number; readings: number; ticks: number } {
+function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: number; tickNsPerReading: number; readings: number; ticks: number; cgmNs: number; sessionNs: number } {
   const calls: Call[] = [];
   const recording = new TimedKernels(calls);
   const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, recording.factory);
@@ -295,7 +303,17 @@ function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: num
     cols.values.set(call.batch.values);
     k.run(n, call.now, call.tz);
   }
-  return { runNsPerReading: fresh.runNs / fresh.readings, tickNsPerReading: fresh.tickNs / fresh.readings, readings: fresh.readings, ticks: fresh.ticks };
+  // The CGM patients' kernel (the last combination) apart from the COPD and heart-failure ones (evaluate + tick per reading).
+  const cgm = fresh.byKernel.at(-1)!;
+  const sessions = fresh.byKernel.slice(0, -1).reduce((a, b) => ({ ns: a.ns + b.ns, readings: a.readings + b.readings }), { ns: 0, readings: 0 });
+  return {
+    runNsPerReading: fresh.runNs / fresh.readings,
+    tickNsPerReading: fresh.tickNs / fresh.readings,
+    readings: fresh.readings,
+    ticks: fresh.ticks,
+    cgmNs: cgm.ns / cgm.readings,
+    sessionNs: sessions.ns / sessions.readings,
+  };
 }
 
 // ---- passes ----
@@ -366,13 +384,13 @@ async function main(): Promise<void> {
 
   // The kernel alone on the calls of the first --kernel-days days (the least disturbed run counts).
   log(`kernel only: the calls of the first ${cfg.kernelDays} day(s) again on fresh kernels, both rule sets`);
-  const kernel: Record<string, { run: number; tick: number; readings: number; ticks: number }> = {};
+  const kernel: Record<string, { run: number; tick: number; readings: number; ticks: number; cgm: number; sessions: number }> = {};
   for (let run = 0; run < cfg.runs; run++) {
     for (const set of RULE_SETS) {
       gc();
       const k = kernelOnly(set.rules, cfg.kernelDays);
       const prev = kernel[set.name];
-      if (prev === undefined || k.runNsPerReading + k.tickNsPerReading < prev.run + prev.tick) kernel[set.name] = { run: k.runNsPerReading, tick: k.tickNsPerReading, readings: k.readings, ticks: k.ticks };
+      if (prev === undefined || k.runNsPerReading + k.tickNsPerReading < prev.run + prev.tick) kernel[set.name] = { run: k.runNsPerReading, tick: k.tickNsPerReading, readings: k.readings, ticks: k.ticks, cgm: k.cgmNs, sessions: k.sessionNs };
       rss();
     }
   }
@@ -419,7 +437,7 @@ async function main(): Promise<void> {
     rows.push(row(`backtest, wasm kernel (${cfg.days} d)`, f.readings, med(f.rps), med(f.cpuRps), `${med(f.seconds).toFixed(2)} s`, `${f.report!.ruleSets[0].alerts.all} alerts`));
     rows.push(row("  of which: inside kernel calls", f.readings, NaN, 1e9 / kernelNs, "", "CPU time in evaluate + tick"));
     rows.push(row("  of which: generator", f.readings, f.readings / genSeconds, 1e9 / genNs, "", "synthetic readings"));
-    rows.push(row(`kernel only (${cfg.kernelDays} d, batches in wasm memory)`, k.readings, NaN, 1e9 / (k.run + k.tick), "", `evaluate ${k.run.toFixed(1)} + tick ${k.tick.toFixed(1)} ns (${fmtCount(k.ticks)} ticks)`));
+    rows.push(row(`kernel only (${cfg.kernelDays} d, batches in wasm memory)`, k.readings, NaN, 1e9 / (k.run + k.tick), "", `evaluate ${k.run.toFixed(1)} + tick ${k.tick.toFixed(1)} ns (${fmtCount(k.ticks)} ticks); CGM ${k.cgm.toFixed(0)} ns, COPD/HF ${k.sessions.toFixed(0)} ns`));
     rows.push(row(`backtest, wasm kernel (${cfg.oracleDays} d prefix)`, o.readings, med(o.kernelRps), med(o.kernelCpuRps), "", "set-up weighs on a short prefix"));
     rows.push(row(`oracle (${cfg.oracleDays} d prefix)`, o.readings, med(o.rps), oCpu, "", o.same ? "same report as the kernel" : "REPORT DIFFERS"));
   }
@@ -435,6 +453,8 @@ async function main(): Promise<void> {
   const kernelInReplayNs = Math.max(...RULE_SETS.map((s) => med(figures[s.name].kernelNs)));
   const kernelOnlyNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].run + kernel[s.name].tick));
   const kernelOnlyEvalNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].run));
+  const kernelCgmNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].cgm));
+  const kernelSessionNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].sessions));
   const cohortYear = Math.max(...RULE_SETS.map((s) => med(figures[s.name].seconds)));
   const setup = med(cur.setup);
   const checksOk = RULE_SETS.every((s) => oracle[s.name].same);
@@ -451,7 +471,7 @@ async function main(): Promise<void> {
       `backtest_rps (slower rule set's median, wall clock incl. set-up ${setup.toFixed(2)} s and generation): ${fmtRate(backtestRps)} — goal ≥ 20 M/s: ${goals.rps_20m ? "met" : "not met"}`,
       `wall time per rule set (median, slower set): ${cohortYear.toFixed(2)} s${full ? ` — goal < 15 s: ${goals.cohort_year_under_15s ? "met" : "not met"}` : " (not the full cohort-year)"}`,
       `on CPU time (user + system; what a busy, shared machine leaves comparable): ${fmtRate(cpuRps)} = ${(1e9 / cpuRps).toFixed(0)} ns per reading; oracle ${fmtRate(oracleCpuRps)} = ${(1e9 / oracleCpuRps).toFixed(0)} ns; kernel ÷ oracle ${fmtRatio(cpuRps / oracleCpuRps)}`,
-      `the floor: inside kernel calls ${kernelInReplayNs.toFixed(1)} ns per reading in the replay; the kernel alone ${kernelOnlyNs.toFixed(1)} ns (evaluate ${kernelOnlyEvalNs.toFixed(1)} ns) = ${fmtRate(1e9 / kernelOnlyNs)} on one core; 20 M/s leaves 50 ns per reading for everything`,
+      `the floor: inside kernel calls ${kernelInReplayNs.toFixed(1)} ns per reading in the replay; the kernel alone ${kernelOnlyNs.toFixed(1)} ns (evaluate ${kernelOnlyEvalNs.toFixed(1)} ns) = ${fmtRate(1e9 / kernelOnlyNs)} on one core (a CGM reading ${kernelCgmNs.toFixed(0)} ns: four rules incl. a forecast and a stale-data rule; a COPD/HF reading ${kernelSessionNs.toFixed(0)} ns); 20 M/s leaves 50 ns per reading for everything`,
       `oracle: ${fmtRate(oracleRps)} wall; kernel ÷ oracle ${fmtRatio(backtestRps / oracleRps)} wall; reports on the prefix ${checksOk ? "equal" : "DIFFER"}`,
       `peak RSS ${Math.round(peakRss)} MB (the readings are never held: ${fmtCount(cur.readings)} readings would be ${Math.round((cur.readings * 21) / 1e6)} MB as columns)`,
       `current set: ${rep.ruleSets[0].alerts.all} alerts, ${rep.ruleSets[0].alertsPerPatientDay.all} per patient-day, red days ${rep.ruleSets[0].patientDays.shareRed}, CGM in range ${rep.cgm?.timeInRange ?? "–"} %`,
@@ -472,6 +492,8 @@ async function main(): Promise<void> {
       kernel_ns_per_reading: sig(kernelInReplayNs),
       kernel_only_ns_per_reading: sig(kernelOnlyNs),
       kernel_only_rps: sig(1e9 / kernelOnlyNs),
+      kernel_only_cgm_ns: sig(kernelCgmNs),
+      kernel_only_session_ns: sig(kernelSessionNs),
       generator_ns_per_reading: sig(genNs),
       rps_by_rule_set: Object.fromEntries(RULE_SETS.map((s) => [s.name, sig(med(figures[s.name].rps))])),
       setup_s: sig(setup),

@@ -164,9 +164,16 @@ export class RuleSetReplay {
     this.episodes.closeAll(this.setup.to);
   }
 
-  /** A new slot (patient, metric): the kernel may move its input columns to make room (their readings move along). */
+  /**
+   * The slot of (patient, metric), first seen: most exist since the patient was configured; a new
+   * one may make the kernel move its input columns to make room (their readings move along).
+   */
   private allocate(g: Group, patient: number, metric: number): number {
-    const slot = g.engine.patients.slotOf(this.setup.patients[patient].id, METRICS[metric].key);
+    const id = this.setup.patients[patient].id;
+    const key = METRICS[metric].key;
+    const known = g.engine.patients.existingSlot(id, key);
+    if (known !== undefined) return known;
+    const slot = g.engine.patients.slotOf(id, key);
     if (g.wasm !== undefined) Object.assign(g, g.wasm.inputColumns(BATCH));
     return slot;
   }

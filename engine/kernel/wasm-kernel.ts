@@ -350,6 +350,17 @@ export class WasmKernel implements Evaluator {
 
   /** Grows (by doubling) every capacity below its need, in one reserve() call. */
   private ensure(need: Partial<Caps>): void {
+    // Most calls need one capacity that is there already (addSlot and addRule at every patient's set-up).
+    if (
+      (need.slots === undefined || need.slots <= this.hdr(H_SLOT_CAP)) &&
+      (need.rules === undefined || need.rules <= this.hdr(H_RULE_CAP)) &&
+      (need.hist === undefined || need.hist <= this.hdr(H_HIST_CAP)) &&
+      (need.params === undefined || need.params <= this.hdr(H_PARAM_CAP)) &&
+      (need.scores === undefined || need.scores <= this.hdr(H_SCORE_CAP)) &&
+      (need.batch === undefined || need.batch <= this.hdr(H_BATCH_CAP)) &&
+      (need.out === undefined || need.out <= this.hdr(H_OUT_CAP))
+    )
+      return;
     const slots = need.slots ?? 0;
     const rules = need.rules ?? 0;
     const hist = need.hist ?? 0;
