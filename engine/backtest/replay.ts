@@ -21,6 +21,8 @@ import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
 
 const BATCH = 65_536;
+/** A local copy: an imported binding reads slower in the per-reading loop (as engine/kernel/wasm-kernel.ts found under tsx). */
+const METRICS_PER_PATIENT = METRIC_COUNT;
 
 /** The patients of one combination of programmes on one evaluator. */
 interface Group {
@@ -135,7 +137,7 @@ export class RuleSetReplay {
       const g = groups[groupOf[p]];
       if (t >= g.nextTick) this.advanceGroup(g, t);
       else if (t < g.lastTick) late++;
-      const key = p * METRIC_COUNT + metric[i];
+      const key = p * METRICS_PER_PATIENT + metric[i];
       let slot = slotTable[key];
       if (slot < 0) slot = slotTable[key] = this.allocate(g, p, metric[i]);
       let k = g.n;
