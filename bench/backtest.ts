@@ -10,9 +10,10 @@ import { runInNewContext } from "node:vm";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { Backtest, emptyChunk, type ReadingChunk } from "../engine/backtest/backtest.js";
+import { Backtest, emptyChunk, kernelFor, type ReadingChunk } from "../engine/backtest/backtest.js";
 import type { BacktestPatient, BacktestReport, ProgrammeRules } from "../engine/backtest/types.js";
 import type { Evaluator } from "../engine/evaluator.js";
+import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { metricByKey } from "../engine/metrics.js";
 import { Oracle } from "../engine/oracle/oracle.js";
 import type { RuleDef } from "../engine/rules/definitions.js";
@@ -28,6 +29,7 @@ const { values: opt } = parseArgs({
     cgm: { type: "string" }, // CGM patients
     days: { type: "string" },
     "oracle-days": { type: "string" },
+    "kernel-days": { type: "string" },
     seed: { type: "string" },
   },
   strict: true,
@@ -39,6 +41,7 @@ const cfg = {
   cgm: num(opt.cgm, quick ? 200 : 1_000),
   days: num(opt.days, quick ? 30 : 365),
   oracleDays: num(opt["oracle-days"], quick ? 1 : 2),
+  kernelDays: num(opt["kernel-days"], quick ? 7 : 7),
   runs: num(opt.runs, quick ? 3 : 3),
   seed: num(opt.seed, 20260105),
 };
@@ -105,6 +108,78 @@ function stream(days: number, sink: (chunk: ReadingChunk) => void): number {
   const cap = 65_536;
   const chunk = emptyChunk(cap);
   const { patient, metric, time, value } = chunk;
+
+  // A window's CGM readings from column position n; returns the next position. Its own function
+  // (as is the sessions'): one loop nest compiled on the fly for the whole stream was compiled
+  // again at each new branch it met (five times, up to 200 ms each).
+  const cgmWindow = (ws: number, n: number): number => {
+    // rnd() inlined on a local state (the same sequence): this loop makes 86 % of the readings.
+    let s = rng[0];
+    for (let c = 0; c < nCgm; c++) {
+      const t = ws + c * 300;
+      if (t < gapUntil[c]) continue;
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      if ((s >>> 0) / 4294967296 < 0.0005) {
+        rng[0] = s;
+        gapUntil[c] = t + (10 + rnd(rng) * 80) * MIN;
+        s = rng[0];
+      }
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      // A drifting trend (meals, insulin) around a mean of 8: roughly 60–75 % in range.
+      const tr = trend[c] * 0.9 + ((s >>> 0) / 4294967296 - 0.5) * 0.1;
+      trend[c] = tr;
+      let g = glucose[c] + tr + (8 - glucose[c]) * 0.01;
+      if (g < 2.2) g = 2.2;
+      else if (g > 22) g = 22;
+      glucose[c] = g;
+      patient[n] = nSession + c;
+      metric[n] = CGM;
+      time[n] = t;
+      value[n] = Math.round(g * 10) / 10;
+      n++;
+    }
+    rng[0] = s;
+    return n;
+  };
+
+  const sessionWindow = (sessions: number[], ws: number, n: number): number => {
+    let t = ws + 299_800;
+    for (let k = 0; k < sessions.length; k++) {
+      const q = sessions[k];
+      if (rnd(rng) < 0.05) continue; // not measured today
+      const evening = q < 0;
+      const p = evening ? -1 - q : q;
+      const m = p % 2 === 0 ? KOL : HF;
+      let v0: number, v1 = 0, v2 = 0, v3 = 0;
+      if (m === KOL) {
+        v0 = Math.min(100, Math.round(94 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 16 : 5)));
+        v1 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 25));
+        v2 = Math.round((36.9 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 5 : 1)) * 10) / 10;
+        v3 = Math.round(17 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 25 : 6));
+      } else {
+        weight[p] += (rnd(rng) - 0.5) * 0.6;
+        v0 = Math.round(weight[p] * 10) / 10;
+        v1 = Math.round(130 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 120 : 40));
+        v2 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 20));
+        v3 = Math.round(75 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 90 : 25));
+      }
+      const count = evening ? 1 : 4;
+      for (let j = 0; j < count; j++) {
+        patient[n] = p;
+        metric[n] = m[j];
+        time[n] = t;
+        value[n] = j === 0 ? v0 : j === 1 ? v1 : j === 2 ? v2 : v3;
+        n++;
+      }
+      t++;
+    }
+    return n;
+  };
+
   let n = 0;
   let total = 0;
   for (let d = 0; d < days; d++) {
@@ -118,54 +193,8 @@ function stream(days: number, sink: (chunk: ReadingChunk) => void): number {
         n = 0;
       }
       const ws = dayStart + w * WINDOW;
-      for (let c = 0; c < nCgm; c++) {
-        const t = ws + c * 300;
-        if (t < gapUntil[c]) continue;
-        if (rnd(rng) < 0.0005) gapUntil[c] = t + (10 + rnd(rng) * 80) * MIN;
-        // A drifting trend (meals, insulin) around a mean of 8: roughly 60–75 % in range.
-        const tr = trend[c] * 0.9 + (rnd(rng) - 0.5) * 0.1;
-        trend[c] = tr;
-        let g = glucose[c] + tr + (8 - glucose[c]) * 0.01;
-        if (g < 2.2) g = 2.2;
-        else if (g > 22) g = 22;
-        glucose[c] = g;
-        patient[n] = nSession + c;
-        metric[n] = CGM;
-        time[n] = t;
-        value[n] = Math.round(g * 10) / 10;
-        n++;
-      }
-      let t = ws + 299_800;
-      for (let k = 0; k < sessions.length; k++) {
-        const q = sessions[k];
-        if (rnd(rng) < 0.05) continue; // not measured today
-        const evening = q < 0;
-        const p = evening ? -1 - q : q;
-        const m = p % 2 === 0 ? KOL : HF;
-        let v0: number, v1 = 0, v2 = 0, v3 = 0;
-        if (m === KOL) {
-          v0 = Math.min(100, Math.round(94 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 16 : 5)));
-          v1 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 25));
-          v2 = Math.round((36.9 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 5 : 1)) * 10) / 10;
-          v3 = Math.round(17 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 25 : 6));
-        } else {
-          weight[p] += (rnd(rng) - 0.5) * 0.6;
-          v0 = Math.round(weight[p] * 10) / 10;
-          v1 = Math.round(130 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 120 : 40));
-          v2 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 20));
-          v3 = Math.round(75 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 90 : 25));
-        }
-        const count = evening ? 1 : 4;
-        const vs = [v0, v1, v2, v3];
-        for (let j = 0; j < count; j++) {
-          patient[n] = p;
-          metric[n] = m[j];
-          time[n] = t;
-          value[n] = vs[j];
-          n++;
-        }
-        t++;
-      }
+      n = cgmWindow(ws, n);
+      n = sessionWindow(sessions, ws, n);
     }
   }
   chunk.n = n;
@@ -183,6 +212,120 @@ function rnd(state: Uint32Array): number {
   return (s >>> 0) / 4294967296;
 }
 
+// ---- the kernel's own share ----
+/** One kernel call of a replay, recorded: a batch (its input columns copied) or a tick. */
+interface Call {
+  kernel: number;
+  now: number;
+  tz: number;
+  batch?: { slots: Uint32Array; times: Float64Array; values: Float32Array };
+}
+
+/**
+ * The backtest's kernels (the same capacities as its own), timing their calls in CPU time (the
+ * process's user + system, which Linux counts to the microsecond from its nanosecond run time:
+ * on a shared machine a call's wall time is mostly other tenants) and, when `calls` is given,
+ * recording them.
+ */
+class TimedKernels {
+  readonly kernels: WasmKernel[] = [];
+  runNs = 0;
+  tickNs = 0;
+  readings = 0;
+  ticks = 0;
+  /** Per kernel (one per combination of programmes): CPU ns in its calls and its readings. */
+  readonly byKernel: { ns: number; readings: number }[] = [];
+  constructor(private readonly calls?: Call[]) {}
+
+  readonly factory = (patients: number): Evaluator => {
+    const k = kernelFor(patients);
+    const index = this.kernels.push(k) - 1;
+    const own = (this.byKernel[index] = { ns: 0, readings: 0 });
+    const run = k.run.bind(k);
+    const runTick = k.runTick.bind(k);
+    k.run = (n, now, tz) => {
+      if (this.calls !== undefined) {
+        const c = k.inputColumns(n);
+        this.calls.push({ kernel: index, now, tz, batch: { slots: c.slots.slice(), times: c.times.slice(), values: c.values.slice() } });
+      }
+      const t0 = process.cpuUsage();
+      const count = run(n, now, tz);
+      const ns = cpuNs(t0);
+      this.runNs += ns;
+      this.readings += n;
+      own.ns += ns;
+      own.readings += n;
+      return count;
+    };
+    k.runTick = (now, tz) => {
+      this.calls?.push({ kernel: index, now, tz });
+      const t0 = process.cpuUsage();
+      const count = runTick(now, tz);
+      const ns = cpuNs(t0);
+      this.tickNs += ns;
+      own.ns += ns;
+      this.ticks++;
+      return count;
+    };
+    return k;
+  };
+}
+
+/** CPU ns since `since`, less what reading the clock itself costs (CPU_CLOCK_NS). */
+function cpuNs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) * 1000 - CPU_CLOCK_NS;
+}
+
+/** What a pair of process.cpuUsage() calls adds to a timed call (two system calls), measured once. */
+const CPU_CLOCK_NS = ((): number => {
+  const n = 20_000;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) process.cpuUsage(process.cpuUsage());
+  const d = process.cpuUsage(c0);
+  return ((d.user + d.system) * 1000) / n / 2;
+})();
+
+/**
+ * The kernel alone: the calls a replay of `days` days made, made again on fresh kernels of the
+ * same cohort (set up the same way) with each batch put in their memory first (not timed):
+ * evaluate and tick only, no host code between them. ns per reading, evaluate and tick apart.
+ */
+function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: number; tickNsPerReading: number; readings: number; ticks: number; cgmNs: number; sessionNs: number } {
+  const calls: Call[] = [];
+  const recording = new TimedKernels(calls);
+  const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, recording.factory);
+  stream(days, (c) => bt.push(c));
+  bt.finish();
+  const fresh = new TimedKernels();
+  new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, fresh.factory);
+  gc();
+  for (const call of calls) {
+    const k = fresh.kernels[call.kernel];
+    if (call.batch === undefined) {
+      k.runTick(call.now, call.tz);
+      continue;
+    }
+    const n = call.batch.slots.length;
+    const cols = k.inputColumns(n);
+    cols.slots.set(call.batch.slots);
+    cols.times.set(call.batch.times);
+    cols.values.set(call.batch.values);
+    k.run(n, call.now, call.tz);
+  }
+  // The CGM patients' kernel (the last combination) apart from the COPD and heart-failure ones (evaluate + tick per reading).
+  const cgm = fresh.byKernel.at(-1)!;
+  const sessions = fresh.byKernel.slice(0, -1).reduce((a, b) => ({ ns: a.ns + b.ns, readings: a.readings + b.readings }), { ns: 0, readings: 0 });
+  return {
+    runNsPerReading: fresh.runNs / fresh.readings,
+    tickNsPerReading: fresh.tickNs / fresh.readings,
+    readings: fresh.readings,
+    ticks: fresh.ticks,
+    cgmNs: cgm.ns / cgm.readings,
+    sessionNs: sessions.ns / sessions.readings,
+  };
+}
+
 // ---- passes ----
 interface Pass {
   seconds: number;
@@ -191,88 +334,139 @@ interface Pass {
   setupSeconds: number;
   readings: number;
   report: BacktestReport;
+  /** CPU time inside the kernel's calls (evaluate and tick), when its kernels were timed. */
+  kernelSeconds: number;
 }
 
 /** One rule set over `days` days: set-up (configuring the cohort) then the streamed replay and the report, wall clock. */
 function pass(rules: ProgrammeRules, days: number, evaluator?: () => Evaluator): Pass {
+  const timed = evaluator === undefined ? new TimedKernels() : undefined;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, evaluator);
+  const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, evaluator ?? timed!.factory);
   const t1 = performance.now();
   const readings = stream(days, (c) => bt.push(c));
   const report = bt.finish();
   const t2 = performance.now();
   const cpu = process.cpuUsage(c0);
-  return { seconds: (t2 - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, setupSeconds: (t1 - t0) / 1000, readings, report };
+  const kernelSeconds = timed === undefined ? NaN : (timed.runNs + timed.tickNs) / 1e9;
+  return { seconds: (t2 - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, setupSeconds: (t1 - t0) / 1000, readings, report, kernelSeconds };
 }
 
-/** The generator alone (what the replay's figure includes besides the replay). */
-function generatorPass(days: number): number {
+/** The generator alone (what the replay's figure includes besides the replay): wall and CPU seconds. */
+function generatorPass(days: number): { seconds: number; cpuSeconds: number } {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let sum = 0;
   stream(days, (c) => (sum += c.n));
-  return (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 async function main(): Promise<void> {
   const expected = (cfg.patients * 4.5 * 0.95 + cfg.cgm * 288) * cfg.days; // roughly: the gaps and skipped sessions
   log(`cohort: ${cfg.patients} COPD/heart-failure + ${cfg.cgm} CGM patients × ${cfg.days} days (≈ ${fmtCount(Math.round(expected))} readings), ${cfg.runs} runs per rule set`);
-  const rows: string[][] = [];
-  const figures: Record<string, { rps: number[]; cpuRps: number[]; seconds: number[]; setup: number[]; readings: number; report?: BacktestReport }> = {};
+  type Figures = { rps: number[]; cpuRps: number[]; seconds: number[]; setup: number[]; kernelNs: number[]; readings: number; report?: BacktestReport };
+  const figures: Record<string, Figures> = {};
   let peakRss = 0;
+  const rss = () => (peakRss = Math.max(peakRss, process.resourceUsage().maxRSS / 1024));
   for (let run = 0; run < cfg.runs; run++) {
     for (const set of RULE_SETS) {
       gc();
       const p = pass(set.rules, cfg.days);
-      const f = (figures[set.name] ??= { rps: [], cpuRps: [], seconds: [], setup: [], readings: p.readings });
+      const f = (figures[set.name] ??= { rps: [], cpuRps: [], seconds: [], setup: [], kernelNs: [], readings: p.readings });
       f.rps.push(p.readings / p.seconds);
       f.cpuRps.push(p.readings / p.cpuSeconds);
       f.seconds.push(p.seconds);
       f.setup.push(p.setupSeconds);
+      f.kernelNs.push((p.kernelSeconds * 1e9) / p.readings);
       f.report = p.report;
-      peakRss = Math.max(peakRss, process.resourceUsage().maxRSS / 1024);
-      log(`run ${run + 1} ${set.name}: ${fmtCount(p.readings)} readings in ${p.seconds.toFixed(2)} s (set-up ${p.setupSeconds.toFixed(2)} s) = ${fmtRate(p.readings / p.seconds)} (CPU ${p.cpuSeconds.toFixed(2)} s: ${fmtRate(p.readings / p.cpuSeconds)})`);
+      rss();
+      log(
+        `run ${run + 1} ${set.name}: ${fmtCount(p.readings)} readings in ${p.seconds.toFixed(2)} s (set-up ${p.setupSeconds.toFixed(2)} s) = ${fmtRate(p.readings / p.seconds)} (CPU ${p.cpuSeconds.toFixed(2)} s: ${fmtRate(p.readings / p.cpuSeconds)}; inside the kernel ${p.kernelSeconds.toFixed(2)} s)`,
+      );
     }
   }
   gc();
-  const genSeconds = summarize(Array.from({ length: cfg.runs }, () => generatorPass(cfg.days))).median;
+  const gens = Array.from({ length: cfg.runs }, () => generatorPass(cfg.days));
+  const genSeconds = summarize(gens.map((g) => g.seconds)).median;
+  const genNs = (summarize(gens.map((g) => g.cpuSeconds)).median * 1e9) / figures.current.readings;
+
+  // The kernel alone on the calls of the first --kernel-days days (the least disturbed run counts).
+  log(`kernel only: the calls of the first ${cfg.kernelDays} day(s) again on fresh kernels, both rule sets`);
+  const kernel: Record<string, { run: number; tick: number; readings: number; ticks: number; cgm: number; sessions: number }> = {};
+  for (let run = 0; run < cfg.runs; run++) {
+    for (const set of RULE_SETS) {
+      gc();
+      const k = kernelOnly(set.rules, cfg.kernelDays);
+      const prev = kernel[set.name];
+      if (prev === undefined || k.runNsPerReading + k.tickNsPerReading < prev.run + prev.tick) kernel[set.name] = { run: k.runNsPerReading, tick: k.tickNsPerReading, readings: k.readings, ticks: k.ticks, cgm: k.cgmNs, sessions: k.sessionNs };
+      rss();
+    }
+  }
 
   // The oracle on a prefix; the kernel on the same prefix for the ratio and the cross-check.
   log(`oracle: the first ${cfg.oracleDays} day(s), both rule sets`);
-  const oracle: Record<string, { rps: number[]; kernelRps: number[]; same: boolean; readings: number }> = {};
+  const oracle: Record<string, { rps: number[]; cpuRps: number[]; kernelRps: number[]; kernelCpuRps: number[]; same: boolean; readings: number }> = {};
   for (let run = 0; run < cfg.runs; run++) {
     for (const set of RULE_SETS) {
       gc();
       const k = pass(set.rules, cfg.oracleDays);
       gc();
       const o = pass(set.rules, cfg.oracleDays, () => new Oracle());
-      const f = (oracle[set.name] ??= { rps: [], kernelRps: [], same: true, readings: o.readings });
+      const f = (oracle[set.name] ??= { rps: [], cpuRps: [], kernelRps: [], kernelCpuRps: [], same: true, readings: o.readings });
       f.rps.push(o.readings / o.seconds);
+      f.cpuRps.push(o.readings / o.cpuSeconds);
       f.kernelRps.push(k.readings / k.seconds);
+      f.kernelCpuRps.push(k.readings / k.cpuSeconds);
       f.same &&= isDeepStrictEqual(k.report, o.report);
-      peakRss = Math.max(peakRss, process.resourceUsage().maxRSS / 1024);
+      rss();
     }
   }
 
+  // Every figure beside the oracle's (same rule set, CPU time: what a shared machine leaves comparable).
+  const rows: string[][] = [];
+  const med = (xs: number[]) => summarize(xs).median;
   for (const set of RULE_SETS) {
     const f = figures[set.name];
     const o = oracle[set.name];
-    const rps = summarize(f.rps);
-    const orps = summarize(o.rps);
-    const krps = summarize(o.kernelRps);
-    const r = f.report!.ruleSets[0];
-    rows.push([set.name, "wasm kernel", fmtCount(f.readings), fmtRate(rps.min), fmtRate(rps.median), fmtRate(rps.max), `${summarize(f.seconds).median.toFixed(2)} s`, fmtRatio(rps.median / orps.median), `${r.alerts.all}`]);
-    rows.push([set.name, `oracle (${cfg.oracleDays} d prefix)`, fmtCount(o.readings), fmtRate(orps.min), fmtRate(orps.median), fmtRate(orps.max), "–", "1×", o.same ? "same report" : "REPORT DIFFERS"]);
-    rows.push([set.name, `wasm kernel (same prefix)`, fmtCount(o.readings), fmtRate(krps.min), fmtRate(krps.median), fmtRate(krps.max), "–", fmtRatio(krps.median / orps.median), ""]);
+    const k = kernel[set.name];
+    const oCpu = med(o.cpuRps);
+    const row = (what: string, readings: number, wallRps: number, cpuRps: number, wall: string, note: string) => [
+      set.name,
+      what,
+      fmtCount(readings),
+      fmtRate(wallRps),
+      fmtRate(cpuRps),
+      `${(1e9 / cpuRps).toFixed(0)} ns`,
+      fmtRatio(cpuRps / oCpu),
+      wall,
+      note,
+    ];
+    const kernelNs = med(f.kernelNs);
+    rows.push(row(`backtest, wasm kernel (${cfg.days} d)`, f.readings, med(f.rps), med(f.cpuRps), `${med(f.seconds).toFixed(2)} s`, `${f.report!.ruleSets[0].alerts.all} alerts`));
+    rows.push(row("  of which: inside kernel calls", f.readings, NaN, 1e9 / kernelNs, "", "CPU time in evaluate + tick"));
+    rows.push(row("  of which: generator", f.readings, f.readings / genSeconds, 1e9 / genNs, "", "synthetic readings"));
+    rows.push(row(`kernel only (${cfg.kernelDays} d, batches in wasm memory)`, k.readings, NaN, 1e9 / (k.run + k.tick), "", `evaluate ${k.run.toFixed(1)} + tick ${k.tick.toFixed(1)} ns (${fmtCount(k.ticks)} ticks); CGM ${k.cgm.toFixed(0)} ns, COPD/HF ${k.sessions.toFixed(0)} ns`));
+    rows.push(row(`backtest, wasm kernel (${cfg.oracleDays} d prefix)`, o.readings, med(o.kernelRps), med(o.kernelCpuRps), "", "set-up weighs on a short prefix"));
+    rows.push(row(`oracle (${cfg.oracleDays} d prefix)`, o.readings, med(o.rps), oCpu, "", o.same ? "same report as the kernel" : "REPORT DIFFERS"));
   }
-  process.stdout.write(`\n${renderTable(["rule set", "engine", "readings", "min", "median", "max", "wall (median)", "÷ oracle", "alerts"], rows, ["l", "l", "r", "r", "r", "r", "r", "r", "l"])}\n`);
+  process.stdout.write(
+    `\n${renderTable(["rule set", "what", "readings", "readings/s (wall)", "readings/s (CPU)", "CPU per reading", "÷ oracle (CPU)", "wall (median)", ""], rows, ["l", "l", "r", "r", "r", "r", "r", "r", "l"])}\n`,
+  );
 
   const cur = figures.current;
-  const backtestRps = summarize(RULE_SETS.map((s) => summarize(figures[s.name].rps).median)).min;
-  const cpuRps = summarize(RULE_SETS.map((s) => summarize(figures[s.name].cpuRps).median)).min;
-  const oracleRps = summarize(RULE_SETS.map((s) => summarize(oracle[s.name].rps).median)).median;
-  const cohortYear = Math.max(...RULE_SETS.map((s) => summarize(figures[s.name].seconds).median));
-  const setup = summarize(cur.setup).median;
+  const backtestRps = summarize(RULE_SETS.map((s) => med(figures[s.name].rps))).min;
+  const cpuRps = summarize(RULE_SETS.map((s) => med(figures[s.name].cpuRps))).min;
+  const oracleRps = summarize(RULE_SETS.map((s) => med(oracle[s.name].rps))).median;
+  const oracleCpuRps = summarize(RULE_SETS.map((s) => med(oracle[s.name].cpuRps))).median;
+  const kernelInReplayNs = Math.max(...RULE_SETS.map((s) => med(figures[s.name].kernelNs)));
+  const kernelOnlyNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].run + kernel[s.name].tick));
+  const kernelOnlyEvalNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].run));
+  const kernelCgmNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].cgm));
+  const kernelSessionNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].sessions));
+  const cohortYear = Math.max(...RULE_SETS.map((s) => med(figures[s.name].seconds)));
+  const setup = med(cur.setup);
   const checksOk = RULE_SETS.every((s) => oracle[s.name].same);
   const full = cfg.patients === 10_000 && cfg.cgm === 1_000 && cfg.days === 365;
   const goals = {
@@ -283,12 +477,12 @@ async function main(): Promise<void> {
   const rep = cur.report!;
   process.stdout.write(
     [
-      `readings per pass: ${fmtCount(cur.readings)} (${cfg.patients} + ${cfg.cgm} patients × ${cfg.days} days); generator alone ${genSeconds.toFixed(2)} s of each pass (median)`,
+      `readings per pass: ${fmtCount(cur.readings)} (${cfg.patients} + ${cfg.cgm} patients × ${cfg.days} days); generator alone ${genSeconds.toFixed(2)} s of each pass (median), ${genNs.toFixed(0)} ns CPU per reading`,
       `backtest_rps (slower rule set's median, wall clock incl. set-up ${setup.toFixed(2)} s and generation): ${fmtRate(backtestRps)} — goal ≥ 20 M/s: ${goals.rps_20m ? "met" : "not met"}`,
       `wall time per rule set (median, slower set): ${cohortYear.toFixed(2)} s${full ? ` — goal < 15 s: ${goals.cohort_year_under_15s ? "met" : "not met"}` : " (not the full cohort-year)"}`,
-      `replay without generation ≈ ${fmtRate(cur.readings / Math.max(1e-9, summarize(cur.seconds).median - genSeconds))}`,
-      `on CPU time (user + system; what a busy, shared machine leaves comparable): ${fmtRate(cpuRps)}`,
-      `oracle: ${fmtRate(oracleRps)}; kernel ÷ oracle ${fmtRatio(backtestRps / oracleRps)}; reports on the prefix ${checksOk ? "equal" : "DIFFER"}`,
+      `on CPU time (user + system; what a busy, shared machine leaves comparable): ${fmtRate(cpuRps)} = ${(1e9 / cpuRps).toFixed(0)} ns per reading; oracle ${fmtRate(oracleCpuRps)} = ${(1e9 / oracleCpuRps).toFixed(0)} ns; kernel ÷ oracle ${fmtRatio(cpuRps / oracleCpuRps)}`,
+      `the floor: inside kernel calls ${kernelInReplayNs.toFixed(1)} ns per reading in the replay; the kernel alone ${kernelOnlyNs.toFixed(1)} ns (evaluate ${kernelOnlyEvalNs.toFixed(1)} ns) = ${fmtRate(1e9 / kernelOnlyNs)} on one core (a CGM reading ${kernelCgmNs.toFixed(0)} ns: four rules incl. a forecast and a stale-data rule; a COPD/HF reading ${kernelSessionNs.toFixed(0)} ns); 20 M/s leaves 50 ns per reading for everything`,
+      `oracle: ${fmtRate(oracleRps)} wall; kernel ÷ oracle ${fmtRatio(backtestRps / oracleRps)} wall; reports on the prefix ${checksOk ? "equal" : "DIFFER"}`,
       `peak RSS ${Math.round(peakRss)} MB (the readings are never held: ${fmtCount(cur.readings)} readings would be ${Math.round((cur.readings * 21) / 1e6)} MB as columns)`,
       `current set: ${rep.ruleSets[0].alerts.all} alerts, ${rep.ruleSets[0].alertsPerPatientDay.all} per patient-day, red days ${rep.ruleSets[0].patientDays.shareRed}, CGM in range ${rep.cgm?.timeInRange ?? "–"} %`,
       "",
@@ -302,7 +496,16 @@ async function main(): Promise<void> {
       peak_rss_mb: Math.round(peakRss),
       kernel_over_oracle: sig(backtestRps / oracleRps),
       backtest_cpu_rps: sig(cpuRps),
-      rps_by_rule_set: Object.fromEntries(RULE_SETS.map((s) => [s.name, sig(summarize(figures[s.name].rps).median)])),
+      oracle_cpu_rps: sig(oracleCpuRps),
+      kernel_over_oracle_cpu: sig(cpuRps / oracleCpuRps),
+      cpu_ns_per_reading: sig(1e9 / cpuRps),
+      kernel_ns_per_reading: sig(kernelInReplayNs),
+      kernel_only_ns_per_reading: sig(kernelOnlyNs),
+      kernel_only_rps: sig(1e9 / kernelOnlyNs),
+      kernel_only_cgm_ns: sig(kernelCgmNs),
+      kernel_only_session_ns: sig(kernelSessionNs),
+      generator_ns_per_reading: sig(genNs),
+      rps_by_rule_set: Object.fromEntries(RULE_SETS.map((s) => [s.name, sig(med(figures[s.name].rps))])),
       setup_s: sig(setup),
       generator_s: sig(genSeconds),
       readings: cur.readings,

@@ -186,6 +186,27 @@ describe("backtest", () => {
     expect(b).toEqual(a);
   });
 
+  it("judges each patient of a shared compiled rule list as it judges the patient alone", () => {
+    // Patients of a programme without overrides share the rules compiled once (PatientRegistry's
+    // templates); alone in a backtest, a patient's rules are compiled for it only. hf-0's override
+    // (no weight-change rule) must stay its own; the proposal shares TeleHjerte's list with the current set.
+    const run = (cohortOf: BacktestPatient[]) => {
+      const bt = new Backtest({ patients: cohortOf, from: FROM, to, proposed: [{ name: "proposal", programmes: proposal }], tickStepMs: STEP });
+      bt.pushReadings(readings.filter((r) => cohortOf.some((p) => p.id === r.patient)));
+      const rows = bt.finish().perPatient;
+      return { alerts: [...bt.alerts("current"), ...bt.alerts("proposal")], rows };
+    };
+    const cohortOf = patients.map((p) => (p.id === "hf-0" ? { ...p, overrides: [...p.overrides!, { id: "weight-change", remove: true as const }] } : p));
+    const together = run(cohortOf);
+    expect(together.alerts.length).toBeGreaterThan(0);
+    expect(together.alerts.some((a) => a.rule === "weight-change" && a.patient.startsWith("hf-"))).toBe(true);
+    for (const [i, p] of cohortOf.entries()) {
+      const alone = run([p]);
+      expect(alone.alerts).toEqual(together.alerts.filter((a) => a.patient === p.id));
+      expect(alone.rows[0]).toEqual(together.rows[i]);
+    }
+  });
+
   it("shows exactly the alerts that disappear when a proposal only raises a limit", () => {
     const bt = new Backtest({ patients, from: FROM, to, proposed: [{ name: "pulse-105", programmes: { telekol: raisedPulseLimit() } }], tickStepMs: STEP });
     bt.pushReadings(readings);

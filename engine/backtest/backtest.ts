@@ -90,23 +90,26 @@ export class Backtest {
   push(chunk: ReadingChunk): void {
     const { from, to } = this.options;
     let { n, patient, metric, time, value } = chunk;
+    // One pass: the readings inside the period counted per patient and into the CGM summary.
+    const cgm = this.cgm;
+    const per = this.perPatient;
+    let maxTime = this.lastTime;
     let inside = 0;
-    for (let i = 0; i < n; i++) if (time[i] >= from && time[i] < to) inside++;
+    for (let i = 0; i < n; i++) {
+      const t = time[i];
+      if (!(t >= from && t < to)) continue;
+      inside++;
+      const p = patient[i];
+      per[p]++;
+      if (metric[i] === CGM_INDEX) cgm.add(p, t, value[i]);
+      if (t > maxTime) maxTime = t;
+    }
     if (inside < n) {
       ({ patient, metric, time, value } = keepInside(chunk, from, to, inside));
       this.skipped += n - inside;
       n = inside;
     }
     if (n === 0) return;
-    const cgm = this.cgm;
-    const per = this.perPatient;
-    let maxTime = this.lastTime;
-    for (let i = 0; i < n; i++) {
-      const p = patient[i];
-      per[p]++;
-      if (metric[i] === CGM_INDEX) cgm.add(p, time[i], value[i]);
-      if (time[i] > maxTime) maxTime = time[i];
-    }
     // Late readings are counted against the current set's clock (each set has its own tick plan).
     this.replays.forEach((r, i) => {
       const late = r.push(n, patient, metric, time, value);
@@ -189,7 +192,7 @@ export class Backtest {
 }
 
 /** A wasm kernel with room for a group's patients reserved up front (programme sets: ≤ 6 metrics and rules each). */
-function kernelFor(patients: number): Evaluator {
+export function kernelFor(patients: number): WasmKernel {
   return WasmKernel.load(undefined, { slots: patients * 6, rules: patients * 8, hist: patients * 6 * 16 });
 }
 

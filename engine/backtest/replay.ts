@@ -5,7 +5,10 @@
 //
 // Order, as the live pipeline applies it: readings before a tick instant T are evaluated (with
 // `now` = the newest of them, so a missing rule judged at a reading sees no deadline that a tick
-// has not yet seen), then tick(T). Readings come per group in batches of at most BATCH.
+// has not yet seen), then tick(T). Readings come per group in batches of at most BATCH, written
+// straight into the kernel's input columns; its transitions are read where the kernel wrote them
+// (no object per transition, no array per call: a cohort-year is 100 000s of kernel calls).
+import { TR_BYTES, TR_READING, TR_RULE, TR_TIME, TR_TO } from "../../assembly/layout.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
 import { Engine } from "../engine.js";
 import type { Evaluator, Transition } from "../evaluator.js";
@@ -18,6 +21,8 @@ import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
 
 const BATCH = 65_536;
+/** A local copy: an imported binding reads slower in the per-reading loop (as engine/kernel/wasm-kernel.ts found under tsx). */
+const METRICS_PER_PATIENT = METRIC_COUNT;
 
 /** The patients of one combination of programmes on one evaluator. */
 interface Group {
@@ -28,9 +33,13 @@ interface Group {
   plan: TickPlan;
   nextTick: number;
   lastTick: number;
+  /**
+   * Where the batch waits: the kernel's own input columns (views of its memory, fetched again
+   * when memory grew or a new slot moved them), or arrays of ours for another evaluator.
+   */
   slots: Uint32Array;
   times: Float64Array;
-  values: Float64Array;
+  values: Float32Array | Float64Array;
   n: number;
   sorted: boolean;
   /** Per evaluator rule id: the cohort index of its patient (-1 until first seen), its rule name index, its open episode. */
@@ -94,16 +103,16 @@ export class RuleSetReplay {
         this.groupOf[i] = this.groups.length;
       }
       const plan = new TickPlan(unique(ruleLists), setup.tickStepMs, this.timeZone);
+      const wasm = ev instanceof WasmKernel ? ev : undefined;
+      const cols = wasm?.inputColumns(BATCH) ?? { slots: new Uint32Array(BATCH), times: new Float64Array(BATCH), values: new Float64Array(BATCH) };
       this.groups.push({
         engine,
         ev,
-        wasm: ev instanceof WasmKernel ? ev : undefined,
+        wasm,
         plan,
         nextTick: this.capped(plan.next(from)),
         lastTick: from,
-        slots: new Uint32Array(BATCH),
-        times: new Float64Array(BATCH),
-        values: new Float64Array(BATCH),
+        ...cols,
         n: 0,
         sorted: true,
         rulePatient: new Int32Array(0),
@@ -128,9 +137,9 @@ export class RuleSetReplay {
       const g = groups[groupOf[p]];
       if (t >= g.nextTick) this.advanceGroup(g, t);
       else if (t < g.lastTick) late++;
-      const key = p * METRIC_COUNT + metric[i];
+      const key = p * METRICS_PER_PATIENT + metric[i];
       let slot = slotTable[key];
-      if (slot < 0) slot = slotTable[key] = g.engine.patients.slotOf(this.setup.patients[p].id, METRICS[metric[i]].key);
+      if (slot < 0) slot = slotTable[key] = this.allocate(g, p, metric[i]);
       let k = g.n;
       if (k === BATCH) {
         this.flush(g);
@@ -157,11 +166,35 @@ export class RuleSetReplay {
     this.episodes.closeAll(this.setup.to);
   }
 
+  /**
+   * The slot of (patient, metric), first seen: most exist since the patient was configured; a new
+   * one may make the kernel move its input columns to make room (their readings move along).
+   */
+  private allocate(g: Group, patient: number, metric: number): number {
+    const id = this.setup.patients[patient].id;
+    const key = METRICS[metric].key;
+    const known = g.engine.patients.existingSlot(id, key);
+    if (known !== undefined) return known;
+    const slot = g.engine.patients.slotOf(id, key);
+    if (g.wasm !== undefined) Object.assign(g, g.wasm.inputColumns(BATCH));
+    return slot;
+  }
+
+  /** After a kernel call: memory may have grown (the old views are then empty). */
+  private refresh(g: Group): void {
+    if (g.wasm !== undefined && g.slots.length === 0) Object.assign(g, g.wasm.inputColumns(BATCH));
+  }
+
   private advanceGroup(g: Group, time: number): void {
     while (g.nextTick <= time) {
       const at = g.nextTick;
       this.flush(g);
-      this.record(g, g.ev.tick(at, utcOffsetMs(this.timeZone, at)));
+      const tz = utcOffsetMs(this.timeZone, at);
+      if (g.wasm !== undefined) {
+        const count = g.wasm.runTick(at, tz);
+        this.refresh(g);
+        if (count > 0) this.recordKernel(g, count, false);
+      } else this.record(g, g.ev.tick(at, tz));
       g.lastTick = at;
       g.nextTick = this.capped(g.plan.next(at));
     }
@@ -178,12 +211,9 @@ export class RuleSetReplay {
     const now = g.times[n - 1];
     const tz = utcOffsetMs(this.timeZone, now);
     if (g.wasm !== undefined) {
-      const cols = g.wasm.inputColumns(n);
-      cols.slots.set(g.slots.subarray(0, n));
-      cols.times.set(g.times.subarray(0, n));
-      cols.values.set(g.values.subarray(0, n));
       const count = g.wasm.run(n, now, tz);
-      if (count > 0) this.record(g, g.wasm.readTransitions(count), g.times);
+      this.refresh(g);
+      if (count > 0) this.recordKernel(g, count, true);
     } else {
       this.record(g, g.ev.evaluate(g.slots.subarray(0, n), g.times.subarray(0, n), g.values.subarray(0, n), now, tz).transitions, g.times);
     }
@@ -198,27 +228,37 @@ export class RuleSetReplay {
    * would have had live, where `now` is the reading's arrival.
    */
   private record(g: Group, transitions: readonly Transition[], times?: Float64Array): void {
+    for (const t of transitions) this.apply(g, t.rule, t.to, times !== undefined && t.reading >= 0 ? times[t.reading] : t.time);
+  }
+
+  /** record() for the kernel: its last call's `count` transition records read in place (`batch`: of a run, whose reading times are in the input columns). */
+  private recordKernel(g: Group, count: number, batch: boolean): void {
+    const { at, u8, u32, i32, f64 } = g.wasm!.transitionRecords();
+    for (let k = 0, p = at; k < count; k++, p += TR_BYTES) {
+      const reading = i32[(p + TR_READING) >>> 2];
+      this.apply(g, u32[(p + TR_RULE) >>> 2], u8[p + TR_TO], batch && reading >= 0 ? g.times[reading] : f64[(p + TR_TIME) >>> 3]);
+    }
+  }
+
+  /** One transition of evaluator rule r to level `to` at `time`. */
+  private apply(g: Group, r: number, to: number, time: number): void {
     const log = this.episodes;
-    for (const t of transitions) {
-      const time = times !== undefined && t.reading >= 0 ? times[t.reading] : t.time;
-      this.transitions++;
-      const r = t.rule;
-      if (r >= g.rulePatient.length) growRules(g, r + 1);
-      if (g.rulePatient[r] < 0) {
-        const info = g.engine.patients.rule(r);
-        g.rulePatient[r] = this.setup.patientIndex.get(info.patient)!;
-        let name = this.setup.ruleNames.get(info.ruleId);
-        if (name === undefined) this.setup.ruleNames.set(info.ruleId, (name = this.setup.ruleNames.size));
-        g.ruleName[r] = name;
-      }
-      const open = g.ruleEpisode[r];
-      // A change of direction is a resolve then a raise; an upgrade or downgrade moves the episode.
-      if (open >= 0 && log.isOpen(open)) {
-        log.move(open, time, t.to);
-        if (t.to === 0) g.ruleEpisode[r] = -1;
-      } else if (t.to > 0) {
-        g.ruleEpisode[r] = log.open(g.rulePatient[r], g.ruleName[r], time, t.to);
-      }
+    this.transitions++;
+    if (r >= g.rulePatient.length) growRules(g, r + 1);
+    if (g.rulePatient[r] < 0) {
+      const info = g.engine.patients.rule(r);
+      g.rulePatient[r] = this.setup.patientIndex.get(info.patient)!;
+      let name = this.setup.ruleNames.get(info.ruleId);
+      if (name === undefined) this.setup.ruleNames.set(info.ruleId, (name = this.setup.ruleNames.size));
+      g.ruleName[r] = name;
+    }
+    const open = g.ruleEpisode[r];
+    // A change of direction is a resolve then a raise; an upgrade or downgrade moves the episode.
+    if (open >= 0 && log.isOpen(open)) {
+      log.move(open, time, to);
+      if (to === 0) g.ruleEpisode[r] = -1;
+    } else if (to > 0) {
+      g.ruleEpisode[r] = log.open(g.rulePatient[r], g.ruleName[r], time, to);
     }
   }
 }

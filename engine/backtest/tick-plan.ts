@@ -8,12 +8,15 @@ import type { RuleDef } from "../rules/definitions.js";
 import { parseDuration, parseTimeOfDay } from "../rules/duration.js";
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 export class TickPlan {
   /** Deadline + grace, ms after local midnight, of every daily rule (distinct). */
   private readonly deadlines: number[];
   /** 0 when no rule needs the fixed step. */
   readonly stepMs: number;
+  /** UTC offsets by hour: next() looks at several days either side, which a one-entry cache would miss every time. */
+  private readonly offsets = new Map<number, number>();
 
   constructor(ruleSets: Iterable<readonly RuleDef[]>, stepMs: number, private readonly timeZone = DEFAULT_TIME_ZONE) {
     const deadlines = new Set<number>();
@@ -34,7 +37,7 @@ export class TickPlan {
   next(after: number): number {
     let best = this.stepMs > 0 ? Math.floor(after / this.stepMs) * this.stepMs + this.stepMs : Infinity;
     if (this.deadlines.length === 0) return best;
-    const day = Math.floor((after + utcOffsetMs(this.timeZone, after)) / DAY_MS);
+    const day = Math.floor((after + this.offset(after)) / DAY_MS);
     // Deadline + grace may pass midnight: look a couple of local days either side.
     for (let d = day - 2; d <= day + 1; d++) {
       for (const offset of this.deadlines) {
@@ -47,7 +50,14 @@ export class TickPlan {
 
   /** The instant of local day d's deadline, with the offset in force at that instant (as the kernel's tick sees it). */
   private deadlineAt(day: number, offset: number): number {
-    const guess = day * DAY_MS + offset - utcOffsetMs(this.timeZone, day * DAY_MS + offset);
-    return day * DAY_MS + offset - utcOffsetMs(this.timeZone, guess);
+    const guess = day * DAY_MS + offset - this.offset(day * DAY_MS + offset);
+    return day * DAY_MS + offset - this.offset(guess);
+  }
+
+  private offset(at: number): number {
+    const hour = Math.floor(at / HOUR_MS);
+    let offset = this.offsets.get(hour);
+    if (offset === undefined) this.offsets.set(hour, (offset = utcOffsetMs(this.timeZone, at)));
+    return offset;
   }
 }

@@ -235,13 +235,7 @@ export class WasmKernel implements Evaluator {
 
   /** Runs the clock: missing rules and rules with for/keep timers, in rule id order. */
   tick(now: number, tzOffsetMs: number): Transition[] {
-    let count = this.ex.tick(now, tzOffsetMs);
-    if (count === ERR_OUT_FULL) {
-      this.ensure({ out: 2 * this.hdr(H_RULE_COUNT) });
-      count = this.ex.tick(now, tzOffsetMs);
-    }
-    if (count < 0) throw new KernelError(count);
-    return this.readTransitions(count);
+    return this.readTransitions(this.runTick(now, tzOffsetMs));
   }
 
   // ---- fast path (benchmarks, ingest) ----
@@ -273,6 +267,28 @@ export class WasmKernel implements Evaluator {
     }
     if (count < 0) throw new KernelError(count);
     return count;
+  }
+
+  /** tick() without decoding: the transition count (read them with readTransitions or transitionRecords). */
+  runTick(now: number, tzOffsetMs: number): number {
+    let count = this.ex.tick(now, tzOffsetMs);
+    if (count === ERR_OUT_FULL) {
+      this.ensure({ out: 2 * this.hdr(H_RULE_COUNT) });
+      count = this.ex.tick(now, tzOffsetMs);
+    }
+    if (count < 0) throw new KernelError(count);
+    return count;
+  }
+
+  /**
+   * The transition records of the last run() or runTick() where they lie: record k at byte
+   * `at + k * TR_BYTES` of the views (fields at the TR_* offsets of assembly/layout.ts). For a
+   * caller that needs a few fields of many transitions without an object each; valid until the
+   * next call that can grow memory.
+   */
+  transitionRecords(): { at: number; u8: Uint8Array; u32: Uint32Array; i32: Int32Array; f64: Float64Array } {
+    const { u8, u32, i32, f64 } = this.v.fresh();
+    return { at: this.hdr(H_OFF_OUT), u8, u32, i32, f64 };
   }
 
   /** The first `count` transition records of the last run() or tick() (readings relative to that call). */
@@ -334,6 +350,17 @@ export class WasmKernel implements Evaluator {
 
   /** Grows (by doubling) every capacity below its need, in one reserve() call. */
   private ensure(need: Partial<Caps>): void {
+    // Most calls need one capacity that is there already (addSlot and addRule at every patient's set-up).
+    if (
+      (need.slots === undefined || need.slots <= this.hdr(H_SLOT_CAP)) &&
+      (need.rules === undefined || need.rules <= this.hdr(H_RULE_CAP)) &&
+      (need.hist === undefined || need.hist <= this.hdr(H_HIST_CAP)) &&
+      (need.params === undefined || need.params <= this.hdr(H_PARAM_CAP)) &&
+      (need.scores === undefined || need.scores <= this.hdr(H_SCORE_CAP)) &&
+      (need.batch === undefined || need.batch <= this.hdr(H_BATCH_CAP)) &&
+      (need.out === undefined || need.out <= this.hdr(H_OUT_CAP))
+    )
+      return;
     const slots = need.slots ?? 0;
     const rules = need.rules ?? 0;
     const hist = need.hist ?? 0;
