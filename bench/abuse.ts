@@ -269,7 +269,7 @@ async function runPhase(phase: Phase, run: number): Promise<void> {
   currentPhase = "gap";
   await Promise.all(children.map((c) => stopChild(c, 2000)));
   windows.push(w);
-  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post ${p.id} +${((p.sentAt - w.t0) / 1000).toFixed(1)} s ${p.ms.toFixed(0)} ms ${p.status} ${p.triage ?? "-"} event ${p.eventMs ?? "none"}`);
+  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post ${p.id} +${((p.sentAt - w.t0) / 1000).toFixed(1)} s at ${p.sentAt} ${p.ms.toFixed(0)} ms ${p.status} ${p.triage ?? "-"} event ${p.eventMs ?? "none"}`);
   const peak = Math.max(...rssSamples.filter((s) => s.t >= w.t0 && s.t <= w.t1).map((s) => s.mb));
   const opens = w.flood.reduce((a, f) => a + f.peakOpen, 0);
   log(`run ${run} ${phase}: ${((w.t1 - w.t0) / 1000).toFixed(1)} s${w.rampMs !== undefined ? ` (ramp ${(w.rampMs / 1000).toFixed(1)} s, ${opens} open at peak)` : ""}, peak RSS ${peak.toFixed(0)} MB`);
