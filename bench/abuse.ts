@@ -1,4 +1,4 @@
-// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N]: floods from this
+// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N] [-- --probe DIR]: floods from this
 // machine against a real server process (server/main.ts on SQLite), one kind at a time, while a
 // bystander device posts a reading every 100 ms (alternately past the yellow pulse limit and back,
 // so each one raises or resolves an alert) and a clinician socket receives those alerts. Per phase:
@@ -34,6 +34,8 @@ const { values: opt } = parseArgs({
     idle: { type: "string" },
     slowloris: { type: "string" },
     keep: { type: "boolean", default: false },
+    /** Instruments the server: event-loop stalls, GC pauses, loop delay per second (bench/abuse/loop-probe.mjs) into this folder. */
+    probe: { type: "string" },
   },
 });
 const quick = opt.quick!;
@@ -69,7 +71,12 @@ const log = (s: string): void => void process.stderr.write(`[abuse ${new Date().
 const dir = mkdtempSync(join(tmpdir(), "varsel-abuse-"));
 const database = `sqlite:${join(dir, "abuse.db")}`;
 // The address is read from the "varsel listening" info line (stdout is drained); info logs under a flood are rate-limited.
-const SERVER_ENV = { LOG_LEVEL: "info" };
+const SERVER_ENV: Record<string, string> = { LOG_LEVEL: "info" };
+if (opt.probe !== undefined) {
+  // startChildServer passes VARSEL_CHILD_NODE_ARGS to node (before tsx).
+  process.env.VARSEL_CHILD_NODE_ARGS = `${process.env.VARSEL_CHILD_NODE_ARGS ?? ""} --import ${new URL("./abuse/loop-probe.mjs", import.meta.url).pathname}`;
+  SERVER_ENV.ABUSE_PROBE_DIR = opt.probe;
+}
 server = await startChildServer(database, SERVER_ENV);
 let base = `http://127.0.0.1:${server.port}`;
 const auth = new Auth({ secret: CHILD_SECRET });
