@@ -1,4 +1,4 @@
-// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N]: floods from this
+// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N] [-- --probe DIR]: floods from this
 // machine against a real server process (server/main.ts on SQLite), one kind at a time, while a
 // bystander device posts a reading every 100 ms (alternately past the yellow pulse limit and back,
 // so each one raises or resolves an alert) and a clinician socket receives those alerts. Per phase:
@@ -11,7 +11,7 @@
 // Loopback only (flooders bind 127.0.x.y source addresses); every child is killed at the end, on
 // error and by a watchdog. The last line is one JSON object.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -34,6 +34,8 @@ const { values: opt } = parseArgs({
     idle: { type: "string" },
     slowloris: { type: "string" },
     keep: { type: "boolean", default: false },
+    /** Instruments the server: event-loop stalls, GC pauses, loop delay per second (bench/abuse/loop-probe.mjs) into this folder. */
+    probe: { type: "string" },
   },
 });
 const quick = opt.quick!;
@@ -69,7 +71,12 @@ const log = (s: string): void => void process.stderr.write(`[abuse ${new Date().
 const dir = mkdtempSync(join(tmpdir(), "varsel-abuse-"));
 const database = `sqlite:${join(dir, "abuse.db")}`;
 // The address is read from the "varsel listening" info line (stdout is drained); info logs under a flood are rate-limited.
-const SERVER_ENV = { LOG_LEVEL: "info" };
+const SERVER_ENV: Record<string, string> = { LOG_LEVEL: "info" };
+if (opt.probe !== undefined) {
+  // startChildServer passes VARSEL_CHILD_NODE_ARGS to node (before tsx).
+  process.env.VARSEL_CHILD_NODE_ARGS = `${process.env.VARSEL_CHILD_NODE_ARGS ?? ""} --import ${new URL("./abuse/loop-probe.mjs", import.meta.url).pathname}`;
+  SERVER_ENV.ABUSE_PROBE_DIR = opt.probe;
+}
 server = await startChildServer(database, SERVER_ENV);
 let base = `http://127.0.0.1:${server.port}`;
 const auth = new Auth({ secret: CHILD_SECRET });
@@ -131,6 +138,18 @@ const rssMb = (): { mb: number; anonMb: number } => {
   }
 };
 const sampler = setInterval(() => rssSamples.push({ t: Date.now(), ...rssMb(), cpuTicks: cpuTicks() }), 100);
+
+/** Whole-machine busy CPU (clock ticks, /proc/stat) and this process's own CPU (s): what else ran beside us. */
+const machineCpu = (): { busy: number; total: number; self: number } => {
+  try {
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const busy = user + nice + system + irq + softirq + steal;
+    const self = process.cpuUsage();
+    return { busy, total: busy + idle + iowait, self: (self.user + self.system) / 1e6 };
+  } catch {
+    return { busy: NaN, total: NaN, self: NaN };
+  }
+};
 
 // ---------------------------------------------------------------- bystander and clinician
 
@@ -222,6 +241,11 @@ interface Window {
   /** Ramp-up (idle, slowloris): go → every connection open. */
   rampMs?: number;
   flood: FloodResult[];
+  /** Cores busy on the whole machine over the window, and this process's (the bystander, clinician and sampler). */
+  machineCores: number;
+  benchCores: number;
+  /** 1-minute load average at the window's end. */
+  load1: number;
 }
 const windows: Window[] = [];
 
@@ -254,7 +278,8 @@ async function runPhase(phase: Phase, run: number): Promise<void> {
   const children = plan.map((cfg) => spawnChild(new URL("./abuse/flooder.ts", import.meta.url).pathname, cfg));
   await Promise.all(children.map((c, i) => waitMessage(c, "ready", 30_000, `${phase} flooder ${i}`)));
   currentPhase = `${run}:${phase}`;
-  const w: Window = { run, phase, t0: Date.now(), t1: 0, flood: [] };
+  const w: Window = { run, phase, t0: Date.now(), t1: 0, flood: [], machineCores: NaN, benchCores: NaN, load1: NaN };
+  const m0 = machineCpu();
   const established = children.map((c) => (plan[0].kind === "idle" || plan[0].kind === "slowloris" ? waitMessage(c, "established", RAMP_TIMEOUT_MS, `${phase} ramp`).catch(() => undefined) : undefined));
   for (const c of children) c.send({ type: "go" });
   if (phase === "idle" || phase === "slowloris") {
@@ -266,10 +291,14 @@ async function runPhase(phase: Phase, run: number): Promise<void> {
   for (const c of children) c.send({ type: "stop" });
   w.flood = await Promise.all(results);
   w.t1 = Date.now();
+  const m1 = machineCpu();
+  w.machineCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * cpus().length;
+  w.benchCores = (m1.self - m0.self) / ((w.t1 - w.t0) / 1000);
+  w.load1 = loadavg()[0];
   currentPhase = "gap";
   await Promise.all(children.map((c) => stopChild(c, 2000)));
   windows.push(w);
-  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post ${p.id} +${((p.sentAt - w.t0) / 1000).toFixed(1)} s ${p.ms.toFixed(0)} ms ${p.status} ${p.triage ?? "-"} event ${p.eventMs ?? "none"}`);
+  if (process.env.ABUSE_DEBUG_POSTS) for (const p of posts.filter((x) => x.phase === `${run}:${phase}`)) log(`post ${p.id} +${((p.sentAt - w.t0) / 1000).toFixed(1)} s at ${p.sentAt} ${p.ms.toFixed(0)} ms ${p.status} ${p.triage ?? "-"} event ${p.eventMs ?? "none"}`);
   const peak = Math.max(...rssSamples.filter((s) => s.t >= w.t0 && s.t <= w.t1).map((s) => s.mb));
   const opens = w.flood.reduce((a, f) => a + f.peakOpen, 0);
   log(`run ${run} ${phase}: ${((w.t1 - w.t0) / 1000).toFixed(1)} s${w.rampMs !== undefined ? ` (ramp ${(w.rampMs / 1000).toFixed(1)} s, ${opens} open at peak)` : ""}, peak RSS ${peak.toFixed(0)} MB`);
@@ -346,6 +375,9 @@ interface PhaseFigures {
   rss_rise_mb: number;
   /** Server CPU over the window ÷ its length. */
   server_cores: number;
+  /** Cores busy on the machine beyond the server, the flooders and this process: other people's work, which the figures share the 2 cores with. */
+  other_cores: number;
+  load1: number;
   ramp_s: number | null;
   peak_rss_mb: number;
   /** The largest RssAnon (heap and buffers) in the window. */
@@ -378,10 +410,13 @@ function figuresOf(w: Window): PhaseFigures {
   };
   const held = w.flood.flatMap((f) => f.heldMs);
   const inside = rssSamples.filter((s) => s.t >= w.t0 && s.t <= w.t1);
+  const serverCores = (inside.at(-1)!.cpuTicks - inside[0].cpuTicks) / 100 / ((inside.at(-1)!.t - inside[0].t) / 1000);
   return {
     window_s: (w.t1 - w.t0) / 1000,
     rss_rise_mb: Math.max(...inside.map((s) => s.mb)) - inside[0].mb,
-    server_cores: (inside.at(-1)!.cpuTicks - inside[0].cpuTicks) / 100 / ((inside.at(-1)!.t - inside[0].t) / 1000),
+    server_cores: serverCores,
+    other_cores: Math.max(0, w.machineCores - serverCores - w.flood.reduce((a, f) => a + f.cpuMicros, 0) / 1e6 / ((w.t1 - w.t0) / 1000) - w.benchCores),
+    load1: w.load1,
     ramp_s: w.rampMs === undefined ? null : w.rampMs / 1000,
     peak_rss_mb: Math.max(...inside.map((s) => s.mb)),
     peak_anon_mb: Math.max(...inside.map((s) => s.anonMb)),
@@ -414,6 +449,8 @@ for (const phase of phases) {
     window_s: median(figs.map((f) => f.window_s)),
     rss_rise_mb: median(figs.map((f) => f.rss_rise_mb)),
     server_cores: median(figs.map((f) => f.server_cores)),
+    other_cores: median(figs.map((f) => f.other_cores)),
+    load1: median(figs.map((f) => f.load1)),
     ramp_s: figs[0].ramp_s === null ? null : median(figs.map((f) => f.ramp_s!)),
     peak_rss_mb: Math.max(...figs.map((f) => f.peak_rss_mb)),
     peak_anon_mb: Math.max(...figs.map((f) => f.peak_anon_mb)),
@@ -458,7 +495,7 @@ function floodText(phase: Phase, f: PhaseFigures["flood"]): string {
 const rows = phases.map((phase) => {
   const a = perPhase.get(phase)!.agg;
   return [
-    phase, fmt(a.window_s, 1) + (a.ramp_s !== null ? ` (ramp ${fmt(a.ramp_s, 1)})` : ""), fmt(a.server_cores, 2), fmt(a.peak_rss_mb), fmt(a.peak_anon_mb), `+${fmt(a.rss_rise_mb)}`,
+    phase, fmt(a.window_s, 1) + (a.ramp_s !== null ? ` (ramp ${fmt(a.ramp_s, 1)})` : ""), fmt(a.server_cores, 2), `${fmt(a.other_cores, 2)} (${fmt(a.load1, 1)})`, fmt(a.peak_rss_mb), fmt(a.peak_anon_mb), `+${fmt(a.rss_rise_mb)}`,
     fmt(a.post_p50_ms, 1), ratio(a.post_p50_ms, baseAgg.post_p50_ms), fmt(a.post_p99_ms, 1), ratio(a.post_p99_ms, baseAgg.post_p99_ms),
     fmt(a.event_p99_ms), ratio(a.event_p99_ms, baseAgg.event_p99_ms), `${a.posts_failed}/${a.posts}`, `${a.found}/${a.acked}`,
   ];
@@ -480,11 +517,11 @@ const goals = {
 
 process.stdout.write(
   `\nbench:abuse — ${RUNS} run(s) × ${phases.length} phases of ${PHASE_MS / 1000} s (+ ramp-up for idle / slowloris), ${quick ? "quick" : "full"}; ` +
-    `server: server/main.ts on SQLite, ${FLOOD_PATIENTS + 1} patients; bystander: 1 reading / 100 ms over HTTP, clinician subscribed; figures are medians over runs (peak RSS: the largest; RSS rise: peak − RSS at the window's start, median)\n\n` +
+    `server: server/main.ts on SQLite, ${FLOOD_PATIENTS + 1} patients; bystander: 1 reading / 100 ms over HTTP, clinician subscribed; figures are medians over runs (peak RSS: the largest; RSS rise: peak − RSS at the window's start, median); others' cores: the machine's busy cores beyond the server, the flooders and this process (other people's work on the same ${cpus().length} cores), with the 1-minute load average at the window's end\n\n` +
     renderTable(
-      ["phase", "window s", "server cores", "peak RSS MB", "of it anon MB", "RSS rise MB", "POST p50 ms", "÷ base", "POST p99 ms", "÷ base", "event p99 ms", "÷ base", "POST failed", "found/acked"],
+      ["phase", "window s", "server cores", "others' cores (load)", "peak RSS MB", "of it anon MB", "RSS rise MB", "POST p50 ms", "÷ base", "POST p99 ms", "÷ base", "event p99 ms", "÷ base", "POST failed", "found/acked"],
       rows,
-      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ) +
     "\n\nWhat the flooders did and saw (all runs summed; closes: WebSocket close code, 1006 = cut without a close frame; raw TCP: how it ended):\n\n" +
     renderTable(["phase", "flood", "closes", "error frames / statuses", "flooder CPU s"], floodRows) +
@@ -500,7 +537,7 @@ const phaseJson = Object.fromEntries(
   phases.map((p) => {
     const a = perPhase.get(p)!.agg;
     return [p, {
-      peak_rss_mb: round(a.peak_rss_mb, 0), peak_anon_mb: round(a.peak_anon_mb, 0), rss_rise_mb: round(a.rss_rise_mb, 0), server_cores: round(a.server_cores, 2), post_p50_ms: round(a.post_p50_ms), post_p99_ms: round(a.post_p99_ms), post_max_ms: round(a.post_max_ms),
+      peak_rss_mb: round(a.peak_rss_mb, 0), peak_anon_mb: round(a.peak_anon_mb, 0), rss_rise_mb: round(a.rss_rise_mb, 0), server_cores: round(a.server_cores, 2), other_cores: round(a.other_cores, 2), load1: round(a.load1, 1), post_p50_ms: round(a.post_p50_ms), post_p99_ms: round(a.post_p99_ms), post_max_ms: round(a.post_max_ms),
       post_p99_over_base: round(a.post_p99_ms / baseAgg.post_p99_ms, 2), event_p99_ms: round(a.event_p99_ms, 0), event_p99_over_base: round(a.event_p99_ms / baseAgg.event_p99_ms, 2),
       window_s: round(a.window_s), ramp_s: a.ramp_s === null ? null : round(a.ramp_s), posts: a.posts, posts_failed: a.posts_failed, events_missing: a.events_missing, out_of_order: a.out_of_order, statuses: a.statuses,
       acked: a.acked, found: a.found, flood: { ...a.flood, cpu_s: round(a.flood.cpu_s) },

@@ -2,7 +2,7 @@
 // each group is taken round-robin across senders, bounded in readings (fair-queue.ts), on a real
 // SQLite store. A command is checked again when its turn comes: refused then, it changes nothing.
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_GROUP_READINGS, DurablePipeline } from "../engine/durable/durable-pipeline.js";
+import { DEFAULT_GROUP_READINGS, DEFAULT_GROUP_READINGS_PER_SENDER, DurablePipeline } from "../engine/durable/durable-pipeline.js";
 import { FairQueue } from "../engine/durable/fair-queue.js";
 import type { CommitBatch } from "../engine/store/store.js";
 import { recordingPipeline, STORES } from "./support/durable-stores.js";
@@ -50,6 +50,17 @@ describe("FairQueue", () => {
     expect(q.drain()).toEqual(["a0", "t1", "a1"]);
   });
 
+  it("passes over the senders told to skip (their share of the group is used up); they keep their place in the turn", () => {
+    const q = new FairQueue<string>();
+    for (let i = 0; i < 3; i++) q.push("flood", `f${i}`);
+    q.push("by", "b0");
+    q.push("other", "o0");
+    const full = (s: string) => s === "flood";
+    expect([q.takeOne(full), q.takeOne(full), q.takeOne(full)]).toEqual(["b0", "o0", undefined]);
+    // Next group: the flood's turn is first, as it was.
+    expect(takeN(q, 3)).toEqual(["f0", "f1", "f2"]);
+  });
+
   it("takes a lone command, and keeps a never-empty lane's order across compactions", () => {
     const q = new FairQueue<number>();
     q.push("big", 1);
@@ -92,6 +103,64 @@ describe.each(STORES)("fair groups on %s", (_name, factory) => {
       const floodOrder = groups.flatMap((g) => g.entries).filter((e) => e.command.kind === "ingest" && e.command.batch.readings[0].patient === "flood-p");
       expect(floodOrder.map((e) => (e.command.kind === "ingest" ? e.command.batch.readings[0].id : ""))).toEqual(Array.from({ length: 10 }, (_, k) => `f${k}-0`));
       expect(d.uncommitted()).toEqual({ readings: 0, bytes: 0 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("a sender holds at most its share of a group (DEFAULT_GROUP_READINGS_PER_SENDER), so another's reading waits behind little of a flood", async () => {
+    const { d, groups } = await recordingPipeline(await factory.create(), () => T0);
+    try {
+      for (const id of ["flood-p", "other-p"]) await d.execute({ kind: "patient", id, input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+      groups.length = 0;
+      const batch = (patient: string, k: number) =>
+        readingsCommand(Array.from({ length: 100 }, (_, i) => ({ patient, metric: "pulse", value: 70, time: T0 - 3_600_000 + k * 100 + i, id: `${patient}-${k}-${i}` })), T0);
+      // Two senders, 30 batches of 100 each: alone, either would fill a group past its share.
+      const sent = Array.from({ length: 30 }, (_, k) => [d.execute(batch("flood-p", k), { sender: "flood-gw" }), d.execute(batch("other-p", k), { sender: "other-gw" })]).flat();
+      await Promise.all(sent);
+      const shareOf = (g: CommitBatch, patient: string) =>
+        g.entries.reduce((n, e) => n + (e.command.kind === "ingest" && e.command.batch.readings[0].patient === patient ? e.command.batch.readings.length : 0), 0);
+      for (const g of groups) {
+        // Readings plus the events they cause count against the share; one command may overshoot it.
+        expect(shareOf(g, "flood-p")).toBeLessThanOrEqual(DEFAULT_GROUP_READINGS_PER_SENDER + 100);
+        expect(shareOf(g, "other-p")).toBeLessThanOrEqual(DEFAULT_GROUP_READINGS_PER_SENDER + 100);
+      }
+      expect(groups.reduce((n, g) => n + shareOf(g, "flood-p"), 0)).toBe(3000);
+      expect(groups.reduce((n, g) => n + shareOf(g, "other-p"), 0)).toBe(3000);
+      expect(groups.length).toBeGreaterThanOrEqual(3);
+      expect(d.uncommitted()).toEqual({ readings: 0, bytes: 0 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("a command that arrives while a group commits joins the group applied ahead of it, not the one after", async () => {
+    const { d, groups } = await recordingPipeline(await factory.create(), () => T0);
+    try {
+      for (const id of ["flood-p", "by-p"]) await d.execute({ kind: "patient", id, input: { programme: "telehjerte", careTeams, paused: false, references: {} } });
+      const store = d.store!;
+      const commit = store.commit.bind(store);
+      let release = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      let commits = 0;
+      store.commit = async (batch) => {
+        if (commits++ === 0) await held; // the flood's first group stays committing
+        return commit(batch);
+      };
+      groups.length = 0;
+      const start = d.position();
+      const batch = (k: number) =>
+        readingsCommand(Array.from({ length: DEFAULT_GROUP_READINGS_PER_SENDER }, (_, i) => ({ patient: "flood-p", metric: "pulse", value: 70, time: T0 - 3_600_000 + k * 10_000 + i, id: `f${k}-${i}` })), T0);
+      // One share per group: the first group commits (held), the second is applied ahead of it.
+      const flood = [0, 1, 2].map((k) => d.execute(batch(k), { sender: "flood-gw" }));
+      for (let i = 0; i < 200 && (commits === 0 || d.position() < start + 2); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(d.position()).toBe(start + 2);
+      const bystander = d.execute(readingsCommand([{ patient: "by-p", metric: "pulse", value: 70, time: T0 - 1, id: "by-1" }], T0), { sender: "by-gw" });
+      release();
+      await Promise.all([...flood, bystander]);
+      const patientsOf = (b: CommitBatch) => b.entries.map((e) => (e.command.kind === "ingest" ? e.command.batch.readings[0].patient : e.command.kind));
+      // Its commit is the second, beside the flood's second share; the flood's third came after.
+      expect(groups.map(patientsOf)).toEqual([["flood-p"], ["flood-p", "by-p"], ["flood-p"]]);
     } finally {
       await d.close();
     }

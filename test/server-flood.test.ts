@@ -3,6 +3,9 @@
 // has a small budget; a client that does not wait for its answers is closed once too much waits;
 // ingest past the engine's backlog bound is refused `overloaded` (503 + Retry-After over HTTP),
 // and what was acknowledged stays durable. No timing assertions: the counts are the contract.
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { removeFlakyStores, serverOnFlakyStore } from "./support/flaky-store.js";
 import type { BacklogLimits } from "../engine/durable/backlog.js";
@@ -73,6 +76,55 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
       expect(metrics).toMatch(/varsel_ws_flood_disconnects_total\{reason="rate_limited"\} 1\n/);
       expect(metrics).toMatch(/varsel_requests_rejected_total\{code="rate_limited"\} 1\n/);
       bystander.close();
+    }));
+
+  it("a flooder closed 4029 that keeps writing and never answers the close is read no further: the server ends the connection", () =>
+    withServer(transport, { messagesPerSecond: 20 }, async (h) => {
+      const token = await h.token("clinician", ["t"]);
+      const port = Number(new URL(h.wsUrl).port);
+      const sock = net.connect({ host: "127.0.0.1", port });
+      await once(sock, "connect");
+      sock.write(
+        `GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: varsel.v1.json, bearer.${token}\r\n\r\n`,
+      );
+      // Masked text frames (all-zero mask key), 200 pings per write, written as fast as the socket drains.
+      const ping = Buffer.from('{"type":"ping"}');
+      const frame = Buffer.concat([Buffer.from([0x81, 0x80 | ping.length]), Buffer.alloc(4), ping]);
+      const burst = Buffer.concat(Array.from({ length: 200 }, () => frame));
+      let received = Buffer.alloc(0);
+      let ended = false;
+      let writtenAfterClose = 0;
+      const closeFrame = (): number | undefined => {
+        const at = received.indexOf(Buffer.from([0x88]));
+        return at >= 0 && received.length >= at + 4 ? received.readUInt16BE(at + 2) : undefined;
+      };
+      sock.on("data", (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+        // Told to go: it writes on all the same (and never answers with a close frame).
+        if (closeFrame() !== undefined && sock.writable) {
+          sock.write(burst);
+          writtenAfterClose += burst.length;
+        }
+      });
+      sock.on("error", () => undefined); // a reset once the server cut it is fine
+      const gone = new Promise<void>((resolve) => {
+        sock.once("end", resolve);
+        sock.once("close", resolve);
+      }).then(() => void (ended = true));
+      const pump = (): void => {
+        while (!ended && sock.writable && sock.writableLength < 1 << 20) {
+          sock.write(burst);
+        }
+        if (!ended && sock.writable) setImmediate(pump);
+      };
+      await once(sock, "data"); // the 101
+      pump();
+      // ws would read on until the peer's close frame (30 s) and parse every frame on the way.
+      await guard(gone, "the server ending the flooder's connection", 10_000);
+      expect(closeFrame()).toBe(4029);
+      expect(writtenAfterClose).toBeGreaterThan(0); // it was still flooding after the close frame
+      sock.destroy();
     }));
 
   it("an unauthenticated flood is closed after a small, bounded number of answers", () =>

@@ -1,8 +1,9 @@
 // Admitted commands wait here until a flush applies them. Applying in arrival order put a
 // bystander's one reading behind every reading a flooding gateway had queued (issue 11: POST
 // p99 ≈ 1 s); commands are therefore taken round-robin across senders, one of each per turn, in
-// arrival order within a sender (the flush bounds its group: durable-pipeline.ts applyNext), so
-// whoever else is waiting is in the next group, however much one sender queued.
+// arrival order within a sender (the flush bounds its group, and each sender's share of it:
+// durable-pipeline.ts applyNext), so whoever else is waiting is in the next group, however much
+// one sender queued.
 //
 // A barrier (the clock's tick) is the exception: it is taken only once everything that arrived
 // before it was taken. A tick that overtook a gateway's queued reading judged that patient's
@@ -39,13 +40,20 @@ export class FairQueue<T> {
 
   /**
    * The next command in turn (a barrier whose turn has come first), or undefined when none
-   * waits. A sender that had its turn moves behind the others.
+   * waits. A sender that had its turn moves behind the others. `skip`: senders passed over this
+   * time (their share of the group is used up); they keep their place in the turn order.
    */
-  takeOne(): T | undefined {
+  takeOne(skip?: (sender: string) => boolean): T | undefined {
     if (this.barrierDue()) return this.barriers.shift()!.item;
-    const next = this.lanes.entries().next();
-    if (next.done) return undefined;
-    const [sender, lane] = next.value;
+    let next: [string, { entries: (Entry<T> | undefined)[]; head: number }] | undefined;
+    for (const candidate of this.lanes) {
+      if (skip === undefined || !skip(candidate[0])) {
+        next = candidate;
+        break;
+      }
+    }
+    if (next === undefined) return undefined;
+    const [sender, lane] = next;
     const entry = lane.entries[lane.head]!;
     // Not kept once taken: a lane that never empties drops its taken slots only at compaction.
     lane.entries[lane.head++] = undefined;

@@ -15,6 +15,16 @@ import type {
 } from "./types.js";
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * After the server's close frame, at most this much more is read from the peer (its close frame
+ * and what it had in flight); past it the connection is ended without reading further. A ping
+ * flood closed 4029 kept its socket full: ws parsed every frame still in the pipe until the
+ * peer's close frame came, about a million frames a second that were dropped unread anyway,
+ * stalling the event loop 50–300 ms at each close (issue 11, bench:abuse).
+ */
+export const MAX_READ_AFTER_CLOSE_BYTES = 64 * 1024;
+/** A connection ended unread is cut this long after, whether the peer has closed or not. */
+export const UNREAD_CLOSE_GRACE_MS = 1_000;
 /** Where the upgrade path leaves the chosen subprotocol for ws's handleProtocols hook. */
 const CHOSEN = Symbol("varsel.chosenProtocol");
 type UpgradeMessage = http.IncomingMessage & { [CHOSEN]?: string | false };
@@ -85,10 +95,11 @@ class NodeConn extends BaseConn {
   }
 
   override pauseReading(ms: number): void {
-    if (this.closed || this.ws.isPaused) return;
+    if (this.closing || this.ws.isPaused) return;
     this.ws.pause();
     setTimeout(() => {
-      if (!this.closed) this.ws.resume();
+      // A connection closed meanwhile stays paused (see boundReadsAfterClose).
+      if (!this.closing) this.ws.resume();
     }, ms).unref();
   }
 
@@ -110,6 +121,31 @@ class NodeConn extends BaseConn {
 
   protected end(code: number, reason: string): void {
     this.ws.close(code, reason);
+    this.boundReadsAfterClose();
+  }
+
+  /**
+   * Reads at most MAX_READ_AFTER_CLOSE_BYTES more; past that (or at once, when reading was
+   * paused, e.g. a muted flooder) stops reading, ends the TCP connection after the close frame
+   * and cuts it UNREAD_CLOSE_GRACE_MS later. The peer has the close frame with its code either
+   * way; ws would otherwise read, unmask and validate everything until the peer's close frame.
+   */
+  private boundReadsAfterClose(): void {
+    const socket = (this.ws as WebSocket & { _socket?: net.Socket })._socket;
+    if (socket === undefined || socket.destroyed) return;
+    const stop = (): void => {
+      socket.off("data", count);
+      this.ws.pause(); // ws.pause, not socket.pause: ws resumes a socket it did not see paused
+      socket.end(); // after the close frame, already written
+      setTimeout(() => socket.destroy(), UNREAD_CLOSE_GRACE_MS).unref();
+    };
+    let left = MAX_READ_AFTER_CLOSE_BYTES;
+    const count = (chunk: Buffer): void => {
+      left -= chunk.length;
+      if (left < 0) stop();
+    };
+    if (this.ws.isPaused) return stop();
+    socket.prependListener("data", count);
   }
 
   protected cut(): void {
