@@ -56,6 +56,8 @@ export interface ServerChildConfig {
   limits: Record<string, number>;
   tickMs: number;
   maxLifetimeMs: number;
+  /** The server's ingest threads (VARSEL_INGEST_THREADS); unset: its default. */
+  ingestThreads?: 0 | 1;
 }
 
 export interface ServerStats {

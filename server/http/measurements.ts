@@ -7,6 +7,7 @@ import type { IngestAnswer } from "../../engine/pipeline.js";
 import { requireIngest, type Principal } from "../auth.js";
 import type { SocketContext } from "../context.js";
 import type { HttpRequest, HttpResponse } from "../transport/types.js";
+import { batchOfPrepared, type PreparedIngest } from "../ws/frame-prep.js";
 import { mediaType, readBody, reply } from "./respond.js";
 
 export const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
@@ -57,11 +58,18 @@ export async function ingestFhirResource(ctx: SocketContext, resource: unknown, 
   return ingest(ctx, "fhir", batch, sender, compact);
 }
 
-async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean): Promise<IngestAnswer> {
+/** An ingest the ingest thread decoded, validated and encoded (server/ws/frame-prep.ts); throws as ingestReadings does. */
+export async function ingestPrepared(ctx: SocketContext, prepared: PreparedIngest, sender: Sender, compact = false): Promise<IngestAnswer> {
+  const batch = batchOfPrepared(prepared);
+  return ingest(ctx, (prepared as { source: "readings" | "fhir" }).source, batch, sender, compact, (prepared as { journal: Uint8Array }).journal);
+}
+
+/** `batchBytes`: the batch already encoded for the journal (see ingestPrepared). */
+async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean, batchBytes?: Uint8Array): Promise<IngestAnswer> {
   const command: Command = { kind: "ingest", source, batch, channel: sender.channel };
   if (sender.teams !== undefined) command.teams = [...sender.teams];
   if (compact) command.compact = true;
-  return count(ctx, await ctx.durable.execute(command, { sender: sender.sub }), sender.channel);
+  return count(ctx, await ctx.durable.execute(command, { sender: sender.sub, batchBytes }), sender.channel);
 }
 
 function checkBatch(ctx: SocketContext, n: number): void {

@@ -1,0 +1,160 @@
+// What the ingest thread does with one WebSocket frame (server/ws/frame-thread.ts): decode, depth
+// check, message check and, for an ingest, canonical validation and the journal bytes of the
+// canonical batch. Pure (the clock and the batch bound are arguments), so the same function runs
+// on the worker and, when the worker is gone, on the main thread; the main thread then only
+// admits, evaluates and applies.
+//
+// The canonical readings come back as columns (typed arrays, transferred) plus one string table
+// (patients, metrics, ids, devices), not as 2 000 objects to structured-clone; rejections and
+// invalidations (few) are cloned. The main thread rebuilds the batch from them
+// (batchOfPrepared): the same objects canonicalReadings built, so the journal bytes made here
+// decode to exactly the batch the main thread applies (test/frame-thread.test.ts).
+import { VarselError, type ErrorCode } from "../../engine/errors.js";
+import { canonicalFhir, canonicalReadings, type CanonicalBatch, type CanonicalReading } from "../../engine/ingest/canonical.js";
+import type { MetricKey } from "../../engine/metrics.js";
+import { encodeBody } from "../../engine/store/codec.js";
+import { decode, type Format } from "../codec.js";
+import { parseClientMessage, type ClientMessage } from "./messages.js";
+
+/** A VarselError as it crosses threads. */
+export interface ErrorShape {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+/** An ingest's canonical batch, ready to apply, or why the batch as a whole is refused. */
+export type PreparedIngest =
+  | { error: ErrorShape }
+  | {
+      source: "readings" | "fhir";
+      items: number;
+      /** Per reading: index, patient, metric, id, device (string table positions; -1: absent). */
+      ints: Int32Array;
+      /** Per reading: value, time. */
+      floats: Float64Array;
+      strings: string[];
+      rejected: CanonicalBatch["rejected"];
+      invalidations: CanonicalBatch["invalidations"];
+      /** The batch's journal bytes (encodeBody of the batch batchOfPrepared rebuilds). */
+      journal: Uint8Array;
+    };
+
+/**
+ * A decoded frame: the message (an ingest without its readings or FHIR, which come as
+ * `ingest`), or the error that refuses the frame (malformed, too deep, invalid message).
+ */
+export type PreparedFrame = { error: ErrorShape } | { message: ClientMessage; ingest?: PreparedIngest };
+
+const INTS = 5;
+const FLOATS = 2;
+
+/** Decodes and, for an ingest, validates and encodes one frame (see the file comment). */
+export function prepareFrame(bytes: Uint8Array, format: Format, now: number, maxBatchItems: number): PreparedFrame {
+  let message: ClientMessage;
+  try {
+    message = parseClientMessage(decode(bytes, format));
+  } catch (err) {
+    return { error: errorShape(err) };
+  }
+  if (message.type !== "ingest") return { message };
+  const { readings, fhir, ...rest } = message;
+  let ingest: PreparedIngest;
+  try {
+    ingest = prepareIngest(fhir !== undefined ? { fhir } : { readings: readings ?? [] }, now, maxBatchItems);
+  } catch (err) {
+    ingest = { error: errorShape(err) };
+  }
+  return { message: rest, ingest };
+}
+
+/** The canonical batch as columns and its journal bytes; throws as ingestReadings / ingestFhirResource do. */
+function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number): PreparedIngest {
+  let batch: CanonicalBatch;
+  let source: "readings" | "fhir";
+  if ("readings" in body) {
+    checkBatch(body.readings.length, maxBatchItems);
+    batch = canonicalReadings(body.readings, now);
+    source = "readings";
+  } else {
+    const entries = (body.fhir as { entry?: unknown[] })?.entry;
+    checkBatch(Array.isArray(entries) ? entries.length : 1, maxBatchItems);
+    batch = canonicalFhir(body.fhir, now);
+    checkBatch(batch.readings.length + batch.rejected.length, maxBatchItems); // components count as items
+    source = "fhir";
+  }
+  const n = batch.readings.length;
+  const ints = new Int32Array(n * INTS);
+  const floats = new Float64Array(n * FLOATS);
+  const strings: string[] = [];
+  const at = new Map<string, number>();
+  const ref = (s: string | undefined): number => {
+    if (s === undefined) return -1;
+    let i = at.get(s);
+    if (i === undefined) at.set(s, (i = strings.push(s) - 1));
+    return i;
+  };
+  for (let i = 0; i < n; i++) {
+    const r = batch.readings[i];
+    ints[i * INTS] = r.index;
+    ints[i * INTS + 1] = ref(r.patient);
+    ints[i * INTS + 2] = ref(r.metric);
+    ints[i * INTS + 3] = ref(r.id);
+    ints[i * INTS + 4] = ref(r.device);
+    floats[i * FLOATS] = r.value;
+    floats[i * FLOATS + 1] = r.time;
+  }
+  // A copy in its own memory: encodeBody answers a view of msgpackr's shared buffer.
+  const journal = encodeBody(batch).slice();
+  return { source, items: batch.items, ints, floats, strings, rejected: batch.rejected, invalidations: batch.invalidations, journal };
+}
+
+/** The memory a prepared frame can hand over without a copy. */
+export function transferables(frame: PreparedFrame): ArrayBuffer[] {
+  if (!("message" in frame) || frame.ingest === undefined || "error" in frame.ingest) return [];
+  const i = frame.ingest;
+  return [i.ints.buffer as ArrayBuffer, i.floats.buffer as ArrayBuffer, i.journal.buffer as ArrayBuffer];
+}
+
+/** The canonical batch of a prepared ingest, built as canonicalReadings builds it; throws its error. */
+export function batchOfPrepared(p: PreparedIngest): CanonicalBatch {
+  if ("error" in p) throw asError(p.error);
+  const { ints, floats, strings } = p;
+  const n = floats.length / FLOATS;
+  const readings: CanonicalReading[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const reading: CanonicalReading = {
+      index: ints[i * INTS],
+      patient: strings[ints[i * INTS + 1]],
+      metric: strings[ints[i * INTS + 2]] as MetricKey,
+      value: floats[i * FLOATS],
+      time: floats[i * FLOATS + 1],
+    };
+    const id = ints[i * INTS + 3];
+    if (id >= 0) reading.id = strings[id];
+    const device = ints[i * INTS + 4];
+    if (device >= 0) reading.device = strings[device];
+    readings[i] = reading;
+  }
+  return { items: p.items, readings, rejected: p.rejected, invalidations: p.invalidations };
+}
+
+function checkBatch(n: number, max: number): void {
+  if (n > max) throw new VarselError("batch_too_large", `at most ${max} items per batch`, { items: n, max });
+}
+
+/** Anything thrown as it crosses threads: a VarselError keeps its code, message and details; anything else is internal_error. */
+export function errorShape(err: unknown): ErrorShape {
+  if (err instanceof VarselError) return err.details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details: err.details };
+  return { code: "internal_error", message: new VarselError("internal_error").message };
+}
+
+/** The message and prepared ingest of a frame; throws the error that refused it. */
+export function openFrame(frame: PreparedFrame): { message: ClientMessage; ingest?: PreparedIngest } {
+  if ("error" in frame) throw asError(frame.error);
+  return frame;
+}
+
+export function asError(e: ErrorShape): VarselError {
+  return new VarselError(e.code, e.message, e.details);
+}

@@ -1,0 +1,20 @@
+// The ingest thread's entry (started by server/ws/frame-thread.ts): one frame in, one prepared
+// frame out, in arrival order (one FIFO: a socket's frames stay in order).
+import { parentPort } from "node:worker_threads";
+import type { Format } from "../codec.js";
+import { prepareFrame, transferables } from "./frame-prep.js";
+
+/** A frame to prepare: `seq` pairs the answer with its request. */
+export interface FrameRequest {
+  seq: number;
+  bytes: Uint8Array;
+  format: Format;
+  now: number;
+  maxBatchItems: number;
+}
+
+const port = parentPort!;
+port.on("message", (r: FrameRequest) => {
+  const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems);
+  port.postMessage({ seq: r.seq, frame }, transferables(frame));
+});
