@@ -33,25 +33,27 @@ export function journaled<C extends Command>(command: C, batchBytes?: Uint8Array
   return { command: canonical, bytes };
 }
 
-const FIXMAP = 0x80;
+/** msgpackr writes every plain object as a map 16 (0xde, then the entry count in two bytes). */
+const MAP16 = 0xde;
 /** "batch" as a MessagePack fixstr. */
 const BATCH_KEY = Uint8Array.of(0xa5, ...Buffer.from("batch", "latin1"));
 
 /**
- * An ingest's bytes around its batch's: the map {kind, source, batch, channel, teams?, compact?}
- * in that order (the order the command is built in), its small fields encoded here.
+ * An ingest's bytes around its batch's, exactly as encodeBody writes the whole command: the map
+ * {kind, source, batch, channel, teams?, compact?} in that order (the order it is built in), its
+ * small fields encoded here (test/frame-thread.test.ts compares the bytes).
  */
 function ingestBytes(c: Extract<Command, { kind: "ingest" }>, batch: Uint8Array): Uint8Array {
   const { kind, source, batch: _, ...rest } = c;
   const head = encodeBody({ kind, source }).slice(); // a copy: encodeBody answers msgpackr's shared buffer
   const tail = encodeBody(rest);
+  if (head[0] !== MAP16 || tail[0] !== MAP16) return encodeBody(c);
   const entries = 3 + Object.keys(rest).length;
-  // Both are fixmaps (a few fields): one header byte each, replaced by the whole map's.
-  if ((head[0] & 0xf0) !== FIXMAP || (tail[0] & 0xf0) !== FIXMAP || entries > 15) return encodeBody(c);
-  const out = Buffer.allocUnsafe(head.length + BATCH_KEY.length + batch.length + tail.length - 1);
-  out[0] = FIXMAP | entries;
-  let at = 1;
-  for (const part of [head.subarray(1), BATCH_KEY, batch, tail.subarray(1)]) {
+  const out = Buffer.allocUnsafe(head.length + BATCH_KEY.length + batch.length + tail.length - 3);
+  out[0] = MAP16;
+  out.writeUInt16BE(entries, 1);
+  let at = 3;
+  for (const part of [head.subarray(3), BATCH_KEY, batch, tail.subarray(3)]) {
     out.set(part, at);
     at += part.length;
   }
