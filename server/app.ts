@@ -138,8 +138,8 @@ export class VarselServer {
       releasedSeq: () => this.hub.releasedSeq,
     };
     if ((options.ingestThreads ?? DEFAULT_INGEST_THREADS) > 0) {
-      this.ctx.frames = new FrameThread(this.ctx.limits.maxBatchItems, (err, restarted) =>
-        logger.error({ err, restarted }, restarted ? "ingest thread died: its frames were prepared on the main thread, a new one started" : "ingest thread died again: the main thread prepares every frame from now on"),
+      this.ctx.frames = new FrameThread(this.ctx.limits.maxBatchItems, (err, restarted, rescued) =>
+        logger.error({ err, restarted, rescued }, restarted ? "ingest thread died: its frames were prepared on the main thread, a new one started" : "ingest thread died again: the main thread prepares every frame from now on"),
       );
     }
     this.hub = new Hub(this.ctx);
@@ -149,6 +149,11 @@ export class VarselServer {
       for (const a of this.durable.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] })) counts[a.priority]++;
       return counts;
     });
+  }
+
+  /** The ingest thread WebSocket frames are prepared on (undefined: VARSEL_INGEST_THREADS=0). */
+  get ingestThread(): FrameThread | undefined {
+    return this.ctx.frames;
   }
 
   /** The current in-memory pipeline (reads). */

@@ -130,6 +130,7 @@ const teams = fc.option(fc.array(fc.oneof(fc.constantFrom("team-a", "t\ud800", "
 describe("the ingest thread prepares what the main thread would have", () => {
   it("same batch or same refusal, and the journal bytes it encoded decode to exactly the command applied (real worker)", async () => {
     const thread = new FrameThread(MAX_ITEMS);
+    await thread.ready();
     try {
       expect(thread.threaded).toBe(true);
       await fc.assert(
@@ -176,6 +177,7 @@ describe("the ingest thread prepares what the main thread would have", () => {
 
   it("the prepared ingest message keeps its id and answer and leaves the readings behind", async () => {
     const thread = new FrameThread(MAX_ITEMS);
+    await thread.ready();
     try {
       const bytes = encode({ type: "ingest", id: "x1", answer: "full", readings: [{ patient: "p1", metric: "pulse", value: 70, time: NOW - 1 }] }, "msgpack") as Buffer;
       const { message, ingest } = openFrame(await thread.prepare(bytes, "msgpack", NOW));
@@ -191,20 +193,27 @@ describe("the ingest thread prepares what the main thread would have", () => {
 
 describe("a worker that dies", () => {
   const frames = Array.from({ length: 40 }, (_, i) =>
-    encode({ type: "ingest", id: `f${i}`, readings: Array.from({ length: 200 }, (_, j) => ({ patient: `p${j}`, metric: "pulse", value: 60 + (i % 30), time: NOW - 1000 + i })) }, "msgpack") as Buffer,
+    encode({ type: "ingest", id: `f${i}`, readings: Array.from({ length: 1000 }, (_, j) => ({ patient: `p${j}`, metric: "pulse", value: 60 + (i % 30), time: NOW - 1000 + i })) }, "msgpack") as Buffer,
   );
-  const expected = frames.map((b) => prepareFrame(b, "msgpack", NOW, MAX_ITEMS * 10));
+  const expected = frames.map((b) => prepareFrame(b, "msgpack", NOW, MAX_ITEMS * 100));
 
   it("loses no frame: what it held is prepared on the main thread, in order, and a new worker takes over", async () => {
     const crashes: boolean[] = [];
-    const thread = new FrameThread(MAX_ITEMS * 10, (_err, restarted) => crashes.push(restarted));
+    let rescued = 0;
+    const thread = new FrameThread(MAX_ITEMS * 100, (_err, restarted, n) => {
+      crashes.push(restarted);
+      rescued += n;
+    });
+    await thread.ready();
     try {
       const answers = frames.map((b) => thread.prepare(b, "msgpack", NOW));
       await thread.crashForTest(); // while most of them are still waiting
       const got = await Promise.all(answers);
       for (let i = 0; i < frames.length; i++) expect(batchOfPrepared(openFrame(got[i]).ingest!)).toEqual(batchOfPrepared(openFrame(expected[i]).ingest!));
       expect(crashes).toEqual([true]);
+      expect(rescued).toBeGreaterThan(0);
       expect(thread.threaded).toBe(true);
+      await thread.ready();
       const after = await thread.prepare(frames[0], "msgpack", NOW);
       expect(batchOfPrepared(openFrame(after).ingest!)).toEqual(batchOfPrepared(openFrame(expected[0]).ingest!));
     } finally {
@@ -214,9 +223,10 @@ describe("a worker that dies", () => {
 
   it(`after ${MAX_RESTARTS} restarts the main thread prepares every frame itself`, async () => {
     const crashes: boolean[] = [];
-    const thread = new FrameThread(MAX_ITEMS * 10, (_err, restarted) => crashes.push(restarted));
+    const thread = new FrameThread(MAX_ITEMS * 100, (_err, restarted) => crashes.push(restarted));
     try {
       for (let i = 0; i <= MAX_RESTARTS; i++) {
+        await thread.ready();
         const answer = thread.prepare(frames[i], "msgpack", NOW);
         await thread.crashForTest();
         expect(batchOfPrepared(openFrame(await answer).ingest!)).toEqual(batchOfPrepared(openFrame(expected[i]).ingest!));
@@ -245,6 +255,8 @@ describe("a server ingesting through its ingest thread", () => {
     for (const ingestThreads of [1, 0] as const) {
       const h = await startServer("ws", { maxBatchItems: 100 }, { store: await sqlite(`live-${ingestThreads}.db`), ingestThreads });
       try {
+        await h.server.ingestThread?.ready();
+        expect(h.server.ingestThread?.threaded ?? false).toBe(ingestThreads === 1);
         await registerPatient(h, "p1", "team-a");
         await registerPatient(h, "p2", "team-a");
         const device = await TestSocket.connect(h.wsUrl, await h.token("device", ["team-a"]), "msgpack");

@@ -6,6 +6,9 @@
 // own frames' answers in its queue's order anyway (session.ts), so a socket's frames stay in
 // order. Partitions by patient (the scale-out issue's) are untouched: this thread holds no state.
 //
+// Until a worker has loaded (under tsx, about a second), frames are prepared on the main thread:
+// a server takes frames from its first second on, never queued behind the worker's start.
+//
 // A worker that dies (a crash, out of memory) loses nothing: the frames it held are prepared on
 // the main thread from the bytes kept here, and a new worker is started; after MAX_RESTARTS the
 // main thread prepares every frame itself. No reading is acknowledged before its commit anyway.
@@ -27,6 +30,8 @@ interface Waiting {
 
 export class FrameThread {
   private worker: Worker | undefined;
+  /** The worker has loaded its entry (frames before that are prepared here). */
+  private loaded = false;
   private seq = 0;
   /** Frames sent to the worker and not yet answered, by seq (in send order). */
   private readonly waiting = new Map<number, Waiting>();
@@ -35,21 +40,29 @@ export class FrameThread {
 
   constructor(
     private readonly maxBatchItems: number,
-    /** Told when a worker died (then `restarted`: false once the main thread took over for good). */
-    private readonly onCrash: (err: unknown, restarted: boolean) => void = () => {},
+    /**
+     * Told when a worker died: `rescued` frames it held were prepared on the main thread;
+     * `restarted` false once the main thread took over for good.
+     */
+    private readonly onCrash: (err: unknown, restarted: boolean, rescued: number) => void = () => {},
   ) {
     this.start();
   }
 
-  /** True while frames go to a worker (false after MAX_RESTARTS crashes or close). */
+  /** True while there is a worker (false after MAX_RESTARTS crashes or close). */
   get threaded(): boolean {
     return this.worker !== undefined;
+  }
+
+  /** Resolves once a worker takes frames (tests; a server does not wait for it). */
+  async ready(): Promise<void> {
+    while (this.worker !== undefined && !this.loaded) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   /** The frame prepared (never rejects: a refused frame is `{error}`). `now`: the clock at arrival. */
   prepare(data: Uint8Array, format: Format, now: number): Promise<PreparedFrame> {
     const worker = this.worker;
-    if (worker === undefined) return Promise.resolve(prepareFrame(data, format, now, this.maxBatchItems));
+    if (worker === undefined || !this.loaded) return Promise.resolve(prepareFrame(data, format, now, this.maxBatchItems));
     const seq = ++this.seq;
     // The worker gets a copy it owns (the transport's buffer may be a view of a larger one); the
     // original is kept until the answer, to prepare it here if the worker dies.
@@ -78,7 +91,11 @@ export class FrameThread {
   private start(): void {
     const worker = startWorker(import.meta.url, "frame-worker");
     worker.unref(); // a server that was not closed must not be kept alive by its ingest thread
-    worker.on("message", (m: { seq: number; frame: PreparedFrame }) => {
+    worker.on("message", (m: { seq: number; frame: PreparedFrame } | { ready: true }) => {
+      if ("ready" in m) {
+        if (this.worker === worker) this.loaded = true;
+        return;
+      }
       const w = this.waiting.get(m.seq);
       if (w === undefined) return;
       this.waiting.delete(m.seq);
@@ -89,11 +106,12 @@ export class FrameThread {
       if (died || this.worker !== worker) return;
       died = true;
       this.worker = undefined;
+      this.loaded = false;
       void worker.terminate();
-      this.drain();
+      const rescued = this.drain();
       if (this.closed) return;
       const restart = this.restarts < MAX_RESTARTS;
-      this.onCrash(err, restart);
+      this.onCrash(err, restart, rescued);
       if (restart) {
         this.restarts++;
         this.start();
@@ -105,10 +123,11 @@ export class FrameThread {
     this.worker = worker;
   }
 
-  /** Prepares every frame the worker still held on this thread, in send order. */
-  private drain(): void {
+  /** Prepares every frame the worker still held on this thread, in send order; answers how many. */
+  private drain(): number {
     const held = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of held) w.resolve(prepareFrame(w.data, w.format, w.now, this.maxBatchItems));
+    return held.length;
   }
 }

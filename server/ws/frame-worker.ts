@@ -18,3 +18,4 @@ port.on("message", (r: FrameRequest) => {
   const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems);
   port.postMessage({ seq: r.seq, frame }, transferables(frame));
 });
+port.postMessage({ ready: true }); // loaded: frames may come here from now on
