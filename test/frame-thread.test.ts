@@ -19,7 +19,7 @@ import { METRICS } from "../engine/metrics.js";
 import { decodeBody } from "../engine/store/codec.js";
 import { SqliteStore } from "../engine/store/sqlite.js";
 import { decode, encode, type Format } from "../server/codec.js";
-import { batchOfPrepared, openFrame, prepareFrame, type PreparedFrame } from "../server/ws/frame-prep.js";
+import { batchOfPrepared, Names, openFrame, prepareFrame, withNames, type PreparedFrame } from "../server/ws/frame-prep.js";
 import { FrameThread, MAX_RESTARTS } from "../server/ws/frame-thread.js";
 import { parseClientMessage } from "../server/ws/messages.js";
 import { registerPatient, startServer } from "./support/server.js";
@@ -191,11 +191,36 @@ describe("the ingest thread prepares what the main thread would have", () => {
   });
 });
 
+describe("names sent once", () => {
+  it("a frame keeps the names it was prepared with across a new numbering, and rebuilds the same batch", () => {
+    const names = new Names(80); // a new numbering every few frames
+    let table: string[] = [];
+    const held: { frame: PreparedFrame; items: unknown[] }[] = [];
+    for (let f = 0; f < 12; f++) {
+      const items = Array.from({ length: 5 }, (_, i) => ({ patient: `patient-${(f * 3 + i) % 17}`, metric: ["pulse", "spo2"][i % 2], value: 90, time: NOW - 1000 + f, id: `m${f}-${i}` }));
+      const frame = prepareFrame(encode({ type: "ingest", id: `f${f}`, readings: items }, "msgpack") as Buffer, "msgpack", NOW, MAX_ITEMS, names);
+      table = withNames(frame, table);
+      held.push({ frame, items });
+    }
+    const bases = held.map(({ frame }) => (openFrame(frame).ingest as { names: { base: number } }).names.base);
+    expect(bases.filter((b) => b === 0).length).toBeGreaterThan(1); // numbered anew more than once
+    expect(bases.some((b) => b > 1)).toBe(true);
+    // Rebuilt only now, after several new numberings (as a socket's queue may rebuild late).
+    for (const { frame, items } of held) expect(isDeepStrictEqual(batchOfPrepared(openFrame(frame).ingest!), canonicalReadings(items, NOW))).toBe(true);
+    const numberedLater = held.find(({ frame }) => (openFrame(frame).ingest as { names: { base: number } }).names.base > 1)!;
+    expect(() => withNames(numberedLater.frame, ["only-one"])).toThrow(/out of step/);
+  });
+});
+
 describe("a worker that dies", () => {
   const frames = Array.from({ length: 40 }, (_, i) =>
     encode({ type: "ingest", id: `f${i}`, readings: Array.from({ length: 1000 }, (_, j) => ({ patient: `p${j}`, metric: "pulse", value: 60 + (i % 30), time: NOW - 1000 + i })) }, "msgpack") as Buffer,
   );
-  const expected = frames.map((b) => prepareFrame(b, "msgpack", NOW, MAX_ITEMS * 100));
+  const expected = frames.map((b) => {
+    const f = prepareFrame(b, "msgpack", NOW, MAX_ITEMS * 100);
+    withNames(f);
+    return f;
+  });
 
   it("loses no frame: what it held is prepared on the main thread, in order, and a new worker takes over", async () => {
     const crashes: boolean[] = [];

@@ -4,9 +4,12 @@
 // on the worker and, when the worker is gone, on the main thread; the main thread then only
 // admits, evaluates and applies.
 //
-// The canonical readings come back as columns (typed arrays, transferred) plus one string table
-// (patients, metrics, ids, devices), not as 2 000 objects to structured-clone; rejections and
-// invalidations (few) are cloned. The main thread rebuilds the batch from them
+// The canonical readings come back as columns (typed arrays, transferred) plus strings, not as
+// 2 000 objects to structured-clone; rejections and invalidations (few) are cloned. Patient and
+// metric names are numbered once per thread (Names) and each is sent once: the main thread keeps
+// them (frame-thread.ts), so a frame brings only the names it used first, and the same patient is
+// the same string object on the main thread each time (its map lookups hash nothing again).
+// Measurement ids and devices come per frame. The main thread rebuilds the batch from them
 // (batchOfPrepared): the same objects canonicalReadings built, so the journal bytes made here
 // decode to exactly the batch the main thread applies (test/frame-thread.test.ts).
 import { VarselError, type ErrorCode } from "../../engine/errors.js";
@@ -29,10 +32,15 @@ export type PreparedIngest =
   | {
       source: "readings" | "fhir";
       items: number;
-      /** Per reading: index, patient, metric, id, device (string table positions; -1: absent). */
+      /** Per reading: index, patient and metric (name numbers), id and device (positions in `strings`; -1: absent). */
       ints: Int32Array;
       /** Per reading: value, time. */
       floats: Float64Array;
+      /** The names this frame numbered first (numbers base, base + 1, ...); base 0: a new numbering. */
+      names: { base: number; added: string[] };
+      /** Every name by its number, as of this frame: set by the receiving thread (withNames). */
+      table?: readonly string[];
+      /** Ids and devices of this frame. */
       strings: string[];
       rejected: CanonicalBatch["rejected"];
       invalidations: CanonicalBatch["invalidations"];
@@ -48,9 +56,51 @@ export type PreparedFrame = { error: ErrorShape } | { message: ClientMessage; in
 
 const INTS = 5;
 const FLOATS = 2;
+/** Names a thread numbers before it starts a new numbering (bounds what a sender of random patient names makes both threads hold). */
+export const MAX_NAME_CHARS = 4_000_000;
 
-/** Decodes and, for an ingest, validates and encodes one frame (see the file comment). */
-export function prepareFrame(bytes: Uint8Array, format: Format, now: number, maxBatchItems: number): PreparedFrame {
+/** Patient and metric names numbered by the preparing thread (see the file comment). */
+export class Names {
+  constructor(private readonly maxChars = MAX_NAME_CHARS) {}
+  private readonly ids = new Map<string, number>();
+  private chars = 0;
+  private added: string[] = [];
+  private base = 0;
+
+  /** Before a frame: a new numbering once the names hold maxChars (never within a frame). */
+  startFrame(): void {
+    if (this.chars < this.maxChars) return;
+    this.ids.clear();
+    this.chars = 0;
+    this.base = 0;
+    this.added = [];
+  }
+
+  ref(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.base + this.added.length;
+      this.ids.set(s, id);
+      this.added.push(s);
+      this.chars += s.length;
+    }
+    return id;
+  }
+
+  /** The names numbered since the last take. */
+  take(): { base: number; added: string[] } {
+    const taken = { base: this.base, added: this.added };
+    this.base += this.added.length;
+    this.added = [];
+    return taken;
+  }
+}
+
+/**
+ * Decodes and, for an ingest, validates and encodes one frame (see the file comment). `names`:
+ * the thread's numbering (default: one for this frame alone, as when the main thread prepares it).
+ */
+export function prepareFrame(bytes: Uint8Array, format: Format, now: number, maxBatchItems: number, names = new Names()): PreparedFrame {
   let message: ClientMessage;
   try {
     message = parseClientMessage(decode(bytes, format));
@@ -61,7 +111,7 @@ export function prepareFrame(bytes: Uint8Array, format: Format, now: number, max
   const { readings, fhir, ...rest } = message;
   let ingest: PreparedIngest;
   try {
-    ingest = prepareIngest(fhir !== undefined ? { fhir } : { readings: readings ?? [] }, now, maxBatchItems);
+    ingest = prepareIngest(fhir !== undefined ? { fhir } : { readings: readings ?? [] }, now, maxBatchItems, names);
   } catch (err) {
     ingest = { error: errorShape(err) };
   }
@@ -69,7 +119,7 @@ export function prepareFrame(bytes: Uint8Array, format: Format, now: number, max
 }
 
 /** The canonical batch as columns and its journal bytes; throws as ingestReadings / ingestFhirResource do. */
-function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number): PreparedIngest {
+function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number, names: Names): PreparedIngest {
   let batch: CanonicalBatch;
   let source: "readings" | "fhir";
   if ("readings" in body) {
@@ -84,6 +134,7 @@ function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: n
     source = "fhir";
   }
   const n = batch.readings.length;
+  names.startFrame();
   const ints = new Int32Array(n * INTS);
   const floats = new Float64Array(n * FLOATS);
   const strings: string[] = [];
@@ -97,8 +148,8 @@ function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: n
   for (let i = 0; i < n; i++) {
     const r = batch.readings[i];
     ints[i * INTS] = r.index;
-    ints[i * INTS + 1] = ref(r.patient);
-    ints[i * INTS + 2] = ref(r.metric);
+    ints[i * INTS + 1] = names.ref(r.patient);
+    ints[i * INTS + 2] = names.ref(r.metric);
     ints[i * INTS + 3] = ref(r.id);
     ints[i * INTS + 4] = ref(r.device);
     floats[i * FLOATS] = r.value;
@@ -106,7 +157,7 @@ function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: n
   }
   // A copy in its own memory: encodeBody answers a view of msgpackr's shared buffer.
   const journal = encodeBody(batch).slice();
-  return { source, items: batch.items, ints, floats, strings, rejected: batch.rejected, invalidations: batch.invalidations, journal };
+  return { source, items: batch.items, ints, floats, names: names.take(), strings, rejected: batch.rejected, invalidations: batch.invalidations, journal };
 }
 
 /** The memory a prepared frame can hand over without a copy. */
@@ -116,17 +167,33 @@ export function transferables(frame: PreparedFrame): ArrayBuffer[] {
   return [i.ints.buffer as ArrayBuffer, i.floats.buffer as ArrayBuffer, i.journal.buffer as ArrayBuffer];
 }
 
-/** The canonical batch of a prepared ingest, built as canonicalReadings builds it; throws its error. */
+/**
+ * Gives a prepared frame's ingest the names it refers to: `table`, the receiving thread's names
+ * so far (extended here with the frame's; a new numbering starts a new array, so frames received
+ * earlier keep theirs), or none (prepared with a numbering of its own). Answers the table to keep.
+ */
+export function withNames(frame: PreparedFrame, table: string[] = []): string[] {
+  if (!("message" in frame) || frame.ingest === undefined || "error" in frame.ingest) return table;
+  const { base, added } = frame.ingest.names;
+  if (base === 0) table = [];
+  else if (base !== table.length) throw new Error(`ingest thread names out of step: ${base} after ${table.length}`);
+  for (const name of added) table.push(name);
+  frame.ingest.table = table;
+  return table;
+}
+
+/** The canonical batch of a prepared ingest (withNames given), built as canonicalReadings builds it; throws its error. */
 export function batchOfPrepared(p: PreparedIngest): CanonicalBatch {
   if ("error" in p) throw asError(p.error);
   const { ints, floats, strings } = p;
+  const table = p.table!;
   const n = floats.length / FLOATS;
   const readings: CanonicalReading[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const reading: CanonicalReading = {
       index: ints[i * INTS],
-      patient: strings[ints[i * INTS + 1]],
-      metric: strings[ints[i * INTS + 2]] as MetricKey,
+      patient: table[ints[i * INTS + 1]],
+      metric: table[ints[i * INTS + 2]] as MetricKey,
       value: floats[i * FLOATS],
       time: floats[i * FLOATS + 1],
     };

@@ -15,7 +15,7 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../engine/worker.js";
 import type { Format } from "../codec.js";
-import { prepareFrame, type PreparedFrame } from "./frame-prep.js";
+import { prepareFrame, withNames, type PreparedFrame } from "./frame-prep.js";
 import type { FrameRequest } from "./frame-worker.js";
 
 /** Workers started again after a crash before the main thread takes over for good. */
@@ -37,6 +37,8 @@ export class FrameThread {
   private readonly waiting = new Map<number, Waiting>();
   private restarts = 0;
   private closed = false;
+  /** The current worker's names by number (frame-prep.ts Names), extended message by message. */
+  private names: string[] = [];
 
   constructor(
     private readonly maxBatchItems: number,
@@ -62,7 +64,7 @@ export class FrameThread {
   /** The frame prepared (never rejects: a refused frame is `{error}`). `now`: the clock at arrival. */
   prepare(data: Uint8Array, format: Format, now: number): Promise<PreparedFrame> {
     const worker = this.worker;
-    if (worker === undefined || !this.loaded) return Promise.resolve(prepareFrame(data, format, now, this.maxBatchItems));
+    if (worker === undefined || !this.loaded) return Promise.resolve(here(data, format, now, this.maxBatchItems));
     const seq = ++this.seq;
     // The worker gets a copy it owns (the transport's buffer may be a view of a larger one); the
     // original is kept until the answer, to prepare it here if the worker dies.
@@ -92,12 +94,20 @@ export class FrameThread {
     const worker = startWorker(import.meta.url, "frame-worker");
     worker.unref(); // a server that was not closed must not be kept alive by its ingest thread
     worker.on("message", (m: { seq: number; frame: PreparedFrame } | { ready: true }) => {
+      if (this.worker !== worker) return; // a dead worker's frames were prepared here
       if ("ready" in m) {
-        if (this.worker === worker) this.loaded = true;
+        this.loaded = true;
         return;
       }
       const w = this.waiting.get(m.seq);
       if (w === undefined) return;
+      try {
+        // In message order: the names it numbered first are added before a later frame refers to them.
+        this.names = withNames(m.frame, this.names);
+      } catch (err) {
+        die(err); // out of step (a bug): this frame and the rest are prepared here
+        return;
+      }
       this.waiting.delete(m.seq);
       w.resolve(m.frame);
     });
@@ -127,7 +137,14 @@ export class FrameThread {
   private drain(): number {
     const held = [...this.waiting.values()];
     this.waiting.clear();
-    for (const w of held) w.resolve(prepareFrame(w.data, w.format, w.now, this.maxBatchItems));
+    for (const w of held) w.resolve(here(w.data, w.format, w.now, this.maxBatchItems));
     return held.length;
   }
+}
+
+/** A frame prepared on this thread, with a numbering of its own. */
+function here(data: Uint8Array, format: Format, now: number, maxBatchItems: number): PreparedFrame {
+  const frame = prepareFrame(data, format, now, maxBatchItems);
+  withNames(frame);
+  return frame;
 }

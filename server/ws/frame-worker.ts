@@ -2,7 +2,7 @@
 // frame out, in arrival order (one FIFO: a socket's frames stay in order).
 import { parentPort } from "node:worker_threads";
 import type { Format } from "../codec.js";
-import { prepareFrame, transferables } from "./frame-prep.js";
+import { Names, prepareFrame, transferables } from "./frame-prep.js";
 
 /** A frame to prepare: `seq` pairs the answer with its request. */
 export interface FrameRequest {
@@ -14,8 +14,9 @@ export interface FrameRequest {
 }
 
 const port = parentPort!;
+const names = new Names(); // this thread's numbering; the main thread follows it message by message
 port.on("message", (r: FrameRequest) => {
-  const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems);
+  const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems, names);
   port.postMessage({ seq: r.seq, frame }, transferables(frame));
 });
 port.postMessage({ ready: true }); // loaded: frames may come here from now on
