@@ -147,11 +147,12 @@ async function serverStats(s: RunningServer, reset = false): Promise<ServerStats
 }
 
 /** Server CPU (cores) and event-loop utilisation between two stats. */
-function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
+function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number; mainCores: number } {
   const ms = b.at - a.at;
   const active = b.elu.active - a.elu.active;
   const idle = b.elu.idle - a.elu.idle;
-  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
+  const mainCores = a.mainCpuMicros === undefined || b.mainCpuMicros === undefined ? NaN : (b.mainCpuMicros - a.mainCpuMicros) / 1000 / ms;
+  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle), mainCores };
 }
 
 /** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */
@@ -270,6 +271,8 @@ interface Faults {
 interface TpRun extends Faults {
   rps: number;
   serverCores: number;
+  /** The server's main thread alone (NaN off Linux): what bounds it once the ingest thread has a core of its own. */
+  mainCores: number;
   serverElu: number;
   genCores: number;
   otherCores: number;
@@ -313,9 +316,9 @@ async function throughputRun(transport: Kind, run: number, app: ServerChildConfi
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
     const errorFrames = Object.values(r.errors).reduce((a, n) => a + n, 0);
-    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
+    const out = { rps: r.accepted / seconds, serverCores: u.cores, mainCores: u.mainCores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
     log(
-      `${bare ? "transport alone" : "throughput"} ${transport}${single ? " single-threaded" : ""} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+      `${bare ? "transport alone" : "throughput"} ${transport}${single ? " single-threaded" : ""} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores (main thread ${u.mainCores.toFixed(2)}), ELU ${u.elu.toFixed(2)}; ` +
         `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
@@ -552,6 +555,14 @@ function perCore(r: TpRun): number {
   return r.rps / r.serverCores;
 }
 
+/**
+ * Readings per second of the main thread's CPU: the most the server can ingest while its main
+ * thread is the bottleneck and the rest (the ingest thread, GC helpers) has cores of its own.
+ */
+function perMainCore(r: TpRun): number {
+  return r.rps / r.mainCores;
+}
+
 interface All {
   tp: Record<Kind, TpRun[]>;
   /** WS ingest on the bare transport (transport-only.ts). */
@@ -591,6 +602,8 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
     if (mode === "WS ingest, max" && single.length > 0) {
       rows.push([mode, "uWS, single-threaded", "readings/s accepted", ...rate3(S(single.map((r) => r.rps))), ...side(single, single.map((r) => r.genCores))]);
       rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(single.map(perCore))), ...blank]);
+      rows.push(["", "", "per main-thread core (readings / main thread CPU-s)", ...rate3(S(single.map(perMainCore))), ...blank]);
+      rows.push([mode, "uWS, ingest thread", "per main-thread core (readings / main thread CPU-s)", ...rate3(S(tp.uws.map(perMainCore))), ...blank]);
     }
   }
   for (const t of K) {
@@ -745,6 +758,10 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
     ws_ingest_rps_single_max: n(S(single.map((r) => r.rps)).max),
     // Run by run (the same machine noise), the ingest thread's gain over the single-threaded server.
     ws_ingest_threaded_over_single: n(med(single.map((r, i) => (tp.uws[i]?.rps ?? NaN) / r.rps)), 3),
+    // The same per main-thread CPU-second: the gain once the ingest thread has a core of its own (a shared machine hides it).
+    ws_ingest_rps_per_main_core: n(med(tp.uws.map(perMainCore))),
+    ws_ingest_rps_per_main_core_single: n(med(single.map(perMainCore))),
+    ws_ingest_main_core_gain: n(med(tp.uws.map(perMainCore)) / med(single.map(perMainCore)), 3),
     ws_ingest_rps_ws: n(wsWs),
     ws_ingest_rps_ws_min: n(S(tp.ws.map((r) => r.rps)).min),
     ws_ingest_rps_ws_max: n(S(tp.ws.map((r) => r.rps)).max),

@@ -6,7 +6,7 @@
 //   {type: "profile", action: "start"} / {type: "profile", action: "stop", file} → a CPU profile
 //   of just that stretch (inspector, in process), written to `file`, answered {type: "profiled"}.
 // IPC out: {type: "ready", port, transport, setupMs} or {type: "error", error}.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
       rssMb: m.rss / 1e6,
       heapUsedMb: m.heapUsed / 1e6,
       cpuMicros: cpu.user + cpu.system,
+      mainCpuMicros: mainThreadCpuMicros(),
       elu: { idle: elu.idle, active: elu.active },
       at: Date.now(),
       events: server.events(),
@@ -160,3 +161,14 @@ async function main(): Promise<void> {
 }
 
 main().catch(failChild);
+
+/** The main thread's CPU time in µs from /proc/self/task/<pid>/stat (utime + stime, clock ticks of 10 ms); undefined off Linux. */
+function mainThreadCpuMicros(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // after the command name, from field 3
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
