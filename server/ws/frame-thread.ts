@@ -6,8 +6,9 @@
 // own frames' answers in its queue's order anyway (session.ts), so a socket's frames stay in
 // order. Partitions by patient (the scale-out issue's) are untouched: this thread holds no state.
 //
-// Until a worker has loaded (under tsx, about a second), frames are prepared on the main thread:
-// a server takes frames from its first second on, never queued behind the worker's start.
+// The worker starts with the first frame (a server that never sees a socket frame starts none);
+// until it has loaded (under tsx, about a second), frames are prepared on the main thread: a
+// server takes frames from its first second on, never queued behind the worker's start.
 //
 // A worker that dies (a crash, out of memory) loses nothing: the frames it held are prepared on
 // the main thread from the bytes kept here, and a new worker is started; after MAX_RESTARTS the
@@ -39,6 +40,7 @@ export class FrameThread {
   private closed = false;
   /** The current worker's names by number (frame-prep.ts Names), extended message by message. */
   private names: string[] = [];
+  private started = false;
 
   constructor(
     private readonly maxBatchItems: number,
@@ -47,7 +49,12 @@ export class FrameThread {
      * `restarted` false once the main thread took over for good.
      */
     private readonly onCrash: (err: unknown, restarted: boolean, rescued: number) => void = () => {},
-  ) {
+  ) {}
+
+  /** Starts the first worker (once; not after close). */
+  private startOnce(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
     this.start();
   }
 
@@ -58,11 +65,13 @@ export class FrameThread {
 
   /** Resolves once a worker takes frames (tests; a server does not wait for it). */
   async ready(): Promise<void> {
+    this.startOnce();
     while (this.worker !== undefined && !this.loaded) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   /** The frame prepared (never rejects: a refused frame is `{error}`). `now`: the clock at arrival. */
   prepare(data: Uint8Array, format: Format, now: number): Promise<PreparedFrame> {
+    this.startOnce();
     const worker = this.worker;
     if (worker === undefined || !this.loaded) return Promise.resolve(here(data, format, now, this.maxBatchItems));
     const seq = ++this.seq;
