@@ -2,7 +2,7 @@
 // or FHIR Observations (application/fhir+json: one Observation or a Bundle of them).
 import type { Command } from "../../engine/durable/commands.js";
 import { statusOf, VarselError } from "../../engine/errors.js";
-import { canonicalFhir, canonicalReadings, type CanonicalBatch } from "../../engine/ingest/canonical.js";
+import { canonicalRequest, type CanonicalBatch } from "../../engine/ingest/canonical.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
 import { requireIngest, type Principal } from "../auth.js";
 import type { SocketContext } from "../context.js";
@@ -45,17 +45,14 @@ export function ingestBody(ctx: SocketContext, req: HttpRequest, sender: Sender)
 export async function ingestReadings(ctx: SocketContext, body: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
-  checkBatch(ctx, items.length);
-  return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), sender, compact);
+  const { source, batch } = canonicalRequest({ readings: items }, ctx.now(), ctx.limits.maxBatchItems);
+  return ingest(ctx, source, batch, sender, compact);
 }
 
 /** FHIR from any channel (`compact` as for readings). */
 export async function ingestFhirResource(ctx: SocketContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
-  const entries = (resource as { entry?: unknown[] })?.entry;
-  checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  const batch = canonicalFhir(resource, ctx.now());
-  checkBatch(ctx, batch.readings.length + batch.rejected.length); // components count as items
-  return ingest(ctx, "fhir", batch, sender, compact);
+  const { source, batch } = canonicalRequest({ fhir: resource }, ctx.now(), ctx.limits.maxBatchItems);
+  return ingest(ctx, source, batch, sender, compact);
 }
 
 /** An ingest the ingest thread decoded, validated and encoded (server/ws/frame-prep.ts); throws as ingestReadings does. */
@@ -70,12 +67,6 @@ async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: Ca
   if (sender.teams !== undefined) command.teams = [...sender.teams];
   if (compact) command.compact = true;
   return count(ctx, await ctx.durable.execute(command, { sender: sender.sub, batchBytes }), sender.channel);
-}
-
-function checkBatch(ctx: SocketContext, n: number): void {
-  if (n > ctx.limits.maxBatchItems) {
-    throw new VarselError("batch_too_large", `at most ${ctx.limits.maxBatchItems} items per batch`, { items: n, max: ctx.limits.maxBatchItems });
-  }
 }
 
 function count(ctx: SocketContext, answer: IngestAnswer, channel: string): IngestAnswer {

@@ -13,7 +13,7 @@
 // (batchOfPrepared): the same objects canonicalReadings built, so the journal bytes made here
 // decode to exactly the batch the main thread applies (test/frame-thread.test.ts).
 import { VarselError, type ErrorCode } from "../../engine/errors.js";
-import { canonicalFhir, canonicalReadings, type CanonicalBatch, type CanonicalReading } from "../../engine/ingest/canonical.js";
+import { canonicalRequest, type CanonicalBatch, type CanonicalReading } from "../../engine/ingest/canonical.js";
 import type { MetricKey } from "../../engine/metrics.js";
 import { batchBytes, NameBytes } from "./batch-bytes.js";
 import { decode, type Format } from "../codec.js";
@@ -123,19 +123,7 @@ export function prepareFrame(bytes: Uint8Array, format: Format, now: number, max
 
 /** The canonical batch as columns and its journal bytes; throws as ingestReadings / ingestFhirResource do. */
 function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number, names: Names): PreparedIngest {
-  let batch: CanonicalBatch;
-  let source: "readings" | "fhir";
-  if ("readings" in body) {
-    checkBatch(body.readings.length, maxBatchItems);
-    batch = canonicalReadings(body.readings, now);
-    source = "readings";
-  } else {
-    const entries = (body.fhir as { entry?: unknown[] })?.entry;
-    checkBatch(Array.isArray(entries) ? entries.length : 1, maxBatchItems);
-    batch = canonicalFhir(body.fhir, now);
-    checkBatch(batch.readings.length + batch.rejected.length, maxBatchItems); // components count as items
-    source = "fhir";
-  }
+  const { source, batch } = canonicalRequest(body, now, maxBatchItems);
   const n = batch.readings.length;
   names.startFrame();
   const ints = new Int32Array(n * INTS);
@@ -206,10 +194,6 @@ export function batchOfPrepared(p: PreparedIngest): CanonicalBatch {
     readings[i] = reading;
   }
   return { items: p.items, readings, rejected: p.rejected, invalidations: p.invalidations };
-}
-
-function checkBatch(n: number, max: number): void {
-  if (n > max) throw new VarselError("batch_too_large", `at most ${max} items per batch`, { items: n, max });
 }
 
 /** Anything thrown as it crosses threads: a VarselError keeps its code, message and details; anything else is internal_error. */
