@@ -31,7 +31,7 @@ interface UnderTest {
 
 async function startVarsel(secret: string, logger: Logger, ticks: TickStats, released: () => Histogram): Promise<UnderTest> {
   const started = performance.now();
-  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, ingestThreads: cfg.ingestThreads, tickMs: cfg.tickMs, limits: cfg.limits, logger });
+  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, ingestThreads: cfg.ingestThreads ?? envThreads(), tickMs: cfg.tickMs, limits: cfg.limits, logger });
   const now = Date.now();
   // telehjerte without its daily weight-missing rule: the generators send no weight, and 10 000
   // patients going overdue at once (12:00 + 1 h grace) would put a burst into a measurement.
@@ -171,4 +171,10 @@ function mainThreadCpuMicros(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** VARSEL_INGEST_THREADS for the phases that do not set the ingest threads (latency, http): to compare them by hand. */
+function envThreads(): 0 | 1 | undefined {
+  const v = process.env.VARSEL_INGEST_THREADS;
+  return v === "0" ? 0 : v === "1" ? 1 : undefined;
 }
