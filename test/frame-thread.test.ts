@@ -16,7 +16,7 @@ import { VarselError } from "../engine/errors.js";
 import { canonicalReadings, type CanonicalBatch } from "../engine/ingest/canonical.js";
 import { EARLIEST_TIME_MS } from "../engine/ingest/normalize.js";
 import { METRICS } from "../engine/metrics.js";
-import { decodeBody, encodeBody } from "../engine/store/codec.js";
+import { decodeBody } from "../engine/store/codec.js";
 import { SqliteStore } from "../engine/store/sqlite.js";
 import { decode, encode, type Format } from "../server/codec.js";
 import { batchOfPrepared, Names, openFrame, prepareFrame, withNames, type PreparedFrame } from "../server/ws/frame-prep.js";
@@ -188,34 +188,6 @@ describe("the ingest thread prepares what the main thread would have", () => {
     } finally {
       await thread.close();
     }
-  });
-});
-
-describe("the batch's journal bytes, written directly", () => {
-  it("are encodeBody's, byte for byte, for long batches, long and astral text, any number (one numbering across runs)", () => {
-    const names = new Names(2_000); // new numberings (and byte caches) now and then
-    const longText = fc.oneof(fc.string({ unit: "grapheme", minLength: 20, maxLength: 256 }), fc.string({ unit: "binary", maxLength: 256 }), fc.constantFrom("x".repeat(31), "x".repeat(32), "é".repeat(128), "🙂".repeat(64), "\u2028"));
-    const reading = fc.record(
-      {
-        patient: fc.oneof(fc.constantFrom("p1", "p2", "p".repeat(40)), longText),
-        metric: fc.constantFrom(...METRICS.map((m) => m.key)),
-        value: fc.oneof(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), fc.integer({ min: -70_000, max: 70_000 }), fc.constantFrom(-0, 0.5, 127, 128, 255, 256, 65535, 65536, 2 ** 32, -33, -129, -32769)),
-        time: fc.integer({ min: EARLIEST_TIME_MS, max: NOW }),
-        id: longText,
-        device: longText,
-      },
-      { requiredKeys: ["patient", "metric", "value", "time"] },
-    );
-    fc.assert(
-      fc.property(fc.array(fc.oneof(reading, fc.anything({ maxDepth: 2 })), { maxLength: 40 }), (items) => {
-        const frame = prepareFrame(encode({ type: "ingest", id: "f", readings: items }, "msgpack") as Buffer, "msgpack", NOW, MAX_ITEMS, names);
-        const { ingest } = openFrame(frame);
-        const decoded = decode(encode({ type: "ingest", id: "f", readings: items }, "msgpack") as Buffer, "msgpack") as { readings: unknown[] };
-        const expected = encodeBody(canonicalReadings(decoded.readings, NOW));
-        expect(Buffer.from((ingest as { journal: Uint8Array }).journal).equals(expected)).toBe(true);
-      }),
-      { numRuns: RUNS * 3 },
-    );
   });
 });
 

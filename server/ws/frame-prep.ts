@@ -15,7 +15,7 @@
 import { VarselError, type ErrorCode } from "../../engine/errors.js";
 import { canonicalRequest, type CanonicalBatch, type CanonicalReading } from "../../engine/ingest/canonical.js";
 import type { MetricKey } from "../../engine/metrics.js";
-import { batchBytes, NameBytes } from "./batch-bytes.js";
+import { encodeBody } from "../../engine/store/codec.js";
 import { decode, type Format } from "../codec.js";
 import { parseClientMessage, type ClientMessage } from "./messages.js";
 
@@ -66,14 +66,11 @@ export class Names {
   private chars = 0;
   private added: string[] = [];
   private base = 0;
-  /** Each name's MessagePack bytes, by number (batch-bytes.ts). */
-  readonly bytes = new NameBytes();
 
   /** Before a frame: a new numbering once the names hold maxChars (never within a frame). */
   startFrame(): void {
     if (this.chars < this.maxChars) return;
     this.ids.clear();
-    this.bytes.reset();
     this.chars = 0;
     this.base = 0;
     this.added = [];
@@ -146,7 +143,8 @@ function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: n
     floats[i * FLOATS] = r.value;
     floats[i * FLOATS + 1] = r.time;
   }
-  const journal = batchBytes(batch, ints, INTS, names.bytes);
+  // A copy in its own memory: encodeBody answers a view of msgpackr's shared buffer.
+  const journal = encodeBody(batch).slice();
   return { source, items: batch.items, ints, floats, names: names.take(), strings, rejected: batch.rejected, invalidations: batch.invalidations, journal };
 }
 
