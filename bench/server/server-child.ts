@@ -44,6 +44,8 @@ async function startVarsel(secret: string, logger: Logger, ticks: TickStats, rel
       now,
     );
   }
+  // The ingest thread starts with the first frame; under tsx its start (compiling its modules) would fall into the window.
+  await server.ingestThread?.ready();
   const port = await server.listen(0, HOST);
   if (server.transportKind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${server.transportKind}`);
   const setupMs = performance.now() - started;
