@@ -318,7 +318,7 @@ async function throughputRun(transport: Kind, run: number, app: ServerChildConfi
     const errorFrames = Object.values(r.errors).reduce((a, n) => a + n, 0);
     const out = { rps: r.accepted / seconds, serverCores: u.cores, mainCores: u.mainCores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
     log(
-      `${bare ? "transport alone" : "throughput"} ${transport}${single ? " single-threaded" : ""} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores (main thread ${u.mainCores.toFixed(2)}), ELU ${u.elu.toFixed(2)}; ` +
+      `${bare ? "transport alone" : "throughput"} ${transport}${single ? " single-threaded" : ingestThreads === 1 ? " ingest thread" : ""} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores (main thread ${u.mainCores.toFixed(2)}), ELU ${u.elu.toFixed(2)}; ` +
         `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
@@ -536,10 +536,10 @@ async function main(): Promise<void> {
   const http: Record<Kind, HttpRun[]> = { uws: [], ws: [] };
   const single: TpRun[] = [];
   // interleaved run by run so machine noise spreads over both transports
-  // The single-threaded server (VARSEL_INGEST_THREADS=0) beside the default one, same load, same run.
+  // With the ingest thread (VARSEL_INGEST_THREADS=1), and the single-threaded server beside it, same load, same run.
   if (only.has("throughput")) {
     for (let r = 0; r < cfg.runs; r++) {
-      for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r));
+      for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r, "varsel", 1));
       single.push(await throughputRun("uws", r, "varsel", 0));
     }
   }

@@ -77,8 +77,13 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-/** Ingest threads when the options do not say (VARSEL_INGEST_THREADS): decided by bench/server.ts's throughput phase. */
-export const DEFAULT_INGEST_THREADS = 1;
+/**
+ * Ingest threads when the options do not say (VARSEL_INGEST_THREADS). 0 until bench:server shows
+ * the thread pays in its same-run comparison (ws_ingest_threaded_over_single > 1): on the shared
+ * 2-core machine it was measured at 0.85 (the thread has no core of its own there and costs about
+ * 10 % more CPU per reading), though it takes 40 % of the main thread's work per reading off it.
+ */
+export const DEFAULT_INGEST_THREADS = 0;
 
 export class VarselServer {
   readonly durable: DurablePipeline;

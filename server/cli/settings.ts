@@ -43,7 +43,7 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "PORT", option: "--port", meaning: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)` },
   { name: "HOST", option: "--host", meaning: `address to listen on (default ${DEFAULT_HOST}: this machine only; 0.0.0.0 in a container)` },
   { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "ws (node:http + ws, the default) or uws (uWebSockets.js: Node 20 only; falls back to ws with a log line when its binary does not load)" },
-  { name: "VARSEL_INGEST_THREADS", meaning: "1: WebSocket frames are decoded, validated and journal-encoded on an ingest thread, 0: on the main thread (default 1)" },
+  { name: "VARSEL_INGEST_THREADS", meaning: "1: WebSocket frames are decoded, validated and journal-encoded on an ingest thread, 0: on the main thread (default 0)" },
   {
     name: "VARSEL_DATABASE_URL",
     option: "--database",
