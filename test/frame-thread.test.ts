@@ -212,6 +212,24 @@ describe("names sent once", () => {
   });
 });
 
+describe("compiled (npm start)", () => {
+  it("the compiled server's ingest thread starts its compiled worker and prepares as the main thread does", async () => {
+    const dist = new URL("../dist/server/ws/frame-thread.js", import.meta.url).href; // built by test/support/build-dist.ts
+    const { FrameThread: CompiledThread } = (await import(dist)) as { FrameThread: typeof FrameThread };
+    const thread = new CompiledThread(MAX_ITEMS);
+    try {
+      await thread.ready();
+      expect(thread.threaded).toBe(true);
+      const bytes = encode({ type: "ingest", id: "c", readings: [{ patient: "p1", metric: "pulse", value: 70, time: NOW - 1, id: "m\u00e9" }] }, "msgpack") as Buffer;
+      const got = threaded(await thread.prepare(bytes, "msgpack", NOW));
+      const alone = singleThreaded(bytes, "msgpack");
+      expect("batch" in got && "batch" in alone && isDeepStrictEqual(got.batch, alone.batch)).toBe(true);
+    } finally {
+      await thread.close();
+    }
+  });
+});
+
 describe("a worker that dies", () => {
   const frames = Array.from({ length: 40 }, (_, i) =>
     encode({ type: "ingest", id: `f${i}`, readings: Array.from({ length: 1000 }, (_, j) => ({ patient: `p${j}`, metric: "pulse", value: 60 + (i % 30), time: NOW - 1000 + i })) }, "msgpack") as Buffer,
