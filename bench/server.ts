@@ -121,10 +121,11 @@ interface RunningServer {
   label: string;
 }
 
-async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel"): Promise<RunningServer> {
+async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel", ingestThreads?: 0 | 1): Promise<RunningServer> {
   const c: ServerChildConfig = {
     transport,
     app,
+    ingestThreads,
     patients: cfg.patients,
     teams: cfg.teams,
     limits: cfg.messagesPerSecond === DEFAULT_LIMITS.messagesPerSecond ? {} : { messagesPerSecond: cfg.messagesPerSecond },
@@ -146,11 +147,12 @@ async function serverStats(s: RunningServer, reset = false): Promise<ServerStats
 }
 
 /** Server CPU (cores) and event-loop utilisation between two stats. */
-function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
+function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number; mainCores: number } {
   const ms = b.at - a.at;
   const active = b.elu.active - a.elu.active;
   const idle = b.elu.idle - a.elu.idle;
-  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
+  const mainCores = a.mainCpuMicros === undefined || b.mainCpuMicros === undefined ? NaN : (b.mainCpuMicros - a.mainCpuMicros) / 1000 / ms;
+  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle), mainCores };
 }
 
 /** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */
@@ -269,6 +271,8 @@ interface Faults {
 interface TpRun extends Faults {
   rps: number;
   serverCores: number;
+  /** The server's main thread alone (NaN off Linux): what bounds it once the ingest thread has a core of its own. */
+  mainCores: number;
   serverElu: number;
   genCores: number;
   otherCores: number;
@@ -276,10 +280,14 @@ interface TpRun extends Faults {
   problems: string[];
 }
 
-/** WS ingest at full speed on the real server, or (`app` "transport-only") on the bare transport. */
-async function throughputRun(transport: Kind, run: number, app: ServerChildConfig["app"] = "varsel"): Promise<TpRun> {
+/**
+ * WS ingest at full speed on the real server, or (`app` "transport-only") on the bare transport;
+ * `ingestThreads` 0: the single-threaded server (frames decoded and validated on its main thread).
+ */
+async function throughputRun(transport: Kind, run: number, app: ServerChildConfig["app"] = "varsel", ingestThreads?: 0 | 1): Promise<TpRun> {
   const bare = app === "transport-only";
-  const server = await startServer(transport, `${bare ? "transport" : "tp"}-${transport}-${run}`, app);
+  const single = ingestThreads === 0;
+  const server = await startServer(transport, `${bare ? "transport" : "tp"}-${transport}${single ? "-single" : ""}-${run}`, app, ingestThreads);
   try {
     const gens = await startLoadgens(
       server.port,
@@ -308,9 +316,9 @@ async function throughputRun(transport: Kind, run: number, app: ServerChildConfi
     if (Object.keys(r.errors).length > 0) problems.push(`errors ${fmtRec(r.errors)}`);
     if (Object.keys(r.closes).length > 0) problems.push(`closes ${fmtRec(r.closes)}`);
     const errorFrames = Object.values(r.errors).reduce((a, n) => a + n, 0);
-    const out = { rps: r.accepted / seconds, serverCores: u.cores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
+    const out = { rps: r.accepted / seconds, serverCores: u.cores, mainCores: u.mainCores, serverElu: u.elu, genCores: r.cpuMicros / 1e6 / seconds, otherCores: others, rssMb: end.rssMb, rejected: r.rejected, outOfOrder: r.outOfOrder, errorFrames, problems };
     log(
-      `${bare ? "transport alone" : "throughput"} ${transport} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
+      `${bare ? "transport alone" : "throughput"} ${transport}${single ? " single-threaded" : ingestThreads === 1 ? " ingest thread" : ""} run ${run + 1}: ${fmtRate(out.rps)} accepted; ${((at1.events - at0.events) / seconds).toFixed(0)} alert events/s, ${end.openAlerts} open at end; server ${u.cores.toFixed(2)} cores (main thread ${u.mainCores.toFixed(2)}), ELU ${u.elu.toFixed(2)}; ` +
         `generators ${out.genCores.toFixed(2)} cores; other processes ${others.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB; ${diag(at1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
@@ -526,18 +534,33 @@ async function main(): Promise<void> {
   const bare: Record<Kind, TpRun[]> = { uws: [], ws: [] };
   const lat: Record<Kind, LatRun[]> = { uws: [], ws: [] };
   const http: Record<Kind, HttpRun[]> = { uws: [], ws: [] };
+  const single: TpRun[] = [];
   // interleaved run by run so machine noise spreads over both transports
-  if (only.has("throughput")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r));
+  // With the ingest thread (VARSEL_INGEST_THREADS=1), and the single-threaded server beside it, same load, same run.
+  if (only.has("throughput")) {
+    for (let r = 0; r < cfg.runs; r++) {
+      for (const t of ["uws", "ws"] as Kind[]) tp[t].push(await throughputRun(t, r, "varsel", 1));
+      single.push(await throughputRun("uws", r, "varsel", 0));
+    }
+  }
   if (only.has("transport")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) bare[t].push(await throughputRun(t, r, "transport-only"));
   if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
 
-  report({ tp, bare, lat, http }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, http, single }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
 function perCore(r: TpRun): number {
   return r.rps / r.serverCores;
+}
+
+/**
+ * Readings per second of the main thread's CPU: the most the server can ingest while its main
+ * thread is the bottleneck and the rest (the ingest thread, GC helpers) has cores of its own.
+ */
+function perMainCore(r: TpRun): number {
+  return r.rps / r.mainCores;
 }
 
 interface All {
@@ -546,9 +569,11 @@ interface All {
   bare: Record<Kind, TpRun[]>;
   lat: Record<Kind, LatRun[]>;
   http: Record<Kind, HttpRun[]>;
+  /** WS ingest on uWS with VARSEL_INGEST_THREADS=0 (the single-threaded server). */
+  single: TpRun[];
 }
 
-function report({ tp, bare, lat, http }: All, wallS: number): void {
+function report({ tp, bare, lat, http, single }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
@@ -573,6 +598,12 @@ function report({ tp, bare, lat, http }: All, wallS: number): void {
       if (runs.length === 0) continue;
       rows.push([mode, TRANSPORT_NAME[t], "readings/s accepted", ...rate3(S(runs.map((r) => r.rps))), ...side(runs, runs.map((r) => r.genCores))]);
       rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(runs.map(perCore))), ...blank]);
+    }
+    if (mode === "WS ingest, max" && single.length > 0) {
+      rows.push([mode, "uWS, single-threaded", "readings/s accepted", ...rate3(S(single.map((r) => r.rps))), ...side(single, single.map((r) => r.genCores))]);
+      rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(S(single.map(perCore))), ...blank]);
+      rows.push(["", "", "per main-thread core (readings / main thread CPU-s)", ...rate3(S(single.map(perMainCore))), ...blank]);
+      rows.push([mode, "uWS, ingest thread", "per main-thread core (readings / main thread CPU-s)", ...rate3(S(tp.uws.map(perMainCore))), ...blank]);
     }
   }
   for (const t of K) {
@@ -707,7 +738,7 @@ function report({ tp, bare, lat, http }: All, wallS: number): void {
 
   // Correctness under load (CI fails on these, never on a figure): every transition reached every
   // subscriber of its team, and no reading of the real server was rejected, out of order or answered with an error.
-  const varselRuns = [...tp.uws, ...tp.ws, ...lat.uws, ...lat.ws];
+  const varselRuns = [...tp.uws, ...tp.ws, ...single, ...lat.uws, ...lat.ws];
   const checks = {
     deliveries_complete: latRuns.length === 0 ? null : latRuns.every((r) => r.deliveries === r.expectedDeliveries),
     no_rejected_readings: varselRuns.every((r) => r.rejected === 0),
@@ -722,6 +753,15 @@ function report({ tp, bare, lat, http }: All, wallS: number): void {
     ws_ingest_rps: n(wsUws),
     ws_ingest_rps_min: n(S(tp.uws.map((r) => r.rps)).min),
     ws_ingest_rps_max: n(S(tp.uws.map((r) => r.rps)).max),
+    ws_ingest_rps_single: n(med(single.map((r) => r.rps))),
+    ws_ingest_rps_single_min: n(S(single.map((r) => r.rps)).min),
+    ws_ingest_rps_single_max: n(S(single.map((r) => r.rps)).max),
+    // Run by run (the same machine noise), the ingest thread's gain over the single-threaded server.
+    ws_ingest_threaded_over_single: n(med(single.map((r, i) => (tp.uws[i]?.rps ?? NaN) / r.rps)), 3),
+    // The same per main-thread CPU-second: the gain once the ingest thread has a core of its own (a shared machine hides it).
+    ws_ingest_rps_per_main_core: n(med(tp.uws.map(perMainCore))),
+    ws_ingest_rps_per_main_core_single: n(med(single.map(perMainCore))),
+    ws_ingest_main_core_gain: n(med(tp.uws.map(perMainCore)) / med(single.map(perMainCore)), 3),
     ws_ingest_rps_ws: n(wsWs),
     ws_ingest_rps_ws_min: n(S(tp.ws.map((r) => r.rps)).min),
     ws_ingest_rps_ws_max: n(S(tp.ws.map((r) => r.rps)).max),

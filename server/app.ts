@@ -19,6 +19,7 @@ import { Metrics } from "./metrics.js";
 import { logRefusals, observeDurable } from "./observe.js";
 import { createTransport } from "./transport/select.js";
 import type { HttpRequest, HttpResponse, Transport, TransportKind } from "./transport/types.js";
+import { FrameThread } from "./ws/frame-thread.js";
 import { Hub } from "./ws/hub.js";
 
 /** How often the engine snapshots and how long it keeps what it stores (see DurableOptions; unset fields keep its defaults). */
@@ -34,6 +35,11 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   logger?: Logger;
   transport?: TransportKind;
+  /**
+   * 1: WebSocket frames are decoded, validated and journal-encoded on an ingest thread
+   * (server/ws/frame-thread.ts); 0: on the main thread. Default DEFAULT_INGEST_THREADS.
+   */
+  ingestThreads?: 0 | 1;
   /** The clock; tests pass a controllable one. */
   now?: () => number;
   /** How often the clock is ticked (missing data, timers, escalation); 0 = never (tests tick by hand). */
@@ -70,6 +76,14 @@ function pipelineOptions(metrics: Metrics, eventWindow: EventWindow = {}, alarms
 function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
+
+/**
+ * Ingest threads when the options do not say (VARSEL_INGEST_THREADS). 0 until bench:server shows
+ * the thread pays in its same-run comparison (ws_ingest_threaded_over_single > 1): on the shared
+ * 2-core machine it was measured at 0.85 (the thread has no core of its own there and costs about
+ * 10 % more CPU per reading), though it takes 40 % of the main thread's work per reading off it.
+ */
+export const DEFAULT_INGEST_THREADS = 0;
 
 export class VarselServer {
   readonly durable: DurablePipeline;
@@ -128,6 +142,11 @@ export class VarselServer {
       batchStarted: (at) => this.hub.batchStarted(at),
       releasedSeq: () => this.hub.releasedSeq,
     };
+    if ((options.ingestThreads ?? DEFAULT_INGEST_THREADS) > 0) {
+      this.ctx.frames = new FrameThread(this.ctx.limits.maxBatchItems, (err, restarted, rescued) =>
+        logger.error({ err, restarted, rescued }, restarted ? "ingest thread died: its frames were prepared on the main thread, a new one started" : "ingest thread died again: the main thread prepares every frame from now on"),
+      );
+    }
     this.hub = new Hub(this.ctx);
     this.backtests = new BacktestJobs(this.ctx, options.backtests);
     this.metrics.countOpenAlertsWith(() => {
@@ -135,6 +154,11 @@ export class VarselServer {
       for (const a of this.durable.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] })) counts[a.priority]++;
       return counts;
     });
+  }
+
+  /** The ingest thread WebSocket frames are prepared on (undefined: VARSEL_INGEST_THREADS=0). */
+  get ingestThread(): FrameThread | undefined {
+    return this.ctx.frames;
   }
 
   /** The current in-memory pipeline (reads). */
@@ -185,6 +209,7 @@ export class VarselServer {
     this.backtests.close();
     this.hub.shutdown();
     await this.transport?.close();
+    await this.ctx.frames?.close();
     await this.durable.close();
     this.ctx.logger.info("varsel stopped");
   }

@@ -5,6 +5,7 @@ import type { AlertLifecycle } from "../engine/lifecycle/lifecycle.js";
 import type { Pipeline } from "../engine/pipeline.js";
 import type { VirtualClock } from "../engine/virtual-clock.js";
 import type { Auth } from "./auth.js";
+import type { FrameThread } from "./ws/frame-thread.js";
 import type { Metrics } from "./metrics.js";
 
 export interface Limits {
@@ -79,6 +80,8 @@ export interface SocketContext {
    * replays never promise more than this.
    */
   releasedSeq(): number;
+  /** The ingest thread WebSocket frames are prepared on (VARSEL_INGEST_THREADS=1); undefined: this thread. */
+  frames?: FrameThread;
 }
 
 export interface AppContext extends SocketContext {

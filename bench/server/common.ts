@@ -56,6 +56,8 @@ export interface ServerChildConfig {
   limits: Record<string, number>;
   tickMs: number;
   maxLifetimeMs: number;
+  /** The server's ingest threads (VARSEL_INGEST_THREADS); unset: its default. */
+  ingestThreads?: 0 | 1;
 }
 
 export interface ServerStats {
@@ -64,6 +66,8 @@ export interface ServerStats {
   heapUsedMb: number;
   /** process.cpuUsage() user + system, µs since start. */
   cpuMicros: number;
+  /** The main thread's own CPU time, µs since start (Linux /proc; undefined elsewhere): the ingest thread and GC helpers excluded. */
+  mainCpuMicros?: number;
   /** performance.eventLoopUtilization() raw (idle, active in ms). */
   elu: { idle: number; active: number };
   at: number;

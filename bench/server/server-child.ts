@@ -6,7 +6,7 @@
 //   {type: "profile", action: "start"} / {type: "profile", action: "stop", file} → a CPU profile
 //   of just that stretch (inspector, in process), written to `file`, answered {type: "profiled"}.
 // IPC out: {type: "ready", port, transport, setupMs} or {type: "error", error}.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
@@ -31,7 +31,7 @@ interface UnderTest {
 
 async function startVarsel(secret: string, logger: Logger, ticks: TickStats, released: () => Histogram): Promise<UnderTest> {
   const started = performance.now();
-  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, tickMs: cfg.tickMs, limits: cfg.limits, logger });
+  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, ingestThreads: cfg.ingestThreads ?? envThreads(), tickMs: cfg.tickMs, limits: cfg.limits, logger });
   const now = Date.now();
   // telehjerte without its daily weight-missing rule: the generators send no weight, and 10 000
   // patients going overdue at once (12:00 + 1 h grace) would put a burst into a measurement.
@@ -44,6 +44,8 @@ async function startVarsel(secret: string, logger: Logger, ticks: TickStats, rel
       now,
     );
   }
+  // The ingest thread starts with the first frame; under tsx its start (compiling its modules) would fall into the window.
+  await server.ingestThread?.ready();
   const port = await server.listen(0, HOST);
   if (server.transportKind !== cfg.transport) throw new Error(`asked for transport ${cfg.transport}, got ${server.transportKind}`);
   const setupMs = performance.now() - started;
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
       rssMb: m.rss / 1e6,
       heapUsedMb: m.heapUsed / 1e6,
       cpuMicros: cpu.user + cpu.system,
+      mainCpuMicros: mainThreadCpuMicros(),
       elu: { idle: elu.idle, active: elu.active },
       at: Date.now(),
       events: server.events(),
@@ -160,3 +163,20 @@ async function main(): Promise<void> {
 }
 
 main().catch(failChild);
+
+/** The main thread's CPU time in µs from /proc/self/task/<pid>/stat (utime + stime, clock ticks of 10 ms); undefined off Linux. */
+function mainThreadCpuMicros(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // after the command name, from field 3
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VARSEL_INGEST_THREADS for the phases that do not set the ingest threads (latency, http): to compare them by hand. */
+function envThreads(): 0 | 1 | undefined {
+  const v = process.env.VARSEL_INGEST_THREADS;
+  return v === "0" ? 0 : v === "1" ? 1 : undefined;
+}

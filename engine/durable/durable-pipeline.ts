@@ -308,15 +308,16 @@ export class DurablePipeline {
    * changed), or store_unavailable when the store did not take it. `sender`: whose share of the
    * admission bound an ingest counts against (a token's `sub`). `actor`: who makes an admin
    * change whose command does not name its author (a patient's registration), for the audit trail.
+   * `batchBytes`: an ingest's batch already encoded for the journal (by the ingest thread; see journaled).
    */
-  async execute<C extends Command>(command: C, options: { sender?: string; actor?: string } = {}): Promise<ResultOf<C>> {
+  async execute<C extends Command>(command: C, options: { sender?: string; actor?: string; batchBytes?: Uint8Array } = {}): Promise<ResultOf<C>> {
     if (this.state === "rebuilding") throw new VarselError("engine_recovering");
     if (this.state !== "ready") throw new VarselError("store_unavailable", "the store is unavailable; the engine is recovering");
     // Before any work on it: a refused ingest costs nothing and changes nothing.
     this.backlog.admit(command.kind, options.sender);
     // Every precondition before the first change: the journal form, then the command's own check
     // (refused at once as of now; checked again when it is applied, which may be a few ms later).
-    const { command: canonical, bytes: body } = journaled(command);
+    const { command: canonical, bytes: body } = journaled(command, options.batchBytes);
     this.check({ pos: this.pos + 1, at: this.now(), command: canonical });
     const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);

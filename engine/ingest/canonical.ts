@@ -3,7 +3,7 @@
 // readings built field by field from checked values (well-formed strings of bounded length, finite
 // numbers in the canonical unit, safe-integer times in the plausible range), plus a rejection per
 // bad item with our own message. Unknown fields are dropped. Pure: the clock is an argument.
-import type { ErrorCode } from "../errors.js";
+import { VarselError, type ErrorCode } from "../errors.js";
 import type { MetricKey } from "../metrics.js";
 import { MAX_ITEM_DEPTH, nestedDeeperThan } from "./depth.js";
 import { fhirToItems, type FhirRejection } from "./fhir.js";
@@ -125,6 +125,28 @@ export function canonicalFhir(resource: unknown, now: number): CanonicalBatch {
   }
   batch.invalidations.sort((a, b) => a.index - b.index); // stable: entries map in order
   return batch;
+}
+
+/**
+ * The canonical batch of an ingest request's readings or FHIR document at `now`, with its source;
+ * throws VarselError `batch_too_large` past `maxItems` items (FHIR: entries, then readings and
+ * refusals, as a panel's components count as items) and what canonicalFhir throws. The one
+ * sequence every channel runs, on whichever thread (server/ws/frame-prep.ts).
+ */
+export function canonicalRequest(body: { readings: readonly unknown[] } | { fhir: unknown }, now: number, maxItems: number): { source: "readings" | "fhir"; batch: CanonicalBatch } {
+  if ("readings" in body) {
+    checkItems(body.readings.length, maxItems);
+    return { source: "readings", batch: canonicalReadings(body.readings, now) };
+  }
+  const entries = (body.fhir as { entry?: unknown[] })?.entry;
+  checkItems(Array.isArray(entries) ? entries.length : 1, maxItems);
+  const batch = canonicalFhir(body.fhir, now);
+  checkItems(batch.readings.length + batch.rejected.length, maxItems);
+  return { source: "fhir", batch };
+}
+
+function checkItems(n: number, max: number): void {
+  if (n > max) throw new VarselError("batch_too_large", `at most ${max} items per batch`, { items: n, max });
 }
 
 const TOO_DEEP: Rejection = { code: "invalid_field", message: `reading is nested deeper than ${MAX_ITEM_DEPTH} levels` };

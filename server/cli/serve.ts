@@ -76,6 +76,7 @@ async function serve(s: ServerSettings, demo: boolean): Promise<void> {
     devSignIn: s.keys.kind === "dev",
     logger,
     transport: s.transport,
+    ingestThreads: s.ingestThreads,
     corsOrigins: s.corsOrigins,
     store,
     ...s.snapshot,

@@ -43,6 +43,7 @@ export const ENVIRONMENT: readonly { name: string; option?: string; meaning: str
   { name: "PORT", option: "--port", meaning: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)` },
   { name: "HOST", option: "--host", meaning: `address to listen on (default ${DEFAULT_HOST}: this machine only; 0.0.0.0 in a container)` },
   { name: "VARSEL_TRANSPORT", option: "--transport", meaning: "ws (node:http + ws, the default) or uws (uWebSockets.js: Node 20 only; falls back to ws with a log line when its binary does not load)" },
+  { name: "VARSEL_INGEST_THREADS", meaning: "1: WebSocket frames are decoded, validated and journal-encoded on an ingest thread, 0: on the main thread (default 0)" },
   {
     name: "VARSEL_DATABASE_URL",
     option: "--database",
@@ -256,6 +257,8 @@ export interface ServerSettings {
   port: number;
   host: string;
   transport?: TransportKind;
+  /** Ingest threads for WebSocket frames (0 or 1; unset: the server's default). */
+  ingestThreads?: 0 | 1;
   /** undefined with --memory. */
   database: { url: string | undefined } | undefined;
   keys: TokenKeys;
@@ -397,6 +400,8 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
   if (host !== undefined && host.value.trim() === "") throw new SettingError(`${host.source} is empty`);
   const transport = o.transport ?? env("VARSEL_TRANSPORT", from);
   if (transport !== undefined && transport !== "uws" && transport !== "ws") throw new SettingError(`VARSEL_TRANSPORT must be uws or ws, not ${JSON.stringify(transport)}`);
+  const threads = env("VARSEL_INGEST_THREADS", from)?.trim();
+  if (threads !== undefined && threads !== "0" && threads !== "1") throw new SettingError(`VARSEL_INGEST_THREADS must be 0 or 1, not ${JSON.stringify(threads)}`);
   const retention = pick(o.readingsRetention, "--readings-retention", "VARSEL_READINGS_RETENTION_DAYS");
   const retentionDays = retention === undefined ? undefined : parseNumber(retention.value, retention.source, 0);
   const cors = o.corsOrigin ?? env("VARSEL_CORS_ORIGINS", from);
@@ -405,6 +410,7 @@ export function serverSettings(o: ServerOptionValues, from: NodeJS.ProcessEnv = 
     port: port === undefined ? DEFAULT_PORT : parsePort(port.value, port.source),
     host: host?.value.trim() ?? DEFAULT_HOST,
     transport,
+    ingestThreads: threads === undefined ? undefined : (Number(threads) as 0 | 1),
     database: o.memory ? undefined : { url: databaseUrl(o.database, from) },
     keys: tokenKeys(o.jwks, from),
     claims: { issuer: o.jwtIssuer ?? env("VARSEL_JWT_ISSUER", from), audience: o.jwtAudience ?? env("VARSEL_JWT_AUDIENCE", from) },

@@ -2,11 +2,12 @@
 // or FHIR Observations (application/fhir+json: one Observation or a Bundle of them).
 import type { Command } from "../../engine/durable/commands.js";
 import { statusOf, VarselError } from "../../engine/errors.js";
-import { canonicalFhir, canonicalReadings, type CanonicalBatch } from "../../engine/ingest/canonical.js";
+import { canonicalRequest, type CanonicalBatch } from "../../engine/ingest/canonical.js";
 import type { IngestAnswer } from "../../engine/pipeline.js";
 import { requireIngest, type Principal } from "../auth.js";
 import type { SocketContext } from "../context.js";
 import type { HttpRequest, HttpResponse } from "../transport/types.js";
+import { batchOfPrepared, type PreparedIngest } from "../ws/frame-prep.js";
 import { mediaType, readBody, reply } from "./respond.js";
 
 export const FHIR_TYPES = ["application/fhir+json", "application/json+fhir"];
@@ -44,30 +45,28 @@ export function ingestBody(ctx: SocketContext, req: HttpRequest, sender: Sender)
 export async function ingestReadings(ctx: SocketContext, body: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
   const items = Array.isArray(body) ? body : (body as { readings?: unknown })?.readings;
   if (!Array.isArray(items)) throw new VarselError("invalid_body", "send an array of readings or {readings: [...]}");
-  checkBatch(ctx, items.length);
-  return ingest(ctx, "readings", canonicalReadings(items, ctx.now()), sender, compact);
+  const { source, batch } = canonicalRequest({ readings: items }, ctx.now(), ctx.limits.maxBatchItems);
+  return ingest(ctx, source, batch, sender, compact);
 }
 
 /** FHIR from any channel (`compact` as for readings). */
 export async function ingestFhirResource(ctx: SocketContext, resource: unknown, sender: Sender, compact = false): Promise<IngestAnswer> {
-  const entries = (resource as { entry?: unknown[] })?.entry;
-  checkBatch(ctx, Array.isArray(entries) ? entries.length : 1);
-  const batch = canonicalFhir(resource, ctx.now());
-  checkBatch(ctx, batch.readings.length + batch.rejected.length); // components count as items
-  return ingest(ctx, "fhir", batch, sender, compact);
+  const { source, batch } = canonicalRequest({ fhir: resource }, ctx.now(), ctx.limits.maxBatchItems);
+  return ingest(ctx, source, batch, sender, compact);
 }
 
-async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean): Promise<IngestAnswer> {
+/** An ingest the ingest thread decoded, validated and encoded (server/ws/frame-prep.ts); throws as ingestReadings does. */
+export async function ingestPrepared(ctx: SocketContext, prepared: PreparedIngest, sender: Sender, compact = false): Promise<IngestAnswer> {
+  const batch = batchOfPrepared(prepared);
+  return ingest(ctx, (prepared as { source: "readings" | "fhir" }).source, batch, sender, compact, (prepared as { journal: Uint8Array }).journal);
+}
+
+/** `batchBytes`: the batch already encoded for the journal (see ingestPrepared). */
+async function ingest(ctx: SocketContext, source: "readings" | "fhir", batch: CanonicalBatch, sender: Sender, compact: boolean, batchBytes?: Uint8Array): Promise<IngestAnswer> {
   const command: Command = { kind: "ingest", source, batch, channel: sender.channel };
   if (sender.teams !== undefined) command.teams = [...sender.teams];
   if (compact) command.compact = true;
-  return count(ctx, await ctx.durable.execute(command, { sender: sender.sub }), sender.channel);
-}
-
-function checkBatch(ctx: SocketContext, n: number): void {
-  if (n > ctx.limits.maxBatchItems) {
-    throw new VarselError("batch_too_large", `at most ${ctx.limits.maxBatchItems} items per batch`, { items: n, max: ctx.limits.maxBatchItems });
-  }
+  return count(ctx, await ctx.durable.execute(command, { sender: sender.sub, batchBytes }), sender.channel);
 }
 
 function count(ctx: SocketContext, answer: IngestAnswer, channel: string): IngestAnswer {

@@ -6,8 +6,9 @@ import type { LifecycleEvent, Scope } from "../../engine/lifecycle/types.js";
 import { canSeePatient, requireAck, requireIngest, type Principal } from "../auth.js";
 import { decode, encode, type Format } from "../codec.js";
 import type { SocketContext } from "../context.js";
-import { ingestFhirResource, ingestReadings } from "../http/measurements.js";
+import { ingestFhirResource, ingestPrepared, ingestReadings } from "../http/measurements.js";
 import type { SocketConn } from "../transport/types.js";
+import { openFrame, type PreparedFrame, type PreparedIngest } from "./frame-prep.js";
 import { parseClientMessage, type ClientMessage } from "./messages.js";
 import { CLOSE, formatOf } from "./protocols.js";
 import { RateLimiter, type Verdict } from "./rate-limit.js";
@@ -116,8 +117,11 @@ export class Session {
     }
     this.waitingFrames++;
     this.waitingBytes += size;
+    // With an ingest thread (frame-thread.ts) the frame is prepared there from now on, beside the
+    // frames handled meanwhile; it is still handled in its turn.
+    const prepared = this.ctx.frames?.prepare(data, this.format, this.ctx.now());
     this.queue = this.queue
-      .then(() => this.handle(data))
+      .then(() => this.handle(data, prepared))
       .catch((err: unknown) => this.ctx.logger.error({ err }, "socket message failed"))
       .finally(() => {
         this.waitingFrames--;
@@ -160,11 +164,13 @@ export class Session {
    * in flight share commits); every other message first waits until the earlier ones are
    * answered. So a socket's answers come in the order of its messages.
    */
-  private async handle(data: Buffer): Promise<void> {
+  private async handle(data: Buffer, prepared: Promise<PreparedFrame> | undefined): Promise<void> {
     if (this.closed) return;
     let msg: ClientMessage;
+    let ingest: PreparedIngest | undefined;
     try {
-      msg = parseClientMessage(decode(data, this.format));
+      if (prepared === undefined) msg = parseClientMessage(decode(data, this.format));
+      else ({ message: msg, ingest } = openFrame(await prepared));
     } catch (err) {
       return this.answerInOrder(Promise.reject(err), undefined);
     }
@@ -172,7 +178,7 @@ export class Session {
       if (this.commandsInFlight >= MAX_COMMANDS_IN_FLIGHT) await this.replies;
       if (this.closed) return;
       this.commandsInFlight++;
-      return this.answerInOrder(this.command(msg), msg);
+      return this.answerInOrder(this.command(msg, ingest), msg);
     }
     await this.replies;
     // The socket may have closed meanwhile: a gone session must not subscribe again.
@@ -209,7 +215,7 @@ export class Session {
   }
 
   /** Applies an ingest or ack now (synchronously, up to its commit); resolves its answer once durable. */
-  private async command(msg: Extract<ClientMessage, { type: "ingest" | "ack" }>): Promise<Record<string, unknown>> {
+  private async command(msg: Extract<ClientMessage, { type: "ingest" | "ack" }>, prepared?: PreparedIngest): Promise<Record<string, unknown>> {
     const who = this.principal;
     if (who === undefined) throw new VarselError("unauthorized", "send {type: 'auth', token} first");
     if (msg.type === "ack") {
@@ -228,7 +234,9 @@ export class Session {
     this.ctx.batchStarted(process.hrtime.bigint());
     const compact = msg.answer !== "full";
     const answer =
-      msg.fhir !== undefined
+      prepared !== undefined
+        ? await ingestPrepared(this.ctx, prepared, sender, compact)
+        : msg.fhir !== undefined
         ? await ingestFhirResource(this.ctx, msg.fhir, sender, compact)
         : await ingestReadings(this.ctx, msg.readings ?? [], sender, compact);
     return { type: "ingest_result", id: msg.id, ...answer };

@@ -33,7 +33,7 @@ export interface Harness {
 export async function startServer(
   transport: TransportKind,
   limits: Partial<Limits> = {},
-  options: Pick<ServerOptions, "corsOrigins" | "devSignIn" | "eventWindow" | "clock" | "backtests"> & Pick<SnapshotCadence, "eventRetentionMs"> & { store?: Store } = {},
+  options: Pick<ServerOptions, "corsOrigins" | "devSignIn" | "eventWindow" | "clock" | "backtests" | "ingestThreads"> & Pick<SnapshotCadence, "eventRetentionMs"> & { store?: Store } = {},
 ): Promise<Harness> {
   const clock = new TestClock();
   const serverOptions = { auth: { secret: SECRET }, transport, now: clock.now, tickMs: 0, limits, logger: pino({ level: "silent" }), ...options };
