@@ -17,6 +17,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PubAck } from "@nats-io/jetstream";
 import type { Command } from "../../engine/durable/commands.js";
+import { VarselError } from "../../engine/errors.js";
 import { journaled } from "../../engine/durable/journal.js";
 import { encodeBody } from "../../engine/store/codec.js";
 import { route, type Routed } from "./partitions.js";
@@ -38,6 +39,10 @@ export interface PublishedPart {
   duplicate: boolean;
 }
 
+/** NATS refuses a message larger than the server's max_payload (1 MiB unless configured); headers count too. */
+const HEADER_ROOM_BYTES = 4096;
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 export class ClusterIngest {
   constructor(
     private readonly cluster: Cluster,
@@ -57,9 +62,15 @@ export class ClusterIngest {
     const requestId = options.requestId ?? randomUUID();
     const { js, names, partitions } = this.cluster;
     const parts = route(canonical, partitions);
-    const acks: Promise<PubAck>[] = parts.map((part) =>
-      js.publish(names.commandSubject(part.partition), encodeBody({ at, command: part.command } satisfies CommandMessage), { msgID: messageId(part, requestId) }),
-    );
+    const bodies = parts.map((part) => encodeBody({ at, command: part.command } satisfies CommandMessage));
+    // Checked before anything is published: the server would refuse the part, and a retry the same.
+    // Refused as too large (413, final), not store_unavailable (503, "send it again" for ever).
+    const limit = (this.cluster.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    const largest = Math.max(...bodies.map((b) => b.byteLength));
+    if (largest > limit) {
+      throw new VarselError("payload_too_large", `the command is ${largest} bytes for one partition, more than the ${limit} a cluster message holds: send it in smaller batches`, { bytes: largest, maxBytes: limit });
+    }
+    const acks: Promise<PubAck>[] = parts.map((part, i) => js.publish(names.commandSubject(part.partition), bodies[i], { msgID: messageId(part, requestId) }));
     const stored = await Promise.all(acks);
     return parts.map((part, i) => ({ partition: part.partition, seq: stored[i].seq, duplicate: stored[i].duplicate }));
   }

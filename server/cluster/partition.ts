@@ -275,10 +275,16 @@ export class PartitionEngine {
       return;
     }
     const started = performance.now();
-    const message = decodeBody<CommandMessage>(m.data);
-    this.clock = Math.max(this.clock, message.at);
-    const entry: JournalEntry = { pos: m.seq, at: this.clock, command: message.command };
-    const events = this.apply(entry);
+    const message = readCommandMessage(m.data);
+    let events: LifecycleEvent[] = [];
+    if (message === undefined) {
+      // Not a command (garbage published on the subject): skipped as refused, changing nothing. Thrown,
+      // it would stop the partition and every next owner on it: the partition's patients unwatched.
+      this.options.onReport?.({ kind: "refused", partition: this.partition, seq: m.seq, code: "invalid_body" });
+    } else {
+      this.clock = Math.max(this.clock, message.at);
+      events = this.apply({ pos: m.seq, at: this.clock, command: message.command });
+    }
     this.applied = m.seq;
     this.sinceSnapshot++;
     this.replayMs += performance.now() - started;
@@ -370,6 +376,20 @@ export class PartitionEngine {
       this.saving = undefined;
     }
   }
+}
+
+/** A commands-stream message, or undefined when it is not one (undecodable, no clock time, no command). */
+function readCommandMessage(data: Uint8Array): CommandMessage | undefined {
+  let message: unknown;
+  try {
+    message = decodeBody<unknown>(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  const { at, command } = message as Partial<CommandMessage>;
+  if (typeof at !== "number" || !Number.isFinite(at) || typeof command !== "object" || command === null || typeof command.kind !== "string") return undefined;
+  return message as CommandMessage;
 }
 
 function snapshotName(partition: number): string {

@@ -1,0 +1,78 @@
+// Hostile input and a hostile environment against the cluster roles, as real processes on a real
+// nats-server (skipped with a message when none answers, failed in CI):
+// - a message on a partition's commands subject that is not a command (garbage published on
+//   NATS, a message without a clock time or a command) is skipped as refused: the partition goes
+//   on applying what follows, instead of stopping and stopping every next owner on it (its
+//   patients unwatched);
+// - a readings batch whose command for one partition is larger than the server's max_payload is
+//   refused `payload_too_large` before anything is published, not `store_unavailable` (a 503 the
+//   device would retry for ever).
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decodeBody, encodeBody } from "../engine/store/codec.js";
+import { Auth } from "../server/auth.js";
+import type { EventMessage } from "../server/cluster/partition.js";
+import { partitionOf } from "../server/cluster/partitions.js";
+import { CHILD_SECRET } from "./support/child-server.js";
+import { messages, owners, RoleProcesses, until } from "./support/cluster.js";
+import { NATS_SKIP, requireNats } from "./support/nats.js";
+
+const N = 2;
+const auth = new Auth({ secret: CHILD_SECRET });
+
+function send(port: number, method: string, path: string, token: string, body: unknown): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+describe.skipIf(NATS_SKIP)("cluster roles against hostile input", () => {
+  const roles = new RoleProcesses(N);
+  beforeAll(() => requireNats());
+  afterEach(() => roles.end());
+
+  it("messages on a commands subject that are not commands are skipped: the partition applies what follows", async () => {
+    const cluster = await roles.cluster();
+    await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
+    await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
+    const patient = Array.from({ length: 50 }, (_, i) => `p-${i}`).find((p) => partitionOf(p, N) === 0)!;
+    const subject = cluster.names.commandSubject(0);
+    const poison: [string, Uint8Array][] = [
+      ["not MessagePack", new Uint8Array([0xc1, 0xff, 0x00])],
+      ["no command", encodeBody({ at: Date.now() })],
+      ["no clock time", encodeBody({ command: { kind: "tick" } })],
+      ["a clock time that is no number", encodeBody({ at: "soon", command: { kind: "tick" } })],
+      ["not an object", encodeBody(42)],
+    ];
+    for (const [, bytes] of poison) await cluster.js.publish(subject, bytes);
+
+    const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
+    const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });
+    const registered = await send(ingest.port!, "PUT", `/v1/patients/${patient}`, admin, { programmes: ["telekol"], careTeams: [{ team: "team-a", role: "hospital" }], references: { spo2: 95 } });
+    expect(registered.status).toBe(202);
+    const reading = await send(ingest.port!, "POST", "/v1/measurements", device, [{ patient, metric: "spo2", value: 85, time: Date.now(), id: "m-after-poison" }]);
+    expect(reading.status).toBe(200);
+
+    const raised = async () =>
+      (await messages(cluster, cluster.names.eventStream)).map((m) => decodeBody<EventMessage>(m.data)).filter((m) => m.partition === 0 && m.event.type === "raised" && m.event.patient === patient);
+    await until(async () => (await raised()).length > 0, "the reading after the poison raised its alert on partition 0");
+    // Raised once per rule the reading breaks (each alert once), as a partition without the poison raises them.
+    const alerts = (await raised()).map((m) => ("alert" in m.event ? m.event.alert.rule : ""));
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(new Set(alerts).size).toBe(alerts.length);
+  });
+
+  it("a readings batch larger than a cluster message holds is refused payload_too_large, nothing published", async () => {
+    const cluster = await roles.cluster();
+    const ingest = await roles.start(cluster, "ingest");
+    const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });
+    const now = Date.now();
+    // Under the HTTP body limit (4 MiB) and the batch limit (10 000 items), over NATS's 1 MiB.
+    const big = Array.from({ length: 9_000 }, (_, i) => ({ patient: "p-1", metric: "spo2", value: 95, time: now - i * 1000, id: `m-${i}-${"x".repeat(100)}` }));
+    const res = await send(ingest.port!, "POST", "/v1/measurements", device, big);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: "payload_too_large", details: { maxBytes: expect.any(Number) } });
+    expect(await messages(cluster, cluster.names.commandStream)).toEqual([]);
+    // The same readings in smaller batches are taken.
+    const half = await send(ingest.port!, "POST", "/v1/measurements", device, big.slice(0, 3_000));
+    expect(half.status).toBe(200);
+  });
+});
