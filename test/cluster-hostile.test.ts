@@ -6,7 +6,10 @@
 //   patients unwatched);
 // - a readings batch whose command for one partition is larger than the server's max_payload is
 //   refused `payload_too_large` before anything is published, not `store_unavailable` (a 503 the
-//   device would retry for ever).
+//   device would retry for ever);
+// - a device outside a patient's teams sending a guessed measurement id first does not make the
+//   real reading a `duplicate` (dropped unapplied), and the same id on another metric is another
+//   reading, as in the engine's idempotency window.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBody, encodeBody } from "../engine/store/codec.js";
 import { Auth } from "../server/auth.js";
@@ -74,5 +77,29 @@ describe.skipIf(NATS_SKIP)("cluster roles against hostile input", () => {
     // The same readings in smaller batches are taken.
     const half = await send(ingest.port!, "POST", "/v1/measurements", device, big.slice(0, 3_000));
     expect(half.status).toBe(200);
+  });
+
+  it("a measurement id is de-duplicated per sender scope and metric: a forged copy from another team does not drop the real reading", async () => {
+    const cluster = await roles.cluster();
+    await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
+    await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
+    const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
+    const deviceA = await auth.sign({ sub: "hub-a", role: "device", teams: ["team-a"] });
+    const deviceB = await auth.sign({ sub: "hub-b", role: "device", teams: ["team-b"] });
+    expect((await send(ingest.port!, "PUT", "/v1/patients/pA", admin, { programmes: ["telekol"], careTeams: [{ team: "team-a", role: "hospital" }], references: { spo2: 95 } })).status).toBe(202);
+    const time = Date.now();
+    const reading = (device: string, metric: string, value: number) => send(ingest.port!, "POST", "/v1/measurements", device, [{ patient: "pA", metric, value, time, id: "m-42" }]);
+    // Team B's device cannot see pA: its copy is answered as any reading (nothing learnt) and refused by the engine.
+    expect(await (await reading(deviceB, "spo2", 97)).json()).toMatchObject({ accepted: 1, duplicates: [] });
+    expect(await (await reading(deviceA, "spo2", 85)).json()).toMatchObject({ accepted: 1, duplicates: [] });
+    // The same id on another metric is another reading; the real sender's repeat is its duplicate.
+    expect(await (await reading(deviceA, "pulse", 70)).json()).toMatchObject({ accepted: 1, duplicates: [] });
+    expect(await (await reading(deviceA, "spo2", 85)).json()).toMatchObject({ accepted: 0, duplicates: [{ index: 0, id: "m-42" }] });
+
+    const raised = async () => (await messages(cluster, cluster.names.eventStream)).map((m) => decodeBody<EventMessage>(m.data).event).filter((e) => e.type === "raised" && e.patient === "pA");
+    await until(async () => (await raised()).length > 0, "team A's reading of 85 raised its alert");
+    const rules = (await raised()).map((e) => ("alert" in e ? e.alert.rule : ""));
+    expect(new Set(rules).size).toBe(rules.length);
   });
 });

@@ -7,8 +7,9 @@
 // so an engine applies exactly what a single process would have journaled, at the same time.
 //
 // Nats-Msg-Id, the stream's de-duplication key (within its 2-minute window):
-// - a part of an ingest batch whose readings all carry a measurement id: `m-` and a hash of its
-//   (patient, id) pairs. A device that sends a reading again (it did not see the answer) is
+// - a part of an ingest batch whose readings all carry a measurement id: `m-` and a hash of the
+//   sender's teams and its (patient, metric, id) triples (the engine's idempotency key; the teams
+//   so that a sender outside a patient's teams cannot take the key of its reading first). A device that sends a reading again (it did not see the answer) is
 //   answered `duplicate` and nothing is stored twice; for the usual one-reading upload this is
 //   de-duplication by measurement id. Later repeats, and readings without an id, are the
 //   engine's idempotency window's (engine/idempotency.ts), replayed the same on every engine.
@@ -81,7 +82,11 @@ export function messageId(part: Routed, requestId: string): string {
   const c = part.command;
   if (c.kind === "ingest" && c.batch.readings.length > 0 && c.batch.readings.every((r) => r.id !== undefined)) {
     const hash = createHash("sha256");
-    for (const r of c.batch.readings) hash.update(`${r.patient}\u0000${r.id}\u0000`);
+    // The sender's scope: a device of another team cannot take a reading's key before its own
+    // device does (the engine refuses its copy as forbidden, and would apply the real one).
+    hash.update(`${c.teams === undefined ? "*" : JSON.stringify(c.teams)}\u0000`);
+    // The metric, as the engine's idempotency key: the same id on another metric is another reading.
+    for (const r of c.batch.readings) hash.update(`${r.patient}\u0000${r.metric}\u0000${r.id}\u0000`);
     return `m-${hash.digest("base64url")}`;
   }
   return `r-${requestId}-${part.partition}`;
