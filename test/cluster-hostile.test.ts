@@ -9,7 +9,9 @@
 //   device would retry for ever);
 // - a device outside a patient's teams sending a guessed measurement id first does not make the
 //   real reading a `duplicate` (dropped unapplied), and the same id on another metric is another
-//   reading, as in the engine's idempotency window.
+//   reading, as in the engine's idempotency window;
+// - a message on the events stream that is not an event is skipped by the gateway (as a gap),
+//   which starts and goes on serving, instead of the gateway process ending, at every start.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBody, encodeBody } from "../engine/store/codec.js";
 import { Auth } from "../server/auth.js";
@@ -18,6 +20,7 @@ import { partitionOf } from "../server/cluster/partitions.js";
 import { CHILD_SECRET } from "./support/child-server.js";
 import { messages, owners, RoleProcesses, until } from "./support/cluster.js";
 import { NATS_SKIP, requireNats } from "./support/nats.js";
+import { TestSocket } from "./support/ws-client.js";
 
 const N = 2;
 const auth = new Auth({ secret: CHILD_SECRET });
@@ -101,5 +104,28 @@ describe.skipIf(NATS_SKIP)("cluster roles against hostile input", () => {
     await until(async () => (await raised()).length > 0, "team A's reading of 85 raised its alert");
     const rules = (await raised()).map((e) => ("alert" in e ? e.alert.rule : ""));
     expect(new Set(rules).size).toBe(rules.length);
+  });
+
+  it("a message on the events stream that is not an event is skipped by the gateway: it starts, and serves the events after it", async () => {
+    const cluster = await roles.cluster();
+    await cluster.js.publish(cluster.names.eventSubject(1), new Uint8Array([0xc1]));
+    await cluster.js.publish(cluster.names.eventSubject(1), encodeBody({ partition: 1, event: { type: "raised" } }));
+    const gateway = await roles.start(cluster, "gateway");
+    await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
+    await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
+    const clinician = await auth.sign({ sub: "nurse", role: "clinician", teams: ["team-a"] });
+    const watcher = roles.keep(await TestSocket.connect(`ws://127.0.0.1:${gateway.port}/v1/ws`, clinician));
+    watcher.send({ type: "subscribe", id: "s" });
+    expect(await watcher.next((f) => f.type === "snapshot")).toMatchObject({ alerts: [] });
+    await cluster.js.publish(cluster.names.eventSubject(0), encodeBody("not an event"));
+
+    const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
+    const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });
+    expect((await send(ingest.port!, "PUT", "/v1/patients/pG", admin, { programmes: ["telekol"], careTeams: [{ team: "team-a", role: "hospital" }], references: { spo2: 95 } })).status).toBe(202);
+    expect((await send(ingest.port!, "POST", "/v1/measurements", device, [{ patient: "pG", metric: "spo2", value: 85, time: Date.now(), id: "m-1" }])).status).toBe(200);
+    const raised = await watcher.next((f) => f.type === "event" && f.event.type === "raised", 30_000);
+    expect(raised.event.patient).toBe("pG");
+    expect(gateway.child.exitCode).toBeNull();
   });
 });

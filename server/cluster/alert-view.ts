@@ -108,8 +108,17 @@ export class ClusterAlertView implements AlertReads {
     if (from > last) caughtUp();
     void (async () => {
       for await (const m of view.messages!) {
-        view.fold(m.seq, decodeBody<EventMessage>(m.data));
-        if (m.seq >= last) caughtUp();
+        try {
+          const message = readEventMessage(m.data);
+          // Not an event (published on the subject by something else): skipped. Thrown, it ended the
+          // gateway process, and every gateway again at its start. Skipped, it is a gap: resuming across it is resync_required.
+          if (message === undefined) options.onError?.(new Error(`events stream message ${m.seq} is not an event: skipped`), "fold");
+          else view.fold(m.seq, message);
+        } catch (err) {
+          options.onError?.(err, "fold");
+        } finally {
+          if (m.seq >= last) caughtUp();
+        }
       }
     })();
     await ready;
@@ -197,6 +206,21 @@ export function qualified(event: LifecycleEvent, partition: number, seq: number)
   const out = { ...event, seq, alert };
   if (event.silence !== undefined) out.silence = { ...event.silence, id: q(event.silence.id) };
   return out;
+}
+
+/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type). */
+function readEventMessage(data: Uint8Array): EventMessage | undefined {
+  let message: unknown;
+  try {
+    message = decodeBody<unknown>(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  const { partition, event } = message as Partial<EventMessage>;
+  if (!Number.isSafeInteger(partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
+  if (event.type !== "review" && event.type !== "silence" && (typeof (event as { alert?: unknown }).alert !== "object" || (event as { alert?: unknown }).alert === null)) return undefined;
+  return message as EventMessage;
 }
 
 /** The view's newest snapshot, or undefined (none, or of another format: the stream is folded instead). */
