@@ -29,9 +29,8 @@ import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { VarselError } from "../../engine/errors.js";
 import { admits, DEFAULT_MAX_EVENTS, EventLog, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
 import type { Alert, LifecycleEvent, Scope, SinceResult, Snapshot } from "../../engine/lifecycle/types.js";
-import { decodeBody } from "../../engine/store/codec.js";
 import type { AlertReads } from "../context.js";
-import type { EventMessage } from "./partition.js";
+import { readEventMessage, type EventMessage } from "./partition.js";
 import { qualifyId } from "./partitions.js";
 import type { Cluster } from "./streams.js";
 
@@ -206,21 +205,6 @@ export function qualified(event: LifecycleEvent, partition: number, seq: number)
   const out = { ...event, seq, alert };
   if (event.silence !== undefined) out.silence = { ...event.silence, id: q(event.silence.id) };
   return out;
-}
-
-/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type). */
-function readEventMessage(data: Uint8Array): EventMessage | undefined {
-  let message: unknown;
-  try {
-    message = decodeBody<unknown>(data);
-  } catch {
-    return undefined;
-  }
-  if (typeof message !== "object" || message === null) return undefined;
-  const { partition, event } = message as Partial<EventMessage>;
-  if (!Number.isSafeInteger(partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
-  if (event.type !== "review" && event.type !== "silence" && (typeof (event as { alert?: unknown }).alert !== "object" || (event as { alert?: unknown }).alert === null)) return undefined;
-  return message as EventMessage;
 }
 
 /** The view's newest snapshot, or undefined (none, or of another format: the stream is folded instead). */

@@ -392,6 +392,21 @@ function readCommandMessage(data: Uint8Array): CommandMessage | undefined {
   return message as CommandMessage;
 }
 
+/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type). */
+export function readEventMessage(data: Uint8Array): EventMessage | undefined {
+  let message: unknown;
+  try {
+    message = decodeBody<unknown>(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  const { partition, event } = message as Partial<EventMessage>;
+  if (!Number.isSafeInteger(partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
+  if (event.type !== "review" && event.type !== "silence" && (typeof (event as { alert?: unknown }).alert !== "object" || (event as { alert?: unknown }).alert === null)) return undefined;
+  return message as EventMessage;
+}
+
 function snapshotName(partition: number): string {
   return `p${partition}`;
 }
@@ -415,5 +430,31 @@ async function lastPublishedSeq(cluster: Cluster, partition: number): Promise<nu
   const { jsm, names } = cluster;
   // null when the stream holds none; any other failure throws (guessing 0 would publish every event again).
   const last = await jsm.streams.getMessage(names.eventStream, { last_by_subj: names.eventSubject(partition) });
-  return last === null ? 0 : decodeBody<EventMessage>(last.data).event.seq;
+  if (last === null) return 0;
+  const seq = eventSeq(last.data);
+  return seq ?? (await largestEventSeq(cluster, partition, last.seq));
+}
+
+/** An event message's event number, or undefined when the message is not one. */
+function eventSeq(data: Uint8Array): number | undefined {
+  const seq = readEventMessage(data)?.event.seq;
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
+/**
+ * The largest event number among the partition's messages up to stream sequence `upTo`: the last
+ * one is not an event (published on the subject by something else). Thrown, it stopped every
+ * owner's start of the partition; read only then (it reads the partition's whole events).
+ */
+async function largestEventSeq(cluster: Cluster, partition: number, upTo: number): Promise<number> {
+  // One subject as a string: filter_subject, which servers before 2.10 take too.
+  const consumer = await cluster.js.consumers.get(cluster.names.eventStream, { filter_subjects: cluster.names.eventSubject(partition), deliver_policy: DeliverPolicy.All });
+  const delivered = await consumer.consume();
+  let largest = 0;
+  for await (const m of delivered) {
+    largest = Math.max(largest, eventSeq(m.data) ?? 0);
+    if (m.seq >= upTo) break;
+  }
+  await delivered.close();
+  return largest;
 }
