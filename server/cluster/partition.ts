@@ -378,32 +378,31 @@ export class PartitionEngine {
   }
 }
 
-/** A commands-stream message, or undefined when it is not one (undecodable, no clock time, no command). */
-function readCommandMessage(data: Uint8Array): CommandMessage | undefined {
+/** A stream message decoded as an object, or undefined (undecodable, or not an object). */
+function decodeObject<T>(data: Uint8Array): Partial<T> | undefined {
   let message: unknown;
   try {
     message = decodeBody<unknown>(data);
   } catch {
     return undefined;
   }
-  if (typeof message !== "object" || message === null) return undefined;
-  const { at, command } = message as Partial<CommandMessage>;
-  if (typeof at !== "number" || !Number.isFinite(at) || typeof command !== "object" || command === null || typeof command.kind !== "string") return undefined;
+  return typeof message === "object" && message !== null ? (message as Partial<T>) : undefined;
+}
+
+/** A commands-stream message, or undefined when it is not one (undecodable, no clock time, no command). */
+function readCommandMessage(data: Uint8Array): CommandMessage | undefined {
+  const message = decodeObject<CommandMessage>(data);
+  const command = message?.command;
+  if (typeof message?.at !== "number" || !Number.isFinite(message.at) || typeof command !== "object" || command === null || typeof command.kind !== "string") return undefined;
   return message as CommandMessage;
 }
 
-/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type). */
+/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type, an alert event without its alert). */
 export function readEventMessage(data: Uint8Array): EventMessage | undefined {
-  let message: unknown;
-  try {
-    message = decodeBody<unknown>(data);
-  } catch {
-    return undefined;
-  }
-  if (typeof message !== "object" || message === null) return undefined;
-  const { partition, event } = message as Partial<EventMessage>;
-  if (!Number.isSafeInteger(partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
-  if (event.type !== "review" && event.type !== "silence" && (typeof (event as { alert?: unknown }).alert !== "object" || (event as { alert?: unknown }).alert === null)) return undefined;
+  const message = decodeObject<EventMessage>(data);
+  const event = message?.event as (LifecycleEvent & { alert?: unknown }) | undefined;
+  if (!Number.isSafeInteger(message?.partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
+  if (event.type !== "review" && event.type !== "silence" && (typeof event.alert !== "object" || event.alert === null)) return undefined;
   return message as EventMessage;
 }
 
