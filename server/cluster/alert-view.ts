@@ -29,9 +29,8 @@ import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { VarselError } from "../../engine/errors.js";
 import { admits, DEFAULT_MAX_EVENTS, EventLog, scopeFilter, type ScopeFilter } from "../../engine/lifecycle/event-log.js";
 import type { Alert, LifecycleEvent, Scope, SinceResult, Snapshot } from "../../engine/lifecycle/types.js";
-import { decodeBody } from "../../engine/store/codec.js";
 import type { AlertReads } from "../context.js";
-import type { EventMessage } from "./partition.js";
+import { readEventMessage, type EventMessage } from "./partition.js";
 import { qualifyId } from "./partitions.js";
 import type { Cluster } from "./streams.js";
 
@@ -108,8 +107,17 @@ export class ClusterAlertView implements AlertReads {
     if (from > last) caughtUp();
     void (async () => {
       for await (const m of view.messages!) {
-        view.fold(m.seq, decodeBody<EventMessage>(m.data));
-        if (m.seq >= last) caughtUp();
+        try {
+          const message = readEventMessage(m.data);
+          // Not an event (published on the subject by something else): skipped. Thrown, it ended the
+          // gateway process, and every gateway again at its start. Skipped, it is a gap: resuming across it is resync_required.
+          if (message === undefined) options.onError?.(new Error(`events stream message ${m.seq} is not an event: skipped`), "fold");
+          else view.fold(m.seq, message);
+        } catch (err) {
+          options.onError?.(err, "fold");
+        } finally {
+          if (m.seq >= last) caughtUp();
+        }
       }
     })();
     await ready;

@@ -275,10 +275,16 @@ export class PartitionEngine {
       return;
     }
     const started = performance.now();
-    const message = decodeBody<CommandMessage>(m.data);
-    this.clock = Math.max(this.clock, message.at);
-    const entry: JournalEntry = { pos: m.seq, at: this.clock, command: message.command };
-    const events = this.apply(entry);
+    const message = readCommandMessage(m.data);
+    let events: LifecycleEvent[] = [];
+    if (message === undefined) {
+      // Not a command (garbage published on the subject): skipped as refused, changing nothing. Thrown,
+      // it would stop the partition and every next owner on it: the partition's patients unwatched.
+      this.options.onReport?.({ kind: "refused", partition: this.partition, seq: m.seq, code: "invalid_body" });
+    } else {
+      this.clock = Math.max(this.clock, message.at);
+      events = this.apply({ pos: m.seq, at: this.clock, command: message.command });
+    }
     this.applied = m.seq;
     this.sinceSnapshot++;
     this.replayMs += performance.now() - started;
@@ -372,6 +378,34 @@ export class PartitionEngine {
   }
 }
 
+/** A stream message decoded as an object, or undefined (undecodable, or not an object). */
+function decodeObject<T>(data: Uint8Array): Partial<T> | undefined {
+  let message: unknown;
+  try {
+    message = decodeBody<unknown>(data);
+  } catch {
+    return undefined;
+  }
+  return typeof message === "object" && message !== null ? (message as Partial<T>) : undefined;
+}
+
+/** A commands-stream message, or undefined when it is not one (undecodable, no clock time, no command). */
+function readCommandMessage(data: Uint8Array): CommandMessage | undefined {
+  const message = decodeObject<CommandMessage>(data);
+  const command = message?.command;
+  if (typeof message?.at !== "number" || !Number.isFinite(message.at) || typeof command !== "object" || command === null || typeof command.kind !== "string") return undefined;
+  return message as CommandMessage;
+}
+
+/** An events-stream message, or undefined when it is not one (undecodable, no partition, no event with a type, an alert event without its alert). */
+export function readEventMessage(data: Uint8Array): EventMessage | undefined {
+  const message = decodeObject<EventMessage>(data);
+  const event = message?.event as (LifecycleEvent & { alert?: unknown }) | undefined;
+  if (!Number.isSafeInteger(message?.partition) || typeof event !== "object" || event === null || typeof event.type !== "string") return undefined;
+  if (event.type !== "review" && event.type !== "silence" && (typeof event.alert !== "object" || event.alert === null)) return undefined;
+  return message as EventMessage;
+}
+
 function snapshotName(partition: number): string {
   return `p${partition}`;
 }
@@ -395,5 +429,31 @@ async function lastPublishedSeq(cluster: Cluster, partition: number): Promise<nu
   const { jsm, names } = cluster;
   // null when the stream holds none; any other failure throws (guessing 0 would publish every event again).
   const last = await jsm.streams.getMessage(names.eventStream, { last_by_subj: names.eventSubject(partition) });
-  return last === null ? 0 : decodeBody<EventMessage>(last.data).event.seq;
+  if (last === null) return 0;
+  const seq = eventSeq(last.data);
+  return seq ?? (await largestEventSeq(cluster, partition, last.seq));
+}
+
+/** An event message's event number, or undefined when the message is not one. */
+function eventSeq(data: Uint8Array): number | undefined {
+  const seq = readEventMessage(data)?.event.seq;
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
+/**
+ * The largest event number among the partition's messages up to stream sequence `upTo`: the last
+ * one is not an event (published on the subject by something else). Thrown, it stopped every
+ * owner's start of the partition; read only then (it reads the partition's whole events).
+ */
+async function largestEventSeq(cluster: Cluster, partition: number, upTo: number): Promise<number> {
+  // One subject as a string: filter_subject, which servers before 2.10 take too.
+  const consumer = await cluster.js.consumers.get(cluster.names.eventStream, { filter_subjects: cluster.names.eventSubject(partition), deliver_policy: DeliverPolicy.All });
+  const delivered = await consumer.consume();
+  let largest = 0;
+  for await (const m of delivered) {
+    largest = Math.max(largest, eventSeq(m.data) ?? 0);
+    if (m.seq >= upTo) break;
+  }
+  await delivered.close();
+  return largest;
 }
