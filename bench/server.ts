@@ -16,6 +16,9 @@ import { Auth } from "../server/auth.js";
 import { DEFAULT_LIMITS } from "../server/context.js";
 import { fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
+import { backfillRun, type BackfillRun } from "./server/backfill.js";
+import { usage, type Harness, type RunningServer } from "./server/harness.js";
+import { stormRun, type StormRun } from "./server/storm.js";
 import {
   killAll,
   mergeHistograms,
@@ -68,6 +71,21 @@ const { values: opt } = parseArgs({
     oob: { type: "string" },
     "messages-per-second": { type: "string" },
     profile: { type: "string" }, // directory: a CPU profile of the server over each measured window goes there
+    "bf-patients": { type: "string" },
+    "bf-teams": { type: "string" },
+    "bf-sockets": { type: "string" },
+    "bf-gens": { type: "string" },
+    "bf-frame-patients": { type: "string" },
+    "bf-window": { type: "string" },
+    "bf-bystanders": { type: "string" },
+    "bf-bystander-tick-ms": { type: "string" },
+    "phase-transport": { type: "string" }, // backfill and storm
+    "storm-sockets": { type: "string" },
+    "storm-procs": { type: "string" },
+    "storm-rate": { type: "string" },
+    "storm-offline-ms": { type: "string" },
+    "storm-after-ms": { type: "string" },
+    "storm-retention-count": { type: "string" },
   },
   strict: true,
 });
@@ -96,8 +114,29 @@ const cfg = {
   httpBatch: num(opt["http-batch"], 100),
   oob: num(opt.oob, 0.005),
   messagesPerSecond: num(opt["messages-per-second"], DEFAULT_LIMITS.messagesPerSecond),
+  backfill: {
+    patients: num(opt["bf-patients"], quick ? 10_000 : 100_000),
+    teams: num(opt["bf-teams"], 128),
+    sockets: num(opt["bf-sockets"], 64),
+    gens: num(opt["bf-gens"], 2),
+    patientsPerFrame: num(opt["bf-frame-patients"], 8),
+    window: num(opt["bf-window"], 2),
+    bystanders: num(opt["bf-bystanders"], 20),
+    bystanderTickMs: num(opt["bf-bystander-tick-ms"], 25),
+    transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
+  },
+  storm: {
+    sockets: num(opt["storm-sockets"], quick ? 500 : 5_000),
+    procs: num(opt["storm-procs"], 2),
+    teams: num(opt.teams, 100),
+    rate: num(opt["storm-rate"], num(opt.rate, 50_000)),
+    offlineMs: num(opt["storm-offline-ms"], 2_000),
+    afterMs: num(opt["storm-after-ms"], 3_000),
+    transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
+    eventWindow: opt["storm-retention-count"] === undefined ? undefined : { maxEvents: num(opt["storm-retention-count"], 10_000) },
+  },
 };
-const only = new Set((opt.only ?? "throughput,transport,latency,http").split(",").map((s) => s.trim()));
+const only = new Set((opt.only ?? "throughput,transport,latency,http,backfill,storm").split(",").map((s) => s.trim()));
 type Kind = "uws" | "ws";
 const latHttpTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -114,14 +153,7 @@ const log = (msg: string): void => void process.stderr.write(`[bench:server] ${m
 
 // ---- the server child ----
 
-interface RunningServer {
-  child: ChildProcess;
-  port: number;
-  setupMs: number;
-  label: string;
-}
-
-async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel"): Promise<RunningServer> {
+async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel", extra: Partial<ServerChildConfig> = {}): Promise<RunningServer> {
   const c: ServerChildConfig = {
     transport,
     app,
@@ -130,6 +162,7 @@ async function startServer(transport: Kind, label: string, app: ServerChildConfi
     limits: cfg.messagesPerSecond === DEFAULT_LIMITS.messagesPerSecond ? {} : { messagesPerSecond: cfg.messagesPerSecond },
     tickMs: 1000,
     maxLifetimeMs: LIFETIME_MS,
+    ...extra,
   };
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server only (diagnostics, e.g. "--trace-gc").
   const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
@@ -145,13 +178,15 @@ async function serverStats(s: RunningServer, reset = false): Promise<ServerStats
   return p;
 }
 
-/** Server CPU (cores) and event-loop utilisation between two stats. */
-function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
-  const ms = b.at - a.at;
-  const active = b.elu.active - a.elu.active;
-  const idle = b.elu.idle - a.elu.idle;
-  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
-}
+/** What the phases in bench/server/backfill.ts and storm.ts borrow from here. */
+const harness: Harness = {
+  auth,
+  lifetimeMs: LIFETIME_MS,
+  child: CHILD,
+  log,
+  startServer: (transport, label, extra) => startServer(transport, label, "varsel", extra),
+  serverStats,
+};
 
 /** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */
 interface MachineCpu {
@@ -531,8 +566,15 @@ async function main(): Promise<void> {
   if (only.has("transport")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) bare[t].push(await throughputRun(t, r, "transport-only"));
   if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
+  const backfill: BackfillRun[] = [];
+  if (only.has("backfill")) for (let r = 0; r < cfg.runs; r++) backfill.push(await backfillRun(harness, cfg.backfill, r));
+  const storm: StormRun[] = [];
+  // the alert load of the storm: the latency phase's generators at the storm's rate
+  const alertLoad = (port: number, run: number): Promise<ChildProcess[]> =>
+    startLoadgens(port, cfg.latGens, cfg.latSockets, { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS }, cfg.storm.rate, run);
+  if (only.has("storm")) for (let r = 0; r < cfg.runs; r++) storm.push(await stormRun(harness, cfg.storm, r, alertLoad));
 
-  report({ tp, bare, lat, http }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, http, backfill, storm }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
@@ -546,9 +588,11 @@ interface All {
   bare: Record<Kind, TpRun[]>;
   lat: Record<Kind, LatRun[]>;
   http: Record<Kind, HttpRun[]>;
+  backfill: BackfillRun[];
+  storm: StormRun[];
 }
 
-function report({ tp, bare, lat, http }: All, wallS: number): void {
+function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];

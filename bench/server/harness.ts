@@ -1,0 +1,34 @@
+// What the server benchmark's orchestrator (bench/server.ts) lends the phases kept in their own
+// files (backfill.ts, storm.ts): the server child, its stats, tokens, logging, child paths.
+import type { ChildProcess } from "node:child_process";
+import type { Auth } from "../../server/auth.js";
+import type { ServerChildConfig, ServerStats } from "./common.js";
+
+export interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  setupMs: number;
+  label: string;
+}
+
+export interface Harness {
+  auth: Auth;
+  /** Every child exits by itself after this. */
+  lifetimeMs: number;
+  /** The path of a child entry in bench/server/. */
+  child(name: string): string;
+  log(msg: string): void;
+  /** A fresh server child; `extra` overrides the benchmark's defaults (patients, teams, cohort, …). */
+  startServer(transport: ServerChildConfig["transport"], label: string, extra?: Partial<ServerChildConfig>): Promise<RunningServer>;
+  serverStats(s: RunningServer, reset?: boolean): Promise<ServerStats>;
+}
+
+/** Server CPU (cores) and event-loop utilisation between two stats. */
+export function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number } {
+  const ms = b.at - a.at;
+  const active = b.elu.active - a.elu.active;
+  const idle = b.elu.idle - a.elu.idle;
+  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle) };
+}
+
+export const fmtCodes = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(", ");
