@@ -186,6 +186,16 @@ const harness: Harness = {
   log,
   startServer: (transport, label, extra) => startServer(transport, label, "varsel", extra),
   serverStats,
+  profile: async (s, action) => {
+    if (opt.profile === undefined) return;
+    if (action === "start") return void s.child.send({ type: "profile", action: "start" });
+    mkdirSync(opt.profile, { recursive: true });
+    const file = path.resolve(opt.profile, `server-${s.label}.cpuprofile`);
+    const done = waitMessage<{ type: "profiled"; error?: string }>(s.child, "profiled", 20_000, "server profile");
+    s.child.send({ type: "profile", action: "stop", file });
+    const r = await done;
+    log(r.error === undefined ? `CPU profile: ${file}` : `profile failed: ${r.error}`);
+  },
 };
 
 /** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */

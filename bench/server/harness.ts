@@ -21,6 +21,8 @@ export interface Harness {
   /** A fresh server child; `extra` overrides the benchmark's defaults (patients, teams, cohort, …). */
   startServer(transport: ServerChildConfig["transport"], label: string, extra?: Partial<ServerChildConfig>): Promise<RunningServer>;
   serverStats(s: RunningServer, reset?: boolean): Promise<ServerStats>;
+  /** With --profile: starts / stops (and writes) a CPU profile of the server; otherwise nothing. */
+  profile(s: RunningServer, action: "start" | "stop"): Promise<void>;
 }
 
 /** Server CPU (cores) and event-loop utilisation between two stats. */

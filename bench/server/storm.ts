@@ -81,6 +81,8 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
     const loadResults = Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `storm alert load ${i}`)));
     loadResults.catch(() => undefined);
     for (const g of gens) g.send({ type: "go", t0, t1 });
+    await sleep(drop - 800 - Date.now());
+    await h.profile(server, "start"); // ahead: starting the profiler blocks the server ≈ 0.1 s
     await sleep(drop - 300 - Date.now());
     const before = await h.serverStats(server, true);
     const seqAtDrop = before.events;
@@ -98,6 +100,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
       h.log(`storm: ${err instanceof Error ? err.message : String(err)}`);
     }
     const during = await h.serverStats(server);
+    await h.profile(server, "stop");
     const lr = await loadResults;
     await sleep(1000); // quiet: the last events reach everyone
     const refP = waitMessage<StormReference>(reference, "reference", 10_000, "storm reference");
