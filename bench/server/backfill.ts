@@ -119,6 +119,7 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
     const t0 = Date.now() + 300;
     // the subscriber counts events whose reading lies in [t0, t1): the bystander stops before t1
     subscriber.send({ type: "go", t0, t1: t0 + 3_600_000 });
+    await h.profile(server, "start");
     await sleep(t0 - Date.now());
     const at0 = await h.serverStats(server, true);
     const results = Promise.all(gens.map((g, i) => waitMessage<BackfillGenResult & { type: "result" }>(g, "result", Math.max(120_000, (readings / 30_000) * 1000), `backfill generator ${i}`)));
@@ -127,6 +128,7 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
     for (const g of gens) g.send({ type: "go" });
     const rs = await results;
     const at1 = await h.serverStats(server);
+    await h.profile(server, "stop");
     const byResult = waitMessage<BystanderResult>(bystander, "result", 10_000, "bystander gateway");
     bystander.send({ type: "halt" });
     const byR = await byResult;
@@ -202,7 +204,7 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
         `(${bystanderLat.n} deliveries), ack p99 ${out.bystanderAck.p99} ms; raised ${fmtCodes(alarms.raisedByPriority)}, late events ${alarms.lateEvents} (raised ${alarms.lateRaised}), ` +
         `urgent alarms ${Object.values(alarms.urgent).reduce((a, x) => a + x.length, 0)} for ${Object.keys(alarms.urgent).length} patients (${verdict.presentExpected} low now, ${verdict.forPast} for the past); ` +
         `server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}, generators ${out.genCores.toFixed(2)} cores; RSS ${end.rssMb.toFixed(0)} MB (peak ${out.rssPeakMb.toFixed(0)}); ` +
-        `event-loop delay max ${at1.loopDelayMaxMs.toFixed(0)} ms; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
+        `event-loop delay max ${at1.loopDelayMaxMs.toFixed(0)} ms, clock tick longest ${at1.ticks.maxMs.toFixed(0)} ms (${at1.ticks.count}); load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${problems.length ? `; ${problems.join("; ")}` : ""}`,
     );
     return out;
   } finally {
