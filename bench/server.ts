@@ -119,7 +119,7 @@ const cfg = {
     teams: num(opt["bf-teams"], 128),
     sockets: num(opt["bf-sockets"], 64),
     gens: num(opt["bf-gens"], 2),
-    patientsPerFrame: num(opt["bf-frame-patients"], 8),
+    patientsPerFrame: num(opt["bf-frame-patients"], 1),
     window: num(opt["bf-window"], 2),
     bystanders: num(opt["bf-bystanders"], 20),
     bystanderTickMs: num(opt["bf-bystander-tick-ms"], 25),
