@@ -14,10 +14,11 @@ import { parseArgs } from "node:util";
 import type { ChildProcess } from "node:child_process";
 import { Auth } from "../server/auth.js";
 import { DEFAULT_LIMITS } from "../server/context.js";
-import { fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
+import { fmtMs, fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
 import { backfillRun, type BackfillRun } from "./server/backfill.js";
 import { usage, type Harness, type RunningServer } from "./server/harness.js";
+import { phaseReport } from "./server/phase-report.js";
 import { stormRun, type StormRun } from "./server/storm.js";
 import {
   killAll,
@@ -664,6 +665,9 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
     rows.push(["", "", "request latency p99 (autocannon)", ...ms3(S(runs.map((r) => r.p99))), ...blank]);
   }
 
+  const phases = phaseReport(backfill, storm, cfg.backfill, cfg.storm);
+  rows.push(...phases.rows);
+
   const out: string[] = [];
   out.push(
     `varsel server benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, loopback; ` +
@@ -712,7 +716,8 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
         : `Deliveries ≠ transitions × subscribers per team in ${off.length} run(s): ${off.map((r) => `${r.deliveries} vs ${r.expectedDeliveries}`).join(", ")}.`,
     );
   }
-  const problems = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
+  out.push(...phases.notes);
+  const problems = [...[...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems), ...phases.problems];
   out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);
   out.push("");
 
@@ -749,6 +754,7 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
         ["  the same, transport alone (per server core)", fmtRatio(bareRatio), "(where the ratio comes from)", ""],
         ["  ws transport's share of the ws server's CPU per reading", Number.isFinite(wsTransportShare) ? `${(wsTransportShare * 100).toFixed(0)} %` : "–", "", ""],
         ["  uWS ÷ ws if uWS's transport cost nothing (1 ÷ (1 − share))", fmtRatio(ratioBound), "the most any transport can give here", ""],
+        ...phases.goalRows,
       ],
       ["l", "r", "l", "l"],
     ),
@@ -768,6 +774,7 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
     no_out_of_order: varselRuns.every((r) => r.outOfOrder === 0),
     no_error_frames: [...varselRuns, ...bare.uws, ...bare.ws].every((r) => r.errorFrames === 0),
     http_all_2xx: [...http.uws, ...http.ws].every((r) => r.failed === 0),
+    ...phases.checks,
   };
   const rss = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
   const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
@@ -828,17 +835,14 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
     device_sockets: cfg.gens * cfg.sockets,
     cores: os.cpus().length,
     problems: problems.length,
+    ...phases.json,
     checks,
     checks_ok: Object.values(checks).every((ok) => ok !== false),
-    goals,
+    goals: { ...goals, ...phases.goals },
   };
   process.stdout.write(out.join("\n") + "\n\n" + JSON.stringify(json) + "\n");
 }
 
-function fmtMs(x: number): string {
-  if (!Number.isFinite(x)) return "–";
-  return `${Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`;
-}
 
 // ---- cleanup: children never outlive us ----
 let watchdog: NodeJS.Timeout | undefined;

@@ -40,6 +40,8 @@ export interface StormRun {
   resyncs: number;
   retries: number;
   eventsWhileOffline: number;
+  /** Alert-load frames the server answered `overloaded` (its documented backpressure, not a fault: counted, not failed). */
+  loadOverloaded: number;
   rssBeforeMb: number;
   rssPeakMb: number;
   rssAfterMb: number;
@@ -122,7 +124,10 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
       return out;
     };
     const catchup = percentiles(mergeHistograms(results.map((r) => r.catchup)));
-    const errors = merge([...results.map((r) => r.errors), ref.errors, ...lr.map((r) => r.errors)]);
+    const loadErrors = merge(lr.map((r) => r.errors));
+    const loadOverloaded = loadErrors.overloaded ?? 0;
+    delete loadErrors.overloaded;
+    const errors = merge([...results.map((r) => r.errors), ref.errors, loadErrors]);
     const closes = merge([...results.map((r) => r.closes), ref.closes, ...lr.map((r) => r.closes)]);
     const out: StormRun = {
       catchupS: caughtOk && sum((r) => r.notCaughtUp) === 0 ? catchup.max / 1000 : NaN,
@@ -138,6 +143,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
       resyncs: sum((r) => r.resyncs),
       retries: sum((r) => r.retries),
       eventsWhileOffline,
+      loadOverloaded,
       rssBeforeMb: before.rssMb,
       rssPeakMb: Math.max(during.rssPeakMb, after.rssPeakMb),
       rssAfterMb: after.rssMb,
@@ -162,6 +168,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
       `storm ${o.transport} run ${run + 1}: ${o.sockets} sockets cut, ${o.offlineMs} ms away (${eventsWhileOffline} events meanwhile), reconnected at once: ` +
         `caught up p50 ${catchup.p50} ms, p99 ${catchup.p99} ms, last ${catchup.max} ms; subscribed p99 ${out.subscribed.p99} ms; ${out.replayed} events replayed, ` +
         `${out.expected} checked: missed ${out.missed}, duplicated ${out.duplicated}, out of order ${out.outOfOrder}; ${out.retries} connect retries, ${out.resyncs} resyncs; ` +
+        `${loadOverloaded} alert-load frames answered overloaded; ` +
         `server RSS ${before.rssMb.toFixed(0)} MB before, peak ${out.rssPeakMb.toFixed(0)}, after ${after.rssMb.toFixed(0)}; server ${out.serverCores.toFixed(2)} cores, ELU ${out.serverElu.toFixed(2)}, ` +
         `event-loop delay max ${out.loopDelayMaxMs.toFixed(0)} ms; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${p.length ? `; ${p.join("; ")}` : ""}`,
     );
