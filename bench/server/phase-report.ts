@@ -35,6 +35,7 @@ export function phaseReport(backfill: BackfillRun[], storm: StormRun[], bo: Back
   if (backfill.length > 0) {
     const side = [med(backfill.map((r) => r.serverCores)).toFixed(2), med(backfill.map((r) => r.serverElu)).toFixed(2), med(backfill.map((r) => r.genCores)).toFixed(2), "–", mb(Math.max(...backfill.map((r) => r.rssPeakMb)))];
     rows.push([`backfill, ${bo.patients} CGM patients × 288`, T(bo.transport), "readings/s accepted (whole upload)", ...rate3(backfill.map((r) => r.rps)), ...side]);
+    rows.push(["", "", "per server core (readings / server CPU-s)", ...rate3(backfill.map((r) => r.rps / r.serverCores)), ...blank]);
     rows.push(["", "", "bystander ingest→alert p50", ...ms3(backfill.map((r) => r.bystander.p50)), ...blank]);
     rows.push(["", "", "bystander ingest→alert p99", ...ms3(backfill.map((r) => r.bystander.p99)), ...blank]);
     rows.push(["", "", "bystander ingest→alert max", ...ms3(backfill.map((r) => r.bystander.max)), ...blank]);
@@ -58,6 +59,7 @@ export function phaseReport(backfill: BackfillRun[], storm: StormRun[], bo: Back
   if (storm.length > 0) {
     const side = [med(storm.map((r) => r.serverCores)).toFixed(2), med(storm.map((r) => r.serverElu)).toFixed(2), "–", "–", mb(Math.max(...storm.map((r) => r.rssPeakMb)))];
     rows.push([`reconnect storm, ${so.sockets} sockets`, T(so.transport), "reconnect → last socket caught up", ...s3(storm.map((r) => r.catchupS)), ...side]);
+    rows.push(["", "", "server CPU, cut → all caught up", ...s3(storm.map((r) => r.serverCpuS)), ...blank]);
     rows.push(["", "", "reconnect → caught up p50", ...ms3(storm.map((r) => r.catchup.p50)), ...blank]);
     rows.push(["", "", "reconnect → caught up p99", ...ms3(storm.map((r) => r.catchup.p99)), ...blank]);
     rows.push(["", "", "events replayed (all sockets)", ...[med, (x: number[]) => summarize(x).min, (x: number[]) => summarize(x).max].map((f) => String(f(storm.map((r) => r.replayed)))), ...blank]);
@@ -119,10 +121,12 @@ export function phaseReport(backfill: BackfillRun[], storm: StormRun[], bo: Back
     backfill_urgent_for_past: backfill.length ? Math.max(...backfill.map((r) => r.urgentForPast)) : null,
     backfill_rss_peak_mb: backfill.length ? n(Math.max(...backfill.map((r) => r.rssPeakMb)), 3) : null,
     backfill_server_cores: n(med(backfill.map((r) => r.serverCores)), 3),
+    backfill_rps_per_server_core: n(med(backfill.map((r) => r.rps / r.serverCores))),
     backfill_patients: bo.patients,
     backfill_load_avg: backfill.map((r) => r.loadAvg.map((x) => sig(x, 3))),
     storm_catchup_s: n(stCatch),
     storm_catchup_p99_s: n(med(storm.map((r) => r.catchup.p99)) / 1000),
+    storm_server_cpu_s: n(med(storm.map((r) => r.serverCpuS))),
     storm_missed: storm.length ? sum(storm, (r) => r.missed) : null,
     storm_duplicated: storm.length ? sum(storm, (r) => r.duplicated) : null,
     storm_out_of_order: storm.length ? sum(storm, (r) => r.outOfOrder) : null,

@@ -47,6 +47,8 @@ export interface StormRun {
   rssAfterMb: number;
   serverCores: number;
   serverElu: number;
+  /** Server CPU seconds from just before the cut until every socket caught up (the storm's own cost, whatever else the machine did). */
+  serverCpuS: number;
   loopDelayMaxMs: number;
   loadAvg: [number, number];
   errorFrames: number;
@@ -149,6 +151,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
       rssAfterMb: after.rssMb,
       serverCores: usage(before, during).cores,
       serverElu: usage(before, during).elu,
+      serverCpuS: (during.cpuMicros - before.cpuMicros) / 1e6,
       loopDelayMaxMs: during.loopDelayMaxMs,
       loadAvg: [load0, load1],
       errorFrames: Object.values(errors).reduce((a, n) => a + n, 0),
@@ -169,7 +172,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
         `caught up p50 ${catchup.p50} ms, p99 ${catchup.p99} ms, last ${catchup.max} ms; subscribed p99 ${out.subscribed.p99} ms; ${out.replayed} events replayed, ` +
         `${out.expected} checked: missed ${out.missed}, duplicated ${out.duplicated}, out of order ${out.outOfOrder}; ${out.retries} connect retries, ${out.resyncs} resyncs; ` +
         `${loadOverloaded} alert-load frames answered overloaded; ` +
-        `server RSS ${before.rssMb.toFixed(0)} MB before, peak ${out.rssPeakMb.toFixed(0)}, after ${after.rssMb.toFixed(0)}; server ${out.serverCores.toFixed(2)} cores, ELU ${out.serverElu.toFixed(2)}, ` +
+        `server RSS ${before.rssMb.toFixed(0)} MB before, peak ${out.rssPeakMb.toFixed(0)}, after ${after.rssMb.toFixed(0)}; server ${out.serverCores.toFixed(2)} cores (${out.serverCpuS.toFixed(2)} CPU-s), ELU ${out.serverElu.toFixed(2)}, ` +
         `event-loop delay max ${out.loopDelayMaxMs.toFixed(0)} ms; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${p.length ? `; ${p.join("; ")}` : ""}`,
     );
     return out;
