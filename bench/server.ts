@@ -78,6 +78,7 @@ const { values: opt } = parseArgs({
     "bf-gens": { type: "string" },
     "bf-frame-patients": { type: "string" },
     "bf-window": { type: "string" },
+    "bf-day-chunks": { type: "string" },
     "bf-bystanders": { type: "string" },
     "bf-bystander-tick-ms": { type: "string" },
     "phase-transport": { type: "string" }, // backfill and storm
@@ -122,6 +123,7 @@ const cfg = {
     gens: num(opt["bf-gens"], 2),
     patientsPerFrame: num(opt["bf-frame-patients"], 1),
     window: num(opt["bf-window"], 2),
+    dayChunks: num(opt["bf-day-chunks"], 1),
     bystanders: num(opt["bf-bystanders"], 20),
     bystanderTickMs: num(opt["bf-bystander-tick-ms"], 25),
     transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
@@ -841,6 +843,7 @@ function report({ tp, bare, lat, http, backfill, storm }: All, wallS: number): v
     goals: { ...goals, ...phases.goals },
   };
   process.stdout.write(out.join("\n") + "\n\n" + JSON.stringify(json) + "\n");
+  if (!json.checks_ok) process.exitCode = 1; // a wrong result fails the run (a slow one never does)
 }
 
 

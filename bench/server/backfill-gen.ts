@@ -15,6 +15,8 @@ export interface BackfillGenConfig {
   port: number;
   sockets: { name: string; token: string; patients: number[] }[];
   patientsPerFrame: number;
+  /** 1: a patient's day in one frame; n > 1: split into n frames sent one after the other (one chunk per frame) — to show what splitting a day does to the late-data policy. */
+  dayChunks: number;
   window: number;
   maxLifetimeMs: number;
 }
@@ -55,8 +57,10 @@ interface Frame {
 class Gateway {
   readonly ws: WebSocket;
   private readonly writer: FrameWriter;
+  /** The next unit: a patient (dayChunks 1) or a patient's chunk. */
   private next = 0;
   private seq = 0;
+  private dayEnd = 0;
   private readonly pending = new Map<string, Frame>();
   private readonly slots: Uint32Array;
   private readonly values: Float64Array;
@@ -74,29 +78,38 @@ class Gateway {
     this.ws.binaryType = "nodebuffer";
   }
 
+  private get units(): number {
+    return this.patients.length * cfg.dayChunks;
+  }
+
   get finished(): boolean {
-    return this.next >= this.patients.length && this.pending.size === 0;
+    return this.next >= this.units && this.pending.size === 0;
   }
 
   get inFlight(): number {
     return this.pending.size;
   }
 
-  /** Sends the next frame of whole days, if any patient is left. */
+  /** Sends the next frame of whole days (or the next chunk of a day), if any is left. */
   sendNext(): void {
-    if (this.next >= this.patients.length || !this.open) return;
-    const end = Math.min(this.patients.length, this.next + cfg.patientsPerFrame);
+    if (this.next >= this.units || !this.open) return;
+    const chunks = cfg.dayChunks;
+    const end = chunks > 1 ? this.next + 1 : Math.min(this.units, this.next + cfg.patientsPerFrame);
     const now = Date.now();
     let n = 0;
-    for (let s = this.next; s < end; s++) {
+    for (let u = this.next; u < end; u++) {
+      const s = Math.floor(u / chunks);
+      const c = u % chunks;
       const p = this.patients[s];
       fillTrace(p, this.day);
-      // the newest reading 0–4 min before the upload (the transmitter's cycle), per patient
-      const last = now - ((p * 7919) % 240) * 1000;
-      for (let k = 0; k < BACKFILL_READINGS; k++) {
+      // the newest reading 0–4 min before the upload (the transmitter's cycle), per patient; one end for all chunks of a day
+      if (c === 0) this.dayEnd = now - ((p * 7919) % 240) * 1000;
+      const from = Math.floor((c * BACKFILL_READINGS) / chunks);
+      const to = Math.floor(((c + 1) * BACKFILL_READINGS) / chunks);
+      for (let k = from; k < to; k++) {
         this.slots[n] = s;
         this.values[n] = this.day[k];
-        this.times[n] = last - (BACKFILL_READINGS - 1 - k) * CGM_INTERVAL_MS;
+        this.times[n] = this.dayEnd - (BACKFILL_READINGS - 1 - k) * CGM_INTERVAL_MS;
         n++;
       }
     }
@@ -160,7 +173,7 @@ class Gateway {
     bump(this.r.closes, `${code}${reason.length > 0 ? ` ${reason}` : ""} (${this.pending.size} frames unanswered)`);
     this.r.unanswered += this.pending.size;
     this.pending.clear();
-    this.next = this.patients.length;
+    this.next = this.units;
     this.open = false;
     this.done();
   }

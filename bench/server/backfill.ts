@@ -34,6 +34,8 @@ export interface BackfillOptions {
   sockets: number;
   gens: number;
   patientsPerFrame: number;
+  /** 1 (default): a day per request; n: each day split into n requests (shows the late-data policy's limit, see bench/README.md). */
+  dayChunks: number;
   window: number;
   bystanders: number;
   bystanderTickMs: number;
@@ -87,7 +89,7 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
     const perGen = Math.ceil(o.sockets / o.gens);
     const gens: ChildProcess[] = [];
     for (let g = 0; g < o.gens; g++) {
-      const c: BackfillGenConfig = { port: server.port, sockets: plans.slice(g * perGen, (g + 1) * perGen), patientsPerFrame: o.patientsPerFrame, window: o.window, maxLifetimeMs: h.lifetimeMs };
+      const c: BackfillGenConfig = { port: server.port, sockets: plans.slice(g * perGen, (g + 1) * perGen), patientsPerFrame: o.patientsPerFrame, dayChunks: o.dayChunks, window: o.window, maxLifetimeMs: h.lifetimeMs };
       gens.push(spawnChild(h.child("backfill-gen.ts"), c));
     }
     children.push(...gens);
