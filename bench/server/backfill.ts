@@ -26,7 +26,7 @@ import {
   type SubscriberConfig,
   type SubscriberResult,
 } from "./common.js";
-import { fmtCodes, usage, type Harness } from "./harness.js";
+import { fmtCodes, mergeCounts, usage, type Harness } from "./harness.js";
 
 export interface BackfillOptions {
   patients: number;
@@ -145,11 +145,7 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
     const last = Math.max(...rs.map((r) => r.lastResultAt));
     const seconds = (last - first) / 1000;
     const sum = (f: (r: BackfillGenResult) => number): number => rs.reduce((a, r) => a + f(r), 0);
-    const merge = (f: (r: BackfillGenResult) => Record<string, number>): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const r of rs) for (const [k, v] of Object.entries(f(r))) out[k] = (out[k] ?? 0) + v;
-      return out;
-    };
+    const merge = (f: (r: BackfillGenResult) => Record<string, number>): Record<string, number> => mergeCounts(rs.map(f));
     const accepted = sum((r) => r.accepted);
     const rejected = sum((r) => r.rejected);
     const outOfOrder = sum((r) => r.outOfOrder);

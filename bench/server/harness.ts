@@ -34,3 +34,10 @@ export function usage(a: ServerStats, b: ServerStats): { cores: number; elu: num
 }
 
 export const fmtCodes = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(", ");
+
+/** Sums counts by key. */
+export function mergeCounts(xs: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) for (const [k, v] of Object.entries(x)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}

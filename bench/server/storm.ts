@@ -8,7 +8,7 @@
 import type { ChildProcess } from "node:child_process";
 import os from "node:os";
 import { mergeHistograms, percentiles, sleep, spawnChild, stopChild, teamId, waitMessage, type LoadgenResult, type Percentiles } from "./common.js";
-import { fmtCodes, usage, type Harness } from "./harness.js";
+import { fmtCodes, mergeCounts, usage, type Harness } from "./harness.js";
 import type { StormClientsConfig, StormClientsResult, StormReference } from "./storm-clients.js";
 
 export interface StormOptions {
@@ -120,11 +120,7 @@ export async function stormRun(h: Harness, o: StormOptions, run: number, alertLo
     const after = await h.serverStats(server);
     const load1 = os.loadavg()[0];
     const sum = (f: (r: StormClientsResult) => number): number => results.reduce((a, r) => a + f(r), 0);
-    const merge = (xs: Record<string, number>[]): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const x of xs) for (const [k, v] of Object.entries(x)) out[k] = (out[k] ?? 0) + v;
-      return out;
-    };
+    const merge = mergeCounts;
     const catchup = percentiles(mergeHistograms(results.map((r) => r.catchup)));
     const loadErrors = merge(lr.map((r) => r.errors));
     const loadOverloaded = loadErrors.overloaded ?? 0;
