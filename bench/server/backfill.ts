@@ -129,10 +129,11 @@ export async function backfillRun(h: Harness, o: BackfillOptions, run: number): 
     bystander.send({ type: "go" });
     for (const g of gens) g.send({ type: "go" });
     const rs = await results;
-    const at1 = await h.serverStats(server);
-    await h.profile(server, "stop");
+    // the bystander stops with the backfill, before anything else asks the server for work
     const byResult = waitMessage<BystanderResult>(bystander, "result", 10_000, "bystander gateway");
     bystander.send({ type: "halt" });
+    const at1 = await h.serverStats(server);
+    await h.profile(server, "stop");
     const byR = await byResult;
     await sleep(300); // the bystander's last events on their way
     const subResult = waitMessage<SubscriberResult>(subscriber, "result", 10_000, "bystander subscriber");

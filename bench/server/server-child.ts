@@ -67,7 +67,9 @@ async function startVarsel(secret: string, logger: Logger, ticks: TickStats, rel
     setupMs,
     alarms,
     events: () => server.pipeline.lifecycle.lastSeq(),
-    openAlerts: () => server.pipeline.lifecycle.list({ state: ["firing", "cleared_awaiting_ack"] }).length,
+    // A count of the lifecycle's open index: list() clones every open alert, which blocked the
+    // server 0.9 s at the backfill's 80 000 late alerts — inside the bystander's window.
+    openAlerts: () => (server.pipeline.lifecycle as unknown as { open: Map<string, string> }).open.size,
     close: () => server.close(),
   };
 }
