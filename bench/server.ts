@@ -14,8 +14,12 @@ import { parseArgs } from "node:util";
 import type { ChildProcess } from "node:child_process";
 import { Auth } from "../server/auth.js";
 import { DEFAULT_LIMITS } from "../server/context.js";
-import { fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
+import { fmtMs, fmtRate, fmtRatio, sig, summarize, type Summary } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
+import { backfillRun, type BackfillRun } from "./server/backfill.js";
+import { usage, type Harness, type RunningServer } from "./server/harness.js";
+import { phaseReport } from "./server/phase-report.js";
+import { stormRun, type StormRun } from "./server/storm.js";
 import {
   killAll,
   mergeHistograms,
@@ -68,6 +72,22 @@ const { values: opt } = parseArgs({
     oob: { type: "string" },
     "messages-per-second": { type: "string" },
     profile: { type: "string" }, // directory: a CPU profile of the server over each measured window goes there
+    "bf-patients": { type: "string" },
+    "bf-teams": { type: "string" },
+    "bf-sockets": { type: "string" },
+    "bf-gens": { type: "string" },
+    "bf-frame-patients": { type: "string" },
+    "bf-window": { type: "string" },
+    "bf-day-chunks": { type: "string" },
+    "bf-bystanders": { type: "string" },
+    "bf-bystander-tick-ms": { type: "string" },
+    "phase-transport": { type: "string" }, // backfill and storm
+    "storm-sockets": { type: "string" },
+    "storm-procs": { type: "string" },
+    "storm-rate": { type: "string" },
+    "storm-offline-ms": { type: "string" },
+    "storm-after-ms": { type: "string" },
+    "storm-retention-count": { type: "string" },
   },
   strict: true,
 });
@@ -96,8 +116,30 @@ const cfg = {
   httpBatch: num(opt["http-batch"], 100),
   oob: num(opt.oob, 0.005),
   messagesPerSecond: num(opt["messages-per-second"], DEFAULT_LIMITS.messagesPerSecond),
+  backfill: {
+    patients: num(opt["bf-patients"], quick ? 10_000 : 100_000),
+    teams: num(opt["bf-teams"], 128),
+    sockets: num(opt["bf-sockets"], 64),
+    gens: num(opt["bf-gens"], 2),
+    patientsPerFrame: num(opt["bf-frame-patients"], 1),
+    window: num(opt["bf-window"], 2),
+    dayChunks: num(opt["bf-day-chunks"], 1),
+    bystanders: num(opt["bf-bystanders"], 20),
+    bystanderTickMs: num(opt["bf-bystander-tick-ms"], 25),
+    transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
+  },
+  storm: {
+    sockets: num(opt["storm-sockets"], quick ? 500 : 5_000),
+    procs: num(opt["storm-procs"], 2),
+    teams: num(opt.teams, 100),
+    rate: num(opt["storm-rate"], num(opt.rate, 50_000)),
+    offlineMs: num(opt["storm-offline-ms"], 2_000),
+    afterMs: num(opt["storm-after-ms"], 3_000),
+    transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
+    eventWindow: opt["storm-retention-count"] === undefined ? undefined : { maxEvents: num(opt["storm-retention-count"], 10_000) },
+  },
 };
-const only = new Set((opt.only ?? "throughput,transport,latency,http").split(",").map((s) => s.trim()));
+const only = new Set((opt.only ?? "throughput,transport,latency,http,backfill,storm").split(",").map((s) => s.trim()));
 type Kind = "uws" | "ws";
 const latHttpTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -114,29 +156,22 @@ const log = (msg: string): void => void process.stderr.write(`[bench:server] ${m
 
 // ---- the server child ----
 
-interface RunningServer {
-  child: ChildProcess;
-  port: number;
-  setupMs: number;
-  label: string;
-}
-
-async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel", ingestThreads?: 0 | 1): Promise<RunningServer> {
+async function startServer(transport: Kind, label: string, app: ServerChildConfig["app"] = "varsel", extra: Partial<ServerChildConfig> = {}): Promise<RunningServer> {
   const c: ServerChildConfig = {
     transport,
     app,
-    ingestThreads,
     patients: cfg.patients,
     teams: cfg.teams,
     limits: cfg.messagesPerSecond === DEFAULT_LIMITS.messagesPerSecond ? {} : { messagesPerSecond: cfg.messagesPerSecond },
     tickMs: 1000,
     maxLifetimeMs: LIFETIME_MS,
+    ...extra,
   };
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server only (diagnostics, e.g. "--trace-gc").
   const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const child = spawnChild(CHILD("server-child.ts"), c, { env: { BENCH_SECRET: SECRET }, execArgv });
   const ready = await waitMessage<{ type: "ready"; port: number; setupMs: number }>(child, "ready", 60_000, `server ${label}`);
-  setupTimes.push(ready.setupMs);
+  if (extra.cohort === undefined) setupTimes.push(ready.setupMs); // the backfill's 100 000 CGM patients are not this line's figure
   return { child, port: ready.port, setupMs: ready.setupMs, label };
 }
 
@@ -146,14 +181,25 @@ async function serverStats(s: RunningServer, reset = false): Promise<ServerStats
   return p;
 }
 
-/** Server CPU (cores) and event-loop utilisation between two stats. */
-function usage(a: ServerStats, b: ServerStats): { cores: number; elu: number; mainCores: number } {
-  const ms = b.at - a.at;
-  const active = b.elu.active - a.elu.active;
-  const idle = b.elu.idle - a.elu.idle;
-  const mainCores = a.mainCpuMicros === undefined || b.mainCpuMicros === undefined ? NaN : (b.mainCpuMicros - a.mainCpuMicros) / 1000 / ms;
-  return { cores: (b.cpuMicros - a.cpuMicros) / 1000 / ms, elu: active / (active + idle), mainCores };
-}
+/** What the phases in bench/server/backfill.ts and storm.ts borrow from here. */
+const harness: Harness = {
+  auth,
+  lifetimeMs: LIFETIME_MS,
+  child: CHILD,
+  log,
+  startServer: (transport, label, extra) => startServer(transport, label, "varsel", extra),
+  serverStats,
+  profile: async (s, action) => {
+    if (opt.profile === undefined) return;
+    if (action === "start") return void s.child.send({ type: "profile", action: "start" });
+    mkdirSync(opt.profile, { recursive: true });
+    const file = path.resolve(opt.profile, `server-${s.label}.cpuprofile`);
+    const done = waitMessage<{ type: "profiled"; error?: string }>(s.child, "profiled", 20_000, "server profile");
+    s.child.send({ type: "profile", action: "stop", file });
+    const r = await done;
+    log(r.error === undefined ? `CPU profile: ${file}` : `profile failed: ${r.error}`);
+  },
+};
 
 /** Whole-machine CPU from /proc/stat (Linux; undefined elsewhere) and this process's own CPU. */
 interface MachineCpu {
@@ -287,7 +333,7 @@ interface TpRun extends Faults {
 async function throughputRun(transport: Kind, run: number, app: ServerChildConfig["app"] = "varsel", ingestThreads?: 0 | 1): Promise<TpRun> {
   const bare = app === "transport-only";
   const single = ingestThreads === 0;
-  const server = await startServer(transport, `${bare ? "transport" : "tp"}-${transport}${single ? "-single" : ""}-${run}`, app, ingestThreads);
+  const server = await startServer(transport, `${bare ? "transport" : "tp"}-${transport}${single ? "-single" : ""}-${run}`, app, { ingestThreads });
   try {
     const gens = await startLoadgens(
       server.port,
@@ -546,8 +592,15 @@ async function main(): Promise<void> {
   if (only.has("transport")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) bare[t].push(await throughputRun(t, r, "transport-only"));
   if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
+  const backfill: BackfillRun[] = [];
+  if (only.has("backfill")) for (let r = 0; r < cfg.runs; r++) backfill.push(await backfillRun(harness, cfg.backfill, r));
+  const storm: StormRun[] = [];
+  // the alert load of the storm: the latency phase's generators at the storm's rate
+  const alertLoad = (port: number, run: number): Promise<ChildProcess[]> =>
+    startLoadgens(port, cfg.latGens, cfg.latSockets, { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS }, cfg.storm.rate, run);
+  if (only.has("storm")) for (let r = 0; r < cfg.runs; r++) storm.push(await stormRun(harness, cfg.storm, r, alertLoad));
 
-  report({ tp, bare, lat, http, single }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, http, single, backfill, storm }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
@@ -571,9 +624,11 @@ interface All {
   http: Record<Kind, HttpRun[]>;
   /** WS ingest on uWS with VARSEL_INGEST_THREADS=0 (the single-threaded server). */
   single: TpRun[];
+  backfill: BackfillRun[];
+  storm: StormRun[];
 }
 
-function report({ tp, bare, lat, http, single }: All, wallS: number): void {
+function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
@@ -641,6 +696,9 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
     rows.push(["", "", "request latency p99 (autocannon)", ...ms3(S(runs.map((r) => r.p99))), ...blank]);
   }
 
+  const phases = phaseReport(backfill, storm, cfg.backfill, cfg.storm);
+  rows.push(...phases.rows);
+
   const out: string[] = [];
   out.push(
     `varsel server benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, loopback; ` +
@@ -689,7 +747,8 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
         : `Deliveries ≠ transitions × subscribers per team in ${off.length} run(s): ${off.map((r) => `${r.deliveries} vs ${r.expectedDeliveries}`).join(", ")}.`,
     );
   }
-  const problems = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems);
+  out.push(...phases.notes);
+  const problems = [...[...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].flatMap((r) => r.problems), ...phases.problems];
   out.push(problems.length === 0 ? "No rejected readings, errors or closed sockets." : `PROBLEMS: ${[...new Set(problems)].join("; ")}`);
   out.push("");
 
@@ -726,6 +785,7 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
         ["  the same, transport alone (per server core)", fmtRatio(bareRatio), "(where the ratio comes from)", ""],
         ["  ws transport's share of the ws server's CPU per reading", Number.isFinite(wsTransportShare) ? `${(wsTransportShare * 100).toFixed(0)} %` : "–", "", ""],
         ["  uWS ÷ ws if uWS's transport cost nothing (1 ÷ (1 − share))", fmtRatio(ratioBound), "the most any transport can give here", ""],
+        ...phases.goalRows,
       ],
       ["l", "r", "l", "l"],
     ),
@@ -745,6 +805,7 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
     no_out_of_order: varselRuns.every((r) => r.outOfOrder === 0),
     no_error_frames: [...varselRuns, ...bare.uws, ...bare.ws].every((r) => r.errorFrames === 0),
     http_all_2xx: [...http.uws, ...http.ws].every((r) => r.failed === 0),
+    ...phases.checks,
   };
   const rss = [...tp.uws, ...tp.ws, ...bare.uws, ...bare.ws, ...lat.uws, ...lat.ws, ...http.uws, ...http.ws].map((r) => r.rssMb);
   const n = (x: number, d = 4): number | null => (Number.isFinite(x) ? sig(x, d) : null);
@@ -814,17 +875,15 @@ function report({ tp, bare, lat, http, single }: All, wallS: number): void {
     device_sockets: cfg.gens * cfg.sockets,
     cores: os.cpus().length,
     problems: problems.length,
+    ...phases.json,
     checks,
     checks_ok: Object.values(checks).every((ok) => ok !== false),
-    goals,
+    goals: { ...goals, ...phases.goals },
   };
   process.stdout.write(out.join("\n") + "\n\n" + JSON.stringify(json) + "\n");
+  if (!json.checks_ok) process.exitCode = 1; // a wrong result fails the run (a slow one never does)
 }
 
-function fmtMs(x: number): string {
-  if (!Number.isFinite(x)) return "–";
-  return `${Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`;
-}
 
 // ---- cleanup: children never outlive us ----
 let watchdog: NodeJS.Timeout | undefined;

@@ -34,6 +34,24 @@ describe("FairQueue", () => {
     expect(takeN(q, 3)).toEqual([]);
   });
 
+  it("by weight: a one-reading command goes before the next batch of every gateway, in lockstep or not; batches of equal weight take turns", () => {
+    const q = new FairQueue<string>();
+    for (let g = 0; g < 4; g++) for (let k = 0; k < 3; k++) q.push(`gw${g}`, `g${g}.${k}`, 2304);
+    expect(takeN(q, 1)).toEqual(["g0.0"]);
+    q.push("by", "b0", 1);
+    // the gateways' first batches share its start tag (lockstep): the lighter one goes first
+    expect(takeN(q, 4)).toEqual(["b0", "g1.0", "g2.0", "g3.0"]);
+    q.push("by", "b1", 1);
+    q.push("other-by", "o0", 1);
+    // "by" was served a moment ago (its finish tag is ahead): the new sender first, then it, then the batches
+    expect(takeN(q, 3)).toEqual(["o0", "b1", "g0.1"]);
+    // a heavy sender does not get more readings through than a light one keeps asking for
+    expect(takeN(q, 3)).toEqual(["g1.1", "g2.1", "g3.1"]);
+    q.push("by", "b2", 1);
+    expect(takeN(q, 1)).toEqual(["b2"]);
+    expect(q.drain()).toEqual(["g0.2", "g1.2", "g2.2", "g3.2"]);
+  });
+
   it("takes a barrier (the clock's tick) only after everything queued before it, while later commands go on", () => {
     const q = new FairQueue<string>();
     for (let i = 0; i < 4; i++) q.push("flood", `f${i}`);

@@ -43,3 +43,8 @@ export function sig(x: number, digits = 4): number {
   if (!Number.isFinite(x) || x === 0) return x;
   return Number(x.toPrecision(digits));
 }
+
+export function fmtMs(x: number): string {
+  if (!Number.isFinite(x)) return "–";
+  return `${Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`;
+}

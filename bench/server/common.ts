@@ -4,6 +4,7 @@
 // a latency histogram. Loopback (127.0.0.1) only.
 import { fork, type ChildProcess } from "node:child_process";
 import { unpack } from "msgpackr";
+import type { AlarmTally } from "./backfill-trace.js";
 
 export const HOST = "127.0.0.1";
 export const WS_PATH = "/v1/ws";
@@ -58,7 +59,20 @@ export interface ServerChildConfig {
   maxLifetimeMs: number;
   /** The server's ingest threads (VARSEL_INGEST_THREADS); unset: its default. */
   ingestThreads?: 0 | 1;
+  /**
+   * Who is registered: "telehjerte" (default) the patients above; "cgm" (backfill) patients
+   * cgmPatientId(i) on the CGM programme, patient i in team i mod `teams`, plus `bystanders`
+   * telehjerte patients (bystanderId) in BYSTANDER_TEAM; alert events of CGM patients are tallied.
+   */
+  cohort?: "telehjerte" | "cgm";
+  bystanders?: number;
+  /** The event window clients resume from (unset: the server's defaults, VARSEL_EVENT_RETENTION_*). */
+  eventWindow?: { maxEvents?: number; maxAgeMs?: number };
 }
+
+/** Backfill bystanders: live telehjerte patients of their own team. */
+export const BYSTANDER_TEAM = "tby";
+export const bystanderId = (i: number): string => `b${String(i).padStart(4, "0")}`;
 
 export interface ServerStats {
   type: "stats";
@@ -85,6 +99,10 @@ export interface ServerStats {
    * share of ingest → alert, before the sends to subscribers.
    */
   released: HistogramData;
+  /** Largest RSS sampled (every 20 ms) since the last reset, MB. */
+  rssPeakMb: number;
+  /** cohort "cgm": the alert events of CGM patients since the server started (never reset). */
+  alarms?: AlarmTally;
 }
 
 export interface SocketPlan {

@@ -325,7 +325,7 @@ export class DurablePipeline {
       const queued: Queued = { command: canonical, body, weight, actor: options.actor, resolve: resolve as (r: unknown) => void, reject };
       // A tick judges staleness as of now: it must not overtake a reading that arrived before it.
       if (canonical.kind === "tick") this.queue.pushBarrier(queued);
-      else this.queue.push(options.sender ?? "", queued);
+      else this.queue.push(options.sender ?? "", queued, weight.readings);
       this.scheduleFlush();
     });
   }

@@ -36,6 +36,15 @@ export class EventLog {
   /** Retained events are events[head..]: dropping advances head (amortised O(1), not a splice per event). */
   private readonly events: LifecycleEvent[] = [];
   private head = 0;
+  /**
+   * The numbers of the events about each team's patients, ascending, and of those about no
+   * patient (every scope admits them). A resume with a team scope reads these instead of every
+   * event after its cursor: 5 000 clinicians resuming at once each filtered the whole window, a
+   * third of the server's time in a reconnect storm (bench:server storm). Numbers of dropped
+   * events are trimmed from the front as a list grows (see indexSeq).
+   */
+  private readonly byTeam = new Map<string, number[]>();
+  private readonly orgWide: number[] = [];
   private last: number;
   private readonly maxEvents: number;
   private readonly maxAgeMs: number;
@@ -59,7 +68,12 @@ export class EventLog {
   importState(state: { last: number; events: LifecycleEvent[] }): void {
     this.events.length = 0;
     this.head = 0;
-    for (const event of state.events) this.events.push(event);
+    this.byTeam.clear();
+    this.orgWide.length = 0;
+    for (const event of state.events) {
+      this.events.push(event);
+      this.index(event);
+    }
     this.last = state.last;
   }
 
@@ -84,6 +98,26 @@ export class EventLog {
     this.events.push(event);
     this.last = event.seq;
     this.prune(event.at);
+    this.index(event);
+  }
+
+  private index(event: LifecycleEvent): void {
+    if (event.patient === undefined) return this.indexSeq(this.orgWide, event.seq);
+    for (let i = 0; i < event.teams.length; i++) {
+      const team = event.teams[i];
+      if (event.teams.indexOf(team) !== i) continue; // a team listed twice: once
+      let list = this.byTeam.get(team);
+      if (list === undefined) this.byTeam.set(team, (list = []));
+      this.indexSeq(list, event.seq);
+    }
+  }
+
+  /** Appends a number; drops the numbers of dropped events once they are half the list (amortised O(1)). */
+  private indexSeq(list: number[], seq: number): void {
+    list.push(seq);
+    if (list.length < 64 || list[0] >= this.oldestSeq()) return;
+    const keep = firstAbove(list, this.oldestSeq() - 1);
+    if (keep * 2 >= list.length) list.splice(0, keep);
   }
 
   /** Drops events beyond the count or older than the age limit at `now`; true when it dropped any. */
@@ -116,8 +150,43 @@ export class EventLog {
       return { status: "resync_required", error: errorBody("resync_required", undefined, { seq, oldestSeq: oldest, lastSeq: this.last }), lastSeq: this.last, oldestSeq: oldest };
     }
     const f = scopeFilter(scope);
+    if (f.teams !== undefined) return { status: "ok", events: this.teamEvents(seq, f), lastSeq: this.last };
     const from = seq - oldest + 1;
     const events = this.events.slice(this.head + from).filter((e) => admits(f, e.patient, e.teams));
     return { status: "ok", events, lastSeq: this.last };
   }
+
+  /** The events after `seq` (retained) that a scope with teams admits, from the team index. */
+  private teamEvents(seq: number, f: ScopeFilter): LifecycleEvent[] {
+    const oldest = this.oldestSeq();
+    const seqs: number[] = [];
+    let lists = 0;
+    for (const list of [this.orgWide, ...[...f.teams!].map((t) => this.byTeam.get(t))]) {
+      if (list === undefined) continue;
+      const start = firstAbove(list, seq);
+      if (start === list.length) continue;
+      lists++;
+      for (let i = start; i < list.length; i++) seqs.push(list[i]);
+    }
+    if (lists > 1) seqs.sort((a, b) => a - b);
+    const events: LifecycleEvent[] = [];
+    for (let i = 0; i < seqs.length; i++) {
+      if (i > 0 && seqs[i] === seqs[i - 1]) continue; // an event of two of the scope's teams
+      const e = this.events[this.head + seqs[i] - oldest];
+      if (admits(f, e.patient, e.teams)) events.push(e);
+    }
+    return events;
+  }
+}
+
+/** The index of the first number above `seq` in an ascending list (its length when none is). */
+function firstAbove(list: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] > seq) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

@@ -8,6 +8,7 @@ import { decode, encode, type Format } from "../codec.js";
 import type { SocketContext } from "../context.js";
 import { ingestFhirResource, ingestPrepared, ingestReadings } from "../http/measurements.js";
 import type { SocketConn } from "../transport/types.js";
+import { replayFrame } from "./event-frames.js";
 import { openFrame, type PreparedFrame, type PreparedIngest } from "./frame-prep.js";
 import { parseClientMessage, type ClientMessage } from "./messages.js";
 import { CLOSE, formatOf } from "./protocols.js";
@@ -285,7 +286,7 @@ export class Session {
         const events = missed.events.filter((e) => e.seq <= released);
         this.floor = Math.max(msg.resumeFrom, Math.min(released, missed.lastSeq));
         this.send({ type: "subscribed", id: msg.id, seq: this.floor, resumedFrom: msg.resumeFrom, replayed: events.length });
-        for (const event of events) this.sendEncoded(encode({ type: "event", event }, this.format));
+        for (const event of events) this.sendEncoded(replayFrame(event, this.format));
         return;
       }
       this.send({ type: "error", id: msg.id, code: "resync_required", message: missed.error.message, details: { oldestSeq: missed.oldestSeq } });
