@@ -121,6 +121,47 @@ describe.each(EVALUATORS)("24 h of CGM in one request (%s)", (ev) => {
   });
 });
 
+describe.each(EVALUATORS)("24 h of CGM in several requests, oldest first (%s)", (ev) => {
+  /** The gateway offline for 24 h, then its buffer in `parts` requests of consecutive hours. */
+  function backfillInParts(lows: [number, number, number][], parts: number) {
+    const w = world(ev);
+    w.send([["cgm", 6.5, T0]], T0);
+    w.ticks(T0 + 5 * MIN, NOW - MIN);
+    const day = cgmDay(lows);
+    const size = Math.ceil(day.length / parts);
+    const batches: AlertEvent[][] = [];
+    for (let i = 0; i < day.length; i += size) batches.push(alertEvents(w.send(day.slice(i, i + size), NOW + i).events));
+    return { batches, alerts: w.p.lifecycle.list({ patient: "p" }) };
+  }
+  const urgentNow = (events: AlertEvent[]) => events.filter((e) => e.alert.rule === "cgm-low" && e.alert.priority === "high" && e.alert.state === "firing" && e.late !== true);
+
+  it("a low that ended hours ago at the end of an early request is a late record, never an urgent alarm now", () => {
+    // 04:30-06:00 low: the first of four 6-hour requests ends on it, 18 h ago.
+    const { batches, alerts } = backfillInParts([[270, 365, 2.8]], 4);
+    expect(batches.flatMap(urgentNow)).toEqual([]);
+    expect(alerts.find((a) => a.rule === "cgm-low")).toMatchObject({ late: true, priority: "low", peakLevel: "red", conditionSince: T0 + 270 * MIN });
+  });
+
+  it("a low that began in an early request and lasts into the last is an urgent alarm now, from its own start", () => {
+    const { batches, alerts } = backfillInParts([[300, 24 * 60 + 1, 2.8]], 4);
+    expect(batches.slice(0, -1).flatMap(urgentNow)).toEqual([]); // nothing urgent while the requests are in the past
+    const present = urgentNow(batches.at(-1)!);
+    expect(present).toHaveLength(1);
+    expect(present[0]).toMatchObject({ type: "updated", change: "upgraded" });
+    const low = alerts.filter((a) => a.rule === "cgm-low");
+    expect(low).toHaveLength(1); // one clinical event, one alarm
+    expect(low[0]).toMatchObject({ state: "firing", level: "red", priority: "high", conditionSince: T0 + 300 * MIN });
+    expect(low[0].late).toBeUndefined();
+    expect(low[0].escalation.nextAt).toBeDefined(); // live: it escalates
+  });
+
+  it("the same day in one request and in four ends with the same open alerts (level, priority, start)", () => {
+    const lows: [number, number, number][] = [[180, 215, 2.8], [300, 24 * 60 + 1, 2.8]];
+    const open = (alerts: Alert[]) => alerts.filter((a) => a.state === "firing").map((a) => [a.rule, a.level, a.priority, a.conditionSince, a.late ?? false]);
+    expect(open(backfillInParts(lows, 4).alerts)).toEqual(open(backfillInParts(lows, 1).alerts));
+  });
+});
+
 describe.each(EVALUATORS)("late data, table (%s)", (ev) => {
   const cases: { name: string; live?: Reading[]; batch: Reading[]; now: number; expected: string[] }[] = [
     {
@@ -202,15 +243,21 @@ describe("lateFlags: which transitions of a request describe the past", () => {
     priority: "high", interpretation: "LL", time: NOW - age, value: 3,
   });
   const L = DEFAULT_LATE_AFTER_MS;
-  const cases: { name: string; transitions: AlertTransition[]; late: boolean[] }[] = [
+  const reading = (metric: string, age: number, triage = "N") => ({ patient: "p", metric, time: NOW - age, triage });
+  /** The request's readings unless a case says otherwise: one present CGM reading. */
+  const PRESENT = [reading("cgm", 0)];
+  const cases: { name: string; transitions: AlertTransition[]; readings?: ReturnType<typeof reading>[]; late: boolean[] }[] = [
     { name: "recent transitions are present", transitions: [tr("a", "red", L - 1), tr("a", "none", 0)], late: [false, false] },
     { name: "an old episode that ended is late, its end too", transitions: [tr("a", "red", 2 * L), tr("a", "none", L + 1)], late: [true, true] },
-    { name: "an old raise still holding at the rule's last transition is present", transitions: [tr("a", "red", 2 * L)], late: [false] },
+    { name: "an old raise still holding at a present reading of its metric is present", transitions: [tr("a", "red", 2 * L)], late: [false] },
+    { name: "an old raise still holding at the request's newest reading, itself old, is late (a backfill in several requests)", transitions: [tr("a", "red", 2 * L)], readings: [reading("cgm", 2 * L), reading("cgm", L + 1)], late: [true] },
+    { name: "a present reading of another metric does not make it present", transitions: [tr("a", "red", 2 * L)], readings: [reading("cgm", L + 1), reading("pulse", 0)], late: [true] },
+    { name: "a present reading that was not evaluated (out_of_order) does not make it present", transitions: [tr("a", "red", 2 * L)], readings: [reading("cgm", L + 1), reading("cgm", 0, "out_of_order")], late: [true] },
     { name: "per rule: another rule's later transition does not make it past", transitions: [tr("a", "red", 2 * L), tr("b", "none", 2 * L)], late: [false, true] },
     { name: "exactly lateAfter old is not late", transitions: [tr("a", "red", L), tr("a", "none", L)], late: [false, false] },
   ];
-  it.each(cases)("$name", ({ transitions, late }) => {
-    expect(lateFlags(transitions, NOW, L)).toEqual(late);
+  it.each(cases)("$name", ({ transitions, readings, late }) => {
+    expect(lateFlags(transitions, readings ?? PRESENT, NOW, L)).toEqual(late);
   });
 });
 

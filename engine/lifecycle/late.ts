@@ -11,15 +11,35 @@
 //   phone uploads at once; a reading older than three missed cycles — the stale-data yellow
 //   limit of the CGM programme — was buffered by a gateway (Dexcom G7 and Libre sensors backfill
 //   up to 24 h and more). A transition whose time is older than now − lateAfter is late ...
-// - ... unless it is the last transition of its rule in the request and leaves the rule in
-//   alarm: the condition still held at the rule's newest reading, so it is the present (a batch
-//   whose last readings are low raises an urgent low now). An episode that began and ended in the
-//   past, or a level the rule left again in the same request, is history.
+// - ... unless it is the last transition of its rule in the request, leaves the rule in alarm,
+//   and the request holds a reading of its metric within lateAfter: the condition still held at
+//   that present reading, so it is the present (a batch whose last readings are low raises an
+//   urgent low now). An episode that began and ended in the past, a level the rule left again in
+//   the same request, or one still held at a newest reading that is itself old (a gateway that
+//   sends its 24 h in several requests, oldest first: an early one ends hours ago) is history.
+//   When a later request's present reading finds such a late alert still firing, the lifecycle
+//   makes it present (lifecycle.ts presentLate).
 // - A missing-data rule is judged at every reading of a request as if that reading were the
 //   newest (the kernel's semantics); only its last transition in the request is news. The ones
 //   before it would announce stale data the request itself fills (a 24 h backfill without an open
 //   stale-data alert would raise and resolve one), so the lifecycle skips them.
 import type { AlertTransition } from "../engine.js";
+
+/** What lateness needs of a request's readings: whose, which metric, when, and whether it was evaluated. */
+export interface TimedReading {
+  patient: string;
+  metric: string;
+  time: number;
+  triage: string;
+}
+
+/** Not evaluated: these readings never moved a rule, so they say nothing of the present. */
+const NOT_EVALUATED = new Set(["out_of_order", "duplicate"]);
+
+/** True when the reading was evaluated and lies within lateAfter of now (a present reading). */
+export function presentReading(r: TimedReading, cutoff: number): boolean {
+  return r.time >= cutoff && !NOT_EVALUATED.has(r.triage);
+}
 
 const MIN = 60_000;
 export const DEFAULT_LATE_AFTER_MS = 15 * MIN;
@@ -34,19 +54,31 @@ export function lateAfterOf(ms: number | undefined): number {
   return v;
 }
 
-/** Per transition of one request (in order): whether it describes the past (see the file header). */
-export function lateFlags(transitions: readonly AlertTransition[], now: number, lateAfterMs: number): boolean[] {
+/**
+ * Per transition of one request (in order): whether it describes the past (see the file header).
+ * `readings`: the request's readings, for whether its metric (a score's: any of the patient's)
+ * has a present one.
+ */
+export function lateFlags(transitions: readonly AlertTransition[], readings: readonly TimedReading[], now: number, lateAfterMs: number): boolean[] {
   const cutoff = now - lateAfterMs;
   const flags = transitions.map((t) => t.time < cutoff);
   if (!flags.includes(true)) return flags;
-  // The last transition of each rule: the present when it leaves the rule in alarm.
+  const present = new Set<string>();
+  for (const r of readings) {
+    if (!presentReading(r, cutoff)) continue;
+    present.add(`${r.patient}\u0000${r.metric}`);
+    present.add(r.patient);
+  }
+  const metrics = new Set(readings.map((r) => r.metric));
+  // The last transition of each rule: the present when it leaves the rule in alarm at a present reading.
   const seen = new Set<string>();
   for (let i = transitions.length - 1; i >= 0; i--) {
     const t = transitions[i];
     const k = `${t.patient}\u0000${t.rule}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    if (t.to !== "none") flags[i] = false;
+    const heldNow = metrics.has(t.metric) ? present.has(`${t.patient}\u0000${t.metric}`) : present.has(t.patient);
+    if (t.to !== "none" && heldNow) flags[i] = false;
   }
   return flags;
 }

@@ -35,7 +35,7 @@ import { VarselError } from "../errors.js";
 import { ackTimeoutOf, alarmPolicy, BASELINE_POLICY, checkAckTimeouts, checkAlarmPolicy, checkSilenceLength, silenceEnds, type AlarmPolicy } from "./alarm-policy.js";
 import { admits, EventLog, scopeFilter } from "./event-log.js";
 import { inhibitorOf, sameInhibition } from "./inhibition.js";
-import { lateFlags, supersededMissing } from "./late.js";
+import { lateFlags, presentReading, supersededMissing } from "./late.js";
 import { reviewItems, type ReviewSource } from "./review.js";
 import { localTime, nextInChain, route, teamsOf, validateChain } from "./routing.js";
 import { matches, refOf, SilenceBook } from "./silences.js";
@@ -233,9 +233,10 @@ export class AlertLifecycle {
     now: number,
     source: Partial<ReviewSource> & Pick<BatchFacts, "oldestReading"> = {},
   ): void {
-    const late = lateFlags(result.transitions, now, this.policy.lateAfterMs);
+    const late = lateFlags(result.transitions, result.readings, now, this.policy.lateAfterMs);
     const skip = supersededMissing(result.transitions, (patient, rule) => this.options.rules(patient, rule)?.kind === "missing");
     this.apply(result.transitions, now, result.readings, { late, skip, oldestReading: source.oldestReading });
+    this.presentLate(result.readings, now);
     const knownPatient = source.knownPatient ?? ((p: string) => this.patients.has(p));
     for (const item of reviewItems(result, { ...source, knownPatient })) {
       this.emit({ type: "review", at: now, patient: item.patient, reason: item.reason, metric: item.metric, count: item.count });
@@ -491,12 +492,13 @@ export class AlertLifecycle {
         const change = levelChange(RANK[from], RANK[level]);
         if (change === undefined && !reopened) return; // a repeated raise at the same level changes nothing
         if (late && reopened && a.late !== true) return; // a past episode of a rule whose alert awaits review: that alert covers it
-        if (!late && reopened && a.late === true) {
-          // A new episode now after one in the past (latched, awaiting review): the past one stays
-          // the record of its own episode (its condition cleared then); the present one is a new
-          // alarm, from its own start: an alarm for the past is never presented as present.
+        if (reopened && a.late === true) {
+          // A new episode after one in the past (latched, awaiting review): the past one stays
+          // the record of its own episode (its condition cleared then); the new one is its own
+          // alert from its own start — an alarm now, or another record when it is past too (so
+          // that it keeps its start if a later request finds it still holding: presentLate).
           this.resolve(a, this.decide(a, "retire"), now, "condition_cleared", { late: true });
-          this.raise(t, step("none", input, { latching: false, acked: false }), trigger, now, false);
+          this.raise(t, step("none", input, { latching: false, acked: false }), trigger, now, late);
           return;
         }
         this.refresh(a, t, trigger, now);
@@ -542,6 +544,34 @@ export class AlertLifecycle {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * Late alerts still firing whose metric has a present reading in the request (late.ts): no
+   * transition cleared them at that reading, so the condition holds now and the alert becomes
+   * present — its level's priority, routed and escalated afresh, an acknowledgement of the record
+   * removed (`updated`, change `upgraded`). A gateway that sends its 24 h oldest-first in several
+   * requests: the episode began in an early one (a late record) and lasts into the last one.
+   */
+  private presentLate(readings: readonly EvaluatedReading[], now: number): void {
+    const cutoff = now - this.policy.lateAfterMs;
+    const seen = new Set<string>();
+    for (const r of readings) {
+      if (!presentReading(r, cutoff) || seen.has(key(r.patient, r.metric))) continue;
+      seen.add(key(r.patient, r.metric));
+      for (const a of this.openOf(r.patient)) {
+        if (a.late !== true || a.state !== "firing" || a.metric !== r.metric || a.ruleKind === "missing") continue;
+        delete a.late;
+        delete a.ack;
+        a.priority = PRIORITY[a.level];
+        a.updatedAt = now;
+        this.reroute(a, now);
+        a.silencedBy = this.silenceRefs(a, now);
+        this.setInhibition(a);
+        this.emitAlert("updated", a, now, { change: "upgraded" });
+        this.reinhibit(a.patient, now, a.id);
+      }
     }
   }
 
