@@ -29,7 +29,7 @@ import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
 import { Backlog, DEFAULT_BACKLOG, weightOf, type BacklogLimits, type Weight } from "./backlog.js";
 import { FairQueue } from "./fair-queue.js";
-import { BlockClock, packHead, packRest, unpackSnapshotState, type PackCost } from "./snapshot-packer.js";
+import { BlockClock, packHead, packRest, unpackSnapshotState, type HeadPacked, type PackCost } from "./snapshot-packer.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
@@ -533,9 +533,17 @@ export class DurablePipeline {
       clock.cost.totalMs = prepared.totalMs;
     }
     try {
+      const lifecycle = this.pipelineNow.lifecycle;
       const { kernel, state } = this.pipelineNow.exportState({ kernelInto: this.kernelMemory, views: true });
       this.kernelMemory = new Uint8Array(kernel.buffer);
-      const head = packHead(SNAPSHOT_FORMAT, state, (value) => packInto(this.stateMemory, value), this.options.snapshotChunkRecords);
+      const alerts = lifecycle.holdAlerts();
+      let head: HeadPacked;
+      try {
+        head = packHead(SNAPSHOT_FORMAT, state, alerts, (value) => packInto(this.stateMemory, value), this.options.snapshotChunkRecords);
+      } catch (err) {
+        lifecycle.releaseAlerts(alerts);
+        throw err;
+      }
       this.stateMemory = Buffer.from(head.head.buffer, 0, head.head.buffer.byteLength);
       const packed = packRest(packr, head, clock).then(
         (bytes) => {
@@ -547,7 +555,7 @@ export class DurablePipeline {
           this.report(err, "snapshot capture");
           return undefined;
         },
-      );
+      ).finally(() => lifecycle.releaseAlerts(alerts));
       return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed, cost: clock.cost };
     } catch (err) {
       this.report(err, "snapshot capture");

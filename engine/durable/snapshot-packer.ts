@@ -1,20 +1,24 @@
 // A snapshot's state bytes, packed without stalling the event loop (docs/kernel.md, "Snapshots").
 //
 // The state must be exactly that of the end of its group, while later groups are applied as it
-// is packed. So the capture packs at once only what later groups change in place (the alerts,
-// the registry's columns, the idempotency window's typed arrays: a memcpy), and keeps references
-// to what no one ever changes: patient records (upsertPatient replaces a record, never edits it)
-// and retained events (deep-frozen when emitted). Those long lists are packed afterwards, a few
-// thousand records per event-loop turn, and appended to the head as further MessagePack values.
+// is packed. So the capture packs at once only what later groups change in place (the registry's
+// columns, prepared in slices before it, and the idempotency window's typed arrays: a memcpy),
+// and keeps references to the long lists: patient records (upsertPatient replaces a record, never
+// edits it), retained events (deep-frozen when emitted) and the alerts (held: the lifecycle copies
+// an alert of the hold before its first change, see AlertLifecycle.holdAlerts). Those lists are
+// packed afterwards, a few thousand records per event-loop turn, and appended to the head as
+// further MessagePack values.
 //
 // Framing: a concatenation of MessagePack values. The first, the head, is
-// { format, state, chunks: { patients, events } } with the state's `patients` and
-// `lifecycle.log.events` empty; then `chunks.patients` arrays of patient records, then
-// `chunks.events` arrays of events, in order. The state's layout (`format`) is unchanged: a
+// { format, state, chunks: { patients, events, alerts } } with the state's `patients`,
+// `lifecycle.log.events` and `lifecycle.alerts` empty; then `chunks.patients` arrays of patient
+// records, `chunks.events` arrays of events, `chunks.alerts` arrays of alerts, in order (a head
+// without `chunks.alerts`, written before, holds its alerts). The state's layout (`format`) is unchanged: a
 // state written as one value (no `chunks`: an earlier varsel, a cluster partition) reads as before.
 import { performance } from "node:perf_hooks";
 import type { Packr } from "msgpackr";
 import type { PipelineState } from "../pipeline.js";
+import type { AlertHold } from "../lifecycle/lifecycle.js";
 
 /** Work done in one event-loop turn at most (ms), after which the packer yields. */
 export const SLICE_MS = 8;
@@ -61,6 +65,8 @@ export interface HeadPacked {
   head: Buffer;
   patients: readonly unknown[];
   events: readonly unknown[];
+  /** The alerts at the capture (what `before` holds of them, else themselves). */
+  alerts: AlertHold;
   /** Records per list value. */
   chunk: number;
 }
@@ -69,12 +75,12 @@ export interface HeadPacked {
  * Packs the head now (synchronously: what it holds may change in place after this turn) with
  * `packHead` (which packs into the reused snapshot memory), keeping the immutable lists apart.
  */
-export function packHead(format: number, state: PipelineState, packHead: (value: unknown) => Buffer, chunk = CHUNK_RECORDS): HeadPacked {
+export function packHead(format: number, state: PipelineState, alerts: AlertHold, packHead: (value: unknown) => Buffer, chunk = CHUNK_RECORDS): HeadPacked {
   const patients = state.patients;
   const events = state.lifecycle.log.events;
-  const chunks = { patients: Math.ceil(patients.length / chunk), events: Math.ceil(events.length / chunk) };
-  const rest: PipelineState = { ...state, patients: [], lifecycle: { ...state.lifecycle, log: { ...state.lifecycle.log, events: [] } } };
-  return { head: packHead({ format, state: rest, chunks }), patients, events, chunk };
+  const chunks = { patients: Math.ceil(patients.length / chunk), events: Math.ceil(events.length / chunk), alerts: Math.ceil(alerts.alerts.length / chunk) };
+  const rest: PipelineState = { ...state, patients: [], lifecycle: { ...state.lifecycle, alerts: [], log: { ...state.lifecycle.log, events: [] } } };
+  return { head: packHead({ format, state: rest, chunks }), patients, events, alerts, chunk };
 }
 
 /**
@@ -84,10 +90,13 @@ export function packHead(format: number, state: PipelineState, packHead: (value:
 export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClock): Promise<Buffer> {
   const parts: Buffer[] = [];
   let bytes = packed.head.byteLength;
-  for (const list of [packed.patients, packed.events]) {
+  const { alerts, before } = packed.alerts;
+  const asCaptured = (a: unknown) => before.get(a as AlertHold["alerts"][number]) ?? a;
+  for (const [list, at] of [[packed.patients], [packed.events], [alerts, asCaptured]] as [readonly unknown[], ((x: unknown) => unknown)?][]) {
     for (let i = 0; i < list.length; i += packed.chunk) {
+      const records = list.slice(i, i + packed.chunk);
       // Copied out: msgpackr's own buffer is reused by the next pack, anywhere in the process.
-      const part = Buffer.from(packr.pack(list.slice(i, i + packed.chunk)));
+      const part = Buffer.from(packr.pack(at === undefined ? records : records.map(at)));
       parts.push(part);
       bytes += part.byteLength;
       await clock.slice();
@@ -115,12 +124,14 @@ export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClo
 /** Reads a state packed by packHead + packRest, or as one value. */
 export function unpackSnapshotState(packr: Packr, bytes: Buffer): { format?: number; state: PipelineState } {
   const values = packr.unpackMultiple(bytes) as unknown[];
-  const head = values[0] as { format?: number; state: PipelineState; chunks?: { patients: number; events: number } };
+  const head = values[0] as { format?: number; state: PipelineState; chunks?: { patients: number; events: number; alerts?: number } };
   if (head?.chunks === undefined) return head;
   const lists = values.slice(1) as unknown[][];
-  if (lists.length !== head.chunks.patients + head.chunks.events) throw new RangeError(`snapshot state: ${lists.length} lists, the head says ${head.chunks.patients + head.chunks.events}`);
-  const patients = lists.slice(0, head.chunks.patients).flat() as PipelineState["patients"];
-  const events = lists.slice(head.chunks.patients).flat() as PipelineState["lifecycle"]["log"]["events"];
+  const { patients: p, events: e, alerts: a } = head.chunks;
+  if (lists.length !== p + e + (a ?? 0)) throw new RangeError(`snapshot state: ${lists.length} lists, the head says ${p + e + (a ?? 0)}`);
+  const patients = lists.slice(0, p).flat() as PipelineState["patients"];
+  const events = lists.slice(p, p + e).flat() as PipelineState["lifecycle"]["log"]["events"];
   const state = head.state;
-  return { format: head.format, state: { ...state, patients, lifecycle: { ...state.lifecycle, log: { ...state.lifecycle.log, events } } } };
+  const alerts = a === undefined ? state.lifecycle.alerts : (lists.slice(p + e).flat() as PipelineState["lifecycle"]["alerts"]);
+  return { format: head.format, state: { ...state, patients, lifecycle: { ...state.lifecycle, alerts, log: { ...state.lifecycle.log, events } } } };
 }
