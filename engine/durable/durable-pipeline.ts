@@ -335,6 +335,19 @@ export class DurablePipeline {
 
   /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
   async snapshot(): Promise<void> {
+    await this.settle();
+    // The registry's columns built in slices first (a change after that: built in the capture).
+    await this.prepareColumns();
+    await this.settle();
+    // Holding the flushing slot keeps scheduled flushes from committing beside this one.
+    this.flushing = this.flush(true).finally(() => this.afterFlush());
+    await this.flushing;
+    await this.committing;
+    await this.saving;
+  }
+
+  /** Waits until nothing is queued, flushing or being saved. */
+  private async settle(): Promise<void> {
     // Both waits can let the other start again (a save takes seconds; commits go on meanwhile):
     // the forced flush must run alone, or it would snapshot a group another flush is committing.
     while (this.flushing !== undefined || this.saving !== undefined || this.queue.length > 0) {
@@ -342,11 +355,6 @@ export class DurablePipeline {
       await this.flushing;
       await this.saving;
     }
-    // Holding the flushing slot keeps scheduled flushes from committing beside this one.
-    this.flushing = this.flush(true).finally(() => this.afterFlush());
-    await this.flushing;
-    await this.committing;
-    await this.saving;
   }
 
   /** Stops: flushes what is pending, takes a final snapshot, closes the store. */
@@ -584,16 +592,7 @@ export class DurablePipeline {
    */
   private async prepareCapture(): Promise<boolean> {
     while (this.preparesOutrun < MAX_PREPARES_OUTRUN) {
-      const clock = new BlockClock(this.options.snapshotSliceMs);
-      let ready = false;
-      try {
-        ready = await this.pipelineNow.engine.patients.prepareExport({ configs: false }, () => clock.slice(), this.options.snapshotChunkRecords);
-      } catch (err) {
-        this.report(err, "snapshot capture");
-      }
-      clock.lap();
-      this.prepareCost = clock.cost;
-      if (!ready) {
+      if (!(await this.prepareColumns())) {
         this.preparesOutrun++;
         continue;
       }
@@ -607,6 +606,20 @@ export class DurablePipeline {
       return true;
     }
     return false;
+  }
+
+  /** Builds the registry's columns in slices (its cost is counted in the next capture's); false: it changed meanwhile. */
+  private async prepareColumns(): Promise<boolean> {
+    const clock = new BlockClock(this.options.snapshotSliceMs);
+    let ready = false;
+    try {
+      ready = await this.pipelineNow.engine.patients.prepareExport({ configs: false }, () => clock.slice(), this.options.snapshotChunkRecords);
+    } catch (err) {
+      this.report(err, "snapshot capture");
+    }
+    clock.lap();
+    this.prepareCost = clock.cost;
+    return ready;
   }
 
   /**
