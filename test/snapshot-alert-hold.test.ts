@@ -5,33 +5,22 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { AlertTransition, EvaluatedReading } from "../engine/engine.js";
-import { AlertLifecycle, type Alert, type AlertLevel } from "../engine/lifecycle/index.js";
+import { AlertLifecycle, type Alert } from "../engine/lifecycle/index.js";
+import { dt, lifecycleInputs, pair, pairs, type LifecycleInput } from "./support/lifecycle-inputs.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 100);
 
 type Op =
-  | { kind: "transition"; pair: number; transition: "raise" | "upgrade" | "downgrade" | "resolve"; level: AlertLevel; dt: number }
-  | { kind: "ack"; pair: number; dt: number }
-  | { kind: "retire"; pair: number; dt: number }
+  | LifecycleInput
   | { kind: "withdraw"; pair: number; back: number; dt: number }
   | { kind: "silence"; pair: number; minutes: number; dt: number }
   | { kind: "unsilence"; dt: number }
   | { kind: "tick"; dt: number }
   | { kind: "chain"; patient: number; teams: number; dt: number };
 
-// two rules of one patient on one metric (inhibition between them), and another patient
-const pairs = [
-  { patient: "p1", rule: "r1" },
-  { patient: "p1", rule: "r2" },
-  { patient: "p2", rule: "r1" },
-];
-const pair = fc.nat(pairs.length - 1);
-const dt = fc.integer({ min: 0, max: 20 * 60_000 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("transition" as const), pair, transition: fc.constantFrom("raise" as const, "upgrade" as const, "downgrade" as const, "resolve" as const), level: fc.constantFrom<AlertLevel>("yellow", "red"), dt }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("ack" as const), pair, dt }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("retire" as const), pair, dt }) },
+  ...(lifecycleInputs as fc.WeightedArbitrary<Op>[]),
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), pair, back: fc.nat(4), dt }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("silence" as const), pair, minutes: fc.integer({ min: 1, max: 90 }), dt }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unsilence" as const), dt }) },
