@@ -1,19 +1,20 @@
 // A snapshot's state bytes, packed without stalling the event loop (docs/kernel.md, "Snapshots").
 //
 // The state must be exactly that of the end of its group, while later groups are applied as it
-// is packed. So the capture packs at once only what later groups change in place (the registry's
-// columns, prepared in slices before it, and the idempotency window's typed arrays: a memcpy),
-// and keeps references to the long lists: patient records (upsertPatient replaces a record, never
+// is packed. So the capture packs at once only what later groups change in place (the idempotency
+// window's typed arrays: a memcpy), and keeps references to the registry's columns (prepared in
+// slices before it; a change builds new ones) and to the long lists: patient records (upsertPatient replaces a record, never
 // edits it), retained events (deep-frozen when emitted) and the alerts (held: the lifecycle copies
 // an alert of the hold before its first change, see AlertLifecycle.holdAlerts). Those lists are
 // packed afterwards, a few thousand records per event-loop turn, and appended to the head as
 // further MessagePack values.
 //
 // Framing: a concatenation of MessagePack values. The first, the head, is
-// { format, state, chunks: { patients, events, alerts } } with the state's `patients`,
-// `lifecycle.log.events` and `lifecycle.alerts` empty; then `chunks.patients` arrays of patient
-// records, `chunks.events` arrays of events, `chunks.alerts` arrays of alerts, in order (a head
-// without `chunks.alerts`, written before, holds its alerts). The state's layout (`format`) is unchanged: a
+// { format, state, chunks: { registry: 1, patients, events, alerts } } with the state's
+// `registry` null and `patients`, `lifecycle.log.events` and `lifecycle.alerts` empty; then the
+// registry's columns, `chunks.patients` arrays of patient records, `chunks.events` arrays of
+// events, `chunks.alerts` arrays of alerts, in order (a head without `chunks.registry` or
+// `chunks.alerts`, written before, holds its registry or its alerts). The state's layout (`format`) is unchanged: a
 // state written as one value (no `chunks`: an earlier varsel, a cluster partition) reads as before.
 import { performance } from "node:perf_hooks";
 import type { Packr } from "msgpackr";
@@ -63,6 +64,8 @@ export class BlockClock {
 /** The capture's synchronous part: the head packed now, and the immutable lists still to pack. */
 export interface HeadPacked {
   head: Buffer;
+  /** The registry's columns (never changed once exported: a change builds new ones). */
+  registry: PipelineState["registry"];
   patients: readonly unknown[];
   events: readonly unknown[];
   /** The alerts at the capture (what `before` holds of them, else themselves). */
@@ -78,9 +81,9 @@ export interface HeadPacked {
 export function packHead(format: number, state: PipelineState, alerts: AlertHold, packHead: (value: unknown) => Buffer, chunk = CHUNK_RECORDS): HeadPacked {
   const patients = state.patients;
   const events = state.lifecycle.log.events;
-  const chunks = { patients: Math.ceil(patients.length / chunk), events: Math.ceil(events.length / chunk), alerts: Math.ceil(alerts.alerts.length / chunk) };
-  const rest: PipelineState = { ...state, patients: [], lifecycle: { ...state.lifecycle, alerts: [], log: { ...state.lifecycle.log, events: [] } } };
-  return { head: packHead({ format, state: rest, chunks }), patients, events, alerts, chunk };
+  const chunks = { registry: 1, patients: Math.ceil(patients.length / chunk), events: Math.ceil(events.length / chunk), alerts: Math.ceil(alerts.alerts.length / chunk) };
+  const rest = { ...state, registry: null, patients: [], lifecycle: { ...state.lifecycle, alerts: [], log: { ...state.lifecycle.log, events: [] } } };
+  return { head: packHead({ format, state: rest, chunks }), registry: state.registry, patients, events, alerts, chunk };
 }
 
 /**
@@ -92,14 +95,18 @@ export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClo
   let bytes = packed.head.byteLength;
   const { alerts, before } = packed.alerts;
   const asCaptured = (a: unknown) => before.get(a as AlertHold["alerts"][number]) ?? a;
+  const add = async (value: unknown) => {
+    // Copied out: msgpackr's own buffer is reused by the next pack, anywhere in the process.
+    const part = Buffer.from(packr.pack(value));
+    parts.push(part);
+    bytes += part.byteLength;
+    await clock.slice();
+  };
+  await add(packed.registry);
   for (const [list, at] of [[packed.patients], [packed.events], [alerts, asCaptured]] as [readonly unknown[], ((x: unknown) => unknown)?][]) {
     for (let i = 0; i < list.length; i += packed.chunk) {
       const records = list.slice(i, i + packed.chunk);
-      // Copied out: msgpackr's own buffer is reused by the next pack, anywhere in the process.
-      const part = Buffer.from(packr.pack(at === undefined ? records : records.map(at)));
-      parts.push(part);
-      bytes += part.byteLength;
-      await clock.slice();
+      await add(at === undefined ? records : records.map(at));
     }
   }
   const head = packed.head;
@@ -124,8 +131,9 @@ export async function packRest(packr: Packr, packed: HeadPacked, clock: BlockClo
 /** Reads a state packed by packHead + packRest, or as one value. */
 export function unpackSnapshotState(packr: Packr, bytes: Buffer): { format?: number; state: PipelineState } {
   const values = packr.unpackMultiple(bytes) as unknown[];
-  const head = values[0] as { format?: number; state: PipelineState; chunks?: { patients: number; events: number; alerts?: number } };
+  const head = values[0] as { format?: number; state: PipelineState; chunks?: { registry?: 1; patients: number; events: number; alerts?: number } };
   if (head?.chunks === undefined) return head;
+  if (head.chunks.registry === 1) head.state.registry = values.splice(1, 1)[0] as PipelineState["registry"];
   const lists = values.slice(1) as unknown[][];
   const { patients: p, events: e, alerts: a } = head.chunks;
   if (lists.length !== p + e + (a ?? 0)) throw new RangeError(`snapshot state: ${lists.length} lists, the head says ${p + e + (a ?? 0)}`);
