@@ -58,6 +58,9 @@ interface Template {
 
 
 
+/** Records built between two pauses of prepareExport (a few ms). */
+const BUILD_STEP = 8192;
+
 export class PatientRegistry {
   private readonly patients = new Map<string, Patient>();
   /** Per slot: its patient and metric. */
@@ -101,7 +104,44 @@ export class PatientRegistry {
     return state;
   }
 
+  /**
+   * Builds the export of this version in slices (`slice` is awaited between steps of a few
+   * thousand records), for exportState to return at once afterwards (a snapshot's capture, which
+   * must not stall: building the columns is ~1.5 s at 100 000 patients). Resolves false when the
+   * registry changed meanwhile (the part built is dropped: the caller tries again later).
+   */
+  async prepareExport(options: { configs?: boolean }, slice: () => Promise<void>, step = BUILD_STEP): Promise<boolean> {
+    const configs = options.configs !== false;
+    const version = this.version;
+    const last = this.exported;
+    if (last !== undefined && last.version === version && last.configs === configs) return true;
+    const steps = this.buildSteps(options, step);
+    for (let next = steps.next(); ; next = steps.next()) {
+      if (next.done === true) {
+        this.exported = { version, configs, state: next.value };
+        return true;
+      }
+      await slice();
+      // Every change the columns depend on bumps the version: unchanged means what was read still holds.
+      if (this.version !== version) return false;
+    }
+  }
+
+  /** Whether exportState(options) returns without building (see prepareExport). */
+  exportReady(options: { configs?: boolean } = {}): boolean {
+    const last = this.exported;
+    return last !== undefined && last.version === this.version && last.configs === (options.configs !== false);
+  }
+
   private buildState(options: { configs?: boolean }): RegistryState {
+    const steps = this.buildSteps(options);
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    return step.value;
+  }
+
+  /** buildState's work, pausing (yield) every STEP records; reads the live registry between pauses. */
+  private *buildSteps(options: { configs?: boolean }, STEP = BUILD_STEP): Generator<void, RegistryState, void> {
     const patientIndex = new Map<string, number>();
     const patients: string[] = [];
     const configs: PatientConfig[] = [];
@@ -109,12 +149,14 @@ export class PatientRegistry {
       patientIndex.set(p.id, patients.length);
       patients.push(p.id);
       configs.push(p.config);
+      if (patients.length % STEP === 0) yield;
     }
     const metricIndex = new Map<string, number>();
     const slots = this.slotPatients.length;
     const slotPatient = new Int32Array(slots).fill(-1);
     const slotMetric = new Int32Array(slots).fill(-1);
     for (let slot = 0; slot < slots; slot++) {
+      if (slot % STEP === STEP - 1) yield;
       const patient = this.slotPatients[slot];
       if (patient === undefined) continue;
       slotPatient[slot] = patientIndex.get(patient)!;
@@ -133,6 +175,7 @@ export class PatientRegistry {
     const ruleFlags = new Uint8Array(n);
     const r = this.restored;
     for (let id = 0; id < n; id++) {
+      if (id % STEP === STEP - 1) yield;
       const info = this.ruleInfo[id];
       let definition: RuleDef;
       if (info !== undefined) {
@@ -153,7 +196,9 @@ export class PatientRegistry {
     }
     // Restored patients nobody touched still have the restored flags; the others say what is active.
     if (r !== undefined) ruleFlags.set(r.ruleFlags.subarray(0, Math.min(n, r.ruleFlags.length)));
+    let walked = 0;
     for (const p of this.patients.values()) {
+      if (++walked % STEP === 0) yield;
       if (p instanceof RestoredPatient) {
         if (!p.rulesTouched()) continue;
         for (const id of r!.ruleIdsOf(p.index)) ruleFlags[id] = 0;

@@ -13,6 +13,7 @@ import type { AlertTransition } from "../engine/engine.js";
 import { VarselError } from "../engine/errors.js";
 import { AlertLifecycle, step, type Alert, type AlertInput, type AlertLevel, type AlertState, type Guards, type LatchingPolicy } from "../engine/lifecycle/index.js";
 import { codeOf } from "./support/code-of.js";
+import { lifecycleInputs, pairs, type LifecycleInput } from "./support/lifecycle-inputs.js";
 
 const T0 = Date.UTC(2026, 0, 14, 9, 0, 0);
 const RUNS = Number(process.env.VARSEL_PROPERTY_RUNS ?? 100);
@@ -38,24 +39,9 @@ function documented(from: From, input: AlertInput, g: Guards): From {
   }
 }
 
-type Input =
-  | { kind: "transition"; pair: number; transition: "raise" | "upgrade" | "downgrade" | "resolve"; level: AlertLevel; dt: number }
-  | { kind: "ack"; pair: number; dt: number }
-  | { kind: "retire"; pair: number; dt: number };
+type Input = LifecycleInput;
 
-// two rules of one patient on the same metric (inhibition between them), and another patient
-const pairs = [
-  { patient: "p1", rule: "r1" },
-  { patient: "p1", rule: "r2" },
-  { patient: "p2", rule: "r1" },
-];
-const pair = fc.nat(pairs.length - 1);
-const dt = fc.integer({ min: 0, max: 20 * 60_000 });
-const input: fc.Arbitrary<Input> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("transition" as const), pair, transition: fc.constantFrom("raise" as const, "upgrade" as const, "downgrade" as const, "resolve" as const), level: fc.constantFrom<AlertLevel>("yellow", "red"), dt }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("ack" as const), pair, dt }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("retire" as const), pair, dt }) },
-);
+const input: fc.Arbitrary<Input> = fc.oneof(...lifecycleInputs);
 const latching = fc.constantFrom<LatchingPolicy>({}, { levels: ["red"] }, { rules: ["r1"] }, { levels: ["yellow", "red"] });
 
 function transition(patient: string, rule: string, kind: AlertTransition["kind"], level: AlertLevel, current: Alert | undefined, time: number): AlertTransition {

@@ -76,6 +76,14 @@ describe("snapshots packed in slices", () => {
       // now and then a pause, for a save to finish and the next snapshot to be due
       if (i % 8 === 7) await new Promise((r) => setTimeout(r, 40));
     }
+    // Readings alone at the end, with pauses: a capture put off while the registry kept changing
+    // (its columns are built in slices before it, see DurablePipeline.prepareCapture) is taken.
+    for (let i = 0; i < 4; i++) {
+      clock.t += MIN;
+      const items = Array.from({ length: PATIENTS }, (_, p) => ({ patient: `p${p}`, metric: "pulse", value: 80, time: clock.t, id: `tail-${p}-${i}` }));
+      answers.push(d.execute(readingsCommand(items, clock.t)).catch(() => undefined));
+      await new Promise((r) => setTimeout(r, 40));
+    }
     await Promise.all(answers);
     const live = { position: d.position(), state: copyOf(exportState().state), kernel: Buffer.from(exportState().kernel) };
 

@@ -29,10 +29,12 @@ import type { Command, JournalEntry } from "./commands.js";
 import { journaled } from "./journal.js";
 import { Backlog, DEFAULT_BACKLOG, weightOf, type BacklogLimits, type Weight } from "./backlog.js";
 import { FairQueue } from "./fair-queue.js";
-import { BlockClock, packHead, packRest, unpackSnapshotState, type PackCost } from "./snapshot-packer.js";
+import { BlockClock, packHead, packRest, unpackSnapshotState, type HeadPacked, type PackCost } from "./snapshot-packer.js";
 
 // Records: the state is mostly many objects of a few shapes (patients, alerts), which decode
 // several times faster as msgpackr records than as maps.
+/** Preparations of a capture in a row that the registry may outrun before the capture builds its columns itself. */
+const MAX_PREPARES_OUTRUN = 3;
 const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
 /**
  * The snapshot state's layout. A snapshot of another layout, or whose kernel bytes are of
@@ -107,8 +109,9 @@ export interface DurableOptions {
   snapshotMaxShare?: number;
   /**
    * A snapshot packs its immutable lists after its capture, this many ms of work per event-loop
-   * turn (default SLICE_MS), this many records per MessagePack value (default CHUNK_RECORDS);
-   * tests set both small to make later groups interleave with the packing.
+   * turn (default SLICE_MS), this many records per MessagePack value (default CHUNK_RECORDS;
+   * also the registry records built per step before a capture, default 8192); tests set both
+   * small to make later groups interleave with the packing and the preparation.
    */
   snapshotSliceMs?: number;
   snapshotChunkRecords?: number;
@@ -201,6 +204,12 @@ export class DurablePipeline {
   /** The memory the last snapshot's kernel bytes and state went into (see capture). */
   private kernelMemory: Uint8Array | undefined;
   private stateMemory: Buffer | undefined;
+  /** The registry's columns being built in slices before a capture (see prepareCapture), if any. */
+  private preparing: Promise<boolean> | undefined;
+  /** Preparations in a row the registry outran (changed meanwhile); past a few, the capture builds them itself. */
+  private preparesOutrun = 0;
+  /** What the last finished preparation cost (its longest block is counted in the capture's). */
+  private prepareCost: PackCost | undefined;
   private listeners = new Set<Listener>();
   private readonly recoveredListeners = new Set<() => void>();
   /** rebuilding: after a bug in a command, until memory is rebuilt; recovering: the store failed. */
@@ -337,6 +346,19 @@ export class DurablePipeline {
 
   /** Takes a snapshot now (waits for pending commits and a snapshot being written first) and waits until it is stored. */
   async snapshot(): Promise<void> {
+    await this.settle();
+    // The registry's columns built in slices first (a change after that: built in the capture).
+    await this.prepareColumns();
+    await this.settle();
+    // Holding the flushing slot keeps scheduled flushes from committing beside this one.
+    this.flushing = this.flush(true).finally(() => this.afterFlush());
+    await this.flushing;
+    await this.committing;
+    await this.saving;
+  }
+
+  /** Waits until nothing is queued, flushing or being saved. */
+  private async settle(): Promise<void> {
     // Both waits can let the other start again (a save takes seconds; commits go on meanwhile):
     // the forced flush must run alone, or it would snapshot a group another flush is committing.
     while (this.flushing !== undefined || this.saving !== undefined || this.queue.length > 0) {
@@ -344,11 +366,6 @@ export class DurablePipeline {
       await this.flushing;
       await this.saving;
     }
-    // Holding the flushing slot keeps scheduled flushes from committing beside this one.
-    this.flushing = this.flush(true).finally(() => this.afterFlush());
-    await this.flushing;
-    await this.committing;
-    await this.saving;
   }
 
   /** Stops: flushes what is pending, takes a final snapshot, closes the store. */
@@ -419,24 +436,36 @@ export class DurablePipeline {
             this.now() - this.lastSnapshotAt >= (o.snapshotEveryMs ?? 60_000))));
     // The snapshot is captured here, synchronously, so it matches exactly the end of this group
     // (what later groups may change in place is packed now; the rest in slices, see capture).
-    const captured = snapshotDue ? this.capture() : undefined;
-    // What the snapshot would cover: given back to the cadence if its save fails.
+    // Unless forced, what the capture would build at length (the registry's columns after a change,
+    // or the first time) is first built in slices, and the capture taken when they are (see
+    // prepareCapture): between two groups, at the end of the last one applied.
+    const captured = snapshotDue && (forceSnapshot || this.readyToCapture()) ? this.capture() : undefined;
+    const covered = this.covered(captured);
+    const prior = this.committing;
+    const committed = this.commitGroup(prior, group);
+    this.committing = committed;
+    if (captured !== undefined && store !== undefined) this.startSaving(store, captured, committed, covered);
+    await prior;
+  }
+
+  /** What a snapshot covers (given back to the cadence if its save fails); a capture resets the cadence. */
+  private covered(captured: unknown): { commands: number; replayMs: number; since: number } {
     const covered = { commands: this.sinceSnapshot, replayMs: this.replayMs, since: this.lastSnapshotAt };
     if (captured !== undefined) {
       this.sinceSnapshot = 0;
       this.replayMs = 0;
     }
-    const prior = this.committing;
-    const committed = this.commitGroup(prior, group);
-    this.committing = committed;
-    if (captured !== undefined && store !== undefined) {
-      // Saved once its group is durable (the store writes it in parts while later groups commit);
-      // `saving` holds from now, so no capture reuses its memory before then.
-      this.saving = Promise.all([committed, captured.state]).then(([ok, state]) =>
-        this.save(store, ok && state !== undefined ? { ...captured, state } : undefined, captured.cost, covered),
-      );
-    }
-    await prior;
+    return covered;
+  }
+
+  /**
+   * Saves a capture once its group (`committed`) is durable (the store writes it in parts while
+   * later groups commit); `saving` holds from now, so no capture reuses its memory before then.
+   */
+  private startSaving(store: Store, captured: NonNullable<ReturnType<DurablePipeline["capture"]>>, committed: Promise<boolean>, covered: { commands: number; replayMs: number; since: number }): void {
+    this.saving = Promise.all([committed, captured.state]).then(([ok, state]) =>
+      this.save(store, ok && state !== undefined ? { ...captured, state } : undefined, captured.cost, covered),
+    );
   }
 
   /** Commits a group after the previous one; answers its callers and sends its events, or refuses them all. */
@@ -520,10 +549,25 @@ export class DurablePipeline {
    */
   private capture(): (Omit<StoredSnapshot, "state"> & { state: Promise<Uint8Array | undefined>; cost: PackCost }) | undefined {
     const clock = new BlockClock(this.options.snapshotSliceMs);
+    const prepared = this.prepareCost;
+    this.prepareCost = undefined;
+    this.preparesOutrun = 0;
+    if (prepared !== undefined) {
+      clock.cost.maxBlockMs = prepared.maxBlockMs;
+      clock.cost.totalMs = prepared.totalMs;
+    }
     try {
+      const lifecycle = this.pipelineNow.lifecycle;
       const { kernel, state } = this.pipelineNow.exportState({ kernelInto: this.kernelMemory, views: true });
       this.kernelMemory = new Uint8Array(kernel.buffer);
-      const head = packHead(SNAPSHOT_FORMAT, state, (value) => packInto(this.stateMemory, value), this.options.snapshotChunkRecords);
+      const alerts = lifecycle.holdAlerts();
+      let head: HeadPacked;
+      try {
+        head = packHead(SNAPSHOT_FORMAT, state, alerts, (value) => packInto(this.stateMemory, value), this.options.snapshotChunkRecords);
+      } catch (err) {
+        lifecycle.releaseAlerts(alerts);
+        throw err;
+      }
       this.stateMemory = Buffer.from(head.head.buffer, 0, head.head.buffer.byteLength);
       const packed = packRest(packr, head, clock).then(
         (bytes) => {
@@ -535,12 +579,63 @@ export class DurablePipeline {
           this.report(err, "snapshot capture");
           return undefined;
         },
-      );
+      ).finally(() => lifecycle.releaseAlerts(alerts));
       return { pos: this.pos, seq: this.pipelineNow.lifecycle.lastSeq(), at: this.now(), kernel, state: packed, cost: clock.cost };
     } catch (err) {
       this.report(err, "snapshot capture");
       return undefined;
     }
+  }
+
+  /**
+   * Whether a snapshot may be captured now without building the registry's columns at once; if
+   * not, starts building them in slices (prepareCapture), for a capture at a later group.
+   */
+  private readyToCapture(): boolean {
+    if (this.pipelineNow.engine.patients.exportReady({ configs: false })) return true;
+    // A registry that keeps changing faster than its columns are built: built in the capture, as before.
+    if (this.preparesOutrun >= MAX_PREPARES_OUTRUN) return true;
+    this.preparing ??= this.prepareCapture().finally(() => (this.preparing = undefined));
+    return this.pipelineNow.engine.patients.exportReady({ configs: false }); // a small registry: built at once
+  }
+
+  /**
+   * Builds the registry's columns in slices of the event loop (PatientRegistry.prepareExport), then
+   * captures the snapshot at once, in the same turn: no group is half applied between two turns,
+   * so the state is that of the end of the last group applied, whose commit the save waits for.
+   * Tried again while the registry changes meanwhile, up to MAX_PREPARES_OUTRUN times; then the
+   * next due flush captures and builds them itself. Resolves whether the columns were ready.
+   */
+  private async prepareCapture(): Promise<boolean> {
+    while (this.preparesOutrun < MAX_PREPARES_OUTRUN) {
+      if (!(await this.prepareColumns())) {
+        this.preparesOutrun++;
+        continue;
+      }
+      this.preparesOutrun = 0;
+      const store = this.options.store;
+      if (store !== undefined && this.state === "ready" && this.saving === undefined && this.sinceSnapshot > 0) {
+        const captured = this.capture();
+        const covered = this.covered(captured);
+        if (captured !== undefined) this.startSaving(store, captured, this.committing, covered);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** Builds the registry's columns in slices (its cost is counted in the next capture's); false: it changed meanwhile. */
+  private async prepareColumns(): Promise<boolean> {
+    const clock = new BlockClock(this.options.snapshotSliceMs);
+    let ready = false;
+    try {
+      ready = await this.pipelineNow.engine.patients.prepareExport({ configs: false }, () => clock.slice(), this.options.snapshotChunkRecords);
+    } catch (err) {
+      this.report(err, "snapshot capture");
+    }
+    clock.lap();
+    this.prepareCost = clock.cost;
+    return ready;
   }
 
   /**

@@ -93,6 +93,8 @@ export class AlertLifecycle {
   private readonly log: EventLog;
   /** Events emitted since the last takeEvents(), in order. */
   private outbox: LifecycleEvent[] = [];
+  /** The alerts a snapshot's capture holds by reference while they are packed (see holdAlerts). */
+  private hold: AlertHold | undefined;
   /** The alarm behaviour in force: the options' at construction, then what `setPolicy` and `importState` set. */
   private policy: AlarmPolicy;
   private readonly defaultChain: RoutingEntry[];
@@ -133,6 +135,29 @@ export class AlertLifecycle {
       counters: { ...this.counters },
       policy: this.policy,
     };
+  }
+
+  /**
+   * The alerts as they are now, for a snapshot to pack later in slices while the lifecycle goes
+   * on: until releaseAlerts, an alert of `alerts` is copied (deep) into `before` ahead of its
+   * first change, so `before.get(a) ?? a` is `a` as it was at this call. Copying all of them now
+   * blocked the event loop ~0.2–1 s at 100 000 patients; few change while a snapshot is packed.
+   */
+  holdAlerts(): AlertHold {
+    this.hold = { alerts: [...this.alerts.values()], before: new Map(), born: new WeakSet() };
+    return this.hold;
+  }
+
+  /** Ends a hold (its snapshot is packed, or failed). */
+  releaseAlerts(hold: AlertHold): void {
+    if (this.hold === hold) this.hold = undefined;
+  }
+
+  /** Called before any change to an existing alert: keeps its state for a hold that has it (see holdAlerts). */
+  private keep(a: Alert): void {
+    const h = this.hold;
+    if (h === undefined || h.born.has(a) || h.before.has(a)) return;
+    h.before.set(a, clonePlain(a, false));
   }
 
   /**
@@ -269,6 +294,7 @@ export class AlertLifecycle {
     const marked: string[] = [];
     for (const a of this.openOf(patient)) {
       const hits = a.why.readings.filter((r) => r.measurementId === measurementId && r.withdrawn === undefined);
+      this.keep(a);
       for (const r of hits) r.withdrawn = true;
       const first = a.why.readings.find((r) => r.transition !== "resolve");
       const takenOut = first?.measurementId !== undefined && taken.get(a.metric)?.has(first.measurementId) === true;
@@ -335,6 +361,7 @@ export class AlertLifecycle {
     this.checkAck(id, by, note);
     const a = this.alerts.get(id)!;
     const s = this.decide(a, "ack");
+    this.keep(a);
     if (s.effect === "ack") enter(a, s);
     if (s.effect === "ack" || s.effect === "ack_resolve") {
       a.ack = note === undefined || note === "" ? { by, at: now } : { by, at: now, note };
@@ -476,6 +503,7 @@ export class AlertLifecycle {
   private transition(t: AlertTransition, now: number, readings: Map<number, EvaluatedReading>, late: boolean, batch: BatchFacts): void {
     const input: AlertInput = t.to === "none" ? "resolve" : t.kind;
     const existing = this.openAlert(t.patient, t.rule);
+    if (existing !== undefined) this.keep(existing);
     const s = existing === undefined ? step("none", input, { latching: false, acked: false }) : this.decide(existing, input);
     const trigger = this.trigger(t, readings);
     const mark = late ? { late: true as const } : {};
@@ -608,6 +636,7 @@ export class AlertLifecycle {
     a.episode = this.episodeFor(a.patient, now) ?? a.id;
     a.silencedBy = this.silenceRefs(a, now);
     a.latching = this.latches(a);
+    this.hold?.born.add(a); // not in a hold's alerts: nothing to keep
     this.alerts.set(a.id, a);
     this.markOpen(key(a.patient, a.rule), a);
     this.reroute(a, now);
@@ -618,6 +647,7 @@ export class AlertLifecycle {
 
   /** Takes in what a transition says about an open alert (why, direction); not the level. */
   private refresh(a: Alert, t: AlertTransition, trigger: TriggerReading, now: number): void {
+    this.keep(a);
     const ctx = this.options.rules(a.patient, a.rule);
     if (ctx !== undefined) {
       a.ruleKind = ctx.kind;
@@ -638,6 +668,7 @@ export class AlertLifecycle {
 
   /** Ends an alert: `s` is the step that decided it (its `to` is the state the alert enters). */
   private resolve(a: Alert, s: Step, now: number, resolution: Alert["resolution"], extra: { late?: true } = {}): void {
+    this.keep(a);
     enter(a, s);
     a.resolvedAt = now;
     a.resolution = resolution;
@@ -690,6 +721,7 @@ export class AlertLifecycle {
     const open = this.openOf(patient) as InhibitionAlert[];
     for (const a of open) {
       if (a.id === skip) continue;
+      this.keep(a);
       const before = a.inhibitedBy;
       const next = this.setInhibition(a);
       if (sameInhibition(before, next)) continue;
@@ -700,6 +732,7 @@ export class AlertLifecycle {
 
   /** Sets the alert's own inhibitor from the patient's open alerts; returns it. */
   private setInhibition(a: Alert): Alert["inhibitedBy"] {
+    this.keep(a);
     // A late alert is a record of the past: it never hides a present one.
     const sources = this.openOf(a.patient).filter((b) => b.late !== true) as InhibitionAlert[];
     const next = a.state === "resolved" ? undefined : inhibitorOf(a as InhibitionAlert, sources);
@@ -738,6 +771,7 @@ export class AlertLifecycle {
     const before = a.silencedBy;
     const next = this.silenceRefs(a, now);
     if (next.length === before.length && next.every((r, i) => r.id === before[i].id && r.until === before[i].until)) return;
+    this.keep(a);
     a.silencedBy = next;
     a.updatedAt = now;
     const added = next.find((r) => !before.some((b) => b.id === r.id));
@@ -757,6 +791,7 @@ export class AlertLifecycle {
   /** Announces the alert again: the acknowledgement lapses (it must be acknowledged again) and escalation is live again. */
   private reAlert(a: Alert, now: number): void {
     const lapsedAck = a.ack!;
+    this.keep(a);
     delete a.ack;
     a.reAlerts = (a.reAlerts ?? 0) + 1;
     a.updatedAt = now;
@@ -775,6 +810,7 @@ export class AlertLifecycle {
 
   /** Routes an alert afresh by its current priority and the local time: step 0, timer re-armed. */
   private reroute(a: Alert, now: number): void {
+    this.keep(a);
     const routed = route(this.chainOf(a.patient), this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
     a.routedTo = routed;
     a.escalation = { step: 0, loop: 0, done: false, notified: routed === null ? [] : [routed.team] };
@@ -791,6 +827,7 @@ export class AlertLifecycle {
   }
 
   private escalate(a: Alert, now: number): void {
+    this.keep(a);
     const chain = this.chainOf(a.patient);
     const current = a.routedTo!;
     const next = nextInChain(chain, current.entry, a.escalation.notified, this.programmesOf(a), a.priority, localTime(now, this.offset(now)));
@@ -818,6 +855,7 @@ export class AlertLifecycle {
 
   /** Arms or cancels the escalation and re-alert timers from the alert's state (see state-machine.ts, timing rules). */
   private reschedule(a: Alert, now: number): void {
+    this.keep(a);
     const reAlertAfter = this.policy.reAlertAfterMs[a.priority];
     if (a.state === "firing" && a.ack !== undefined && reAlertAfter > 0) a.reAlertAt = a.ack.at + reAlertAfter;
     else delete a.reAlertAt;
@@ -902,6 +940,16 @@ export class AlertLifecycle {
     if (ids === undefined) this.openByPatient.set(a.patient, (ids = new Set()));
     ids.add(a.id);
   }
+}
+
+/** A snapshot's alerts held by reference (see AlertLifecycle.holdAlerts). */
+export interface AlertHold {
+  /** The alerts at the capture, in the order exportState lists them. */
+  readonly alerts: readonly Alert[];
+  /** Those changed since, as they were at the capture. */
+  readonly before: Map<Alert, Alert>;
+  /** Alerts raised since (not in `alerts`). */
+  readonly born: WeakSet<Alert>;
 }
 
 type InhibitionAlert = Alert & { state: "firing" | "cleared_awaiting_ack" };
