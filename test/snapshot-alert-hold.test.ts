@@ -17,7 +17,10 @@ type Op =
   | { kind: "silence"; pair: number; minutes: number; dt: number }
   | { kind: "unsilence"; dt: number }
   | { kind: "tick"; dt: number }
-  | { kind: "chain"; patient: number; teams: number; dt: number };
+  | { kind: "chain"; patient: number; teams: number; dt: number }
+  /** A gateway's buffer: a raise two hours old (late), then a present reading that finds it still firing (late.ts, presentLate). */
+  | { kind: "late"; pair: number; level: "yellow" | "red"; dt: number }
+  | { kind: "present"; pair: number; dt: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   ...(lifecycleInputs as fc.WeightedArbitrary<Op>[]),
@@ -26,6 +29,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unsilence" as const), dt }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("tick" as const), dt: fc.integer({ min: 0, max: 3 * 3_600_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("chain" as const), patient: fc.nat(1), teams: fc.integer({ min: 1, max: 3 }), dt }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("late" as const), pair, level: fc.constantFrom("yellow" as const, "red" as const), dt }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("present" as const), pair, dt }) },
 );
 
 /** A lifecycle driven by ops; `hold` is called before op number `at` (and `release` at `releaseAt`, if any). */
@@ -77,6 +82,23 @@ function drive(ops: Op[], at: number, releaseAt: number | undefined) {
         case "tick":
           lc.tick(now);
           break;
+        case "late": {
+          const { patient, rule } = pairs[x.pair];
+          const current = alertOf(x.pair);
+          const time = now - 2 * 3_600_000;
+          const t = {
+            patient, rule, metric: "pulse", kind: "raise", from: current === undefined ? "none" : current.level, to: x.level, direction: "high",
+            priority: x.level === "red" ? "high" : "medium", interpretation: x.level === "red" ? "HH" : "H", time, value: 1, reading: 0,
+          } as AlertTransition;
+          const r = { index: 0, id: `m${++reading}`, patient, metric: "pulse", value: 1, time, triage: "H" } as unknown as EvaluatedReading;
+          lc.ingest({ readings: [r], rejected: [], transitions: [t] }, now);
+          break;
+        }
+        case "present": {
+          const r = { index: 0, id: `m${++reading}`, patient: pairs[x.pair].patient, metric: "pulse", value: 1, time: now, triage: "H" } as unknown as EvaluatedReading;
+          lc.ingest({ readings: [r], rejected: [], transitions: [] }, now);
+          break;
+        }
         case "chain":
           lc.setPatient(`p${x.patient + 1}`, { careTeams: Array.from({ length: x.teams }, (_, k) => ({ team: `t${(k + x.dt) % 4}`, role: "hospital" as const })) }, now);
           break;

@@ -590,6 +590,7 @@ export class AlertLifecycle {
       seen.add(key(r.patient, r.metric));
       for (const a of this.openOf(r.patient)) {
         if (a.late !== true || a.state !== "firing" || a.metric !== r.metric || a.ruleKind === "missing") continue;
+        this.keep(a);
         delete a.late;
         delete a.ack;
         a.priority = PRIORITY[a.level];
