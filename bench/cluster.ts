@@ -113,7 +113,9 @@ const takeovers: TakeoverReport[] = [];
 
 async function startRole(prefix: string, roles: string): Promise<Role> {
   const listens = roles !== "engine";
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--role", roles, "--nats", NATS, "--cluster-prefix", prefix, "--partitions", String(N), "--port", "0"], {
+  // BENCH_CLUSTER_NODE_ARGS: extra Node flags for the role processes (diagnostics, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+  const nodeArgs = (process.env.BENCH_CLUSTER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server/main.ts", "serve", "--role", roles, "--nats", NATS, "--cluster-prefix", prefix, "--partitions", String(N), "--port", "0"], {
     cwd: ROOT,
     env: { ...process.env, VARSEL_JWT_SECRET: SECRET, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "inherit"],
