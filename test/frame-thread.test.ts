@@ -164,9 +164,9 @@ describe("the ingest thread prepares what the main thread would have", () => {
             return;
           }
           // What replay applies is exactly what was applied live, byte for byte as the main thread alone would journal it.
-          expect(isDeepStrictEqual(decodeBody(viaThread.bytes), viaThread.command)).toBe(true);
+          expect(isDeepStrictEqual(decodeBody(viaThread.bytes!), viaThread.command)).toBe(true);
           expect(viaThread.command).toBe(live);
-          expect(Buffer.from(viaThread.bytes).equals(Buffer.from(viaMain.bytes))).toBe(true);
+          expect(Buffer.from(viaThread.bytes!).equals(Buffer.from(viaMain.bytes!))).toBe(true);
         }),
         { numRuns: RUNS * 3 },
       );

@@ -21,6 +21,9 @@ export interface BacklogLimits {
 
 export const DEFAULT_BACKLOG: BacklogLimits = { maxReadings: 100_000, maxBytes: 64 * 1024 * 1024, maxReadingsPerSender: 10_000, retryAfterMs: 1_000 };
 
+/** About the journal bytes of one canonical reading (patient, metric, value, unit, time, id). */
+const READING_BYTES = 96;
+
 /** The weight of one uncommitted command. */
 export interface Weight {
   readings: number;
@@ -29,8 +32,10 @@ export interface Weight {
   sender?: string;
 }
 
-export function weightOf(command: Command, body: Uint8Array, sender?: string): Weight {
-  return { readings: command.kind === "ingest" ? command.batch.readings.length : 0, bytes: body.byteLength, sender };
+export function weightOf(command: Command, body: Uint8Array | undefined, sender?: string): Weight {
+  const readings = command.kind === "ingest" ? command.batch.readings.length : 0;
+  // Not encoded (no store): about what a reading's journal bytes would be.
+  return { readings, bytes: body?.byteLength ?? readings * READING_BYTES, sender };
 }
 
 export class Backlog {

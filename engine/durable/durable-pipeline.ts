@@ -160,8 +160,8 @@ type Recovery = Omit<Extract<DurableReport, { kind: "recovered" }>, "kind" | "af
 /** A command admitted and checked, waiting for its turn to be applied. */
 interface Queued {
   command: Command;
-  /** Its journal bytes, encoded before it was checked. */
-  body: Uint8Array;
+  /** Its journal bytes, encoded before it was checked (none for an ingest without a store). */
+  body: Uint8Array | undefined;
   weight: Weight;
   /** Who makes it, when the command does not name its author (for the audit trail). */
   actor: string | undefined;
@@ -172,8 +172,8 @@ interface Queued {
 /** A command applied, waiting for its group's commit. */
 interface Pending {
   entry: JournalEntry;
-  /** The command's journal bytes, encoded before it was applied. */
-  body: Uint8Array;
+  /** The command's journal bytes, encoded before it was applied (none for an ingest without a store). */
+  body: Uint8Array | undefined;
   events: LifecycleEvent[];
   readings: StoredReading[];
   /** Its audit trail entry, when it is an admin change. */
@@ -326,7 +326,7 @@ export class DurablePipeline {
     this.backlog.admit(command.kind, options.sender);
     // Every precondition before the first change: the journal form, then the command's own check
     // (refused at once as of now; checked again when it is applied, which may be a few ms later).
-    const { command: canonical, bytes: body } = journaled(command, options.batchBytes);
+    const { command: canonical, bytes: body } = journaled(command, options.batchBytes, this.options.store !== undefined);
     this.check({ pos: this.pos + 1, at: this.now(), command: canonical });
     const weight = weightOf(canonical, body, options.sender);
     this.backlog.add(weight);

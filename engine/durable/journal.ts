@@ -5,7 +5,10 @@
 // decode to exactly the command. Ingest batches are canonical by construction
 // (engine/ingest/canonical.ts); only their sender fields are checked here. An ingest's batch may
 // come already encoded (`batchBytes`: the ingest thread encodes it, server/ws/frame-prep.ts):
-// the command's bytes are then its other fields with those bytes spliced in as `batch`.
+// the command's bytes are then its other fields with those bytes spliced in as `batch`. Without a
+// store there is no journal: an ingest is not encoded at all (`encode` false; its batch is
+// canonical by construction, so encoding could not refuse it), every other command still is, as
+// its encoding is its check.
 import { isDeepStrictEqual } from "node:util";
 import { VarselError } from "../errors.js";
 import { textProblem } from "../ingest/text.js";
@@ -19,8 +22,9 @@ const LONE_SURROGATE_OR_NUL = /[\u0000\ud800-\udfff]/u;
  * `batchBytes`: an ingest's batch as encodeBody encoded it (the caller vouches that they encode
  * exactly `command.batch`).
  */
-export function journaled<C extends Command>(command: C, batchBytes?: Uint8Array): { command: C; bytes: Uint8Array } {
+export function journaled<C extends Command>(command: C, batchBytes?: Uint8Array, encode = true): { command: C; bytes: Uint8Array | undefined } {
   const canonical = (command.kind === "ingest" ? checkSender(command) : plain(command, "")) as C;
+  if (!encode && canonical.kind === "ingest") return { command: canonical, bytes: undefined };
   let bytes: Uint8Array;
   try {
     bytes = batchBytes !== undefined && canonical.kind === "ingest" ? ingestBytes(canonical, batchBytes) : encodeBody(canonical);

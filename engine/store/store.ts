@@ -10,7 +10,8 @@ export interface CommitBatch {
   /** Journal entries, positions strictly increasing and contiguous with what is stored. */
   entries: JournalEntry[];
   /** The entries' commands as MessagePack (encodeBody), when the caller encoded them already (the durable layer does, before applying). */
-  bodies?: Uint8Array[];
+  /** (an entry without bytes is encoded by the store) */
+  bodies?: (Uint8Array | undefined)[];
   /** The lifecycle events the entries produced (their returned events), seq strictly increasing. */
   events: LifecycleEvent[];
   /** The readings the entries evaluated, with their triage (the readings view). */
