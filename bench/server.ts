@@ -398,8 +398,8 @@ interface LatRun extends Faults {
   problems: string[];
 }
 
-async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
-  const server = await startServer(transport, `lat-${transport}-${run}`);
+async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned): Promise<LatRun> {
+  const server = await startServer(transport, `lat-${transport}${aligned ? "-aligned" : ""}-${run}`);
   const subs: ChildProcess[] = [];
   try {
     // clinician sockets: subscriber j watches team j mod teams, with a token for that team
@@ -417,7 +417,7 @@ async function latencyRun(transport: Kind, run: number): Promise<LatRun> {
       server.port,
       cfg.latGens,
       cfg.latSockets,
-      { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, aligned: cfg.latAligned, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
+      { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, aligned, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
       cfg.rate,
       run,
     );
@@ -590,7 +590,14 @@ async function main(): Promise<void> {
     }
   }
   if (only.has("transport")) for (let r = 0; r < cfg.runs; r++) for (const t of ["uws", "ws"] as Kind[]) bare[t].push(await throughputRun(t, r, "transport-only"));
-  if (only.has("latency")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
+  // Aligned: every gateway socket sends at the same instant of the tick (uWS, beside the staggered run).
+  const aligned: LatRun[] = [];
+  if (only.has("latency")) {
+    for (let r = 0; r < cfg.runs; r++) {
+      for (const t of latHttpTransports) lat[t].push(await latencyRun(t, r));
+      if (!cfg.latAligned && latHttpTransports.includes("uws")) aligned.push(await latencyRun("uws", r, true));
+    }
+  }
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
   const backfill: BackfillRun[] = [];
   if (only.has("backfill")) for (let r = 0; r < cfg.runs; r++) backfill.push(await backfillRun(harness, cfg.backfill, r));
@@ -600,7 +607,7 @@ async function main(): Promise<void> {
     startLoadgens(port, cfg.latGens, cfg.latSockets, { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS }, cfg.storm.rate, run);
   if (only.has("storm")) for (let r = 0; r < cfg.runs; r++) storm.push(await stormRun(harness, cfg.storm, r, alertLoad));
 
-  report({ tp, bare, lat, http, single, backfill, storm }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, aligned, http, single, backfill, storm }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
@@ -621,6 +628,8 @@ interface All {
   /** WS ingest on the bare transport (transport-only.ts). */
   bare: Record<Kind, TpRun[]>;
   lat: Record<Kind, LatRun[]>;
+  /** Latency on uWS with every gateway socket sending at the same instant (none with --lat-aligned: lat is aligned then). */
+  aligned: LatRun[];
   http: Record<Kind, HttpRun[]>;
   /** WS ingest on uWS with VARSEL_INGEST_THREADS=0 (the single-threaded server). */
   single: TpRun[];
@@ -628,7 +637,7 @@ interface All {
   storm: StormRun[];
 }
 
-function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: number): void {
+function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
@@ -681,6 +690,11 @@ function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: nu
     rows.push(["", "", "server clock tick (1/s) longest", ...ms3(S(runs.map((r) => r.tickMaxMs))), ...blank]);
     rows.push(["", "", "readings/s accepted", ...rate3(S(runs.map((r) => r.acceptedRps))), ...blank]);
     rows.push(["", "", "alert events delivered/s", ...rate3(S(runs.map((r) => r.deliveries / cfg.latSeconds))), ...blank]);
+    if (t === "uws" && aligned.length > 0) {
+      rows.push([`${label}, aligned`, TRANSPORT_NAME[t], "ingest→alert p50", ...ms3(S(aligned.map((r) => r.lat.p50))), ...side(aligned, aligned.map((r) => r.genCores + r.subCores))]);
+      rows.push(["", "", "ingest→alert p99", ...ms3(S(aligned.map((r) => r.lat.p99))), ...blank]);
+      rows.push(["", "", "ingest→alert p99.9", ...ms3(S(aligned.map((r) => r.lat.p999))), ...blank]);
+    }
   }
   for (const t of K) {
     const runs = http[t];
@@ -738,7 +752,7 @@ function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: nu
       `"client cores" that of the generators (and subscribers; autocannon for HTTP), "other cores" what the rest of the machine used meanwhile ` +
       `(/proc/stat busy − server − clients − this process), ELU the server's event-loop utilisation; all medians over the runs, in the measured window.`,
   );
-  const latRuns = [...lat.uws, ...lat.ws];
+  const latRuns = [...lat.uws, ...lat.ws, ...aligned];
   if (latRuns.length > 0) {
     const off = latRuns.filter((r) => r.deliveries !== r.expectedDeliveries);
     out.push(
@@ -798,7 +812,7 @@ function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: nu
 
   // Correctness under load (CI fails on these, never on a figure): every transition reached every
   // subscriber of its team, and no reading of the real server was rejected, out of order or answered with an error.
-  const varselRuns = [...tp.uws, ...tp.ws, ...single, ...lat.uws, ...lat.ws];
+  const varselRuns = [...tp.uws, ...tp.ws, ...single, ...lat.uws, ...lat.ws, ...aligned];
   const checks = {
     deliveries_complete: latRuns.length === 0 ? null : latRuns.every((r) => r.deliveries === r.expectedDeliveries),
     no_rejected_readings: varselRuns.every((r) => r.rejected === 0),
@@ -841,6 +855,9 @@ function report({ tp, bare, lat, http, single, backfill, storm }: All, wallS: nu
     p999_ms_at_50k: n(med(latU.map((r) => r.lat.p999))),
     max_ms_at_50k: n(med(latU.map((r) => r.lat.max))),
     p99_ms_at_50k_ws: n(med(lat.ws.map((r) => r.lat.p99))),
+    // Gateways aligned (all sockets at the same instant); with --lat-aligned the main latency series is aligned.
+    p99_ms_aligned: n(cfg.latAligned ? p99 : med(aligned.map((r) => r.lat.p99))),
+    p999_ms_aligned: n(cfg.latAligned ? med(latU.map((r) => r.lat.p999)) : med(aligned.map((r) => r.lat.p999))),
     released_p99_ms_at_50k: n(med(latU.map((r) => r.released.p99))),
     latency_rate: cfg.rate,
     latency_accepted_rps: n(med(latU.map((r) => r.acceptedRps))),
