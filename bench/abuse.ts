@@ -1,5 +1,6 @@
-// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N] [-- --probe DIR]: floods from this
-// machine against a real server process (server/main.ts on SQLite), one kind at a time, while a
+// npm run bench:abuse [-- --quick] [-- --phases ping_token,idle] [-- --runs N] [-- --probe DIR] [-- --entry tsx]: floods
+// from this machine against a real server process (dist/server/main.js on SQLite, as `npm start`
+// runs it; --entry tsx: server/main.ts through tsx), one kind at a time, while a
 // bystander device posts a reading every 100 ms (alternately past the yellow pulse limit and back,
 // so each one raises or resolves an alert) and a clinician socket receives those alerts. Per phase:
 // the server's peak RSS (VmRSS every 100 ms), the bystander's POST p50 / p99 and its event delay
@@ -36,6 +37,8 @@ const { values: opt } = parseArgs({
     keep: { type: "boolean", default: false },
     /** Instruments the server: event-loop stalls, GC pauses, loop delay per second (bench/abuse/loop-probe.mjs) into this folder. */
     probe: { type: "string" },
+    /** dist: the compiled server as `npm start` runs it (default); tsx: server/main.ts through tsx, as the tests run it (~60 MB more RSS: the loader). */
+    entry: { type: "string", default: "dist" },
   },
 });
 const quick = opt.quick!;
@@ -50,6 +53,9 @@ const BYSTANDER = "by-1";
 const phases: Phase[] = ["baseline", ...(opt.phases ? (opt.phases.split(",").map((s) => s.trim()) as Phase[]) : ALL_PHASES).filter((p) => p !== "baseline")];
 for (const p of phases) if (p !== "baseline" && !(ALL_PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p} (phases: ${ALL_PHASES.join(",")})`);
 const GOAL_RSS_MB = 500, GOAL_P99_MS = 250;
+if (opt.entry !== "dist" && opt.entry !== "tsx") throw new Error(`--entry must be dist or tsx, got ${opt.entry}`);
+// The product as deployed (npm start: node dist/server/main.js); `npm run bench:abuse` builds dist/ first.
+process.env.VARSEL_CHILD_ENTRY = opt.entry;
 
 // ---------------------------------------------------------------- cleanup: every child, always
 
@@ -517,7 +523,7 @@ const goals = {
 
 process.stdout.write(
   `\nbench:abuse — ${RUNS} run(s) × ${phases.length} phases of ${PHASE_MS / 1000} s (+ ramp-up for idle / slowloris), ${quick ? "quick" : "full"}; ` +
-    `server: server/main.ts on SQLite, ${FLOOD_PATIENTS + 1} patients; bystander: 1 reading / 100 ms over HTTP, clinician subscribed; figures are medians over runs (peak RSS: the largest; RSS rise: peak − RSS at the window's start, median); others' cores: the machine's busy cores beyond the server, the flooders and this process (other people's work on the same ${cpus().length} cores), with the 1-minute load average at the window's end\n\n` +
+    `server: ${opt.entry === "dist" ? "dist/server/main.js" : "server/main.ts through tsx"} on SQLite, ${FLOOD_PATIENTS + 1} patients; bystander: 1 reading / 100 ms over HTTP, clinician subscribed; figures are medians over runs (peak RSS: the largest; RSS rise: peak − RSS at the window's start, median); others' cores: the machine's busy cores beyond the server, the flooders and this process (other people's work on the same ${cpus().length} cores), with the 1-minute load average at the window's end\n\n` +
     renderTable(
       ["phase", "window s", "server cores", "others' cores (load)", "peak RSS MB", "of it anon MB", "RSS rise MB", "POST p50 ms", "÷ base", "POST p99 ms", "÷ base", "event p99 ms", "÷ base", "POST failed", "found/acked"],
       rows,

@@ -214,6 +214,29 @@ describe("lifecycle: since and scope", () => {
     lc.tick(T0 + MIN + HOUR + 1);
     expect(lc.list()).toEqual([]);
   });
+
+  it("holds at most resolvedAlertsPerPatient resolved alerts per patient, the most recent, the same after a restore", () => {
+    const cap = 3;
+    const { lc } = world({ retention: { resolvedAlertsPerPatient: cap } });
+    const flap = (l: AlertLifecycle, patient: string, at: number) => {
+      l.apply([tr(patient, "r1", "raise", "yellow")], at);
+      l.apply([tr(patient, "r1", "resolve", "none", "yellow")], at + 1);
+    };
+    for (let i = 0; i < 5; i++) flap(lc, "p1", T0 + i * MIN);
+    flap(lc, "p2", T0);
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0 + 10 * MIN);
+    const resolvedOf = (l: AlertLifecycle, patient: string) => l.list({ state: "resolved" }).filter((a) => a.patient === patient).map((a) => a.resolvedAt);
+    expect(resolvedOf(lc, "p1")).toEqual([2, 3, 4].map((i) => T0 + i * MIN + 1));
+    expect(resolvedOf(lc, "p2")).toEqual([T0 + 1]);
+    expect(lc.list({ state: "firing" }).map((a) => a.patient)).toEqual(["p1"]);
+    // A lifecycle restored from a snapshot forgets the same one next.
+    const restored = world({ retention: { resolvedAlertsPerPatient: cap } }).lc;
+    restored.importState(structuredClone(lc.exportState()));
+    for (const l of [lc, restored]) l.apply([tr("p1", "r1", "resolve", "none", "yellow")], T0 + 11 * MIN);
+    expect(resolvedOf(restored, "p1")).toEqual(resolvedOf(lc, "p1"));
+    expect(resolvedOf(lc, "p1")).toEqual([T0 + 3 * MIN + 1, T0 + 4 * MIN + 1, T0 + 11 * MIN]);
+    expect(() => world({ retention: { resolvedAlertsPerPatient: 0 } })).toThrow(RangeError);
+  });
 });
 
 describe("lifecycle: review events", () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { VarselError } from "../engine/errors.js";
-import { createNodeTransport } from "../server/transport/node.js";
+import { ENDS_PER_TURN, createNodeTransport } from "../server/transport/node.js";
 import { TRANSPORT_ENV, TransportSelector, loadNativeUws } from "../server/transport/select.js";
 import type { SendResult, TransportKind } from "../server/transport/types.js";
 import { nativePayloadCap } from "../server/transport/uws.js";
@@ -638,6 +638,40 @@ describe.each(KINDS)("transport %s", (kind) => {
       expect(h.eventsOf("close")[0]).toMatchObject({ code: 4100, reason: "bye now" });
       expect(h.transport.connections()).toBe(0);
     });
+
+    it(
+      kind === "ws"
+        ? `reports every close of many peers cutting at once (1006), at most ${ENDS_PER_TURN} per turn of the event loop`
+        : "reports every close of many peers cutting at once (1006)",
+      async () => {
+        const n = 3 * ENDS_PER_TURN + 17;
+        let turn = 0;
+        let turning = true;
+        const tick = (): void => void (turning && (turn++, setImmediate(tick)));
+        const closeTurns: number[] = [];
+        const h = new Harness(kind);
+        h.transport = makeTransport(kind, {
+          http: () => ({ status: 404 }),
+          ws: { path: WS_PATH, selectProtocol: () => undefined, handlers: { message: () => undefined, close: (_conn, code) => void closeTurns.push(code === 1006 ? turn : -1) } },
+        });
+        running.push(h);
+        h.port = await h.transport.listen(0, "127.0.0.1");
+        const peers = await Promise.all(Array.from({ length: n }, () => openClient(h.wsUrl())));
+        await until(() => h.transport.connections() === n, 5000, "opens");
+        tick();
+        for (const ws of peers) ws.terminate(); // the TCP connection ends, no close frame
+        await until(() => closeTurns.length === n, 10_000, "closes");
+        turning = false;
+        expect(closeTurns.filter((t) => t < 0)).toEqual([]);
+        expect(h.transport.connections()).toBe(0);
+        if (kind === "ws") {
+          const perTurn = new Map<number, number>();
+          for (const t of closeTurns) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+          expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(ENDS_PER_TURN);
+        }
+      },
+      20_000,
+    );
   });
 
   // ---------------------------------------------------------------- addresses

@@ -61,6 +61,13 @@ import type {
 
 /** Resolved alerts and ended silences stay queryable this long by default. */
 export const DEFAULT_RESOLVED_RETENTION_MS = 24 * 3_600_000;
+/**
+ * Resolved alerts kept per patient by default, the most recent (within resolvedAlertMs): a
+ * reading that flaps around a limit raises and resolves an alert each time, so a day of one
+ * flapping device held tens of thousands (bench:abuse's bystander: 5 a second). Their events stay
+ * in the store (alert history).
+ */
+export const DEFAULT_RESOLVED_ALERTS_PER_PATIENT = 100;
 /** Trigger readings kept per alert by default. */
 export const DEFAULT_KEEP_READINGS = 5;
 export { DEFAULT_ESCALATION_DELAY_MS, DEFAULT_LATCHING } from "./alarm-policy.js";
@@ -88,6 +95,8 @@ export class AlertLifecycle {
   private readonly open = new Map<string, string>();
   /** patient → ids of its open alerts (the same alerts as `open`, indexed by patient). */
   private readonly openByPatient = new Map<string, Set<string>>();
+  /** patient → ids of its resolved alerts still held (bounded by resolvedPerPatient). */
+  private readonly resolvedByPatient = new Map<string, Set<string>>();
   private readonly patients = new Map<string, PatientRouting>();
   private readonly silenceBook = new SilenceBook();
   private readonly log: EventLog;
@@ -101,6 +110,7 @@ export class AlertLifecycle {
   private readonly offset: (at: number) => number;
   private readonly keepReadings: number;
   private readonly resolvedMs: number;
+  private readonly resolvedPerPatient: number;
   private readonly newId: (kind: "alert" | "silence") => string;
   private counters = { alert: 0, silence: 0 };
 
@@ -113,6 +123,8 @@ export class AlertLifecycle {
     this.offset = options.utcOffset ?? ((at) => utcOffsetMs(DEFAULT_TIME_ZONE, at));
     this.keepReadings = Math.max(1, options.keepReadings ?? DEFAULT_KEEP_READINGS);
     this.resolvedMs = options.retention?.resolvedAlertMs ?? DEFAULT_RESOLVED_RETENTION_MS;
+    this.resolvedPerPatient = options.retention?.resolvedAlertsPerPatient ?? DEFAULT_RESOLVED_ALERTS_PER_PATIENT;
+    if (!Number.isSafeInteger(this.resolvedPerPatient) || this.resolvedPerPatient < 1) throw new RangeError("retention.resolvedAlertsPerPatient must be a positive integer");
     this.log = new EventLog(options.startSeq ?? 0, options.retention?.maxEvents, options.retention?.maxAgeMs);
     this.newId = options.newId ?? ((kind) => `${kind === "alert" ? "a" : "s"}-${++this.counters[kind]}`);
   }
@@ -168,9 +180,11 @@ export class AlertLifecycle {
    */
   importState(state: LifecycleState, routing: Iterable<[string, PatientRouting]> = state.patients ?? []): void {
     this.alerts.clear();
+    this.resolvedByPatient.clear();
     for (const a of state.alerts) {
       a.episode ??= a.id; // alerts stored before episodes existed are episodes of their own
       this.alerts.set(a.id, a);
+      if (a.state === "resolved") this.markResolved(a);
     }
     this.open.clear();
     this.openByPatient.clear();
@@ -348,6 +362,7 @@ export class AlertLifecycle {
     for (const [id, a] of this.alerts) {
       if (a.state !== "resolved" || a.resolvedAt! >= now - this.resolvedMs) continue;
       this.alerts.delete(id);
+      this.unmarkResolved(a);
       forgot = true;
     }
     forgot = this.silenceBook.prune(now - this.resolvedMs) || forgot;
@@ -679,6 +694,7 @@ export class AlertLifecycle {
     this.openByPatient.get(a.patient)?.delete(a.id);
     this.emitAlert("resolved", a, now, extra);
     this.reinhibit(a.patient, now);
+    this.markResolved(a);
   }
 
   /** A missing-data alert whose gap the request's readings cover: its oldest reading of the metric is no later than the alert's start. */
@@ -933,6 +949,31 @@ export class AlertLifecycle {
   /** A patient's open alerts, from the per-patient index (inhibition runs on every transition). */
   private openOf(patient: string): Alert[] {
     return [...(this.openByPatient.get(patient) ?? [])].map((id) => this.alerts.get(id)!);
+  }
+
+  /**
+   * Holds a resolved alert; past resolvedPerPatient of its patient, forgets the one resolved
+   * first (ties by id: the same on replay and after a restore, whatever order they came in).
+   */
+  private markResolved(a: Alert): void {
+    let ids = this.resolvedByPatient.get(a.patient);
+    if (ids === undefined) this.resolvedByPatient.set(a.patient, (ids = new Set()));
+    ids.add(a.id);
+    while (ids.size > this.resolvedPerPatient) {
+      let oldest: Alert | undefined;
+      for (const id of ids) {
+        const b = this.alerts.get(id)!;
+        if (oldest === undefined || b.resolvedAt! < oldest.resolvedAt! || (b.resolvedAt === oldest.resolvedAt && b.id < oldest.id)) oldest = b;
+      }
+      ids.delete(oldest!.id);
+      this.alerts.delete(oldest!.id);
+    }
+  }
+
+  private unmarkResolved(a: Alert): void {
+    const ids = this.resolvedByPatient.get(a.patient);
+    ids?.delete(a.id);
+    if (ids?.size === 0) this.resolvedByPatient.delete(a.patient);
   }
 
   private markOpen(k: string, a: Alert): void {

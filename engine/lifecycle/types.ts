@@ -354,6 +354,8 @@ export interface RetentionPolicy {
   maxAgeMs?: number;
   /** Resolved alerts stay queryable this long (default 24 h). */
   resolvedAlertMs?: number;
+  /** ... and at most this many per patient, the most recently resolved (default 100). */
+  resolvedAlertsPerPatient?: number;
 }
 
 /**

@@ -25,6 +25,13 @@ const EMPTY = Buffer.alloc(0);
 export const MAX_READ_AFTER_CLOSE_BYTES = 64 * 1024;
 /** A connection ended unread is cut this long after, whether the peer has closed or not. */
 export const UNREAD_CLOSE_GRACE_MS = 1_000;
+/**
+ * Peers that end their connections are handed to ws at most this many per turn of the event loop
+ * (see EndQueue). 12 000 idle sockets cut at once cost ~55 µs each in node's and ws's teardown,
+ * one 0.67 s stall when done in a row (bench:abuse, idle phase); in slices, timers and other
+ * requests run between them.
+ */
+export const ENDS_PER_TURN = 200;
 /** Where the upgrade path leaves the chosen subprotocol for ws's handleProtocols hook. */
 const CHOSEN = Symbol("varsel.chosenProtocol");
 type UpgradeMessage = http.IncomingMessage & { [CHOSEN]?: string | false };
@@ -38,6 +45,16 @@ function validProtocolList(header: string): boolean {
   return list.every((p) => TOKEN.test(p)) && new Set(list).size === list.length;
 }
 
+/**
+ * A socket's error listener, declared here rather than as a closure: a closure made in
+ * onUpgrade stays on the socket for its whole life and holds onUpgrade's scope with it (the
+ * request, its headers, the token): ~12 % of an idle connection's heap (heap snapshot, 12 000
+ * idle sockets).
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function collectHeaders(raw: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) addHeader(headers, raw[i]!, raw[i + 1]!);
@@ -48,6 +65,79 @@ function splitUrl(url: string | undefined): [string, string] {
   const u = url ?? "/";
   const q = u.indexOf("?");
   return q < 0 ? [u, ""] : [u.slice(0, q), u.slice(q + 1)];
+}
+
+/**
+ * Runs the deferred ends, ENDS_PER_TURN per turn (setImmediate: I/O and timers come between).
+ * Order is kept; a socket destroyed meanwhile is skipped by the task itself.
+ */
+class EndQueue {
+  private tasks: (() => void)[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  push(task: () => void): void {
+    this.tasks.push(task);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
+  private readonly run = (): void => {
+    const end = Math.min(this.tasks.length, this.head + ENDS_PER_TURN);
+    for (; this.head < end; this.head++) {
+      const task = this.tasks[this.head]!;
+      this.tasks[this.head] = undefined as never;
+      try {
+        task();
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+    if (this.head < this.tasks.length) return void setImmediate(this.run);
+    this.tasks = [];
+    this.head = 0;
+    this.scheduled = false;
+  };
+}
+
+type WsInternals = WebSocket & { _socket?: net.Socket; _receiver?: { end: (...args: unknown[]) => unknown; _writableState?: { ending?: boolean; destroyed?: boolean } } };
+
+/**
+ * Two changes to how ws tears a connection down when the peer ends it (both measured with
+ * bench/abuse/close-storm.ts, 12 000 idle sockets cut at once):
+ * - ws's own 'end' listener (socketOnEnd: end the parser, end our side) is deferred to `ends`,
+ *   which runs them in slices, so the teardown is spread over turns of the loop instead of being
+ *   one stall. `listenersBefore` are the socket's 'end' listeners before ws took the socket:
+ *   what ws added is the difference. A socket destroyed meanwhile is skipped: ws's 'close'
+ *   listener then does the same work (and ws's end on a closed socket would throw).
+ * - ws ends its frame parser again in its 'close' listener, after socketOnEnd already did; a
+ *   second end() of a finished stream builds an ERR_STREAM_ALREADY_FINISHED error (message
+ *   formatting, stack capture: a quarter of the teardown's CPU) that nothing reads. A repeated
+ *   end() without arguments returns at once instead; with arguments it goes through as before.
+ */
+function spreadTeardown(ws: WebSocket, listenersBefore: readonly Function[], ends: EndQueue): void {
+  const internals = ws as WsInternals;
+  const socket = internals._socket;
+  const receiver = internals._receiver;
+  if (receiver !== undefined && typeof receiver.end === "function") {
+    const end = receiver.end;
+    receiver.end = function (this: typeof receiver, ...args: unknown[]) {
+      const state = this._writableState;
+      if (args.length === 0 && state !== undefined && (state.ending === true || state.destroyed === true)) return this;
+      return end.apply(this, args);
+    };
+  }
+  if (socket === undefined) return;
+  for (const listener of socket.listeners("end")) {
+    if (listenersBefore.includes(listener)) continue;
+    const wsEnd = listener as (this: net.Socket) => void;
+    socket.off("end", wsEnd);
+    socket.on("end", () => ends.push(() => void (socket.destroyed || wsEnd.call(socket))));
+  }
 }
 
 class NodeConn extends BaseConn {
@@ -161,6 +251,8 @@ class NodeTransport implements Transport {
   private readonly conns = new Set<NodeConn>();
   /** Raw sockets between the upgrade request and the WebSocket opening (or refusal). */
   private readonly upgrading = new Set<Duplex>();
+  /** Peers' ends waiting for ws, handled in slices (spreadTeardown). */
+  private readonly ends: EndQueue;
   private inflight = 0;
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -168,6 +260,7 @@ class NodeTransport implements Transport {
 
   constructor(options: TransportOptions) {
     this.opts = resolveOptions(options);
+    this.ends = new EndQueue((err) => this.opts.logger.error({ err }, "ws connection end failed"));
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // A body that never finishes must not pin a connection for node's default 5 minutes.
     this.server.requestTimeout = 60_000;
@@ -324,7 +417,7 @@ class NodeTransport implements Transport {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // node removed its own error listener from the socket when it handed the upgrade over.
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     const headers = collectHeaders(req.rawHeaders);
     const [path, qs] = splitUrl(req.url);
     const route = this.opts.ws;
@@ -350,8 +443,12 @@ class NodeTransport implements Transport {
       userData: {},
     };
     const offered = parseProtocols(headers["sec-websocket-protocol"]);
+    // Taken off once decided: a listener made here and left on the socket would hold this whole
+    // scope (the request, its headers, the token) for the connection's life (heap snapshot).
+    const forget = (): void => void this.upgrading.delete(socket);
     const decide = (choice: ProtocolChoice): void => {
       this.upgrading.delete(socket);
+      socket.off("close", forget);
       if (socket.destroyed) return;
       if (this.closing !== undefined) return this.rawReply(socket, errorResponse("shutting_down"));
       if (choice === false) return this.rawReply(socket, errorResponse("unauthorized"));
@@ -360,15 +457,20 @@ class NodeTransport implements Transport {
         return this.rawReply(socket, responseForError(err, this.opts.logger, "selectProtocol"));
       }
       (req as UpgradeMessage)[CHOSEN] = choice ?? false;
-      wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, choice ?? "", upReq, route));
+      const endListeners = socket.listeners("end");
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        spreadTeardown(ws, endListeners, this.ends);
+        this.onOpen(ws, choice ?? "", upReq, route);
+      });
     };
     const refuse = (err: unknown): void => {
       this.upgrading.delete(socket);
+      socket.off("close", forget);
       if (socket.destroyed) return;
       this.rawReply(socket, responseForError(err, this.opts.logger, "selectProtocol"));
     };
     this.upgrading.add(socket);
-    socket.once("close", () => this.upgrading.delete(socket));
+    socket.once("close", forget);
     let choice: ProtocolChoice | Promise<ProtocolChoice>;
     try {
       choice = route.selectProtocol(offered, upReq);

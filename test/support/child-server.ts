@@ -24,11 +24,13 @@ export function listeningPort(log: string): number | undefined {
  * `port` 0 picks a free one; a restart may pass the port of the server it replaces (clients
  * reconnect to the same address), on either transport (test/uws-restart.test.ts).
  * VARSEL_CHILD_NODE_ARGS adds node flags (e.g. `--prof` to profile a benchmark's server);
- * `args` adds options to `serve`.
+ * VARSEL_CHILD_ENTRY=dist runs the compiled dist/server/main.js as `npm start` does (benchmarks:
+ * the product as deployed, without tsx's loader; build first); `args` adds options to `serve`.
  */
 export async function startChildServer(database: string, env: Record<string, string> = {}, port = 0, args: readonly string[] = []): Promise<ChildServer> {
   const nodeArgs = process.env.VARSEL_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server/main.ts", "serve", "--port", String(port), "--database", database, ...args], {
+  const entry = process.env.VARSEL_CHILD_ENTRY === "dist" ? ["dist/server/main.js"] : ["--import", "tsx", "server/main.ts"];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, "serve", "--port", String(port), "--database", database, ...args], {
     cwd: ROOT,
     // info: the address is an info line; the rest of stdout is read and dropped.
     env: { ...process.env, VARSEL_JWT_SECRET: CHILD_SECRET, LOG_LEVEL: "info", ...env },
