@@ -33,11 +33,25 @@ import { Pipeline, type PipelineOptions, type PipelineState } from "../../engine
 import { decodeBody, encodeBody } from "../../engine/store/codec.js";
 import type { CommandMessage } from "./ingest.js";
 import type { Cluster } from "./streams.js";
+import { TimeSlices } from "./time-slices.js";
 
 // As the durable layer's snapshot state: records decode several times faster for many alerts.
 const packr = new Packr({ useRecords: true, mapsAsObjects: true, encodeUndefinedAsNil: false });
 /** A command is redelivered when not acknowledged within this (it is skipped then: already applied). */
 const ACK_WAIT_MS = 30_000;
+/**
+ * The window of a partition: at most this many commands applied whose events are not all stored
+ * yet, and at most MAX_EVENTS_IN_FLIGHT events published awaiting their PubAck. A full window
+ * stops taking commands from the consumer (whose buffer then stops pulling) until half of it is
+ * stored. Unbounded, a backlog was applied far ahead of the events stream: every publish a
+ * pending request with its timers, every command a promise, the engine past 2 GB RSS.
+ */
+const MAX_UNSTORED_COMMANDS = 512;
+const MAX_EVENTS_IN_FLIGHT = 256;
+/** Stored commands are acknowledged together (AckPolicy.All): every this many, and the newest always. */
+const ACK_EVERY = 64;
+/** Messages the consumer pulls ahead of the partition. */
+const PULL_BATCH = 512;
 
 /** What the events stream holds per event. */
 export interface EventMessage {
@@ -107,6 +121,8 @@ export interface PartitionOptions {
   snapshotMaxShare?: number;
   /** ... shared by these partitions (an engine node's; default: this partition's own). */
   pacer?: SnapshotPacer;
+  /** The event loop's time shared by the partitions applying (an engine node's; default: this partition's own). */
+  slices?: TimeSlices;
   /** How often the owner puts a tick on the partition (missing data, escalations, expiries; default 5 000 ms; 0: none). */
   tickMs?: number;
   now?: () => number;
@@ -136,6 +152,15 @@ export class PartitionEngine {
   private replayMs = 0;
   private lastSnapshotAt = performance.now();
   private readonly pacer: SnapshotPacer;
+  private readonly slices: TimeSlices;
+  /** The window (MAX_UNSTORED_COMMANDS, MAX_EVENTS_IN_FLIGHT): commands applied, events not all stored yet ... */
+  private unstoredCommands = 0;
+  /** ... and events published whose PubAck has not come. */
+  private eventsInFlight = 0;
+  /** Called once half of a full window is stored. */
+  private windowOpened: (() => void) | undefined;
+  /** The last command acknowledged (AckPolicy.All acknowledges every one before it too). */
+  private acked = 0;
   /** A due snapshot waits for the pacer. */
   private awaitingPacer = false;
   private messages: ConsumerMessages | undefined;
@@ -158,6 +183,7 @@ export class PartitionEngine {
     this.applied = snapshot?.seq ?? 0;
     this.clock = snapshot?.at ?? 0;
     this.pacer = options.pacer ?? new SnapshotPacer(options.snapshotMaxShare);
+    this.slices = options.slices ?? new TimeSlices();
   }
 
   /** Restores the partition and starts applying its commands; `onStop` is told when it stops by itself. */
@@ -211,7 +237,9 @@ export class PartitionEngine {
     await jsm.consumers.add(stream, {
       durable_name: name,
       filter_subject: names.commandSubject(this.partition),
-      ack_policy: AckPolicy.Explicit,
+      ack_policy: AckPolicy.All,
+      // Delivered and not yet acknowledged: pulled ahead, the window, and the last ACK_EVERY (the window, not the server's default, bounds it).
+      max_ack_pending: PULL_BATCH + MAX_UNSTORED_COMMANDS + ACK_EVERY,
       ack_wait: ACK_WAIT_MS * 1_000_000,
       ...(this.applied === 0 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 }),
     });
@@ -222,7 +250,7 @@ export class PartitionEngine {
     let applied = 0;
     const replayed = () => this.options.onReport?.({ kind: "replayed", partition: this.partition, commands: backlog, ms: performance.now() - replayFrom });
     if (backlog === 0) replayed();
-    const messages = await consumer.consume({ max_messages: 512 });
+    const messages = await consumer.consume({ max_messages: PULL_BATCH });
     this.messages = messages;
     this.loop = (async () => {
       let reason: "failed" | "fenced" | undefined;
@@ -235,6 +263,8 @@ export class PartitionEngine {
           }
           this.handle(m);
           if (++applied === backlog) replayed();
+          if (this.windowFull()) await new Promise<void>((resolve) => (this.windowOpened = resolve));
+          if (this.slices.due()) await this.slices.pause();
         }
       } catch (err) {
         if (!this.stopped) this.options.onError?.(err, "partition consumer");
@@ -268,10 +298,24 @@ export class PartitionEngine {
     this.ticker.unref();
   }
 
+  private windowFull(): boolean {
+    return this.unstoredCommands >= MAX_UNSTORED_COMMANDS || this.eventsInFlight >= MAX_EVENTS_IN_FLIGHT;
+  }
+
+  /** Part of the window was stored: the loop goes on once half of a full window is. */
+  private windowMoved(): void {
+    if (this.windowOpened !== undefined && this.unstoredCommands <= MAX_UNSTORED_COMMANDS / 2 && this.eventsInFlight <= MAX_EVENTS_IN_FLIGHT / 2) {
+      const open = this.windowOpened;
+      this.windowOpened = undefined;
+      open();
+    }
+  }
+
   /** Applies one command (a redelivery of one applied already is only acknowledged). */
   private handle(m: JsMsg): void {
     if (m.seq <= this.applied) {
-      m.ack();
+      // Acknowledged once what it caused is stored, as the first delivery would have been.
+      void this.published.then((ok) => ok && m.seq > this.acked && m.ack());
       return;
     }
     const started = performance.now();
@@ -289,18 +333,34 @@ export class PartitionEngine {
     this.sinceSnapshot++;
     this.replayMs += performance.now() - started;
     const stores: Promise<PubAck>[] = [];
+    const stored = () => {
+      this.eventsInFlight--;
+      this.windowMoved();
+    };
     for (const event of events) {
       if (event.seq <= this.lastEventSeq) continue; // published by an owner before this one
-      stores.push(this.cluster.js.publish(this.cluster.names.eventSubject(this.partition), encodeBody({ partition: this.partition, event } satisfies EventMessage), { msgID: `${this.partition}-${event.seq}` }));
+      const store = this.cluster.js.publish(this.cluster.names.eventSubject(this.partition), encodeBody({ partition: this.partition, event } satisfies EventMessage), { msgID: `${this.partition}-${event.seq}` });
+      store.then(stored, stored);
+      stores.push(store);
       this.lastEventSeq = event.seq;
     }
+    this.eventsInFlight += stores.length;
+    this.unstoredCommands++;
     const prior = this.published;
     this.published = Promise.all([prior, ...stores]).then(
       ([ok]) => {
-        if (ok) m.ack();
+        this.unstoredCommands--;
+        // Every command before this one is stored too (the chain): one acknowledgement covers them.
+        if (ok && (m.seq === this.applied || m.seq - this.acked >= ACK_EVERY)) {
+          m.ack();
+          this.acked = m.seq;
+        }
+        this.windowMoved();
         return ok;
       },
       (err: unknown) => {
+        this.unstoredCommands--;
+        this.windowMoved();
         this.options.onError?.(err, "publish events");
         void this.messages?.close();
         return false;
