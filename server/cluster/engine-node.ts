@@ -210,7 +210,7 @@ export class EngineNode {
     );
   }
 
-  /** A partition that stopped by itself (fenced, or failed): its lease is freed for another try. */
+  /** A partition that stopped by itself (failed): its lease is freed for another try. */
   private async drop(p: number): Promise<void> {
     const o = this.owned.get(p);
     if (o === undefined) return;
