@@ -16,6 +16,9 @@ import { PartitionEngine, SnapshotPacer, type PartitionOptions, type PartitionRe
 import type { Cluster } from "./streams.js";
 import { TimeSlices } from "./time-slices.js";
 
+/** A node hands a partition over after this many scans in a row above its share. */
+const OVER_SHARE_SCANS = 3;
+
 export interface EngineNodeOptions extends Omit<PartitionOptions, "holds" | "onReport" | "pacer" | "slices"> {
   /** This node's id in leases (default host-pid-random); a restarted node is a new member. */
   id?: string;
@@ -53,6 +56,8 @@ export class EngineNode {
   private memberRevision: number | undefined;
   private running = true;
   private scans = 0;
+  /** Scans in a row that found this node above its share. */
+  private overShare = 0;
 
   private constructor(
     private readonly cluster: Cluster,
@@ -160,8 +165,15 @@ export class EngineNode {
       const holder = holders.get(p);
       if (holder === undefined || this.leases.stale(this.lease(p), holder)) await this.acquire(p, holder);
     }
-    // Hand over one at a time: the others take it at their next scan.
-    if (this.owned.size > share) await this.release(Math.max(...this.owned.keys()));
+    // Hand over one at a time, once above the share for OVER_SHARE_SCANS scans in a row: the others
+    // take it at their next scan. A member whose heartbeat came late (a busy machine) counts as
+    // gone for a scan; handing over at once, partitions went back and forth between engines
+    // draining the full bench (a final snapshot, a restore and a replay each time).
+    this.overShare = this.owned.size > share ? this.overShare + 1 : 0;
+    if (this.overShare >= OVER_SHARE_SCANS) {
+      this.overShare = 0;
+      await this.release(Math.max(...this.owned.keys()));
+    }
   }
 
   /** Members whose heartbeat moved within leaseMs (this one included). */
