@@ -4,6 +4,9 @@
 //   NATS, a message without a clock time or a command) is skipped as refused: the partition goes
 //   on applying what follows, instead of stopping and stopping every next owner on it (its
 //   patients unwatched);
+// - a command that throws inside applyCommand (a batch not in canonical form, published on the
+//   subject by something else; or a bug) is skipped as refused, its part-changes undone (the
+//   partition rebuilt from its snapshot without it), by the owner and by the next one alike;
 // - a readings batch whose command for one partition is larger than the server's max_payload is
 //   refused `payload_too_large` before anything is published, not `store_unavailable` (a 503 the
 //   device would retry for ever);
@@ -19,7 +22,7 @@ import { Auth } from "../server/auth.js";
 import type { EventMessage } from "../server/cluster/partition.js";
 import { partitionOf } from "../server/cluster/partitions.js";
 import { CHILD_SECRET } from "./support/child-server.js";
-import { messages, owners, RoleProcesses, until } from "./support/cluster.js";
+import { killHard, messages, owners, RoleProcesses, until } from "./support/cluster.js";
 import { NATS_SKIP, requireNats } from "./support/nats.js";
 import { TestSocket } from "./support/ws-client.js";
 
@@ -65,6 +68,51 @@ describe.skipIf(NATS_SKIP)("cluster roles against hostile input", () => {
     const alerts = (await raised()).map((m) => ("alert" in m.event ? m.event.alert.rule : ""));
     expect(alerts.length).toBeGreaterThan(0);
     expect(new Set(alerts).size).toBe(alerts.length);
+  });
+
+  it("a command that throws inside the engine is skipped as refused with its part-changes undone: the partition applies what follows, and so does the next owner", async () => {
+    const cluster = await roles.cluster();
+    const engine = await roles.start(cluster, "engine");
+    const ingest = await roles.start(cluster, "ingest");
+    await until(async () => (await owners(cluster, N)).size === N, "the engine owns every partition");
+    const patient = Array.from({ length: 50 }, (_, i) => `p-${i}`).find((p) => partitionOf(p, N) === 0)!;
+    const admin = await auth.sign({ sub: "admin-1", role: "admin", teams: [] });
+    const device = await auth.sign({ sub: "hub", role: "device", teams: ["team-a"] });
+    expect((await send(ingest.port!, "PUT", `/v1/patients/${patient}`, admin, { programmes: ["telekol"], careTeams: [{ team: "team-a", role: "hospital" }], references: { spo2: 95 } })).status).toBe(202);
+    // A batch not in canonical form, published on the subject by something else: its first run
+    // evaluates an SpO2 of 85 (raising the patient's alerts), then a reading of no known metric
+    // throws inside applyCommand. Kept, those alerts would be open with the poison's time.
+    const poisonTime = Date.now() - 60_000;
+    const batch = {
+      items: 3,
+      readings: [
+        { index: 0, patient, metric: "spo2", value: 85, time: poisonTime },
+        { index: 2, patient, metric: "constructor", value: 85, time: poisonTime },
+      ],
+      rejected: [],
+      invalidations: [{ index: 1, id: "none", patient: "nobody" }],
+    };
+    await cluster.js.publish(cluster.names.commandSubject(0), encodeBody({ at: Date.now(), command: { kind: "ingest", source: "readings", batch, channel: "hostile" } }));
+    const time = Date.now();
+    expect((await send(ingest.port!, "POST", "/v1/measurements", device, [{ patient, metric: "spo2", value: 85, time, id: "m-after-throw" }])).status).toBe(200);
+
+    const events = async () => (await messages(cluster, cluster.names.eventStream)).map((m) => decodeBody<EventMessage>(m.data)).filter((m) => m.partition === 0);
+    await until(async () => (await events()).some((m) => m.event.type === "raised"), "the reading after the throwing command raised its alerts on partition 0", 30_000);
+    const raised = (await events()).filter((m) => m.event.type === "raised").map((m) => ("alert" in m.event ? m.event.alert : undefined)!);
+    expect(raised.length).toBeGreaterThan(0);
+    expect(new Set(raised.map((a) => a.rule)).size).toBe(raised.length);
+    // Raised by the reading after it: nothing of the throwing command's first run is left.
+    for (const alert of raised) expect(alert.conditionSince).toBe(time);
+
+    // The next owner meets the same throw in its replay and skips it the same way: it publishes
+    // nothing again and numbers what follows on from the live run.
+    await killHard(engine);
+    await roles.start(cluster, "engine");
+    expect((await send(ingest.port!, "POST", "/v1/measurements", device, [{ patient, metric: "pulse", value: 190, time: Date.now(), id: "m-after-takeover" }])).status).toBe(200);
+    const before = raised.length;
+    await until(async () => (await events()).filter((m) => m.event.type === "raised").length > before, "the next owner applied the reading after the takeover", 30_000);
+    const seqs = (await events()).map((m) => m.event.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
 
   it("a readings batch larger than a cluster message holds is refused payload_too_large, nothing published", async () => {

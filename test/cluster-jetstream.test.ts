@@ -12,7 +12,7 @@ import { decodeBody } from "../engine/store/codec.js";
 import { ClusterAlertView, VIEW_SNAPSHOT } from "../server/cluster/alert-view.js";
 import { EngineNode, type EngineReport } from "../server/cluster/engine-node.js";
 import { ClusterIngest, type CommandMessage } from "../server/cluster/ingest.js";
-import type { EventMessage } from "../server/cluster/partition.js";
+import { PartitionEngine, type EventMessage, type PartitionReport } from "../server/cluster/partition.js";
 import { route } from "../server/cluster/partitions.js";
 import type { Cluster } from "../server/cluster/streams.js";
 import { NATS_SKIP, requireNats, TestClusters } from "./support/nats.js";
@@ -173,6 +173,32 @@ describe.skipIf(NATS_SKIP)("cluster on JetStream", () => {
     await until(async () => (await streamedEvents(cluster)).length >= expected.length, "every event published");
     expect(node.partitions()).toEqual([0, 1, 2, 3]);
     expect(await streamedEvents(cluster)).toEqual(expected);
+  });
+
+  it("a partition held by its fence (lease renewal late) applies nothing until the lease is fresh again, then goes on without a restart", async () => {
+    const cluster = await clusters.open({ partitions: 1 });
+    const clock = new Clock();
+    const commands = script();
+    await publishAll(new ClusterIngest(cluster, clock.now), clock, commands);
+    let fresh = false;
+    const reports: PartitionReport[] = [];
+    const engine = await PartitionEngine.start(cluster, 0, { tickMs: 0, holds: () => fresh, onReport: (r) => reports.push(r) }, (reason) => reports.push({ kind: "stopped", partition: 0, reason }));
+    const delivered = async () => (await cluster.jsm.consumers.info(cluster.names.commandStream, cluster.names.consumer(0))).num_ack_pending > 0;
+    try {
+      await until(delivered, "the consumer delivered commands to the held partition");
+      expect(engine.position()).toBe(0);
+      expect(await streamedEvents(cluster)).toEqual([]);
+      fresh = true; // a renewal succeeded
+      const expected = reference(commands, 1);
+      await until(async () => (await streamedEvents(cluster)).length >= expected.length, "every event published");
+      expect(await streamedEvents(cluster)).toEqual(expected);
+      // Paused, not stopped and restored from its snapshot (as the fence did before).
+      expect(reports.filter((r) => r.kind === "paused")).toHaveLength(1);
+      expect(reports.filter((r) => r.kind === "restored")).toHaveLength(1);
+      expect(reports.filter((r) => r.kind === "stopped")).toEqual([]);
+    } finally {
+      await engine.stop(false);
+    }
   });
 
   it("failover: a survivor takes the partitions of an engine that stopped renewing, restores its snapshots and replays after them", async () => {

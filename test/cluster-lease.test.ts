@@ -156,4 +156,30 @@ describe("snapshot pacer (one engine's partitions)", () => {
     expect(pacer.ready()).toBe(false);
     expect(() => new SnapshotPacer(0)).toThrow(RangeError);
   });
+
+  it("due snapshots take their turns in the order they became due, one at a time", async () => {
+    const pacer = new SnapshotPacer(1);
+    const ran: string[] = [];
+    let running = 0;
+    let overlapping = 0;
+    const snapshot = (name: string) => async () => {
+      ran.push(name);
+      pacer.begin();
+      overlapping = Math.max(overlapping, ++running);
+      await new Promise((r) => setTimeout(r, 1));
+      running--;
+      pacer.end(0);
+    };
+    pacer.begin(); // a snapshot under way: every turn waits
+    for (const name of ["p3", "p0", "p7", "p1"]) pacer.turn(snapshot(name));
+    let skipped = false;
+    pacer.turn(async () => void (skipped = true)); // a turn that finds nothing due passes it on
+    pacer.turn(snapshot("p5"));
+    expect(ran).toEqual([]);
+    pacer.end(0);
+    await new Promise<void>((resolve) => pacer.turn(async () => resolve()));
+    expect(ran).toEqual(["p3", "p0", "p7", "p1", "p5"]);
+    expect(skipped).toBe(true);
+    expect(overlapping).toBe(1);
+  });
 });

@@ -77,7 +77,10 @@ export interface Cluster {
 /** Connects, creates what is missing and reads N; throws when the server has no JetStream. */
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const names = new ClusterNames(options.prefix ?? "varsel");
-  const nc = await connect({ servers: options.servers.split(","), name: options.name ?? "varsel" });
+  // noAsyncTraces: no Error (with its stack) made per request in case it fails. Every event an
+  // engine publishes and every command an ingest publishes is a request: the two error objects
+  // each were 8.5 % of an engine's CPU draining a backlog (profile, bench:cluster).
+  const nc = await connect({ servers: options.servers.split(","), name: options.name ?? "varsel", noAsyncTraces: true });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureStream(jsm, names.commandStream, [`${names.prefix}.cmd.>`], 0);
