@@ -14,6 +14,7 @@ import {
   H_OFF_TRIAGE,
   H_OUT_CAP,
   KIND_BAND,
+  KIND_MISSING,
   KIND_OFF,
   NONE,
   P_M,
@@ -42,6 +43,7 @@ import { paramOf, stepDirect } from "./persistence";
 import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
 import { passes, PLAIN_BAND, PLAIN_BAND_MASK, refreshGate } from "./quiet";
 import { setsBefore, setsBegin, setsEnd } from "./rules/score-set";
+import { intervalAtRest } from "./rules/missing";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
 
@@ -122,6 +124,8 @@ function applyRules(rules: usize, cp: usize, r: u32, t: f64, v: f64, i: u32): u3
     } else if ((hdr & 0xff) == KIND_BAND && atRest(rp, hdr) && (code = classifyPlain(rp, v, v)) == TRIAGE_N) {
       // Any other band rule at rest and a plain-N reading: step() would change nothing.
       code = select<u32>(code, 0, v == v);
+    } else if ((hdr & 0xff) == KIND_MISSING && intervalAtRest(rp, hdr, gNow)) {
+      code = 0; // a fresh reading on a stale-data rule holding no alert: nothing to move
     } else if ((hdr & 0xff) != KIND_OFF) {
       code = otherRule(rp, hdr, cp, t, v, i);
     }

@@ -18,7 +18,7 @@ import {
 import { gRuleCount, gRules, hget, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { paramOf, settle } from "./persistence";
-import { moveMissing } from "./rules/missing";
+import { intervalAtRest, moveMissing } from "./rules/missing";
 
 // Kinds settled by the clock, as a bit set.
 const TIMED_KINDS: u32 = (1 << KIND_BAND) | (1 << KIND_BASELINE) | (1 << KIND_DELTA) | (1 << KIND_RATE) | (1 << KIND_SCORE);
@@ -46,7 +46,9 @@ export function tick(now: f64, tz: f64): i32 {
     const rp = rules + (<usize>r << 6);
     const hdr = load<u32>(rp);
     const kind = hdr & 0xff;
-    if (kind == KIND_MISSING) moveMissing(rp, now, tz, -1);
+    if (kind == KIND_MISSING) {
+      if (!intervalAtRest(rp, hdr, now)) moveMissing(rp, now, tz, -1);
+    }
     else if ((hdr >> 24) & RULE_K_TICK && kind < 8 && ((TIMED_KINDS >> kind) & 1) != 0 && !idle(rp, hdr)) settle(rp, now, NaN, -1, 0);
   }
   return <i32>gOutCount;
