@@ -168,6 +168,32 @@ function applyOne(s: u32, t: f64, v: f32, i: u32): u32 {
 }
 
 /**
+ * Readings [from, end) of the input columns, triage written. The common case in a loop with no
+ * call in it (a call would make the compiler keep the loop's values on the stack): a later
+ * reading inside a quiet slot's gate is plain N and changes nothing but lastTime and lastValue.
+ * Anything else leaves the loop for one reading.
+ */
+// @ts-ignore: decorator
+@inline
+function applyRange(from: u32, end: u32, inSlot: usize, inTime: usize, inValue: usize, triage: usize, slots: usize): void {
+  let i = from;
+  while (i < end) {
+    for (; i < end; i++) {
+      const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
+      const t = load<f64>(inTime + (<usize>i << 3));
+      const v = load<f32>(inValue + (<usize>i << 2));
+      if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
+      store<f64>(sp, t, S_LAST_TIME);
+      store<f32>(sp, v, S_LAST_VALUE);
+      store<u8>(triage + <usize>i, TRIAGE_N);
+    }
+    if (i == end) break;
+    store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
+    i++;
+  }
+}
+
+/**
  * Applies the first n readings of the input columns; writes triage[n] and transitions.
  * Returns the transition count, or ERR_BATCH_TOO_LARGE / ERR_BAD_SLOT / ERR_OUT_FULL with
  * nothing applied.
@@ -190,31 +216,17 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
+  // A state that stays in the cache (a backtest's CGM group: 1 000 slots, 4 000 rules) gains
+  // nothing from the prefetch passes below, only their cost: one plain pass.
+  if (<u64>gSlotCount * SLOT_STATE_BYTES + <u64>gRuleCount * <u64>RULE_BYTES + <u64>hget(H_HIST_COUNT) * 12 <= gCachedStateBytes) {
+    applyRange(0, n, inSlot, inTime, inValue, triage, slots);
+    setsEnd();
+    return <i32>gOutCount;
+  }
   // Software prefetch in blocks of PF readings (q = block number): the readings whose value
   // misses the gate are listed two blocks ahead (which loads every hot slot record of that
   // block); for them the cold record two blocks ahead and the rules (and history) one block
   // ahead. See prefetch.ts.
-  // A state that stays in the cache (a backtest's CGM group: 1 000 slots, 4 000 rules) gains
-  // nothing from the prefetch passes, only their cost: one plain pass.
-  if (<u64>gSlotCount * SLOT_STATE_BYTES + <u64>gRuleCount * <u64>RULE_BYTES + <u64>hget(H_HIST_COUNT) * 12 <= gCachedStateBytes) {
-    let i: u32 = 0;
-    while (i < n) {
-      for (; i < n; i++) {
-        const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
-        const t = load<f64>(inTime + (<usize>i << 3));
-        const v = load<f32>(inValue + (<usize>i << 2));
-        if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
-        store<f64>(sp, t, S_LAST_TIME);
-        store<f32>(sp, v, S_LAST_VALUE);
-        store<u8>(triage + <usize>i, TRIAGE_N);
-      }
-      if (i == n) break;
-      store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
-      i++;
-    }
-    setsEnd();
-    return <i32>gOutCount;
-  }
   const more = hget(H_HIST_COUNT) != 0 || hget(H_MAX_RULES_PER_SLOT) > 1;
   listMisses(inSlot, inValue, slots, 0, 0, min<u32>(PF, n));
   listMisses(inSlot, inValue, slots, 1, min<u32>(PF, n), min<u32>(2 * PF, n));
@@ -225,25 +237,7 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
     sink ^= touchAhead(inSlot, info, rules, q);
     if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
-    let i = b;
-    while (i < end) {
-      // The common case in a loop with no call in it (a call would make the compiler keep the
-      // loop's values on the stack): a later reading inside a quiet slot's gate is plain N and
-      // changes nothing but lastTime and lastValue. Anything else leaves the loop for one
-      // reading.
-      for (; i < end; i++) {
-        const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
-        const t = load<f64>(inTime + (<usize>i << 3));
-        const v = load<f32>(inValue + (<usize>i << 2));
-        if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
-        store<f64>(sp, t, S_LAST_TIME);
-        store<f32>(sp, v, S_LAST_VALUE);
-        store<u8>(triage + <usize>i, TRIAGE_N);
-      }
-      if (i == end) break;
-      store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
-      i++;
-    }
+    applyRange(b, end, inSlot, inTime, inValue, triage, slots);
   }
   sinkStore(sink);
   setsEnd();

@@ -1,11 +1,13 @@
 // npx tsx bench/backtest-costs.ts [--days 3] [--patients 10000] [--cgm 1000] [--runs 5] [--set current|proposed]
+//   [--cgm-rules cgm-low,cgm-high] [--only generator|columns|host|pass|kernel|floor [--replays k]]
 // bench:backtest's cohort (bench/lib/cohort-year.ts) taken apart per cost centre, in CPU time
 // (user + system of the process: a shared machine's wall time is mostly other tenants), the
 // fastest of --runs runs each: the generator alone; the host's replay with every kernel call made
-// a no-op (generation, counting, group and slot look-up, writing the kernel's input columns); the
+// a no-op (generation, counting, group and slot look-up, writing the kernel's input columns), and
+// the least a host can do (generation, a slot look-up and the three columns written); the
 // whole pass; and the kernel alone on the recorded calls (batches put in its memory untimed), per
 // kernel (CGM, COPD, heart failure) and per call kind (evaluate, tick). Then the floor: the
-// smallest wasm loop over the same CGM columns (bench/floor/floor.ts: 4 limits per reading, one
+// smallest wasm loop over the same batches (bench/floor/floor.ts: 4 limits per reading, one
 // triage byte). Prints one JSON line. See bench/README.md "bench:backtest", cost centres.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -14,8 +16,10 @@ import { Backtest, kernelFor } from "../engine/backtest/backtest.js";
 import type { ProgrammeRules } from "../engine/backtest/types.js";
 import type { Evaluator } from "../engine/evaluator.js";
 import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
+import { METRIC_COUNT } from "../engine/metrics.js";
 import { PROGRAMMES } from "../engine/rules/programmes.js";
 import { Floor } from "./lib/floor.js";
+import { putBatch, type RecordedCall } from "./lib/recorded-calls.js";
 import { cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
 
 const { values: opt } = parseArgs({
@@ -26,6 +30,7 @@ const { values: opt } = parseArgs({
     runs: { type: "string", default: "5" },
     set: { type: "string", default: "current" },
     seed: { type: "string", default: "20260105" },
+    chunk: { type: "string", default: "65536" },
     /** Keep only these CGM rules (comma-separated ids): the cost of each rule kind by difference. */
     "cgm-rules": { type: "string" },
     /**
@@ -33,10 +38,12 @@ const { values: opt } = parseArgs({
      * count: callgrind's total at --runs 2 less that at --runs 1 is one run of it.
      */
     only: { type: "string" },
+    /** With --only kernel: set up --runs fresh kernels but replay the calls on the first --replays (callgrind: replays 6 less replays 1, same set-up). */
+    replays: { type: "string" },
   },
   strict: true,
 });
-const cfg = { patients: Number(opt.patients), cgm: Number(opt.cgm), seed: Number(opt.seed) };
+const cfg = { patients: Number(opt.patients), cgm: Number(opt.cgm), seed: Number(opt.seed), chunk: Number(opt.chunk) };
 const days = Number(opt.days);
 const runs = Number(opt.runs);
 const chosen: ProgrammeRules = RULE_SETS.find((s) => s.name === opt.set)!.rules;
@@ -61,11 +68,33 @@ const best = (f: () => number): number => {
 };
 
 const only = opt.only;
+const replays = opt.replays === undefined ? runs : Number(opt.replays);
 const want = (centre: string): boolean => only === undefined || only === centre;
 let readings = 0;
 const generatorNs = !want("generator") ? NaN : best(() => {
   const t0 = cpu();
   readings = stream(cfg, days, () => {});
+  return cpu() - t0;
+});
+
+/**
+ * The least a host can do per reading: the generator, then each reading's slot looked up in a
+ * table and the three kernel columns written (no counting, no groups, no ticks).
+ */
+const columnsNs = !want("columns") ? NaN : best(() => {
+  const table = new Int32Array(patients.length * METRIC_COUNT).map((_, i) => i);
+  const slots = new Uint32Array(65_536);
+  const times = new Float64Array(65_536);
+  const values = new Float32Array(65_536);
+  const t0 = cpu();
+  stream(cfg, days, (c) => {
+    const { n, patient, metric, time, value } = c;
+    for (let i = 0; i < n; i++) {
+      slots[i] = table[patient[i] * METRIC_COUNT + metric[i]];
+      times[i] = time[i];
+      values[i] = value[i];
+    }
+  });
   return cpu() - t0;
 });
 
@@ -94,13 +123,7 @@ const hostNs = want("host") ? best(() => passNs(true)) : NaN;
 const passTotalNs = want("pass") ? best(() => passNs(false)) : NaN;
 
 // The kernel alone: the calls of one pass recorded, then made again on fresh kernels.
-interface Call {
-  kernel: number;
-  now: number;
-  tz: number;
-  batch?: { slots: Uint32Array; times: Float64Array; values: Float32Array };
-}
-const calls: Call[] = [];
+const calls: RecordedCall[] = [];
 const kinds: string[] = [];
 if (want("kernel") || want("floor")) {
   const kernels: WasmKernel[] = [];
@@ -126,7 +149,7 @@ if (want("kernel") || want("floor")) {
 // The kernels in the order the backtest makes them (by first patient): COPD, heart failure, CGM.
 for (const i of [0, 1, cfg.patients]) kinds.push(String(patients[i].programme));
 
-const perKernel = (): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: number[] } => {
+const perKernel = (replay = true): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: number[] } => {
   const fresh: WasmKernel[] = [];
   new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, (n) => {
     const k = kernelFor(n);
@@ -137,7 +160,7 @@ const perKernel = (): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: 
   const tickNs = [0, 0, 0];
   const n = [0, 0, 0];
   const ticks = [0, 0, 0];
-  for (const c of calls) {
+  for (const c of replay ? calls : []) {
     const k = fresh[c.kernel];
     if (c.batch === undefined) {
       const t0 = cpu();
@@ -146,11 +169,7 @@ const perKernel = (): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: 
       ticks[c.kernel]++;
       continue;
     }
-    const m = c.batch.slots.length;
-    const cols = k.inputColumns(m);
-    cols.slots.set(c.batch.slots);
-    cols.times.set(c.batch.times);
-    cols.values.set(c.batch.values);
+    const m = putBatch(k, c.batch);
     const t0 = cpu();
     k.run(m, c.now, c.tz);
     evalNs[c.kernel] += cpu() - t0;
@@ -162,7 +181,7 @@ const perKernel = (): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: 
 let kernel = want("kernel") ? perKernel() : { evalNs: [NaN, NaN, NaN], tickNs: [NaN, NaN, NaN], n: [NaN, NaN, NaN], ticks: [NaN, NaN, NaN] };
 for (let r = 1; r < runs && want("kernel"); r++) {
   gc();
-  const k = perKernel();
+  const k = perKernel(r < replays);
   for (let i = 0; i < 3; i++) {
     kernel.evalNs[i] = Math.min(kernel.evalNs[i], k.evalNs[i]);
     kernel.tickNs[i] = Math.min(kernel.tickNs[i], k.tickNs[i]);
@@ -176,11 +195,7 @@ const floorNs = !want("floor") ? NaN : best(() => {
   let ns = 0;
   for (const c of calls) {
     if (c.batch === undefined) continue;
-    const m = c.batch.slots.length;
-    const cols = floor.inputColumns(m);
-    cols.slots.set(c.batch.slots);
-    cols.times.set(c.batch.times);
-    cols.values.set(c.batch.values);
+    const m = putBatch(floor, c.batch);
     const t0 = cpu();
     floor.run(m);
     ns += cpu() - t0;
@@ -197,6 +212,7 @@ const out = {
   days,
   readings,
   generator_ns: +(generatorNs / readings).toFixed(1),
+  columns_ns: +(columnsNs / readings).toFixed(1),
   host_ns: +(hostNs / readings).toFixed(1),
   pass_ns: +(passTotalNs / readings).toFixed(1),
   finish_ms: +(finishNs / 1e6).toFixed(1),

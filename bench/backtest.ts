@@ -16,6 +16,7 @@ import type { Evaluator } from "../engine/evaluator.js";
 import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
 import { cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
+import { putBatch, type RecordedCall } from "./lib/recorded-calls.js";
 import { fmtCount, fmtRate, fmtRatio, sig, summarize } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
 
@@ -54,14 +55,6 @@ const patients = cohort(cfg);
 
 
 // ---- the kernel's own share ----
-/** One kernel call of a replay, recorded: a batch (its input columns copied) or a tick. */
-interface Call {
-  kernel: number;
-  now: number;
-  tz: number;
-  batch?: { slots: Uint32Array; times: Float64Array; values: Float32Array };
-}
-
 /**
  * The backtest's kernels (the same capacities as its own), timing their calls in CPU time (the
  * process's user + system, which Linux counts to the microsecond from its nanosecond run time:
@@ -76,7 +69,7 @@ class TimedKernels {
   ticks = 0;
   /** Per kernel (one per combination of programmes): CPU ns in its calls and its readings. */
   readonly byKernel: { ns: number; readings: number }[] = [];
-  constructor(private readonly calls?: Call[]) {}
+  constructor(private readonly calls?: RecordedCall[]) {}
 
   readonly factory = (patients: number): Evaluator => {
     const k = kernelFor(patients);
@@ -133,7 +126,7 @@ const CPU_CLOCK_NS = ((): number => {
  * evaluate and tick only, no host code between them. ns per reading, evaluate and tick apart.
  */
 function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: number; tickNsPerReading: number; readings: number; ticks: number; cgmNs: number; sessionNs: number } {
-  const calls: Call[] = [];
+  const calls: RecordedCall[] = [];
   const recording = new TimedKernels(calls);
   const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, recording.factory);
   stream(cfg, days, (c) => bt.push(c));
@@ -147,12 +140,7 @@ function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: num
       k.runTick(call.now, call.tz);
       continue;
     }
-    const n = call.batch.slots.length;
-    const cols = k.inputColumns(n);
-    cols.slots.set(call.batch.slots);
-    cols.times.set(call.batch.times);
-    cols.values.set(call.batch.values);
-    k.run(n, call.now, call.tz);
+    k.run(putBatch(k, call.batch), call.now, call.tz);
   }
   // The CGM patients' kernel (the last combination) apart from the COPD and heart-failure ones (evaluate + tick per reading).
   const cgm = fresh.byKernel.at(-1)!;

@@ -13,6 +13,8 @@ export interface CohortConfig {
   /** CGM patients. */
   cgm: number;
   seed: number;
+  /** Readings per chunk handed to the sink (default 65 536). */
+  chunk?: number;
 }
 
 const MIN = 60_000;
@@ -71,7 +73,7 @@ export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChu
     byWindow[72 + Math.floor(rnd(rng) * 48)].push(p);
     byWindow[216 + Math.floor(rnd(rng) * 36)].push(-1 - p);
   }
-  const cap = 65_536;
+  const cap = cfg.chunk ?? 65_536;
   const chunk = emptyChunk(cap);
   const { patient, metric, time, value } = chunk;
 
