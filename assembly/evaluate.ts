@@ -13,10 +13,18 @@ import {
   H_OFF_IN_VALUE,
   H_OFF_TRIAGE,
   H_OUT_CAP,
+  KIND_BAND,
+  KIND_MISSING,
   KIND_OFF,
   NONE,
+  P_M,
+  R_T0,
+  R_T1,
+  R_T2,
+  RULE_K_NO_PERSIST,
   R_NEXT,
   R_RAW_LEVEL,
+  RULE_BYTES,
   I_FIRST_RULE,
   I_FLAGS,
   I_HIST_CAP,
@@ -29,14 +37,26 @@ import {
   TRIAGE_NOT_TRIAGED,
   TRIAGE_OUT_OF_ORDER,
 } from "./layout";
-import { gHistT, gHistV, gInfo, gRules, gSlotCount, gSlots, hget, infoPtr, slotPtr, sync } from "./memory";
+import { gHistT, gHistV, gInfo, gRuleCount, gRules, gSlotCount, gSlots, hget, infoPtr, slotPtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
-import { stepDirect } from "./persistence";
+import { paramOf, stepDirect } from "./persistence";
 import { listMisses, PF, sinkStore, touchAhead, touchInfo, touchMore, touchRules } from "./prefetch";
 import { passes, PLAIN_BAND, PLAIN_BAND_MASK, refreshGate } from "./quiet";
 import { setsBefore, setsBegin, setsEnd } from "./rules/score-set";
+import { intervalAtRest } from "./rules/missing";
 import { append } from "./rules/window";
 import { evalRule } from "./value";
+
+/** Hot + cold slot record. */
+const SLOT_STATE_BYTES: u64 = 32;
+/** At or below this much state (slots, rules, history in use) evaluate() skips its prefetch passes. */
+let gCachedStateBytes: u64 = 512 << 10;
+
+/** Sets that bound (tests force either path with it: 0 always prefetches, 0xffffffff never). Returns 0. */
+export function setCachedStateBytes(bytes: u32): i32 {
+  gCachedStateBytes = <u64>bytes;
+  return 0;
+}
 
 
 /** Largest slot index in the first n entries of the slot column (SIMD when built with it). */
@@ -69,6 +89,24 @@ function otherRule(rp: usize, hdr: u32, cp: usize, t: f64, v: f64, reading: u32)
   return evalRule(rp, hdr, cp, t, v, <i32>reading, gNow, gTz);
 }
 
+/**
+ * A value rule at rest: no alert (level 0, dir none), raw 0 last, no run of raw >= yellow or red,
+ * no keep-firing timer, no N of M. A band rule at rest met by a plain-N reading stays exactly so:
+ * its level-0 classification is the plain one whatever its margin, its runs stay empty, and
+ * settle() finds the target (0, none) it holds (docs/kernel.md, "Rules at rest").
+ */
+// @ts-ignore: decorator
+@inline
+function atRest(rp: usize, hdr: u32): bool {
+  return (
+    ((hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) == 0 &&
+    isNaN(load<f64>(rp, R_T0)) &&
+    isNaN(load<f64>(rp, R_T1)) &&
+    isNaN(load<f64>(rp, R_T2)) &&
+    ((hdr >> 24) & RULE_K_NO_PERSIST || load<u8>(paramOf(rp), P_M) == 0)
+  );
+}
+
 /** Triage of reading (t, v) over the rules from r on, applying each; (rank << 8) | code packed. */
 // @ts-ignore: decorator
 @inline
@@ -83,6 +121,11 @@ function applyRules(rules: usize, cp: usize, r: u32, t: f64, v: f64, i: u32): u3
       // A quiet rule (no alert, raw 0, hence no runs) and a normal reading: nothing changes.
       if (((code ^ TRIAGE_N) | (hdr & 0xffff00) | <u32>load<u16>(rp, R_RAW_LEVEL)) != 0) stepBand(rp, hdr, code, t, v, i);
       code = select<u32>(code, 0, v == v);
+    } else if ((hdr & 0xff) == KIND_BAND && atRest(rp, hdr) && (code = classifyPlain(rp, v, v)) == TRIAGE_N) {
+      // Any other band rule at rest and a plain-N reading: step() would change nothing.
+      code = select<u32>(code, 0, v == v);
+    } else if ((hdr & 0xff) == KIND_MISSING && intervalAtRest(rp, hdr, gNow)) {
+      code = 0; // a fresh reading on a stale-data rule holding no alert: nothing to move
     } else if ((hdr & 0xff) != KIND_OFF) {
       code = otherRule(rp, hdr, cp, t, v, i);
     }
@@ -125,6 +168,32 @@ function applyOne(s: u32, t: f64, v: f32, i: u32): u32 {
 }
 
 /**
+ * Readings [from, end) of the input columns, triage written. The common case in a loop with no
+ * call in it (a call would make the compiler keep the loop's values on the stack): a later
+ * reading inside a quiet slot's gate is plain N and changes nothing but lastTime and lastValue.
+ * Anything else leaves the loop for one reading.
+ */
+// @ts-ignore: decorator
+@inline
+function applyRange(from: u32, end: u32, inSlot: usize, inTime: usize, inValue: usize, triage: usize, slots: usize): void {
+  let i = from;
+  while (i < end) {
+    for (; i < end; i++) {
+      const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
+      const t = load<f64>(inTime + (<usize>i << 3));
+      const v = load<f32>(inValue + (<usize>i << 2));
+      if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
+      store<f64>(sp, t, S_LAST_TIME);
+      store<f32>(sp, v, S_LAST_VALUE);
+      store<u8>(triage + <usize>i, TRIAGE_N);
+    }
+    if (i == end) break;
+    store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
+    i++;
+  }
+}
+
+/**
  * Applies the first n readings of the input columns; writes triage[n] and transitions.
  * Returns the transition count, or ERR_BATCH_TOO_LARGE / ERR_BAD_SLOT / ERR_OUT_FULL with
  * nothing applied.
@@ -147,6 +216,13 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   const rules = gRules;
   const histT = gHistT;
   const histV = gHistV;
+  // A state that stays in the cache (a backtest's CGM group: 1 000 slots, 4 000 rules) gains
+  // nothing from the prefetch passes below, only their cost: one plain pass.
+  if (<u64>gSlotCount * SLOT_STATE_BYTES + <u64>gRuleCount * <u64>RULE_BYTES + <u64>hget(H_HIST_COUNT) * 12 <= gCachedStateBytes) {
+    applyRange(0, n, inSlot, inTime, inValue, triage, slots);
+    setsEnd();
+    return <i32>gOutCount;
+  }
   // Software prefetch in blocks of PF readings (q = block number): the readings whose value
   // misses the gate are listed two blocks ahead (which loads every hot slot record of that
   // block); for them the cold record two blocks ahead and the rules (and history) one block
@@ -161,25 +237,7 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
     sink ^= touchAhead(inSlot, info, rules, q);
     if (more) sink ^= touchMore(inSlot, info, rules, histT, histV, q + 1);
     const end = min<u32>(b + PF, n);
-    let i = b;
-    while (i < end) {
-      // The common case in a loop with no call in it (a call would make the compiler keep the
-      // loop's values on the stack): a later reading inside a quiet slot's gate is plain N and
-      // changes nothing but lastTime and lastValue. Anything else leaves the loop for one
-      // reading.
-      for (; i < end; i++) {
-        const sp = slots + (<usize>load<u32>(inSlot + (<usize>i << 2)) << 4);
-        const t = load<f64>(inTime + (<usize>i << 3));
-        const v = load<f32>(inValue + (<usize>i << 2));
-        if (!(t > load<f64>(sp, S_LAST_TIME)) || !passes(load<u32>(sp, S_GATE), v)) break;
-        store<f64>(sp, t, S_LAST_TIME);
-        store<f32>(sp, v, S_LAST_VALUE);
-        store<u8>(triage + <usize>i, TRIAGE_N);
-      }
-      if (i == end) break;
-      store<u8>(triage + <usize>i, <u8>applyOne(load<u32>(inSlot + (<usize>i << 2)), load<f64>(inTime + (<usize>i << 3)), load<f32>(inValue + (<usize>i << 2)), i));
-      i++;
-    }
+    applyRange(b, end, inSlot, inTime, inValue, triage, slots);
   }
   sinkStore(sink);
   setsEnd();

@@ -11,11 +11,12 @@
 //   setRuleLimits(rule, l0..l3);  setRuleParam(rule, param);  disableRule(rule)
 //   retractLast(slot, t) -> 1 taken back / 0 not the latest;  resetRule(rule)
 //   evaluate(n, now, tzOffsetMs) / tick(now, tzOffsetMs) -> transitions written, or ERR_*
+//   setCachedStateBytes(bytes): state size up to which evaluate() skips its prefetch passes
 // Adds return NONE (0xffffffff) and setters -1 on a bad index or a full region.
 export { heapBase, reserve } from "./memory";
 export { addParamSet } from "./setup/params";
 export { addSlot, setSlotPaused, setSlotRef } from "./setup/slots";
 export { addRule, addScoreInputs, disableRule, setRuleLimits, setRuleParam } from "./setup/rules";
 export { resetRule, retractLast } from "./setup/withdraw";
-export { evaluate } from "./evaluate";
+export { evaluate, setCachedStateBytes } from "./evaluate";
 export { tick } from "./tick";

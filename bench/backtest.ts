@@ -10,14 +10,13 @@ import { runInNewContext } from "node:vm";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
-import { Backtest, emptyChunk, kernelFor, type ReadingChunk } from "../engine/backtest/backtest.js";
-import type { BacktestPatient, BacktestReport, ProgrammeRules } from "../engine/backtest/types.js";
+import { Backtest, kernelFor } from "../engine/backtest/backtest.js";
+import type { BacktestReport, ProgrammeRules } from "../engine/backtest/types.js";
 import type { Evaluator } from "../engine/evaluator.js";
 import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
-import { metricByKey } from "../engine/metrics.js";
 import { Oracle } from "../engine/oracle/oracle.js";
-import type { RuleDef } from "../engine/rules/definitions.js";
-import { PROGRAMMES } from "../engine/rules/programmes.js";
+import { cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
+import { putBatch, type RecordedCall } from "./lib/recorded-calls.js";
 import { fmtCount, fmtRate, fmtRatio, sig, summarize } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
 
@@ -51,176 +50,11 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 setFlagsFromString("--no-expose-gc");
 
-const MIN = 60_000;
-const DAY = 86_400_000;
-const WINDOW = 5 * MIN;
-/** Monday 2026-01-05 00:00 Copenhagen. */
-const FROM = Date.UTC(2026, 0, 4, 23);
-const TO = FROM + cfg.days * DAY;
+const patients = cohort(cfg);
 
-// ---- the cohort and the rule sets ----
-const patients: BacktestPatient[] = [];
-for (let i = 0; i < cfg.patients; i++) patients.push({ id: `${i % 2 === 0 ? "kol" : "hf"}-${i}`, programme: i % 2 === 0 ? "telekol" : "telehjerte" });
-for (let i = 0; i < cfg.cgm; i++) patients.push({ id: `cgm-${i}`, programme: "cgm" });
 
-/** A plausible proposal: wider TeleKOL pulse and SpO2 bands, a slower weight alarm, CGM highs held 30 minutes. */
-function proposal(): ProgrammeRules {
-  const edit = (rules: RuleDef[], id: string, f: (r: RuleDef) => RuleDef) => rules.map((r) => (r.id === id ? f(r) : r));
-  let kol = edit(PROGRAMMES.telekol.rules, "pulse-band", (r) => (r.kind === "band" ? { ...r, limits: { ...r.limits, yellowHigh: 105 } } : r));
-  kol = edit(kol, "spo2-band", (r) => (r.kind === "band" ? { ...r, limits: { ...r.limits, yellowLow: 91 } } : r));
-  const hf = edit(PROGRAMMES.telehjerte.rules, "weight-change", (r) => (r.kind === "delta" ? { ...r, limits: { ...r.limits, yellowHigh: 1.5 } } : r));
-  const cgm = edit(PROGRAMMES.cgm.rules, "cgm-high", (r) => (r.kind === "band" ? { ...r, modifiers: { ...r.modifiers, for: "30m" } } : r));
-  return { telekol: kol, telehjerte: hf, cgm };
-}
-const RULE_SETS: { name: string; rules: ProgrammeRules }[] = [
-  { name: "current", rules: {} },
-  { name: "proposed", rules: proposal() },
-];
-
-// ---- the stream: 5-minute windows in time order ----
-const M = (key: string) => metricByKey(key)!.index;
-const KOL = [M("spo2"), M("pulse"), M("temp"), M("resp_rate")];
-const HF = [M("weight"), M("bp_sys"), M("bp_dia"), M("pulse")];
-const CGM = M("cgm");
-
-/**
- * Calls `sink` with chunks of readings (reused: the sink must be done with a chunk when it
- * returns) covering days [0, days). Per window: every CGM patient once (p × 300 ms into the
- * window; a sensor gap now and then), then the measuring sessions that fall in the window
- * (morning: 4 readings, evening: 1; a day skipped now and then). Values: random walks and noise
- * with excursions past the limits.
- */
-function stream(days: number, sink: (chunk: ReadingChunk) => void): number {
-  const rng = new Uint32Array([cfg.seed >>> 0 || 1]);
-  const nSession = cfg.patients;
-  const nCgm = cfg.cgm;
-  const glucose = new Float64Array(nCgm).fill(7);
-  const trend = new Float64Array(nCgm);
-  const gapUntil = new Float64Array(nCgm);
-  const weight = new Float64Array(nSession).map(() => 70 + rnd(rng) * 40);
-  const windowsPerDay = DAY / WINDOW;
-  // Each session patient's morning (06:00–10:00) and evening (18:00–21:00) windows.
-  const byWindow: number[][] = Array.from({ length: windowsPerDay }, () => []);
-  for (let p = 0; p < nSession; p++) {
-    byWindow[72 + Math.floor(rnd(rng) * 48)].push(p);
-    byWindow[216 + Math.floor(rnd(rng) * 36)].push(-1 - p);
-  }
-  const cap = 65_536;
-  const chunk = emptyChunk(cap);
-  const { patient, metric, time, value } = chunk;
-
-  // A window's CGM readings from column position n; returns the next position. Its own function
-  // (as is the sessions'): one loop nest compiled on the fly for the whole stream was compiled
-  // again at each new branch it met (five times, up to 200 ms each).
-  const cgmWindow = (ws: number, n: number): number => {
-    // rnd() inlined on a local state (the same sequence): this loop makes 86 % of the readings.
-    let s = rng[0];
-    for (let c = 0; c < nCgm; c++) {
-      const t = ws + c * 300;
-      if (t < gapUntil[c]) continue;
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      if ((s >>> 0) / 4294967296 < 0.0005) {
-        rng[0] = s;
-        gapUntil[c] = t + (10 + rnd(rng) * 80) * MIN;
-        s = rng[0];
-      }
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      // A drifting trend (meals, insulin) around a mean of 8: roughly 60–75 % in range.
-      const tr = trend[c] * 0.9 + ((s >>> 0) / 4294967296 - 0.5) * 0.1;
-      trend[c] = tr;
-      let g = glucose[c] + tr + (8 - glucose[c]) * 0.01;
-      if (g < 2.2) g = 2.2;
-      else if (g > 22) g = 22;
-      glucose[c] = g;
-      patient[n] = nSession + c;
-      metric[n] = CGM;
-      time[n] = t;
-      value[n] = Math.round(g * 10) / 10;
-      n++;
-    }
-    rng[0] = s;
-    return n;
-  };
-
-  const sessionWindow = (sessions: number[], ws: number, n: number): number => {
-    let t = ws + 299_800;
-    for (let k = 0; k < sessions.length; k++) {
-      const q = sessions[k];
-      if (rnd(rng) < 0.05) continue; // not measured today
-      const evening = q < 0;
-      const p = evening ? -1 - q : q;
-      const m = p % 2 === 0 ? KOL : HF;
-      let v0: number, v1 = 0, v2 = 0, v3 = 0;
-      if (m === KOL) {
-        v0 = Math.min(100, Math.round(94 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 16 : 5)));
-        v1 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 25));
-        v2 = Math.round((36.9 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 5 : 1)) * 10) / 10;
-        v3 = Math.round(17 + (rnd(rng) - 0.5) * (rnd(rng) < 0.03 ? 25 : 6));
-      } else {
-        weight[p] += (rnd(rng) - 0.5) * 0.6;
-        v0 = Math.round(weight[p] * 10) / 10;
-        v1 = Math.round(130 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 120 : 40));
-        v2 = Math.round(80 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 70 : 20));
-        v3 = Math.round(75 + (rnd(rng) - 0.5) * (rnd(rng) < 0.05 ? 90 : 25));
-      }
-      const count = evening ? 1 : 4;
-      for (let j = 0; j < count; j++) {
-        patient[n] = p;
-        metric[n] = m[j];
-        time[n] = t;
-        value[n] = j === 0 ? v0 : j === 1 ? v1 : j === 2 ? v2 : v3;
-        n++;
-      }
-      t++;
-    }
-    return n;
-  };
-
-  let n = 0;
-  let total = 0;
-  for (let d = 0; d < days; d++) {
-    const dayStart = FROM + d * DAY; // Copenhagen winter time; the summer hour shifts local times, harmlessly
-    for (let w = 0; w < windowsPerDay; w++) {
-      const sessions = byWindow[w];
-      if (n + nCgm + 5 * sessions.length > cap) {
-        chunk.n = n;
-        sink(chunk);
-        total += n;
-        n = 0;
-      }
-      const ws = dayStart + w * WINDOW;
-      n = cgmWindow(ws, n);
-      n = sessionWindow(sessions, ws, n);
-    }
-  }
-  chunk.n = n;
-  if (n > 0) sink(chunk);
-  return total + n;
-}
-
-/** xorshift32 on a one-element state: cheap next to the replay. */
-function rnd(state: Uint32Array): number {
-  let s = state[0];
-  s ^= s << 13;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  state[0] = s;
-  return (s >>> 0) / 4294967296;
-}
 
 // ---- the kernel's own share ----
-/** One kernel call of a replay, recorded: a batch (its input columns copied) or a tick. */
-interface Call {
-  kernel: number;
-  now: number;
-  tz: number;
-  batch?: { slots: Uint32Array; times: Float64Array; values: Float32Array };
-}
-
 /**
  * The backtest's kernels (the same capacities as its own), timing their calls in CPU time (the
  * process's user + system, which Linux counts to the microsecond from its nanosecond run time:
@@ -235,7 +69,7 @@ class TimedKernels {
   ticks = 0;
   /** Per kernel (one per combination of programmes): CPU ns in its calls and its readings. */
   readonly byKernel: { ns: number; readings: number }[] = [];
-  constructor(private readonly calls?: Call[]) {}
+  constructor(private readonly calls?: RecordedCall[]) {}
 
   readonly factory = (patients: number): Evaluator => {
     const k = kernelFor(patients);
@@ -292,10 +126,10 @@ const CPU_CLOCK_NS = ((): number => {
  * evaluate and tick only, no host code between them. ns per reading, evaluate and tick apart.
  */
 function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: number; tickNsPerReading: number; readings: number; ticks: number; cgmNs: number; sessionNs: number } {
-  const calls: Call[] = [];
+  const calls: RecordedCall[] = [];
   const recording = new TimedKernels(calls);
   const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, recording.factory);
-  stream(days, (c) => bt.push(c));
+  stream(cfg, days, (c) => bt.push(c));
   bt.finish();
   const fresh = new TimedKernels();
   new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, fresh.factory);
@@ -306,12 +140,7 @@ function kernelOnly(rules: ProgrammeRules, days: number): { runNsPerReading: num
       k.runTick(call.now, call.tz);
       continue;
     }
-    const n = call.batch.slots.length;
-    const cols = k.inputColumns(n);
-    cols.slots.set(call.batch.slots);
-    cols.times.set(call.batch.times);
-    cols.values.set(call.batch.values);
-    k.run(n, call.now, call.tz);
+    k.run(putBatch(k, call.batch), call.now, call.tz);
   }
   // The CGM patients' kernel (the last combination) apart from the COPD and heart-failure ones (evaluate + tick per reading).
   const cgm = fresh.byKernel.at(-1)!;
@@ -345,7 +174,7 @@ function pass(rules: ProgrammeRules, days: number, evaluator?: () => Evaluator):
   const t0 = performance.now();
   const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, evaluator ?? timed!.factory);
   const t1 = performance.now();
-  const readings = stream(days, (c) => bt.push(c));
+  const readings = stream(cfg, days, (c) => bt.push(c));
   const report = bt.finish();
   const t2 = performance.now();
   const cpu = process.cpuUsage(c0);
@@ -358,7 +187,7 @@ function generatorPass(days: number): { seconds: number; cpuSeconds: number } {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let sum = 0;
-  stream(days, (c) => (sum += c.n));
+  stream(cfg, days, (c) => (sum += c.n));
   const cpu = process.cpuUsage(c0);
   return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }

@@ -1,8 +1,8 @@
 // Baseline rules: deviation from the clinician's reference, else (flag COMPUTED_REF) from the
 // median of the window when it holds at least minCount readings (docs/kernel.md).
-import { BASELINE_PERCENT, I_HIST_LEN, I_REF, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, RULE_COMPUTED_REF } from "../layout";
+import { BASELINE_PERCENT, I_HIST_BASE, I_HIST_CAP, I_REF, P_MIN_COUNT, P_MODE, P_WINDOW_MS, R_FLAGS, RULE_COMPUTED_REF } from "../layout";
 import { gHistT, gHistV } from "../memory";
-import { entry, nextPos, oldest } from "./window";
+import { gWinCount, windowFrom } from "./window";
 
 // Sort scratch for the median: at most 255 history entries (histCap is a u8).
 const SCRATCH: usize = memory.data(256 * 8, 16);
@@ -13,13 +13,14 @@ export function baselineRef(rp: usize, cp: usize, pp: usize, t: f64): f64 {
   if (!isNaN(ref)) return ref;
   if ((load<u8>(rp, R_FLAGS) & RULE_COMPUTED_REF) == 0) return NaN;
   const from = t - load<f64>(pp, P_WINDOW_MS);
-  const len = <u32>load<u8>(cp, I_HIST_LEN);
-  let j = oldest(cp);
+  let j = windowFrom(cp, gHistT, from);
+  const len = gWinCount;
+  const cap = <u32>load<u8>(cp, I_HIST_CAP);
+  const base = <usize>load<u32>(cp, I_HIST_BASE);
   let count: u32 = 0;
   for (let k: u32 = 0; k < len; k++) {
-    const e = entry(cp, j);
-    const time = load<f64>(gHistT + (e << 3));
-    if (from <= time && time < t) {
+    const e = base + <usize>j;
+    if (load<f64>(gHistT + (e << 3)) < t) {
       // Insertion sort as we go: the window is small.
       const value = <f64>load<f32>(gHistV + (e << 2));
       let i = count;
@@ -30,7 +31,7 @@ export function baselineRef(rp: usize, cp: usize, pp: usize, t: f64): f64 {
       store<f64>(SCRATCH + (<usize>i << 3), value);
       count++;
     }
-    j = nextPos(cp, j);
+    j = j + 1 == cap ? 0 : j + 1;
   }
   if (count == 0 || count < <u32>load<u8>(pp, P_MIN_COUNT)) return NaN;
   const mid = <usize>(count >> 1);

@@ -4,6 +4,7 @@ import { classifyPlain, codeDir, codeLevel } from "../classify";
 import {
   DAY_MS,
   MISSING_DAILY,
+  MISSING_INTERVAL,
   MISSING_ENROLMENT_DAY_COUNTS,
   MISSING_MAX_DAYS,
   P_DEADLINE_MS,
@@ -66,6 +67,19 @@ export function overdue(rp: usize, sp: usize, cp: usize, now: f64, tz: f64): f64
     if (deadline <= now && scheduled(pp, d, anchorDay)) missed += 1;
   }
   return missed;
+}
+
+/**
+ * Would moveMissing() at `now` change nothing? For an interval (stale-data) rule holding no alert
+ * whose overdue minutes classify plain N: it would move to the (0, none) it holds. Anything else
+ * (an alert held, a daily rule) answers false and takes moveMissing().
+ */
+// @ts-ignore: decorator
+@inline
+export function intervalAtRest(rp: usize, hdr: u32, now: f64): bool {
+  if ((hdr & 0xffff00) != 0 || load<u8>(paramOf(rp), P_MODE) != MISSING_INTERVAL) return false;
+  const refT = max<f64>(load<f64>(slotPtr(load<u32>(rp, R_SLOT)), S_LAST_TIME), load<f64>(rp, R_T0));
+  return classifyPlain(rp, NaN, (now - refT) / MINUTE) == TRIAGE_N;
 }
 
 /**

@@ -2,28 +2,37 @@
 // t - windowMs <= time < t; the ring never holds the reading being evaluated).
 import { I_HIST_BASE, I_HIST_CAP, I_HIST_HEAD, I_HIST_LEN } from "../layout";
 
-/** Ring entry index of the oldest entry (add k, wrap at cap). */
-// @ts-ignore: decorator
-@inline
-export function oldest(cp: usize): u32 {
-  const cap = <u32>load<u8>(cp, I_HIST_CAP);
-  const j = <u32>load<u8>(cp, I_HIST_HEAD) + cap - <u32>load<u8>(cp, I_HIST_LEN);
-  return j >= cap ? j - cap : j;
-}
-
-/** The next ring position after j. */
-// @ts-ignore: decorator
-@inline
-export function nextPos(cp: usize, j: u32): u32 {
-  const n = j + 1;
-  return n == <u32>load<u8>(cp, I_HIST_CAP) ? 0 : n;
-}
-
 /** Pool index of ring position j. */
 // @ts-ignore: decorator
 @inline
 export function entry(cp: usize, j: u32): usize {
   return <usize>load<u32>(cp, I_HIST_BASE) + <usize>j;
+}
+
+/** Entries in the window found by the last windowFrom(). */
+export let gWinCount: u32 = 0;
+
+/**
+ * The ring position of the oldest entry with time >= from; their count in gWinCount. Ring times
+ * strictly increase (an entry is a reading applied after the slot's last one; retractLast drops
+ * the newest), so the entries at or after `from` are the newest ones: scanned newest first, the
+ * scan stops at the first older one instead of visiting the whole ring. The caller still walks
+ * them oldest -> newest, in the order (and arithmetic) of docs/kernel.md.
+ */
+export function windowFrom(cp: usize, histT: usize, from: f64): u32 {
+  const cap = <u32>load<u8>(cp, I_HIST_CAP);
+  const len = <u32>load<u8>(cp, I_HIST_LEN);
+  const base = <usize>load<u32>(cp, I_HIST_BASE);
+  let j = <u32>load<u8>(cp, I_HIST_HEAD);
+  let k: u32 = 0;
+  while (k < len) {
+    const p = (j == 0 ? cap : j) - 1;
+    if (!(load<f64>(histT + ((base + <usize>p) << 3)) >= from)) break;
+    j = p;
+    k++;
+  }
+  gWinCount = k;
+  return j;
 }
 
 /** Appends (t, v) to the ring (the caller checks histCap > 0). */

@@ -24,72 +24,74 @@ export interface CgmSummary {
   coverage: number;
 }
 
+// Per patient, side by side in one array (one bounds check and base per reading, not nine).
+const N = 0;
+const SUM = 1;
+const SUM_SQ = 2;
+const IN_RANGE = 3;
+const B39 = 4;
+const B30 = 5;
+const A10 = 6;
+const A139 = 7;
+const LAST = 8;
+const STRIDE = 9;
+
 export class CgmAccumulator {
-  private readonly n: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumSq: Float64Array;
-  private readonly inRange: Float64Array;
-  private readonly b39: Float64Array;
-  private readonly b30: Float64Array;
-  private readonly a10: Float64Array;
-  private readonly a139: Float64Array;
-  private readonly last: Float64Array;
+  private readonly acc: Float64Array;
   /** Patients with at least one CGM reading. */
   readonly seen: Uint8Array;
 
-  constructor(patients: number) {
-    const f = () => new Float64Array(patients);
-    this.n = f();
-    this.sum = f();
-    this.sumSq = f();
-    this.inRange = f();
-    this.b39 = f();
-    this.b30 = f();
-    this.a10 = f();
-    this.a139 = f();
-    this.last = f().fill(-Infinity);
+  constructor(private readonly patients: number) {
+    this.acc = new Float64Array(patients * STRIDE);
+    for (let p = 0; p < patients; p++) this.acc[p * STRIDE + LAST] = -Infinity;
     this.seen = new Uint8Array(patients);
   }
 
   add(p: number, time: number, v: number): void {
-    if (time <= this.last[p]) return;
-    this.last[p] = time;
+    const a = this.acc;
+    const o = p * STRIDE;
+    if (time <= a[o + LAST]) return;
+    a[o + LAST] = time;
     this.seen[p] = 1;
-    this.n[p]++;
-    this.sum[p] += v;
-    this.sumSq[p] += v * v;
+    a[o + N]++;
+    a[o + SUM] += v;
+    a[o + SUM_SQ] += v * v;
     if (v < 3.9) {
-      this.b39[p]++;
-      if (v < 3.0) this.b30[p]++;
+      a[o + B39]++;
+      if (v < 3.0) a[o + B30]++;
     } else if (v > 10) {
-      this.a10[p]++;
-      if (v > 13.9) this.a139[p]++;
-    } else this.inRange[p]++;
+      a[o + A10]++;
+      if (v > 13.9) a[o + A139]++;
+    } else a[o + IN_RANGE]++;
   }
 
   /** One patient's summary over a period of `periodMs`. */
   patient(p: number, periodMs: number, intervalMs: number): CgmSummary {
-    return summary(this.n[p], this.sum[p], this.sumSq[p], [this.inRange[p], this.b39[p], this.b30[p], this.a10[p], this.a139[p]], periodMs, intervalMs);
+    const a = this.acc;
+    const o = p * STRIDE;
+    return summary(a[o + N], a[o + SUM], a[o + SUM_SQ], [a[o + IN_RANGE], a[o + B39], a[o + B30], a[o + A10], a[o + A139]], periodMs, intervalMs);
   }
 
   /** The cohort's summary: every counted reading pooled; coverage over the patients with CGM data. */
   cohort(periodMs: number, intervalMs: number): CgmSummary | null {
+    const a = this.acc;
     let patients = 0;
     let n = 0;
     let sum = 0;
     let sumSq = 0;
     const counts = [0, 0, 0, 0, 0];
-    for (let p = 0; p < this.n.length; p++) {
+    for (let p = 0; p < this.patients; p++) {
       if (this.seen[p] === 0) continue;
+      const o = p * STRIDE;
       patients++;
-      n += this.n[p];
-      sum += this.sum[p];
-      sumSq += this.sumSq[p];
-      counts[0] += this.inRange[p];
-      counts[1] += this.b39[p];
-      counts[2] += this.b30[p];
-      counts[3] += this.a10[p];
-      counts[4] += this.a139[p];
+      n += a[o + N];
+      sum += a[o + SUM];
+      sumSq += a[o + SUM_SQ];
+      counts[0] += a[o + IN_RANGE];
+      counts[1] += a[o + B39];
+      counts[2] += a[o + B30];
+      counts[3] += a[o + A10];
+      counts[4] += a[o + A139];
     }
     return patients === 0 ? null : summary(n, sum, sumSq, counts, periodMs * patients, intervalMs);
   }

@@ -131,25 +131,51 @@ export class RuleSetReplay {
     const groupOf = this.groupOf;
     const slotTable = this.slotTable;
     let late = 0;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    // A run of readings of one group (a CGM window: 1 000 in a row) with the group's batch state
+    // in locals; anything rare (a tick instant, a full batch, a new slot) leaves the inner loop.
+    while (i < n) {
+      const gi = groupOf[patient[i]];
+      const g = groups[gi];
+      let { slots, times, values, n: k, sorted } = g;
+      const { nextTick, lastTick } = g;
+      for (; i < n; i++) {
+        const p = patient[i];
+        if (groupOf[p] !== gi) break;
+        const t = time[i];
+        if (t >= nextTick || k === BATCH) break;
+        const slot = slotTable[p * METRICS_PER_PATIENT + metric[i]];
+        if (slot < 0) break;
+        if (t < lastTick) late++;
+        if (k > 0 && t < times[k - 1]) sorted = false;
+        slots[k] = slot;
+        times[k] = t;
+        values[k] = value[i];
+        k++;
+      }
+      g.n = k;
+      g.sorted = sorted;
+      if (i === n || groupOf[patient[i]] !== gi) continue;
+      // The reading that left the loop, the general way.
       const p = patient[i];
       const t = time[i];
-      const g = groups[groupOf[p]];
       if (t >= g.nextTick) this.advanceGroup(g, t);
       else if (t < g.lastTick) late++;
       const key = p * METRICS_PER_PATIENT + metric[i];
       let slot = slotTable[key];
       if (slot < 0) slot = slotTable[key] = this.allocate(g, p, metric[i]);
-      let k = g.n;
+      k = g.n;
       if (k === BATCH) {
         this.flush(g);
         k = 0;
       }
-      if (k > 0 && t < g.times[k - 1]) g.sorted = false;
-      g.slots[k] = slot;
-      g.times[k] = t;
-      g.values[k] = value[i];
+      ({ slots, times, values } = g);
+      if (k > 0 && t < times[k - 1]) g.sorted = false;
+      slots[k] = slot;
+      times[k] = t;
+      values[k] = value[i];
       g.n = k + 1;
+      i++;
     }
     return late;
   }

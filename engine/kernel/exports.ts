@@ -22,4 +22,5 @@ export interface KernelExports {
   resetRule(rule: number): number;
   evaluate(n: number, now: number, tzOffsetMs: number): number;
   tick(now: number, tzOffsetMs: number): number;
+  setCachedStateBytes(bytes: number): number;
 }

@@ -126,6 +126,14 @@ export class WasmKernel implements Evaluator {
     return k;
   }
 
+  /**
+   * Up to how many bytes of state in use (slots, rules, history) evaluate() skips its prefetch
+   * passes (docs/kernel.md, "Memory layout"); tests force either path (0: always prefetch).
+   */
+  setCachedStateBytes(bytes: number): void {
+    this.ex.setCachedStateBytes(bytes >>> 0);
+  }
+
   /** A fresh kernel that continues exactly where the one that made `bytes` (snapshot()) stopped. */
   static restore(bytes: Uint8Array, wasmPath: string = DEFAULT_WASM): WasmKernel {
     const k = WasmKernel.load(wasmPath, snapshotCounts(bytes));

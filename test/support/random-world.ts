@@ -220,3 +220,40 @@ export const dailyWorldArb: fc.Arbitrary<World> = fc
     );
     return fc.array(rule, { minLength: 1, maxLength: 4 }).chain((rules) => fc.record({ slots: fc.constant(slots), rules: fc.constant(rules), tz: fc.constant(tz), ops: fc.array(op, { minLength: 1, maxLength: 30 }) }));
   });
+
+/**
+ * Worlds shaped like a CGM patient in a backtest (engine/rules/programmes.ts "cgm"): one slot
+ * with history, a band rule with a clear margin, a band rule held 15 minutes (clear margin 0.5),
+ * a 20-minute forecast over 15 minutes and a stale-data rule; glucose as a random walk mostly in
+ * range, a reading every 5 minutes (sometimes a gap), a tick after many of them. The kernel's
+ * shortcuts for rules at rest (band rules met by a plain-N reading, idle timed rules at a tick)
+ * and its window scan from the newest entry are taken all the time here, and left often.
+ */
+export const cgmWorldArb: fc.Arbitrary<World> = fc
+  .record({
+    start: fc.integer({ min: 30, max: 150 }),
+    margin: fc.constantFrom(0.2, 0, 1),
+    forMs: fc.constantFrom(15 * MIN, 30 * MIN, 0),
+    steps: fc.array(
+      fc.record({ dv: fc.integer({ min: -15, max: 15 }), gap: fc.constantFrom(5 * MIN, 5 * MIN, 5 * MIN, 10 * MIN, 40 * MIN), tick: fc.constantFrom(0, 0, MIN, 5 * MIN) }),
+      { minLength: 10, maxLength: 150 },
+    ),
+  })
+  .map(({ start, margin, forMs, steps }) => {
+    const p = (o: Partial<ParamSet>): ParamSet => ({ ...DEFAULT_PARAMS, ...o });
+    const rule = (kind: number, limits: Limits, params: ParamSet): RuleSpec => ({ kind, slot: 0, flags: 0, limits, params, inputs: [] });
+    const rules = [
+      rule(KIND_BAND, [3.1, 4.4, NaN, NaN], p({ margin })),
+      rule(KIND_BAND, [NaN, NaN, 10, 14.4], p({ forMs, margin: 0.5 })),
+      rule(KIND_RATE, [3.1, NaN, NaN, NaN], p({ mode: 1, windowMs: 15 * MIN, horizonMs: 20 * MIN })),
+      rule(KIND_MISSING, [NaN, NaN, 15, 30], p({ mode: 0 })),
+    ];
+    let v = start;
+    const ops: Op[] = [];
+    for (const s of steps) {
+      v = Math.min(220, Math.max(20, v + s.dv));
+      ops.push({ type: "batch", advance: s.gap, lag: 0, readings: [{ slot: 0, offset: 0, value: v / 10 }] });
+      if (s.tick > 0) ops.push({ type: "tick", advance: s.tick });
+    }
+    return { slots: [{ histCap: 8, ref: NaN, paused: false }], rules, tz: HOUR, ops };
+  });
