@@ -141,6 +141,42 @@ describe.each(KINDS)("transport %s: peers ending their connections", (kind) => {
     nothingAfterClose(h);
   });
 
+  it("a peer that half-closes while the server has paused reading it: what it sent before its FIN is delivered after the pause, then closed once", async () => {
+    const h = await harness(kind);
+    h.onMessage = (conn, data) => void (data.toString() === "m1" && conn.pauseReading(100));
+    const c = await upgraded(h);
+    c.socket.write(text("m1"));
+    await until(() => h.eventsOf("message").length === 1);
+    c.socket.end(text("m2"));
+    await until(() => h.eventsOf("close").length === 1, 5000, "close reported");
+    await until(() => c.isClosed, 5000, "server ended its side");
+    expect(h.eventsOf("message").map((e) => e.data!.toString())).toEqual(["m1", "m2"]);
+    await sleep(50);
+    expect([...closesById(h).values()]).toEqual([1]);
+    expect(h.transport.connections()).toBe(0);
+    nothingAfterClose(h);
+  });
+
+  it("a peer whose last message (sent with its FIN) makes the server close it: the close frame reaches it, closed once", async () => {
+    const h = await harness(kind);
+    h.onMessage = (conn, data) => void (data.toString() === "quit" && conn.close(4000, "as asked"));
+    const c = await upgraded(h);
+    await until(() => h.eventsOf("open").length === 1);
+    const before = c.received.length;
+    c.socket.end(Buffer.concat([text("one"), text("quit"), text("ignored")]));
+    await until(() => h.eventsOf("close").length === 1, 5000, "close reported");
+    await until(() => c.isClosed, 5000, "server ended its side");
+    await sleep(50);
+    // The server's close frame: 0x88, length, code 4000.
+    const got = c.received.subarray(before);
+    const at = got.indexOf(Buffer.from([0x88]));
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(got.readUInt16BE(at + 2)).toBe(4000);
+    expect(h.eventsOf("message").map((e) => e.data!.toString())).toEqual(["one", "quit"]);
+    expect([...closesById(h).values()]).toEqual([1]);
+    expect(h.transport.connections()).toBe(0);
+  });
+
   it("a close frame then FIN: closed once, with the peer's code", async () => {
     const h = await harness(kind);
     const c = await upgraded(h);
