@@ -203,6 +203,38 @@ describe.each(KINDS)("transport %s: peers ending their connections", (kind) => {
   });
 
   it(
+    "peers ending while the server broadcasts to every connection: a send to a closed connection is dropped, each close once",
+    async () => {
+      const h = await harness(kind);
+      const afterClose: string[] = [];
+      h.onMessage = (conn, data) => {
+        conn.send(data, false);
+        const closedIds = new Set(h.eventsOf("close").map((e) => e.conn.id));
+        for (const e of h.eventsOf("open")) {
+          const r = e.conn.send("news", false);
+          if (closedIds.has(e.conn.id) && r !== "dropped") afterClose.push(r);
+        }
+      };
+      const talkers = await Promise.all(Array.from({ length: 4 }, () => openClient(h.wsUrl(), ["varsel.v1.json"])));
+      clients.push(...talkers);
+      const enders = await Promise.all(Array.from({ length: 300 }, () => upgraded(h)));
+      await until(() => h.transport.connections() === 304, 10_000, "all open");
+      const echoes = talkers.map((t) => collect(t));
+      enders.forEach((c, i) => (i % 2 === 0 ? c.socket.end() : c.socket.end(text("bye"))));
+      for (let k = 0; k < 30; k++) {
+        talkers.forEach((t) => t.send(`k${k}`));
+        await sleep(0);
+      }
+      await until(() => h.eventsOf("close").length === 300, 20_000, "every close");
+      await until(() => echoes.every((g) => g.filter((m) => m.data.toString().startsWith("k")).length === 30), 20_000, "echoes");
+      expect(afterClose).toEqual([]);
+      expect([...closesById(h).values()].filter((n) => n !== 1)).toEqual([]);
+      expect(h.transport.connections()).toBe(4);
+    },
+    60_000,
+  );
+
+  it(
     "a thousand peers ending at once (FIN, half a frame, close frame, RST) while others talk: every close once, every echo delivered, the count right",
     async () => {
       const h = await harness(kind);
