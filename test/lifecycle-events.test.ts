@@ -237,6 +237,27 @@ describe("lifecycle: since and scope", () => {
     expect(resolvedOf(lc, "p1")).toEqual([T0 + 3 * MIN + 1, T0 + 4 * MIN + 1, T0 + 11 * MIN]);
     expect(() => world({ retention: { resolvedAlertsPerPatient: 0 } })).toThrow(RangeError);
   });
+
+  it("shows an alert forgotten by a change not yet durable as it was at the durable event (list, snapshot)", () => {
+    const cap = 2;
+    const { lc } = world({ retention: { resolvedAlertsPerPatient: cap } });
+    lc.apply([tr("p1", "r1", "raise", "yellow")], T0);
+    const firing = lc.list({ state: "firing" });
+    expect(firing.map((a) => a.patient)).toEqual(["p1"]);
+    const durable = lc.lastSeq(); // the last event committed; what follows is one group commit ahead
+    const atDurable = lc.list({}, durable);
+    // One request that flaps: resolves the alert, then raises and resolves `cap` more (it is forgotten).
+    const flaps = [tr("p1", "r1", "resolve", "none", "yellow")];
+    lc.apply(flaps, T0 + 1);
+    for (let i = 0; i < cap; i++) {
+      lc.apply([tr("p1", "r1", "raise", "yellow")], T0 + 2 + 2 * i);
+      lc.apply([tr("p1", "r1", "resolve", "none", "yellow")], T0 + 3 + 2 * i);
+    }
+    expect(lc.list().some((a) => a.id === firing[0].id)).toBe(false); // forgotten now
+    // As of the durable event the alert was firing: a restart there would show it, so must these.
+    expect(lc.list({}, durable)).toEqual(atDurable);
+    expect(lc.snapshot({}, durable).alerts).toEqual(firing);
+  });
 });
 
 describe("lifecycle: review events", () => {

@@ -195,4 +195,26 @@ describe("read model without a store", () => {
     expect(res.body.events.map((e: Frame) => e.type)).toEqual(["raised", "acknowledged"]);
     expect((await h.http("GET", "/v1/alerts/a-nope/history", { token: nurse })).status).toBe(404);
   });
+
+  it("answers the history of a resolved alert it no longer holds (past the patient's 100 most recently resolved) from the events it still holds", async () => {
+    const device = await h.token("device", ["team-a"]);
+    const nurse = await h.token("clinician", ["team-a"], "1h", "nurse-1");
+    // A pulse flapping around its limit: an alert raised and resolved at every other reading.
+    for (let i = 0; i < 2 * 105; i++) {
+      h.clock.advance(1000);
+      const reading = { patient: "pa", metric: "pulse", value: i % 2 === 0 ? 110 : 70, time: h.clock.now() };
+      expect((await h.http("POST", "/v1/measurements", { token: device, body: [reading] })).status).toBe(200);
+    }
+    const held = (await h.http("GET", "/v1/alerts", { token: nurse })).body.alerts;
+    expect(held.length).toBe(100);
+    const first = "a-1";
+    expect(held.some((a: Frame) => a.id === first)).toBe(false); // forgotten by the engine
+    const res = await h.http("GET", `/v1/alerts/${first}/history`, { token: nurse });
+    expect(res.status).toBe(200);
+    expect(res.body.alert).toMatchObject({ id: first, state: "resolved", patient: "pa" });
+    expect(res.body.events.map((e: Frame) => e.type)).toEqual(["raised", "resolved"]);
+    expect(res.body.alert).toEqual(res.body.events.at(-1).alert);
+    // Outside the clinician's teams: the same 404 as an unknown alert.
+    expect((await h.http("GET", `/v1/alerts/${first}/history`, { token: await h.token("clinician", ["team-b"]) })).status).toBe(404);
+  });
 });

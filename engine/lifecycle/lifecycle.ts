@@ -487,13 +487,24 @@ export class AlertLifecycle {
     const later = seq < this.log.lastSeq() ? this.log.since(seq) : undefined;
     const changed = new Set<string>();
     if (later?.status === "ok") for (const e of later.events) if ("alert" in e) changed.add(e.alert.id);
+    // Changed since and forgotten already (past its patient's resolvedPerPatient within those
+    // events): as it was then, in its place (oldest first). It may have been open then.
+    const forgotten: Alert[] = [];
+    for (const id of changed) {
+      const then = this.alerts.has(id) ? undefined : this.log.alertAt(id, seq);
+      if (then !== undefined) forgotten.push(then);
+    }
+    forgotten.sort((x, y) => x.openedAt - y.openedAt);
+    let f = 0;
     for (const a of this.alerts.values()) {
+      while (f < forgotten.length && forgotten[f].openedAt <= a.openedAt) yield forgotten[f++];
       if (!changed.has(a.id)) yield a;
       else {
         const then = this.log.alertAt(a.id, seq);
         if (then !== undefined) yield then;
       }
     }
+    while (f < forgotten.length) yield forgotten[f++];
   }
 
   /** Exactly the events after `seq` that the scope admits, or `resync_required` when they are no longer all retained. */

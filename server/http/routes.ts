@@ -54,10 +54,10 @@ export function buildRouter(ctx: AppContext, backtests: BacktestJobs = new Backt
       throw err;
     }
   };
-  /** Without a store: the events of one alert that the in-memory event log still holds. */
-  const heldHistory = (id: string, patient: string): LifecycleEvent[] => {
+  /** Without a store: the events of one alert that the in-memory event log still holds (of its patient, when known). */
+  const heldHistory = (id: string, patient: string | undefined): LifecycleEvent[] => {
     const lifecycle = ctx.pipeline.lifecycle;
-    const scope = { patients: [patient] };
+    const scope = patient === undefined ? {} : { patients: [patient] };
     let held = lifecycle.since(0, scope);
     if (held.status === "resync_required") held = lifecycle.since(held.oldestSeq - 1, scope); // from the oldest it still holds
     return held.status === "ok" ? held.events.filter((e) => e.type !== "silence" && e.type !== "review" && e.alert.id === id) : [];
@@ -217,10 +217,15 @@ export function buildRouter(ctx: AppContext, backtests: BacktestJobs = new Backt
       requireRole(p, "clinician", "admin");
       const store = ctx.durable.store;
       // An id no alert can have never reaches the store (PostgreSQL text refuses U+0000).
-      const alert = heldAlert(id) ?? (textProblem(id) === undefined ? await store?.alert(id) : undefined);
+      let alert = heldAlert(id) ?? (store !== undefined && textProblem(id) === undefined ? await store.alert(id) : undefined);
+      // Without a store, an alert the engine forgot (a patient's resolved ones past the 100 most
+      // recent, well within the day the event log holds) is as of its last event held.
+      const held = store === undefined ? heldHistory(id, alert?.patient) : undefined;
+      const last = held?.at(-1);
+      alert ??= last !== undefined && "alert" in last ? last.alert : undefined;
       if (alert === undefined) throw alertNotFound();
       seeOrNotFound(p, alert.patient, alertNotFound);
-      const events = store === undefined ? heldHistory(id, alert.patient) : await store.alertHistory(id);
+      const events = held ?? (await store!.alertHistory(id));
       return reply(req, 200, { alert, events });
     })
 
