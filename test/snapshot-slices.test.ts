@@ -84,6 +84,14 @@ describe("snapshots packed in slices", () => {
       answers.push(d.execute(readingsCommand(items, clock.t)).catch(() => undefined));
       await new Promise((r) => setTimeout(r, 40));
     }
+    // Until some snapshot was packed while a later group was applied (on a loaded machine the
+    // pauses above may let every save finish first): readings every turn, a snapshot due every 4.
+    for (let i = 0; i < 200 && !saved.some((s) => s.laterApplied); i++) {
+      clock.t += MIN;
+      const items = Array.from({ length: PATIENTS }, (_, p) => ({ patient: `p${p}`, metric: "pulse", value: 80, time: clock.t, id: `more-${p}-${i}` }));
+      answers.push(d.execute(readingsCommand(items, clock.t)).catch(() => undefined));
+      await new Promise((r) => setImmediate(r));
+    }
     await Promise.all(answers);
     const live = { position: d.position(), state: copyOf(exportState().state), kernel: Buffer.from(exportState().kernel) };
 
