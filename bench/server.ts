@@ -778,24 +778,33 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
   const p99 = med(latU.map((r) => r.lat.p99));
   const atLeast = (x: number, min: number): boolean | null => (Number.isNaN(x) ? null : x >= min);
   const atMost = (x: number, max: number): boolean | null => (Number.isNaN(x) ? null : x <= max);
+  const atLoad = cfg.rate === 50_000 && cfg.subscribers === 1000;
+  const p999 = med(latU.map((r) => r.lat.p999));
+  const p99Aligned = cfg.latAligned ? p99 : med(aligned.map((r) => r.lat.p99));
+  const p999Aligned = cfg.latAligned ? p999 : med(aligned.map((r) => r.lat.p999));
+  const singleRps = med(single.map((r) => r.rps));
+  // Issue 16's goals (the earlier "≥ 500 k/s" and "uWS ≥ 3× ws" are replaced by them).
   const goals = {
-    ws_ingest_500k: atLeast(wsUws, 500_000),
-    p99_le_5ms_at_50k: cfg.rate === 50_000 && cfg.subscribers === 1000 ? atMost(p99, 5) : null,
-    uws_3x_ws: atLeast(ratio, 3),
+    ws_ingest_1_3m: atLeast(wsUws, 1_300_000),
+    p99_le_5ms_at_50k: atLoad ? atMost(p99, 5) : null,
+    p999_le_10ms_at_50k: atLoad ? atMost(p999, 10) : null,
+    p99_aligned_le_5ms: atLoad ? atMost(p99Aligned, 5) : null,
+    p999_aligned_le_10ms: atLoad ? atMost(p999Aligned, 10) : null,
   };
   const goal = (ok: boolean | null): string => (ok === null ? "n/a" : ok ? "met" : "NOT met");
+  const loadNote = atLoad ? undefined : "n/a (not that load)";
   out.push(
     renderTable(
       ["goal (medians; benchmark only)", "value", "goal", ""],
       [
-        ["WS MessagePack ingest, uWS, readings/s", fmtRate(wsUws), "≥ 500 k/s", goal(goals.ws_ingest_500k)],
-        [
-          `ingest→alert p99 at ${fmtRate(cfg.rate)}, ${cfg.subscribers} subscribers, uWS`,
-          fmtMs(p99),
-          "≤ 5 ms at 50 k/s, 1 000 subscribers",
-          cfg.rate === 50_000 && cfg.subscribers === 1000 ? goal(goals.p99_le_5ms_at_50k) : "n/a (not that load)",
-        ],
-        ["uWS ÷ ws fallback, WS ingest readings/s", fmtRatio(ratio), "≥ 3×", goal(goals.uws_3x_ws)],
+        ["WS MessagePack ingest, uWS, both cores (ingest thread), readings/s", fmtRate(wsUws), "≥ 1.3 M/s on this 2-core machine", goal(goals.ws_ingest_1_3m)],
+        ["  the single-threaded server, same run (peer)", fmtRate(singleRps), "", ""],
+        ["  ingest thread ÷ single-threaded, run by run", fmtRatio(med(single.map((r, i) => (tp.uws[i]?.rps ?? NaN) / r.rps))), "", ""],
+        [`ingest→alert p99 at ${fmtRate(cfg.rate)}, ${cfg.subscribers} subscribers, uWS, staggered`, fmtMs(p99), "≤ 5 ms at 50 k/s, 1 000 subscribers", loadNote ?? goal(goals.p99_le_5ms_at_50k)],
+        ["  p99.9, staggered", fmtMs(p999), "≤ 10 ms", loadNote ?? goal(goals.p999_le_10ms_at_50k)],
+        ["  p99, aligned gateways", fmtMs(p99Aligned), "≤ 5 ms", loadNote ?? goal(goals.p99_aligned_le_5ms)],
+        ["  p99.9, aligned gateways", fmtMs(p999Aligned), "≤ 10 ms", loadNote ?? goal(goals.p999_aligned_le_10ms)],
+        ["uWS ÷ ws fallback, WS ingest readings/s", fmtRatio(ratio), "(goal ≥ 3× withdrawn by issue 16)", ""],
         ["  the same, transport alone (per server core)", fmtRatio(bareRatio), "(where the ratio comes from)", ""],
         ["  ws transport's share of the ws server's CPU per reading", Number.isFinite(wsTransportShare) ? `${(wsTransportShare * 100).toFixed(0)} %` : "–", "", ""],
         ["  uWS ÷ ws if uWS's transport cost nothing (1 ÷ (1 − share))", fmtRatio(ratioBound), "the most any transport can give here", ""],
