@@ -143,8 +143,11 @@ export class VarselServer {
       releasedSeq: () => this.hub.releasedSeq,
     };
     if ((options.ingestThreads ?? DEFAULT_INGEST_THREADS) > 0) {
-      this.ctx.frames = new FrameThread(this.ctx.limits.maxBatchItems, (err, restarted, rescued) =>
-        logger.error({ err, restarted, rescued }, restarted ? "ingest thread died: its frames were prepared on the main thread, a new one started" : "ingest thread died again: the main thread prepares every frame from now on"),
+      this.ctx.frames = new FrameThread(
+        this.ctx.limits.maxBatchItems,
+        (err, restarted, rescued) =>
+          logger.error({ err, restarted, rescued }, restarted ? "ingest thread died: its frames were prepared on the main thread, a new one started" : "ingest thread died again: the main thread prepares every frame from now on"),
+        durable.store !== undefined, // without a store there is no journal to encode for
       );
     }
     this.hub = new Hub(this.ctx);

@@ -189,6 +189,23 @@ describe("the ingest thread prepares what the main thread would have", () => {
       await thread.close();
     }
   });
+
+  it("for a server without a store (no journal) it encodes no journal bytes, and the batch is the same (real worker)", async () => {
+    const withJournal = new FrameThread(MAX_ITEMS);
+    const without = new FrameThread(MAX_ITEMS, undefined, false);
+    await Promise.all([withJournal.ready(), without.ready()]);
+    try {
+      const bytes = encode({ type: "ingest", id: "x2", readings: [{ patient: "p1", metric: "pulse", value: 70, time: NOW - 1 }, { patient: "p2", metric: "spo2", value: 97, time: NOW - 2 }] }, "msgpack") as Buffer;
+      const a = openFrame(await withJournal.prepare(bytes, "msgpack", NOW)).ingest!;
+      const b = openFrame(await without.prepare(bytes, "msgpack", NOW)).ingest!;
+      if ("error" in a || "error" in b) throw new Error("refused");
+      expect(a.journal).toBeInstanceOf(Uint8Array);
+      expect(b.journal).toBeUndefined();
+      expect(batchOfPrepared(b)).toEqual(batchOfPrepared(a));
+    } finally {
+      await Promise.all([withJournal.close(), without.close()]);
+    }
+  });
 });
 
 describe("names sent once", () => {

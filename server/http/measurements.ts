@@ -58,7 +58,7 @@ export async function ingestFhirResource(ctx: SocketContext, resource: unknown, 
 /** An ingest the ingest thread decoded, validated and encoded (server/ws/frame-prep.ts); throws as ingestReadings does. */
 export async function ingestPrepared(ctx: SocketContext, prepared: PreparedIngest, sender: Sender, compact = false): Promise<IngestAnswer> {
   const batch = batchOfPrepared(prepared);
-  return ingest(ctx, (prepared as { source: "readings" | "fhir" }).source, batch, sender, compact, (prepared as { journal: Uint8Array }).journal);
+  return ingest(ctx, (prepared as { source: "readings" | "fhir" }).source, batch, sender, compact, (prepared as { journal: Uint8Array | undefined }).journal);
 }
 
 /** `batchBytes`: the batch already encoded for the journal (see ingestPrepared). */

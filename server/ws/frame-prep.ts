@@ -44,8 +44,8 @@ export type PreparedIngest =
       strings: string[];
       rejected: CanonicalBatch["rejected"];
       invalidations: CanonicalBatch["invalidations"];
-      /** The batch's journal bytes (encodeBody of the batch batchOfPrepared rebuilds). */
-      journal: Uint8Array;
+      /** The batch's journal bytes (encodeBody of the batch batchOfPrepared rebuilds); none for a server without a store (no journal). */
+      journal: Uint8Array | undefined;
     };
 
 /**
@@ -99,8 +99,9 @@ export class Names {
 /**
  * Decodes and, for an ingest, validates and encodes one frame (see the file comment). `names`:
  * the thread's numbering (default: one for this frame alone, as when the main thread prepares it).
+ * `journal`: encode the batch's journal bytes (false for a server without a store: it keeps no journal).
  */
-export function prepareFrame(bytes: Uint8Array, format: Format, now: number, maxBatchItems: number, names = new Names()): PreparedFrame {
+export function prepareFrame(bytes: Uint8Array, format: Format, now: number, maxBatchItems: number, names = new Names(), journal = true): PreparedFrame {
   let message: ClientMessage;
   try {
     message = parseClientMessage(decode(bytes, format));
@@ -111,7 +112,7 @@ export function prepareFrame(bytes: Uint8Array, format: Format, now: number, max
   const { readings, fhir, ...rest } = message;
   let ingest: PreparedIngest;
   try {
-    ingest = prepareIngest(fhir !== undefined ? { fhir } : { readings: readings ?? [] }, now, maxBatchItems, names);
+    ingest = prepareIngest(fhir !== undefined ? { fhir } : { readings: readings ?? [] }, now, maxBatchItems, names, journal);
   } catch (err) {
     ingest = { error: errorShape(err) };
   }
@@ -119,7 +120,7 @@ export function prepareFrame(bytes: Uint8Array, format: Format, now: number, max
 }
 
 /** The canonical batch as columns and its journal bytes; throws as ingestReadings / ingestFhirResource do. */
-function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number, names: Names): PreparedIngest {
+function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: number, maxBatchItems: number, names: Names, journal: boolean): PreparedIngest {
   const { source, batch } = canonicalRequest(body, now, maxBatchItems);
   const n = batch.readings.length;
   names.startFrame();
@@ -144,15 +145,17 @@ function prepareIngest(body: { readings: unknown[] } | { fhir: unknown }, now: n
     floats[i * FLOATS + 1] = r.time;
   }
   // A copy in its own memory: encodeBody answers a view of msgpackr's shared buffer.
-  const journal = encodeBody(batch).slice();
-  return { source, items: batch.items, ints, floats, names: names.take(), strings, rejected: batch.rejected, invalidations: batch.invalidations, journal };
+  const bytes = journal ? encodeBody(batch).slice() : undefined;
+  return { source, items: batch.items, ints, floats, names: names.take(), strings, rejected: batch.rejected, invalidations: batch.invalidations, journal: bytes };
 }
 
 /** The memory a prepared frame can hand over without a copy. */
 export function transferables(frame: PreparedFrame): ArrayBuffer[] {
   if (!("message" in frame) || frame.ingest === undefined || "error" in frame.ingest) return [];
   const i = frame.ingest;
-  return [i.ints.buffer as ArrayBuffer, i.floats.buffer as ArrayBuffer, i.journal.buffer as ArrayBuffer];
+  const buffers = [i.ints.buffer as ArrayBuffer, i.floats.buffer as ArrayBuffer];
+  if (i.journal !== undefined) buffers.push(i.journal.buffer as ArrayBuffer);
+  return buffers;
 }
 
 /**

@@ -49,6 +49,8 @@ export class FrameThread {
      * `restarted` false once the main thread took over for good.
      */
     private readonly onCrash: (err: unknown, restarted: boolean, rescued: number) => void = () => {},
+    /** Encode an ingest's journal bytes (false for a server without a store: it keeps no journal). */
+    private readonly journal = true,
   ) {}
 
   /** Starts the first worker (once; not after close). */
@@ -73,12 +75,12 @@ export class FrameThread {
   prepare(data: Uint8Array, format: Format, now: number): Promise<PreparedFrame> {
     this.startOnce();
     const worker = this.worker;
-    if (worker === undefined || !this.loaded) return Promise.resolve(here(data, format, now, this.maxBatchItems));
+    if (worker === undefined || !this.loaded) return Promise.resolve(here(data, format, now, this.maxBatchItems, this.journal));
     const seq = ++this.seq;
     // The worker gets a copy it owns (the transport's buffer may be a view of a larger one); the
     // original is kept until the answer, to prepare it here if the worker dies.
     const bytes = new Uint8Array(data);
-    const request: FrameRequest = { seq, bytes, format, now, maxBatchItems: this.maxBatchItems };
+    const request: FrameRequest = { seq, bytes, format, now, maxBatchItems: this.maxBatchItems, journal: this.journal };
     return new Promise((resolve) => {
       this.waiting.set(seq, { data, format, now, resolve });
       worker.postMessage(request, [bytes.buffer]);
@@ -146,14 +148,14 @@ export class FrameThread {
   private drain(): number {
     const held = [...this.waiting.values()];
     this.waiting.clear();
-    for (const w of held) w.resolve(here(w.data, w.format, w.now, this.maxBatchItems));
+    for (const w of held) w.resolve(here(w.data, w.format, w.now, this.maxBatchItems, this.journal));
     return held.length;
   }
 }
 
 /** A frame prepared on this thread, with a numbering of its own. */
-function here(data: Uint8Array, format: Format, now: number, maxBatchItems: number): PreparedFrame {
-  const frame = prepareFrame(data, format, now, maxBatchItems);
+function here(data: Uint8Array, format: Format, now: number, maxBatchItems: number, journal: boolean): PreparedFrame {
+  const frame = prepareFrame(data, format, now, maxBatchItems, undefined, journal);
   withNames(frame);
   return frame;
 }

@@ -11,12 +11,14 @@ export interface FrameRequest {
   format: Format;
   now: number;
   maxBatchItems: number;
+  /** Encode an ingest's journal bytes (false: the server keeps no journal). */
+  journal: boolean;
 }
 
 const port = parentPort!;
 const names = new Names(); // this thread's numbering; the main thread follows it message by message
 port.on("message", (r: FrameRequest) => {
-  const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems, names);
+  const frame = prepareFrame(r.bytes, r.format, r.now, r.maxBatchItems, names, r.journal);
   port.postMessage({ seq: r.seq, frame }, transferables(frame));
 });
 port.postMessage({ ready: true }); // loaded: frames may come here from now on
