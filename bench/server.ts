@@ -5,7 +5,7 @@
 // server for every measured configuration. Prints a table, then as the last line one JSON
 // object. See bench/README.md.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -88,6 +88,8 @@ const { values: opt } = parseArgs({
     "storm-offline-ms": { type: "string" },
     "storm-after-ms": { type: "string" },
     "storm-retention-count": { type: "string" },
+    "snap-patients": { type: "string" },
+    "snap-rate": { type: "string" },
   },
   strict: true,
 });
@@ -128,6 +130,11 @@ const cfg = {
     bystanderTickMs: num(opt["bf-bystander-tick-ms"], 25),
     transport: (opt["phase-transport"] ?? "uws") as "uws" | "ws",
   },
+  /** Latency on a durable (SQLite) server with a snapshot taken inside the window, beside the same server without one. */
+  snap: {
+    patients: num(opt["snap-patients"], quick ? 10_000 : 100_000),
+    rate: num(opt["snap-rate"], 10_000),
+  },
   storm: {
     sockets: num(opt["storm-sockets"], quick ? 500 : 5_000),
     procs: num(opt["storm-procs"], 2),
@@ -139,7 +146,7 @@ const cfg = {
     eventWindow: opt["storm-retention-count"] === undefined ? undefined : { maxEvents: num(opt["storm-retention-count"], 10_000) },
   },
 };
-const only = new Set((opt.only ?? "throughput,transport,latency,http,backfill,storm").split(",").map((s) => s.trim()));
+const only = new Set((opt.only ?? `throughput,transport,latency,http,backfill,storm${quick ? "" : ",snapshot"}`).split(",").map((s) => s.trim()));
 type Kind = "uws" | "ws";
 const latHttpTransports = (opt.transports ?? (quick ? "uws" : "uws,ws")).split(",").map((s) => s.trim()) as Kind[];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -395,11 +402,21 @@ interface LatRun extends Faults {
   rssMb: number;
   loopDelayMaxMs: number;
   tickMaxMs: number;
+  /** A durable server's snapshot taken inside the window: how long it took to be stored. */
+  snapshotMs?: number;
   problems: string[];
 }
 
-async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned): Promise<LatRun> {
-  const server = await startServer(transport, `lat-${transport}${aligned ? "-aligned" : ""}-${run}`);
+/**
+ * `durable`: the server on SQLite with cfg.snap's patients and rate; `snapshot`: one taken 1 s into
+ * the window (the same run without it is its peer).
+ */
+async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned, durable?: { snapshot: boolean }): Promise<LatRun> {
+  const dir = durable === undefined ? undefined : mkdtempSync(path.join(os.tmpdir(), "varsel-bench-snap-"));
+  const label = `lat-${transport}${aligned ? "-aligned" : ""}${durable === undefined ? "" : durable.snapshot ? "-durable-snapshot" : "-durable"}-${run}`;
+  const server = await startServer(transport, label, "varsel", dir === undefined ? {} : { sqlite: path.join(dir, "bench.db"), patients: cfg.snap.patients });
+  const rate = durable === undefined ? cfg.rate : cfg.snap.rate;
+  let snapshotMs: number | undefined;
   const subs: ChildProcess[] = [];
   try {
     // clinician sockets: subscriber j watches team j mod teams, with a token for that team
@@ -418,7 +435,7 @@ async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned
       cfg.latGens,
       cfg.latSockets,
       { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, aligned, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS },
-      cfg.rate,
+      rate,
       run,
     );
     const t0 = Date.now() + cfg.warmup * 1000;
@@ -427,8 +444,21 @@ async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned
     const results = later(Promise.all(gens.map((g, i) => waitMessage<LoadgenResult>(g, "result", t1 - Date.now() + 20_000, `loadgen ${i}`))));
     for (const s of subs) s.send(go);
     for (const g of gens) g.send(go);
+    let taken: Promise<void> | undefined;
+    if (durable?.snapshot === true) {
+      taken = later(
+        sleep(t0 + 1000 - Date.now()).then(async () => {
+          const done = waitMessage<{ type: string; ms?: number; error?: string }>(server.child, "snapshotted", t1 - Date.now() + 60_000, "server snapshot");
+          server.child.send({ type: "snapshot" });
+          const r = await done;
+          if (r.error !== undefined) throw new Error(`snapshot failed: ${r.error}`);
+          snapshotMs = r.ms;
+        }),
+      );
+    }
     const { at0, at1, machine } = await statsWindow(server, t0, t1);
     const r = sumResults(await results);
+    await taken;
     await sleep(500); // the last events of the window on their way
     const subResults = await Promise.all(
       subs.map((s, i) => {
@@ -482,11 +512,12 @@ async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned
       rejected: r.rejected,
       outOfOrder: r.outOfOrder,
       errorFrames: [r.errors, subErrors].flatMap((e) => Object.values(e)).reduce((a, n) => a + n, 0),
+      snapshotMs,
       problems,
     };
     out.otherCores = otherCores(machine, u.cores + out.genCores + out.subCores);
     log(
-      `latency ${transport} run ${run + 1}: ${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
+      `latency ${label.slice(4)}: ${snapshotMs === undefined ? "" : `snapshot stored in ${snapshotMs.toFixed(0)} ms; `}${fmtRate(out.acceptedRps)} accepted, ${lat.n} alert deliveries ` +
         `(${r.transitions} transitions × ${perTeam} subscribers/team = ${out.expectedDeliveries}); ingest→alert p50 ${lat.p50} ms, p99 ${lat.p99} ms, ` +
         `p99.9 ${lat.p999} ms, max ${lat.max} ms; in the server (reading → event released) p50 ${out.released.p50} ms, p99 ${out.released.p99} ms; ` +
         `ingest ack p99 ${out.ack.p99} ms; server ${u.cores.toFixed(2)} cores, ELU ${u.elu.toFixed(2)}; ` +
@@ -497,6 +528,7 @@ async function latencyRun(transport: Kind, run: number, aligned = cfg.latAligned
   } finally {
     await Promise.all(subs.map((s) => stopChild(s)));
     await stopChild(server.child);
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -599,6 +631,14 @@ async function main(): Promise<void> {
     }
   }
   if (only.has("http")) for (let r = 0; r < cfg.runs; r++) for (const t of latHttpTransports) http[t].push(await httpRun(t, r));
+  // A durable server (SQLite) at cfg.snap's size and rate: a snapshot inside the window, beside the same without one.
+  const durableLat: { plain: LatRun[]; snapshot: LatRun[] } = { plain: [], snapshot: [] };
+  if (only.has("snapshot")) {
+    for (let r = 0; r < cfg.runs; r++) {
+      durableLat.plain.push(await latencyRun("uws", r, false, { snapshot: false }));
+      durableLat.snapshot.push(await latencyRun("uws", r, false, { snapshot: true }));
+    }
+  }
   const backfill: BackfillRun[] = [];
   if (only.has("backfill")) for (let r = 0; r < cfg.runs; r++) backfill.push(await backfillRun(harness, cfg.backfill, r));
   const storm: StormRun[] = [];
@@ -607,7 +647,7 @@ async function main(): Promise<void> {
     startLoadgens(port, cfg.latGens, cfg.latSockets, { mode: "rate", frame: cfg.frame, window: 0, tickMs: cfg.latTickMs, maxInFlight: 64, oob: cfg.oob, maxLifetimeMs: LIFETIME_MS }, cfg.storm.rate, run);
   if (only.has("storm")) for (let r = 0; r < cfg.runs; r++) storm.push(await stormRun(harness, cfg.storm, r, alertLoad));
 
-  report({ tp, bare, lat, aligned, http, single, backfill, storm }, (performance.now() - tStart) / 1000);
+  report({ tp, bare, lat, aligned, durableLat, http, single, backfill, storm }, (performance.now() - tStart) / 1000);
 }
 
 /** Readings per second of server CPU (its thread plus GC threads): the server's own cost, whatever else the shared machine did. */
@@ -630,6 +670,8 @@ interface All {
   lat: Record<Kind, LatRun[]>;
   /** Latency on uWS with every gateway socket sending at the same instant (none with --lat-aligned: lat is aligned then). */
   aligned: LatRun[];
+  /** Durable (SQLite) latency, without and with a snapshot inside the window. */
+  durableLat: { plain: LatRun[]; snapshot: LatRun[] };
   http: Record<Kind, HttpRun[]>;
   /** WS ingest on uWS with VARSEL_INGEST_THREADS=0 (the single-threaded server). */
   single: TpRun[];
@@ -637,7 +679,7 @@ interface All {
   storm: StormRun[];
 }
 
-function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, wallS: number): void {
+function report({ tp, bare, lat, aligned, durableLat, http, single, backfill, storm }: All, wallS: number): void {
   const S = (xs: number[]): Summary => summarize(xs);
   const med = (xs: number[]): number => S(xs).median;
   const rate3 = (s: Summary): string[] => [fmtRate(s.median), fmtRate(s.min), fmtRate(s.max)];
@@ -696,6 +738,17 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
       rows.push(["", "", "ingest→alert p99.9", ...ms3(S(aligned.map((r) => r.lat.p999))), ...blank]);
     }
   }
+  if (durableLat.snapshot.length > 0) {
+    const snapLabel = `durable (SQLite) @ ${fmtRate(cfg.snap.rate)}, ${cfg.snap.patients} patients`;
+    for (const [name, runs] of [["no snapshot", durableLat.plain], ["a snapshot in the window", durableLat.snapshot]] as const) {
+      rows.push([`${snapLabel}, ${name}`, TRANSPORT_NAME.uws, "ingest→alert p50", ...ms3(S(runs.map((r) => r.lat.p50))), ...side(runs, runs.map((r) => r.genCores + r.subCores))]);
+      rows.push(["", "", "ingest→alert p99", ...ms3(S(runs.map((r) => r.lat.p99))), ...blank]);
+      rows.push(["", "", "ingest→alert p99.9", ...ms3(S(runs.map((r) => r.lat.p999))), ...blank]);
+      rows.push(["", "", "ingest→alert max", ...ms3(S(runs.map((r) => r.lat.max))), ...blank]);
+      rows.push(["", "", "server event-loop delay max (the longest block)", ...ms3(S(runs.map((r) => r.loopDelayMaxMs))), ...blank]);
+    }
+    rows.push(["", "", "snapshot stored in", ...ms3(S(durableLat.snapshot.map((r) => r.snapshotMs ?? NaN))), ...blank]);
+  }
   for (const t of K) {
     const runs = http[t];
     if (runs.length === 0) continue;
@@ -752,7 +805,7 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
       `"client cores" that of the generators (and subscribers; autocannon for HTTP), "other cores" what the rest of the machine used meanwhile ` +
       `(/proc/stat busy − server − clients − this process), ELU the server's event-loop utilisation; all medians over the runs, in the measured window.`,
   );
-  const latRuns = [...lat.uws, ...lat.ws, ...aligned];
+  const latRuns = [...lat.uws, ...lat.ws, ...aligned, ...durableLat.plain, ...durableLat.snapshot];
   if (latRuns.length > 0) {
     const off = latRuns.filter((r) => r.deliveries !== r.expectedDeliveries);
     out.push(
@@ -804,6 +857,13 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
         ["  p99.9, staggered", fmtMs(p999), "≤ 10 ms", loadNote ?? goal(goals.p999_le_10ms_at_50k)],
         ["  p99, aligned gateways", fmtMs(p99Aligned), "≤ 5 ms", loadNote ?? goal(goals.p99_aligned_le_5ms)],
         ["  p99.9, aligned gateways", fmtMs(p999Aligned), "≤ 10 ms", loadNote ?? goal(goals.p999_aligned_le_10ms)],
+        ...(durableLat.snapshot.length === 0
+          ? []
+          : [
+              [`durable server, ${cfg.snap.patients} patients: longest event-loop block with a snapshot in the window`, fmtMs(med(durableLat.snapshot.map((r) => r.loopDelayMaxMs))), "≤ 20 ms at 100 000 patients", cfg.snap.patients >= 100_000 ? goal(atMost(med(durableLat.snapshot.map((r) => r.loopDelayMaxMs)), 20)) : "n/a (not that size)"],
+              ["  without a snapshot, same server (peer)", fmtMs(med(durableLat.plain.map((r) => r.loopDelayMaxMs))), "", ""],
+              ["  ingest→alert p99.9 with the snapshot / without", `${fmtMs(med(durableLat.snapshot.map((r) => r.lat.p999)))} / ${fmtMs(med(durableLat.plain.map((r) => r.lat.p999)))}`, "(reported)", ""],
+            ]),
         ["uWS ÷ ws fallback, WS ingest readings/s", fmtRatio(ratio), "(goal ≥ 3× withdrawn by issue 16)", ""],
         ["  the same, transport alone (per server core)", fmtRatio(bareRatio), "(where the ratio comes from)", ""],
         ["  ws transport's share of the ws server's CPU per reading", Number.isFinite(wsTransportShare) ? `${(wsTransportShare * 100).toFixed(0)} %` : "–", "", ""],
@@ -821,7 +881,7 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
 
   // Correctness under load (CI fails on these, never on a figure): every transition reached every
   // subscriber of its team, and no reading of the real server was rejected, out of order or answered with an error.
-  const varselRuns = [...tp.uws, ...tp.ws, ...single, ...lat.uws, ...lat.ws, ...aligned];
+  const varselRuns = [...tp.uws, ...tp.ws, ...single, ...lat.uws, ...lat.ws, ...aligned, ...durableLat.plain, ...durableLat.snapshot];
   const checks = {
     deliveries_complete: latRuns.length === 0 ? null : latRuns.every((r) => r.deliveries === r.expectedDeliveries),
     no_rejected_readings: varselRuns.every((r) => r.rejected === 0),
@@ -866,6 +926,15 @@ function report({ tp, bare, lat, aligned, http, single, backfill, storm }: All, 
     p99_ms_at_50k_ws: n(med(lat.ws.map((r) => r.lat.p99))),
     // Gateways aligned (all sockets at the same instant); with --lat-aligned the main latency series is aligned.
     p99_ms_aligned: n(cfg.latAligned ? p99 : med(aligned.map((r) => r.lat.p99))),
+    // A durable server (SQLite, cfg.snap): ingest→alert with a snapshot taken inside the window, and without.
+    snapshot_p99_ms: n(med(durableLat.snapshot.map((r) => r.lat.p99))),
+    snapshot_p999_ms: n(med(durableLat.snapshot.map((r) => r.lat.p999))),
+    snapshot_loop_block_ms: n(med(durableLat.snapshot.map((r) => r.loopDelayMaxMs))),
+    snapshot_stored_ms: n(med(durableLat.snapshot.map((r) => r.snapshotMs ?? NaN))),
+    no_snapshot_p999_ms: n(med(durableLat.plain.map((r) => r.lat.p999))),
+    no_snapshot_loop_block_ms: n(med(durableLat.plain.map((r) => r.loopDelayMaxMs))),
+    snapshot_patients: cfg.snap.patients,
+    snapshot_rate: cfg.snap.rate,
     p999_ms_aligned: n(cfg.latAligned ? med(latU.map((r) => r.lat.p999)) : med(aligned.map((r) => r.lat.p999))),
     released_p99_ms_at_50k: n(med(latU.map((r) => r.released.p99))),
     latency_rate: cfg.rate,

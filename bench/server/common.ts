@@ -68,6 +68,8 @@ export interface ServerChildConfig {
   bystanders?: number;
   /** The event window clients resume from (unset: the server's defaults, VARSEL_EVENT_RETENTION_*). */
   eventWindow?: { maxEvents?: number; maxAgeMs?: number };
+  /** A durable server on this SQLite file (snapshots only when asked: a `snapshot` message); unset: in memory. */
+  sqlite?: string;
 }
 
 /** Backfill bystanders: live telehjerte patients of their own team. */

@@ -12,6 +12,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
 import { PROGRAMMES } from "../../engine/rules/programmes.js";
 import { VarselServer } from "../../server/app.js";
+import { openStore } from "../../engine/store/open-store.js";
 import { startTransportOnly } from "./transport-only.js";
 import { cgmPatientId, sounds, type AlarmTally } from "./backfill-trace.js";
 import { BYSTANDER_TEAM, bystanderId, failChild, guardChild, receiveConfig, Histogram, HOST, patientId, teamId, teamOf, type ServerChildConfig, type ServerStats } from "./common.js";
@@ -29,12 +30,19 @@ interface UnderTest {
   openAlerts(): number;
   /** cohort "cgm": the tally of CGM patients' alert events. */
   alarms?: AlarmTally;
+  /** A durable server: takes a snapshot now (resolves once stored). */
+  snapshot?(): Promise<void>;
   close(): Promise<void>;
 }
 
 async function startVarsel(secret: string, logger: Logger, ticks: TickStats, released: () => Histogram): Promise<UnderTest> {
   const started = performance.now();
-  const server = new VarselServer({ auth: { secret }, transport: cfg.transport, ingestThreads: cfg.ingestThreads ?? envThreads(), tickMs: cfg.tickMs, limits: cfg.limits, logger, eventWindow: cfg.eventWindow });
+  const options = { auth: { secret }, transport: cfg.transport, ingestThreads: cfg.ingestThreads ?? envThreads(), tickMs: cfg.tickMs, limits: cfg.limits, logger, eventWindow: cfg.eventWindow };
+  // Durable (SQLite): snapshots only when the orchestrator asks, so one falls inside the window.
+  const server =
+    cfg.sqlite === undefined
+      ? new VarselServer(options)
+      : await VarselServer.open({ ...options, store: await openStore(`sqlite:${cfg.sqlite}`), snapshotEveryMs: 1e12, snapshotReplayBudgetMs: Number.MAX_SAFE_INTEGER });
   const now = Date.now();
   // telehjerte without its daily weight-missing rule: the generators send no weight, and 10 000
   // patients going overdue at once (12:00 + 1 h grace) would put a burst into a measurement.
@@ -72,6 +80,7 @@ async function startVarsel(secret: string, logger: Logger, ticks: TickStats, rel
     // A count of the lifecycle's open index: list() clones every open alert, which blocked the
     // server 0.9 s at the backfill's 80 000 late alerts — inside the bystander's window.
     openAlerts: () => (server.pipeline.lifecycle as unknown as { open: Map<string, string> }).open.size,
+    snapshot: cfg.sqlite === undefined ? undefined : () => server.durable.snapshot(),
     close: () => server.close(),
   };
 }
@@ -183,6 +192,13 @@ async function main(): Promise<void> {
   process.on("message", (m: { type?: string; action?: string; file?: string; reset?: boolean }) => {
     if (m?.type === "stats") process.send?.(stats(m.reset === true));
     else if (m?.type === "profile") profile(m);
+    else if (m?.type === "snapshot" && server.snapshot !== undefined) {
+      const started = performance.now();
+      void server.snapshot().then(
+        () => process.send?.({ type: "snapshotted", ms: performance.now() - started }),
+        (err: unknown) => process.send?.({ type: "snapshotted", error: String(err) }),
+      );
+    }
     else if (m?.type === "stop" && !stopping) {
       stopping = true;
       // close() waits for sockets; the parent kills us if it takes too long
