@@ -60,7 +60,7 @@ export function setCachedStateBytes(bytes: u32): i32 {
 
 
 /** Largest slot index in the first n entries of the slot column (SIMD when built with it). */
-function maxSlot(col: usize, n: u32): u32 {
+export function maxSlot(col: usize, n: u32): u32 {
   let m: u32 = 0;
   let i: u32 = 0;
   if (ASC_FEATURE_SIMD) {
@@ -242,4 +242,15 @@ export function evaluate(n: u32, now: f64, tz: f64): i32 {
   sinkStore(sink);
   setsEnd();
   return <i32>gOutCount;
+}
+
+/**
+ * Readings [from, end) of the given columns (slots already checked below the slot count) at
+ * clock `now`, triage written at their indices; for a replay block's segment (replay.ts).
+ * Pending score sets are the caller's (setsBegin / setsEnd), as for evaluate().
+ */
+export function applySegment(from: u32, end: u32, inSlot: usize, inTime: usize, inValue: usize, now: f64, tz: f64): void {
+  gNow = now;
+  gTz = tz;
+  applyRange(from, end, inSlot, inTime, inValue, <usize>hget(H_OFF_TRIAGE), gSlots);
 }

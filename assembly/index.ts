@@ -12,11 +12,15 @@
 //   retractLast(slot, t) -> 1 taken back / 0 not the latest;  resetRule(rule)
 //   evaluate(n, now, tzOffsetMs) / tick(now, tzOffsetMs) -> transitions written, or ERR_*
 //   setCachedStateBytes(bytes): state size up to which evaluate() skips its prefetch passes
+//   reserveBlock(ticks, runs); blockAt(part) -> address of a block part; replayBlock(n, m, p) /
+//   replayResume() -> transitions written, or ERR_*; replayPending() -> 1 while a block has runs
+//   left (replay.ts: a backtest's blocks)
 // Adds return NONE (0xffffffff) and setters -1 on a bad index or a full region.
-export { heapBase, reserve } from "./memory";
+export { blockAt, heapBase, reserve, reserveBlock } from "./memory";
 export { addParamSet } from "./setup/params";
 export { addSlot, setSlotPaused, setSlotRef } from "./setup/slots";
 export { addRule, addScoreInputs, disableRule, setRuleLimits, setRuleParam } from "./setup/rules";
 export { resetRule, retractLast } from "./setup/withdraw";
 export { evaluate, setCachedStateBytes } from "./evaluate";
 export { tick } from "./tick";
+export { replayBlock, replayPending, replayResume } from "./replay";

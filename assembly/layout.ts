@@ -187,6 +187,22 @@ export const MISSING_MAX_DAYS = 62; // a daily-deadline rule looks back at most 
 export const H_HEAP_BASE = 112; // u32: the address the header lives at (offsets above are absolute)
 export const H_OFF_INFO = 116; // u32: slot info (cold slot records), between slots and rules
 export const ERR_NO_MEMORY = -4; // reserve(): memory.grow failed or the layout would pass 4 GiB
+export const ERR_BAD_BLOCK = -5; // replayBlock(): runs or intervals malformed (docs/kernel.md, "Replay blocks")
+// Replay blocks (docs/kernel.md, "Replay blocks"): capacities of the block region, which lies after
+// the transition region and is per-call input (not kept by reserve(), not in a snapshot).
+export const H_BLOCK_TICK_CAP = 120; // u32: tick instants per block
+export const H_BLOCK_RUN_CAP = 124; // u32: runs (patients) per block
+export const RUN_BYTES = 16; // a run: u32 start, end (sorted readings [start, end): the kernel's), ruleFrom, ruleTo (rules [from, to): the host's)
+// Parts of the block region (blockAt(part) gives the address): docs/kernel.md, "Replay blocks"
+export const BLOCK_SLOT_RUNS = 0; // u32 per slot: its run (host)
+export const BLOCK_INTERVAL_STARTS = 1; // u32 × (m + 1): where interval k starts in the input columns (host)
+export const BLOCK_TICKS = 2; // f64 pairs × m: tick time, UTC offset (host)
+export const BLOCK_NOWS = 3; // f64 pairs × (m + 1): interval k's now, UTC offset (host)
+export const BLOCK_RUNS = 4; // RUN_BYTES × p (host: rules; kernel: readings)
+export const BLOCK_SORTED_SLOT = 5; // the readings sorted by run (kernel): slot u32,
+export const BLOCK_SORTED_TIME = 6; // time f64,
+export const BLOCK_SORTED_VALUE = 7; // value f32,
+export const BLOCK_SORTED_INTERVAL = 8; // interval u32
 
 // Rule flag bits the kernel derives from the param set (host flags use the low bits only)
 export const RULE_HOST_FLAGS = 0x1f;

@@ -3,6 +3,8 @@
 import {
   ERR_NO_MEMORY,
   H_BATCH_CAP,
+  H_BLOCK_RUN_CAP,
+  H_BLOCK_TICK_CAP,
   H_END,
   H_HEAP_BASE,
   H_HIST_CAP,
@@ -35,6 +37,7 @@ import {
   LAYOUT_VERSION,
   PARAM_BYTES,
   RULE_BYTES,
+  RUN_BYTES,
   SCORE_BYTES,
   SLOT_BYTES,
   SLOT_INFO_BYTES,
@@ -180,7 +183,7 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   const oInValue = align64(oInTime + <u64>bCap * 8);
   const oTriage = align64(oInValue + <u64>bCap * 4);
   const oOut = align64(oTriage + <u64>bCap);
-  const end = oOut + <u64>oCap * TR_BYTES;
+  const end = blockEnd(align64(oOut + <u64>oCap * TR_BYTES), sCap, bCap, hget(H_BLOCK_TICK_CAP), hget(H_BLOCK_RUN_CAP));
   if (end > 0xffff0000) return ERR_NO_MEMORY;
 
   const pages = <i32>((end + 0xffff) >> 16);
@@ -219,4 +222,67 @@ export function reserve(slots: u32, rules: u32, hist: u32, params: u32, scores: 
   }
   sync();
   return 0;
+}
+
+// ---- the replay block region (docs/kernel.md, "Replay blocks") ----
+// After the transition region, only when a host asked for it (reserveBlock); all of it per-call
+// input (reserve() does not keep it): each slot's run (u32 × slot capacity), where each interval
+// starts in the input columns (u32 × (ticks + 1)), the tick instants (f64 pairs: time, UTC
+// offset), the intervals' clocks (f64 pairs: now, UTC offset; ticks + 1), the runs (RUN_BYTES
+// each), then the readings sorted by run (slot u32, time f64, value f32, interval u32; × batch
+// capacity). Its offsets follow from the header's capacities: no header field of its own.
+
+/** The block region's parts, by index (BLOCK_*), for the layout's current capacities. */
+function blockPart(part: u32, at: u64, sCap: u32, bCap: u32, tCap: u32, rCap: u32): u64 {
+  const slotRun = at;
+  const starts = align64(slotRun + <u64>sCap * 4);
+  const ticks = align64(starts + (<u64>tCap + 1) * 4);
+  const nows = align64(ticks + <u64>tCap * 16);
+  const runs = align64(nows + (<u64>tCap + 1) * 16);
+  const sSlot = align64(runs + <u64>rCap * RUN_BYTES);
+  const sTime = align64(sSlot + <u64>bCap * 4);
+  const sValue = align64(sTime + <u64>bCap * 8);
+  const sInterval = align64(sValue + <u64>bCap * 4);
+  const end = sInterval + <u64>bCap * 4;
+  switch (part) {
+    case 0: return slotRun;
+    case 1: return starts;
+    case 2: return ticks;
+    case 3: return nows;
+    case 4: return runs;
+    case 5: return sSlot;
+    case 6: return sTime;
+    case 7: return sValue;
+    case 8: return sInterval;
+    default: return end;
+  }
+}
+
+/** End of the block region starting at `at` (no region while both block capacities are 0). */
+function blockEnd(at: u64, sCap: u32, bCap: u32, tCap: u32, rCap: u32): u64 {
+  return (tCap | rCap) == 0 ? at : blockPart(9, at, sCap, bCap, tCap, rCap);
+}
+
+/** Address of block part `part` (0 slot runs, 1 interval starts, 2 ticks, 3 clocks, 4 runs, 5–8 sorted slot, time, value, interval). */
+export function blockAt(part: u32): usize {
+  const at = align64(<u64>hget(H_OFF_OUT) + <u64>hget(H_OUT_CAP) * TR_BYTES);
+  return <usize>blockPart(part, at, hget(H_SLOT_CAP), hget(H_BATCH_CAP), hget(H_BLOCK_TICK_CAP), hget(H_BLOCK_RUN_CAP));
+}
+
+/**
+ * Grows the block capacities to at least `ticks` tick instants and `runs` runs (never shrinks),
+ * laying the regions out again as reserve() does. Returns 0 or ERR_NO_MEMORY (nothing changed).
+ */
+export function reserveBlock(ticks: u32, runs: u32): i32 {
+  if (load<u32>(base() + H_MAGIC) != LAYOUT_MAGIC) return ERR_NO_MEMORY; // reserve() first
+  const oldT = hget(H_BLOCK_TICK_CAP);
+  const oldR = hget(H_BLOCK_RUN_CAP);
+  hset(H_BLOCK_TICK_CAP, maxU32(ticks, oldT));
+  hset(H_BLOCK_RUN_CAP, maxU32(runs, oldR));
+  const rc = reserve(0, 0, 0, 0, 0, 0, 0);
+  if (rc < 0) {
+    hset(H_BLOCK_TICK_CAP, oldT);
+    hset(H_BLOCK_RUN_CAP, oldR);
+  }
+  return rc;
 }

@@ -40,9 +40,16 @@ export function tick(now: f64, tz: f64): i32 {
   sync();
   if (<u64>gRuleCount * 2 > <u64>hget(H_OUT_CAP)) return ERR_OUT_FULL;
   outBegin();
+  tickRules(0, gRuleCount, now, tz);
+  return <i32>gOutCount;
+}
+
+/** The clock over rules [from, to) in id order (tick(), and a replay block's run: replay.ts). */
+// @ts-ignore: decorator
+@inline
+export function tickRules(from: u32, to: u32, now: f64, tz: f64): void {
   const rules = gRules;
-  const count = gRuleCount;
-  for (let r: u32 = 0; r < count; r++) {
+  for (let r: u32 = from; r < to; r++) {
     const rp = rules + (<usize>r << 6);
     const hdr = load<u32>(rp);
     const kind = hdr & 0xff;
@@ -51,5 +58,4 @@ export function tick(now: f64, tz: f64): i32 {
     }
     else if ((hdr >> 24) & RULE_K_TICK && kind < 8 && ((TIMED_KINDS >> kind) & 1) != 0 && !idle(rp, hdr)) settle(rp, now, NaN, -1, 0);
   }
-  return <i32>gOutCount;
 }

@@ -11,7 +11,7 @@ import type { RuleDef } from "../rules/definitions.js";
 import { PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { CgmAccumulator } from "./cgm.js";
 import { alertItem, LocalDays, periodDays, ruleSetReport } from "./report.js";
-import { RuleSetReplay } from "./replay.js";
+import { RuleSetReplay, type BlockMode } from "./replay.js";
 import type { AlertItem, BacktestOptions, BacktestReport, PatientReport, PatientRuleSetRow, ProgrammeRules, RuleSetReport } from "./types.js";
 
 export const CURRENT = "current";
@@ -44,6 +44,8 @@ export class Backtest {
   constructor(
     private readonly options: BacktestOptions,
     evaluator: (patients: number) => Evaluator = kernelFor,
+    /** When the wasm kernel takes a group in replay blocks (replay.ts): "auto" by its state's size. */
+    blocks: BlockMode = "auto",
   ) {
     const { patients, from, to } = options;
     if (!(to > from)) throw new RangeError("a backtest period must end after it starts");
@@ -66,6 +68,7 @@ export class Backtest {
           to,
           tickStepMs: this.stepMs,
           evaluator,
+          blocks,
         }),
     );
     this.cgm = new CgmAccumulator(patients.length);

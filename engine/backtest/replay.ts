@@ -5,8 +5,10 @@
 //
 // Order, as the live pipeline applies it: readings before a tick instant T are evaluated (with
 // `now` = the newest of them, so a missing rule judged at a reading sees no deadline that a tick
-// has not yet seen), then tick(T). Readings come per group in batches of at most BATCH, written
-// straight into the kernel's input columns; its transitions are read where the kernel wrote them
+// has not yet seen), then tick(T). Readings come per group in batches of at most BATCH. The wasm
+// kernel takes them in replay blocks (kernel-block.ts: the same calls per rule, patient by
+// patient, so a patient's state is loaded once a block); another evaluator (the oracle) takes
+// evaluate() and tick() calls over the group. Transitions are read where the kernel wrote them
 // (no object per transition, no array per call: a cohort-year is 100 000s of kernel calls).
 import { TR_BYTES, TR_READING, TR_RULE, TR_TIME, TR_TO } from "../../assembly/layout.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
@@ -17,10 +19,13 @@ import { METRIC_COUNT, METRICS } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
 import { effectiveRules, programmeSets, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { EpisodeLog } from "./episodes.js";
+import { INTERVAL_MAX, KernelBlock, type TransitionSink } from "./kernel-block.js";
 import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
 
 const BATCH = 65_536;
+/** assembly/evaluate.ts's default bound on state it treats as cached. */
+const CACHED_STATE_BYTES = 512 << 10;
 /** A local copy: an imported binding reads slower in the per-reading loop (as engine/kernel/wasm-kernel.ts found under tsx). */
 const METRICS_PER_PATIENT = METRIC_COUNT;
 
@@ -28,8 +33,10 @@ const METRICS_PER_PATIENT = METRIC_COUNT;
 interface Group {
   engine: Engine;
   ev: Evaluator;
-  /** The same evaluator when it is the wasm kernel: its input columns are filled directly. */
+  /** The wasm kernel when it takes the group's batches directly (its input columns are then the batch fields below). */
   wasm: WasmKernel | undefined;
+  /** The wasm kernel's staged block, for a group whose state outgrows the cache (the batch fields are then unused). */
+  block: KernelBlock | undefined;
   plan: TickPlan;
   nextTick: number;
   lastTick: number;
@@ -46,6 +53,7 @@ interface Group {
   rulePatient: Int32Array;
   ruleName: Int32Array;
   ruleEpisode: Int32Array;
+  recordBlock?: TransitionSink;
 }
 
 export interface ReplaySetup {
@@ -61,8 +69,12 @@ export interface ReplaySetup {
   tickStepMs: number;
   /** A fresh evaluator for `patients` patients (the count lets the kernel reserve its capacity once). */
   evaluator: (patients: number) => Evaluator;
+  /** When the wasm kernel takes a group in replay blocks: by its state's size (default), always or never (tests, benchmarks). */
+  blocks?: BlockMode;
   timeZone?: string;
 }
+
+export type BlockMode = "auto" | "always" | "never";
 
 export class RuleSetReplay {
   readonly name: string;
@@ -72,6 +84,10 @@ export class RuleSetReplay {
   private readonly groupOf: Uint16Array;
   /** Slot of (patient, metric), -1 until allocated. */
   private readonly slotTable: Int32Array;
+  /** Late readings of kernel groups in the current push(). */
+  private blockLate = 0;
+  /** A patient's position in its group (a kernel group's runs). */
+  private readonly localOf: Int32Array;
   private readonly timeZone: string;
 
   constructor(private readonly setup: ReplaySetup) {
@@ -80,6 +96,7 @@ export class RuleSetReplay {
     const { patients, from } = setup;
     this.groupOf = new Uint16Array(patients.length);
     this.slotTable = new Int32Array(patients.length * METRIC_COUNT).fill(-1);
+    this.localOf = new Int32Array(patients.length);
     // Patients on the same programmes (in whatever order) share an evaluator and a tick plan.
     const byProgrammes = new Map<string, number[]>();
     patients.forEach((p, i) => {
@@ -103,12 +120,32 @@ export class RuleSetReplay {
         this.groupOf[i] = this.groups.length;
       }
       const plan = new TickPlan(unique(ruleLists), setup.tickStepMs, this.timeZone);
-      const wasm = ev instanceof WasmKernel ? ev : undefined;
-      const cols = wasm?.inputColumns(BATCH) ?? { slots: new Uint32Array(BATCH), times: new Float64Array(BATCH), values: new Float64Array(BATCH) };
+      let block: KernelBlock | undefined;
+      let wasm: WasmKernel | undefined;
+      let cols: { slots: Uint32Array; times: Float64Array; values: Float32Array | Float64Array } = { slots: new Uint32Array(0), times: new Float64Array(0), values: new Float64Array(0) };
+      if (ev instanceof WasmKernel && (setup.blocks === "always" || (setup.blocks !== "never" && !cacheResident(ev)))) {
+        members.forEach((p, local) => (this.localOf[p] = local));
+        const index = setup.patientIndex;
+        const registry = engine.patients;
+        block = new KernelBlock(
+          ev,
+          {
+            count: members.length,
+            localOf: this.localOf,
+            ruleOwner: (r) => index.get(registry.rule(r).patient)!,
+            slotOwner: (s) => index.get(registry.slotOwner(s).patient)!,
+          },
+          this.timeZone,
+        );
+      } else if (ev instanceof WasmKernel) {
+        wasm = ev;
+        cols = ev.inputColumns(BATCH);
+      } else cols = { slots: new Uint32Array(BATCH), times: new Float64Array(BATCH), values: new Float64Array(BATCH) };
       this.groups.push({
         engine,
         ev,
         wasm,
+        block,
         plan,
         nextTick: this.capped(plan.next(from)),
         lastTick: from,
@@ -132,11 +169,16 @@ export class RuleSetReplay {
     const slotTable = this.slotTable;
     let late = 0;
     let i = 0;
+    this.blockLate = 0;
     // A run of readings of one group (a CGM window: 1 000 in a row) with the group's batch state
     // in locals; anything rare (a tick instant, a full batch, a new slot) leaves the inner loop.
     while (i < n) {
       const gi = groupOf[patient[i]];
       const g = groups[gi];
+      if (g.block !== undefined) {
+        i = this.pushBlock(g, g.block, gi, i, n, patient, metric, time, value);
+        continue;
+      }
       let { slots, times, values, n: k, sorted } = g;
       const { nextTick, lastTick } = g;
       for (; i < n; i++) {
@@ -177,7 +219,52 @@ export class RuleSetReplay {
       g.n = k + 1;
       i++;
     }
-    return late;
+    return late + this.blockLate;
+  }
+
+  /** push() for a kernel group's run of readings from i: staged for its block; returns where the run ended. */
+  private pushBlock(g: Group, b: KernelBlock, gi: number, i: number, n: number, patient: Uint32Array, metric: Uint8Array, time: Float64Array, value: Float64Array): number {
+    const groupOf = this.groupOf;
+    const slotTable = this.slotTable;
+    while (i < n) {
+      const { slots, times, values } = b;
+      const { nextTick, lastTick } = g;
+      let { n: k, inInterval: c, newest, sorted } = b;
+      let late = 0;
+      for (; i < n; i++) {
+        const p = patient[i];
+        if (groupOf[p] !== gi) break;
+        const t = time[i];
+        if (t >= nextTick || c === INTERVAL_MAX) break;
+        const slot = slotTable[p * METRICS_PER_PATIENT + metric[i]];
+        if (slot < 0) break;
+        if (t < lastTick) late++;
+        if (t < newest) sorted = false;
+        else newest = t;
+        slots[k] = slot;
+        times[k] = t;
+        values[k] = value[i];
+        k++;
+        c++;
+      }
+      b.n = k;
+      b.inInterval = c;
+      b.newest = newest;
+      b.sorted = sorted;
+      this.blockLate += late;
+      if (i === n || groupOf[patient[i]] !== gi) return i;
+      // The reading that left the loop, the general way; the loop above stages it on its next turn.
+      const p = patient[i];
+      const t = time[i];
+      if (t >= g.nextTick) this.advanceGroup(g, t);
+      const key = p * METRICS_PER_PATIENT + metric[i];
+      if (slotTable[key] < 0) {
+        slotTable[key] = this.allocate(g, p, metric[i]);
+        b.refresh();
+      }
+      if (b.full) b.cut(this.sink(g));
+    }
+    return i;
   }
 
   /** Ticks every group through the instants up to `time` (no reading before `time` is still to come). */
@@ -188,7 +275,10 @@ export class RuleSetReplay {
   /** Evaluates what is left, ticks to the period's end and ends the open episodes there. */
   finish(): void {
     this.advance(this.setup.to);
-    for (const g of this.groups) this.flush(g);
+    for (const g of this.groups) {
+      if (g.block !== undefined) g.block.cut(this.sink(g));
+      else this.flush(g);
+    }
     this.episodes.closeAll(this.setup.to);
   }
 
@@ -214,16 +304,24 @@ export class RuleSetReplay {
   private advanceGroup(g: Group, time: number): void {
     while (g.nextTick <= time) {
       const at = g.nextTick;
-      this.flush(g);
-      const tz = utcOffsetMs(this.timeZone, at);
-      if (g.wasm !== undefined) {
-        const count = g.wasm.runTick(at, tz);
-        this.refresh(g);
-        if (count > 0) this.recordKernel(g, count, false);
-      } else this.record(g, g.ev.tick(at, tz));
+      if (g.block !== undefined) g.block.tick(at, this.sink(g));
+      else {
+        this.flush(g);
+        const tz = utcOffsetMs(this.timeZone, at);
+        if (g.wasm !== undefined) {
+          const count = g.wasm.runTick(at, tz);
+          this.refresh(g);
+          this.recordKernel(g, g.wasm, count, g.times);
+        } else this.record(g, g.ev.tick(at, tz));
+      }
       g.lastTick = at;
       g.nextTick = this.capped(g.plan.next(at));
     }
+  }
+
+  /** Where a kernel group's block calls leave their transitions. */
+  private sink(g: Group): TransitionSink {
+    return (g.recordBlock ??= (kernel, count, times) => this.recordKernel(g, kernel, count, times));
   }
 
   private capped(at: number): number {
@@ -239,9 +337,9 @@ export class RuleSetReplay {
     if (g.wasm !== undefined) {
       const count = g.wasm.run(n, now, tz);
       this.refresh(g);
-      if (count > 0) this.recordKernel(g, count, true);
+      this.recordKernel(g, g.wasm, count, g.times);
     } else {
-      this.record(g, g.ev.evaluate(g.slots.subarray(0, n), g.times.subarray(0, n), g.values.subarray(0, n), now, tz).transitions, g.times);
+      this.record(g, g.ev.evaluate(g.slots.subarray(0, n), g.times.subarray(0, n), g.values.subarray(0, n), now, tz).transitions, g.times as Float64Array);
     }
     g.n = 0;
     g.sorted = true;
@@ -257,12 +355,13 @@ export class RuleSetReplay {
     for (const t of transitions) this.apply(g, t.rule, t.to, times !== undefined && t.reading >= 0 ? times[t.reading] : t.time);
   }
 
-  /** record() for the kernel: its last call's `count` transition records read in place (`batch`: of a run, whose reading times are in the input columns). */
-  private recordKernel(g: Group, count: number, batch: boolean): void {
-    const { at, u8, u32, i32, f64 } = g.wasm!.transitionRecords();
+  /** record() for the kernel: its last call's `count` transition records read in place (readings' times in `times`: the call's input column). */
+  private recordKernel(g: Group, kernel: WasmKernel, count: number, times: Float64Array): void {
+    if (count === 0) return;
+    const { at, u8, u32, i32, f64 } = kernel.transitionRecords();
     for (let k = 0, p = at; k < count; k++, p += TR_BYTES) {
       const reading = i32[(p + TR_READING) >>> 2];
-      this.apply(g, u32[(p + TR_RULE) >>> 2], u8[p + TR_TO], batch && reading >= 0 ? g.times[reading] : f64[(p + TR_TIME) >>> 3]);
+      this.apply(g, u32[(p + TR_RULE) >>> 2], u8[p + TR_TO], reading >= 0 ? times[reading] : f64[(p + TR_TIME) >>> 3]);
     }
   }
 
@@ -313,6 +412,19 @@ function sortByTime(g: Group, n: number): void {
     g.times[k] = times[order[k]];
     g.values[k] = values[order[k]];
   }
+}
+
+/**
+ * Does the group's kernel state stay in the cache (the bound evaluate() itself uses to skip its
+ * prefetch)? Then the group goes to the kernel in time order, batch by batch; a bigger one in
+ * replay blocks, patient by patient. Measured (bench:backtest, bench/README.md): blocks cut the
+ * kernel's time per COPD/heart-failure reading by about a third (5 000 patients a group), while
+ * on the 1 000 CGM patients, whose state is cached, sorting and per-patient ticks cost more than
+ * they save.
+ */
+function cacheResident(k: WasmKernel): boolean {
+  const s = k.stats();
+  return s.slotBytes + s.ruleBytes + s.histBytes <= CACHED_STATE_BYTES;
 }
 
 /** The distinct rule lists (patients of the same programmes without overrides share one). */

@@ -23,4 +23,9 @@ export interface KernelExports {
   evaluate(n: number, now: number, tzOffsetMs: number): number;
   tick(now: number, tzOffsetMs: number): number;
   setCachedStateBytes(bytes: number): number;
+  reserveBlock(ticks: number, runs: number): number;
+  blockAt(part: number): number;
+  replayBlock(n: number, m: number, p: number): number;
+  replayResume(): number;
+  replayPending(): number;
 }

@@ -15,9 +15,17 @@ import { Views } from "./views.js";
 // Local copies of the layout constants: imported bindings read much slower in hot host code
 // (measured under tsx).
 const {
+  BLOCK_INTERVAL_STARTS,
+  BLOCK_NOWS,
+  BLOCK_RUNS,
+  BLOCK_SLOT_RUNS,
+  BLOCK_SORTED_TIME,
+  BLOCK_TICKS,
   ERR_BAD_SLOT,
   ERR_OUT_FULL,
   H_BATCH_CAP,
+  H_BLOCK_RUN_CAP,
+  H_BLOCK_TICK_CAP,
   H_HIST_CAP,
   H_HIST_COUNT,
   H_MAX_RULES_PER_SLOT,
@@ -99,6 +107,16 @@ function nextCap(current: number, need: number): number {
   let cap = Math.max(current, 1);
   while (cap < need) cap *= 2;
   return cap;
+}
+
+/** A replay block's parts in kernel memory (WasmKernel.blockViews). */
+export interface BlockViews {
+  slotRuns: Uint32Array;
+  starts: Uint32Array;
+  ticks: Float64Array;
+  nows: Float64Array;
+  runs: Uint32Array;
+  sortedTimes: Float64Array;
 }
 
 function checkIndex(what: string, i: number, count: number): void {
@@ -286,6 +304,56 @@ export class WasmKernel implements Evaluator {
     }
     if (count < 0) throw new KernelError(count);
     return count;
+  }
+
+  // ---- replay blocks (a backtest: assembly/replay.ts, docs/kernel.md "Replay blocks") ----
+
+  /**
+   * Makes room for replay blocks of up to `batch` readings (the input columns), `ticks` tick
+   * instants and `runs` runs, with room in the transition region for `segment` readings of one
+   * patient in one interval and one tick of `widestRun` rules; returns views of the block's parts
+   * (BLOCK_* in assembly/layout.ts; the sorted times for reading transitions' times). Valid until
+   * the next call that can grow memory; the input columns are inputColumns().
+   */
+  blockViews(batch: number, ticks: number, runs: number, segment: number, widestRun: number): BlockViews {
+    this.ensure({ batch, out: Math.max(segment * this.hdr(H_MAX_RULES_PER_SLOT) * 2, widestRun * 2) });
+    if (ticks > this.hdr(H_BLOCK_TICK_CAP) || runs > this.hdr(H_BLOCK_RUN_CAP)) {
+      const rc = this.ex.reserveBlock(nextCap(this.hdr(H_BLOCK_TICK_CAP), ticks), nextCap(this.hdr(H_BLOCK_RUN_CAP), runs));
+      if (rc < 0) throw new KernelError(rc);
+    }
+    const { buffer } = this.v.fresh().u8;
+    const at = (part: number) => this.ex.blockAt(part) >>> 0;
+    const tCap = this.hdr(H_BLOCK_TICK_CAP);
+    return {
+      slotRuns: new Uint32Array(buffer, at(BLOCK_SLOT_RUNS), this.hdr(H_SLOT_COUNT)),
+      starts: new Uint32Array(buffer, at(BLOCK_INTERVAL_STARTS), tCap + 1),
+      ticks: new Float64Array(buffer, at(BLOCK_TICKS), 2 * tCap),
+      nows: new Float64Array(buffer, at(BLOCK_NOWS), 2 * (tCap + 1)),
+      runs: new Uint32Array(buffer, at(BLOCK_RUNS), 4 * this.hdr(H_BLOCK_RUN_CAP)),
+      sortedTimes: new Float64Array(buffer, at(BLOCK_SORTED_TIME), this.hdr(H_BATCH_CAP)),
+    };
+  }
+
+  /**
+   * Replays a filled block (n readings, m ticks, p runs) from its start; returns the transition
+   * count of this first part (read with transitionRecords; readings index the sorted columns).
+   * While blockPending(), resumeBlock() gives the next part: nothing may grow memory between.
+   * Throws KernelError with nothing applied when the block is malformed.
+   */
+  runBlock(n: number, m: number, p: number): number {
+    const count = this.ex.replayBlock(n, m, p);
+    if (count < 0) throw new KernelError(count);
+    return count;
+  }
+
+  resumeBlock(): number {
+    const count = this.ex.replayResume();
+    if (count < 0) throw new KernelError(count);
+    return count;
+  }
+
+  blockPending(): boolean {
+    return this.ex.replayPending() === 1;
   }
 
   /**
