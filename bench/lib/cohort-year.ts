@@ -53,12 +53,25 @@ const CGM = M("cgm");
 
 /**
  * Calls `sink` with chunks of readings (reused: the sink must be done with a chunk when it
- * returns) covering days [0, days). Per window: every CGM patient once (p × 300 ms into the
+ * returns) covering days [0, days); returns how many readings. See chunks().
+ */
+export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChunk) => void): number {
+  let total = 0;
+  for (const chunk of chunks(cfg, days)) {
+    total += chunk.n;
+    sink(chunk);
+  }
+  return total;
+}
+
+/**
+ * The chunks of readings covering days [0, days), one at a time (the same chunk object each
+ * time, refilled: a consumer must be done with it before asking for the next). Per window: every CGM patient once (p × 300 ms into the
  * window; a sensor gap now and then), then the measuring sessions that fall in the window
  * (morning: 4 readings, evening: 1; a day skipped now and then). Values: random walks and noise
  * with excursions past the limits.
  */
-export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChunk) => void): number {
+export function* chunks(cfg: CohortConfig, days: number): Generator<ReadingChunk, void, undefined> {
   const rng = new Uint32Array([cfg.seed >>> 0 || 1]);
   const nSession = cfg.patients;
   const nCgm = cfg.cgm;
@@ -114,15 +127,13 @@ export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChu
   };
 
   let n = 0;
-  let total = 0;
   for (let d = 0; d < days; d++) {
     const dayStart = FROM + d * DAY; // Copenhagen winter time; the summer hour shifts local times, harmlessly
     for (let w = 0; w < windowsPerDay; w++) {
       const sessions = byWindow[w];
       if (n + nCgm + 5 * sessions.length > cap) {
         chunk.n = n;
-        sink(chunk);
-        total += n;
+        yield chunk;
         n = 0;
       }
       const ws = dayStart + w * WINDOW;
@@ -131,8 +142,7 @@ export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChu
     }
   }
   chunk.n = n;
-  if (n > 0) sink(chunk);
-  return total + n;
+  if (n > 0) yield chunk;
 }
 
 /**

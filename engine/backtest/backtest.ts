@@ -10,13 +10,13 @@ import { metricByKey } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
 import { PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { CgmAccumulator } from "./cgm.js";
-import { alertItem, LocalDays, periodDays, ruleSetReport } from "./report.js";
+import { reportOf, type ReplayOutcome } from "./outcome.js";
+import { alertItem } from "./report.js";
 import { RuleSetReplay, type BlockMode } from "./replay.js";
-import type { AlertItem, BacktestOptions, BacktestReport, PatientReport, PatientRuleSetRow, ProgrammeRules, RuleSetReport } from "./types.js";
+import type { AlertItem, BacktestOptions, BacktestReport, ProgrammeRules } from "./types.js";
 
 export const CURRENT = "current";
-const DEFAULT_STEP_MS = 5 * 60_000;
-const DEFAULT_MARKER_WINDOW_MS = 7 * 86_400_000;
+export const DEFAULT_STEP_MS = 5 * 60_000;
 const CGM_INDEX = metricByKey("cgm")!.index;
 
 /** Readings as columns: the cohort index of the patient, the metric index, time (epoch ms), value (canonical unit). */
@@ -34,7 +34,6 @@ export class Backtest {
   private readonly ruleNames = new Map<string, number>();
   private readonly cgm: CgmAccumulator;
   private readonly perPatient: Float64Array;
-  private readonly days = new LocalDays();
   private readonly stepMs: number;
   private replayed = 0;
   private skipped = 0;
@@ -48,13 +47,10 @@ export class Backtest {
     blocks: BlockMode = "auto",
   ) {
     const { patients, from, to } = options;
-    if (!(to > from)) throw new RangeError("a backtest period must end after it starts");
-    this.patientIndex = new Map(patients.map((p, i) => [p.id, i]));
-    if (this.patientIndex.size !== patients.length) throw new RangeError("a patient is listed twice in the cohort");
+    this.patientIndex = checkedCohort(options);
     this.stepMs = options.tickStepMs ?? DEFAULT_STEP_MS;
     this.lastTime = from;
     const sets = [{ name: CURRENT, programmes: {} as ProgrammeRules }, ...(options.proposed ?? [])];
-    if (new Set(sets.map((s) => s.name)).size !== sets.length) throw new RangeError(`rule set names must differ (and not be "${CURRENT}")`);
     const current = options.current ?? {};
     this.replays = sets.map(
       (set) =>
@@ -124,21 +120,8 @@ export class Backtest {
 
   /** Canonical readings (validated by engine/ingest) in time order; readings of patients outside the cohort are skipped. */
   pushReadings(readings: readonly CanonicalReading[]): void {
-    const chunk = emptyChunk(readings.length);
-    let k = 0;
-    for (const r of readings) {
-      const p = this.patientIndex.get(r.patient);
-      if (p === undefined) {
-        this.skipped++;
-        continue;
-      }
-      chunk.patient[k] = p;
-      chunk.metric[k] = metricByKey(r.metric)!.index;
-      chunk.time[k] = r.time;
-      chunk.value[k] = r.value;
-      k++;
-    }
-    chunk.n = k;
+    const { chunk, outside } = chunkOf(readings, this.patientIndex);
+    this.skipped += outside;
     this.push(chunk);
   }
 
@@ -154,42 +137,20 @@ export class Backtest {
 
   /** Ends the replay at the period's end and reports. */
   finish(): BacktestReport {
-    const { patients, from, to } = this.options;
+    return reportOf(this.options, this.finishOutcome());
+  }
+
+  /** Ends the replay at the period's end; what the report is made of (outcome.ts), for a shard's part (sharded.ts). */
+  finishOutcome(): ReplayOutcome {
     for (const r of this.replays) r.finish();
     const ruleNames: string[] = [];
     for (const [name, i] of this.ruleNames) ruleNames[i] = name;
-    const base = {
-      ruleNames,
-      patients,
-      patientIndex: this.patientIndex,
-      from,
-      to,
-      days: this.days,
-      markers: this.options.markers,
-      markerWindowMs: this.options.markerWindowMs ?? DEFAULT_MARKER_WINDOW_MS,
-      maxDiffItems: this.options.maxDiffItems ?? 1000,
-    };
-    const current = this.replays[0].episodes;
-    const results = this.replays.map((r, i) =>
-      ruleSetReport({ ...base, name: r.name, log: r.episodes, transitions: r.transitions, current: i === 0 ? undefined : current }),
-    );
-    const periodMs = to - from;
-    const intervalMs = this.options.cgmIntervalMs ?? DEFAULT_STEP_MS;
-    const perPatient: PatientReport[] = patients.map((p, i) => {
-      const ruleSets: Record<string, PatientRuleSetRow> = {};
-      results.forEach((res, k) => (ruleSets[this.replays[k].name] = res.rows[i]));
-      return { id: p.id, programmes: programmesOf(p), readings: this.perPatient[i], ruleSets, cgm: this.cgm.seen[i] === 1 ? this.cgm.patient(i, periodMs, intervalMs) : null };
-    });
-    const days = periodDays(from, to, this.days);
     return {
-      period: { from, to, days },
-      patients: patients.length,
-      patientDays: patients.length * days,
+      ruleNames,
+      ruleSets: this.replays.map((r) => ({ name: r.name, episodes: r.episodes, transitions: r.transitions })),
+      cgm: this.cgm,
+      perPatient: this.perPatient,
       readings: { replayed: this.replayed, skipped: this.skipped, late: this.late },
-      tickStepMs: this.stepMs,
-      ruleSets: results.map((r): RuleSetReport => r.report),
-      cgm: this.cgm.cohort(periodMs, intervalMs),
-      perPatient,
     };
   }
 }
@@ -197,6 +158,34 @@ export class Backtest {
 /** A wasm kernel with room for a group's patients reserved up front (programme sets: ≤ 6 metrics and rules each). */
 export function kernelFor(patients: number): WasmKernel {
   return WasmKernel.load(undefined, { slots: patients * 6, rules: patients * 8, hist: patients * 6 * 16 });
+}
+
+/** Checks the period, the cohort and the rule set names (RangeError); returns the cohort's index by patient id. */
+export function checkedCohort(options: BacktestOptions): Map<string, number> {
+  const { patients, from, to } = options;
+  if (!(to > from)) throw new RangeError("a backtest period must end after it starts");
+  const index = new Map(patients.map((p, i) => [p.id, i]));
+  if (index.size !== patients.length) throw new RangeError("a patient is listed twice in the cohort");
+  const names = [CURRENT, ...(options.proposed ?? []).map((s) => s.name)];
+  if (new Set(names).size !== names.length) throw new RangeError(`rule set names must differ (and not be "${CURRENT}")`);
+  return index;
+}
+
+/** Canonical readings as a chunk (cohort indices); `outside`: readings of patients not in the cohort, left out. */
+export function chunkOf(readings: readonly CanonicalReading[], patientIndex: ReadonlyMap<string, number>): { chunk: ReadingChunk; outside: number } {
+  const chunk = emptyChunk(readings.length);
+  let k = 0;
+  for (const r of readings) {
+    const p = patientIndex.get(r.patient);
+    if (p === undefined) continue;
+    chunk.patient[k] = p;
+    chunk.metric[k] = metricByKey(r.metric)!.index;
+    chunk.time[k] = r.time;
+    chunk.value[k] = r.value;
+    k++;
+  }
+  chunk.n = k;
+  return { chunk, outside: readings.length - k };
 }
 
 export function emptyChunk(n: number): ReadingChunk {

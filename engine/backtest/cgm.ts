@@ -65,6 +65,19 @@ export class CgmAccumulator {
     } else a[o + IN_RANGE]++;
   }
 
+  /** The sums as plain columns (a worker thread posts them). */
+  columns(): { acc: Float64Array; seen: Uint8Array } {
+    return { acc: this.acc, seen: this.seen };
+  }
+
+  /** Takes another accumulator's patients: its patient `local` is this one's `members[local]`. */
+  take(c: { acc: Float64Array; seen: Uint8Array }, members: readonly number[]): void {
+    members.forEach((p, local) => {
+      this.acc.set(c.acc.subarray(local * STRIDE, (local + 1) * STRIDE), p * STRIDE);
+      this.seen[p] = c.seen[local];
+    });
+  }
+
   /** One patient's summary over a period of `periodMs`. */
   patient(p: number, periodMs: number, intervalMs: number): CgmSummary {
     const a = this.acc;

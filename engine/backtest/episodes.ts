@@ -22,6 +22,24 @@ class I32 {
   }
 }
 
+/** An episode log's used columns (EpisodeLog.columns). */
+export interface EpisodeColumns {
+  count: number;
+  patient: Int32Array;
+  rule: Int32Array;
+  start: Float64Array;
+  end: Float64Array;
+  peak: Int32Array;
+  level: Int32Array;
+  since: Float64Array;
+  cut: number[];
+  segments: number;
+  segPatient: Int32Array;
+  segStart: Float64Array;
+  segEnd: Float64Array;
+  segLevel: Int32Array;
+}
+
 export class EpisodeLog {
   count = 0;
   readonly patient = new I32();
@@ -80,6 +98,57 @@ export class EpisodeLog {
       if (!this.isOpen(i)) continue;
       this.move(i, time, 0);
       this.cut.add(i);
+    }
+  }
+
+  /** The log as plain columns (used parts only; a worker thread posts them). */
+  columns(): EpisodeColumns {
+    const n = this.count;
+    const m = this.segments;
+    return {
+      count: n,
+      patient: this.patient.a.slice(0, n),
+      rule: this.rule.a.slice(0, n),
+      start: this.start.a.slice(0, n),
+      end: this.end.a.slice(0, n),
+      peak: this.peak.a.slice(0, n),
+      level: this.level.a.slice(0, n),
+      since: this.since.a.slice(0, n),
+      cut: [...this.cut],
+      segments: m,
+      segPatient: this.segPatient.a.slice(0, m),
+      segStart: this.segStart.a.slice(0, m),
+      segEnd: this.segEnd.a.slice(0, m),
+      segLevel: this.segLevel.a.slice(0, m),
+    };
+  }
+
+  /** Appends another log's episodes and segments, its patient and rule indices mapped through `patients` and `rules`. */
+  append(c: EpisodeColumns, patients: readonly number[], rules: readonly number[]): void {
+    const first = this.count;
+    this.count += c.count;
+    for (const col of [this.patient, this.rule, this.peak, this.level]) col.grow(this.count);
+    for (const col of [this.start, this.end, this.since]) col.grow(this.count);
+    for (let i = 0; i < c.count; i++) {
+      const j = first + i;
+      this.patient.a[j] = patients[c.patient[i]];
+      this.rule.a[j] = rules[c.rule[i]];
+      this.start.a[j] = c.start[i];
+      this.end.a[j] = c.end[i];
+      this.peak.a[j] = c.peak[i];
+      this.level.a[j] = c.level[i];
+      this.since.a[j] = c.since[i];
+    }
+    for (const i of c.cut) this.cut.add(first + i);
+    const seg = this.segments;
+    this.segments += c.segments;
+    for (const col of [this.segPatient, this.segLevel]) col.grow(this.segments);
+    for (const col of [this.segStart, this.segEnd]) col.grow(this.segments);
+    for (let i = 0; i < c.segments; i++) {
+      this.segPatient.a[seg + i] = patients[c.segPatient[i]];
+      this.segStart.a[seg + i] = c.segStart[i];
+      this.segEnd.a[seg + i] = c.segEnd[i];
+      this.segLevel.a[seg + i] = c.segLevel[i];
     }
   }
 

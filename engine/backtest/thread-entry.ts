@@ -1,11 +1,13 @@
-// A backtest's worker thread (started by thread.ts, one per job): the replay runs here, off the
-// server's event loop. It takes the job, then either an uploaded file to parse or chunks of
-// stored readings as columns, answers every chunk with its progress (the main thread sends the
-// next one only then: memory stays bounded), and ends with the report.
+// A backtest's worker thread (started by thread.ts, one per job, or by sharded.ts, one per shard):
+// the replay runs here, off the server's event loop. It takes the job, then either an uploaded
+// file to parse or chunks of stored readings as columns, answers every chunk with its progress
+// (the main thread sends the next one only then: memory stays bounded), and ends with the
+// report, or a shard with its outcome (merged into one report on the main thread).
 import { parentPort } from "node:worker_threads";
 import { VarselError } from "../errors.js";
 import { Backtest, periodOf, type ReadingChunk } from "./backtest.js";
 import { parseReadingsFile, type InputFormat } from "./input.js";
+import { outcomeColumns, type OutcomeColumns } from "./outcome.js";
 import type { ThreadReply, ThreadRequest } from "./thread.js";
 
 const port = parentPort!;
@@ -30,6 +32,14 @@ port.on("message", (m: ThreadRequest) => {
       case "stored":
         bt = new Backtest(m.options as ConstructorParameters<typeof Backtest>[0]);
         break;
+      case "shard":
+        bt = new Backtest(m.options as ConstructorParameters<typeof Backtest>[0], undefined, m.blocks);
+        break;
+      case "outcome": {
+        const outcome = outcomeColumns(bt!.finishOutcome());
+        port.postMessage({ type: "outcome", outcome } satisfies ThreadReply, transferables(outcome));
+        break;
+      }
       case "chunk":
         bt!.push(m.chunk as ReadingChunk);
         progress();
@@ -61,4 +71,14 @@ function upload(options: Extract<ThreadRequest, { type: "upload" }>["options"], 
     progress();
   }
   send({ type: "report", report: bt.finish() });
+}
+
+/** The outcome's column buffers, moved to the main thread instead of copied. */
+function transferables(o: OutcomeColumns): ArrayBuffer[] {
+  const arrays: ArrayBufferView[] = [o.perPatient, o.cgm.acc, o.cgm.seen];
+  for (const r of o.ruleSets) {
+    const e = r.episodes;
+    arrays.push(e.patient, e.rule, e.start, e.end, e.peak, e.level, e.since, e.segPatient, e.segStart, e.segEnd, e.segLevel);
+  }
+  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }

@@ -8,6 +8,8 @@ import { VarselError, type ErrorCode } from "../errors.js";
 import { startWorker } from "../worker.js";
 import type { ReadingChunk } from "./backtest.js";
 import type { InputFormat } from "./input.js";
+import type { OutcomeColumns } from "./outcome.js";
+import type { BlockMode } from "./replay.js";
 import type { BacktestOptions, BacktestReport } from "./types.js";
 
 /** One refused item of an upload. */
@@ -22,6 +24,8 @@ export type UploadOptions = Omit<BacktestOptions, "from" | "to"> & { from?: numb
 
 export type ThreadRequest =
   | { type: "stored"; options: BacktestOptions }
+  | { type: "shard"; options: BacktestOptions; blocks: BlockMode }
+  | { type: "outcome" }
   | { type: "chunk"; chunk: ReadingChunk }
   | { type: "finish" }
   | { type: "upload"; options: UploadOptions; text: string; now: number; format?: InputFormat };
@@ -30,6 +34,7 @@ export type ThreadReply =
   | { type: "progress"; readings: number; share: number }
   | { type: "parsed"; total: number; rejected: number; listed: UploadRejection[] }
   | { type: "report"; report: BacktestReport }
+  | { type: "outcome"; outcome: OutcomeColumns }
   | { type: "error"; code: ErrorCode; message: string };
 
 /** Chunks sent and not yet replayed: one being replayed, one waiting. */
