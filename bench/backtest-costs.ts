@@ -5,10 +5,10 @@
 // fastest of --runs runs each: the generator alone; the host's replay with every kernel call made
 // a no-op (generation, counting, group and slot look-up, writing the kernel's input columns), and
 // the least a host can do (generation, a slot look-up and the three columns written); the
-// whole pass; and the kernel alone on the recorded calls (batches put in its memory untimed), per
-// kernel (CGM, COPD, heart failure) and per call kind (evaluate, tick). Then the floor: the
-// smallest wasm loop over the same batches (bench/floor/floor.ts: 4 limits per reading, one
-// triage byte). Prints one JSON line. See bench/README.md "bench:backtest", cost centres.
+// whole pass; and the kernel alone on the recorded calls (batches and replay blocks put in its
+// memory untimed), per kernel (CGM, COPD, heart failure) and per call kind (evaluate, tick; a
+// block is one call of both, counted as evaluate). Then the floor: the smallest wasm loop over
+// the same readings (bench/floor/floor.ts: 4 limits per reading, one triage byte). Prints one JSON line. See bench/README.md "bench:backtest", cost centres.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { parseArgs } from "node:util";
@@ -19,7 +19,7 @@ import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { METRIC_COUNT } from "../engine/metrics.js";
 import { PROGRAMMES } from "../engine/rules/programmes.js";
 import { Floor } from "./lib/floor.js";
-import { putBatch, type RecordedCall } from "./lib/recorded-calls.js";
+import { putBatch, putBlock, recordCalls, runBlockToEnd, type Batch, type RecordedCall } from "./lib/recorded-calls.js";
 import { cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
 
 const { values: opt } = parseArgs({
@@ -103,8 +103,11 @@ function passNs(stub: boolean): number {
   const factory = (n: number): Evaluator => {
     const k = kernelFor(n);
     if (stub) {
+      // A group in replay blocks still stages them (blockViews, the views filled): host work.
       k.run = () => 0;
       k.runTick = () => 0;
+      k.runBlock = () => 0;
+      k.blockPending = () => false;
     }
     return k;
   };
@@ -129,18 +132,7 @@ if (want("kernel") || want("floor")) {
   const kernels: WasmKernel[] = [];
   const bt = new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, (n) => {
     const k = kernelFor(n);
-    const index = kernels.push(k) - 1;
-    const run = k.run.bind(k);
-    const runTick = k.runTick.bind(k);
-    k.run = (m, now, tz) => {
-      const c = k.inputColumns(m);
-      calls.push({ kernel: index, now, tz, batch: { slots: c.slots.slice(0, m), times: c.times.slice(0, m), values: c.values.slice(0, m) } });
-      return run(m, now, tz);
-    };
-    k.runTick = (now, tz) => {
-      calls.push({ kernel: index, now, tz });
-      return runTick(now, tz);
-    };
+    recordCalls(k, kernels.push(k) - 1, calls);
     return k;
   });
   stream(cfg, days, (c) => bt.push(c));
@@ -149,7 +141,7 @@ if (want("kernel") || want("floor")) {
 // The kernels in the order the backtest makes them (by first patient): COPD, heart failure, CGM.
 for (const i of [0, 1, cfg.patients]) kinds.push(String(patients[i].programme));
 
-const perKernel = (replay = true): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: number[] } => {
+const perKernel = (replay = true): { evalNs: number[]; tickNs: number[]; n: number[]; ticks: number[]; blocks: number[] } => {
   const fresh: WasmKernel[] = [];
   new Backtest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, (n) => {
     const k = kernelFor(n);
@@ -160,8 +152,20 @@ const perKernel = (replay = true): { evalNs: number[]; tickNs: number[]; n: numb
   const tickNs = [0, 0, 0];
   const n = [0, 0, 0];
   const ticks = [0, 0, 0];
+  const blocks = [0, 0, 0];
   for (const c of replay ? calls : []) {
     const k = fresh[c.kernel];
+    if ("block" in c) {
+      // A replay block evaluates and ticks its patients in one call: its whole time counts as
+      // evaluate (its kernel's tick figures are then empty).
+      const m = putBlock(k, c.block);
+      const t0 = cpu();
+      runBlockToEnd(k, c.block);
+      evalNs[c.kernel] += cpu() - t0;
+      n[c.kernel] += m;
+      blocks[c.kernel]++;
+      continue;
+    }
     if (c.batch === undefined) {
       const t0 = cpu();
       k.runTick(c.now, c.tz);
@@ -175,10 +179,10 @@ const perKernel = (replay = true): { evalNs: number[]; tickNs: number[]; n: numb
     evalNs[c.kernel] += cpu() - t0;
     n[c.kernel] += m;
   }
-  return { evalNs, tickNs, n, ticks };
+  return { evalNs, tickNs, n, ticks, blocks };
 };
 // Per cost centre the fastest run (each run sums many calls; cpuUsage has µs resolution).
-let kernel = want("kernel") ? perKernel() : { evalNs: [NaN, NaN, NaN], tickNs: [NaN, NaN, NaN], n: [NaN, NaN, NaN], ticks: [NaN, NaN, NaN] };
+let kernel = want("kernel") ? perKernel() : { evalNs: [NaN, NaN, NaN], tickNs: [NaN, NaN, NaN], n: [NaN, NaN, NaN], ticks: [NaN, NaN, NaN], blocks: [NaN, NaN, NaN] };
 for (let r = 1; r < runs && want("kernel"); r++) {
   gc();
   const k = perKernel(r < replays);
@@ -188,14 +192,15 @@ for (let r = 1; r < runs && want("kernel"); r++) {
   }
 }
 
-// The floor on the recorded batches: 4 limits per slot, one triage byte per reading (no state).
+// The floor on the recorded batches and blocks' readings: 4 limits per slot, one triage byte per
+// reading (no state).
+const recordedBatches: Batch[] = calls.flatMap((c) => ("block" in c ? [c.block.input] : c.batch === undefined ? [] : [c.batch]));
 const floorNs = !want("floor") ? NaN : best(() => {
-  const floor = Floor.load(patients.length * 6, 65_536);
+  const floor = Floor.load(patients.length * 6, Math.max(65_536, ...recordedBatches.map((b) => b.slots.length)));
   floor.setLimits(new Float32Array(patients.length * 24).map((_, i) => [3.1, 4.4, 10, 14.4][i & 3]));
   let ns = 0;
-  for (const c of calls) {
-    if (c.batch === undefined) continue;
-    const m = putBatch(floor, c.batch);
+  for (const batch of recordedBatches) {
+    const m = putBatch(floor, batch);
     const t0 = cpu();
     floor.run(m);
     ns += cpu() - t0;
@@ -224,6 +229,7 @@ const out = {
     eval_ns: +(kernel.evalNs[i] / kernel.n[i]).toFixed(1),
     tick_ns_per_reading: +(kernel.tickNs[i] / kernel.n[i]).toFixed(1),
     ticks: kernel.ticks[i],
+    blocks: kernel.blocks[i],
     tick_us: +(kernel.tickNs[i] / kernel.ticks[i] / 1000).toFixed(1),
   })),
   cgm_share: +(kernel.n[cgmK] / readings).toFixed(3),
