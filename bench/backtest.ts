@@ -3,19 +3,23 @@
 // patients × 288 readings a day, 365 days (≈ 123 M readings), generated on the fly in time order
 // and streamed in chunks (never held whole), under the current rule set and a proposed one. The
 // TypeScript oracle replays a prefix of the same stream in the same run (the whole year would take
-// minutes); its report must equal the kernel's on that prefix. Prints a table, then as the last
-// line one JSON object. See bench/README.md.
+// minutes); its report must equal the kernel's on that prefix. Each pass runs twice: on one thread
+// (the per-core figures) and sharded over --threads worker threads (default: the machine's cores;
+// its report must equal the one-thread report; cohort_year_s is its wall time). Prints a table,
+// then as the last line one JSON object. See bench/README.md.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
+import { availableParallelism } from "node:os";
 import { Backtest, kernelFor } from "../engine/backtest/backtest.js";
+import { ShardedBacktest } from "../engine/backtest/sharded.js";
 import type { BacktestReport, ProgrammeRules } from "../engine/backtest/types.js";
 import type { Evaluator } from "../engine/evaluator.js";
 import type { WasmKernel } from "../engine/kernel/wasm-kernel.js";
 import { Oracle } from "../engine/oracle/oracle.js";
-import { cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
+import { chunks, cohort, DAY, FROM, RULE_SETS, stream } from "./lib/cohort-year.js";
 import { putBatch, putBlock, recordCalls, runBlockToEnd, type RecordedCall } from "./lib/recorded-calls.js";
 import { fmtCount, fmtRate, fmtRatio, sig, summarize } from "./lib/stats.js";
 import { renderTable } from "./lib/table.js";
@@ -24,6 +28,7 @@ const { values: opt } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
+    threads: { type: "string" }, // the sharded pass's worker threads (default: the machine's cores; 1: none)
     patients: { type: "string" }, // COPD + heart-failure patients
     cgm: { type: "string" }, // CGM patients
     days: { type: "string" },
@@ -42,6 +47,7 @@ const cfg = {
   oracleDays: num(opt["oracle-days"], quick ? 1 : 2),
   kernelDays: num(opt["kernel-days"], quick ? 7 : 7),
   runs: num(opt.runs, quick ? 3 : 3),
+  threads: num(opt.threads, availableParallelism()),
   seed: num(opt.seed, 20260105),
 };
 
@@ -211,6 +217,27 @@ function pass(rules: ProgrammeRules, days: number, evaluator?: () => Evaluator):
   return { seconds: (t2 - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, setupSeconds: (t1 - t0) / 1000, readings, report, kernelSeconds };
 }
 
+/**
+ * One rule set over `days` days on cfg.threads worker threads (engine/backtest/sharded.ts): the
+ * same stream routed to the shards, their outcomes merged into one report; wall clock, and CPU
+ * of the whole process (every thread).
+ */
+async function shardedPass(rules: ProgrammeRules, days: number): Promise<Omit<Pass, "kernelSeconds">> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const bt = new ShardedBacktest({ patients, from: FROM, to: FROM + days * DAY, current: rules }, cfg.threads);
+  const t1 = performance.now();
+  let readings = 0;
+  for (const c of chunks(cfg, days)) {
+    readings += c.n;
+    await bt.push(c);
+  }
+  const report = await bt.finish();
+  const t2 = performance.now();
+  const cpu = process.cpuUsage(c0);
+  return { seconds: (t2 - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, setupSeconds: (t1 - t0) / 1000, readings, report };
+}
+
 /** The generator alone (what the replay's figure includes besides the replay): wall and CPU seconds. */
 function generatorPass(days: number): { seconds: number; cpuSeconds: number } {
   const c0 = process.cpuUsage();
@@ -224,7 +251,7 @@ function generatorPass(days: number): { seconds: number; cpuSeconds: number } {
 async function main(): Promise<void> {
   const expected = (cfg.patients * 4.5 * 0.95 + cfg.cgm * 288) * cfg.days; // roughly: the gaps and skipped sessions
   log(`cohort: ${cfg.patients} COPD/heart-failure + ${cfg.cgm} CGM patients × ${cfg.days} days (≈ ${fmtCount(Math.round(expected))} readings), ${cfg.runs} runs per rule set`);
-  type Figures = { rps: number[]; cpuRps: number[]; seconds: number[]; setup: number[]; kernelNs: number[]; readings: number; report?: BacktestReport };
+  type Figures = { rps: number[]; cpuRps: number[]; seconds: number[]; setup: number[]; kernelNs: number[]; readings: number; report?: BacktestReport; sharded: number[]; shardedCpu: number[]; shardedSame: boolean };
   const figures: Record<string, Figures> = {};
   let peakRss = 0;
   const rss = () => (peakRss = Math.max(peakRss, process.resourceUsage().maxRSS / 1024));
@@ -232,7 +259,7 @@ async function main(): Promise<void> {
     for (const set of RULE_SETS) {
       gc();
       const p = pass(set.rules, cfg.days);
-      const f = (figures[set.name] ??= { rps: [], cpuRps: [], seconds: [], setup: [], kernelNs: [], readings: p.readings });
+      const f = (figures[set.name] ??= { rps: [], cpuRps: [], seconds: [], setup: [], kernelNs: [], readings: p.readings, sharded: [], shardedCpu: [], shardedSame: true });
       f.rps.push(p.readings / p.seconds);
       f.cpuRps.push(p.readings / p.cpuSeconds);
       f.seconds.push(p.seconds);
@@ -243,6 +270,15 @@ async function main(): Promise<void> {
       log(
         `run ${run + 1} ${set.name}: ${fmtCount(p.readings)} readings in ${p.seconds.toFixed(2)} s (set-up ${p.setupSeconds.toFixed(2)} s) = ${fmtRate(p.readings / p.seconds)} (CPU ${p.cpuSeconds.toFixed(2)} s: ${fmtRate(p.readings / p.cpuSeconds)}; inside the kernel ${p.kernelSeconds.toFixed(2)} s)`,
       );
+      if (cfg.threads > 1) {
+        gc();
+        const q = await shardedPass(set.rules, cfg.days);
+        f.sharded.push(q.seconds);
+        f.shardedCpu.push(q.cpuSeconds);
+        f.shardedSame &&= isDeepStrictEqual(q.report, p.report);
+        rss();
+        log(`run ${run + 1} ${set.name} on ${cfg.threads} threads: ${q.seconds.toFixed(2)} s (set-up ${q.setupSeconds.toFixed(2)} s) = ${fmtRate(q.readings / q.seconds)} (CPU ${q.cpuSeconds.toFixed(2)} s of all threads); report ${isDeepStrictEqual(q.report, p.report) ? "equal" : "DIFFERS"}`);
+      }
     }
   }
   gc();
@@ -306,6 +342,7 @@ async function main(): Promise<void> {
     ];
     const kernelNs = med(f.kernelNs);
     rows.push(row(`backtest, wasm kernel (${cfg.days} d)`, f.readings, med(f.rps), med(f.cpuRps), `${med(f.seconds).toFixed(2)} s`, `${f.report!.ruleSets[0].alerts.all} alerts`));
+    if (cfg.threads > 1) rows.push(row(`backtest, ${cfg.threads} threads (${cfg.days} d)`, f.readings, f.readings / med(f.sharded), f.readings / med(f.shardedCpu), `${med(f.sharded).toFixed(2)} s`, `${fmtRatio(med(f.seconds) / med(f.sharded))} the one-thread wall; report ${f.shardedSame ? "equal" : "DIFFERS"}`));
     rows.push(row("  of which: inside kernel calls", f.readings, NaN, 1e9 / kernelNs, "", "CPU time in evaluate + tick + replay blocks"));
     rows.push(row("  of which: generator", f.readings, f.readings / genSeconds, 1e9 / genNs, "", "synthetic readings"));
     rows.push(
@@ -336,9 +373,11 @@ async function main(): Promise<void> {
   const kernelOnlyBlockNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].block));
   const kernelCgmNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].cgm));
   const kernelSessionNs = Math.max(...RULE_SETS.map((s) => kernel[s.name].sessions));
-  const cohortYear = Math.max(...RULE_SETS.map((s) => med(figures[s.name].seconds)));
+  const cohortYearSingle = Math.max(...RULE_SETS.map((s) => med(figures[s.name].seconds)));
+  const sharded = cfg.threads > 1;
+  const cohortYear = sharded ? Math.max(...RULE_SETS.map((s) => med(figures[s.name].sharded))) : cohortYearSingle;
   const setup = med(cur.setup);
-  const checksOk = RULE_SETS.every((s) => oracle[s.name].same);
+  const checksOk = RULE_SETS.every((s) => oracle[s.name].same && figures[s.name].shardedSame);
   const full = cfg.patients === 10_000 && cfg.cgm === 1_000 && cfg.days === 365;
   const goals = {
     rps_20m: backtestRps >= 20e6,
@@ -350,10 +389,10 @@ async function main(): Promise<void> {
     [
       `readings per pass: ${fmtCount(cur.readings)} (${cfg.patients} + ${cfg.cgm} patients × ${cfg.days} days); generator alone ${genSeconds.toFixed(2)} s of each pass (median), ${genNs.toFixed(0)} ns CPU per reading`,
       `backtest_rps (slower rule set's median, wall clock incl. set-up ${setup.toFixed(2)} s and generation): ${fmtRate(backtestRps)} — goal ≥ 20 M/s: ${goals.rps_20m ? "met" : "not met"}`,
-      `wall time per rule set (median, slower set): ${cohortYear.toFixed(2)} s${full ? ` — goal < 15 s: ${goals.cohort_year_under_15s ? "met" : "not met"}` : " (not the full cohort-year)"}`,
+      `wall time per rule set (median, slower set): ${cohortYear.toFixed(2)} s${sharded ? ` on ${cfg.threads} threads (one thread: ${cohortYearSingle.toFixed(2)} s, ${fmtRatio(cohortYearSingle / cohortYear)})` : ""}${full ? ` — goal < 15 s: ${goals.cohort_year_under_15s ? "met" : "not met"}` : " (not the full cohort-year)"}`,
       `on CPU time (user + system; what a busy, shared machine leaves comparable): ${fmtRate(cpuRps)} = ${(1e9 / cpuRps).toFixed(0)} ns per reading; oracle ${fmtRate(oracleCpuRps)} = ${(1e9 / oracleCpuRps).toFixed(0)} ns; kernel ÷ oracle ${fmtRatio(cpuRps / oracleCpuRps)}`,
       `the floor: inside kernel calls ${kernelInReplayNs.toFixed(1)} ns per reading in the replay; the kernel alone ${kernelOnlyNs.toFixed(1)} ns (evaluate ${kernelOnlyEvalNs.toFixed(1)} ns, replay blocks ${kernelOnlyBlockNs.toFixed(1)} ns) = ${fmtRate(1e9 / kernelOnlyNs)} on one core (a CGM reading ${kernelCgmNs.toFixed(0)} ns: four rules incl. a forecast and a stale-data rule; a COPD/HF reading ${kernelSessionNs.toFixed(0)} ns); 20 M/s leaves 50 ns per reading for everything`,
-      `oracle: ${fmtRate(oracleRps)} wall; kernel ÷ oracle ${fmtRatio(backtestRps / oracleRps)} wall; reports on the prefix ${checksOk ? "equal" : "DIFFER"}`,
+      `oracle: ${fmtRate(oracleRps)} wall; kernel ÷ oracle ${fmtRatio(backtestRps / oracleRps)} wall; reports on the prefix ${RULE_SETS.every((s) => oracle[s.name].same) ? "equal" : "DIFFER"}${sharded ? `; threads' reports ${RULE_SETS.every((s) => figures[s.name].shardedSame) ? "equal" : "DIFFER"}` : ""}`,
       `peak RSS ${Math.round(peakRss)} MB (the readings are never held: ${fmtCount(cur.readings)} readings would be ${Math.round((cur.readings * 21) / 1e6)} MB as columns)`,
       `current set: ${rep.ruleSets[0].alerts.all} alerts, ${rep.ruleSets[0].alertsPerPatientDay.all} per patient-day, red days ${rep.ruleSets[0].patientDays.shareRed}, CGM in range ${rep.cgm?.timeInRange ?? "–"} %`,
       "",
@@ -364,6 +403,8 @@ async function main(): Promise<void> {
       backtest_rps: sig(backtestRps),
       oracle_rps: sig(oracleRps),
       cohort_year_s: sig(cohortYear),
+      cohort_year_s_one_thread: sig(cohortYearSingle),
+      threads: cfg.threads,
       peak_rss_mb: Math.round(peakRss),
       kernel_over_oracle: sig(backtestRps / oracleRps),
       backtest_cpu_rps: sig(cpuRps),

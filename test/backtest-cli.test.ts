@@ -53,6 +53,20 @@ describe("varsel backtest", () => {
     expect(csv[2]).toMatch(/^k,telekol,pulse-105,4,/);
   });
 
+  it("--threads gives the same report, and refuses a count that is not a whole number from 1 to 64", () => {
+    writeFileSync(join(dir, "two.ndjson"), [...readings, ...readings.map((r) => ({ ...r, patient: "j", value: r.value + 5 }))].map((r) => JSON.stringify(r)).join("\n"));
+    const one = varsel(["backtest", "--file", "two.ndjson", "--programme", "telekol", "--proposed", "pulse-105.json", "--markers", "markers.json", "--json", "one.json"]);
+    const two = varsel(["backtest", "--file", "two.ndjson", "--programme", "telekol", "--proposed", "pulse-105.json", "--markers", "markers.json", "--json", "two.json", "--threads", "2"]);
+    expect([one.status, two.status, two.err]).toEqual([0, 0, ""]);
+    const a = JSON.parse(readFileSync(join(dir, "one.json"), "utf8")) as BacktestReport;
+    expect(a.patients).toBe(2);
+    expect(a.ruleSets[0].alerts.all).toBeGreaterThan(2);
+    expect(JSON.parse(readFileSync(join(dir, "two.json"), "utf8"))).toEqual(a);
+    const bad = varsel(["backtest", "--file", "two.ndjson", "--programme", "telekol", "--threads", "0"]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.err).toMatch(/--threads.*whole number of threads/);
+  });
+
   it("refuses a proposal that does not compile, and a run without a cohort", () => {
     writeFileSync(join(dir, "bad.json"), JSON.stringify([{ id: "x", kind: "band", metric: "pulse", limits: {} }]));
     const bad = varsel(["backtest", "--file", "r.ndjson", "--programme", "telekol", "--proposed", "bad.json"]);
