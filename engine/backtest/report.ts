@@ -157,8 +157,9 @@ function unionMs(intervals: [number, number][]): number {
  * does not move it): unmatched current alerts disappeared, unmatched proposed ones appeared.
  */
 function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, rows: PatientRuleSetRow[]): NonNullable<RuleSetReport["diff"]> {
-  const a = sortedEpisodes(current);
-  const b = sortedEpisodes(proposed);
+  const names = input.ruleNames;
+  const a = sortedEpisodes(current, names);
+  const b = sortedEpisodes(proposed, names);
   const matchedA = new Uint8Array(current.count);
   const matchedB = new Uint8Array(proposed.count);
   let i = 0;
@@ -166,7 +167,7 @@ function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, row
   while (i < a.length && j < b.length) {
     const x = a[i];
     const y = b[j];
-    const c = compareKey(current, x, proposed, y);
+    const c = compareKey(current, x, proposed, y, names);
     if (c < 0) i++;
     else if (c > 0) j++;
     else {
@@ -204,12 +205,18 @@ function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, row
   return { appeared, disappeared, items, truncated: appeared + disappeared > items.length };
 }
 
-function compareKey(la: EpisodeLog, x: number, lb: EpisodeLog, y: number): number {
-  return la.patient.a[x] - lb.patient.a[y] || la.rule.a[x] - lb.rule.a[y];
+/**
+ * By patient, then rule name (not the name's index: indices are handed out as rules first fire,
+ * which depends on the order patients were replayed in; a truncated list must not).
+ */
+function compareKey(la: EpisodeLog, x: number, lb: EpisodeLog, y: number, names: readonly string[]): number {
+  const a = names[la.rule.a[x]];
+  const b = names[lb.rule.a[y]];
+  return la.patient.a[x] - lb.patient.a[y] || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-function sortedEpisodes(log: EpisodeLog): number[] {
-  return Array.from({ length: log.count }, (_, i) => i).sort((x, y) => compareKey(log, x, log, y) || log.start.a[x] - log.start.a[y]);
+function sortedEpisodes(log: EpisodeLog, names: readonly string[]): number[] {
+  return Array.from({ length: log.count }, (_, i) => i).sort((x, y) => compareKey(log, x, log, y, names) || log.start.a[x] - log.start.a[y]);
 }
 
 export function alertItem(log: EpisodeLog, i: number, input: Pick<ReportInput, "patients" | "ruleNames">): AlertItem {
