@@ -4,9 +4,10 @@
 // [start k, start k+1)) is evaluated after ticks 0..k-1, before tick k, at the interval's clock
 // `now`. The kernel sorts the readings by run (a patient: the host maps each slot to its run)
 // and replays run by run, each with its own rules [ruleFrom, ruleTo) ticked at every instant.
-// Patients share nothing, so each rule sees the same readings and ticks in the same order as
-// evaluate()/tick() over the whole group would give it, while one patient's state stays in the
-// cache for the whole block.
+// Rules of different patients share no state, so each rule sees the same readings and ticks in
+// the same order as evaluate()/tick() over the whole group would give it, while one patient's
+// state stays in the cache for the whole block. (NEWS2 sets: the same when each interval is in
+// time order and links are enabled with their score; docs/kernel.md says why.)
 import {
   BLOCK_INTERVAL_STARTS,
   BLOCK_NOWS,

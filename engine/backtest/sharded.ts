@@ -1,7 +1,7 @@
 // A backtest over several worker threads: the cohort dealt out patient by patient to shards, each
 // a Backtest of its own on its own thread (thread-entry.ts), readings routed to the shard of their
 // patient, and at the end the shards' outcomes merged into one report (outcome.ts). Patients
-// share nothing in a replay, so every patient's alerts are those of one Backtest over the whole
+// share no rule state in a replay (NEWS2 sets: docs/kernel.md "Replay blocks"), so every patient's alerts are those of one Backtest over the whole
 // cohort (test/backtest-sharded.test.ts); a cohort-year takes about 1/threads of the time on as
 // many cores (bench:backtest). Readings must come in time order, as Backtest.push asks: a
 // reading older than one of another patient already pushed counts as late only in its own shard.
