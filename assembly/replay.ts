@@ -30,10 +30,11 @@ import {
   H_OFF_IN_TIME,
   H_OFF_IN_VALUE,
   H_OUT_CAP,
+  R_SLOT,
   RUN_BYTES,
 } from "./layout";
 import { applySegment, maxSlot } from "./evaluate";
-import { blockAt, gRuleCount, gSlotCount, hget, sync } from "./memory";
+import { blockAt, gRuleCount, gSlotCount, hget, rulePtr, sync } from "./memory";
 import { gOutCount, outBegin } from "./out";
 import { setsBegin, setsEnd } from "./rules/score-set";
 import { tickRules } from "./tick";
@@ -51,7 +52,8 @@ let gPending: bool = false;
  * by run, then replays it from its first run. Returns the transition count written (the host
  * reads them, then calls replayResume() while replayPending()), or ERR_BATCH_TOO_LARGE (a count
  * over its capacity), ERR_BAD_SLOT, ERR_BAD_BLOCK (interval starts decreasing or past n, a slot
- * mapped to no run, rules out of range or overlapping) or ERR_OUT_FULL (the region cannot hold
+ * mapped to no run, runs' rules not cutting [0, rule count) in order, a rule on a slot of another
+ * run) or ERR_OUT_FULL (the region cannot hold
  * one segment or one tick of a run), with nothing applied.
  */
 export function replayBlock(n: u32, m: u32, p: u32): i32 {
@@ -100,17 +102,24 @@ function sortBlock(n: u32, m: u32, p: u32): i32 {
     if (s < prev || s > n || (k == 0 && s != 0)) return -1;
     prev = s;
   }
+  // The runs' rules: [0, rule count) cut in order, each rule on a slot of its own run (else a
+  // rule would be ticked with another patient's, or never).
+  if (p == 0 && (n > 0 || (m > 0 && gRuleCount > 0))) return -1;
   let prevRuleTo: u32 = 0;
   let widest: u32 = 0;
   for (let r: u32 = 0; r < p; r++) {
     const q = runs + <usize>r * RUN_BYTES;
     const rf = load<u32>(q, 8);
     const rt = load<u32>(q, 12);
-    if (rf < prevRuleTo || rt < rf || rt > gRuleCount) return -1;
+    if (rf != prevRuleTo || rt < rf || rt > gRuleCount) return -1;
+    for (let id = rf; id < rt; id++) {
+      if (load<u32>(slotRun + (<usize>load<u32>(rulePtr(id), R_SLOT) << 2)) != r) return -1;
+    }
     prevRuleTo = rt;
     widest = max<u32>(widest, rt - rf);
     store<u32>(q, 0); // the run's count, then its start
   }
+  if (p > 0 && prevRuleTo != gRuleCount) return -1;
   const inSlot = <usize>hget(H_OFF_IN_SLOT);
   const inTime = <usize>hget(H_OFF_IN_TIME);
   const inValue = <usize>hget(H_OFF_IN_VALUE);

@@ -87,6 +87,34 @@ describe("sharded backtest (worker threads)", () => {
     expect(() => new ShardedBacktest({ patients, from: FROM, to: FROM + DAY, proposed: [{ name: "current" }] }, 2)).toThrow(/names/);
   });
 
+  it("refuses a chunk out of time order with nothing routed, and goes on with the next", async () => {
+    const { options, chunks } = world(5, 2);
+    const expected = single(options, chunks);
+    const sharded = new ShardedBacktest(options, 2);
+    await sharded.push(chunks[0]);
+    // A chunk reaching back before the last one: a shard's clock would not match the cohort's.
+    await expect(sharded.push(chunks[0])).rejects.toThrow(/time order/);
+    for (const c of chunks.slice(1)) await sharded.push(c);
+    expect(await sharded.finish()).toEqual(expected);
+  }, 60_000);
+
+  it("fails instead of waiting forever when a shard's thread ends, and ends the others", async () => {
+    const { options, chunks } = world(5, 1);
+    const sharded = new ShardedBacktest(options, 2);
+    await sharded.push(chunks[0]);
+    const workers = (sharded as unknown as { shards: { worker: import("node:worker_threads").Worker }[] }).shards.map((s) => s.worker);
+    const otherEnded = new Promise((resolve) => workers[1].once("exit", resolve));
+    await workers[0].terminate();
+    await expect(sharded.finish()).rejects.toThrow(/thread ended/);
+    // The other thread is ended too (the test would time out waiting for it otherwise).
+    await otherEnded;
+  }, 60_000);
+
+  it("refuses a thread count that is not a whole number of at least 1", () => {
+    const options: BacktestOptions = { patients: [{ id: "a", programme: "cgm" }], from: FROM, to: FROM + DAY };
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new ShardedBacktest(options, bad)).toThrow(/whole number/);
+  });
+
   it("never starts more threads than patients", async () => {
     const options: BacktestOptions = { patients: [{ id: "a", programme: "cgm" }], from: FROM, to: FROM + DAY };
     const sharded = new ShardedBacktest(options, 4);

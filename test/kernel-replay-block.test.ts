@@ -590,6 +590,10 @@ const HOSTILE: Hostile[] = [
   { name: "a run's rules ending before they start", code: ERR_BAD_BLOCK, spoil: (v) => (v.runs[4 * 1 + 3] = v.runs[4 * 1 + 2] - 1) },
   { name: "a run's rules ending past the rule count", code: ERR_BAD_BLOCK, spoil: (v, _c, s) => (v.runs[4 * (s.p - 1) + 3] = s.rules + 1) },
   { name: "runs out of order (the last run's rules first)", code: ERR_BAD_BLOCK, spoil: (v, _c, s) => ((v.runs[4 * (s.p - 1) + 2] = 0), (v.runs[4 * (s.p - 1) + 3] = 1)) },
+  // Found by the hostile review: a slot handed to another (valid) run, and rules in no run's range.
+  { name: "a slot mapped to another run than the one holding its rules", code: ERR_BAD_BLOCK, spoil: (v, cols) => (v.slotRuns[cols.slots[0]] = v.slotRuns[cols.slots[0]] === 0 ? 1 : 0) },
+  { name: "a gap between two runs' rules (never ticked)", code: ERR_BAD_BLOCK, spoil: (v) => (v.runs[4 * 1 + 2] = v.runs[4 * 0 + 3] + 1) },
+  { name: "the last run ending before the rule count", code: ERR_BAD_BLOCK, spoil: (v, _c, s) => (v.runs[4 * (s.p - 1) + 3] = s.rules - 1) },
 ];
 
 interface TooTight {

@@ -128,7 +128,8 @@ describe.each(STORES)("resolved alerts held per patient, under replay (%s)", (_n
           await factory.cleanup();
         }
       }),
-      { numRuns: RUNS },
+      // One script that surely resolves more than CAP alerts of a patient (random ones did not always, in 33 runs).
+      { numRuns: RUNS, examples: [[[{ kind: "flap", patient: "p1", values: [130, 70, 130, 70, 130, 70, 130, 70, 130, 70, 130, 70], dtMs: 1000, snapshotAfter: false }]]] },
     );
     expect(forgotSome, "the script never made the engine forget an alert").toBe(true);
   }, 600_000);

@@ -3,8 +3,9 @@
 // patient, and at the end the shards' outcomes merged into one report (outcome.ts). Patients
 // share no rule state in a replay (NEWS2 sets: docs/kernel.md "Replay blocks"), so every patient's alerts are those of one Backtest over the whole
 // cohort (test/backtest-sharded.test.ts); a cohort-year takes about 1/threads of the time on as
-// many cores (bench:backtest). Readings must come in time order, as Backtest.push asks: a
-// reading older than one of another patient already pushed counts as late only in its own shard.
+// many cores (bench:backtest). Readings must come in time order (push refuses a chunk that is
+// not): a group's clock moves with all its patients' readings, so a late reading is late only
+// against a clock a shard would not share.
 import type { Worker } from "node:worker_threads";
 import { VarselError } from "../errors.js";
 import { startWorker } from "../worker.js";
@@ -23,7 +24,8 @@ const IN_FLIGHT = 2;
 class Shard {
   chunk: ReadingChunk = { ...emptyChunk(CHUNK), n: 0 };
   inFlight = 0;
-  private waiting: (() => void) | undefined;
+  private readonly waiting: (() => void)[] = [];
+  private done = false;
   private outcome: ((o: OutcomeColumns) => void) | undefined;
   failure: VarselError | undefined;
   private onFailure: ((err: VarselError) => void) | undefined;
@@ -36,10 +38,16 @@ class Shard {
       if (m.type === "progress") {
         this.inFlight--;
         this.wake();
-      } else if (m.type === "outcome") this.outcome?.(m.outcome);
-      else if (m.type === "error") this.fail(new VarselError(m.code, m.message));
+      } else if (m.type === "outcome") {
+        this.done = true;
+        this.outcome?.(m.outcome);
+      } else if (m.type === "error") this.fail(new VarselError(m.code, m.message));
     });
     worker.on("error", (err) => this.fail(new VarselError("internal_error", `a backtest shard failed: ${err.message}`)));
+    // A thread that ends before its outcome (terminated, out of memory) fails the backtest instead of leaving it waiting.
+    worker.on("exit", (code) => {
+      if (!this.done) this.fail(new VarselError("internal_error", `a backtest shard's thread ended (exit code ${code}) before its outcome`));
+    });
   }
 
   send(request: ThreadRequest, transfer: ArrayBuffer[] = []): void {
@@ -61,7 +69,7 @@ class Shard {
   async drained(limit: number): Promise<void> {
     while (this.inFlight > limit) {
       if (this.failure !== undefined) throw this.failure;
-      await new Promise<void>((resolve) => (this.waiting = resolve));
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     if (this.failure !== undefined) throw this.failure;
   }
@@ -76,9 +84,7 @@ class Shard {
   }
 
   private wake(): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
+    for (const w of this.waiting.splice(0)) w();
   }
 
   private fail(err: VarselError): void {
@@ -96,6 +102,8 @@ export class ShardedBacktest {
   private readonly patientIndex: Map<string, number>;
   /** Readings of patients outside the cohort (pushReadings). */
   private outside = 0;
+  /** The newest reading time pushed (readings must come in time order). */
+  private newest = -Infinity;
 
   /** Starts `threads` shards (at least 1, at most one per patient) over the cohort of `options`. */
   constructor(
@@ -105,7 +113,8 @@ export class ShardedBacktest {
   ) {
     const patients = options.patients;
     this.patientIndex = checkedCohort(options);
-    const count = Math.max(1, Math.min(Math.floor(threads), patients.length, 64));
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number of at least 1, got ${threads}`);
+    const count = Math.max(1, Math.min(threads, patients.length, 64));
     this.shardOf = new Uint16Array(patients.length);
     this.localOf = new Uint32Array(patients.length);
     const members: number[][] = Array.from({ length: count }, () => []);
@@ -127,25 +136,40 @@ export class ShardedBacktest {
     return this.shards.length;
   }
 
-  /** Routes a chunk (cohort patient indices) to the shards; resolves when none has more than two chunks waiting. */
+  /**
+   * Routes a chunk (cohort patient indices, in time order after the previous chunks) to the
+   * shards; resolves when none has more than two chunks waiting. A chunk out of time order is
+   * refused (RangeError, nothing routed); any failure ends every thread.
+   */
   async push(chunk: ReadingChunk): Promise<void> {
     const { n, patient, metric, time, value } = chunk;
+    let newest = this.newest;
+    for (let i = 0; i < n; i++) {
+      if (time[i] < newest) throw new RangeError(`a backtest on threads takes readings in time order: reading ${i} of the chunk (${time[i]}) is older than one before it (${newest})`);
+      newest = time[i];
+    }
+    this.newest = newest;
     const shardOf = this.shardOf;
     const localOf = this.localOf;
     const shards = this.shards;
-    for (let i = 0; i < n; i++) {
-      const p = patient[i];
-      const shard = shards[shardOf[p]];
-      const c = shard.chunk;
-      const k = c.n;
-      c.patient[k] = localOf[p];
-      c.metric[k] = metric[i];
-      c.time[k] = time[i];
-      c.value[k] = value[i];
-      c.n = k + 1;
-      if (k + 1 === CHUNK) shard.flush();
+    try {
+      for (let i = 0; i < n; i++) {
+        const p = patient[i];
+        const shard = shards[shardOf[p]];
+        const c = shard.chunk;
+        const k = c.n;
+        c.patient[k] = localOf[p];
+        c.metric[k] = metric[i];
+        c.time[k] = time[i];
+        c.value[k] = value[i];
+        c.n = k + 1;
+        if (k + 1 === CHUNK) shard.flush();
+      }
+      for (const s of shards) await s.drained(IN_FLIGHT);
+    } catch (err) {
+      this.close();
+      throw err;
     }
-    for (const s of shards) await s.drained(IN_FLIGHT);
   }
 
   /** Canonical readings in time order (Backtest.pushReadings); readings of patients outside the cohort are counted as skipped. */
