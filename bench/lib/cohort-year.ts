@@ -20,6 +20,8 @@ export interface CohortConfig {
 const MIN = 60_000;
 export const DAY = 86_400_000;
 const WINDOW = 5 * MIN;
+/** Where a window's measuring sessions start (ms into it): its CGM readings come before. */
+const SESSIONS_AT = 250_000;
 /** Monday 2026-01-05 00:00 Copenhagen. */
 export const FROM = Date.UTC(2026, 0, 4, 23);
 
@@ -66,8 +68,9 @@ export function stream(cfg: CohortConfig, days: number, sink: (chunk: ReadingChu
 
 /**
  * The chunks of readings covering days [0, days), one at a time (the same chunk object each
- * time, refilled: a consumer must be done with it before asking for the next). Per window: every CGM patient once (p × 300 ms into the
- * window; a sensor gap now and then), then the measuring sessions that fall in the window
+ * time, refilled: a consumer must be done with it before asking for the next), in time order.
+ * Per window: every CGM patient once (spread over the window's first 250 s; a sensor gap now
+ * and then), then the measuring sessions that fall in the window
  * (morning: 4 readings, evening: 1; a day skipped now and then). Values: random walks and noise
  * with excursions past the limits.
  */
@@ -93,7 +96,7 @@ export function* chunks(cfg: CohortConfig, days: number): Generator<ReadingChunk
   const cgmWindow = (ws: number, n: number): number => cgmReadings(ws, n, nCgm, nSession, rng, gapUntil, trend, glucose, chunk);
 
   const sessionWindow = (sessions: number[], ws: number, n: number): number => {
-    let t = ws + 299_800;
+    let t = ws + SESSIONS_AT; // after every CGM reading of the window, and 1 ms apart: the stream stays in time order
     for (let k = 0; k < sessions.length; k++) {
       const q = sessions[k];
       if (rnd(rng) < 0.05) continue; // not measured today
@@ -152,9 +155,10 @@ export function* chunks(cfg: CohortConfig, days: number): Generator<ReadingChunk
  */
 function cgmReadings(ws: number, n: number, nCgm: number, nSession: number, rng: Uint32Array, gapUntil: Float64Array, trend: Float64Array, glucose: Float64Array, chunk: ReadingChunk): number {
   const { patient, metric, time, value } = chunk;
+  const spacing = Math.min(300, Math.floor(SESSIONS_AT / Math.max(1, nCgm)));
   let s = rng[0];
   for (let c = 0; c < nCgm; c++) {
-    const t = ws + c * 300;
+    const t = ws + c * spacing;
     if (t < gapUntil[c]) continue;
     s ^= s << 13;
     s ^= s >>> 17;
