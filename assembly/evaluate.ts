@@ -2,6 +2,7 @@
 // "Readings"). All bounds are checked once per batch; the loop itself trusts its indices.
 import { classifyPlain, rank } from "./classify";
 import {
+  CACHED_STATE_BYTES,
   ERR_BAD_SLOT,
   ERR_BATCH_TOO_LARGE,
   ERR_OUT_FULL,
@@ -50,7 +51,7 @@ import { evalRule } from "./value";
 /** Hot + cold slot record. */
 const SLOT_STATE_BYTES: u64 = 32;
 /** At or below this much state (slots, rules, history in use) evaluate() skips its prefetch passes. */
-let gCachedStateBytes: u64 = 512 << 10;
+let gCachedStateBytes: u64 = CACHED_STATE_BYTES;
 
 /** Sets that bound (tests force either path with it: 0 always prefetches, 0xffffffff never). Returns 0. */
 export function setCachedStateBytes(bytes: u32): i32 {

@@ -190,6 +190,7 @@ export const ERR_NO_MEMORY = -4; // reserve(): memory.grow failed or the layout 
 export const ERR_BAD_BLOCK = -5; // replayBlock(): runs or intervals malformed (docs/kernel.md, "Replay blocks")
 // Replay blocks (docs/kernel.md, "Replay blocks"): capacities of the block region, which lies after
 // the transition region and is per-call input (not kept by reserve(), not in a snapshot).
+export const CACHED_STATE_BYTES = 524288; // state in use (slots, rules, history) up to which evaluate() treats it as cached (no prefetch; a backtest group stays time-major)
 export const H_BLOCK_TICK_CAP = 120; // u32: tick instants per block
 export const H_BLOCK_RUN_CAP = 124; // u32: runs (patients) per block
 export const RUN_BYTES = 16; // a run: u32 start, end (sorted readings [start, end): the kernel's), ruleFrom, ruleTo (rules [from, to): the host's)

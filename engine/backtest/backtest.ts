@@ -10,13 +10,12 @@ import { metricByKey } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
 import { PROGRAMMES, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { CgmAccumulator } from "./cgm.js";
-import { reportOf, type ReplayOutcome } from "./outcome.js";
+import { DEFAULT_STEP_MS, reportOf, type ReplayOutcome } from "./outcome.js";
 import { alertItem } from "./report.js";
 import { RuleSetReplay, type BlockMode } from "./replay.js";
 import type { AlertItem, BacktestOptions, BacktestReport, ProgrammeRules } from "./types.js";
 
 export const CURRENT = "current";
-export const DEFAULT_STEP_MS = 5 * 60_000;
 const CGM_INDEX = metricByKey("cgm")!.index;
 
 /** Readings as columns: the cohort index of the patient, the metric index, time (epoch ms), value (canonical unit). */

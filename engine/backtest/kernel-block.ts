@@ -10,7 +10,7 @@
 // and before tick k; an interval closes at a tick or after INTERVAL_MAX readings (as the group's
 // batch would). Within an interval a patient's readings are in time order (stable).
 import { utcOffsetMs } from "../clock.js";
-import type { BlockViews, WasmKernel } from "../kernel/wasm-kernel.js";
+import type { WasmKernel } from "../kernel/wasm-kernel.js";
 
 /** Readings of one interval before it is cut (a group's evaluate() batch). */
 export const INTERVAL_MAX = 65_536;
@@ -49,6 +49,8 @@ export class KernelBlock {
   private readonly nows = new Float64Array(2 * (BLOCK_TICKS + 1));
   /** Per run: its rules [from, to) as pairs, and each slot's run; one run of all when patients' rules interleave. */
   private ranges = new Uint32Array(0);
+  /** The most rules of one run (the transition region must hold a tick of it). */
+  private widest = 0;
   private slotRuns = new Uint32Array(0);
   private known = { rules: -1, slots: -1 };
   /** The kernel's slot-run table as last written (its address and length). */
@@ -101,10 +103,8 @@ export class KernelBlock {
     if (n === 0 && m === 0) return;
     this.learnRuns();
     const p = this.ranges.length / 2;
-    let widest = 0;
-    for (let r = 0; r < p; r++) widest = Math.max(widest, this.ranges[2 * r + 1] - this.ranges[2 * r]);
     if (!this.sorted) this.sortIntervals();
-    const v = this.kernel.blockViews(CAPACITY, BLOCK_TICKS, this.members.count, INTERVAL_MAX, widest);
+    const v = this.kernel.blockViews(CAPACITY, BLOCK_TICKS, this.members.count, INTERVAL_MAX, this.widest);
     this.refresh(); // blockViews may have grown memory
     if (this.written === undefined || this.written.byteOffset !== v.slotRuns.byteOffset || this.written.length !== v.slotRuns.length || this.written.buffer !== v.slotRuns.buffer) {
       v.slotRuns.set(this.slotRuns.subarray(0, v.slotRuns.length));
@@ -156,16 +156,19 @@ export class KernelBlock {
     this.slotRuns = new Uint32Array(slots);
     if (!ordered) {
       this.ranges = new Uint32Array([0, rules]);
+      this.widest = rules;
       return;
     }
     for (let s = 0; s < slots; s++) this.slotRuns[s] = localOf[slotOwner(s)];
     // A patient without rules: an empty range where the previous one ended.
     let end = 0;
     this.ranges = new Uint32Array(2 * count);
+    this.widest = 0;
     for (let q = 0; q < count; q++) {
       if (from[q] < 0) from[q] = to[q] = end;
       this.ranges[2 * q] = from[q];
       this.ranges[2 * q + 1] = to[q];
+      this.widest = Math.max(this.widest, to[q] - from[q]);
       end = to[q];
     }
   }
@@ -173,20 +176,19 @@ export class KernelBlock {
   /** The staged readings in (interval, time) order, stable (a group whose uploads came out of order). */
   private sortIntervals(): void {
     const { n, m, starts } = this;
-    for (let k = 0; k <= m; k++) {
-      const start = starts[k];
-      const end = k < m ? starts[k + 1] : n;
-      const order = Array.from({ length: end - start }, (_, i) => start + i).sort((a, b) => this.times[a] - this.times[b] || a - b);
-      const slots = order.map((i) => this.slots[i]);
-      const times = order.map((i) => this.times[i]);
-      const values = order.map((i) => this.values[i]);
-      for (let i = 0; i < order.length; i++) {
-        this.slots[start + i] = slots[i];
-        this.times[start + i] = times[i];
-        this.values[start + i] = values[i];
-      }
-    }
+    for (let k = 0; k <= m; k++) sortByTime(this.slots, this.times, this.values, starts[k], k < m ? starts[k + 1] : n);
   }
 }
 
-export type { BlockViews };
+/** Readings [start, end) of three columns in time order, stable (a batch or an interval whose uploads came out of order). */
+export function sortByTime(slots: Uint32Array, times: Float64Array, values: Float32Array | Float64Array, start: number, end: number): void {
+  const order = Array.from({ length: end - start }, (_, i) => start + i).sort((a, b) => times[a] - times[b] || a - b);
+  const s = order.map((i) => slots[i]);
+  const t = order.map((i) => times[i]);
+  const v = order.map((i) => values[i]);
+  for (let i = 0; i < order.length; i++) {
+    slots[start + i] = s[i];
+    times[start + i] = t[i];
+    values[start + i] = v[i];
+  }
+}

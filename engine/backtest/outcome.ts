@@ -7,7 +7,8 @@ import { EpisodeLog } from "./episodes.js";
 import { LocalDays, periodDays, ruleSetReport } from "./report.js";
 import type { BacktestOptions, BacktestReport, PatientReport, PatientRuleSetRow } from "./types.js";
 
-const DEFAULT_STEP_MS = 5 * 60_000;
+/** The virtual clock's default step (and the CGM interval's). */
+export const DEFAULT_STEP_MS = 5 * 60_000;
 const DEFAULT_MARKER_WINDOW_MS = 7 * 86_400_000;
 
 export interface ReplayOutcome {

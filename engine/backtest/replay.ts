@@ -10,7 +10,7 @@
 // patient, so a patient's state is loaded once a block); another evaluator (the oracle) takes
 // evaluate() and tick() calls over the group. Transitions are read where the kernel wrote them
 // (no object per transition, no array per call: a cohort-year is 100 000s of kernel calls).
-import { TR_BYTES, TR_READING, TR_RULE, TR_TIME, TR_TO } from "../../assembly/layout.js";
+import { CACHED_STATE_BYTES, TR_BYTES, TR_READING, TR_RULE, TR_TIME, TR_TO } from "../../assembly/layout.js";
 import { DEFAULT_TIME_ZONE, utcOffsetMs } from "../clock.js";
 import { Engine } from "../engine.js";
 import type { Evaluator, Transition } from "../evaluator.js";
@@ -19,13 +19,11 @@ import { METRIC_COUNT, METRICS } from "../metrics.js";
 import type { RuleDef } from "../rules/definitions.js";
 import { effectiveRules, programmeSets, programmesOf, type ProgrammeId } from "../rules/programmes.js";
 import { EpisodeLog } from "./episodes.js";
-import { INTERVAL_MAX, KernelBlock, type TransitionSink } from "./kernel-block.js";
+import { INTERVAL_MAX, KernelBlock, sortByTime, type TransitionSink } from "./kernel-block.js";
 import { TickPlan } from "./tick-plan.js";
 import type { BacktestPatient } from "./types.js";
 
 const BATCH = 65_536;
-/** assembly/evaluate.ts's default bound on state it treats as cached. */
-const CACHED_STATE_BYTES = 512 << 10;
 /** A local copy: an imported binding reads slower in the per-reading loop (as engine/kernel/wasm-kernel.ts found under tsx). */
 const METRICS_PER_PATIENT = METRIC_COUNT;
 
@@ -331,7 +329,7 @@ export class RuleSetReplay {
   private flush(g: Group): void {
     const n = g.n;
     if (n === 0) return;
-    if (!g.sorted) sortByTime(g, n);
+    if (!g.sorted) sortByTime(g.slots, g.times, g.values, 0, n);
     const now = g.times[n - 1];
     const tz = utcOffsetMs(this.timeZone, now);
     if (g.wasm !== undefined) {
@@ -399,19 +397,6 @@ function growRules(g: Group, need: number): void {
   g.rulePatient = patient;
   g.ruleName = name;
   g.ruleEpisode = episode;
-}
-
-/** Stable sort of a group's buffer by time (an upload out of order). */
-function sortByTime(g: Group, n: number): void {
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
-  const slots = g.slots.slice(0, n);
-  const times = g.times.slice(0, n);
-  const values = g.values.slice(0, n);
-  for (let k = 0; k < n; k++) {
-    g.slots[k] = slots[order[k]];
-    g.times[k] = times[order[k]];
-    g.values[k] = values[order[k]];
-  }
 }
 
 /**

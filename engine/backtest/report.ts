@@ -157,9 +157,9 @@ function unionMs(intervals: [number, number][]): number {
  * does not move it): unmatched current alerts disappeared, unmatched proposed ones appeared.
  */
 function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, rows: PatientRuleSetRow[]): NonNullable<RuleSetReport["diff"]> {
-  const names = input.ruleNames;
-  const a = sortedEpisodes(current, names);
-  const b = sortedEpisodes(proposed, names);
+  const rank = nameRanks(input.ruleNames);
+  const a = sortedEpisodes(current, rank);
+  const b = sortedEpisodes(proposed, rank);
   const matchedA = new Uint8Array(current.count);
   const matchedB = new Uint8Array(proposed.count);
   let i = 0;
@@ -167,7 +167,7 @@ function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, row
   while (i < a.length && j < b.length) {
     const x = a[i];
     const y = b[j];
-    const c = compareKey(current, x, proposed, y, names);
+    const c = compareKey(current, x, proposed, y, rank);
     if (c < 0) i++;
     else if (c > 0) j++;
     else {
@@ -206,17 +206,26 @@ function diff(current: EpisodeLog, proposed: EpisodeLog, input: ReportInput, row
 }
 
 /**
- * By patient, then rule name (not the name's index: indices are handed out as rules first fire,
- * which depends on the order patients were replayed in; a truncated list must not).
+ * Per rule-name index, the name's place in name order. Episodes are keyed by name, not by index:
+ * indices are handed out as rules first fire, which depends on the order patients were replayed
+ * in (blocks, threads); a truncated list must not.
  */
-function compareKey(la: EpisodeLog, x: number, lb: EpisodeLog, y: number, names: readonly string[]): number {
-  const a = names[la.rule.a[x]];
-  const b = names[lb.rule.a[y]];
-  return la.patient.a[x] - lb.patient.a[y] || (a < b ? -1 : a > b ? 1 : 0);
+function nameRanks(names: readonly string[]): Int32Array {
+  const ranks = new Int32Array(names.length);
+  names
+    .map((name, i) => ({ name, i }))
+    .sort((p, q) => (p.name < q.name ? -1 : p.name > q.name ? 1 : 0))
+    .forEach((e, k) => (ranks[e.i] = k));
+  return ranks;
 }
 
-function sortedEpisodes(log: EpisodeLog, names: readonly string[]): number[] {
-  return Array.from({ length: log.count }, (_, i) => i).sort((x, y) => compareKey(log, x, log, y, names) || log.start.a[x] - log.start.a[y]);
+/** By patient, then rule name (its rank). */
+function compareKey(la: EpisodeLog, x: number, lb: EpisodeLog, y: number, rank: Int32Array): number {
+  return la.patient.a[x] - lb.patient.a[y] || rank[la.rule.a[x]] - rank[lb.rule.a[y]];
+}
+
+function sortedEpisodes(log: EpisodeLog, rank: Int32Array): number[] {
+  return Array.from({ length: log.count }, (_, i) => i).sort((x, y) => compareKey(log, x, log, y, rank) || log.start.a[x] - log.start.a[y]);
 }
 
 export function alertItem(log: EpisodeLog, i: number, input: Pick<ReportInput, "patients" | "ruleNames">): AlertItem {

@@ -54,15 +54,19 @@ class Shard {
     this.worker.postMessage(request, transfer);
   }
 
-  /** Sends the filled part of the chunk (its buffers transferred) and starts a fresh one. */
+  /**
+   * Sends the filled part of the chunk, its buffers transferred: a full chunk as it is (a fresh
+   * one takes its place), a partial one (the last) copied to its length first.
+   */
   flush(): void {
     const c = this.chunk;
-    if (c.n === 0) return;
     const n = c.n;
-    const out: ReadingChunk = { n, patient: c.patient.slice(0, n), metric: c.metric.slice(0, n), time: c.time.slice(0, n), value: c.value.slice(0, n) };
+    if (n === 0) return;
+    const out: ReadingChunk = n === CHUNK ? c : { n, patient: c.patient.slice(0, n), metric: c.metric.slice(0, n), time: c.time.slice(0, n), value: c.value.slice(0, n) };
     this.inFlight++;
     this.send({ type: "chunk", chunk: out }, [out.patient.buffer, out.metric.buffer, out.time.buffer, out.value.buffer] as ArrayBuffer[]);
-    c.n = 0;
+    if (out === c) this.chunk = { ...emptyChunk(CHUNK), n: 0 };
+    else c.n = 0;
   }
 
   /** Resolves once at most `limit` messages are unreplayed. */
